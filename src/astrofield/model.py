@@ -1,0 +1,139 @@
+"""Declarative description of the astrocyte-neural field model (MODEL.md §1).
+
+On the ring ``x in [-pi, pi)`` with dimensionless time (neural time constant 1)::
+
+    u_t     = -u + ∫ w(x - y) q(y) f(u(y)) dy + I(x, t)
+    tau q_t = gamma a (1 - q) - beta q f(u)
+    tau a_t = D a_xx + beta q f(u) - gamma a (1 - q)
+
+``u`` is the synaptic input, ``q`` the available synaptic resource (fraction, 0..1) and ``a`` the
+astrocytic resource pool. The exchange flux ``J = beta q f(u) - gamma a (1 - q)`` leaves ``q`` and
+enters ``a``; with periodic diffusion the total resource ``∫ (q + a) dx`` is conserved.
+
+Every rate may be a scalar or a 1-D array: a :class:`Model` with array parameters describes a
+*batch* of parameter sets that :func:`astrofield.solve` integrates in one vectorised loop.
+
+Reference: Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes
+persistent activity in neural fields", arXiv:2604.10036 (2026).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+from ._validate import check_range
+from .kernels import Kernel, make_kernel
+
+__all__ = ["Model", "PARAMETER_RANGES", "FIRING"]
+
+#: name -> (lo, hi, lo_open, hi_open, allow_inf); the checks :class:`Model` applies.
+PARAMETER_RANGES: dict[str, tuple[float, float, bool, bool, bool]] = {
+    "theta": (0.0, 1.0, True, True, False),
+    "beta": (0.0, np.inf, False, True, False),
+    "gamma": (0.0, np.inf, False, True, False),
+    "tau": (0.0, np.inf, True, True, False),
+    "D": (0.0, np.inf, False, True, True),
+    "steepness": (0.0, np.inf, True, True, False),
+}
+
+FIRING = ("heaviside", "sigmoid")
+_RATE_NAMES = ("theta", "beta", "gamma", "tau", "D", "steepness")
+
+
+@dataclass(frozen=True)
+class Model:
+    """Parameters of the ring model.
+
+    Parameters
+    ----------
+    theta
+        Firing threshold, in (0, 1). Paper range 0.03-0.3, default 0.1.
+    beta
+        Resource depletion rate, >= 0. Paper range 0.001-0.3, default 0.05.
+    gamma
+        Replenishment rate, >= 0. Paper range 1-2, default 2.
+    tau
+        Resource time scale (units of the neural time constant), > 0. Default 1.
+    D
+        Astrocytic diffusion coefficient, >= 0, ``inf`` for the well-mixed limit. Default 0.7.
+    firing
+        ``"heaviside"`` (``f = H(u - theta)``, the paper's choice) or ``"sigmoid"``
+        (``f = 1 / (1 + exp(-steepness (u - theta)))``).
+    steepness
+        Sigmoid steepness ``s`` (ignored for Heaviside firing).
+    kernel
+        A :class:`~astrofield.kernels.Kernel` or its name; default the cosine kernel.
+
+    Any of ``theta, beta, gamma, tau, D, steepness`` may be a 1-D array of length ``B`` (others
+    scalar or the same length): the model then stands for ``B`` parameter sets.
+    """
+
+    theta: Any = 0.1
+    beta: Any = 0.05
+    gamma: Any = 2.0
+    tau: Any = 1.0
+    D: Any = 0.7
+    firing: str = "heaviside"
+    steepness: Any = 50.0
+    kernel: Kernel | str = field(default="cosine")
+
+    def __post_init__(self) -> None:
+        for name in _RATE_NAMES:
+            lo, hi, lo_open, hi_open, allow_inf = PARAMETER_RANGES[name]
+            arr = check_range(name, getattr(self, name), lo, hi, lo_open=lo_open,
+                              hi_open=hi_open, allow_inf=allow_inf)
+            if arr.ndim > 1:
+                raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
+            object.__setattr__(self, name, float(arr) if arr.ndim == 0 else arr)
+        if self.firing not in FIRING:
+            raise ValueError(f"firing = {self.firing!r} is not one of {FIRING}")
+        object.__setattr__(self, "kernel", make_kernel(self.kernel))
+        self.batch_size  # noqa: B018 - validates that array lengths agree
+
+    @property
+    def batch_size(self) -> int:
+        """Number of parameter sets ``B`` described by this model."""
+        sizes = {np.size(getattr(self, n)) for n in _RATE_NAMES} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"parameter arrays have different lengths {sorted(sizes)}")
+        return sizes.pop() if sizes else 1
+
+    @property
+    def is_batched(self) -> bool:
+        return any(np.ndim(getattr(self, n)) == 1 for n in _RATE_NAMES)
+
+    def param(self, name: str, batch: int | None = None) -> np.ndarray:
+        """Parameter ``name`` broadcast to shape ``(B, 1)``."""
+        b = self.batch_size if batch is None else batch
+        arr = np.asarray(getattr(self, name), dtype=float).ravel()
+        return np.broadcast_to(arr, (b,)).reshape(b, 1) if arr.size == 1 else arr.reshape(b, 1)
+
+    def member(self, i: int) -> Model:
+        """The ``i``-th parameter set as an unbatched model."""
+        kw = {n: (float(np.ravel(getattr(self, n))[i]) if np.ndim(getattr(self, n)) else
+                  getattr(self, n)) for n in _RATE_NAMES}
+        return replace(self, **kw)
+
+    def firing_rate(self, u: np.ndarray, theta: np.ndarray | float | None = None) -> np.ndarray:
+        """Pointwise firing rate ``f(u)`` (batch-broadcast parameters)."""
+        th = self.param("theta") if theta is None else theta
+        if self.firing == "heaviside":
+            return (u > th).astype(float)
+        s = self.param("steepness") if np.ndim(self.steepness) else self.steepness
+        return 0.5 * (1.0 + np.tanh(0.5 * s * (u - th)))
+
+    def to_attrs(self) -> dict[str, Any]:
+        """Flat attribute dictionary (for NetCDF ``attrs``); arrays become lists."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "kernel":
+                out["kernel"] = v.describe()
+            elif isinstance(v, np.ndarray):
+                out[f.name] = v.tolist()
+            else:
+                out[f.name] = v
+        return out
