@@ -1,0 +1,84 @@
+"""Trackers: small objects that record extra observables during :func:`astrofield.solve`.
+
+A tracker is called every ``every`` steps with the current state and returns a dictionary of
+``(B,)`` arrays; :func:`~astrofield.simulate.solve` stacks them on a time axis of their own,
+``time_<name>``, in the output dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._validate import check_int
+
+__all__ = ["Tracker", "DemandTracker", "ResourceTracker"]
+
+
+class Tracker:
+    """Base class. Subclasses set :attr:`name` and implement :meth:`handle`."""
+
+    name = "tracker"
+    attrs: dict[str, dict[str, Any]] = {}
+
+    def __init__(self, every: int = 1) -> None:
+        self.every = check_int("every", every, 1)
+
+    def start(self, sim) -> None:
+        """Called once before the run with the :class:`~astrofield.simulate.Simulator`."""
+
+    def handle(self, state, t: float, sim) -> dict[str, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _region_weights(x: np.ndarray, region: tuple[float, float] | None) -> np.ndarray:
+    if region is None:
+        return np.ones_like(x)
+    lo, hi = region
+    d = (x - lo) % (2 * np.pi)
+    return (d <= (hi - lo) % (2 * np.pi)).astype(float)
+
+
+class DemandTracker(Tracker):
+    """Metabolic demand: resource consumption ``∫_region beta q f(u) dx`` (rate, per unit time).
+
+    Parameters
+    ----------
+    region
+        ``(x_lo, x_hi)`` arc on the ring (radians, wraps) or ``None`` for the whole ring.
+    every
+        Record every ``every`` steps.
+    """
+
+    name = "demand"
+    attrs = {"demand": {"long_name": "resource consumption ∫ beta q f(u) dx over the region"}}
+
+    def __init__(self, region: tuple[float, float] | None = None, every: int = 1) -> None:
+        super().__init__(every)
+        self.region = region
+
+    def start(self, sim) -> None:
+        self.w = _region_weights(sim.ring.x, self.region) * sim.ring.dx
+
+    def handle(self, state, t, sim):
+        beta = sim.params["beta"]
+        if sim.heaviside:
+            qf = state.q_in * state.geo.phi
+        else:
+            qf = state.q_out * sim.firing_out(state.u)
+        return {"demand": (beta * qf) @ self.w}
+
+
+class ResourceTracker(Tracker):
+    """Minimum and mean of the synaptic resource ``q`` and mean activity over the ring."""
+
+    name = "resource"
+    attrs = {"q_min": {"long_name": "minimum synaptic resource"},
+             "q_mean": {"long_name": "mean synaptic resource"},
+             "u_mean": {"long_name": "mean synaptic input"}}
+
+    def handle(self, state, t, sim):
+        q = state.q
+        return {"q_min": q.min(axis=-1), "q_mean": q.mean(axis=-1),
+                "u_mean": state.u.mean(axis=-1)}
