@@ -193,8 +193,8 @@ def test_resample_averages_not_decimates():
 def test_bold_from_demand_units_baseline_and_dataarray():
     dt_model, spu = 0.5, 0.01          # 5 ms samples
     n = 4001                           # 20 s
-    tm = dt_model * np.arange(n)
-    demand = 0.3 + np.where((tm >= 100.0) & (tm < 300.0), 0.5, 0.0)  # 2 s block on a baseline
+    tm = 50.0 + dt_model * np.arange(n)   # simulator clock starting at t = 50
+    demand = 0.3 + np.where((tm >= 150.0) & (tm < 350.0), 0.5, 0.0)  # 2 s block on a baseline
     da = xr.DataArray(np.stack([demand, np.full(n, 0.3)]), dims=("trial", "time"),
                       coords={"time": tm, "trial": [0, 1]})
     ds = bold_from_demand(da, seconds_per_unit=spu, tr=1.0, preset="stephan2007", gain=2.0,
@@ -202,7 +202,9 @@ def test_bold_from_demand_units_baseline_and_dataarray():
     assert ds.attrs["seconds_per_unit"] == spu and ds.attrs["astrofield_version"] == (
         astrofield.__version__)
     assert ds["bold"].dims == ("trial", "time") and ds.sizes["tr_time"] == 25
-    np.testing.assert_allclose(ds["time"].values[1], 5e-3)
+    np.testing.assert_allclose(ds["time"].values[:2], [0.5, 0.505])
+    np.testing.assert_allclose(ds["model_time"].values[: n], tm)
+    np.testing.assert_allclose(ds["tr_time"].values[0], 1.0)
     # the flat trial stays exactly at rest after baseline subtraction
     assert np.max(np.abs(ds["bold"].sel(trial=1).values)) == 0.0
     # same as driving balloon_windkessel directly with gain * (demand - rest)

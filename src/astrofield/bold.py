@@ -596,18 +596,23 @@ def bold_from_demand(
     Returns
     -------
     xarray.Dataset
-        ``s, f, v, q, bold, drive`` on ``time`` (seconds), ``demand`` (as given, padded over the
+        ``s, f, v, q, bold, drive`` on ``time`` (seconds; a DataArray's first model time
+        ``t_0`` maps to ``t_0 * seconds_per_unit``, where the haemodynamics start at rest),
+        ``model_time`` (the same instants in model units), ``demand`` (as given, padded over the
         tail with its rest value) and ``bold_tr`` on ``tr_time`` (window centres, s); attrs
         hold all parameters and the package version.
     """
     dims_in: list[str] | None = None
     coords_in: dict[str, Any] = {}
+    t0_model = 0.0
     if isinstance(demand, xr.DataArray):
         if "time" not in demand.dims:
             raise ValueError(f"demand DataArray needs a 'time' dimension, has {demand.dims}")
         demand = demand.transpose(..., "time")
         dims_in = [d for d in demand.dims if d != "time"]
         coords_in = {d: demand[d].values for d in dims_in if d in demand.coords}
+        if "time" in demand.coords:
+            t0_model = float(demand["time"].values[0])
         if dt_model is None:
             if "time" not in demand.coords or demand.sizes["time"] < 2:
                 raise ValueError("dt_model is None and demand has no usable 'time' coordinate")
@@ -652,6 +657,7 @@ def bold_from_demand(
     z = np.asarray(gain_arr)[..., None] * (m - rest) if gain_arr.ndim else float(gain_arr) * (
         m - rest)
     ds = balloon_windkessel(z, dt_s, params, interpolation=interpolation, max_step=max_step)
+    ds = ds.assign_coords(time=("time", ds["time"].values + t0_model * spu, {"units": "s"}))
     t_tr, y_tr = resample_to_tr(ds["time"].values, ds["bold"].values, tr)
     bdims = list(ds["bold"].dims[:-1])
     if dims_in is not None and len(dims_in) == len(bdims):
