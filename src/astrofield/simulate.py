@@ -369,8 +369,11 @@ def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05
             z = np.zeros((B, N))
             return (z, np.ones((B, N)), z.copy()), None
         if init == "bump":
-            bump = _wide_bump_tmp(model.param("theta", B)[:, 0], model.param("beta", B)[:, 0],
-                                    model.param("gamma", B)[:, 0])
+            from .bump import bump_branches
+
+            br = bump_branches(model.param("theta", B)[:, 0], model.param("beta", B)[:, 0],
+                               model.param("gamma", B)[:, 0])
+            bump = {**br["wide"], "beta_fold": br["beta_max"]}
             missing = ~np.isfinite(bump["Delta"])
             if np.any(missing):
                 i = int(np.argmax(missing))
@@ -694,33 +697,3 @@ def _to_dataset(model, sim, ring, times, rec, fields, final, pos0, mass0, bump, 
         ds = ds.isel(batch=0)
     return ds
 
-
-def _wide_bump_tmp(theta, beta, gamma):
-    """TEMPORARY: wide-branch bump by bisection (to be replaced by astrofield.bump)."""
-    theta, beta, gamma = np.broadcast_arrays(*(np.asarray(v, float) for v in (theta, beta, gamma)))
-    lo_d = 0.5 * np.arcsin(theta)
-    hi_d = 0.5 * (np.pi - np.arcsin(theta))
-    grid = lo_d[..., None] + (hi_d - lo_d)[..., None] * np.linspace(1e-9, 1 - 1e-9, 4001)
-    kap = grid / np.pi
-    c0 = theta[..., None] / np.sin(2 * grid)
-    bcurve = gamma[..., None] * grid * (1 - c0) ** 2 / (np.pi * c0)
-    i = np.argmax(bcurve, axis=-1)
-    dfold = np.take_along_axis(grid, i[..., None], -1)[..., 0]
-    bfold = np.take_along_axis(bcurve, i[..., None], -1)[..., 0]
-
-    def c0f(d):
-        k = d / np.pi
-        return (beta + 2 * gamma * k - np.sqrt(beta**2 + 4 * beta * gamma * k)) / (2 * gamma * k)
-
-    a, b = dfold.copy(), hi_d.copy()
-    for _ in range(80):
-        m = 0.5 * (a + b)
-        h = c0f(m) * np.sin(2 * m) - theta
-        a = np.where(h > 0, m, a)
-        b = np.where(h > 0, b, m)
-    d = 0.5 * (a + b)
-    ok = beta <= bfold
-    c0 = c0f(d)
-    d = np.where(ok, d, np.nan)
-    return {"Delta": d, "c0": np.where(ok, c0, np.nan),
-            "A0": np.where(ok, d / np.pi * (1 - c0), np.nan), "beta_fold": bfold}
