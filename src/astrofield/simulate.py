@@ -340,8 +340,9 @@ class Simulator:
         """Drop batch members (keep those where ``keep`` is True)."""
         self.params = {k: v[keep] for k, v in self.params.items()}
         self.B = int(np.count_nonzero(keep))
-        self._diff_cache = {k: (v[keep] if (v.ndim == 2 and v.shape[0] == keep.size) else v)
-                            for k, v in self._diff_cache.items()}
+        if self.D_field is None:  # uniform D: operators are per member, (B, K)
+            self._diff_cache = {h: tuple(np.broadcast_to(o, (keep.size, o.shape[-1]))[keep]
+                                         for o in ops) for h, ops in self._diff_cache.items()}
         if self.noise is not None:
             raise ValueError("batch members cannot be dropped from a noisy run")
 
