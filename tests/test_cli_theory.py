@@ -1,0 +1,87 @@
+"""CLI: bump, stability, boundary, stability-map (JSON keys, files, error messages)."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from astrofield.cli import main
+
+
+def run(*args):
+    res = CliRunner().invoke(main, list(args))
+    return res
+
+
+def test_bump_json():
+    res = run("bump", "--theta", "0.1", "--beta", "0.05", "--gamma", "2", "--json")
+    assert res.exit_code == 0, res.output
+    obj = json.loads(res.output)
+    assert obj["beta_fold"] == pytest.approx(4.5919356, rel=1e-6)
+    assert [b["branch"] for b in obj["branches"]] == ["wide", "narrow"]
+    for b in obj["branches"]:
+        assert set(b) == {"branch", "Delta", "c0", "A0", "amplitude", "mu"}
+    past = json.loads(run("bump", "--beta", "10", "--json").output)
+    assert past["branches"] == [] and past["exists"] is False
+
+
+def test_stability_json_and_inf():
+    res = run("stability", "--theta", "0.1", "--beta", "0.05", "--gamma", "2", "--D", "0.7",
+              "--json")
+    assert res.exit_code == 0, res.output
+    obj = json.loads(res.output)
+    for k in ("evans_dprime", "stable", "fourier_stable", "eigenvalues", "disagree"):
+        assert k in obj
+    assert obj["stable"] is True and obj["evans_dprime"] > 0
+    lam = np.array([complex(*p) for p in obj["eigenvalues"]])
+    assert np.min(np.abs(lam)) < 1e-12
+    inf = json.loads(run("stability", "--D", "inf", "--json",
+                         "--region", "-1.5,2,-2,2").output)
+    assert inf["D"] == "inf" and len(inf["eigenvalues"]) == 5
+    uns = json.loads(run("stability", "--D", "0.3", "--json").output)
+    assert uns["stable"] is False and max(p[0] for p in uns["eigenvalues"]) > 0.01
+
+
+def test_boundary_json():
+    obj = json.loads(run("boundary", "--theta", "0.1", "--gamma", "2", "--D", "0.3",
+                         "--json").output)
+    assert obj["beta_star"] == pytest.approx(0.024326, rel=1e-4)
+    assert obj["fourier_beta_star"] < obj["beta_star"]
+    g = json.loads(run("boundary", "--vary", "gamma", "--beta", "0.05", "--D", "1",
+                       "--json").output)
+    assert g["gamma_star"] == pytest.approx(1.3662, rel=1e-4)
+
+
+def test_stability_map_files(tmp_path):
+    nc, png = tmp_path / "map.nc", tmp_path / "map.png"
+    res = run("stability-map", "--beta", "0.001:0.1:12", "--D", "0.001:0.6:10", "--gamma", "2",
+              "--theta", "0.1", "-o", str(nc), "--plot", str(png), "--json")
+    assert res.exit_code == 0, res.output
+    obj = json.loads(res.output)
+    assert obj["dims"] == {"beta": 12, "D": 10}
+    ds = xr.load_dataset(nc, engine="h5netcdf")
+    assert ds["evans_dprime"].shape == (12, 10) and ds.attrs["gamma"] == 2.0
+    assert "astrofield_version" in ds.attrs and png.stat().st_size > 1000
+    res = run("stability-map", "--beta", "0.001:0.1:5", "--gamma", "1:1.6:4", "--D", "inf",
+              "--json")
+    assert json.loads(res.output)["dims"] == {"beta": 5, "gamma": 4}
+
+
+@pytest.mark.parametrize("args,text", [
+    (["bump", "--theta", "1.5"], "theta = 1.5"),
+    (["stability", "--D", "-1"], "D = -1"),
+    (["stability", "--D", "abc"], "not a number"),
+    (["stability", "--region", "1,0,0,1"], "RE_MIN<RE_MAX"),
+    (["stability", "--D", "0.3", "--region", "-1,1,-1,1"], "accumulates"),
+    (["boundary", "--vary", "gamma"], "--beta"),
+    (["stability-map", "--beta", "0.1:0.01:5"], "LO < HI"),
+    (["stability-map", "--beta", "0.1:0.2:x"], "integer"),
+    (["stability-map", "--beta", "0.01:0.1:3", "--D", "0.1:1:3", "--gamma", "1:2:3",
+      "--plot", "x.png"], "two swept"),
+])
+def test_bad_input(args, text):
+    res = run(*args)
+    assert res.exit_code != 0
+    assert text in res.output
