@@ -5,7 +5,14 @@ exact bump solutions and their stability, sweep phase diagrams and run the appli
 """
 
 from ._version import __version__
+from .bump import Bump, bump_branches, existence_curve, fold, stationary_bumps
+from .evans import evans, evans_dprime, evans_zeros
+from .fourier import fourier_stability
 from .kernels import Cosine, Gaussian, Kernel, MexicanHat, WizardHat
 from .model import Model
+from .stability import beta_star, boundary, gamma_star, plot_figure2, stability, stability_map
 
-__all__ = ["__version__", "Model", "Kernel", "Cosine", "Gaussian", "MexicanHat", "WizardHat"]
+__all__ = ["__version__", "Model", "Kernel", "Cosine", "Gaussian", "MexicanHat", "WizardHat",
+           "Bump", "stationary_bumps", "bump_branches", "fold", "existence_curve",
+           "evans", "evans_dprime", "evans_zeros", "fourier_stability",
+           "stability", "boundary", "beta_star", "gamma_star", "stability_map", "plot_figure2"]
