@@ -17,8 +17,8 @@ __all__ = ["check_range", "check_int", "as_param_array"]
 
 
 def _fmt_range(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
-    left = "(" if lo_open else "["
-    right = ")" if hi_open else "]"
+    left = "(" if (lo_open or math.isinf(lo)) else "["
+    right = ")" if (hi_open or math.isinf(hi)) else "]"
     return f"{left}{lo:g}, {hi:g}{right}"
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from ._validate import check_range
 
-__all__ = ["Kernel", "Cosine", "Gaussian", "MexicanHat", "WizardHat", "make_kernel", "ring_distance"]
+__all__ = ["Kernel", "Cosine", "Gaussian", "MexicanHat", "WizardHat", "make_kernel",
+           "ring_distance"]
 
 
 def ring_distance(x: np.ndarray) -> np.ndarray:

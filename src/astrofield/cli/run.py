@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 
 from . import main
 
