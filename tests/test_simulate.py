@@ -175,7 +175,7 @@ def test_attrs_record_reproducibility_data():
     ds = solve(Model(**FIG7, D=0.7), T=1.0, dt=0.05, N=64, **_quiet())
     for key in ("astrofield_version", "scheme", "dt", "N", "T", "seed", "param_beta"):
         assert key in ds.attrs
-    assert ds.attrs["scheme"] == "etd2-strang-subgrid" or "etd2" in ds.attrs["scheme"]
+    assert ds.attrs["scheme"] == "etd2-subgrid-shared-flux"
 
 
 def test_trackers_record_demand():

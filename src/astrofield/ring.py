@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _accel
+
 __all__ = ["Ring", "EdgeGeometry"]
 
 
@@ -95,6 +97,11 @@ class Ring:
 
         Assumes each cell contains at most one crossing (edges resolved by the grid).
         """
+        if _accel.ENABLED:
+            th = np.broadcast_to(np.asarray(theta, dtype=float).reshape(-1), (u.shape[0],))
+            return EdgeGeometry(*_accel.edges_compiled(np.ascontiguousarray(u, dtype=float),
+                                                       np.ascontiguousarray(th), self.x,
+                                                       self.dx, self.cell_cos, self.cell_sin))
         n, dx = self.N, self.dx
         v = u - theta
         above = v > 0
@@ -102,21 +109,25 @@ class Ring:
         mc = phi * self.cell_cos
         ms = phi * self.cell_sin
         m1 = np.zeros_like(phi)
-        right = np.roll(above, -1, axis=-1)
-        b, k = np.nonzero(above != right)
+        change = above[:, :-1] != above[:, 1:]
+        wrap = above[:, -1] != above[:, 0]
+        b, k = np.nonzero(np.concatenate([change, wrap[:, None]], axis=1))
         if b.size == 0:
             return EdgeGeometry(phi, mc, ms, m1)
         vm = v[b, (k - 1) % n]
         v0 = v[b, k]
         v1 = v[b, (k + 1) % n]
         v2 = v[b, (k + 2) % n]
+        # cubic Lagrange interpolant through nodes -1, 0, 1, 2 in monomial form c0 + c1 s + ...
+        c1 = -vm / 3 - v0 / 2 + v1 - v2 / 6
+        c2 = (vm + v1) / 2 - v0
+        c3 = (v2 - vm) / 6 + (v0 - v1) / 2
         s = v0 / (v0 - v1)  # linear estimate of the crossing, in units of dx from x_k
-        # Newton on the cubic Lagrange interpolant through nodes -1, 0, 1, 2
-        for _ in range(3):
-            p, dp = _cubic(vm, v0, v1, v2, s)
-            safe = np.abs(dp) > 1e-300
-            step = np.where(safe, p / np.where(safe, dp, 1.0), 0.0)
-            s = np.clip(s - step, 0.0, 1.0)
+        for _ in range(2):  # Newton; the linear estimate is already O(dx^2) accurate
+            p = ((c3 * s + c2) * s + c1) * s + v0
+            dp = (3 * c3 * s + 2 * c2) * s + c1
+            s = s - p / np.where(dp == 0, 1.0, dp)
+        s = np.clip(s, 0.0, 1.0)
         xi = self.x[k] + s * dx
         in_next = s >= 0.5
         xc = self.x[k] + np.where(in_next, dx, 0.0)
@@ -130,15 +141,3 @@ class Ring:
         m1[b, c] = 0.5 * ((hi - xc) ** 2 - (lo - xc) ** 2)
         return EdgeGeometry(phi, mc, ms, m1)
 
-
-def _cubic(vm, v0, v1, v2, s):
-    """Cubic Lagrange interpolant through (-1, vm), (0, v0), (1, v1), (2, v2) and its derivative."""
-    lm = -s * (s - 1) * (s - 2) / 6
-    l0 = (s + 1) * (s - 1) * (s - 2) / 2
-    l1 = -(s + 1) * s * (s - 2) / 2
-    l2 = (s + 1) * s * (s - 1) / 6
-    dlm = -(3 * s**2 - 6 * s + 2) / 6
-    dl0 = (3 * s**2 - 4 * s - 1) / 2
-    dl1 = -(3 * s**2 - 2 * s - 2) / 2
-    dl2 = (3 * s**2 - 1) / 6
-    return vm * lm + v0 * l0 + v1 * l1 + v2 * l2, vm * dlm + v0 * dl0 + v1 * dl1 + v2 * dl2

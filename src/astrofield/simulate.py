@@ -46,6 +46,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
+from . import _accel
 from ._validate import check_int, check_range
 from ._version import __version__
 from .model import Model
@@ -56,7 +57,7 @@ from .trackers import Tracker
 
 __all__ = ["solve", "initial_state", "SCHEME", "State", "Simulator"]
 
-SCHEME = "etd2-strang-subgrid"
+SCHEME = "etd2-subgrid-shared-flux"
 _TINY = 1e-300
 
 
@@ -108,7 +109,14 @@ def _relax(q: np.ndarray, k: np.ndarray, s: np.ndarray, h: float) -> np.ndarray:
 
 
 def _remap(q_in, q_out, phi_old, phi_new):
-    """Move the resource of the swept part of each cell across a moving edge (conservative)."""
+    """Move the resource of the swept part of each cell across a moving edge (conservative).
+
+    Where the active fraction grows by ``phi_new - phi_old`` the swept part brings ``q_out`` into
+    the active part; where it shrinks it brings ``q_in`` to the inactive part. The cell mean
+    ``phi q_in + (1 - phi) q_out`` is unchanged.
+    """
+    if _accel.ENABLED:
+        return _accel.remap_compiled(q_in, q_out, phi_old, phi_new)
     idx = np.nonzero(phi_new != phi_old)
     if idx[0].size == 0:
         return q_in, q_out

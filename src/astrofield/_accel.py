@@ -1,0 +1,108 @@
+"""Compiled (numba) kernels for the per-step hot spots, with identical numpy fall-backs.
+
+The sub-grid edge geometry and the two-part resource remap touch only a few cells per row but, in
+numpy, cost dozens of small array operations per call; for a single parameter set that overhead
+dominates a time step. The numba versions below do the same arithmetic in one pass. They are used
+when numba is importable (it is a package dependency) and ``ASTROFIELD_NO_NUMBA`` is not set;
+``tests/test_accel.py`` checks that both paths agree to round-off.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:  # pragma: no cover - exercised implicitly
+    if os.environ.get("ASTROFIELD_NO_NUMBA"):
+        raise ImportError
+    from numba import njit
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
+__all__ = ["HAVE_NUMBA", "ENABLED", "edges_compiled", "remap_compiled"]
+
+#: Use the compiled kernels (set to False to force the numpy path, e.g. to compare them).
+ENABLED = HAVE_NUMBA
+
+if HAVE_NUMBA:
+
+    @njit(cache=True, fastmath=False)
+    def edges_compiled(u, theta, x, dx, cell_cos, cell_sin):  # pragma: no cover - compiled
+        """Sub-grid active-region geometry; see :meth:`astrofield.ring.Ring.edges`."""
+        B, n = u.shape
+        phi = np.zeros((B, n))
+        mc = np.zeros((B, n))
+        ms = np.zeros((B, n))
+        m1 = np.zeros((B, n))
+        for b in range(B):
+            th = theta[b]
+            for j in range(n):
+                if u[b, j] - th > 0:
+                    phi[b, j] = 1.0
+                    mc[b, j] = cell_cos[j]
+                    ms[b, j] = cell_sin[j]
+            for k in range(n):
+                kp = k + 1 if k + 1 < n else 0
+                a0 = u[b, k] - th > 0
+                a1 = u[b, kp] - th > 0
+                if a0 == a1:
+                    continue
+                vm = u[b, (k - 1) % n] - th
+                v0 = u[b, k] - th
+                v1 = u[b, kp] - th
+                v2 = u[b, (k + 2) % n] - th
+                c1 = -vm / 3 - v0 / 2 + v1 - v2 / 6
+                c2 = (vm + v1) / 2 - v0
+                c3 = (v2 - vm) / 6 + (v0 - v1) / 2
+                s = v0 / (v0 - v1)
+                for _ in range(2):
+                    p = ((c3 * s + c2) * s + c1) * s + v0
+                    dp = (3 * c3 * s + 2 * c2) * s + c1
+                    if dp == 0:
+                        dp = 1.0
+                    s = s - p / dp
+                s = min(max(s, 0.0), 1.0)
+                xi = x[k] + s * dx
+                if s >= 0.5:
+                    xc = x[k] + dx
+                    c = kp
+                else:
+                    xc = x[k]
+                    c = k
+                if a0:  # falling edge: active on the left
+                    lo = xc - dx / 2
+                    hi = xi
+                else:
+                    lo = xi
+                    hi = xc + dx / 2
+                phi[b, c] = (hi - lo) / dx
+                mc[b, c] = np.sin(hi) - np.sin(lo)
+                ms[b, c] = np.cos(lo) - np.cos(hi)
+                m1[b, c] = 0.5 * ((hi - xc) ** 2 - (lo - xc) ** 2)
+        return phi, mc, ms, m1
+
+    @njit(cache=True)
+    def remap_compiled(q_in, q_out, phi_old, phi_new):  # pragma: no cover - compiled
+        """Conservative two-part remap; see :func:`astrofield.simulate._remap`."""
+        qi = q_in.copy()
+        qo = q_out.copy()
+        B, n = q_in.shape
+        for b in range(B):
+            for j in range(n):
+                po = phi_old[b, j]
+                pn = phi_new[b, j]
+                if pn == po:
+                    continue
+                gain = pn - po
+                if gain > 0:
+                    qi[b, j] = (po * q_in[b, j] + gain * q_out[b, j]) / pn
+                else:
+                    qo[b, j] = ((1 - po) * q_out[b, j] - gain * q_in[b, j]) / (1 - pn)
+        return qi, qo
+
+else:  # pragma: no cover
+    edges_compiled = None
+    remap_compiled = None
