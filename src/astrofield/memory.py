@@ -1,0 +1,288 @@
+r"""Working-memory task on the ring model: cue, delay, read-out (MODEL.md §1, §6).
+
+Protocol
+--------
+Every trial starts at rest (``u = 0, q = 1, a = 0``). A cue -- the Gaussian input
+``I(x, t) = A exp(-d(x, x_c)^2 / (2 w^2))`` for ``0 <= t < t_cue`` (``d`` the ring distance) --
+ignites a bump at the cued position ``x_c``; the network then runs without input for the delay and
+the remembered position is read out at ``T = t_cue + delay``:
+
+* **persistence**: the bump survived if ``max_x u(x, T) > theta``;
+* **decoded position**: the phase of the first Fourier mode of ``u(., T)``,
+  ``x_hat = atan2(∫ u sin x dx, ∫ u cos x dx)``;
+* **read-out error**: the circular difference ``wrap(x_hat - x_c)`` in ``[-pi, pi)`` (NaN for
+  trials whose bump died);
+* **drift** during the delay: the change of the (unwrapped) bump phase from ``t_cue`` to ``T``;
+* **resource cost**: the total consumption ``∫_0^T ∫ beta q f(u) dx dt`` (trapezoid rule over the
+  per-step :class:`~astrofield.trackers.DemandTracker` samples), and the part spent during the
+  delay.
+
+All trials and parameter sets run as one batch of :func:`astrofield.simulate.solve`: the batch is
+``(parameter set) x (cue position) x (repeat)``, the per-trial cue positions enter through a
+callable stimulus returning a ``(B, N)`` array, and noise (if any) is drawn independently for
+every member from one seeded generator.
+
+Units: dimensionless time (neural time constant 1), positions in radians on ``[-pi, pi)``;
+resource cost in units of resource (fraction x radians).
+
+References
+----------
+Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes persistent
+activity in neural fields", arXiv:2604.10036 (2026).
+Kilpatrick and Ermentrout, "Wandering bumps in stochastic neural fields", SIAM J. Appl. Dyn.
+Syst. 12 (2013) 61-94.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import xarray as xr
+from scipy.integrate import trapezoid
+
+from ._validate import check_int, check_range
+from ._version import __version__
+from .kernels import ring_distance
+from .model import Model
+from .noise import Noise
+from .simulate import SCHEME, solve
+from .trackers import DemandTracker, Tracker
+
+__all__ = ["BumpTracker", "working_memory", "tile_model", "plot_memory", "MODEL_PARAMS"]
+
+MODEL_PARAMS = ("theta", "beta", "gamma", "tau", "D", "steepness")
+
+
+class BumpTracker(Tracker):
+    """Records the bump's first-mode phase and amplitude and the peak of ``u``.
+
+    ``phase = atan2(S, C)`` and ``amplitude = sqrt(C^2 + S^2) / pi`` with ``C = ∫ u cos x dx`` and
+    ``S = ∫ u sin x dx`` (for ``u = R cos(x - phi)`` this returns ``R`` and ``phi``).
+    """
+
+    name = "bump"
+    attrs = {"phase": {"long_name": "first-mode phase of u", "units": "rad"},
+             "amplitude": {"long_name": "first-mode amplitude of u"},
+             "u_max": {"long_name": "maximum of u over the ring"}}
+
+    def handle(self, state, t, sim):
+        c, s = sim.ring.first_mode(state.u)
+        return {"phase": np.arctan2(s, c), "amplitude": np.hypot(c, s) / np.pi,
+                "u_max": state.u.max(axis=-1)}
+
+
+def tile_model(model: Model, repeats: int) -> tuple[Model, int]:
+    """Expand a (possibly batched) model to ``P * repeats`` members, parameter set slowest.
+
+    Returns the expanded model and ``P`` (the number of parameter sets).
+    """
+    P = model.batch_size
+    kw = {}
+    for name in MODEL_PARAMS:
+        arr = np.broadcast_to(np.asarray(getattr(model, name), dtype=float).ravel(), (P,))
+        kw[name] = np.repeat(arr, repeats)
+    return replace(model, **kw), P
+
+
+def _cue_input(positions: np.ndarray, amplitude: float, width: float, t_off: float):
+    """Callable stimulus ``I(x, t)``: one Gaussian cue per batch member, on for ``t < t_off``."""
+    cache: dict[str, np.ndarray] = {}
+
+    def stim(x: np.ndarray, t: float) -> np.ndarray | float:
+        if t >= t_off:
+            return 0.0
+        if "p" not in cache:
+            d = ring_distance(x[None, :] - positions[:, None])
+            cache["p"] = amplitude * np.exp(-(d**2) / (2 * width**2))
+        return cache["p"]
+
+    return stim
+
+
+def working_memory(
+    model: Model | None = None,
+    cue_positions: float | Sequence[float] | np.ndarray = 0.0,
+    *,
+    n_trials: int = 1,
+    cue_amplitude: float = 1.0,
+    cue_width: float = 0.3,
+    cue_duration: float = 1.0,
+    delay: float = 20.0,
+    noise: Noise | None = None,
+    N: int = 128,
+    dt: float = 0.05,
+    record_every: int = 4,
+    demand_region: tuple[float, float] | None = None,
+    seed: int | None = 0,
+    progress: bool | None = False,
+) -> xr.Dataset:
+    r"""Run a batch of cue-delay-read-out trials of the ring model.
+
+    Parameters
+    ----------
+    model
+        Ring model (default :class:`~astrofield.model.Model`: theta 0.1, beta 0.05, gamma 2,
+        tau 1, D 0.7, Heaviside firing, cosine kernel). Array parameters give ``P`` parameter sets.
+    cue_positions
+        Cue centre(s) in radians; one block of trials per position (``C`` positions).
+    n_trials
+        Repeats per (parameter set, cue position); with noise each repeat is independent.
+    cue_amplitude, cue_width, cue_duration
+        Cue peak input (units of ``u``), Gaussian width (rad) and duration ``t_cue``.
+    delay
+        Delay after the cue; the read-out is at ``T = cue_duration + delay``.
+    noise
+        Optional additive noise (:class:`~astrofield.noise.Noise`); ``seed`` overrides its seed.
+    N, dt
+        Grid points and time step; ``T`` must be a whole number of steps.
+    record_every
+        Record the bump phase every ``record_every`` steps (drift traces).
+    demand_region
+        ``(x_lo, x_hi)`` arc over which the demand (cost) is integrated; ``None``: whole ring.
+    seed
+        Noise seed (reproducible).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``param`` (P), ``cue`` (C), ``trial`` (n_trials), ``time`` (phase samples) and
+        ``time_demand``. Per trial: ``persistent`` (bool), ``decoded``, ``error``
+        (circular, NaN if the bump died), ``drift`` (delay-period drift, rad), ``cost`` and
+        ``cost_delay`` (∫∫ beta q f dx dt), ``u_max`` and ``amplitude`` at read-out. Traces:
+        ``position`` (unwrapped phase, on ``time``; meaningful once the bump has formed),
+        ``demand`` (on ``time_demand``). Summary per parameter set: ``p_persist``,
+        ``rms_error``, ``mean_abs_drift``, ``mean_cost``. Parameter values are coordinates on
+        ``param``; ``attrs`` record the protocol, seed, scheme and package version.
+    """
+    model = Model() if model is None else model
+    cues = np.atleast_1d(np.asarray(check_range("cue_positions", cue_positions, -np.pi, np.pi),
+                                    dtype=float))
+    if cues.ndim != 1:
+        raise ValueError(f"cue_positions must be a scalar or 1-D, got shape {cues.shape}")
+    n_trials = check_int("n_trials", n_trials, 1)
+    check_range("cue_amplitude", cue_amplitude)
+    check_range("cue_width", cue_width, 0, np.inf, lo_open=True)
+    check_range("cue_duration", cue_duration, 0, np.inf, lo_open=True)
+    check_range("delay", delay, 0, np.inf, lo_open=True)
+    N = check_int("N", N, 16)
+    check_range("dt", dt, 0, cue_duration, lo_open=True)
+    record_every = check_int("record_every", record_every, 1)
+    T = float(cue_duration + delay)
+    n_steps = int(round(T / dt))
+    if abs(n_steps * dt - T) > 1e-9 * T or abs(round(cue_duration / dt) * dt - cue_duration) > 1e-9:
+        raise ValueError(f"cue_duration = {cue_duration:g} and delay = {delay:g} must be whole "
+                         f"numbers of steps dt = {dt:g}")
+    C = cues.size
+    big, P = tile_model(model, C * n_trials)
+    pos_b = np.tile(np.repeat(cues, n_trials), P)
+    stim = _cue_input(pos_b, float(cue_amplitude), float(cue_width), float(cue_duration))
+    trackers = [BumpTracker(every=record_every), DemandTracker(region=demand_region, every=1)]
+    ds = solve(big, T=T, dt=dt, N=N, init="rest", stimulus=stim, noise=noise, n_frames=2,
+               store_fields=False, trackers=trackers, progress=progress, seed=seed)
+    theta = big.param("theta")[:, 0]
+    tb = ds["time_bump"].values
+    phase = ds["phase"].values
+    unwrapped = np.unwrap(phase, axis=-1)
+    i_cue = int(np.argmin(np.abs(tb - cue_duration)))
+    u_max = ds["u_max"].values[:, -1]
+    persistent = u_max > theta
+    decoded = phase[:, -1]
+    error = np.where(persistent, ring_distance(decoded - pos_b), np.nan)
+    drift = np.where(persistent, unwrapped[:, -1] - unwrapped[:, i_cue], np.nan)
+    td = ds["time_demand"].values
+    dem = ds["demand"].values
+    cost = trapezoid(dem, td, axis=-1)
+    late = td >= cue_duration - 1e-12
+    cost_delay = trapezoid(dem[:, late], td[late], axis=-1)
+
+    shape = (P, C, n_trials)
+    dims = ("param", "cue", "trial")
+
+    def r(a: np.ndarray) -> np.ndarray:
+        return a.reshape(shape + a.shape[1:])
+
+    err3, drift3 = r(error), r(drift)
+    with np.errstate(invalid="ignore"):
+        pers3 = r(persistent)
+        p_persist = pers3.reshape(P, -1).mean(axis=1)
+        flat_err = err3.reshape(P, -1)
+        n_ok = np.sum(np.isfinite(flat_err), axis=1)
+        rms = np.where(n_ok > 0, np.sqrt(np.nansum(flat_err**2, axis=1) / np.maximum(n_ok, 1)),
+                       np.nan)
+        mad = np.where(n_ok > 0, np.nansum(np.abs(drift3.reshape(P, -1)), axis=1)
+                       / np.maximum(n_ok, 1), np.nan)
+    out = xr.Dataset(
+        {
+            "persistent": (dims, pers3, {"long_name": "bump survived the delay"}),
+            "decoded": (dims, r(decoded), {"long_name": "decoded position", "units": "rad"}),
+            "error": (dims, err3, {"long_name": "read-out error wrap(decoded - cue)",
+                                   "units": "rad"}),
+            "drift": (dims, drift3, {"long_name": "drift during the delay", "units": "rad"}),
+            "cost": (dims, r(cost), {"long_name": "total consumption ∫∫ beta q f dx dt"}),
+            "cost_delay": (dims, r(cost_delay), {"long_name": "consumption during the delay"}),
+            "u_max": (dims, r(u_max), {"long_name": "max u at read-out"}),
+            "amplitude": (dims, r(ds["amplitude"].values[:, -1]),
+                          {"long_name": "first-mode amplitude at read-out"}),
+            "position": ((*dims, "time"), r(unwrapped),
+                         {"long_name": "unwrapped bump phase", "units": "rad"}),
+            "demand": ((*dims, "time_demand"), r(dem), {"long_name": "demand ∫ beta q f dx"}),
+            "p_persist": ("param", p_persist, {"long_name": "fraction of trials persisting"}),
+            "rms_error": ("param", rms, {"long_name": "rms read-out error", "units": "rad"}),
+            "mean_abs_drift": ("param", mad, {"long_name": "mean |drift| during the delay"}),
+            "mean_cost": ("param", r(cost).reshape(P, -1).mean(axis=1),
+                          {"long_name": "mean total consumption per trial"}),
+            "mass_drift": ("param", np.abs(r(ds["mass_drift"].values)).reshape(P, -1)
+                           .max(axis=1), {"long_name": "max relative change of ∫(q + a) dx"}),
+        },
+        coords={"param": np.arange(P), "cue": cues, "trial": np.arange(n_trials),
+                "time": tb, "time_demand": td,
+                **{name: ("param", big.param(name)[::C * n_trials, 0]) for name in MODEL_PARAMS}},
+    )
+    out.attrs.update({
+        "astrofield_version": __version__, "scheme": SCHEME, "application": "working_memory",
+        "T": T, "dt": dt, "N": N, "cue_amplitude": float(cue_amplitude),
+        "cue_width": float(cue_width), "cue_duration": float(cue_duration),
+        "delay": float(delay), "firing": model.firing, "kernel": model.kernel.describe(),
+        "noise": repr(noise) if noise is not None else "none",
+        "seed": seed if (seed is not None and noise is not None) else "none",
+        "demand_region": "ring" if demand_region is None else list(demand_region),
+        "reference": "Palmer et al. arXiv:2604.10036",
+    })
+    return out
+
+
+def plot_memory(ds: xr.Dataset, param: int = 0):
+    """Figure of a working-memory run: delay traces, read-out errors, cost and demand.
+
+    Returns the matplotlib Figure (Agg backend).
+    """
+    from .plotting import plt
+
+    d = ds.isel(param=param)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
+    t = d["time"].values
+    for ci, cue in enumerate(d["cue"].values):
+        for k in range(d.sizes["trial"]):
+            pos = d["position"].values[ci, k]
+            rel = pos - pos[-1] + float(d["decoded"].values[ci, k])
+            axes[0].plot(t, np.angle(np.exp(1j * rel)), lw=0.8, color=f"C{ci % 10}")
+        axes[0].axhline(cue, color=f"C{ci % 10}", ls=":", lw=0.8)
+    axes[0].axvspan(0, ds.attrs["cue_duration"], color="0.85")
+    axes[0].set(xlabel="t", ylabel="bump position (rad)", title="cue (grey), delay, read-out")
+    err = d["error"].values.ravel()
+    err = err[np.isfinite(err)]
+    if err.size:
+        axes[1].hist(err, bins=max(5, min(30, err.size // 3)), color="C0")
+    axes[1].set(xlabel="read-out error (rad)", ylabel="trials",
+                title=f"persist {float(d['p_persist']):.2f}, rms err "
+                      f"{float(d['rms_error']):.3g}")
+    td = d["time_demand"].values
+    dem = d["demand"].values.reshape(-1, td.size)
+    axes[2].plot(td, dem.mean(axis=0), color="k")
+    axes[2].set(xlabel="t", ylabel="demand ∫ beta q f dx",
+                title=f"mean cost {float(d['mean_cost']):.3g}")
+    fig.suptitle(f"working memory: theta={float(d['theta']):g}, beta={float(d['beta']):g}, "
+                 f"gamma={float(d['gamma']):g}, D={float(d['D']):g}")
+    return fig
