@@ -47,8 +47,10 @@ def _check_against_theory(ds, level_sd=3.5):
     assert lo < pred < hi
     D, se = float(ds["D_eff"].values[0]), float(ds["D_se"].values[0])
     assert abs(D - float(ds["D_theory"].values[0])) < level_sd * se
-    assert float(ds["amplitude"].values[0]) == pytest.approx(float(ds["R_theory"].values[0]),
-                                                             rel=5e-3)
+    # grid error plus the O(sigma^2) noise-induced mean shift of |z|
+    R = float(ds["R_theory"].values[0])
+    sigma = ds.attrs["sigma"]
+    assert float(ds["amplitude"].values[0]) == pytest.approx(R, rel=5e-3 + sigma**2 / R**2)
 
 
 def test_wandering_matches_small_noise_theory_fast():
