@@ -76,7 +76,8 @@ def test_bumps_leave_low_D_regions_and_are_trapped_at_high_D():
     drift = ds["drift"].values
     assert drift[0] < -1.0
     assert abs(drift[1]) < 0.1 and abs(float(ds["velocity_final"].values[1])) < 1e-3
-    assert np.max(np.abs(ds["mass_drift"].values)) < 1e-12
+    # 6000 steps of the dense eigendecomposition-based operator: ~3e-16 per step
+    assert np.max(np.abs(ds["mass_drift"].values)) < 1e-11
 
 
 def test_D_field_validation():
