@@ -1,0 +1,298 @@
+r"""Early warnings of resource collapse: a slowly ramped depletion rate (MODEL.md §2, §6).
+
+The seed note names *seizure prediction* -- resource depletion as an early warning of a
+transition. In the ring model the cleanest resource-driven transition is the **fold** of the bump
+branch: for fixed ``(theta, gamma)`` a bump exists only for ``beta <= beta_max(theta, gamma)``
+(MODEL.md §2). Ramping the depletion rate slowly through ``beta_max`` makes the persistent
+activity collapse. Near a fold the eigenvalue of the width (amplitude) mode tends to zero, so
+noise-driven fluctuations of the bump amplitude recover ever more slowly: *critical slowing
+down*, seen as rising rolling variance and lag-1 autocorrelation (Scheffer et al. 2009; Dakos et
+al. 2012).
+
+Protocol (:func:`ramp_collapse`)
+--------------------------------
+* Start at the exact wide bump for ``beta_start``; hold for ``t_hold``; then ramp
+  ``beta(t) = beta_start + (beta_end - beta_start) (t - t_hold) / T_ramp`` (a time-dependent
+  model: :class:`~astrofield.simulate.Simulator` is stepped directly and its ``beta`` is updated
+  before every step). Optionally a uniform drive ``I(t)`` is ramped the same way (callable
+  stimulus).
+* Weak additive noise (:class:`~astrofield.noise.Noise`, seeded) makes fluctuations to measure.
+* Every ``record_every`` steps record the bump amplitude (first-mode amplitude of ``u``), the
+  peak ``u``, the active width, the minimum and mean synaptic resource ``q`` and the demand.
+* The **collapse time** ``t_c`` is the first sample with ``max u < theta`` (no active region).
+* On the amplitude series up to ``t_c - margin``: detrended rolling variance and lag-1
+  autocorrelation, their Kendall ``tau`` with time (:func:`astrofield.early_warning
+  .early_warning_indicators`), the minimum resource and the time of resource depletion
+  (``q_min`` below ``depletion_level``).
+* **Lead time**: ``t_c`` minus the first time the rolling variance exceeds its baseline (mean of
+  the first quarter of the analysed window) by ``alarm_sd`` baseline standard deviations
+  (and stays above it until the end of the window).
+
+With the defaults (``theta = 0.3``, ``gamma = 2``, ``D = inf``; ``beta_max = 0.893``) the
+theoretical fold is crossed at ``t_fold = t_hold + T_ramp (beta_max - beta_start) /
+(beta_end - beta_start)``; the collapse follows it with the delay typical of a slow passage through
+a saddle-node.
+
+References
+----------
+Scheffer M, et al. (2009) Early-warning signals for critical transitions. Nature 461:53-59.
+Dakos V, et al. (2012) Methods for detecting early warnings of critical transitions in time series
+illustrated using simulated ecological data. PLoS ONE 7:e41010.
+Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036 (2026).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import xarray as xr
+
+from ._validate import check_int, check_range
+from ._version import __version__
+from .bump import bump_branches
+from .early_warning import early_warning_indicators, time_to_depletion
+from .memory import tile_model
+from .model import Model
+from .noise import Noise
+from .simulate import SCHEME, Simulator, initial_state
+from .stimulus import Stimulus
+
+__all__ = ["ramp_collapse", "plot_collapse", "DEFAULT_COLLAPSE_MODEL"]
+
+#: theta = 0.3 puts the fold at beta_max = 0.893 (gamma = 2); D = inf keeps the wide branch
+#: drift-stable up to the fold.
+DEFAULT_COLLAPSE_MODEL = dict(theta=0.3, beta=0.3, gamma=2.0, tau=1.0, D=np.inf)
+
+
+def ramp_collapse(
+    model: Model | None = None,
+    *,
+    beta_start: float = 0.3,
+    beta_end: float = 1.2,
+    drive_start: float = 0.0,
+    drive_end: float = 0.0,
+    t_hold: float = 20.0,
+    T_ramp: float = 400.0,
+    t_after: float = 30.0,
+    sigma: float = 0.02,
+    correlation: float | str = 0.5,
+    n_trials: int = 1,
+    N: int = 64,
+    dt: float = 0.05,
+    record_every: int = 10,
+    window: float = 60.0,
+    margin: float = 5.0,
+    depletion_level: float = 0.3,
+    alarm_sd: float = 2.0,
+    seed: int = 0,
+) -> xr.Dataset:
+    r"""Ramp the depletion rate (and optionally a uniform drive) slowly through the bump's fold.
+
+    Parameters
+    ----------
+    model
+        Ring model (``beta`` is overridden by the ramp). Default :data:`DEFAULT_COLLAPSE_MODEL`
+        (theta 0.3, gamma 2, tau 1, D = inf, Heaviside firing, cosine kernel).
+    beta_start, beta_end
+        Depletion rate at the start and the end of the ramp (a bump must exist at
+        ``beta_start``).
+    drive_start, drive_end
+        Uniform external input ``I(t)``, ramped over the same interval (units of ``u``).
+    t_hold, T_ramp, t_after
+        Hold time before the ramp, ramp duration, and time simulated after it.
+    sigma, correlation
+        Additive noise amplitude and correlation (Gaussian length, rad, or ``"cosine"``).
+    n_trials
+        Independent noise realisations (one batch).
+    N, dt, record_every
+        Grid, time step, sampling stride of the recorded series (steps).
+    window
+        Rolling window for variance and AC1 (time units).
+    margin
+        Analyse the amplitude series up to ``t_c - margin``.
+    depletion_level
+        ``q_min`` level that defines resource depletion (time to depletion).
+    alarm_sd
+        Alarm threshold of the lead-time rule (baseline standard deviations).
+    seed
+        Noise seed.
+
+    Returns
+    -------
+    xarray.Dataset
+        Series on ``(trial, time)``: ``beta``/``drive`` (on ``time``), ``amplitude``, ``u_max``,
+        ``width``, ``q_min``, ``q_mean``, ``demand``, ``mass``, and the indicators ``variance``,
+        ``ac1`` (NaN after the analysis window). Per trial: ``t_collapse``, ``beta_collapse``,
+        ``variance_tau``, ``ac1_tau`` (and p-values), ``min_resource``,
+        ``t_depletion``, ``t_alarm``, ``lead_time``. Scalars: ``beta_max`` and ``t_fold``
+        (theory, for the ramped beta with no drive). ``attrs``: protocol, seed, scheme, version.
+    """
+    base = dict(DEFAULT_COLLAPSE_MODEL)
+    model = Model(**base) if model is None else model
+    if model.is_batched:
+        raise ValueError("ramp_collapse needs an unbatched model (use n_trials for repeats)")
+    check_range("beta_start", beta_start, 0, np.inf)
+    check_range("beta_end", beta_end, 0, np.inf)
+    check_range("drive_start", drive_start)
+    check_range("drive_end", drive_end)
+    check_range("t_hold", t_hold, 0, np.inf)
+    check_range("T_ramp", T_ramp, 0, np.inf, lo_open=True)
+    check_range("t_after", t_after, 0, np.inf)
+    n_trials = check_int("n_trials", n_trials, 1)
+    N = check_int("N", N, 16)
+    check_range("dt", dt, 0, 1, lo_open=True)
+    record_every = check_int("record_every", record_every, 1)
+    check_range("window", window, 0, np.inf, lo_open=True)
+    check_range("margin", margin, 0, np.inf)
+    check_range("depletion_level", depletion_level, 0, 1)
+    check_range("alarm_sd", alarm_sd, 0, np.inf, lo_open=True)
+    check_range("sigma", sigma, 0, np.inf)
+    noise = Noise(sigma, correlation, seed) if sigma > 0 else None
+    m0 = replace(model, beta=float(beta_start))
+    big, _ = tile_model(m0, n_trials)
+    T = t_hold + T_ramp + t_after
+    n_steps = int(round(T / dt))
+
+    def ramp(v0: float, v1: float, t: float) -> float:
+        s = min(max((t - t_hold) / T_ramp, 0.0), 1.0)
+        return v0 + (v1 - v0) * s
+
+    ramped_drive = drive_start != 0 or drive_end != 0
+    stim = Stimulus((lambda x, t: ramp(drive_start, drive_end, t)) if ramped_drive else None)
+    sim = Simulator(big, N, stimulus=stim, noise=noise)
+    (u, q, a), _ = initial_state(big, N, "bump", eps=0.0)
+    st = sim.make_state(u, q, a)
+    ring = sim.ring
+    theta = sim.params["theta"][:, 0]
+    samples = list(range(0, n_steps + 1, record_every))
+    ns = len(samples)
+    keys = ("amplitude", "u_max", "width", "q_min", "q_mean", "demand", "mass")
+    rec = {k: np.empty((n_trials, ns)) for k in keys}
+
+    def record(i: int) -> None:
+        c, s = ring.first_mode(st.u)
+        rec["amplitude"][:, i] = np.hypot(c, s) / np.pi
+        rec["u_max"][:, i] = st.u.max(axis=-1)
+        geo = st.geo if sim.heaviside else ring.edges(st.u, sim.params["theta"])
+        rec["width"][:, i] = geo.width
+        qq = st.q
+        rec["q_min"][:, i] = qq.min(axis=-1)
+        rec["q_mean"][:, i] = qq.mean(axis=-1)
+        qf = st.q_in * st.geo.phi if sim.heaviside else st.q_out * sim.firing_out(st.u)
+        rec["demand"][:, i] = sim.params["beta"][:, 0] * ring.integrate(qf)
+        rec["mass"][:, i] = ring.integrate(qq + st.a)
+
+    record(0)
+    j = 1
+    for n in range(1, n_steps + 1):
+        t0 = (n - 1) * dt
+        sim.params["beta"] = np.full((n_trials, 1), ramp(beta_start, beta_end, t0 + 0.5 * dt))
+        st = sim.step(st, t0, dt)
+        if j < ns and samples[j] == n:
+            record(j)
+            j += 1
+    t = np.asarray(samples, dtype=float) * dt
+    beta_t = np.array([ramp(beta_start, beta_end, tt) for tt in t])
+    drive_t = np.array([ramp(drive_start, drive_end, tt) for tt in t])
+
+    dead = rec["u_max"] < theta[:, None]
+    hit = dead.any(axis=1)
+    t_c = np.where(hit, t[np.argmax(dead, axis=1)], np.nan)
+    res = {k: np.full(n_trials, np.nan) for k in
+           ("variance_tau", "variance_pvalue", "ac1_tau", "ac1_pvalue", "t_alarm", "lead_time")}
+    var_s = np.full((n_trials, ns), np.nan)
+    ac1_s = np.full((n_trials, ns), np.nan)
+    dt_s = record_every * dt
+    for k in range(n_trials):
+        stop = (t_c[k] if hit[k] else t[-1]) - margin
+        sel = (t >= t_hold) & (t <= stop)
+        if sel.sum() < int(window / dt_s) + 10:
+            continue
+        ew = early_warning_indicators(t[sel], rec["amplitude"][k, sel], window=window,
+                                      bandwidth=window / 2)
+        var_s[k, sel] = ew["variance"].values
+        ac1_s[k, sel] = ew["ac1"].values
+        for name in ("variance_tau", "variance_pvalue", "ac1_tau", "ac1_pvalue"):
+            res[name][k] = float(ew[name])
+        v = ew["variance"].values
+        tv = t[sel]
+        ok = np.isfinite(v)
+        base_n = max(3, ok.sum() // 4)
+        vb = v[ok][:base_n]
+        level = vb.mean() + alarm_sd * vb.std()
+        above = v[ok] > level
+        # first time after which the variance stays above the alarm level
+        if above[-1]:
+            last_below = np.flatnonzero(~above)
+            i0 = last_below[-1] + 1 if last_below.size else 0
+            res["t_alarm"][k] = tv[ok][i0]
+            if hit[k]:
+                res["lead_time"][k] = t_c[k] - tv[ok][i0]
+    br = bump_branches(float(model.theta), 0.0, float(model.gamma))
+    beta_max = float(br["beta_max"])
+    t_fold = (t_hold + T_ramp * (beta_max - beta_start) / (beta_end - beta_start)
+              if beta_end != beta_start else np.nan)
+    dims = ("trial", "time")
+    data = {k: (dims, v) for k, v in rec.items()}
+    data.update({
+        "beta": ("time", beta_t, {"long_name": "ramped depletion rate"}),
+        "drive": ("time", drive_t, {"long_name": "ramped uniform input"}),
+        "variance": (dims, var_s, {"long_name": "rolling variance of the detrended amplitude"}),
+        "ac1": (dims, ac1_s, {"long_name": "rolling lag-1 autocorrelation of the amplitude"}),
+        "t_collapse": ("trial", t_c, {"long_name": "first time with max u < theta"}),
+        "beta_collapse": ("trial", np.where(hit, np.interp(t_c, t, beta_t), np.nan)),
+        "min_resource": ("trial", rec["q_min"].min(axis=1)),
+        "t_depletion": ("trial", time_to_depletion(t, rec["q_min"], depletion_level),
+                        {"long_name": f"first time q_min < {depletion_level:g}"}),
+        "beta_max": ((), beta_max, {"long_name": "fold of the bump branch (theory)"}),
+        "t_fold": ((), t_fold, {"long_name": "time the ramp crosses beta_max"}),
+        "mass_drift": ("trial", (rec["mass"][:, -1] - rec["mass"][:, 0]) / rec["mass"][:, 0]),
+    })
+    for k, v in res.items():
+        data[k] = ("trial", v)
+    ds = xr.Dataset(data, coords={"trial": np.arange(n_trials), "time": t})
+    ds.attrs.update({
+        "astrofield_version": __version__, "scheme": SCHEME, "application": "collapse",
+        "theta": float(model.theta), "gamma": float(model.gamma), "tau": float(model.tau),
+        "D": float(model.D), "firing": model.firing, "kernel": model.kernel.describe(),
+        "beta_start": float(beta_start), "beta_end": float(beta_end),
+        "drive_start": float(drive_start), "drive_end": float(drive_end),
+        "t_hold": float(t_hold), "T_ramp": float(T_ramp), "t_after": float(t_after),
+        "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
+        "N": N, "dt": dt, "record_every": record_every, "window": float(window),
+        "margin": float(margin), "alarm_sd": float(alarm_sd),
+        "reference": "Scheffer 2009; Dakos 2012; Palmer et al. arXiv:2604.10036",
+    })
+    return ds
+
+
+def plot_collapse(ds: xr.Dataset, trial: int = 0):
+    """Amplitude, resource, rolling variance and AC1 against time, with the collapse marked."""
+    from .plotting import plt
+
+    d = ds.isel(trial=trial)
+    t = d["time"].values
+    fig, axes = plt.subplots(4, 1, figsize=(8, 10), sharex=True, constrained_layout=True)
+    axes[0].plot(t, d["amplitude"], color="k", lw=0.8)
+    axes[0].set(ylabel="bump amplitude")
+    ax2 = axes[0].twinx()
+    ax2.plot(t, d["beta"], color="C3", lw=1)
+    ax2.set_ylabel("beta(t)", color="C3")
+    axes[1].plot(t, d["q_min"], label="min q")
+    axes[1].plot(t, d["q_mean"], label="mean q")
+    axes[1].legend()
+    axes[1].set(ylabel="synaptic resource")
+    axes[2].plot(t, d["variance"], color="C0")
+    axes[2].set(ylabel="rolling variance", title=f"Kendall tau = {float(d['variance_tau']):.2f}")
+    axes[3].plot(t, d["ac1"], color="C1")
+    axes[3].set(ylabel="rolling AC1", xlabel="t", title=f"Kendall tau = {float(d['ac1_tau']):.2f}")
+    for ax in axes:
+        if np.isfinite(float(d["t_collapse"])):
+            ax.axvline(float(d["t_collapse"]), color="r", ls="--", lw=1)
+        ax.axvline(float(ds["t_fold"]), color="0.5", ls=":", lw=1)
+        if np.isfinite(float(d["t_alarm"])):
+            ax.axvline(float(d["t_alarm"]), color="g", ls="-.", lw=1)
+    fig.suptitle(f"ramped depletion: collapse at t = {float(d['t_collapse']):.1f} "
+                 f"(fold {float(ds['t_fold']):.1f}), lead time {float(d['lead_time']):.1f}")
+    return fig
