@@ -50,7 +50,8 @@ from .noise import Noise
 from .simulate import SCHEME, solve
 from .trackers import DemandTracker, Tracker
 
-__all__ = ["BumpTracker", "working_memory", "tile_model", "plot_memory", "MODEL_PARAMS"]
+__all__ = ["BumpTracker", "working_memory", "tile_model", "plot_memory", "memory_bold",
+           "plot_memory_bold", "MODEL_PARAMS"]
 
 MODEL_PARAMS = ("theta", "beta", "gamma", "tau", "D", "steepness")
 
@@ -285,4 +286,78 @@ def plot_memory(ds: xr.Dataset, param: int = 0):
                 title=f"mean cost {float(d['mean_cost']):.3g}")
     fig.suptitle(f"working memory: theta={float(d['theta']):g}, beta={float(d['beta']):g}, "
                  f"gamma={float(d['gamma']):g}, D={float(d['D']):g}")
+    return fig
+
+
+def memory_bold(
+    model: Model | None = None,
+    cue_position: float = 0.0,
+    *,
+    seconds_per_unit: float,
+    region: tuple[float, float] | None = None,
+    delay: float = 600.0,
+    tr: float = 1.0,
+    preset: str = "friston2003",
+    tail: float = 20.0,
+    gain: float = 1.0,
+    N: int = 64,
+    dt: float = 0.05,
+    noise: Noise | None = None,
+    seed: int | None = 0,
+    **memory_kw,
+) -> tuple[xr.Dataset, xr.Dataset]:
+    r"""BOLD prediction of one working-memory trial (neurovascular coupling).
+
+    The metabolic demand ``m(t) = ∫_region beta q f(u) dx`` of the trial (a
+    :class:`~astrofield.trackers.DemandTracker` over ``region``) drives the Balloon-Windkessel
+    model through :func:`astrofield.bold.bold_from_demand` (vasodilatory signal
+    ``z = gain (m - m_rest)``; Friston et al. 2000, Stephan et al. 2007).
+
+    Parameters
+    ----------
+    model, cue_position, delay, N, dt, noise, seed, **memory_kw
+        As :func:`working_memory` (one trial).
+    seconds_per_unit
+        Seconds per model time unit -- required (e.g. 0.01 for a 10 ms neural time constant).
+    region
+        ``(x_lo, x_hi)`` arc of the voxel; default the cued arc ``cue_position +- 1`` rad.
+    tr, preset, tail, gain
+        Scan repetition time (s), haemodynamic preset, seconds of rest appended, demand gain.
+
+    Returns
+    -------
+    (xarray.Dataset, xarray.Dataset)
+        The working-memory dataset and the BOLD dataset (``bold`` in seconds, ``bold_tr``).
+    """
+    from .bold import bold_from_demand
+
+    check_range("seconds_per_unit", seconds_per_unit, 0, np.inf, lo_open=True)
+    cue = float(check_range("cue_position", cue_position, -np.pi, np.pi))
+    if region is None:
+        region = (cue - 1.0, cue + 1.0)
+    wm = working_memory(model, cue, delay=delay, N=N, dt=dt, noise=noise, seed=seed,
+                        demand_region=region, **memory_kw)
+    dem = wm["demand"].isel(param=0, cue=0, trial=0).rename(time_demand="time")
+    bold = bold_from_demand(dem, seconds_per_unit=seconds_per_unit, tr=tr, preset=preset,
+                            tail=tail, gain=gain)
+    bold.attrs.update({"region": list(region), "cue_position": cue,
+                       "application": "working_memory_bold"})
+    return wm, bold
+
+
+def plot_memory_bold(wm: xr.Dataset, bold: xr.Dataset):
+    """Demand of the trial (model time) and the predicted BOLD signal (seconds)."""
+    from .plotting import plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(8, 6), constrained_layout=True)
+    spu = float(bold.attrs["seconds_per_unit"])
+    d = wm["demand"].isel(param=0, cue=0, trial=0)
+    axes[0].plot(d["time_demand"].values * spu, d.values, color="k")
+    axes[0].axvspan(0, wm.attrs["cue_duration"] * spu, color="0.85")
+    axes[0].set(ylabel="demand ∫ beta q f dx", title="metabolic demand of the cued region")
+    axes[1].plot(bold["time"].values, bold["bold"].values, color="C3", label="BOLD")
+    axes[1].step(bold["tr_time"].values, bold["bold_tr"].values, where="mid", color="C0",
+                 label=f"TR = {bold.attrs['tr']:g} s")
+    axes[1].set(xlabel="time (s)", ylabel="BOLD (fractional)", title="Balloon-Windkessel")
+    axes[1].legend()
     return fig

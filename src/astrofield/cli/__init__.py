@@ -12,7 +12,7 @@ import click
 from .._version import __version__
 
 #: Modules that add sub-commands to :data:`main` (imported on start-up, in this order).
-COMMAND_MODULES = ["run", "theory", "phase"]
+COMMAND_MODULES = ["run", "theory", "phase", "apps"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
