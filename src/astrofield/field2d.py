@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ._expint import phi1, phi2, relax
 from ._validate import check_int, check_range
 from ._version import __version__
 from .model import Model
@@ -152,26 +153,6 @@ class Torus:
         return np.angle(zx) * s, np.angle(zy) * s
 
 
-def _phi1(z: np.ndarray) -> np.ndarray:
-    small = np.abs(z) < 1e-8
-    zs = np.where(small | np.isinf(z), 1.0, z)
-    return np.where(small, 1.0 + 0.5 * z, np.where(np.isinf(z), 0.0, np.expm1(zs) / zs))
-
-
-def _phi2(z: np.ndarray) -> np.ndarray:
-    small = np.abs(z) < 1e-4
-    zs = np.where(small | np.isinf(z), 1.0, z)
-    big = (np.expm1(zs) - zs) / zs**2
-    zt = np.where(small, z, 0.0)
-    return np.where(small, 0.5 + zt / 6 + zt * zt / 24, np.where(np.isinf(z), 0.0, big))
-
-
-def _relax(q: np.ndarray, k: np.ndarray, s: np.ndarray, h: float) -> np.ndarray:
-    """Exact solution after ``h`` of ``q' = s - k q`` with constant ``k, s``."""
-    z = -k * h
-    return q * np.exp(z) + s * h * _phi1(z)
-
-
 class Simulator2D:
     """Right-hand sides and one time step for a batch on the torus (used by :func:`solve2d`)."""
 
@@ -208,7 +189,7 @@ class Simulator2D:
     def ops(self, h: float) -> tuple[np.ndarray, ...]:
         if h not in self._ops:
             z = self._zrate * h
-            self._ops[h] = (np.exp(z), _phi1(z), _phi2(z))
+            self._ops[h] = (np.exp(z), phi1(z), phi2(z))
         return self._ops[h]
 
     def astro(self, a_hat: np.ndarray, J0: np.ndarray, J1: np.ndarray | None, h: float
@@ -231,14 +212,14 @@ class Simulator2D:
         u1 = E * u0 + (1.0 - E) * N0
         s0 = gamma * a0 / tau
         J0 = (beta * q0 * f0 - gamma * a0 * (1.0 - q0)) / tau
-        q_p = _relax(q0, s0 + beta * f0 / tau, s0, h)
+        q_p = relax(q0, s0 + beta * f0 / tau, s0, h)
         a_hat = np.fft.rfft2(a0)
         a_p = self.astro(a_hat, J0, None, h)
         f1 = self.firing(u1)
         N1 = self.conv(q_p * f1) + self.input(t + h)
         u_new = u1 + ((E - 1.0 + h) / h) * (N1 - N0)
         sb = gamma * 0.5 * (a0 + a_p) / tau
-        q_n = _relax(q0, sb + beta * 0.5 * (f0 + f1) / tau, sb, h)
+        q_n = relax(q0, sb + beta * 0.5 * (f0 + f1) / tau, sb, h)
         J_eff = -(q_n - q0) / h
         a_n = self.astro(a_hat, J0, 2.0 * J_eff - J0, h)
         return u_new, q_n, a_n
