@@ -21,7 +21,6 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ from ._validate import check_int, check_range
 from ._version import __version__
 from .bump import bump_branches, fold, stationary_bumps
 from .evans import _dprime_cauchy, evans_dprime
+from .io import save
 
 __all__ = [
     "stability",
@@ -246,33 +246,8 @@ def stability_map(theta: Any = 0.1, beta: Any = 0.05, gamma: Any = 2.0, D: Any =
 
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> None:
-    """Write ``ds`` atomically: temp file in the same directory (h5netcdf), then ``os.replace``.
-
-    Boolean variables are stored as ``int8`` (NetCDF has no bool) with a ``dtype`` attribute.
-    """
-    path = os.fspath(path)
-    out = ds.copy()
-    for k, v in out.data_vars.items():
-        if v.dtype == bool:
-            out[k] = v.astype("i1")
-            out[k].attrs["dtype"] = "bool"
-    attrs = {}
-    for k, v in out.attrs.items():
-        attrs[k] = float(v) if isinstance(v, float | np.floating) else v
-    out.attrs = attrs
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp_", suffix=".nc")
-    os.close(fd)
-    try:
-        out.to_netcdf(tmp, engine="h5netcdf")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``ds`` to NetCDF atomically (:func:`astrofield.io.save`; booleans round-trip)."""
+    save(ds, path)
 
 
 def plot_map(ds: xr.Dataset, fig=None):

@@ -69,7 +69,7 @@ from tqdm.auto import tqdm
 
 from ._validate import check_int, check_range
 from ._version import __version__
-from .io import load, save
+from .io import atomic_write, load, save
 
 __all__ = [
     "Grid",
@@ -299,9 +299,8 @@ def _manifest(grid: Grid, chunk_size: int, meta: Mapping[str, Any] | None) -> di
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    text = json.dumps(obj, indent=1, sort_keys=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def _check_manifest(path: Path, want: dict[str, Any]) -> None:
