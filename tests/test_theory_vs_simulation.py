@@ -78,3 +78,19 @@ def test_bump_values_solve_the_simulators_stationary_equations():
         br = bump_branches(theta, beta, gamma)["wide"]
         assert float(br["c0"]) * np.sin(2 * float(br["Delta"])) == pytest.approx(theta,
                                                                                  rel=1e-12)
+
+
+@pytest.mark.parametrize(("theta", "beta", "D"), [(0.1, 0.05, 0.7), (0.2, 0.01, np.inf)])
+def test_narrow_bump_is_unstable_to_expansion_and_contraction(theta, beta, D):
+    """MODEL.md §2: the narrow branch is unstable; slightly wider grows to the wide bump,
+    slightly narrower dies out (independent of the Evans shift analysis)."""
+    m = Model(theta=theta, beta=beta, gamma=2.0, D=D)
+    N = 256
+    (u, q, a), bump = initial_state(m, N, "bump", eps=0.0, branch="narrow")
+    wide = 2 * float(bump_branches(theta, beta, 2.0)["wide"]["Delta"])
+    grow = solve(m, T=80.0, dt=0.05, N=N, init=(u * 1.002, q, a), store_fields=False,
+                 progress=False)
+    die = solve(m, T=80.0, dt=0.05, N=N, init=(u * 0.998, q, a), store_fields=False,
+                progress=False)
+    assert float(grow["width_final"]) == pytest.approx(wide, abs=1e-3)
+    assert float(die["width_final"]) == 0.0

@@ -340,7 +340,7 @@ class Simulator:
 
 # ---------------------------------------------------------------------- initial states
 def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05,
-                  position: float = 0.0, batch: int | None = None):
+                  position: float = 0.0, batch: int | None = None, branch: str = "wide"):
     """Initial ``(u, q, a)`` arrays shaped ``(B, N)`` and the bump data used (or ``None``).
 
     Parameters
@@ -352,6 +352,8 @@ def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05
         ``(u, q, a)`` of shape ``(N,)`` or ``(B, N)``.
     eps
         Shift perturbation as a fraction of the bump amplitude ``2 c0 sin Delta``.
+    branch
+        Which stationary bump ``init="bump"`` starts from: ``"wide"`` (default) or ``"narrow"``.
     """
     B = model.batch_size if batch is None else batch
     ring = Ring(N)
@@ -365,7 +367,9 @@ def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05
 
             br = bump_branches(model.param("theta", B)[:, 0], model.param("beta", B)[:, 0],
                                model.param("gamma", B)[:, 0])
-            bump = {**br["wide"], "beta_fold": br["beta_max"]}
+            if branch not in ("wide", "narrow"):
+                raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
+            bump = {**br[branch], "beta_fold": br["beta_max"]}
             missing = ~np.isfinite(bump["Delta"])
             if np.any(missing):
                 i = int(np.argmax(missing))
@@ -435,6 +439,7 @@ def solve(
     init: Any = "bump",
     eps: float = 0.3,
     position: float = 0.0,
+    branch: str = "wide",
     stimulus: Stimulus | Sequence[Pulse] | Pulse | Callable | None = None,
     noise: Noise | None = None,
     D_field: np.ndarray | Callable | None = None,
@@ -459,7 +464,7 @@ def solve(
         Final time and time step (dimensionless; units of the neural time constant).
     N
         Grid points on the ring (>= 16).
-    init, eps, position
+    init, eps, position, branch
         Initial state, see :func:`initial_state`. Default: the exact wide bump at
         ``position`` with the shift perturbation ``eps = 0.3`` (fraction of the bump amplitude).
     stimulus
@@ -512,7 +517,8 @@ def solve(
     B = model.batch_size
     sim = Simulator(model, N, quadrature=quadrature, stimulus=stimulus, noise=noise,
                     D_field=D_field, batch=B)
-    (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position, batch=B)
+    (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position, batch=B,
+                                    branch=branch)
     st = sim.make_state(u, q, a)
     if bump is not None and sim.heaviside:
         _split_bump_resource(st, bump)
@@ -614,7 +620,7 @@ def solve(
     return _to_dataset(model, sim, ring, frames * dt, rec, fields if store_fields else None,
                        final, pos0, mass0, bump, trackers, tracker_times, tracker_data,
                        dict(T=T, dt=dt, N=N, eps=eps, position=position, quadrature=quadrature,
-                            init=init if isinstance(init, str) else "arrays",
+                            init=init if isinstance(init, str) else "arrays", branch=branch,
                             seed=(noise.seed if noise is not None else seed),
                             stimulus=repr(stimulus.describe()), wall_s=wall,
                             noise=repr(noise) if noise is not None else "none",
