@@ -67,6 +67,7 @@ from ._version import __version__
 from .bump import bump_branches
 from .model import Model
 from .simulate import SCHEME, solve
+from .stability import stability
 from .sweep import Grid, make_grid, run_sweep
 
 __all__ = [
@@ -193,23 +194,14 @@ class EarlyStop:
 
 # ----------------------------------------------------------------------------- analytic
 def analytic_columns(theta: Any, beta: Any, gamma: Any, D: Any) -> dict[str, np.ndarray]:
-    """Evans ``E'(0)`` and verdict, Fourier-truncation verdict and bump existence per point.
-
-    Uses :func:`astrofield.stability.stability` (MODEL.md §3-4) when available; otherwise only
-    ``exists`` is filled and the others are ``NaN``/``False``.
-    """
+    """Evans ``E'(0)`` and verdict, Fourier-truncation verdict and bump existence per point
+    (:func:`astrofield.stability.stability`, MODEL.md §3-4)."""
     br = bump_branches(theta, beta, gamma)
     exists = np.asarray(br["wide"]["exists"], bool)
     shape = np.broadcast_shapes(exists.shape, np.shape(D))
-    exists = np.broadcast_to(exists, shape)
-    out = {"exists": exists.copy(), "evans_dprime": np.full(shape, np.nan),
-           "evans_stable": np.zeros(shape, bool), "fourier_stable": np.zeros(shape, bool),
-           "Delta": np.broadcast_to(br["wide"]["Delta"], shape).copy()}
-    try:
-        from .stability import stability
-    except ImportError:  # pragma: no cover - the analytic module is optional at run time
-        return out
     st = stability(theta, beta, gamma, D)
+    out = {"exists": np.broadcast_to(exists, shape).copy(),
+           "Delta": np.broadcast_to(br["wide"]["Delta"], shape).copy()}
     for k in ("evans_dprime", "evans_stable", "fourier_stable"):
         out[k] = np.broadcast_to(st[k], shape).copy()
     return out
