@@ -201,3 +201,33 @@ def test_stop_rule_drops_members_and_freezes_results():
     tf = ds["t_final"].values
     assert tf[0] < 200.0 and tf[1] == 200.0
     assert abs(float(ds.drift[0])) > 0.5
+
+
+def test_schedule_constant_equals_fixed_parameters():
+    m = Model(**FIG7, D=0.3)
+    kw = dict(T=10.0, dt=0.05, N=64, eps=0.3, store_fields=False)
+    fixed = solve(m, **kw, **_quiet())
+    sched = solve(m, schedule={"beta": lambda t: 0.05}, **kw, **_quiet())
+    assert float(sched.drift) == float(fixed.drift)
+    assert np.all(sched["beta_t"].values == 0.05)
+
+
+def test_slow_beta_ramp_tracks_the_stationary_bump():
+    """Quasi-static ramp: the width follows 2 Delta(beta(t)) of the exact wide bump."""
+    from astrofield.bump import bump_branches
+
+    rate = 1e-3
+    m = Model(theta=0.3, beta=0.1, gamma=2.0, D=np.inf)
+    ds = solve(m, T=300.0, dt=0.1, N=128, eps=0.0, store_fields=False, n_frames=7,
+               schedule={"beta": lambda t: 0.1 + rate * t}, **_quiet())
+    beta_t = ds["beta_t"].values
+    expect = 2 * bump_branches(0.3, beta_t, 2.0)["wide"]["Delta"]
+    np.testing.assert_allclose(ds["width"].values[1:], expect[1:], atol=0.02)
+    assert ds["width"].values[-1] < ds["width"].values[0] - 0.2  # it really moved
+
+
+def test_schedule_rejects_bad_input():
+    with pytest.raises(ValueError, match="schedule parameter 'D' is not one of"):
+        solve(Model(), T=1.0, dt=0.1, N=32, schedule={"D": lambda t: 1.0}, **_quiet())
+    with pytest.raises(ValueError, match=r"beta\(t=1\) = -0.5 is outside"):
+        solve(Model(), T=2.0, dt=0.1, N=32, schedule={"beta": lambda t: 0.5 - t}, **_quiet())

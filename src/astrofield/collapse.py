@@ -13,8 +13,8 @@ Protocol (:func:`ramp_collapse`)
 --------------------------------
 * Start at the exact wide bump for ``beta_start``; hold for ``t_hold``; then ramp
   ``beta(t) = beta_start + (beta_end - beta_start) (t - t_hold) / T_ramp`` (a time-dependent
-  model: :class:`~astrofield.simulate.Simulator` is stepped directly and its ``beta`` is updated
-  before every step). Optionally a uniform drive ``I(t)`` is ramped the same way (callable
+  model through ``solve(schedule={"beta": ...})``, each step using the value at its midpoint).
+  Optionally a uniform drive ``I(t)`` is ramped the same way (callable
   stimulus).
 * Weak additive noise (:class:`~astrofield.noise.Noise`, seeded) makes fluctuations to measure.
 * Every ``record_every`` steps record the bump amplitude (first-mode amplitude of ``u``), the
@@ -55,8 +55,9 @@ from .early_warning import early_warning_indicators, time_to_depletion
 from .memory import tile_model
 from .model import Model
 from .noise import Noise
-from .simulate import SCHEME, Simulator, initial_state
+from .simulate import SCHEME, solve
 from .stimulus import Stimulus
+from .trackers import BumpTracker, DemandTracker, ResourceTracker
 
 __all__ = ["ramp_collapse", "plot_collapse", "DEFAULT_COLLAPSE_MODEL"]
 
@@ -151,8 +152,7 @@ def ramp_collapse(
     noise = Noise(sigma, correlation, seed) if sigma > 0 else None
     m0 = replace(model, beta=float(beta_start))
     big, _ = tile_model(m0, n_trials)
-    T = t_hold + T_ramp + t_after
-    n_steps = int(round(T / dt))
+    T = round((t_hold + T_ramp + t_after) / dt) * dt  # a whole number of steps
 
     def ramp(v0: float, v1: float, t: float) -> float:
         s = min(max((t - t_hold) / T_ramp, 0.0), 1.0)
@@ -160,38 +160,17 @@ def ramp_collapse(
 
     ramped_drive = drive_start != 0 or drive_end != 0
     stim = Stimulus((lambda x, t: ramp(drive_start, drive_end, t)) if ramped_drive else None)
-    sim = Simulator(big, N, stimulus=stim, noise=noise)
-    (u, q, a), _ = initial_state(big, N, "bump", eps=0.0)
-    st = sim.make_state(u, q, a)
-    ring = sim.ring
-    theta = sim.params["theta"][:, 0]
-    samples = list(range(0, n_steps + 1, record_every))
-    ns = len(samples)
-    keys = ("amplitude", "u_max", "width", "q_min", "q_mean", "demand", "mass")
-    rec = {k: np.empty((n_trials, ns)) for k in keys}
-
-    def record(i: int) -> None:
-        c, s = ring.first_mode(st.u)
-        rec["amplitude"][:, i] = np.hypot(c, s) / np.pi
-        rec["u_max"][:, i] = st.u.max(axis=-1)
-        geo = st.geo if sim.heaviside else ring.edges(st.u, sim.params["theta"])
-        rec["width"][:, i] = geo.width
-        qq = st.q
-        rec["q_min"][:, i] = qq.min(axis=-1)
-        rec["q_mean"][:, i] = qq.mean(axis=-1)
-        qf = st.q_in * st.geo.phi if sim.heaviside else st.q_out * sim.firing_out(st.u)
-        rec["demand"][:, i] = sim.params["beta"][:, 0] * ring.integrate(qf)
-        rec["mass"][:, i] = ring.integrate(qq + st.a)
-
-    record(0)
-    j = 1
-    for n in range(1, n_steps + 1):
-        t0 = (n - 1) * dt
-        sim.params["beta"] = np.full((n_trials, 1), ramp(beta_start, beta_end, t0 + 0.5 * dt))
-        st = sim.step(st, t0, dt)
-        if j < ns and samples[j] == n:
-            record(j)
-            j += 1
+    run = solve(big, T=T, dt=dt, N=N, init="bump", eps=0.0, stimulus=stim, noise=noise,
+                store_fields=False, n_frames=2, progress=False,
+                schedule={"beta": lambda tt: ramp(beta_start, beta_end, tt)},
+                trackers=[BumpTracker(every=record_every), ResourceTracker(every=record_every),
+                          DemandTracker(every=record_every)])
+    theta = np.full(n_trials, float(model.theta))
+    rec = {k: run[k].values for k in ("amplitude", "u_max", "width", "q_min", "q_mean",
+                                      "demand")}
+    rec["mass"] = run["total_resource"].values
+    samples = np.rint(run["time_bump"].values / dt).astype(int)
+    ns = samples.size
     t = np.asarray(samples, dtype=float) * dt
     beta_t = np.array([ramp(beta_start, beta_end, tt) for tt in t])
     drive_t = np.array([ramp(drive_start, drive_end, tt) for tt in t])

@@ -48,30 +48,12 @@ from .kernels import ring_distance
 from .model import Model
 from .noise import Noise
 from .simulate import SCHEME, solve
-from .trackers import DemandTracker, Tracker
+from .trackers import BumpTracker, DemandTracker
 
 __all__ = ["BumpTracker", "working_memory", "tile_model", "plot_memory", "memory_bold",
            "plot_memory_bold", "MODEL_PARAMS"]
 
 MODEL_PARAMS = ("theta", "beta", "gamma", "tau", "D", "steepness")
-
-
-class BumpTracker(Tracker):
-    """Records the bump's first-mode phase and amplitude and the peak of ``u``.
-
-    ``phase = atan2(S, C)`` and ``amplitude = sqrt(C^2 + S^2) / pi`` with ``C = ∫ u cos x dx`` and
-    ``S = ∫ u sin x dx`` (for ``u = R cos(x - phi)`` this returns ``R`` and ``phi``).
-    """
-
-    name = "bump"
-    attrs = {"phase": {"long_name": "first-mode phase of u", "units": "rad"},
-             "amplitude": {"long_name": "first-mode amplitude of u"},
-             "u_max": {"long_name": "maximum of u over the ring"}}
-
-    def handle(self, state, t, sim):
-        c, s = sim.ring.first_mode(state.u)
-        return {"phase": np.arctan2(s, c), "amplitude": np.hypot(c, s) / np.pi,
-                "u_max": state.u.max(axis=-1)}
 
 
 def tile_model(model: Model, repeats: int) -> tuple[Model, int]:

@@ -50,7 +50,7 @@ from . import _accel
 from ._expint import phi1, phi2, relax
 from ._validate import check_int, check_range
 from ._version import __version__
-from .model import Model
+from .model import PARAMETER_RANGES, Model
 from .noise import Noise
 from .ring import EdgeGeometry, Ring
 from .stimulus import Pulse, Stimulus
@@ -59,6 +59,7 @@ from .trackers import Tracker
 __all__ = ["solve", "initial_state", "SCHEME", "State", "Simulator"]
 
 SCHEME = "etd2-subgrid-shared-flux"
+_SCHEDULABLE = ("theta", "beta", "gamma", "steepness")
 _TINY = 1e-300
 
 
@@ -448,6 +449,7 @@ def solve(
     sample_every: int | None = None,
     store_fields: bool = True,
     trackers: Sequence[Tracker] = (),
+    schedule: dict[str, Callable[[float], Any]] | None = None,
     stop_rule: Callable | None = None,
     stop_every: float = 10.0,
     progress: bool | None = None,
@@ -481,6 +483,11 @@ def solve(
         Store ``u, q, a`` frames (``False`` keeps only the scalar traces: for sweeps).
     trackers
         Extra :class:`~astrofield.trackers.Tracker` objects evaluated during the run.
+    schedule
+        Time-dependent parameters: ``{"beta": f}`` with ``f(t)`` a scalar or a length-``B``
+        array, for any of ``theta, beta, gamma, steepness`` (slow ramps for early-warning studies).
+        Each step of ``[t, t + dt]`` uses ``f(t + dt / 2)`` (second order); the values at the frame
+        times are stored as ``<name>_t`` on ``(batch, time)``.
     stop_rule
         Optional ``rule(t, position, velocity, width) -> decided`` (boolean ``(B,)``) evaluated
         every ``stop_every`` time units; decided members are dropped from the batch and their
@@ -508,6 +515,16 @@ def solve(
     n_steps = int(round(T / dt))
     if abs(n_steps * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
+    schedule = dict(schedule or {})
+    for name, f in schedule.items():
+        if name not in _SCHEDULABLE:
+            raise ValueError(f"schedule parameter {name!r} is not one of {_SCHEDULABLE}")
+        if not callable(f):
+            raise ValueError(f"schedule[{name!r}] must be a function of time")
+        lo, hi, lo_open, hi_open, allow_inf = PARAMETER_RANGES[name]
+        for tt in (0.0, 0.5 * T, T):
+            check_range(f"{name}(t={tt:g})", f(tt), lo, hi, lo_open=lo_open, hi_open=hi_open,
+                        allow_inf=allow_inf)
     if stop_rule is not None and store_fields:
         raise ValueError("stop_rule needs store_fields=False (fields of dropped members)")
     if not isinstance(stimulus, Stimulus):
@@ -530,6 +547,8 @@ def solve(
     # outputs for all B members (indexed through `alive`)
     alive = np.arange(B)
     rec = {k: np.full((B, nf), np.nan) for k in ("position", "velocity", "width", "mass")}
+    for name in schedule:
+        rec[f"{name}_t"] = np.full((B, nf), np.nan)
     if store_fields:
         fields = {k: np.full((B, nf, N), np.nan) for k in ("u", "q", "a")}
     mass0 = ring.integrate(st.q + st.a)
@@ -559,6 +578,8 @@ def solve(
         rec["position"][alive, i] = pos
         for k, v in obs.items():
             rec[k][alive, i] = v
+        for name in schedule:
+            rec[f"{name}_t"][alive, i] = sim.params[name][:, 0]
         if store_fields:
             fields["u"][alive, i] = st.u
             fields["q"][alive, i] = st.q
@@ -574,16 +595,26 @@ def solve(
                     full[alive] = v
                     tracker_data[j].setdefault(k, []).append(full)
 
-    record(0, st, 0.0)
-    run_trackers(0, st, 0.0)
     stop_stride = max(1, int(round(stop_every / dt)))
     show = progress if progress is not None else True
     bar = tqdm(total=n_steps, disable=not show, delay=1.0 if progress is None else 0.0,
                unit="step", leave=False, mininterval=0.5)
     chunk = max(1, n_steps // 200)
     t = 0.0
+
+    def apply_schedule(tt: float) -> None:
+        for name, f in schedule.items():
+            full = np.broadcast_to(np.asarray(f(tt), dtype=float).reshape(-1), (B,))
+            sim.params[name] = full[alive].reshape(-1, 1)
+
+    apply_schedule(0.0)
+    record(0, st, 0.0)
+    run_trackers(0, st, 0.0)
     for n in range(1, n_steps + 1):
+        apply_schedule(t + 0.5 * dt)
         st = sim.step(st, t, dt)
+        if schedule:
+            apply_schedule(n * dt)
         t = n * dt
         ph = ring.phase(st.u)
         pos += (ph - last_phase + np.pi) % (2 * np.pi) - np.pi
@@ -668,6 +699,9 @@ def _to_dataset(model, sim, ring, times, rec, fields, final, pos0, mass0, bump, 
                        {"long_name": "relative change of ∫(q + a) dx"}),
         "t_final": ("batch", final["t_final"], {"long_name": "time the member was decided"}),
     }
+    for k in rec:
+        if k.endswith("_t"):
+            data_vars[k] = (dims_t, rec[k], {"long_name": f"scheduled {k[:-2]}(t)"})
     if fields is not None:
         for k, long in (("u", "synaptic input"), ("q", "synaptic resource"),
                         ("a", "astrocytic resource")):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._validate import check_int
 
-__all__ = ["Tracker", "DemandTracker", "ResourceTracker"]
+__all__ = ["Tracker", "DemandTracker", "ResourceTracker", "BumpTracker"]
 
 
 class Tracker:
@@ -71,14 +71,37 @@ class DemandTracker(Tracker):
 
 
 class ResourceTracker(Tracker):
-    """Minimum and mean of the synaptic resource ``q`` and mean activity over the ring."""
+    """Minimum and mean of the synaptic resource ``q``, mean activity and total resource."""
 
     name = "resource"
     attrs = {"q_min": {"long_name": "minimum synaptic resource"},
              "q_mean": {"long_name": "mean synaptic resource"},
-             "u_mean": {"long_name": "mean synaptic input"}}
+             "u_mean": {"long_name": "mean synaptic input"},
+             "total_resource": {"long_name": "∫ (q + a) dx"}}
 
     def handle(self, state, t, sim):
         q = state.q
         return {"q_min": q.min(axis=-1), "q_mean": q.mean(axis=-1),
-                "u_mean": state.u.mean(axis=-1)}
+                "u_mean": state.u.mean(axis=-1),
+                "total_resource": sim.ring.integrate(q + state.a)}
+
+
+class BumpTracker(Tracker):
+    """The bump's first-mode phase and amplitude, the peak of ``u`` and the active width.
+
+    ``phase = atan2(S, C)`` and ``amplitude = sqrt(C^2 + S^2) / pi`` with ``C = ∫ u cos x dx`` and
+    ``S = ∫ u sin x dx`` (for ``u = R cos(x - phi)`` this returns ``R`` and ``phi``); ``width`` is
+    the total length of ``{u > theta}`` from the sub-grid edge quadrature.
+    """
+
+    name = "bump"
+    attrs = {"phase": {"long_name": "first-mode phase of u", "units": "rad"},
+             "amplitude": {"long_name": "first-mode amplitude of u"},
+             "u_max": {"long_name": "maximum of u over the ring"},
+             "width": {"long_name": "length of the active region", "units": "rad"}}
+
+    def handle(self, state, t, sim):
+        c, s = sim.ring.first_mode(state.u)
+        geo = state.geo if sim.heaviside else sim.ring.edges(state.u, sim.params["theta"])
+        return {"phase": np.arctan2(s, c), "amplitude": np.hypot(c, s) / np.pi,
+                "u_max": state.u.max(axis=-1), "width": geo.width}

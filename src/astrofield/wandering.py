@@ -83,10 +83,11 @@ from scipy.stats import chi2
 
 from ._validate import check_int, check_range
 from ._version import __version__
-from .memory import MODEL_PARAMS, BumpTracker, tile_model
+from .memory import MODEL_PARAMS, tile_model
 from .model import Model
 from .noise import Noise
 from .simulate import SCHEME, solve
+from .trackers import BumpTracker
 
 __all__ = ["amari_wandering_theory", "msd_chi2_interval", "fit_diffusion", "measure_wandering",
            "plot_wandering"]
