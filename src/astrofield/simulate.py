@@ -3,7 +3,7 @@
 One entry point, :func:`solve`. The state of ``B`` parameter sets is held as ``(B, N)`` arrays and
 advanced in one vectorised loop.
 
-Scheme (``"etd2-strang-subgrid"``), one step of length ``h``:
+Scheme (``"etd2-subgrid-shared-flux"``), one step of length ``h``:
 
 1. ``u`` by the second-order exponential time-differencing Runge-Kutta method ETD2RK (Cox and
    Matthews 2002): the decay ``-u`` is integrated exactly, the drive by a predictor-corrector.
