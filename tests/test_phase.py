@@ -34,6 +34,25 @@ def test_verdict_rule_on_synthetic_traces():
     assert res["growth"][1] == pytest.approx(np.exp(0.01 * 490))
 
 
+def test_verdict_rule_slow_steady_travel_and_round_off_floor():
+    t = np.arange(0.0, 501.0)
+    kick_then_travel = 0.05 * np.exp(-t / 5) + 0.01   # large transient, small steady speed
+    rng = np.random.default_rng(0)
+    round_off = 10 ** rng.uniform(-10, -6.6, t.size)  # bump at rest; samples are round-off
+    res = VerdictRule().classify(t, np.stack([kick_then_travel, round_off]))
+    assert res["unstable"].tolist() == [True, False]
+    assert res["late_ratio"][0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_slow_travellers_near_the_infinite_D_boundary_are_unstable():
+    """Just inside the D = inf unstable region the bump travels slower than the eps = 0.05 kick;
+    Evans says unstable, and so must the numerical verdict (gamma* = 1.1386 at beta = 1)."""
+    ds = drift_experiment(0.1, 1.0, np.array([1.12, 1.16]), np.inf, T=500, early_stop=False,
+                          **FAST)
+    assert ds["evans_stable"].values.tolist() == [False, True]
+    assert ds["verdict"].values.tolist() == ["unstable", "stable"]
+
+
 def test_verdict_rule_validation():
     with pytest.raises(ValueError, match="growth = 1"):
         VerdictRule(growth=1.0)
