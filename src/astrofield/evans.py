@@ -470,6 +470,16 @@ def evans_zeros(theta: float, beta: float, gamma: float, D: float,
     -------
     list of EvansZero
         Sorted by decreasing real part. ``lambda = 0`` is always among them when inside.
+
+    Notes
+    -----
+    ``E`` linearises a *non-smooth* problem for one sign of the edge motion (the right edge moves
+    out onto resting resource ``Q+ = 1``, the left edge in onto depleted ``Q- = c0``). Its real
+    zeros are eigenvalues of sign-definite (monotone) shift perturbations and agree with the
+    simulator's measured growth rates. Complex zeros describe oscillating edges, for which that
+    assignment is not valid; they are formal. Example: at theta 0.1, beta 3, gamma 1.5, D = inf
+    ``E`` has zeros ``0.0175 +- 0.269i`` but the simulation shows no oscillatory growth over
+    T = 1200 (see ``docs/theory_notes.md``).
     """
     for name, v in (("theta", theta), ("beta", beta), ("gamma", gamma), ("D", D)):
         if np.ndim(v):
