@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_range", "check_int", "as_param_array"]
+__all__ = ["check_range", "check_int", "as_param_array", "as_time_series"]
 
 
 def _fmt_range(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
@@ -95,3 +95,19 @@ def as_param_array(value: Any, batch: int) -> np.ndarray:
     if arr.size != batch:
         raise ValueError(f"parameter array of length {arr.size} does not match batch size {batch}")
     return arr.reshape(batch, 1)
+
+
+def as_time_series(x: Any, name: str = "x") -> np.ndarray:
+    """A finite float array whose last axis is time (at least one sample)."""
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} = {x!r} is not numeric") from exc
+    if arr.ndim == 0 or arr.shape[-1] < 1:
+        raise ValueError(f"{name} needs a time axis (last axis) with >= 1 sample, got shape "
+                         f"{arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = np.flatnonzero(~np.isfinite(arr.ravel()))
+        raise ValueError(f"{name} contains {bad.size} non-finite value(s) (NaN or inf), first at "
+                         f"flat index {bad[0]}; it must be finite")
+    return arr

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._validate import check_range
+from ._validate import as_time_series, check_range
 from ._version import __version__
 
 __all__ = [
@@ -374,16 +374,7 @@ def _as_drive(drive: Any) -> np.ndarray:
         if "time" in drive.dims:
             drive = drive.transpose(..., "time")
         drive = drive.values
-    try:
-        z = np.asarray(drive, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"drive = {drive!r} is not numeric") from exc
-    if z.ndim == 0 or z.shape[-1] < 1:
-        raise ValueError(f"drive must have a time axis with >= 1 sample, got shape {z.shape}")
-    if not np.all(np.isfinite(z)):
-        bad = np.flatnonzero(~np.isfinite(z.ravel()))
-        raise ValueError(f"drive contains {bad.size} non-finite value(s) (NaN or inf), first at "
-                         f"flat index {bad[0]}; the drive must be finite")
+    z = as_time_series(drive, "drive")
     return z
 
 

@@ -44,7 +44,7 @@ import xarray as xr
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import kendalltau
 
-from ._validate import check_int, check_range
+from ._validate import as_time_series, check_int, check_range
 from ._version import __version__
 
 __all__ = [
@@ -66,17 +66,7 @@ WINDOW_UNITS = ("time", "samples", "fraction")
 # --------------------------------------------------------------------------- input handling
 
 def _as_series(x: Any, name: str = "x") -> np.ndarray:
-    try:
-        arr = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} = {x!r} is not numeric") from exc
-    if arr.ndim == 0 or arr.shape[-1] < 1:
-        raise ValueError(f"{name} needs a time axis (last axis), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        bad = np.flatnonzero(~np.isfinite(arr.ravel()))
-        raise ValueError(f"{name} contains {bad.size} non-finite value(s) (NaN or inf), first at "
-                         f"flat index {bad[0]}")
-    return arr
+    return as_time_series(x, name)
 
 
 def _as_time(t: Any, n: int) -> np.ndarray:
