@@ -34,6 +34,8 @@ def relax(q: np.ndarray, k: np.ndarray, s: np.ndarray, h: float) -> np.ndarray:
     """Exact solution after time ``h`` of ``q' = s - k q`` (``k``, ``s`` constant):
     ``q e^{-kh} + s h phi1(-kh)``; stays in ``[0, 1]`` whenever ``0 <= s <= k`` and ``q`` does."""
     if _accel.ENABLED:
-        return _accel.relax_compiled(*np.broadcast_arrays(q, k, s), h)
+        if not (np.shape(q) == np.shape(k) == np.shape(s)):
+            q, k, s = np.broadcast_arrays(q, k, s)
+        return _accel.relax_compiled(q, k, s, h)
     z = -k * h
     return q * np.exp(z) + s * h * phi1(z)
