@@ -14,6 +14,7 @@ In one process:
    scheme's cost per set (measured above).
 
 Targets (issue: core simulator): >= 20x faster for one run, >= 200x per parameter set batched.
+Measured (2-core machine): 26x single run, 710x per set batched.
 """
 
 from __future__ import annotations
