@@ -117,3 +117,16 @@ def test_cli_bad_input_message():
     assert "theta = 2 is outside the allowed range (0, 1)" in res.output
     res = CliRunner().invoke(main, ["run", "--pulse", "1,2,3", "-q"])
     assert res.exit_code != 0 and "POSITION,WIDTH,AMPLITUDE,T_ON,T_OFF" in res.output
+
+
+def test_cli_kernel_parameters_reach_the_kernel():
+    """Mexican hat from rest with a cue: a localized bump; stronger excitation fills the ring."""
+    base = ["run", "--kernel", "mexican_hat", "--init", "rest", "--pulse", "1,0.3,1,0,5",
+            "--T", "30", "--N", "128", "-q", "--summary-json"]
+    narrow = json.loads(CliRunner().invoke(main, base).output.strip().splitlines()[-1])
+    wide = json.loads(CliRunner().invoke(main, base + ["--kernel-param", "w_e=3"]).output
+                      .strip().splitlines()[-1])
+    assert 0.5 < narrow["width"] < 3.0 and narrow["final_position"] == pytest.approx(1.0, abs=0.01)
+    assert wide["width"] == pytest.approx(2 * np.pi)
+    res = CliRunner().invoke(main, ["run", "--kernel", "gaussian", "--kernel-param", "foo=1"])
+    assert res.exit_code != 0 and "unexpected keyword argument 'foo'" in res.output

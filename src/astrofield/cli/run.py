@@ -82,6 +82,9 @@ def _parse_pulse(text: str):
               help="Sigmoid steepness.")
 @click.option("--kernel", type=click.Choice(["cosine", "gaussian", "mexican_hat", "wizard_hat"]),
               default="cosine", show_default=True)
+@click.option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
+              help="Kernel parameter, e.g. width=0.6 (gaussian), w_e/s_e/w_i/s_i (mexican_hat), "
+                   "amplitude, scale (wizard_hat); repeatable.")
 @click.option("--N", "N", type=int, default=256, show_default=True, help="Grid points.")
 @click.option("--dt", type=float, default=0.02, show_default=True, help="Time step.")
 @click.option("--T", "T", type=float, default=200.0, show_default=True, help="Final time.")
@@ -105,7 +108,8 @@ def _parse_pulse(text: str):
               help="Figure file (kymographs and position trace), e.g. run.png.")
 @click.option("--summary-json", is_flag=True, help="Print a one-line JSON summary.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, N, dt, T, init, eps, position,
+def run_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params, N, dt, T, init,
+            eps, position,
             pulses, noise_sigma, noise_correlation, seed, n_frames, output, plot, summary_json,
             quiet):
     """Simulate the astrocyte-neural field on the ring.
@@ -114,14 +118,25 @@ def run_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, N, dt, T, ini
     T 200) at a resolution whose final drift is within 1% of the converged value.
     """
     from ..io import save
+    from ..kernels import make_kernel
     from ..model import Model
     from ..noise import Noise
     from ..simulate import solve
 
     t0 = time.perf_counter()
     try:
+        kw = {}
+        for item in kernel_params:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--kernel-param {item!r}: expected NAME=VALUE")
+            kw[name.strip()] = float(value)
+        try:
+            kern = make_kernel(kernel, **kw)
+        except TypeError as exc:
+            raise ValueError(f"--kernel-param: {exc}") from exc
         model = Model(theta=theta, beta=beta, gamma=gamma, tau=tau, D=D, firing=firing,
-                      steepness=steepness, kernel=kernel)
+                      steepness=steepness, kernel=kern)
         stim = [_parse_pulse(p) for p in pulses]
         noise = Noise(noise_sigma, noise_correlation, seed) if noise_sigma > 0 else None
         ds = solve(model, T=T, dt=dt, N=N, init=init, eps=eps, position=position, stimulus=stim,
