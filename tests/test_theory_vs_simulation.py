@@ -94,3 +94,39 @@ def test_narrow_bump_is_unstable_to_expansion_and_contraction(theta, beta, D):
                 progress=False)
     assert float(grow["width_final"]) == pytest.approx(wide, abs=1e-3)
     assert float(die["width_final"]) == 0.0
+
+
+def _model_md_limit_evans(lam, theta, beta, gamma):
+    """E(lambda) at D = inf exactly as MODEL.md §3 writes it (K terms with a minus sign)."""
+    b = bump_branches(theta, beta, gamma)["wide"]
+    Dl, c0, A0, mu = (float(b[k]) for k in ("Delta", "c0", "A0", "mu"))
+    s, c = np.sin(Dl), np.cos(Dl)
+    P = np.array([[(1 + c0) * c * c, (1 - c0) * s * c], [(1 - c0) * s * c, (1 + c0) * s * s]])
+    L = lam + beta + gamma * A0
+    m = mu * beta / L
+    W = np.pi * L + Dl * gamma * (1 - c0)
+    K1 = gamma * (1 - c0) / W
+    K2 = gamma * (1 - c0) * c0 * L / ((lam + gamma * A0) * W)
+    B = -m * np.array([[c * c + (K1 + K2) * s * c, s * c + (K1 - K2) * s * s],
+                       [s * c, s * s]])
+    return np.linalg.det((lam + 1) * np.eye(2) - mu * P - B)
+
+
+def test_simulation_confirms_the_corrected_infinite_D_evans_function():
+    """Where the sign of the K terms matters (beta 2, gamma 1.2, D = inf) the simulator's linear
+    growth rate matches the corrected limit (docs/theory_notes.md), not MODEL.md's formula."""
+    from scipy.optimize import brentq
+
+    beta, gamma = 2.0, 1.2
+    ds = solve(Model(theta=THETA, beta=beta, gamma=gamma, D=np.inf), T=20.0, dt=0.01, N=256,
+               eps=1e-6, store_fields=False, n_frames=201, progress=False)
+    t, v = ds["time"].values, np.abs(ds["velocity"].values)
+    sel = t >= 10.0
+    rate = np.polyfit(t[sel], np.log(v[sel]), 1)[0]
+    corrected = _leading_eigenvalue(beta, gamma, np.inf)
+    grid = np.linspace(1e-3, 1.0, 400)
+    vals = [_model_md_limit_evans(g, THETA, beta, gamma) for g in grid]
+    i = next(i for i in range(len(grid) - 1) if np.sign(vals[i]) != np.sign(vals[i + 1]))
+    as_written = brentq(_model_md_limit_evans, grid[i], grid[i + 1], args=(THETA, beta, gamma))
+    assert rate == pytest.approx(corrected, rel=0.03)
+    assert abs(rate - as_written) > 0.1
