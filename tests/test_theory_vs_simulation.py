@@ -130,3 +130,26 @@ def test_simulation_confirms_the_corrected_infinite_D_evans_function():
     as_written = brentq(_model_md_limit_evans, grid[i], grid[i + 1], args=(THETA, beta, gamma))
     assert rate == pytest.approx(corrected, rel=0.03)
     assert abs(rate - as_written) > 0.1
+
+
+def test_tau_enters_the_theory_by_exact_rescaling():
+    """tau = 2: the simulator's growth rate equals the Evans eigenvalue at (beta, gamma, D) / tau,
+    and stability(..., tau=2) gives that verdict (the tau = 1 verdict would be different)."""
+    from astrofield.stability import stability
+
+    tau, beta, gamma, D = 2.0, 0.05, 2.0, 0.3
+    ds = solve(Model(theta=THETA, beta=beta, gamma=gamma, D=D, tau=tau), T=80.0, dt=0.05, N=128,
+               eps=1e-6, store_fields=False, n_frames=161, progress=False)
+    t, v = ds["time"].values, np.abs(ds["velocity"].values)
+    sel = t > 30.0
+    rate = np.polyfit(t[sel], np.log(v[sel]), 1)[0]
+    assert rate == pytest.approx(_leading_eigenvalue(beta / tau, gamma / tau, D / tau), rel=0.03)
+    # a point that is stable at tau = 1 but unstable at tau = 4 (beta* scales like D)
+    st1 = stability(THETA, 0.01, 2.0, 0.3)
+    st4 = stability(THETA, 0.01, 2.0, 0.3, tau=4.0)
+    assert bool(st1["evans_stable"]) and not bool(st4["evans_stable"])
+    assert float(st4["beta_max"]) == pytest.approx(float(st1["beta_max"]))
+    m4 = solve(Model(theta=THETA, beta=0.01, gamma=2.0, D=0.3, tau=4.0), T=300.0, dt=0.05, N=64,
+               eps=1e-4, store_fields=False, n_frames=31, progress=False)
+    vv = np.abs(m4["velocity"].values)
+    assert vv[-1] > 10 * vv[3]  # grows, as the rescaled theory says

@@ -221,13 +221,14 @@ class EarlyStop:
 
 
 # ----------------------------------------------------------------------------- analytic
-def analytic_columns(theta: Any, beta: Any, gamma: Any, D: Any) -> dict[str, np.ndarray]:
+def analytic_columns(theta: Any, beta: Any, gamma: Any, D: Any,
+                     tau: float = 1.0) -> dict[str, np.ndarray]:
     """Evans ``E'(0)`` and verdict, Fourier-truncation verdict and bump existence per point
     (:func:`astrofield.stability.stability`, MODEL.md §3-4)."""
     br = bump_branches(theta, beta, gamma)
     exists = np.asarray(br["wide"]["exists"], bool)
     shape = np.broadcast_shapes(exists.shape, np.shape(D))
-    st = stability(theta, beta, gamma, D)
+    st = stability(theta, beta, gamma, D, tau=tau)
     out = {"exists": np.broadcast_to(exists, shape).copy(),
            "Delta": np.broadcast_to(br["wide"]["Delta"], shape).copy()}
     for k in ("evans_dprime", "evans_stable", "fourier_stable"):
@@ -286,7 +287,7 @@ def drift_experiment(
                                  (theta, beta, gamma, D)))
     th, be, ga, Dd = (np.ascontiguousarray(a.ravel()) for a in arrs)
     n = th.size
-    an = analytic_columns(th, be, ga, Dd)
+    an = analytic_columns(th, be, ga, Dd, tau=tau)
     exists = an["exists"]
     stride = max(1, int(round(frame_dt / dt)))
     n_t = int(round(T / dt)) // stride + 1

@@ -94,8 +94,14 @@ def _evaluate(theta, beta, gamma, D, branch="wide") -> dict[str, np.ndarray]:
 
 
 def stability(theta: Any, beta: Any, gamma: Any, D: Any,
-              branch: str = "wide") -> dict[str, np.ndarray]:
+              branch: str = "wide", tau: float = 1.0) -> dict[str, np.ndarray]:
     """Stability verdicts for broadcastable parameter arrays (``D = inf`` allowed).
+
+    ``tau`` (the resource time scale) enters exactly through a rescaling: the stationary bump
+    depends on ``beta / gamma`` only, and dividing the resource equations by ``tau`` shows that
+    the linearisation with ``(beta, gamma, D, tau)`` is the ``tau = 1`` linearisation with
+    ``(beta / tau, gamma / tau, D / tau)``. (Checked against the simulator in
+    ``tests/test_theory_vs_simulation.py``.)
 
     Returns
     -------
@@ -106,7 +112,13 @@ def stability(theta: Any, beta: Any, gamma: Any, D: Any,
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     _validate(theta, beta, gamma, D)
-    return _evaluate(theta, beta, gamma, D, branch)
+    tau = float(check_range("tau", tau, 0.0, np.inf, lo_open=True))
+    if tau == 1.0:
+        return _evaluate(theta, beta, gamma, D, branch)
+    out = _evaluate(theta, np.asarray(beta, float) / tau, np.asarray(gamma, float) / tau,
+                    np.asarray(D, float) / tau, branch)
+    out["beta_max"] = out["beta_max"] * tau
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -145,9 +145,11 @@ def _parse_region(text: str | None):
               help="Search rectangle for zeros of E: RE_MIN,RE_MAX,IM_MIN,IM_MAX "
                    "(default: -gamma*A0/4, 2, -2, 2).")
 @click.option("--no-spectrum", is_flag=True, help="Skip the zero search.")
+@click.option("--tau", type=float, default=1.0, show_default=True,
+              help="Resource time scale (enters as beta, gamma, D -> beta/tau, gamma/tau, D/tau).")
 @_json
 def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
-                  region: str | None, no_spectrum: bool, as_json: bool) -> None:
+                  region: str | None, no_spectrum: bool, tau: float, as_json: bool) -> None:
     """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E."""
     from ..evans import evans_zeros
     from ..stability import stability
@@ -155,9 +157,12 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
     Dv = _float_or_inf(D, "--D")
     _validated(theta=theta, beta=beta, gamma=gamma, D=Dv)
     reg = _parse_region(region)
-    r = stability(theta, beta, gamma, Dv, branch=branch)
+    try:
+        r = stability(theta, beta, gamma, Dv, branch=branch, tau=tau)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tau") from exc
     obj: dict[str, Any] = {"theta": theta, "beta": beta, "gamma": gamma, "D": _num(Dv),
-                           "branch": branch, "exists": bool(r["exists"])}
+                           "tau": tau, "branch": branch, "exists": bool(r["exists"])}
     if not obj["exists"]:
         obj.update({"evans_dprime": None, "stable": None, "fourier_stable": None,
                     "eigenvalues": [], "multiplicities": [], "disagree": False})
@@ -166,7 +171,8 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
     zeros = []
     if not no_spectrum:
         try:
-            zeros = evans_zeros(theta, beta, gamma, Dv, region=reg, branch=branch)
+            zeros = evans_zeros(theta, beta / tau, gamma / tau, Dv / tau, region=reg,
+                                branch=branch)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--region") from exc
     obj.update({
