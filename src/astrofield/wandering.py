@@ -316,8 +316,8 @@ def plot_wandering(ds: xr.Dataset, labels: list[str] | None = None):
     axes[0].legend(fontsize=7)
     x = np.arange(P)
     D = ds["D_eff"].values
-    axes[1].errorbar(x, D, yerr=[D - ds["D_lo"].values, ds["D_hi"].values - D], fmt="o",
-                     capsize=3)
+    yerr = np.vstack([D - ds["D_lo"].values, ds["D_hi"].values - D])
+    axes[1].errorbar(x, D, yerr=yerr, fmt="o", capsize=3)
     axes[1].set_xticks(x, labels, rotation=30, ha="right", fontsize=7)
     axes[1].set(ylabel="D_eff (rad^2 / time)", title="effective diffusion (95% bootstrap CI)")
     return fig
