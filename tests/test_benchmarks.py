@@ -1,0 +1,22 @@
+"""The benchmark scripts keep running (quick modes); their timings are not asserted here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.parametrize(("script", "expect"), [
+    ("bench_simulate.py", "single-run speed-up"),
+    ("bench_phase_map.py", "agreement"),
+])
+def test_benchmark_quick_mode_runs(script, expect):
+    res = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True,
+                         text=True, timeout=300, cwd=BENCH)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert expect in res.stdout
