@@ -60,18 +60,18 @@ def test_verdict_rule_validation():
         VerdictRule(t_ref=-1)
 
 
-def test_early_stop_rule_mirrors_batch():
+def test_early_stop_rule_follows_members():
     rule = EarlyStop(T=500, N=128)
     v0 = np.array([1e-3, 1e-3, 1e-3, 1e-3])
-    assert not rule(10.0, 0 * v0, v0, v0).any()  # first call only records v_ref
+    alive = np.arange(4)
+    assert not rule(10.0, 0 * v0, v0, v0, alive).any()  # first call only records v_ref
     # member 1 travels (4x), member 2 relaxed but would still move > dx/10 by T
-    d = rule(20.0, 0 * v0, np.array([1e-3, 5e-3, 4e-5, 1e-3]), v0)
+    d = rule(20.0, 0 * v0, np.array([1e-3, 5e-3, 4e-5, 1e-3]), v0, alive)
     assert d.tolist() == [False, True, False, False]
     # remaining members 0, 2, 3: member 2 now relaxed below the resolution
-    d = rule(400.0, 0 * v0[:3], np.array([9e-4, 1e-6, 2e-4]), v0[:3])
+    d = rule(400.0, 0 * v0[:3], np.array([9e-4, 1e-6, 2e-4]), v0[:3], np.array([0, 2, 3]))
     assert d.tolist() == [False, True, False]
     assert rule.decided.tolist() == [-1, 1, 0, -1]
-    assert rule.alive.tolist() == [0, 3]
 
 
 # --------------------------------------------------------------------------- experiment

@@ -193,7 +193,10 @@ def test_trackers_record_demand():
 def test_stop_rule_drops_members_and_freezes_results():
     m = Model(theta=0.1, beta=0.05, gamma=2.0, D=np.array([0.01, 0.7]))
 
-    def rule(t, drift, velocity, width):
+    seen = []
+
+    def rule(t, drift, velocity, width, members):
+        seen.append(members)
         return np.abs(drift) > 0.5
 
     ds = solve(m, T=200.0, dt=0.05, N=128, eps=0.05, store_fields=False, stop_rule=rule,
@@ -201,6 +204,7 @@ def test_stop_rule_drops_members_and_freezes_results():
     tf = ds["t_final"].values
     assert tf[0] < 200.0 and tf[1] == 200.0
     assert abs(float(ds.drift[0])) > 0.5
+    assert seen[0].tolist() == [0, 1] and seen[-1].tolist() == [1]
 
 
 def test_schedule_constant_equals_fixed_parameters():

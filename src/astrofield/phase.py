@@ -174,8 +174,7 @@ class EarlyStop:
     """Early-decision rule for ``solve(stop_rule=...)`` (see the module docstring).
 
     The instance is stateful: it stores each member's reference speed at the first call
-    (``t = t_ref``) and mirrors the batch as ``solve`` drops decided members, so one instance
-    serves exactly one ``solve`` call.
+    (``t = t_ref``, all members running), so one instance serves exactly one ``solve`` call.
 
     Parameters
     ----------
@@ -187,6 +186,11 @@ class EarlyStop:
         Decide *stable* once ``|v| <= relax * v_ref`` and ``|v| (T - t) <= resolution * 2 pi / N``.
     resolution
         Fraction of a grid cell that the remaining motion must stay below.
+
+    Attributes
+    ----------
+    decided
+        Per batch member: ``1`` decided unstable early, ``0`` decided stable early, ``-1`` not.
     """
 
     def __init__(self, T: float, N: int, travel: float = 4.0, relax: float = 0.05,
@@ -197,27 +201,25 @@ class EarlyStop:
         self.resolution = float(check_range("resolution", resolution, 0.0, math.inf,
                                             lo_open=True))
         self.v_ref: np.ndarray | None = None
-        self.alive: np.ndarray | None = None
-        self.decided: np.ndarray | None = None  # +1 unstable early, 0 stable early, -1 undecided
+        self.decided: np.ndarray | None = None
 
     def __call__(self, t: float, drift: np.ndarray, velocity: np.ndarray,
-                 width: np.ndarray) -> np.ndarray:
+                 width: np.ndarray, members: np.ndarray) -> np.ndarray:
         v = np.abs(np.asarray(velocity, float))
+        members = np.asarray(members, int)
         if self.v_ref is None:
-            self.v_ref = np.maximum(v, 1e-300)
-            self.alive = np.arange(v.size)
-            self.decided = np.full(v.size, -1, dtype=np.int8)
+            self.v_ref = np.full(members.max() + 1, np.inf)
+            self.v_ref[members] = np.maximum(v, 1e-300)
+            self.decided = np.full(members.max() + 1, -1, dtype=np.int8)
             return np.zeros(v.size, bool)
-        vref = self.v_ref[self.alive]
+        vref = self.v_ref[members]
         travelling = v >= self.travel * vref
         dx = 2 * np.pi / self.N
         relaxed = (v <= self.relax * vref) & (v * (self.T - t) <= self.resolution * dx)
         relaxed &= ~travelling
-        dec = travelling | relaxed
-        self.decided[self.alive[travelling]] = 1
-        self.decided[self.alive[relaxed]] = 0
-        self.alive = self.alive[~dec]
-        return dec
+        self.decided[members[travelling]] = 1
+        self.decided[members[relaxed]] = 0
+        return travelling | relaxed
 
 
 # ----------------------------------------------------------------------------- analytic

@@ -495,9 +495,11 @@ def solve(
         Each step of ``[t, t + dt]`` uses ``f(t + dt / 2)`` (second order); the values at the frame
         times are stored as ``<name>_t`` on ``(batch, time)``.
     stop_rule
-        Optional ``rule(t, position, velocity, width) -> decided`` (boolean ``(B,)``) evaluated
-        every ``stop_every`` time units; decided members are dropped from the batch and their
-        final values frozen (``t_final`` records when). Requires ``store_fields=False``.
+        Optional ``rule(t, drift, velocity, width, members) -> decided`` evaluated every
+        ``stop_every`` time units on the members still running (``members``: their indices in
+        the batch; the other arrays are aligned with it; ``decided`` is boolean of the same
+        length). Decided members are dropped from the batch and their final values frozen
+        (``t_final`` records when). Requires ``store_fields=False``.
     progress
         Show a tqdm bar (default: only when the run takes longer than about a second).
 
@@ -631,8 +633,8 @@ def solve(
             run_trackers(n, st, t)
         if stop_rule is not None and n % stop_stride == 0 and n < n_steps:
             obs = observe(st, t)
-            decided = np.asarray(stop_rule(t, pos - pos0[alive], obs["velocity"], obs["width"]),
-                                 dtype=bool)
+            decided = np.asarray(stop_rule(t, pos - pos0[alive], obs["velocity"], obs["width"],
+                                           alive.copy()), dtype=bool)
             if np.any(decided):
                 idx = alive[decided]
                 final["position"][idx] = pos[decided]
