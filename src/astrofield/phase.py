@@ -23,8 +23,9 @@ rate 1, is over) a point with a bump is
   the mean speed over the last fifth of ``[t_ref, T]`` is at least ``late = 0.8`` times the mean
   speed over its middle fifth (the bump keeps travelling at a steady speed: near the boundary the
   travelling speed is small, below ``persist * v_ref`` for a large initial kick, yet it does not
-  decay) -- provided the bump moves at all: if ``|v| < v_floor = 1e-6`` throughout ``[t_ref, T]``
-  the velocity samples are round-off and the point is stable;
+  decay; this criterion counts only while that late speed is at least ``v_floor = 1e-6``) --
+  provided the bump moves at all: if ``|v| < v_floor`` throughout ``[t_ref, T]`` the velocity
+  samples are round-off and the point is stable;
 * **stable** otherwise; points past the fold (no wide bump, checked with
   :func:`astrofield.bump.bump_branches`) get **"no bump"** and are not simulated.
 
@@ -157,15 +158,18 @@ class VerdictRule:
         g = vmax / vref
         p = vlast / vref
         late = np.zeros(tail.shape[0])
+        end = np.zeros(tail.shape[0])
         for b in range(tail.shape[0]):  # windows over each member's own [t_ref, t_final]
             n = last[b] + 1
             if n >= 5:
                 w = n // 5
                 mid = tail[b, 2 * w: 3 * w].mean()
-                end = tail[b, n - w: n].mean()
-                late[b] = end / mid if mid > 0 else 0.0
+                end[b] = tail[b, n - w: n].mean()
+                late[b] = end[b] / mid if mid > 0 else 0.0
         moving = vmax >= self.v_floor
-        unstable = moving & ((g >= self.growth) | (p >= self.persist) | (late >= self.late))
+        # a steady late speed counts only while the bump still moves (not round-off)
+        steady = (late >= self.late) & (end >= self.v_floor)
+        unstable = moving & ((g >= self.growth) | (p >= self.persist) | steady)
         return {"unstable": unstable, "growth": g, "persist": p, "late_ratio": late,
                 "v_ref": vref}
 
