@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_range", "check_int", "as_param_array", "as_time_series"]
+__all__ = ["check_range", "check_int", "as_param_array", "as_time_series", "time_last"]
 
 
 def _fmt_range(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
@@ -111,3 +111,15 @@ def as_time_series(x: Any, name: str = "x") -> np.ndarray:
         raise ValueError(f"{name} contains {bad.size} non-finite value(s) (NaN or inf), first at "
                          f"flat index {bad[0]}; it must be finite")
     return arr
+
+
+def time_last(da: Any, name: str):
+    """A DataArray with ``time`` as its last dimension, its other dims and their coordinates.
+
+    Returns ``(da, dims, coords)``; raises a clear error if ``da`` has no ``time`` dimension.
+    """
+    if "time" not in da.dims:
+        raise ValueError(f"{name} DataArray needs a 'time' dimension, has {da.dims}")
+    da = da.transpose(..., "time")
+    dims = [d for d in da.dims if d != "time"]
+    return da, dims, {d: da[d].values for d in dims if d in da.coords}

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._validate import as_time_series, check_range
+from ._validate import as_time_series, check_range, time_last
 from ._version import __version__
 
 __all__ = [
@@ -597,11 +597,7 @@ def bold_from_demand(
     coords_in: dict[str, Any] = {}
     t0_model = 0.0
     if isinstance(demand, xr.DataArray):
-        if "time" not in demand.dims:
-            raise ValueError(f"demand DataArray needs a 'time' dimension, has {demand.dims}")
-        demand = demand.transpose(..., "time")
-        dims_in = [d for d in demand.dims if d != "time"]
-        coords_in = {d: demand[d].values for d in dims_in if d in demand.coords}
+        demand, dims_in, coords_in = time_last(demand, "demand")
         if "time" in demand.coords:
             t0_model = float(demand["time"].values[0])
         if dt_model is None:

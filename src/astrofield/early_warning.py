@@ -44,7 +44,7 @@ import xarray as xr
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import kendalltau
 
-from ._validate import as_time_series, check_int, check_range
+from ._validate import as_time_series, check_int, check_range, time_last
 from ._version import __version__
 
 __all__ = [
@@ -462,11 +462,7 @@ def early_warning_indicators(
     if isinstance(t, xr.DataArray) and x is None:
         t, x = None, t
     if isinstance(x, xr.DataArray):
-        if "time" not in x.dims:
-            raise ValueError(f"x DataArray needs a 'time' dimension, has {x.dims}")
-        x = x.transpose(..., "time")
-        dims = [d for d in x.dims if d != "time"]
-        coords = {d: x[d].values for d in dims if d in x.coords}
+        x, dims, coords = time_last(x, "x")
         if t is None:
             if "time" not in x.coords:
                 raise ValueError("x has no 'time' coordinate; pass t explicitly")
