@@ -65,10 +65,6 @@ WINDOW_UNITS = ("time", "samples", "fraction")
 
 # --------------------------------------------------------------------------- input handling
 
-def _as_series(x: Any, name: str = "x") -> np.ndarray:
-    return as_time_series(x, name)
-
-
 def _as_time(t: Any, n: int) -> np.ndarray:
     tt = np.asarray(t, dtype=float)
     if tt.ndim != 1 or tt.size != n:
@@ -174,7 +170,7 @@ def rolling_mean(x: Any, window: int) -> np.ndarray:
     numpy.ndarray
         Shape ``(..., n)``; the first ``w - 1`` entries are NaN.
     """
-    x = _as_series(x)
+    x = as_time_series(x)
     w = _window_samples(x, window, 1)
     mean, _, _, _, _ = _rolling_comoments(x, x, w)
     return _pad_front(mean, x.shape[-1])
@@ -197,7 +193,7 @@ def rolling_variance(x: Any, window: int, *, ddof: int = 0) -> np.ndarray:
     numpy.ndarray
         Shape ``(..., n)``; the first ``w - 1`` entries are NaN.
     """
-    x = _as_series(x)
+    x = as_time_series(x)
     w = _window_samples(x, window, 2)
     ddof = check_int("ddof", ddof, 0, w - 1)
     _, _, caa, _, _ = _rolling_comoments(x, x, w)
@@ -230,7 +226,7 @@ def rolling_ac1(x: Any, window: int) -> np.ndarray:
         Shape ``(..., n)``; the first ``w - 1`` entries are NaN, as are windows with zero
         variance.
     """
-    x = _as_series(x)
+    x = as_time_series(x)
     w = _window_samples(x, window, 3)
     _, _, caa, cbb, cab = _rolling_comoments(x[..., :-1], x[..., 1:], w - 1)
     denom = np.sqrt(caa * cbb)
@@ -258,7 +254,7 @@ def gaussian_smooth(x: Any, bandwidth: float) -> np.ndarray:
     bandwidth
         Kernel standard deviation ``b`` in samples (> 0).
     """
-    x = _as_series(x)
+    x = as_time_series(x)
     b = float(check_range("bandwidth", bandwidth, 0.0, math.inf, lo_open=True, hi_open=True))
     num = gaussian_filter1d(x, b, axis=-1, mode="constant", cval=0.0, truncate=4.0)
     den = gaussian_filter1d(np.ones(x.shape[-1]), b, mode="constant", cval=0.0, truncate=4.0)
@@ -285,7 +281,7 @@ def detrend(x: Any, method: str = "gaussian", bandwidth: float | None = None
     residual, trend : numpy.ndarray
         ``residual = x - trend``, both of shape ``x.shape``.
     """
-    x = _as_series(x)
+    x = as_time_series(x)
     if method not in DETREND_METHODS:
         raise ValueError(f"detrend method = {method!r} is not one of {DETREND_METHODS}")
     if method == "none":
@@ -359,7 +355,7 @@ def minimum_over_time(t: Any, x: Any) -> tuple[np.ndarray, np.ndarray]:
     minimum, time_of_minimum : numpy.ndarray
         Shape ``x.shape[:-1]``.
     """
-    x = _as_series(x)
+    x = as_time_series(x)
     tt = _as_time(t, x.shape[-1])
     i = np.argmin(x, axis=-1)
     return np.take_along_axis(x, i[..., None], -1)[..., 0], tt[i]
@@ -390,7 +386,7 @@ def time_to_depletion(t: Any, x: Any, threshold: float, *, interpolate: bool = T
     numpy.ndarray
         Shape ``x.shape[:-1]``.
     """
-    x = _as_series(x)
+    x = as_time_series(x)
     tt = _as_time(t, x.shape[-1])
     thr = float(check_range("threshold", threshold))
     below = x < thr
@@ -470,7 +466,7 @@ def early_warning_indicators(
         x = x.values
     if x is None:
         raise ValueError("x is required (or pass a DataArray with a 'time' coordinate)")
-    xs = _as_series(x)
+    xs = as_time_series(x)
     n = xs.shape[-1]
     tt = _as_time(np.arange(n, dtype=float) if t is None else t, n)
     if window is None:

@@ -42,6 +42,7 @@ from .io import atomic_write, save  # noqa: E402
 from .model import Model  # noqa: E402
 from .phase import DEFAULTS, phase_diagram  # noqa: E402
 from .simulate import solve  # noqa: E402
+from .stability import boundary, plot_figure2  # noqa: E402
 
 __all__ = ["make_figure", "figure2", "figure5", "figure6", "figure7", "boundary_curve",
            "FIGURES", "LARGE_D"]
@@ -75,7 +76,6 @@ def boundary_curve(vary: str, along: np.ndarray, *, theta: float = 0.1, D: float
     truncation's ``p'(0)`` for ``"fourier"``) searched in ``beta`` up to ``beta_hi`` (default:
     the fold); ``NaN`` where there is no crossing.
     """
-    from .stability import boundary
 
     out = np.full(np.size(along), np.nan)
     for i, x in enumerate(np.ravel(along)):
@@ -118,10 +118,6 @@ def _settings(T, N, dt, default_T):
 # ------------------------------------------------------------------------------ figures
 def figure2(outdir: str | os.PathLike) -> list[Path]:
     """Figure 2 (bump existence and stability) from :func:`astrofield.stability.plot_figure2`."""
-    try:
-        from .stability import plot_figure2
-    except ImportError as exc:  # pragma: no cover
-        raise ValueError("Figure 2 needs astrofield.stability.plot_figure2") from exc
     fig, ds = plot_figure2(None)
     return _save_all(fig, ds, outdir, "figure2")
 
