@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from published_scheme import run_published  # noqa: E402
 
-from astrofield.phase import DEFAULTS, phase_diagram, summarize  # noqa: E402
+from astrofield.experiments.phase import DEFAULTS, phase_diagram, summarize  # noqa: E402
 
 
 def boundary_cells(stable: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from astrofield.bump import bump_branches
+from astrofield.theory.bump import bump_branches
 
 __all__ = ["run_published"]
 

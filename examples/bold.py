@@ -7,7 +7,7 @@ The demand of the cued region, ∫ beta q f(u) dx, drives the Balloon-Windkessel
 
 from _common import parse
 
-from astrofield.memory import memory_bold, plot_memory_bold
+from astrofield.applications.memory import memory_bold, plot_memory_bold
 from astrofield.plotting import save_figure
 
 args = parse(__doc__)

@@ -1,4 +1,4 @@
-"""Early warnings of resource collapse (astrofield.collapse).
+"""Early warnings of resource collapse (astrofield.applications.collapse).
 
 The depletion rate beta is ramped slowly through the fold beta_max of the bump branch
 (theta = 0.3, gamma = 2, D = inf) with weak noise; the rolling variance and lag-1
@@ -9,7 +9,7 @@ Figure: ``<outdir>/collapse.png``.
 import numpy as np
 from _common import parse
 
-from astrofield.collapse import plot_collapse, ramp_collapse
+from astrofield.applications.collapse import plot_collapse, ramp_collapse
 from astrofield.plotting import save_figure
 
 args = parse(__doc__)

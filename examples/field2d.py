@@ -1,4 +1,4 @@
-"""A persistent bump on the 2-D torus (astrofield.field2d).
+"""A persistent bump on the 2-D torus (astrofield.applications.field2d).
 
 Sigmoid firing, difference-of-Gaussians kernel, fast replenishment (gamma = 10): a blob
 relaxes to a stationary bump; a batch with gamma = 2 shows the drift instability (a travelling
@@ -8,8 +8,8 @@ spot). Figure: ``<outdir>/field2d.png``.
 import numpy as np
 from _common import parse
 
-from astrofield.field2d import plot_field2d, solve2d
-from astrofield.model import Model
+from astrofield.applications.field2d import plot_field2d, solve2d
+from astrofield.model.definition import Model
 from astrofield.plotting import save_figure
 
 args = parse(__doc__)

@@ -10,9 +10,9 @@ Figure: ``<outdir>/heterogeneous.png``.
 import numpy as np
 from _common import parse
 
-from astrofield.model import Model
+from astrofield.model.definition import Model
 from astrofield.plotting import plt, save_figure
-from astrofield.simulate import initial_state, solve
+from astrofield.simulator.integrator import initial_state, solve
 
 args = parse(__doc__)
 N = 32 if args.small else 128

@@ -1,4 +1,4 @@
-"""The seed note's single-resource field (astrofield.seed): a cue leaves a persistent bump.
+"""The seed note's single-resource field: a cue leaves a persistent bump.
 
 Runs the seed's usage -- ``AstrocyteNeuralField(n_grid=64, dx=1.0, diffusion_coeff=0.1)`` and
 ``stimulate(position=32, amplitude=2.0, duration=...)`` -- for three consumption rates and plots
@@ -8,8 +8,8 @@ kymographs of u and r. Figure: ``<outdir>/seed_field.png``.
 import numpy as np
 from _common import parse
 
+from astrofield.applications.seed import AstrocyteNeuralField
 from astrofield.plotting import plt, save_figure
-from astrofield.seed import AstrocyteNeuralField
 
 args = parse(__doc__)
 duration = 10.0 if args.small else 60.0

@@ -1,4 +1,4 @@
-"""Bump wandering under noise (astrofield.wandering).
+"""Bump wandering under noise (astrofield.applications.wandering).
 
 (a) Amari limit (beta = 0, cosine kernel and cosine-correlated noise): MSD against the
 small-noise law sigma^2 t / R^2. (b) With resource depression: effective diffusion against the
@@ -9,9 +9,9 @@ and ``<outdir>/wandering_D_gamma.png``.
 import numpy as np
 from _common import parse
 
-from astrofield.model import Model
+from astrofield.applications.wandering import measure_wandering, plot_wandering
+from astrofield.model.definition import Model
 from astrofield.plotting import save_figure
-from astrofield.wandering import measure_wandering, plot_wandering
 
 args = parse(__doc__)
 small = args.small

@@ -1,4 +1,4 @@
-"""Working-memory task on the ring model (astrofield.memory).
+"""Working-memory task on the ring model (astrofield.applications.memory).
 
 Cues at four positions, noisy delay, read-out; batched over trials and over the astrocytic
 diffusion D. Figure: ``<outdir>/working_memory.png`` (delay traces, error histogram, demand) and
@@ -8,9 +8,9 @@ diffusion D. Figure: ``<outdir>/working_memory.png`` (delay traces, error histog
 import numpy as np
 from _common import parse
 
-from astrofield.memory import plot_memory, working_memory
-from astrofield.model import Model
-from astrofield.noise import Noise
+from astrofield.applications.memory import plot_memory, working_memory
+from astrofield.model.definition import Model
+from astrofield.model.noise import Noise
 from astrofield.plotting import plt, save_figure
 
 args = parse(__doc__)

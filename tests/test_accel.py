@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from astrofield import Model, _accel
-from astrofield.ring import Ring
-from astrofield.simulate import solve
+from astrofield import Model
+from astrofield.simulator import compiled as _accel
+from astrofield.simulator.integrator import solve
+from astrofield.simulator.ring import Ring
 
 pytestmark = pytest.mark.skipif(not _accel.HAVE_NUMBA, reason="numba not installed")
 

@@ -1,4 +1,4 @@
-"""Tests of the Balloon-Windkessel BOLD model (astrofield.bold) against independent oracles."""
+"""Tests of the Balloon-Windkessel BOLD model against independent oracles."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 import astrofield
-from astrofield.bold import (
+from astrofield.applications.bold import (
     PRESETS,
     BalloonParams,
     balloon_windkessel,

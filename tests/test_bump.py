@@ -5,7 +5,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.optimize import minimize_scalar
 
-from astrofield.bump import (
+from astrofield.theory.bump import (
     bump_branches,
     existence_curve,
     fold,

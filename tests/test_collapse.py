@@ -1,10 +1,10 @@
-"""Early warnings of resource collapse under a slow depletion ramp (astrofield.collapse)."""
+"""Early warnings of resource collapse under a slow depletion ramp."""
 
 import numpy as np
 import pytest
 
-from astrofield.collapse import plot_collapse, ramp_collapse
-from astrofield.model import Model
+from astrofield.applications.collapse import plot_collapse, ramp_collapse
+from astrofield.model.definition import Model
 
 FAST = dict(N=32, T_ramp=300.0, window=50.0, n_trials=4)
 

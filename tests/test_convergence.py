@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from astrofield import Model
-from astrofield.simulate import solve
+from astrofield.simulator.integrator import solve
 
 FIG7 = dict(theta=0.1, beta=0.05, gamma=2.0)
 

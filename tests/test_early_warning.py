@@ -1,4 +1,4 @@
-"""Tests of the early-warning indicators (astrofield.early_warning) against independent oracles."""
+"""Tests of the early-warning indicators against independent oracles."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import astrofield
-from astrofield.early_warning import (
+from astrofield.applications.early_warning import (
     detrend,
     early_warning_indicators,
     gaussian_smooth,

@@ -4,8 +4,8 @@ finite-dimensional formulations (D = inf: 5 x 5 matrix; finite D: finite-volume 
 import numpy as np
 import pytest
 
-from astrofield.bump import stationary_bumps
-from astrofield.evans import (
+from astrofield.theory.bump import stationary_bumps
+from astrofield.theory.evans import (
     _evans_inf_closed,
     _shift_matrices,
     evans,
@@ -15,7 +15,7 @@ from astrofield.evans import (
     evans_limit_matrix,
     evans_zeros,
 )
-from astrofield.stability import beta_star
+from astrofield.theory.stability import beta_star
 
 
 @pytest.mark.parametrize("D", [0.001, 0.05, 0.3, 1.0, 50.0, np.inf])

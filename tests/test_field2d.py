@@ -1,12 +1,12 @@
-"""Two-dimensional astrocyte-neural field on the torus (astrofield.field2d)."""
+"""Two-dimensional astrocyte-neural field on the torus (astrofield.applications.field2d)."""
 
 import numpy as np
 import pytest
 
-from astrofield.field2d import DoG2D, Gaussian2D, Torus, plot_field2d, solve2d
-from astrofield.kernels import Kernel
-from astrofield.model import Model
-from astrofield.simulate import solve
+from astrofield.applications.field2d import DoG2D, Gaussian2D, Torus, plot_field2d, solve2d
+from astrofield.model.definition import Model
+from astrofield.model.kernels import Kernel
+from astrofield.simulator.integrator import solve
 
 SIG = dict(theta=0.3, steepness=10.0, firing="sigmoid", gamma=10.0)
 

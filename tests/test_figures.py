@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from astrofield.figures import boundary_curve, make_figure
-from astrofield.phase import drift_experiment
+from astrofield.experiments.figures import boundary_curve, make_figure
+from astrofield.experiments.phase import drift_experiment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -44,7 +44,7 @@ def test_figure6_tiny(tmp_path):
 
 
 def test_figure2(tmp_path):
-    pytest.importorskip("astrofield.stability")
+    pytest.importorskip("astrofield.theory.stability")
     _check(make_figure(2, tmp_path), "figure2")
 
 

@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from astrofield.bump import stationary_bumps
-from astrofield.fourier import fourier_dprime, fourier_matrix, fourier_spectrum, fourier_stability
+from astrofield.theory.bump import stationary_bumps
+from astrofield.theory.fourier import (
+    fourier_dprime,
+    fourier_matrix,
+    fourier_spectrum,
+    fourier_stability,
+)
 
 
 def test_matrix_entries_match_model_md():

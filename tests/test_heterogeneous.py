@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from astrofield.kernels import ring_distance
-from astrofield.model import Model
-from astrofield.simulate import initial_state, solve
+from astrofield.model.definition import Model
+from astrofield.model.kernels import ring_distance
+from astrofield.simulator.integrator import initial_state, solve
 
 
 def _patch(lo, hi, centre=1.5, width=0.5):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from astrofield import Model
 from astrofield.cli import main
 from astrofield.io import load, save
-from astrofield.simulate import solve
+from astrofield.simulator.integrator import solve
 
 
 @pytest.mark.parametrize(

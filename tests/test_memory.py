@@ -1,12 +1,12 @@
-"""Working-memory task (astrofield.memory)."""
+"""Working-memory task (astrofield.applications.memory)."""
 
 import numpy as np
 import pytest
 
-from astrofield.bump import bump_branches
-from astrofield.memory import plot_memory, working_memory
-from astrofield.model import Model
-from astrofield.noise import Noise
+from astrofield.applications.memory import plot_memory, working_memory
+from astrofield.model.definition import Model
+from astrofield.model.noise import Noise
+from astrofield.theory.bump import bump_branches
 
 
 def test_single_cue_persists_and_reads_out_the_cue():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from astrofield.phase import (
+from astrofield.experiments.phase import (
     EarlyStop,
     VerdictRule,
     drift_experiment,

@@ -1,10 +1,10 @@
-"""Seed-compatible single-resource field (astrofield.seed)."""
+"""Seed-compatible single-resource field (astrofield.applications.seed)."""
 
 import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from astrofield.seed import AstrocyteNeuralField, mexican_hat_ring
+from astrofield.applications.seed import AstrocyteNeuralField, mexican_hat_ring
 
 
 def test_seed_usage_example_runs_and_bump_persists():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from astrofield import Gaussian, Model
-from astrofield.kernels import Kernel
-from astrofield.simulate import Simulator, initial_state, solve
-from astrofield.stimulus import Pulse
+from astrofield.model.kernels import Kernel
+from astrofield.model.stimulus import Pulse
+from astrofield.simulator.integrator import Simulator, initial_state, solve
 
 FIG7 = dict(theta=0.1, beta=0.05, gamma=2.0)
 
@@ -127,7 +127,7 @@ def test_exact_bump_rhs_residual_is_round_off():
     sim = Simulator(m, N)
     (u, q, a), bump = initial_state(m, N, "bump", eps=0.0, position=0.123)
     st = sim.make_state(u, q, a)
-    from astrofield.simulate import _split_bump_resource
+    from astrofield.simulator.integrator import _split_bump_resource
 
     _split_bump_resource(st, bump)
     du = sim.rhs_u(st, 0.0)
@@ -152,7 +152,7 @@ def test_stimulus_from_rest_creates_persistent_bump():
 
 
 def test_noise_is_reproducible_and_correlated():
-    from astrofield.noise import Noise
+    from astrofield.model.noise import Noise
 
     m = Model(**FIG7, D=0.7)
     kw = dict(T=5.0, dt=0.05, N=128, eps=0.0, noise=Noise(0.05, 0.4, seed=3))
@@ -179,7 +179,7 @@ def test_attrs_record_reproducibility_data():
 
 
 def test_trackers_record_demand():
-    from astrofield.trackers import DemandTracker
+    from astrofield.simulator.trackers import DemandTracker
 
     m = Model(**FIG7, D=0.7)
     ds = solve(m, T=2.0, dt=0.05, N=256, eps=0.0, trackers=[DemandTracker(every=2)], **_quiet())
@@ -218,7 +218,7 @@ def test_schedule_constant_equals_fixed_parameters():
 
 def test_slow_beta_ramp_tracks_the_stationary_bump():
     """Quasi-static ramp: the width follows 2 Delta(beta(t)) of the exact wide bump."""
-    from astrofield.bump import bump_branches
+    from astrofield.theory.bump import bump_branches
 
     rate = 1e-3
     m = Model(theta=0.3, beta=0.1, gamma=2.0, D=np.inf)

@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 
 import astrofield
-from astrofield.evans import evans_dprime, evans_zeros
-from astrofield.stability import (
+from astrofield.theory.evans import evans_dprime, evans_zeros
+from astrofield.theory.stability import (
     beta_star,
     boundary,
     gamma_star,

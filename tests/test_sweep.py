@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from astrofield.sweep import Grid, make_grid, parse_axis, parts_dir, run_sweep
+from astrofield.experiments.sweep import Grid, make_grid, parse_axis, parts_dir, run_sweep
 
 
 # --------------------------------------------------------------------------- parsing
@@ -200,7 +200,7 @@ def test_bad_executor():
 def test_dask_local_cluster_matches_in_process():
     """Two worker processes give exactly the in-process numbers (real drift experiment)."""
     distributed = pytest.importorskip("distributed")
-    from astrofield.phase import _chunk
+    from astrofield.experiments.phase import _chunk
 
     g = make_grid(["D=0.05,0.6", "beta=0.01,0.05"], {"theta": 0.1, "gamma": 2.0})
     func = functools.partial(_chunk, T=20.0, N=32, dt=0.1, eps=0.05, early_stop=False)

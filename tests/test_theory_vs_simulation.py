@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from astrofield import Model
-from astrofield.bump import bump_branches
-from astrofield.evans import evans_dprime, evans_zeros
-from astrofield.simulate import Simulator, _split_bump_resource, initial_state, solve
-from astrofield.stability import beta_star
+from astrofield.simulator.integrator import Simulator, _split_bump_resource, initial_state, solve
+from astrofield.theory.bump import bump_branches
+from astrofield.theory.evans import evans_dprime, evans_zeros
+from astrofield.theory.stability import beta_star
 
 THETA = 0.1
 
@@ -135,7 +135,7 @@ def test_simulation_confirms_the_corrected_infinite_D_evans_function():
 def test_tau_enters_the_theory_by_exact_rescaling():
     """tau = 2: the simulator's growth rate equals the Evans eigenvalue at (beta, gamma, D) / tau,
     and stability(..., tau=2) gives that verdict (the tau = 1 verdict would be different)."""
-    from astrofield.stability import stability
+    from astrofield.theory.stability import stability
 
     tau, beta, gamma, D = 2.0, 0.05, 2.0, 0.3
     ds = solve(Model(theta=THETA, beta=beta, gamma=gamma, D=D, tau=tau), T=80.0, dt=0.05, N=128,

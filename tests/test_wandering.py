@@ -1,17 +1,17 @@
-"""Bump wandering under noise (astrofield.wandering) against the small-noise theory."""
+"""Bump wandering under noise (astrofield.applications.wandering) against the small-noise theory."""
 
 import numpy as np
 import pytest
 
-from astrofield.bump import bump_branches
-from astrofield.model import Model
-from astrofield.wandering import (
+from astrofield.applications.wandering import (
     amari_wandering_theory,
     fit_diffusion,
     measure_wandering,
     msd_chi2_interval,
     plot_wandering,
 )
+from astrofield.model.definition import Model
+from astrofield.theory.bump import bump_branches
 
 
 def test_theory_amplitude_matches_the_amari_bump():
@@ -38,7 +38,7 @@ def test_fit_diffusion_recovers_a_known_brownian_motion():
 
 def _check_against_theory(ds, level_sd=3.5):
     """Theory inside the chi-square interval of MSD(T) and the bootstrap interval of D_eff."""
-    from astrofield.wandering import msd_chi2_interval as ci_fun
+    from astrofield.applications.wandering import msd_chi2_interval as ci_fun
 
     n = ds.sizes["trial"]
     T = float(ds["time"].values[-1])

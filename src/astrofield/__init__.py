@@ -2,23 +2,58 @@
 
 Simulate the ring model of Palmer, Cihak, Avitabile and Kilpatrick (arXiv:2604.10036), compute its
 exact bump solutions and their stability, sweep phase diagrams and run the applications.
+
+The package is layered; each layer imports only from the layers above it in this list:
+
+``astrofield.io``, ``astrofield.plotting``
+    Atomic NetCDF/JSON output and figure helpers.
+``astrofield.model``
+    The declarative model: parameters (:class:`Model`), kernels, stimuli, noise.
+``astrofield.theory``
+    Exact bumps, the Evans function, Fourier truncation, stability verdicts and boundaries.
+``astrofield.simulator``
+    The ring, the time integrator (:func:`solve`), compiled kernels and trackers.
+``astrofield.experiments``
+    Parameter sweeps, phase diagrams and the paper's figures.
+``astrofield.applications``
+    Working memory, wandering, BOLD, early warnings, collapse, the 2-D torus and the
+    seed-compatible :class:`AstrocyteNeuralField`.
+``astrofield.cli``
+    The ``astrofield`` command.
+
+Everything listed in ``__all__`` is importable from the top level; the submodules are imported on
+first use (``lazy_loader``), so ``import astrofield`` is fast.
 """
 
-from . import io, trackers
-from ._version import __version__
-from .bump import Bump, bump_branches, existence_curve, fold, stationary_bumps
-from .evans import evans, evans_dprime, evans_zeros
-from .fourier import fourier_stability
-from .kernels import Cosine, Gaussian, Kernel, MexicanHat, WizardHat
-from .model import Model
-from .noise import Noise
-from .seed import AstrocyteNeuralField
-from .simulate import solve
-from .stability import beta_star, boundary, gamma_star, plot_figure2, stability, stability_map
-from .stimulus import Pulse, Stimulus
+import lazy_loader as _lazy
 
-__all__ = ["__version__", "solve", "Model", "Pulse", "Stimulus", "Noise", "io", "trackers",
-           "AstrocyteNeuralField", "Kernel", "Cosine", "Gaussian", "MexicanHat", "WizardHat",
-           "Bump", "stationary_bumps", "bump_branches", "fold", "existence_curve",
-           "evans", "evans_dprime", "evans_zeros", "fourier_stability",
-           "stability", "boundary", "beta_star", "gamma_star", "stability_map", "plot_figure2"]
+from astrofield._version import __version__
+
+_SUBMODULES = ["io", "plotting", "model", "theory", "simulator", "experiments", "applications",
+               "cli"]
+_ATTRS = {
+    "model.definition": ["Model"],
+    "model.kernels": ["Kernel", "Cosine", "Gaussian", "MexicanHat", "WizardHat"],
+    "model.noise": ["Noise"],
+    "model.stimulus": ["Pulse", "Stimulus"],
+    "simulator": ["trackers"],
+    "simulator.integrator": ["solve"],
+    "theory.bump": ["Bump", "stationary_bumps", "bump_branches", "fold", "existence_curve"],
+    "theory.evans": ["evans", "evans_dprime", "evans_zeros"],
+    "theory.fourier": ["fourier_stability"],
+    "theory.stability": ["stability", "boundary", "beta_star", "gamma_star", "stability_map",
+                         "plot_figure2"],
+    "experiments.sweep": ["run_sweep", "make_grid"],
+    "experiments.phase": ["phase_diagram", "drift_experiment"],
+    "experiments.figures": ["make_figure"],
+    "applications.seed": ["AstrocyteNeuralField"],
+    "applications.memory": ["working_memory", "memory_bold"],
+    "applications.wandering": ["measure_wandering"],
+    "applications.bold": ["balloon_windkessel", "bold_from_demand"],
+    "applications.early_warning": ["early_warning_indicators"],
+    "applications.collapse": ["ramp_collapse"],
+    "applications.field2d": ["solve2d"],
+}
+
+__getattr__, __dir__, _all = _lazy.attach(__name__, submodules=_SUBMODULES, submod_attrs=_ATTRS)
+__all__ = ["__version__", *_all]

@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-from .._version import __version__
+from astrofield._version import __version__
 
 #: Modules that add sub-commands to :data:`main` (imported on start-up, in this order).
 COMMAND_MODULES = ["run", "theory", "phase", "apps"]

@@ -8,7 +8,7 @@ import math
 import click
 import numpy as np
 
-from . import main
+from astrofield.cli import main
 
 
 def _floats(text: str, name: str) -> np.ndarray:
@@ -45,12 +45,12 @@ def _echo_json(obj: dict) -> None:
 
 
 def _save_outputs(ds, output, fig_fn, plot) -> None:
-    from ..io import save
+    from astrofield.io import save
 
     if output:
         save(ds, output)
     if plot:
-        from ..plotting import save_figure
+        from astrofield.plotting import save_figure
 
         save_figure(fig_fn(), plot)
 
@@ -71,7 +71,7 @@ def model_options(f):
 
 
 def _model(theta, beta, gamma, D):
-    from ..model import Model
+    from astrofield.model.definition import Model
 
     params = _grid(theta=_floats(theta, "theta"), beta=_floats(beta, "beta"),
                    gamma=_floats(gamma, "gamma"), D=_floats(D, "D"))
@@ -99,8 +99,8 @@ def memory_cmd(theta, beta, gamma, D, cue, trials, delay, cue_amplitude, noise_s
 
     Comma lists in --theta/--beta/--gamma/--D give a batch of all combinations.
     """
-    from ..memory import plot_memory, working_memory
-    from ..noise import Noise
+    from astrofield.applications.memory import plot_memory, working_memory
+    from astrofield.model.noise import Noise
 
     try:
         model = _model(theta, beta, gamma, D)
@@ -148,8 +148,8 @@ def memory_cmd(theta, beta, gamma, D, cue, trials, delay, cue_amplitude, noise_s
 def bold_cmd(seconds_per_unit, theta, beta, gamma, D, cue, region, delay, tr, preset, tail, N,
              dt, output, plot, as_json):
     """BOLD prediction of a working-memory trial (demand -> Balloon-Windkessel)."""
-    from ..memory import memory_bold, plot_memory_bold
-    from ..model import Model
+    from astrofield.applications.memory import memory_bold, plot_memory_bold
+    from astrofield.model.definition import Model
 
     try:
         reg = tuple(_floats(region, "region")) if region else None
@@ -189,7 +189,7 @@ def bold_cmd(seconds_per_unit, theta, beta, gamma, D, cue, region, delay, tr, pr
 def wander_cmd(theta, beta, gamma, D, sigma, correlation, trials, T, N, dt, seed, output, plot,
                as_json):
     """Noise-driven bump wandering: MSD and effective diffusion with confidence intervals."""
-    from ..wandering import measure_wandering, plot_wandering
+    from astrofield.applications.wandering import measure_wandering, plot_wandering
 
     corr = correlation if correlation == "cosine" else float(correlation)
     try:
@@ -230,8 +230,8 @@ def wander_cmd(theta, beta, gamma, D, sigma, correlation, trials, T, N, dt, seed
 def collapse_cmd(theta, gamma, D, beta_start, beta_end, T_ramp, sigma, trials, window, N, seed,
                  output, plot, as_json):
     """Early warnings of resource collapse under a slow depletion ramp."""
-    from ..collapse import plot_collapse, ramp_collapse
-    from ..model import Model
+    from astrofield.applications.collapse import plot_collapse, ramp_collapse
+    from astrofield.model.definition import Model
 
     try:
         ds = ramp_collapse(Model(theta=theta, gamma=gamma, D=D), beta_start=beta_start,
@@ -265,8 +265,8 @@ def collapse_cmd(theta, gamma, D, beta_start, beta_end, T_ramp, sigma, trials, w
 @click.option("--json", "as_json", is_flag=True)
 def field2d_cmd(N, T, dt, beta, gamma, D, output, plot, as_json):
     """2-D bump on the torus (sigmoid firing, difference-of-Gaussians kernel)."""
-    from ..field2d import plot_field2d, solve2d
-    from ..model import Model
+    from astrofield.applications.field2d import plot_field2d, solve2d
+    from astrofield.model.definition import Model
 
     try:
         model = Model(theta=0.3, steepness=10.0, firing="sigmoid", beta=beta, gamma=gamma, D=D)

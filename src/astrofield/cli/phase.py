@@ -18,8 +18,8 @@ from pathlib import Path
 
 import click
 
-from . import main
-from .run import FLOAT_INF
+from astrofield.cli import main
+from astrofield.cli.run import FLOAT_INF
 
 
 def _executor(scheduler: str):
@@ -80,8 +80,8 @@ def phase_cmd(vary, theta, beta, gamma, D, T, N, dt, eps, chunk_size, workers, s
 
         astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 -o map.nc
     """
-    from ..phase import phase_diagram, summarize
-    from ..sweep import make_grid
+    from astrofield.experiments.phase import phase_diagram, summarize
+    from astrofield.experiments.sweep import make_grid
 
     t0 = time.perf_counter()
     if resume and not output:
@@ -135,7 +135,7 @@ def phase_cmd(vary, theta, beta, gamma, D, T, N, dt, eps, chunk_size, workers, s
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def figure_cmd(number, outdir, resolution, T, N, dt, early_stop, workers, scheduler, quiet):
     """Reproduce the paper's Figure 2, 5, 6 or 7 (PNG, PDF and the data as NetCDF)."""
-    from ..figures import make_figure
+    from astrofield.experiments.figures import make_figure
 
     executor, client = _executor(scheduler)
     try:

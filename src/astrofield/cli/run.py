@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import main
+from astrofield.cli import main
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,7 +55,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None):
 
 
 def _parse_pulse(text: str):
-    from ..stimulus import Pulse
+    from astrofield.model.stimulus import Pulse
 
     parts = [float(v) for v in text.split(",")]
     if len(parts) != 5:
@@ -117,11 +117,11 @@ def run_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params
     Defaults reproduce the paper's Figure 7 run (theta 0.1, beta 0.05, gamma 2, D 0.7, eps 0.3,
     T 200) at a resolution whose final drift is within 1% of the converged value.
     """
-    from ..io import save
-    from ..kernels import make_kernel
-    from ..model import Model
-    from ..noise import Noise
-    from ..simulate import solve
+    from astrofield.io import save
+    from astrofield.model.definition import Model
+    from astrofield.model.kernels import make_kernel
+    from astrofield.model.noise import Noise
+    from astrofield.simulator.integrator import solve
 
     t0 = time.perf_counter()
     try:
@@ -146,7 +146,7 @@ def run_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params
     if output:
         save(ds, output)
     if plot:
-        from ..plotting import plot_run, save_figure
+        from astrofield.plotting import plot_run, save_figure
 
         save_figure(plot_run(ds), plot)
     wall = time.perf_counter() - t0

@@ -14,7 +14,7 @@ from typing import Any
 import click
 import numpy as np
 
-from . import main
+from astrofield.cli import main
 
 __all__ = ["bump_cmd", "stability_cmd", "boundary_cmd", "stability_map_cmd", "parse_sweep"]
 
@@ -62,7 +62,7 @@ def parse_sweep(text: str, name: str) -> float | np.ndarray:
 
 def _validated(**kw: Any) -> None:
     """Run the library checks up front and turn ValueError into click errors."""
-    from .._validate import check_range
+    from astrofield._validate import check_range
 
     ranges = {"theta": (0.0, 1.0, True, True, False), "beta": (0.0, math.inf, False, True, False),
               "gamma": (0.0, math.inf, True, True, False), "D": (0.0, math.inf, True, True, True)}
@@ -99,7 +99,7 @@ _D = click.option("--D", "D", default="1.0", show_default=True,
 @_json
 def bump_cmd(theta: float, beta: float, gamma: float, as_json: bool) -> None:
     """Stationary bumps (wide and narrow branch) and the fold beta_max."""
-    from ..bump import fold, stationary_bumps
+    from astrofield.theory.bump import fold, stationary_bumps
 
     _validated(theta=theta, beta=beta, gamma=gamma)
     bmax, dfold = fold(theta, gamma)
@@ -151,8 +151,8 @@ def _parse_region(text: str | None):
 def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
                   region: str | None, no_spectrum: bool, tau: float, as_json: bool) -> None:
     """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E."""
-    from ..evans import evans_zeros
-    from ..stability import stability
+    from astrofield.theory.evans import evans_zeros
+    from astrofield.theory.stability import stability
 
     Dv = _float_or_inf(D, "--D")
     _validated(theta=theta, beta=beta, gamma=gamma, D=Dv)
@@ -206,7 +206,7 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
 def boundary_cmd(theta: float, gamma: float, beta: float | None, D: str, vary: str,
                  rng: str | None, as_json: bool) -> None:
     """Stability boundary beta* (or gamma* with --vary gamma) by Evans and by Fourier."""
-    from ..stability import boundary
+    from astrofield.theory.stability import boundary
 
     Dv = _float_or_inf(D, "--D")
     _validated(theta=theta, gamma=gamma if vary == "beta" else None, beta=beta, D=Dv)
@@ -256,7 +256,7 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, output: str | N
     import os
     import time
 
-    from ..stability import plot_map, stability_map, write_netcdf
+    from astrofield.theory.stability import plot_map, stability_map, write_netcdf
 
     vals = {"theta": parse_sweep(theta, "--theta"), "beta": parse_sweep(beta, "--beta"),
             "gamma": parse_sweep(gamma, "--gamma"), "D": parse_sweep(D, "--D")}

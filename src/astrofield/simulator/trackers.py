@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_int
+from astrofield._validate import check_int
 
 __all__ = ["Tracker", "DemandTracker", "ResourceTracker", "BumpTracker"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_range
-from .kernels import ring_distance
+from astrofield._validate import check_range
+from astrofield.model.kernels import ring_distance
 
 __all__ = ["Pulse", "Stimulus"]
 

@@ -18,7 +18,8 @@ Scheme (``"etd2-subgrid-shared-flux"``), one step of length ``h``:
    ``∫ (q + a) dx`` is conserved to round-off. (Strang splitting of diffusion and reaction, tried
    first, loses an order on this stiff problem; the exponential integrator keeps order 2.)
 
-Heaviside firing uses sub-grid quadrature (:mod:`astrofield.ring`): the edges of the active region
+Heaviside firing uses sub-grid quadrature (:mod:`astrofield.simulator.ring`):
+the edges of the active region
 are located between grid points and every cell stores two resource values, ``q_in`` on its active
 part and ``q_out`` on its inactive part (weights ``phi`` and ``1 - phi``). When an edge moves the
 swept part of a cell carries its resource from one side to the other (a conservative remap, done in
@@ -46,15 +47,15 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from . import _accel
-from ._expint import phi1, phi2, relax
-from ._validate import check_int, check_range
-from ._version import __version__
-from .model import PARAMETER_RANGES, Model
-from .noise import Noise
-from .ring import EdgeGeometry, Ring
-from .stimulus import Pulse, Stimulus
-from .trackers import Tracker
+from astrofield._validate import check_int, check_range
+from astrofield._version import __version__
+from astrofield.model.definition import PARAMETER_RANGES, Model
+from astrofield.model.noise import Noise
+from astrofield.model.stimulus import Pulse, Stimulus
+from astrofield.simulator import compiled as _accel
+from astrofield.simulator.expint import phi1, phi2, relax
+from astrofield.simulator.ring import EdgeGeometry, Ring
+from astrofield.simulator.trackers import Tracker
 
 __all__ = ["solve", "initial_state", "SCHEME", "State", "Simulator"]
 
@@ -370,7 +371,7 @@ def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05
             z = np.zeros((B, N))
             return (z, np.ones((B, N)), z.copy()), None
         if init == "bump":
-            from .bump import bump_branches
+            from astrofield.theory.bump import bump_branches
 
             br = bump_branches(model.param("theta", B)[:, 0], model.param("beta", B)[:, 0],
                                model.param("gamma", B)[:, 0])

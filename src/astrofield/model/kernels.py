@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_range
+from astrofield._validate import check_range
 
 __all__ = ["Kernel", "Cosine", "Gaussian", "MexicanHat", "WizardHat", "make_kernel",
            "ring_distance"]

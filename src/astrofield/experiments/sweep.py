@@ -67,9 +67,9 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from ._validate import check_int, check_range
-from ._version import __version__
-from .io import atomic_write, load, save
+from astrofield._validate import check_int, check_range
+from astrofield._version import __version__
+from astrofield.io import atomic_write, load, save
 
 __all__ = [
     "Grid",

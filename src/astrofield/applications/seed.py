@@ -86,7 +86,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ive
 
-from ._validate import check_int, check_range
+from astrofield._validate import check_int, check_range
 
 __all__ = ["AstrocyteNeuralField", "mexican_hat_ring"]
 

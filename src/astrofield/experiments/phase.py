@@ -5,7 +5,8 @@ For every grid point the exact wide bump is perturbed by a right shift,
 batched simulator (:func:`astrofield.simulate.solve`, many points per vectorised run). The bump
 position ``p(t)`` is the unwrapped phase of the first Fourier mode of ``u``; *drift* is
 ``p(T) - p(0)`` and *velocity* ``dp/dt`` at ``T`` (both in rad and rad per unit time; time in
-units of the neural time constant). The analytic verdicts of :mod:`astrofield.stability` (sign of
+units of the neural time constant). The analytic verdicts of :mod:`astrofield.theory.stability`
+(sign of
 the Evans ``E'(0)``, Fourier truncation) are stored alongside.
 
 Verdict rule (:class:`VerdictRule`)
@@ -68,13 +69,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._validate import check_int, check_range
-from ._version import __version__
-from .bump import bump_branches
-from .model import Model
-from .simulate import SCHEME, solve
-from .stability import stability
-from .sweep import Grid, make_grid, run_sweep
+from astrofield._validate import check_int, check_range
+from astrofield._version import __version__
+from astrofield.experiments.sweep import Grid, make_grid, run_sweep
+from astrofield.model.definition import Model
+from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.theory.bump import bump_branches
+from astrofield.theory.stability import stability
 
 __all__ = [
     "VERDICTS",

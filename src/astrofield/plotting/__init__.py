@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .io import atomic_write  # noqa: E402
+from astrofield.io import atomic_write  # noqa: E402
 
 __all__ = ["plot_run", "save_figure"]
 

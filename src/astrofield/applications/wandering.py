@@ -81,13 +81,13 @@ import numpy as np
 import xarray as xr
 from scipy.stats import chi2
 
-from ._validate import check_int, check_range
-from ._version import __version__
-from .memory import MODEL_PARAMS, tile_model
-from .model import Model
-from .noise import Noise
-from .simulate import SCHEME, solve
-from .trackers import BumpTracker
+from astrofield._validate import check_int, check_range
+from astrofield._version import __version__
+from astrofield.applications.memory import MODEL_PARAMS, tile_model
+from astrofield.model.definition import Model
+from astrofield.model.noise import Noise
+from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.simulator.trackers import BumpTracker
 
 __all__ = ["amari_wandering_theory", "msd_chi2_interval", "fit_diffusion", "measure_wandering",
            "plot_wandering"]
@@ -296,7 +296,7 @@ def measure_wandering(
 
 def plot_wandering(ds: xr.Dataset, labels: list[str] | None = None):
     """MSD against time (with chi-square bands) and ``D_eff`` with bootstrap intervals."""
-    from .plotting import plt
+    from astrofield.plotting import plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     t = ds["time"].values

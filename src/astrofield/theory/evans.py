@@ -65,8 +65,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_int, check_range
-from .bump import bump_branches
+from astrofield._validate import check_int, check_range
+from astrofield.theory.bump import bump_branches
 
 __all__ = [
     "evans",
@@ -280,7 +280,8 @@ def evans(lam: Any, theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wi
     lam
         Complex spectral parameter(s).
     theta, beta, gamma
-        Threshold, depletion and replenishment rates (define the bump; see :mod:`astrofield.bump`).
+        Threshold, depletion and replenishment rates
+        (define the bump; see :mod:`astrofield.theory.bump`).
     D
         Astrocytic diffusion ``> 0``; ``inf`` gives the large-diffusion limit.
     branch

@@ -5,7 +5,8 @@ Two independent methods are reported side by side:
 * **Evans** — the sign of ``E'(0)`` (:func:`astrofield.evans.evans_dprime`). ``E(0) = 0`` always
   and ``E ~ lambda^2`` for large real ``lambda``, so ``E'(0) < 0`` means a real positive eigenvalue
   (drift instability); ``E'(0) > 0`` is the stable side and ``E(0) = E'(0) = 0`` the boundary.
-* **Fourier** — the 6 x 6 first-mode truncation (:mod:`astrofield.fourier`) with the shift-mode
+* **Fourier** — the 6 x 6 first-mode truncation (:mod:`astrofield.theory.fourier`)
+  with the shift-mode
   eigenvector filter: unstable if a kept eigenvalue has real part ``> 1e-11``.
 
 Disagreements are flagged (they occur only in thin slivers near the boundary, where the truncation
@@ -27,12 +28,12 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq
 
-from . import fourier as _fourier
-from ._validate import check_int, check_range
-from ._version import __version__
-from .bump import bump_branches, fold, stationary_bumps
-from .evans import _dprime_cauchy, evans_dprime
-from .io import save
+from astrofield._validate import check_int, check_range
+from astrofield._version import __version__
+from astrofield.io import save
+from astrofield.theory import fourier as _fourier
+from astrofield.theory.bump import bump_branches, fold, stationary_bumps
+from astrofield.theory.evans import _dprime_cauchy, evans_dprime
 
 __all__ = [
     "stability",

@@ -21,7 +21,8 @@ On the torus ``(x, y) in [-L/2, L/2)^2`` (default ``L = 2 pi``), dimensionless t
   pinned to the grid (positions move in whole cells). The sigmoid is smooth, and nodal values
   with the trapezoid rule are spectrally accurate for it -- that is why it is the default here.
 
-Scheme (same as :mod:`astrofield.simulate` for sigmoid firing), one step of length ``h``:
+Scheme (same as :mod:`astrofield.simulator.integrator` for sigmoid firing),
+one step of length ``h``:
 
 1. ``u``: ETD2RK (Cox and Matthews 2002) -- the decay ``-u`` exact, the drive by a
    predictor-corrector;
@@ -52,10 +53,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._expint import phi1, phi2, relax
-from ._validate import check_int, check_range
-from ._version import __version__
-from .model import Model
+from astrofield._validate import check_int, check_range
+from astrofield._version import __version__
+from astrofield.model.definition import Model
+from astrofield.simulator.expint import phi1, phi2, relax
 
 __all__ = ["Kernel2D", "Gaussian2D", "DoG2D", "Torus", "solve2d", "plot_field2d", "SCHEME_2D"]
 
@@ -383,7 +384,7 @@ def solve2d(
 
 def plot_field2d(ds: xr.Dataset, member: int = 0):
     """Snapshots of ``u`` and ``q`` at the first, middle and last stored frame, and traces."""
-    from .plotting import plt
+    from astrofield.plotting import plt
 
     if "batch" in ds.dims:
         ds = ds.isel(batch=member)

@@ -4,7 +4,8 @@ The stochastic model is ``du = [-u + w * (q f(u)) + I] dt + sigma dW(x, t)`` wit
 ``E[dW(x, t) dW(y, s)] = c(x - y) δ(t - s) dt ds``. The spatial correlation ``c`` is either
 Gaussian, ``c(d) = exp(-d^2 / (2 lambda^2))`` on ring distances, or ``"cosine"``,
 ``c(d) = cos d`` (noise confined to the first Fourier mode, the case with a closed-form wandering
-law, see :mod:`astrofield.wandering`). Increments are sampled exactly on the grid through the
+law, see :mod:`astrofield.applications.wandering`).
+Increments are sampled exactly on the grid through the
 circulant square root of the correlation matrix: with ``lam_k`` the discrete Fourier transform of
 ``c(x_j - x_0)``, ``dW = irfft(sqrt(lam_k) * rfft(xi)) sqrt(dt)`` for standard normal ``xi`` has
 covariance ``c(x_i - x_j) dt``. Integration is Euler-Maruyama (strong order 1/2; additive noise
@@ -20,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_range
-from .kernels import ring_distance
+from astrofield._validate import check_range
+from astrofield.model.kernels import ring_distance
 
 __all__ = ["Noise"]
 

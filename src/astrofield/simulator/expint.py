@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _accel
+from astrofield.simulator import compiled as _accel
 
 __all__ = ["phi1", "phi2", "relax"]
 

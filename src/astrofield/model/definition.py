@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_range
-from .kernels import Kernel, make_kernel
+from astrofield._validate import check_range
+from astrofield.model.kernels import Kernel, make_kernel
 
 __all__ = ["Model", "PARAMETER_RANGES", "FIRING"]
 

@@ -21,7 +21,7 @@ Protocol (:func:`ramp_collapse`)
   peak ``u``, the active width, the minimum and mean synaptic resource ``q`` and the demand.
 * The **collapse time** ``t_c`` is the first sample with ``max u < theta`` (no active region).
 * On the amplitude series up to ``t_c - margin``: detrended rolling variance and lag-1
-  autocorrelation, their Kendall ``tau`` with time (:func:`astrofield.early_warning
+  autocorrelation, their Kendall ``tau`` with time (:func:`astrofield.applications.early_warning
   .early_warning_indicators`), the minimum resource and the time of resource depletion
   (``q_min`` below ``depletion_level``).
 * **Lead time**: ``t_c`` minus the first time the rolling variance exceeds its baseline (mean of
@@ -48,16 +48,16 @@ from dataclasses import replace
 import numpy as np
 import xarray as xr
 
-from ._validate import check_int, check_range
-from ._version import __version__
-from .bump import bump_branches
-from .early_warning import early_warning_indicators, time_to_depletion
-from .memory import tile_model
-from .model import Model
-from .noise import Noise
-from .simulate import SCHEME, solve
-from .stimulus import Stimulus
-from .trackers import BumpTracker, DemandTracker, ResourceTracker
+from astrofield._validate import check_int, check_range
+from astrofield._version import __version__
+from astrofield.applications.early_warning import early_warning_indicators, time_to_depletion
+from astrofield.applications.memory import tile_model
+from astrofield.model.definition import Model
+from astrofield.model.noise import Noise
+from astrofield.model.stimulus import Stimulus
+from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.simulator.trackers import BumpTracker, DemandTracker, ResourceTracker
+from astrofield.theory.bump import bump_branches
 
 __all__ = ["ramp_collapse", "plot_collapse", "DEFAULT_COLLAPSE_MODEL"]
 
@@ -248,7 +248,7 @@ def ramp_collapse(
 
 def plot_collapse(ds: xr.Dataset, trial: int = 0):
     """Amplitude, resource, rolling variance and AC1 against time, with the collapse marked."""
-    from .plotting import plt
+    from astrofield.plotting import plt
 
     d = ds.isel(trial=trial)
     t = d["time"].values

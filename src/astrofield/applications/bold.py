@@ -58,8 +58,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ._validate import as_time_series, check_range, time_last
-from ._version import __version__
+from astrofield._validate import as_time_series, check_range, time_last
+from astrofield._version import __version__
 
 __all__ = [
     "BalloonParams",

@@ -44,8 +44,8 @@ import xarray as xr
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import kendalltau
 
-from ._validate import as_time_series, check_int, check_range, time_last
-from ._version import __version__
+from astrofield._validate import as_time_series, check_int, check_range, time_last
+from astrofield._version import __version__
 
 __all__ = [
     "rolling_mean",

@@ -36,13 +36,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from ._validate import check_int, check_range  # noqa: E402
-from .bump import fold  # noqa: E402
-from .io import atomic_write, save  # noqa: E402
-from .model import Model  # noqa: E402
-from .phase import DEFAULTS, phase_diagram  # noqa: E402
-from .simulate import solve  # noqa: E402
-from .stability import boundary, plot_figure2  # noqa: E402
+from astrofield._validate import check_int, check_range  # noqa: E402
+from astrofield.experiments.phase import DEFAULTS, phase_diagram  # noqa: E402
+from astrofield.io import atomic_write, save  # noqa: E402
+from astrofield.model.definition import Model  # noqa: E402
+from astrofield.simulator.integrator import solve  # noqa: E402
+from astrofield.theory.bump import fold  # noqa: E402
+from astrofield.theory.stability import boundary, plot_figure2  # noqa: E402
 
 __all__ = ["make_figure", "figure2", "figure5", "figure6", "figure7", "boundary_curve",
            "FIGURES", "LARGE_D"]

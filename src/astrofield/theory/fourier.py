@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_range
-from .bump import bump_branches
+from astrofield._validate import check_range
+from astrofield.theory.bump import bump_branches
 
 __all__ = ["fourier_matrix", "fourier_spectrum", "fourier_stability", "fourier_dprime",
            "UNSTABLE_TOL"]

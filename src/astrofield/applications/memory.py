@@ -42,13 +42,13 @@ import numpy as np
 import xarray as xr
 from scipy.integrate import trapezoid
 
-from ._validate import check_int, check_range
-from ._version import __version__
-from .kernels import ring_distance
-from .model import Model
-from .noise import Noise
-from .simulate import SCHEME, solve
-from .trackers import BumpTracker, DemandTracker
+from astrofield._validate import check_int, check_range
+from astrofield._version import __version__
+from astrofield.model.definition import Model
+from astrofield.model.kernels import ring_distance
+from astrofield.model.noise import Noise
+from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.simulator.trackers import BumpTracker, DemandTracker
 
 __all__ = ["BumpTracker", "working_memory", "tile_model", "plot_memory", "memory_bold",
            "plot_memory_bold", "MODEL_PARAMS"]
@@ -241,7 +241,7 @@ def plot_memory(ds: xr.Dataset, param: int = 0):
 
     Returns the matplotlib Figure (Agg backend).
     """
-    from .plotting import plt
+    from astrofield.plotting import plt
 
     d = ds.isel(param=param)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
@@ -311,7 +311,7 @@ def memory_bold(
     (xarray.Dataset, xarray.Dataset)
         The working-memory dataset and the BOLD dataset (``bold`` in seconds, ``bold_tr``).
     """
-    from .bold import bold_from_demand
+    from astrofield.applications.bold import bold_from_demand
 
     check_range("seconds_per_unit", seconds_per_unit, 0, np.inf, lo_open=True)
     cue = float(check_range("cue_position", cue_position, -np.pi, np.pi))
@@ -329,7 +329,7 @@ def memory_bold(
 
 def plot_memory_bold(wm: xr.Dataset, bold: xr.Dataset):
     """Demand of the trial (model time) and the predicted BOLD signal (seconds)."""
-    from .plotting import plt
+    from astrofield.plotting import plt
 
     fig, axes = plt.subplots(2, 1, figsize=(8, 6), constrained_layout=True)
     spu = float(bold.attrs["seconds_per_unit"])

@@ -88,7 +88,7 @@ if HAVE_NUMBA:
 
     @njit(cache=True)
     def remap_compiled(q_in, q_out, phi_old, phi_new):  # pragma: no cover - compiled
-        """Conservative two-part remap; see :func:`astrofield.simulate._remap`."""
+        """Conservative two-part remap; see :func:`astrofield.simulator.integrator._remap`."""
         qi = q_in.copy()
         qo = q_out.copy()
         B, n = q_in.shape

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_int, check_range
+from astrofield._validate import check_int, check_range
 
 __all__ = [
     "Bump",

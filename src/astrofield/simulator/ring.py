@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _accel
+from astrofield.simulator import compiled as _accel
 
 __all__ = ["Ring", "EdgeGeometry"]
 

@@ -1,0 +1,15 @@
+"""Experiments built on the simulator and the theory: parameter sweeps, phase diagrams and the
+paper"s figures.
+"""
+
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submodules=["figures", "phase", "sweep"],
+    submod_attrs={
+        "sweep": ["Grid", "make_grid", "run_sweep"],
+        "phase": ["phase_diagram", "drift_experiment", "summarize"],
+        "figures": ["make_figure"],
+    },
+)
