@@ -1,6 +1,6 @@
 """The published time-stepping scheme, re-implemented in plain numpy as a baseline.
 
-Written from the equations of MODEL.md §1 (ring ``x in [-pi, pi)``, cosine kernel, Heaviside
+Written from the model equations (ring ``x in [-pi, pi)``, cosine kernel, Heaviside
 firing), one parameter set at a time, as described for Palmer, Cihak, Avitabile, Kilpatrick,
 arXiv:2604.10036 (2026):
 
@@ -19,7 +19,7 @@ arXiv:2604.10036 (2026):
 exactly, and the sampled Heaviside pins the bump edges to grid points: the edge positions, and
 with them the drift, carry an error of order ``dx = 2 pi / N`` (``2e-3`` rad at ``N = 3000``)
 that does not shrink with ``dt``. Near the stability boundary pinning can even stop a slowly
-travelling bump (MODEL.md §7). This is the "grid-pinning error" against which
+travelling bump. This is the "grid-pinning error" against which
 ``tests/test_figures.py`` compares astrofield's drift.
 
 Bump position: unwrapped phase of the first Fourier mode of ``u``; velocity: its time derivative
@@ -42,7 +42,7 @@ __all__ = ["run_published"]
 def run_published(theta: float = 0.1, beta: float = 0.05, gamma: float = 2.0, D: float = 0.7,
                   *, N: int = 3000, dt: float = 0.01, T: float = 500.0, eps: float = 0.05,
                   tau: float = 1.0) -> dict[str, float]:
-    """Drift experiment (MODEL.md §5) with the published scheme for one parameter set.
+    """Drift experiment with the published scheme for one parameter set.
 
     Returns
     -------

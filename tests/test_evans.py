@@ -58,7 +58,7 @@ def test_limit_matches_closed_formula_not_model_md_sign():
     closed = _evans_inf_closed(lam, b.Delta, b.c0, b.beta, b.gamma)
     np.testing.assert_allclose(bvp, closed, rtol=1e-13)
 
-    # MODEL.md §3 prints -m (K1 +- K2) ...; the D -> inf limit of the BVP has +m (K1 +- K2).
+    # a circulating form has -m (K1 +- K2) ...; the D -> inf limit of the BVP has +m (K1 +- K2).
     def model_md(lam):
         A0 = b.A0
         L = lam + b.beta + b.gamma * A0

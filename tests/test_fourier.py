@@ -1,4 +1,4 @@
-"""Fourier truncation (MODEL.md §4): matrix entries, the translation zero, the shift filter."""
+"""Fourier truncation: matrix entries, the translation zero, the shift filter."""
 
 import numpy as np
 import pytest

@@ -35,7 +35,7 @@ def test_total_resource_conserved_to_round_off(model):
     assert abs(float(ds.mass_drift)) < 1e-12
     m = ds["mass"].values
     assert np.max(np.abs(m - m[0])) / m[0] < 1e-12
-    # from rest-like bump data the total is 2 pi (conservation identity of MODEL.md §1)
+    # from rest-like bump data the total is 2 pi (conservation identity)
     assert m[0] == pytest.approx(2 * np.pi, rel=1e-12)
 
 
@@ -66,7 +66,7 @@ def test_grid_sampling_pins_and_subgrid_does_not():
 
 
 def test_drift_unstable_bump_travels():
-    """D = 0.01 is drift-unstable (MODEL.md §3): a small shift grows into a travelling bump."""
+    """D = 0.01 is drift-unstable: a small shift grows into a travelling bump."""
     ds = solve(Model(**FIG7, D=0.01), T=200.0, dt=0.05, N=256, eps=0.01, store_fields=False,
                **_quiet())
     v = ds["velocity"].values
@@ -121,7 +121,7 @@ def test_general_kernel_path_matches_cosine_fast_path():
 
 
 def test_exact_bump_rhs_residual_is_round_off():
-    """U, Q, A of MODEL.md §2 make every right-hand side vanish in the discrete model."""
+    """The exact bump profiles U, Q, A make every right-hand side vanish in the discrete model."""
     m = Model(**FIG7, D=0.7)
     N = 512
     sim = Simulator(m, N)

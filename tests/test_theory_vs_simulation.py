@@ -82,7 +82,7 @@ def test_bump_values_solve_the_simulators_stationary_equations():
 
 @pytest.mark.parametrize(("theta", "beta", "D"), [(0.1, 0.05, 0.7), (0.2, 0.01, np.inf)])
 def test_narrow_bump_is_unstable_to_expansion_and_contraction(theta, beta, D):
-    """MODEL.md §2: the narrow branch is unstable; slightly wider grows to the wide bump,
+    """Theory: the narrow branch is unstable; slightly wider grows to the wide bump,
     slightly narrower dies out (independent of the Evans shift analysis)."""
     m = Model(theta=theta, beta=beta, gamma=2.0, D=D)
     N = 256
@@ -97,7 +97,7 @@ def test_narrow_bump_is_unstable_to_expansion_and_contraction(theta, beta, D):
 
 
 def _model_md_limit_evans(lam, theta, beta, gamma):
-    """E(lambda) at D = inf exactly as MODEL.md §3 writes it (K terms with a minus sign)."""
+    """E(lambda) at D = inf in the circulating minus-sign form (K terms with a minus sign)."""
     b = bump_branches(theta, beta, gamma)["wide"]
     Dl, c0, A0, mu = (float(b[k]) for k in ("Delta", "c0", "A0", "mu"))
     s, c = np.sin(Dl), np.cos(Dl)
@@ -114,7 +114,7 @@ def _model_md_limit_evans(lam, theta, beta, gamma):
 
 def test_simulation_confirms_the_corrected_infinite_D_evans_function():
     """Where the sign of the K terms matters (beta 2, gamma 1.2, D = inf) the simulator's linear
-    growth rate matches the corrected limit (docs/theory_notes.md), not MODEL.md's formula."""
+    growth rate matches the corrected limit (docs/theory_notes.md), not the minus-sign formula."""
     from scipy.optimize import brentq
 
     beta, gamma = 2.0, 1.2

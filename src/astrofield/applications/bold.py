@@ -1,7 +1,7 @@
 r"""Neurovascular coupling: BOLD fMRI predicted from metabolic demand (Balloon-Windkessel model).
 
 The ring model's metabolic demand -- the resource consumption rate ``beta q f(u)`` integrated over a
-region of the ring (MODEL.md §6) -- is taken as the neural/metabolic drive ``z(t)`` of the
+region of the ring -- is taken as the neural/metabolic drive ``z(t)`` of the
 hemodynamic Balloon-Windkessel model (Buxton et al. 1998; Friston et al. 2000)::
 
     ds/dt     = z - kappa s - gamma (f - 1)                 vasodilatory signal s       [1/s]

@@ -1,10 +1,10 @@
-r"""Early warnings of resource collapse: a slowly ramped depletion rate (MODEL.md §2, §6).
+r"""Early warnings of resource collapse: a slowly ramped depletion rate.
 
-The seed note names *seizure prediction* -- resource depletion as an early warning of a
-transition. In the ring model the cleanest resource-driven transition is the **fold** of the bump
-branch: for fixed ``(theta, gamma)`` a bump exists only for ``beta <= beta_max(theta, gamma)``
-(MODEL.md §2). Ramping the depletion rate slowly through ``beta_max`` makes the persistent
-activity collapse. Near a fold the eigenvalue of the width (amplitude) mode tends to zero, so
+The seed note names *seizure prediction* -- resource depletion as an early warning of a transition.
+In the ring model the cleanest resource-driven transition is the **fold** of the bump branch: for
+fixed ``(theta, gamma)`` a bump exists only for ``beta <= beta_max(theta, gamma)``. Ramping the
+depletion rate slowly through ``beta_max`` makes the persistent activity collapse. Near a fold the
+eigenvalue of the width (amplitude) mode tends to zero, so
 noise-driven fluctuations of the bump amplitude recover ever more slowly: *critical slowing
 down*, seen as rising rolling variance and lag-1 autocorrelation (Scheffer et al. 2009; Dakos et
 al. 2012).

@@ -1,4 +1,4 @@
-r"""The astrocyte-neural field on a periodic square (torus), batched (MODEL.md §1 in 2-D).
+r"""The astrocyte-neural field on a periodic square (torus), batched.
 
 Model
 -----

@@ -1,4 +1,4 @@
-r"""Working-memory task on the ring model: cue, delay, read-out (MODEL.md §1, §6).
+r"""Working-memory task on the ring model: cue, delay, read-out.
 
 Protocol
 --------

@@ -1,6 +1,6 @@
-r"""The seed note's single-resource neural field, implemented correctly (MODEL.md §6).
+r"""The seed note's single-resource neural field, implemented correctly.
 
-The user's original note (``seed/SKILL.md``) sketched a class ``AstrocyteNeuralField`` with one
+The user's original note sketched a class ``AstrocyteNeuralField`` with one
 astrocytic resource ``r`` that diffuses, is consumed by activity and recovers to 1. This module
 keeps that API -- constructor ``AstrocyteNeuralField(n_grid=64, dx=1.0, diffusion_coeff=0.1)``,
 attributes ``u, r, D, tau_r, r_production, kernel``, ``step(external, dt)`` and
@@ -60,7 +60,7 @@ the resource limit of persistent activity the seed note describes. The smooth lo
 with the same gain has a background rate ``f(0) = 0.08`` that lets the Mexican hat form a periodic
 pattern over the whole ring; with it use e.g. ``gain = 20, threshold = 0.5``.
 
-Differences from the seed sketch (all are defects of the sketch, MODEL.md §6)
+Differences from the seed sketch (all are defects of the sketch)
 --------------------------------------------------------------------------
 1. The kernel was built on distances ``0 .. L`` from the first grid point; here it uses ring
    distances, so the connectivity is symmetric and translation invariant.

@@ -1,4 +1,4 @@
-r"""Noise-driven wandering of bumps: measurement and small-noise theory (MODEL.md §6, §7).
+r"""Noise-driven wandering of bumps: measurement and small-noise theory.
 
 Stochastic model
 ----------------
@@ -12,7 +12,7 @@ with a Gaussian correlation ``c(d) = exp(-d^2 / 2 lambda^2)`` or the ``"cosine"`
 
 Measurement
 -----------
-Each trial starts at the exact stationary bump (MODEL.md §2, no shift perturbation) and the bump
+Each trial starts at the exact stationary bump (no shift perturbation) and the bump
 position ``phi(t)`` (phase of the first Fourier mode of ``u``, unwrapped) is recorded. Over ``n``
 independent trials we report the mean squared displacement
 ``MSD(t) = (1/n) sum_k (phi_k(t) - phi_k(0))^2`` with a chi-square interval (for Gaussian,

@@ -73,7 +73,7 @@ def _jsonable(v):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def phase_cmd(vary, theta, beta, gamma, D, T, N, dt, eps, chunk_size, workers, scheduler, resume,
               early_stop, output, summary_json, quiet):
-    """Numerical phase diagram of the drift experiment (MODEL.md §5) over one or two parameters.
+    """Numerical phase diagram of the drift experiment over one or two parameters.
 
     Each point: exact wide bump + shift perturbation, integrated to T; verdict stable /
     unstable / no bump, with the Evans E'(0) and Fourier verdicts alongside. Example:

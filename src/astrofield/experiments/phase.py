@@ -1,4 +1,4 @@
-"""Numerical drift-experiment phase diagrams (MODEL.md §5; the paper's Figures 5 and 6).
+"""Numerical drift-experiment phase diagrams (the paper's Figures 5 and 6).
 
 For every grid point the exact wide bump is perturbed by a right shift,
 ``u = U(x) + eps * (2 c0 sin Delta) * sin x`` (``eps = 0.05``), and integrated to ``T`` with the
@@ -231,7 +231,7 @@ class EarlyStop:
 def analytic_columns(theta: Any, beta: Any, gamma: Any, D: Any,
                      tau: float = 1.0) -> dict[str, np.ndarray]:
     """Evans ``E'(0)`` and verdict, Fourier-truncation verdict and bump existence per point
-    (:func:`astrofield.stability.stability`, MODEL.md §3-4)."""
+    (:func:`astrofield.stability.stability`)."""
     br = bump_branches(theta, beta, gamma)
     exists = np.asarray(br["wide"]["exists"], bool)
     shape = np.broadcast_shapes(exists.shape, np.shape(D))
@@ -260,7 +260,7 @@ def drift_experiment(
     tau: float = 1.0,
     traces: bool = False,
 ) -> xr.Dataset:
-    """The drift experiment of MODEL.md §5 for a batch of parameter points (one vectorised run).
+    """The drift experiment for a batch of parameter points (one vectorised run).
 
     Parameters
     ----------
@@ -365,7 +365,7 @@ def drift_experiment(
 
 def _attrs(**kw: Any) -> dict[str, Any]:
     rule = kw.pop("rule")
-    out = {"experiment": "drift (MODEL.md §5): wide bump + eps * amplitude * sin x",
+    out = {"experiment": "drift: wide bump + eps * amplitude * sin x",
            "scheme": SCHEME, "seed": "none (deterministic)", "astrofield_version": __version__,
            "reference": "Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036"}
     out.update({f"rule_{k}": v for k, v in asdict(rule).items()})

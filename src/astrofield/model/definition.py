@@ -1,4 +1,4 @@
-"""Declarative description of the astrocyte-neural field model (MODEL.md §1).
+"""Declarative description of the astrocyte-neural field model.
 
 On the ring ``x in [-pi, pi)`` with dimensionless time (neural time constant 1)::
 

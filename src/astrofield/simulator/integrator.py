@@ -1,4 +1,4 @@
-"""Batched, resource-conserving time integration of the ring model (MODEL.md §1).
+"""Batched, resource-conserving time integration of the ring model.
 
 One entry point, :func:`solve`. The state of ``B`` parameter sets is held as ``(B, N)`` arrays and
 advanced in one vectorised loop.
@@ -355,7 +355,7 @@ def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05
     ----------
     init
         ``"rest"`` (``u = 0, q = 1, a = 0``), ``"bump"`` (the exact wide stationary bump of
-        MODEL.md §2 centred at ``position``, with the shift perturbation
+        centred at ``position``, with the shift perturbation
         ``u += eps * amplitude * sin(x - position)`` of §5), or a tuple/dict of arrays
         ``(u, q, a)`` of shape ``(N,)`` or ``(B, N)``.
     eps

@@ -1,4 +1,4 @@
-"""Stationary bumps of the ring model (Heaviside firing, cosine kernel, no input); MODEL.md §2.
+"""Stationary bumps of the ring model (Heaviside firing, cosine kernel, no input).
 
 A bump is active on the arc ``(-Delta, Delta)``. With ``kappa = Delta / pi``::
 
@@ -141,7 +141,7 @@ def fold(theta: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
     -------
     beta_max, Delta_fold
         ``beta_max = gamma * max_Delta Delta (1 - c0)^2 / (pi c0)``: no bump exists for
-        ``beta > beta_max``. ``Delta_fold`` depends on ``theta`` only (MODEL.md §7).
+        ``beta > beta_max``. ``Delta_fold`` depends on ``theta`` only.
     """
     th, ga = _check_theta_gamma(theta, gamma)
     th, ga = np.broadcast_arrays(th, ga)
@@ -178,7 +178,7 @@ def existence_curve(theta: Any, gamma: Any, n: int = 200) -> dict[str, np.ndarra
 def bump_quantities(Delta: Any, theta: Any, beta: Any, gamma: Any) -> dict[str, np.ndarray]:
     """Derived bump quantities for half-widths on the existence curve (no validation).
 
-    ``c0`` uses the closed form of MODEL.md §2,
+    ``c0`` uses the closed form
     ``c0 = (beta + 2 gamma kappa - sqrt(beta^2 + 4 beta gamma kappa)) / (2 gamma kappa)``,
     which equals ``theta / sin 2Delta`` at a solution and is better conditioned for small beta.
     """
@@ -253,7 +253,7 @@ def bump_branches(theta: Any, beta: Any, gamma: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Bump:
-    """One stationary bump (MODEL.md §2), centred at 0 unless a ``centre`` is given.
+    """One stationary bump, centred at 0 unless a ``centre`` is given.
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""Evans function of a stationary bump for shift (drift) perturbations; MODEL.md §3.
+"""Evans function of a stationary bump for shift (drift) perturbations.
 
 Linearising about a bump with ``u = U + psi e^{lambda t}``, ``q = Q + phi e^{lambda t}``,
 ``a = A0 + alpha e^{lambda t}`` (``tau = 1``), the Heaviside nonlinearity moves the edges by
@@ -12,7 +12,7 @@ psi_s sin x`` and a nontrivial solution exists iff
     \\qquad B = -\\frac{\\mu\\beta Q_+}{L} R + \\frac{\\gamma (1 - c_0)}{L} G(\\lambda),
     \\quad L = \\lambda + \\beta + \\gamma A_0,
 
-with ``P, R, G`` as in MODEL.md §3. ``G`` needs the astrocyte profiles ``g+-`` solving
+with ``P, R, G`` defined below. ``G`` needs the astrocyte profiles ``g+-`` solving
 ``g'' = s(y)^2 g`` on the ring, ``s^2 = lambda/D`` outside and ``lambda kappa_i / D`` inside the
 active arc (``kappa_i = (L + gamma(1 - c0)) / L``), with ``g'`` jumping by ``(lambda / D) J+-`` at
 ``+-Delta``: ``J+ = -mu beta / L`` (g+), ``J- = -mu beta / (lambda + gamma A0)`` (g-).
@@ -48,7 +48,8 @@ At ``D = inf``, ``g+-`` are constants fixed by ``∫ kappa g = -J``; with ``m = 
     B_\\infty = -m R + m \\begin{pmatrix} (K_1 + K_2)\\sin\\Delta\\cos\\Delta &
                 (K_1 - K_2)\\sin^2\\Delta \\\\ 0 & 0 \\end{pmatrix}.
 
-(MODEL.md §3 has ``-m`` in front of the ``K`` terms: a sign error, see docs/theory_notes.md.)
+(A form with ``-m`` in front of the ``K`` terms circulates; it is a sign error, see the
+theory notes.)
 
 Sign convention: ``E(0) = 0`` (translation) and ``E(lambda) ~ lambda^2`` for large real
 ``lambda``; ``E`` is real on the real axis, so ``E'(0) < 0`` forces a real positive zero

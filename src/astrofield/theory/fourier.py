@@ -1,4 +1,4 @@
-"""Low-dimensional Fourier truncation of the bump linearisation; MODEL.md §4.
+"""Low-dimensional Fourier truncation of the bump linearisation.
 
 The perturbations of ``(u, q, a)`` are projected on ``(cos x, sin x)``: six amplitudes
 ``v = (psi_c, psi_s, phi_c, phi_s, alpha_c, alpha_s)`` with ``v' = Z v``, ``Z = M A``::
@@ -10,7 +10,7 @@ The perturbations of ``(u, q, a)`` are projected on ``(cos x, sin x)``: six ampl
     F = mu [[(1 + c0) cos^2 D, (1 - c0) sin D cos D], [(1 - c0) sin D cos D, (1 + c0) sin^2 D]]
     R = [[cos^2 D, sin D cos D], [sin D cos D, sin^2 D]]
 
-(``f1..f6`` of MODEL.md §4.) The translation mode ``(0, 1, 0, -c, 0, 0)``-direction makes ``Z``
+The translation mode ``(0, 1, 0, -c, 0, 0)``-direction makes ``Z``
 exactly singular: ``(gamma A0 + beta)(F - I) - mu beta R`` annihilates ``(0, 1)`` because
 ``gamma A0 + beta = beta / (1 - c0)`` and ``mu (1 + c0) sin^2 Delta - 1 = (1 - c0) / (2 c0)``.
 ``D = inf`` removes the ``alpha`` block (it relaxes infinitely fast), leaving a 4 x 4 matrix.

@@ -1,4 +1,4 @@
-"""Drift stability of the wide bump: verdicts, boundaries and analytic phase maps; MODEL.md §3-4.
+"""Drift stability of the wide bump: verdicts, boundaries and analytic phase maps.
 
 Two independent methods are reported side by side:
 
