@@ -122,7 +122,7 @@ def test_page_snippets_run(page, tmp_path, monkeypatch):
     blocks = [b for b in extract_blocks(page.read_text()) if not b.no_run]
     runnable = [b for b in blocks if b.lang in ("python", "bash")]
     if not runnable:
-        pytest.skip(f"{name} has no runnable snippets")
+        return  # a page without code (or with only no-run blocks) has nothing to check
     namespace = {"__name__": "__docs__"}
     start = time.perf_counter()
     for block in runnable:
