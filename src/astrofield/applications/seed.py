@@ -119,24 +119,33 @@ class AstrocyteNeuralField:
 
     Parameters
     ----------
-    n_grid
+    n_grid : int
         Number of grid points ``n`` (>= 4).
-    dx
-        Grid spacing (> 0); the ring has length ``n dx``.
-    diffusion_coeff
-        Resource diffusion coefficient ``D`` (>= 0), length^2 / time.
-    tau_r
-        Resource recovery time constant (> 0). Default 10 (as the seed).
-    r_production
-        Baseline (saturating) production rate ``p >= 0``: source ``p (1 - r)``. Default 0.1.
-    consumption
-        Consumption rate ``kappa >= 0`` per unit firing rate. Default 0.05.
-    threshold, gain
-        Firing threshold ``theta`` and gain ``g > 0`` of ``f``. Defaults 0.3 and 8.
-    firing
+    dx : float
+        Grid spacing (> 0), in grid length units; the ring has length ``n dx``.
+    diffusion_coeff : float
+        Resource diffusion coefficient ``D`` (>= 0), length^2 per time unit.
+    tau_r : float
+        Resource recovery time constant (> 0), time units. Default 10 (as the seed).
+    r_production : float
+        Baseline (saturating) production rate ``p >= 0`` per time unit: source ``p (1 - r)``.
+        Default 0.1.
+    consumption : float
+        Consumption rate ``kappa >= 0`` per unit firing rate, per time unit. Default 0.05.
+    threshold : float
+        Firing threshold ``theta`` (units of ``u``). Default 0.3.
+    gain : float
+        Gain ``g > 0`` of the firing rate (per unit of ``u``). Default 8.
+    firing : str
         ``"tanh"`` (default, ``tanh(g max(u - theta, 0))``) or ``"sigmoid"``.
-    w_exc, w_inh, sigma_exc, sigma_inh
-        Mexican-hat strengths and widths (grid length units). Defaults 1.5, 0.75, 2, 4.
+    w_exc : float
+        Strength of the excitatory Gaussian of the Mexican hat. Default 1.5.
+    w_inh : float
+        Strength of the inhibitory Gaussian. Default 0.75.
+    sigma_exc : float
+        Width of the excitatory Gaussian (> 0), grid length units. Default 2.
+    sigma_inh : float
+        Width of the inhibitory Gaussian (> 0), grid length units. Default 4.
 
     Attributes
     ----------
@@ -259,10 +268,15 @@ class AstrocyteNeuralField:
 
         Parameters
         ----------
-        external
-            External input ``I`` (scalar or array of shape ``(n,)``), held over the step.
-        dt
-            Time step (> 0).
+        external : float or numpy.ndarray
+            External input ``I`` (units of ``u``; scalar or shape ``(n,)``), held over the step.
+        dt : float
+            Time step (> 0), time units.
+
+        Returns
+        -------
+        u, r : numpy.ndarray
+            Copies of the state after the step, shape ``(n,)``.
         """
         dt = float(check_range("dt", dt, 0, np.inf, lo_open=True))
         ext = self._external(external)
