@@ -131,3 +131,23 @@ def test_page_snippets_run(page, tmp_path, monkeypatch):
         else:
             _run_bash(block, name, tmp_path)
     print(f"{name}: {len(runnable)} blocks in {time.perf_counter() - start:.1f} s")
+
+
+def test_every_figure_under_docs_is_in_the_gallery_with_a_command():
+    gallery = (ROOT / "docs" / "gallery.md").read_text()
+    rows = [line for line in gallery.splitlines() if line.startswith("| `")]
+    for png in sorted((ROOT / "docs").rglob("*.png")):
+        rel = str(png.relative_to(ROOT / "docs"))
+        row = [r for r in rows if f"`{rel}`" in r]
+        assert row, f"{rel} is not listed in docs/gallery.md"
+        assert "astrofield " in row[0] or "python " in row[0], f"{rel}: no command in {row[0]}"
+        assert f"]({rel})" in gallery, f"{rel} is not shown in docs/gallery.md"
+
+
+def test_readme_relative_links_exist():
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert local, "README has no relative links"
+    missing = [link for link in local if not (ROOT / link).exists()]
+    assert not missing, f"README links to missing files: {missing}"
