@@ -155,6 +155,13 @@ def _evans_core(lam, Delta, c0, beta, gamma, D):
     lam = np.asarray(lam, dtype=complex)
     lam, Delta, c0, beta, gamma, D = np.broadcast_arrays(
         lam, *(np.asarray(v, dtype=float) for v in (Delta, c0, beta, gamma, D)))
+    if D.size and np.all(np.isposinf(D)):
+        # the exact limit lambda / D = 0 of the code below, in closed form (same to rounding,
+        # tests/test_evans.py), without the boundary-value machinery
+        with np.errstate(invalid="ignore", divide="ignore"):
+            E = _evans_inf_closed(lam, Delta, c0, beta, gamma)
+        gA = gamma * Delta * (1.0 - c0) / np.pi
+        return E, {"L": lam + beta + gA, "gA": gA}
     A0 = Delta * (1.0 - c0) / np.pi
     gA = gamma * A0
     k = gamma * (1.0 - c0)
@@ -694,7 +701,8 @@ def _bisect_real(pars, lo, hi, iters: int = 52):
     return 0.5 * (lo + hi)
 
 
-def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime) -> dict[str, np.ndarray]:
+def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime, *,
+                         growth: bool = True) -> dict[str, np.ndarray]:
     """Zeros of ``E`` in the closed right half-plane, translation zero excluded (vectorised).
 
     Parameters
@@ -705,6 +713,8 @@ def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime) -> dict[str, np.ndar
     dprime
         ``E'(0)`` at the same points (:func:`evans_dprime`), the value of ``E(lambda)/lambda``
         at 0.
+    growth
+        Locate the largest real zero (``lam_real``); ``False`` skips it (``NaN``).
 
     Returns
     -------
@@ -719,7 +729,7 @@ def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime) -> dict[str, np.ndar
     ``n_rhp`` is the winding number of ``E(lambda)/lambda`` (analytic in ``Re lambda >= 0``,
     equal to ``E'(0)`` at 0) around ``[0, R] x [-R, R]``, from its phase along the upper half
     (adaptive refinement, :func:`_winding_count`). Real zeros: sign changes of ``E`` on
-    ``(0, R]`` (``E'(0)`` at the left end, ``E(R) > 0``) on 64 points, then 4096 points
+    ``(0, R]`` (``E'(0)`` at the left end, ``E(R) > 0``) on 64 points, then 2048 points
     where fewer sign changes than ``n_rhp`` are seen; the remaining ``n_rhp - n_real`` zeros are
     complex pairs (a real pair closer than the fine grid spacing, i.e. a nearly double real
     zero, is counted as complex: such a point sits on the boundary of the real-zero region).
@@ -745,7 +755,7 @@ def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime) -> dict[str, np.ndar
     # no zero: nothing to scan; one zero: it is real (complex zeros come in pairs)
     n_real = np.where(np.isfinite(n_rhp), 0.0, np.nan)
     lo, hi = np.full(R.shape, np.nan), np.full(R.shape, np.nan)
-    for npts, sel in ((64, ~(n_rhp == 0)), (4096, None)):
+    for npts, sel in ((64, ~(n_rhp == 0)), (2048, None)):
         if sel is None:
             sel = np.isfinite(n_rhp) & (n_real < n_rhp)
         idx = np.nonzero(sel)[0]
@@ -754,7 +764,7 @@ def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime) -> dict[str, np.ndar
                                               npts)
             n_real[idx], lo[idx], hi[idx] = s2, lo2, hi2
     lam_real = np.full(R.shape, np.nan)
-    has = np.isfinite(lo)
+    has = np.isfinite(lo) & growth
     if has.any():
         lam_real[has] = _bisect_real(tuple(v[has] for v in pars), lo[has], hi[has])
     ok = np.isfinite(n_rhp) & (n_real <= n_rhp) & ((n_rhp - n_real) % 2 == 0)

@@ -34,7 +34,7 @@ from astrofield._version import __version__
 from astrofield.io import save
 from astrofield.theory import fourier as _fourier
 from astrofield.theory.bump import bump_branches, fold, stationary_bumps
-from astrofield.theory.evans import _dprime_cauchy, count_unstable_zeros
+from astrofield.theory.evans import _dprime_cauchy, count_unstable_zeros, evans_dprime
 
 __all__ = [
     "stability",
@@ -173,22 +173,28 @@ _GAMMA_MAX = 1e6
 
 
 def _line(vary, th, fixed, Dv, tau, method):
-    """``(count, smooth)`` along a parameter line: the unstable real-zero count and the smooth
-    indicator whose sign change marks a real zero crossing 0 (``E'(0)`` or ``p'(0)``)."""
+    """``evaluate(x, smooth_only=False) -> (count, smooth)`` along a parameter line: the
+    unstable real-zero count and the smooth indicator whose sign change marks a real zero
+    crossing 0 (``E'(0)`` or the truncation's ``p'(0)``)."""
 
     def args(x):
         x = np.asarray(x, dtype=float)
         be, ga = (x, fixed) if vary == "beta" else (fixed, x)
         return th, be / tau, np.broadcast_to(ga / tau, x.shape), Dv / tau
 
-    def evaluate(x):
+    def evaluate(x, smooth_only=False):
         t, be, ga, D = args(x)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            r = _evaluate(t, be, ga, D)
-        if method == "evans":
-            return r["evans_n_real"], r["evans_dprime"]
-        return r["fourier_n_real"].astype(float), r["fourier_dprime"]
+        if method == "fourier":
+            if smooth_only:
+                return None, _fourier.fourier_dprime(t, be, ga, D)
+            r = _fourier.fourier_stability(t, be, ga, D)
+            return r["n_real"].astype(float), r["dprime"]
+        dp = evans_dprime(t, be, ga, D)
+        if smooth_only:
+            return None, dp
+        br = bump_branches(t, be, ga)["wide"]
+        r = count_unstable_zeros(br["Delta"], br["c0"], be, ga, D, dp, growth=False)
+        return r["n_real"], dp
 
     return evaluate
 
@@ -216,16 +222,16 @@ def _search_range(vary, th, fixed, lo, hi):
 def _refine_crossing(evaluate, a, b, ca, xtol, smooth_root: bool):
     """Locate the change of the unstable count between ``a`` and ``b`` (count ``ca`` at ``a``)."""
     if smooth_root:  # a real zero passes through 0: root of the smooth indicator
-        return brentq(lambda x: float(evaluate(np.array([x]))[1][0]), a, b, xtol=xtol,
-                      rtol=1e-14)
-    for _ in range(200):  # a complex pair lands on the real axis: bisect the count itself
+        return brentq(lambda x: float(evaluate(np.array([x]), smooth_only=True)[1][0]), a, b,
+                      xtol=xtol, rtol=1e-14)
+    # a complex pair lands on the real axis: multisection on the count itself
+    for _ in range(60):
         if b - a <= xtol + 1e-14 * b:
             break
-        m = 0.5 * (a + b)
-        if float(evaluate(np.array([m]))[0][0]) == ca:
-            a = m
-        else:
-            b = m
+        xs = np.linspace(a, b, 18)[1:-1]
+        same = evaluate(xs)[0] == ca
+        k = int(np.argmin(same)) if not same.all() else xs.size
+        a, b = (xs[k - 1] if k > 0 else a), (xs[k] if k < xs.size else b)
     return 0.5 * (a + b)
 
 
