@@ -624,12 +624,12 @@ def _phase_steps(F: np.ndarray) -> np.ndarray:
         return np.angle(F[:, 1:] / F[:, :-1])
 
 
-def _winding_count(pars, R, dprime, shift: float = 0.0, n0: int = 48, levels: int = 6):
+def _winding_count(pars, R, dprime, shift: float = 0.0, n0: int = 24, levels: int = 7):
     """Zeros of ``E(lambda)/lambda`` in ``[shift R, R] x [-R, R]`` (``NaN`` where not resolved).
 
     ``E(conj z) = conj E(z)``, so the change of ``arg(E/lambda)`` along the upper half of the
     rectangle, divided by ``pi``, is the count. A member is accepted when every phase step along
-    its path is below ``pi/4`` and the count is within 0.05 of an integer; otherwise its path
+    its path is below ``pi/3`` and the count is within 0.05 of an integer; otherwise its path
     is refined (point count doubled, at most ``levels`` times).
     """
     B = R.size
@@ -651,7 +651,7 @@ def _winding_count(pars, R, dprime, shift: float = 0.0, n0: int = 48, levels: in
         F = np.concatenate([F, end[:, None]], axis=1)
         dphi = _phase_steps(F)
         tot = np.sum(dphi, axis=1) / np.pi
-        ok = (np.all(np.abs(dphi[:, :-1]) < np.pi / 4, axis=1)
+        ok = (np.all(np.abs(dphi[:, :-1]) < np.pi / 3, axis=1)
               & (np.abs(dphi[:, -1]) < 0.9 * np.pi) & np.all(np.isfinite(F), axis=1)
               & (np.abs(tot - np.round(tot)) < 0.05) & (F[:, 0].real > 0))
         count[todo[ok]] = np.round(tot[ok])
