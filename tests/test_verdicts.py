@@ -174,3 +174,13 @@ def test_plot_helpers_take_ax_and_leave_the_backend_alone():
     assert out is fig2 and "wide_stable_0p03" in data
     for k in ("evans_n_real", "evans_growth_rate", "evans_stable"):
         assert ds[k].attrs["units"] and ds[k].attrs["long_name"]
+
+
+def test_python_blocks_in_verdicts_page_run():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "verdicts.md").read_text()
+    blocks = text.split("```python")[1:]
+    assert blocks
+    for block in blocks:
+        exec(compile(block.split("```")[0], "docs/verdicts.md", "exec"), {})

@@ -1,19 +1,23 @@
 """Drift stability of the wide bump: verdicts, boundaries and analytic phase maps.
 
-Two independent methods are reported side by side:
+Two independent methods are reported side by side, with the same rule:
 
-* **Evans** — the sign of ``E'(0)`` (:func:`astrofield.evans.evans_dprime`). ``E(0) = 0`` always
-  and ``E ~ lambda^2`` for large real ``lambda``, so ``E'(0) < 0`` means a real positive eigenvalue
-  (drift instability); ``E'(0) > 0`` is the stable side and ``E(0) = E'(0) = 0`` the boundary.
-* **Fourier** — the 6 x 6 first-mode truncation (:mod:`astrofield.theory.fourier`)
-  with the shift-mode
-  eigenvector filter: unstable if a kept eigenvalue has real part ``> 1e-11``.
+* **Evans** — the bump is stable when the Evans function ``E`` has no real zero ``lambda > 0``
+  (translation zero excluded), counted by
+  :func:`astrofield.theory.evans.count_unstable_zeros` (argument principle on
+  ``E(lambda)/lambda`` over a rectangle that provably holds all unstable zeros at ``D = inf``,
+  plus real-axis sign changes). ``E'(0)`` (:func:`astrofield.theory.evans.evans_dprime`) is
+  reported too: ``E(0) = 0`` and ``E ~ lambda^2``, so ``E'(0) < 0`` means an odd number of real
+  unstable zeros, but ``E'(0) > 0`` allows two (this happens near the fold at large ``D``).
+  Complex zeros in the right half-plane are counted and reported but are formal (the
+  linearisation assumes one sign of edge motion); see ``docs/verdicts.md``.
+* **Fourier** — the 6 x 6 first-mode truncation (:mod:`astrofield.theory.fourier`) with the
+  shift-mode eigenvector filter: unstable if a kept eigenvalue is real and ``> 1e-11``.
 
-Disagreements are flagged (they occur only in thin slivers near the boundary, where the truncation
-shifts the critical ``beta``). Boundaries (``beta*`` along ``beta`` at fixed ``gamma, D``, or
-``gamma*`` along ``gamma`` at fixed ``beta, D``) are found by :func:`scipy.optimize.brentq` on
-``E'(0)`` (Evans) and on ``p'(0)`` of the truncation's characteristic polynomial (Fourier), after
-bracketing every sign change on a dense grid.
+Disagreements are flagged. Boundaries along ``beta`` (fixed ``gamma, D``) or ``gamma`` (fixed
+``beta, D``) are every parameter value where the number of unstable real zeros changes: roots of
+``E'(0)`` (a real zero through 0, :func:`scipy.optimize.brentq`) and points where a complex pair
+lands on the real axis (multisection on the count), bracketed on a dense scan.
 
 Reference: Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes
 persistent activity in neural fields", arXiv:2604.10036 (2026).
