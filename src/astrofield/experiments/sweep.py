@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import math
 import os
 import shutil
 import time
@@ -70,6 +69,7 @@ from tqdm.auto import tqdm
 from astrofield._validate import SWEEP_RANGES, check_int, check_range, parse_axis
 from astrofield._version import __version__
 from astrofield.io import atomic_write, load, save
+from astrofield.io.jsonio import json_number as _jfloat
 
 __all__ = [
     "Grid",
@@ -127,11 +127,6 @@ class Grid:
         """JSON-friendly description (used to check that a resumed store matches)."""
         return {"axes": {n: [_jfloat(x) for x in v] for n, v in self.axes.items()},
                 "fixed": {n: _jfloat(v) for n, v in self.fixed.items()}}
-
-
-def _jfloat(x: float) -> float | str:
-    x = float(x)
-    return x if math.isfinite(x) else str(x)
 
 
 def make_grid(
