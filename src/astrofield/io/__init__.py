@@ -47,7 +47,7 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         Before writing, if ``path`` is a directory, a device, read-only, in an unwritable
         directory (see :func:`check_output_path`).
     """
-    check_output_path(path)
+    check_output_path(path, make_parents=True)
     ds = ds.copy()
     ds.attrs = _clean_attrs(ds.attrs)
     for v in ds.variables.values():

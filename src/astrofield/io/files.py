@@ -26,9 +26,11 @@ __all__ = ["check_output_path", "atomic_write"]
 _LIVE_TEMPS: set[str] = set()
 
 
-def _nearest_existing_dir(path: Path, what: str) -> Path:
+def _nearest_existing_dir(path: Path, what: str, make_parents: bool) -> Path:
     """The closest ancestor of ``path`` that exists; it must be a writable directory."""
     parent = path.parent
+    if not make_parents and not parent.exists():
+        raise ValueError(f"{what} {str(path)!r}: directory {str(parent)!r} does not exist")
     while not parent.exists():
         if parent == parent.parent:
             break
@@ -41,7 +43,7 @@ def _nearest_existing_dir(path: Path, what: str) -> Path:
 
 
 def check_output_path(path: str | os.PathLike, what: str = "output", *,
-                      suffixes: Iterable[str] | None = None) -> Path:
+                      suffixes: Iterable[str] | None = None, make_parents: bool = False) -> Path:
     """Check that ``path`` can be written as an output file, before any work is done.
 
     Parameters
@@ -52,6 +54,9 @@ def check_output_path(path: str | os.PathLike, what: str = "output", *,
         Name used in messages (e.g. ``"--plot"``).
     suffixes
         Allowed lower-case suffixes without the dot (e.g. ``{"png", "pdf"}``); None: any.
+    make_parents
+        Accept a missing parent directory (it will be created) if its nearest existing
+        ancestor is a writable directory; by default the parent directory must exist.
 
     Returns
     -------
@@ -61,8 +66,9 @@ def check_output_path(path: str | os.PathLike, what: str = "output", *,
     Raises
     ------
     ValueError
-        Empty name, an existing directory/device/pipe/socket, a read-only existing file, an
-        unwritable or non-directory parent, or a suffix not in ``suffixes``.
+        Empty name, an existing directory/device/pipe/socket, a read-only existing file, a
+        missing (unless ``make_parents``), unwritable or non-directory parent, or a suffix not
+        in ``suffixes``.
     """
     text = os.fspath(path) if isinstance(path, os.PathLike) else path
     if not isinstance(text, str) or not text.strip():
@@ -78,7 +84,7 @@ def check_output_path(path: str | os.PathLike, what: str = "output", *,
                              "astrofield writes only regular files")
         if not os.access(target, os.W_OK):
             raise ValueError(f"{what} {text!r} exists and is read-only")
-    _nearest_existing_dir(target, what)
+    _nearest_existing_dir(target, what, make_parents)
     if suffixes is not None:
         allowed = sorted({s.lower().lstrip(".") for s in suffixes})
         suf = target.suffix.lower().lstrip(".")
@@ -139,7 +145,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
     ``path`` is checked with :func:`check_output_path` first; missing parent directories are
     created. Returns the path written (a symbolic link's target).
     """
-    target = check_output_path(path)
+    target = check_output_path(path, make_parents=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     mode = _target_mode(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
