@@ -236,15 +236,18 @@ def working_memory(
     return out
 
 
-def plot_memory(ds: xr.Dataset, param: int = 0):
+def plot_memory(ds: xr.Dataset, param: int = 0, axes=None):
     """Figure of a working-memory run: delay traces, read-out errors, cost and demand.
 
-    Returns the matplotlib Figure (Agg backend).
+    ``axes``: three matplotlib Axes to draw parameter set ``param`` on (default a new Figure).
+    Returns the matplotlib Figure.
     """
     from astrofield.plotting import plt
 
     d = ds.isel(param=param)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
+    own = axes is None
+    fig, axes = (plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True) if own
+                 else (axes[0].figure, axes))
     t = d["time"].values
     for ci, cue in enumerate(d["cue"].values):
         for k in range(d.sizes["trial"]):
@@ -266,8 +269,12 @@ def plot_memory(ds: xr.Dataset, param: int = 0):
     axes[2].plot(td, dem.mean(axis=0), color="k")
     axes[2].set(xlabel="t", ylabel="demand ∫ beta q f dx",
                 title=f"mean cost {float(d['mean_cost']):.3g}")
-    fig.suptitle(f"working memory: theta={float(d['theta']):g}, beta={float(d['beta']):g}, "
-                 f"gamma={float(d['gamma']):g}, D={float(d['D']):g}")
+    label = (f"theta={float(d['theta']):g}, beta={float(d['beta']):g}, "
+             f"gamma={float(d['gamma']):g}, D={float(d['D']):g}")
+    if own:
+        fig.suptitle(f"working memory: {label}")
+    else:
+        axes[0].set_title(f"{label}\n{axes[0].get_title()}", fontsize=9)
     return fig
 
 

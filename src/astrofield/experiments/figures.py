@@ -29,10 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 - pyplot picks a backend; never forced here
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 

@@ -266,8 +266,6 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> None:
 def plot_map(ds: xr.Dataset, fig=None):
     """Plot ``E'(0)`` with the Evans (black) and Fourier (red dashed) boundaries of a 2-D map."""
     import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     dims = list(ds["evans_dprime"].dims)
@@ -308,9 +306,7 @@ def plot_figure2(outdir: str | os.PathLike | None = None, fig=None, *, D: float 
         The matplotlib Figure and an ``xr.Dataset`` with the plotted data. If ``outdir`` is
         given, ``figure2.png`` and ``figure2.nc`` are written there.
     """
-    import matplotlib
 
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n = check_int("n", n, 20)
