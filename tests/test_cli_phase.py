@@ -23,7 +23,7 @@ def test_phase_summary_json_and_netcdf(tmp_path):
     res = run("phase", "--vary", "D=0.05,0.6", "--vary", "beta=0.01,0.05,5", "--gamma", "2",
               "--theta", "0.1", *TINY, "-o", str(out), "--summary-json")
     assert res.exit_code == 0, res.output
-    obj = json.loads(res.output.strip().splitlines()[-1])
+    obj = json.loads(res.stdout)
     for k in ("points", "wall_s", "n_unstable", "agreement", "n_no_bump", "output"):
         assert k in obj
     assert obj["points"] == 6 and obj["n_no_bump"] == 2
@@ -38,7 +38,7 @@ def test_phase_summary_json_and_netcdf(tmp_path):
 def test_phase_inf_and_single_axis():
     res = run("phase", "--vary", "beta=0.01,0.05", "--D", "inf", *TINY, "--summary-json")
     assert res.exit_code == 0, res.output
-    obj = json.loads(res.output.strip().splitlines()[-1])
+    obj = json.loads(res.stdout)
     assert obj["dims"] == ["beta"] and obj["points"] == 2
     res = run("phase", "--vary", "D=inf", "--vary", "beta=0.05", *TINY, "--summary-json")
     assert res.exit_code == 0, res.output

@@ -292,13 +292,19 @@ def outer(vals: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ running
 @contextlib.contextmanager
-def guard(param_hint: str | None = None) -> Iterator[None]:
-    """ValueError -> usage error (exit 2); OSError/RuntimeError/MemoryError -> exit 1."""
+def guard(runtime: bool = False) -> Iterator[None]:
+    """Turn library errors into clean exits (no traceback).
+
+    ValueError is bad input -> usage error (exit 2), unless ``runtime`` (after the work has
+    started, e.g. while plotting) -> exit 1; OSError/RuntimeError/MemoryError -> exit 1.
+    """
     try:
         yield
     except click.ClickException:
         raise
-    except ValueError as exc:
+    except (ValueError, FileExistsError) as exc:  # FileExistsError: e.g. refusing to overwrite
+        if runtime:
+            raise click.ClickException(str(exc)) from None
         raise click.UsageError(str(exc)) from None
     except (OSError, RuntimeError, MemoryError, FloatingPointError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None

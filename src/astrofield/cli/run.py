@@ -152,7 +152,7 @@ def run_cmd(**p: Any) -> None:
                    position=p["position"], stimulus=stim, noise=noise, n_frames=p["n_frames"],
                    progress=False if p["quiet"] else None, seed=p["seed"])
     # A failed (non-finite) run is reported here, before any file is written (numerics lane).
-    with guard():
+    with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: _figure(ds))
     s = _summary(ds, p, timer.wall_s)
     emit(s, p["as_json"],
