@@ -76,7 +76,7 @@ def test_stability_map_files(tmp_path):
     (["stability", "--region", "1,0,0,1"], "RE_MIN<RE_MAX"),
     (["stability", "--D", "0.3", "--region", "-1,1,-1,1"], "accumulates"),
     (["boundary", "--vary", "gamma"], "--beta"),
-    (["stability-map", "--beta", "0.1:0.01:5"], "LO < HI"),
+    (["stability-map", "--beta", "0.1:0.1:5"], "empty"),
     (["stability-map", "--beta", "0.1:0.2:x"], "integer"),
     (["stability-map", "--beta", "0.01:0.1:3", "--D", "0.1:1:3", "--gamma", "1:2:3",
       "--plot", "x.png"], "two swept"),
