@@ -92,6 +92,8 @@ class api_default:  # noqa: N801 - used like a function in option declarations
     def __call__(self) -> Any:
         mod, _, attr = self.target.partition(":")
         obj = getattr(importlib.import_module(mod), attr)
+        if isinstance(obj, Mapping):  # a table of defaults
+            return obj[self.name]
         if inspect.isclass(obj) and hasattr(obj, "__dataclass_fields__"):
             return obj.__dataclass_fields__[self.name].default
         return inspect.signature(obj).parameters[self.name].default
