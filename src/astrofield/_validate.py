@@ -39,10 +39,11 @@ def _strictly_positive(name: str) -> tuple[float, float, bool, bool, bool]:
 
 
 #: Parameters a phase diagram or stability map may sweep, with the model's limits except that the
-#: bump theory needs ``gamma > 0`` and ``D > 0`` (both rates enter as divisors).
+#: bump theory needs ``gamma > 0`` and ``D > 0`` (both rates enter as divisors) and ``beta > 0``
+#: (without depletion the drift derivative E'(0) is 0/0).
 SWEEP_RANGES: dict[str, tuple[float, float, bool, bool, bool]] = {
     "theta": PARAMETER_RANGES["theta"],
-    "beta": PARAMETER_RANGES["beta"],
+    "beta": _strictly_positive("beta"),
     "gamma": _strictly_positive("gamma"),
     "D": _strictly_positive("D"),
 }

@@ -32,14 +32,15 @@ from astrofield.cli._common import (
 __all__ = ["bump_cmd", "stability_cmd", "boundary_cmd", "stability_map_cmd"]
 
 
-def _validated(**kw: Any) -> None:
-    """The bump theory's limits (gamma > 0, D > 0 or inf), checked up front (exit 2)."""
-    from astrofield._validate import SWEEP_RANGES, check_param
+def _validated(table: str = "theory", **kw: Any) -> None:
+    """The bump theory's limits (beta, gamma > 0, D > 0 or inf), checked up front (exit 2);
+    ``table="model"``: the model's limits (bumps exist at beta = 0 too)."""
+    from astrofield._validate import PARAMETER_RANGES, SWEEP_RANGES, check_param
 
     for name, v in kw.items():
         if v is not None:
             try:
-                check_param(name, v, SWEEP_RANGES)
+                check_param(name, v, SWEEP_RANGES if table == "theory" else PARAMETER_RANGES)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
 
@@ -60,7 +61,8 @@ def bump_cmd(theta: float, beta: float, gamma: float, as_json: bool) -> None:
     from astrofield.theory.bump import fold, stationary_bumps
 
     timer = Timer()
-    _validated(theta=theta, beta=beta, gamma=gamma)
+    _validated(theta=theta, gamma=gamma)
+    _validated("model", beta=beta)
     with guard():
         bmax, dfold = fold(theta, gamma)
         bumps = stationary_bumps(theta, beta, gamma)

@@ -56,6 +56,14 @@ def _validate(theta, beta, gamma, D):
             check_range("D", D, 0.0, np.inf, lo_open=True, allow_inf=True))
 
 
+def _beta_positive(beta) -> None:
+    """E'(0) needs depletion: at beta = 0 the resource perturbations are neutral (E has a
+    degenerate zero at 0), so the Evans derivative would be 0/0."""
+    if np.any(np.asarray(beta, dtype=float) == 0):
+        raise ValueError("beta = 0 is outside the allowed range (0, inf) of the stability "
+                         "analysis: without depletion E'(0) is undefined (0/0)")
+
+
 def _fourier_any(Delta, c0, beta, gamma, D):
     """Fourier verdict for arrays in which ``D`` may mix finite values and ``inf``."""
     Delta, c0, beta, gamma, D = np.broadcast_arrays(Delta, c0, beta, gamma, D)
@@ -84,6 +92,12 @@ def _evaluate(theta, beta, gamma, D, branch="wide") -> dict[str, np.ndarray]:
     ed = np.full(Delta.shape, np.nan)
     if ex.any():
         ed[ex] = _dprime_cauchy(Delta[ex], c0[ex], be[ex], ga[ex], Dd[ex])
+    bad = ex & ~np.isfinite(ed)
+    if bad.any():  # never a silent NaN verdict (e.g. beta so small that the resource underflows)
+        i = np.flatnonzero(bad.ravel())[0]
+        raise ValueError(f"E'(0) is not finite at theta = {th.ravel()[i]:g}, beta = "
+                         f"{be.ravel()[i]:g}, gamma = {ga.ravel()[i]:g}, D = {Dd.ravel()[i]:g}; "
+                         "beta is below what the Evans computation resolves")
     fs, fmr, fdp = _fourier_any(np.where(ex, Delta, np.nan), c0, be, ga, Dd)
     es = ex & (ed > 0)
     fs = fs & ex
@@ -113,6 +127,7 @@ def stability(theta: Any, beta: Any, gamma: Any, D: Any,
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     _validate(theta, beta, gamma, D)
+    _beta_positive(beta)
     tau = float(check_range("tau", tau, 0.0, np.inf, lo_open=True))
     if tau == 1.0:
         return _evaluate(theta, beta, gamma, D, branch)
@@ -234,6 +249,7 @@ def stability_map(theta: Any = 0.1, beta: Any = 0.05, gamma: Any = 2.0, D: Any =
         have ``exists = False`` and ``NaN`` values.
     """
     vals = dict(zip(_NAMES, _validate(theta, beta, gamma, D), strict=True))
+    _beta_positive(beta)
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     dims = []
