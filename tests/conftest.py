@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                      HealthCheck.function_scoped_fixture],
-               print_blob=True)
+               print_blob=True, database=None)
 settings.register_profile("fast", max_examples=25, derandomize=True, **_COMMON)
 settings.register_profile("long", max_examples=400, derandomize=False, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
