@@ -186,7 +186,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     defaults = dict(ctx.default_map or {})
     for key, v in cfg.items():
         p = by_key[key]
-        if key in p.secondary_opts and isinstance(v, bool):  # e.g. no-early-stop = true
+        if f"--{key}" in p.secondary_opts and isinstance(v, bool):  # e.g. no-early-stop = true
             v = not v
         defaults[p.name] = _config_value(key, v, p)
     ctx.default_map = defaults
