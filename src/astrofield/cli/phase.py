@@ -72,12 +72,11 @@ def _boundaries(ds, fixed: dict[str, float]) -> dict[str, Any]:
     from astrofield.theory.stability import boundary
 
     dims = list(ds["drift"].dims)
-    if dims == ["beta"]:
-        out = {}
-        for method, name in (("evans", "Evans E'(0) = 0"), ("fourier", "Fourier truncation")):
-            out[name] = boundary("beta", fixed["theta"], fixed["D"], gamma=fixed["gamma"],
-                                 method=method)
-        return out
+    if dims in (["beta"], ["gamma"]):  # critical values along the swept axis: vertical lines
+        kw = {"gamma": fixed["gamma"]} if dims == ["beta"] else {"beta": fixed["beta"]}
+        return {name: boundary(dims[0], fixed["theta"], fixed["D"], method=method, **kw)
+                for method, name in (("evans", "Evans E'(0) = 0"),
+                                     ("fourier", "Fourier truncation"))}
     other = [d for d in dims if d != "beta"]
     if len(dims) != 2 or "beta" not in dims or other[0] not in ("D", "gamma"):
         return {}

@@ -50,6 +50,8 @@ def _panel_1d(ax, ds: xr.Dataset, var: str, label: str, dim: str) -> None:
     y = np.abs(ds[var].values)
     ok = ds["verdict_code"].values >= 0 if "verdict_code" in ds else np.ones(x.size, bool)
     ax.semilogy(x[ok], np.maximum(y[ok], 1e-16), "o-", color="k", ms=3)
+    if x.size > 2 and np.all(x > 0) and np.allclose(np.diff(np.log(x)), np.log(x[1] / x[0])):
+        ax.set_xscale("log")  # a geometric (":log") grid
     ax.set(xlabel=dim, ylabel=label)
 
 
@@ -94,6 +96,9 @@ def plot_phase(ds: xr.Dataset, boundaries: Mapping[str, Any] | None = None,
                 for k, b in enumerate(np.atleast_1d(curve)):
                     ax.axvline(b, ls=ls, color="r", lw=1.2, label=name if k == 0 else None)
         ax.set_title(label)
-    if boundaries:
+    if axs[0].get_legend_handles_labels()[0]:
         axs[0].legend(loc="best", fontsize=8)
+    elif boundaries:
+        axs[0].text(0.02, 0.98, "no boundary crossing in this range", transform=axs[0].transAxes,
+                    va="top", fontsize=8)
     return fig
