@@ -51,12 +51,13 @@ _gamma = option("--gamma", type=FINITE, default=2.0, help="Replenishment rate, >
 _D = option("--D", "D", type=FLOAT_INF, default=1.0, help="Astrocytic diffusion (> 0, or 'inf').")
 
 
-@command("bump", example="astrofield bump --theta 0.1 --beta 0.05 --gamma 2 --json")
+@command("bump", example="astrofield bump --theta 0.1 --beta 0.05 --gamma 2 --json --plot bump.png")
 @_theta
 @_beta
 @_gamma
+@plot_option("Figure of the U, Q, A profiles of both branches.")
 @json_option
-def bump_cmd(theta: float, beta: float, gamma: float, as_json: bool) -> None:
+def bump_cmd(theta: float, beta: float, gamma: float, plot: str | None, as_json: bool) -> None:
     """Stationary bumps (wide and narrow branch) and the fold beta_max."""
     from astrofield.theory.bump import fold, stationary_bumps
 
@@ -70,7 +71,9 @@ def bump_cmd(theta: float, beta: float, gamma: float, as_json: bool) -> None:
            "Delta_fold": float(dfold), "exists": bool(bumps),
            "branches": [{k: (b.branch if k == "branch" else float(getattr(b, k)))
                          for k in ("branch", "Delta", "c0", "A0", "amplitude", "mu")}
-                        for b in bumps], "wall_s": timer.wall_s}
+                        for b in bumps], "wall_s": timer.wall_s, "plot": plot}
+    with guard(runtime=True):
+        save_outputs(None, None, plot, lambda: _plot("plot_bumps", bumps))
     lines = [f"beta_fold = {float(bmax):.10g} (Delta_fold = {float(dfold):.10g})"]
     if not bumps:
         lines.append("no bump exists (beta > beta_fold)")
@@ -78,6 +81,12 @@ def bump_cmd(theta: float, beta: float, gamma: float, as_json: bool) -> None:
         lines.append("  ".join(f"{k}={v}" if k == "branch" else f"{k}={v:.10g}"
                                for k, v in b.items()))
     emit(obj, as_json, lines)
+
+
+def _plot(name: str, *args: Any, **kw: Any):
+    import astrofield.plotting as plotting
+
+    return getattr(plotting, name)(*args, **kw)
 
 
 def _parse_region(text: str | None):
@@ -110,9 +119,11 @@ astrofield stability --D inf --region=-1.5,2,-2,2""")
 @option("--no-spectrum", is_flag=True, help="Skip the zero search.")
 @option("--tau", type=FINITE, default=1.0,
         help="Resource time scale (enters as beta, gamma, D -> beta/tau, gamma/tau, D/tau).")
+@plot_option("Figure of the zeros of E in the complex plane.")
 @json_option
 def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str,
-                  region: str | None, no_spectrum: bool, tau: float, as_json: bool) -> None:
+                  region: str | None, no_spectrum: bool, tau: float, plot: str | None,
+                  as_json: bool) -> None:
     """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E."""
     from astrofield.theory.evans import evans_zeros
     from astrofield.theory.stability import stability
@@ -127,7 +138,9 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
     if not obj["exists"]:
         obj.update({"evans_dprime": None, "stable": None, "fourier_stable": None,
                     "eigenvalues": [], "multiplicities": [], "disagree": False,
-                    "wall_s": timer.wall_s})
+                    "wall_s": timer.wall_s, "plot": plot})
+        with guard(runtime=True):
+            save_outputs(None, None, plot, lambda: _plot("plot_spectrum", [], region=reg))
         emit(obj, as_json, ["no bump exists (beta > beta_fold): nothing to analyse"])
         return
     zeros = []
@@ -144,7 +157,11 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
         "Delta": float(r["Delta"]), "c0": float(r["c0"]),
         "eigenvalues": [[z.lam.real, z.lam.imag] for z in zeros],
         "multiplicities": [z.multiplicity for z in zeros], "wall_s": timer.wall_s,
+        "plot": plot,
     })
+    with guard(runtime=True):
+        save_outputs(None, None, plot, lambda: _plot("plot_spectrum", [z.lam for z in zeros],
+                                                     obj["multiplicities"], region=reg))
     lines = [f"E'(0) = {obj['evans_dprime']:.10g}  ->  "
              f"{'stable' if obj['stable'] else 'drift-unstable'} (Evans)",
              f"Fourier truncation: {'stable' if obj['fourier_stable'] else 'unstable'}"

@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 
 from astrofield.io import atomic_write
 
-__all__ = ["plot_run", "plot_phase", "save_figure", "plt", "new_figure"]
+__all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "save_figure", "plt",
+           "new_figure"]
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
@@ -98,9 +99,12 @@ def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
     return fig
 
 
-def __getattr__(name: str):
-    if name == "plot_phase":
-        from astrofield.plotting.maps import plot_phase
+_LAZY = {"plot_phase": "maps", "plot_bumps": "bumps", "plot_spectrum": "bumps"}
 
-        return plot_phase
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
