@@ -128,6 +128,29 @@ def test_phase_fuzz(vary):
     check_outcome(args)
 
 
+@settings(max_examples=12)
+@given(st.sampled_from(["memory", "wander"]), st.one_of(D_t, spec), st.one_of(beta_t, spec),
+       st.one_of(st.just("0.05"), num),
+       st.sampled_from(["0.5", "cosine", "abc", "0", "-1", "inf"]))
+def test_apps_fuzz(cmd, D, beta, sigma, corr):
+    """memory and wander on tiny batches: grids, noise amplitudes and correlations."""
+    from astrofield._validate import PARAMETER_RANGES, parse_values
+
+    try:
+        n = parse_values("D", D, PARAMETER_RANGES).size * parse_values("beta", beta).size
+    except ValueError:
+        n = 1
+    if n > 4:
+        return  # keep examples fast
+    args = [cmd, "--D", D, "--beta", beta, "--N", "16", "--dt", "0.1", "--json", "-q"]
+    if cmd == "memory":
+        args += ["--trials", "1", "--delay", "1", "--noise-sigma", sigma]
+    else:
+        args += ["--trials", "2", "--T", "1", "--sigma", sigma, "--correlation", corr]
+    check_outcome(args, allow_undefined=("D_theory", "rms_error", "mean_abs_drift", "D_eff",
+                                         "D_lo", "D_hi", "msd_exponent"))
+
+
 # --------------------------------------------------------------------------- TOML configs
 def _toml_value(v):
     if isinstance(v, bool):
