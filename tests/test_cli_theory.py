@@ -104,3 +104,10 @@ def test_beta_zero_is_refused_by_the_theory_not_a_silent_nan():
     assert res.exit_code == 2 and "beta = 0" in res.output
     res = run("bump", "--beta", "0", "--json")
     assert res.exit_code == 0 and json.loads(res.stdout)["exists"] is True
+
+
+def test_boundary_plot(tmp_path):
+    png = tmp_path / "b.png"
+    res = run("boundary", "--D", "0.3", "--plot", str(png), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["plot"] == str(png) and png.stat().st_size > 1000

@@ -199,9 +199,10 @@ astrofield boundary --vary gamma --beta 0.05 --D 1""")
 @option("--vary", type=click.Choice(["beta", "gamma"]), default="beta",
         help="Parameter whose critical value is searched.")
 @option("--range", "rng", default=None, metavar="LO:HI", help="Search interval (default: all).")
+@plot_option("Figure of E'(0) and the Fourier indicator along the varied parameter.")
 @json_option
 def boundary_cmd(theta: float, gamma: float, beta: float | None, D: float, vary: str,
-                 rng: str | None, as_json: bool) -> None:
+                 rng: str | None, plot: str | None, as_json: bool) -> None:
     """Stability boundary beta* (or gamma* with --vary gamma) by Evans and by Fourier.
 
     A quantity that does not exist (no crossing in the interval) is null in JSON and listed
@@ -224,8 +225,30 @@ def boundary_cmd(theta: float, gamma: float, beta: float | None, D: float, vary:
     obj = {"theta": theta, "D": D, "vary": vary, **kw, key: first, f"fourier_{key}": ffirst,
            "crossings": ev, "fourier_crossings": fo,
            "relative_difference": abs(ffirst - first) / first if ev.size and fo.size
-           else math.nan, "wall_s": timer.wall_s}
+           else math.nan, "wall_s": timer.wall_s, "plot": plot}
+    with guard(runtime=True):
+        save_outputs(None, None, plot, lambda: _indicator_figure(vary, theta, D, kw, lo, hi,
+                                                                 ev, fo))
     emit(obj, as_json, [f"{key} (Evans)   = {first:.10g}", f"{key} (Fourier) = {ffirst:.10g}"])
+
+
+def _indicator_figure(vary, theta, D, kw, lo, hi, ev, fo):
+    """E'(0) and the Fourier p'(0) along ``vary`` (search interval, or around the crossings)."""
+    from astrofield.theory.bump import fold
+    from astrofield.theory.stability import stability
+
+    found = np.concatenate([ev, fo])
+    if lo is None:
+        lo = 0.5 * found.min() if found.size else (1e-3 if vary == "beta" else 0.1)
+    if hi is None:
+        hi = 2.0 * found.max() if found.size else (
+            float(fold(theta, kw["gamma"])[0]) if vary == "beta" else 10.0)
+    x = np.linspace(lo, hi, 200)
+    r = (stability(theta, x, kw["gamma"], D) if vary == "beta"
+         else stability(theta, kw["beta"], x, D))
+    return _plot("plot_indicator", x, {"Evans E'(0)": r["evans_dprime"],
+                                       "Fourier p'(0)": r["fourier_dprime"]},
+                 {"Evans E'(0)": ev, "Fourier p'(0)": fo}, xlabel=vary)
 
 
 @command("stability-map", example="""

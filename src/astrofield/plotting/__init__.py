@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 
 from astrofield.io import atomic_write
 
-__all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "save_figure", "plt",
-           "new_figure"]
+__all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "plot_indicator",
+           "save_figure", "plt", "new_figure"]
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
@@ -99,7 +99,8 @@ def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
     return fig
 
 
-_LAZY = {"plot_phase": "maps", "plot_bumps": "bumps", "plot_spectrum": "bumps"}
+_LAZY = {"plot_phase": "maps", "plot_bumps": "bumps", "plot_spectrum": "bumps",
+         "plot_indicator": "bumps"}
 
 
 def __getattr__(name: str):

@@ -81,3 +81,37 @@ def plot_spectrum(eigenvalues: Any, multiplicities: Any | None = None, ax: Any =
         ax.plot([r0, r1, r1, r0, r0], [i0, i0, i1, i1, i0], color="0.8", lw=0.8)
     ax.set(xlabel="Re lambda", ylabel="Im lambda", title="zeros of E (red: Re > 0)")
     return fig
+
+
+def plot_indicator(x: Any, curves: dict[str, Any], crossings: dict[str, Any] | None = None,
+                   xlabel: str = "beta", ax: Any = None):
+    """Stability indicators (e.g. E'(0), > 0 stable) against a parameter, with their zeros.
+
+    Parameters
+    ----------
+    x
+        Parameter values.
+    curves
+        label -> indicator values on ``x`` (NaN where undefined, e.g. no bump: left blank).
+    crossings
+        label -> parameter values where the indicator changes sign (vertical lines).
+    xlabel
+        Name of the parameter.
+    ax
+        Axes to draw on; default a new Figure.
+    """
+    if ax is None:
+        fig = Figure(figsize=(6, 4.2), layout="constrained")
+        ax = fig.subplots()
+    fig = ax.figure
+    x = np.asarray(x, float)
+    for k, (label, y) in enumerate(curves.items()):
+        y = np.asarray(y, float)
+        scale = np.nanmax(np.abs(y)) if np.any(np.isfinite(y)) else 1.0
+        ax.plot(x, y / (scale or 1.0), color=f"C{k}", label=f"{label} (/ {scale:.3g})")
+        for c in np.atleast_1d((crossings or {}).get(label, [])):
+            ax.axvline(c, color=f"C{k}", ls="--", lw=1)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set(xlabel=xlabel, ylabel="indicator (scaled; > 0 stable)")
+    ax.legend(fontsize=8)
+    return fig
