@@ -38,7 +38,7 @@ def test_every_command_documents_options_and_an_example(name):
         if isinstance(p, click.Option):
             assert p.help, f"{name} {p.opts} has no help text"
     names = {o for p in cmd.params for o in getattr(p, "opts", [])}
-    assert {"--config", "--json"} <= names, name
+    assert {"--config", "--json", "-q"} <= names, name
     res = invoke(name, "--help")
     assert res.exit_code == 0 and "Example:" in res.output
 

@@ -172,6 +172,7 @@ astrofield bold --seconds-per-unit 0.01 --delay 600 --tr 1 --plot bold.png --jso
 @output_option("NetCDF output (the BOLD dataset).")
 @plot_option()
 @json_option
+@quiet_option
 def bold_cmd(**p: Any) -> None:
     """BOLD prediction of a working-memory trial (demand -> Balloon-Windkessel)."""
     from astrofield.applications.memory import memory_bold, plot_memory_bold
@@ -283,6 +284,7 @@ astrofield collapse --beta-start 0.3 --beta-end 1.2 --T-ramp 400 --trials 4 --pl
 @output_option()
 @plot_option()
 @json_option
+@quiet_option
 def collapse_cmd(**p: Any) -> None:
     """Early warnings of resource collapse under a slow depletion ramp."""
     from astrofield.applications.collapse import plot_collapse, ramp_collapse
@@ -322,6 +324,7 @@ astrofield field2d --N 48 --T 100 --plot field2d.png --json""")
 @output_option()
 @plot_option()
 @json_option
+@quiet_option
 def field2d_cmd(**p: Any) -> None:
     """2-D bump on the torus (sigmoid firing theta 0.3, steepness 10; difference of Gaussians)."""
     from astrofield.applications.field2d import plot_field2d, solve2d

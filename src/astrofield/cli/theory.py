@@ -25,6 +25,7 @@ from astrofield.cli._common import (
     option,
     output_option,
     plot_option,
+    quiet_option,
     save_outputs,
     vary_option,
 )
@@ -57,7 +58,9 @@ _D = option("--D", "D", type=FLOAT_INF, default=1.0, help="Astrocytic diffusion 
 @_gamma
 @plot_option("Figure of the U, Q, A profiles of both branches.")
 @json_option
-def bump_cmd(theta: float, beta: float, gamma: float, plot: str | None, as_json: bool) -> None:
+@quiet_option
+def bump_cmd(theta: float, beta: float, gamma: float, plot: str | None, as_json: bool,
+             quiet: bool) -> None:
     """Stationary bumps (wide and narrow branch) and the fold beta_max."""
     from astrofield.theory.bump import fold, stationary_bumps
 
@@ -121,9 +124,10 @@ astrofield stability --D inf --region=-1.5,2,-2,2""")
         help="Resource time scale (enters as beta, gamma, D -> beta/tau, gamma/tau, D/tau).")
 @plot_option("Figure of the zeros of E in the complex plane.")
 @json_option
+@quiet_option
 def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str,
                   region: str | None, no_spectrum: bool, tau: float, plot: str | None,
-                  as_json: bool) -> None:
+                  as_json: bool, quiet: bool) -> None:
     """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E."""
     from astrofield.theory.evans import evans_zeros
     from astrofield.theory.stability import stability
@@ -201,8 +205,9 @@ astrofield boundary --vary gamma --beta 0.05 --D 1""")
 @option("--range", "rng", default=None, metavar="LO:HI", help="Search interval (default: all).")
 @plot_option("Figure of E'(0) and the Fourier indicator along the varied parameter.")
 @json_option
+@quiet_option
 def boundary_cmd(theta: float, gamma: float, beta: float | None, D: float, vary: str,
-                 rng: str | None, plot: str | None, as_json: bool) -> None:
+                 rng: str | None, plot: str | None, as_json: bool, quiet: bool) -> None:
     """Stability boundary beta* (or gamma* with --vary gamma) by Evans and by Fourier.
 
     A quantity that does not exist (no crossing in the interval) is null in JSON and listed
@@ -263,8 +268,9 @@ astrofield stability-map --vary beta=1e-3:0.1:40:log --vary gamma=1:1.6:4 --D in
 @output_option()
 @plot_option("Figure of E'(0) with both boundaries (needs exactly two swept parameters).")
 @json_option
+@quiet_option
 def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str, ...],
-                      output: str | None, plot: str | None, as_json: bool) -> None:
+                      output: str | None, plot: str | None, as_json: bool, quiet: bool) -> None:
     """Analytic phase map (Evans E'(0) and Fourier verdict) over any two swept parameters.
 
     SPEC: start:stop:count, start:stop:count:log, v1,v2,... or one value; --vary NAME=SPEC
