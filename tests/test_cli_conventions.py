@@ -155,6 +155,8 @@ def test_json_convention_helpers():
     ([*TINY_RUN, "--N", "1e9"], 2, ["--N"]),
     (["run", "--N", "100000000", "--n-frames", "1000", "-q"], 2, ["GiB", "memory"]),
     (["memory", "--cue", "inf"], 2, ["--cue"]),
+    (["run", "--T", "1e300", "--dt", "1e-300", "-q"], 2, ["time steps"]),
+    (["wander", "--T", "1e12", "--dt", "1e-3"], 2, ["time steps"]),
     (["stability-map", "--vary", "beta=0.01:0.1:3:log", "--vary", "D=0.1,0.2", "--plot",
       "m.bogus"], 2, ["bogus"]),
 ])

@@ -83,8 +83,9 @@ def test_stability_fuzz(theta, beta, gamma, D, tau):
 
 @settings(max_examples=15)
 @given(st.sampled_from(["16", "24", "32", "16", "15", "0", "x", "16.5"]),
-       st.sampled_from(["0.5", "1", "0.5", "1", "0", "-1", "nan", "inf", "0.33"]),
-       st.sampled_from(["0.1", "0.25", "0.1", "0.25", "0", "2", "inf", "nan"]), beta_t, D_t,
+       st.sampled_from(["0.5", "1", "0.5", "1", "0", "-1", "nan", "inf", "0.33", "1e300"]),
+       st.sampled_from(["0.1", "0.25", "0.1", "0.25", "0", "2", "inf", "nan", "1e-300"]), beta_t,
+       D_t,
        st.lists(st.one_of(st.text(max_size=12), st.sampled_from(
            ["1,0.3,1,0,0.5", "0,0.3,-1,0,1", "1,0,1,0,1", "1,0.3,nan,0,1"])), max_size=1),
        st.lists(st.sampled_from(["width=0.6", "w_e=3", "foo=1", "width=nan", "=", "width"]),

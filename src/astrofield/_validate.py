@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["check_range", "check_int", "check_param", "check_memory", "available_memory",
-           "parse_number", "parse_values", "parse_axis", "PARAMETER_RANGES", "SWEEP_RANGES",
-           "as_param_array", "as_time_series", "time_last"]
+           "check_steps", "parse_number", "parse_values", "parse_axis", "PARAMETER_RANGES",
+           "SWEEP_RANGES", "as_param_array", "as_time_series", "time_last"]
 
 #: Allowed values of each model parameter: name -> ``(lo, hi, lo_open, hi_open, allow_inf)``.
 #: The single table of parameter limits: :class:`astrofield.Model` applies it, and
@@ -325,3 +325,24 @@ def check_memory(bytes_needed: float, what: str, *, fraction: float = 0.8) -> fl
                          f"{fraction:.0%} of this machine's {total / 2**30:.3g} GiB; reduce the "
                          "problem size")
     return need
+
+
+#: Largest number of time steps a single command-line run may request (about a day of compute
+#: for the smallest grids); larger requests are almost always a typo in T or dt.
+MAX_STEPS = 10**9
+
+
+def check_steps(T: Any, dt: Any, *, T_name: str = "T", max_steps: int = MAX_STEPS) -> int:
+    """Check a final time and a time step; returns the number of steps ``T / dt``.
+
+    Raises ValueError (naming the values) for a non-positive or non-finite ``T`` or ``dt``, and
+    for more than ``max_steps`` steps (including a ratio that overflows).
+    """
+    T = float(check_range(T_name, T, 0.0, math.inf, lo_open=True))
+    dt = float(check_range("dt", dt, 0.0, math.inf, lo_open=True))
+    with np.errstate(over="ignore"):
+        ratio = T / dt
+    if not math.isfinite(ratio) or ratio > max_steps:
+        raise ValueError(f"{T_name} = {T:g} with dt = {dt:g} is {ratio:.3g} time steps, more "
+                         f"than the allowed {max_steps:.0e}; increase dt or reduce {T_name}")
+    return int(round(ratio))

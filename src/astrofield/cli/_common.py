@@ -298,7 +298,8 @@ def guard(runtime: bool = False) -> Iterator[None]:
     """Turn library errors into clean exits (no traceback).
 
     ValueError is bad input -> usage error (exit 2), unless ``runtime`` (after the work has
-    started, e.g. while plotting) -> exit 1; OSError/RuntimeError/MemoryError -> exit 1.
+    started, e.g. while plotting) -> exit 1; OSError, RuntimeError, MemoryError and
+    ArithmeticError (overflow) -> exit 1 with the message.
     """
     try:
         yield
@@ -308,7 +309,7 @@ def guard(runtime: bool = False) -> Iterator[None]:
         if runtime:
             raise click.ClickException(str(exc)) from None
         raise click.UsageError(str(exc)) from None
-    except (OSError, RuntimeError, MemoryError, FloatingPointError) as exc:
+    except (OSError, RuntimeError, MemoryError, ArithmeticError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
 
 

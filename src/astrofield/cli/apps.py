@@ -59,9 +59,13 @@ def _model(p: dict[str, Any]):
     return Model(**outer(vals))
 
 
-def _check_size(batch: int, N: int, what: str, per_point: float = 200.0) -> None:
-    from astrofield._validate import check_memory
+def _check_size(batch: int, N: int, what: str, per_point: float = 200.0,
+                T: float | None = None, dt: float | None = None, T_name: str = "T") -> None:
+    """Memory estimate (about ``per_point`` floats per grid point) and step count, up front."""
+    from astrofield._validate import check_memory, check_steps
 
+    if T is not None:
+        check_steps(T, dt, T_name=T_name)
     check_memory(8.0 * batch * N * per_point, what)
 
 
@@ -117,7 +121,8 @@ def memory_cmd(**p: Any) -> None:
         cues = parse_values("--cue", p["cue"])
         if not np.all(np.isfinite(cues)):
             raise ValueError(f"--cue = {p['cue']!r}: cue positions must be finite")
-        _check_size(model.batch_size * cues.size * p["trials"], p["N"], "the memory batch")
+        _check_size(model.batch_size * cues.size * p["trials"], p["N"], "the memory batch",
+                    T=p["delay"], dt=p["dt"], T_name="delay")
         ds = working_memory(model, cues, n_trials=p["trials"], delay=p["delay"],
                             cue_amplitude=p["cue_amplitude"],
                             noise=_noise(p["noise_sigma"], p["noise_correlation"], p["seed"]),
@@ -181,6 +186,7 @@ def bold_cmd(**p: Any) -> None:
     timer = Timer()
     with guard():
         model = Model(theta=p["theta"], beta=p["beta"], gamma=p["gamma"], D=p["D"])
+        _check_size(1, p["N"], "the BOLD trial", T=p["delay"], dt=p["dt"], T_name="delay")
         wm, bold = memory_bold(model, p["cue"], seconds_per_unit=p["seconds_per_unit"],
                                region=_parse_region(p["region"]), delay=p["delay"],
                                tr=p["tr"], preset=p["preset"], tail=p["tail"], N=p["N"],
@@ -241,7 +247,8 @@ def wander_cmd(**p: Any) -> None:
         if p["sigma"] < 0:
             raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
         model = _model(p)
-        _check_size(model.batch_size * p["trials"], p["N"], "the wandering batch")
+        _check_size(model.batch_size * p["trials"], p["N"], "the wandering batch", T=p["T"],
+                    dt=p["dt"])
         ds = measure_wandering(model, sigma=p["sigma"], correlation=corr,
                                n_trials=p["trials"], T=p["T"], N=p["N"], dt=p["dt"],
                                seed=p["seed"], t_fit=0.0 if corr == "cosine" else None,
@@ -294,7 +301,8 @@ def collapse_cmd(**p: Any) -> None:
     with guard():
         if p["sigma"] < 0:
             raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
-        _check_size(p["trials"], p["N"], "the collapse batch")
+        _check_size(p["trials"], p["N"], "the collapse batch", T=p["T_ramp"], dt=p["dt"],
+                    T_name="T-ramp")
         ds = ramp_collapse(Model(theta=p["theta"], gamma=p["gamma"], D=p["D"]),
                            beta_start=p["beta_start"], beta_end=p["beta_end"],
                            T_ramp=p["T_ramp"], sigma=p["sigma"], n_trials=p["trials"],
@@ -332,7 +340,7 @@ def field2d_cmd(**p: Any) -> None:
 
     timer = Timer()
     with guard():
-        _check_size(p["N"], p["N"], "the 2-D field")
+        _check_size(p["N"], p["N"], "the 2-D field", T=p["T"], dt=p["dt"])
         model = Model(theta=0.3, steepness=10.0, firing="sigmoid", beta=p["beta"],
                       gamma=p["gamma"], D=p["D"])
         ds = solve2d(model, N=p["N"], T=p["T"], dt=p["dt"])

@@ -132,7 +132,7 @@ def phase_cmd(**p: Any) -> None:
     Each point: exact wide bump + shift perturbation, integrated to T; verdict stable /
     unstable / no bump, with the Evans E'(0) and Fourier verdicts alongside.
     """
-    from astrofield._validate import check_memory
+    from astrofield._validate import check_memory, check_steps
     from astrofield.experiments.phase import phase_diagram, summarize
     from astrofield.experiments.sweep import make_grid
 
@@ -144,6 +144,7 @@ def phase_cmd(**p: Any) -> None:
             raise ValueError("--resume needs -o/--output (the store to resume)")
         fixed = {k: p[k] for k in ("theta", "beta", "gamma", "D")}
         make_grid(p["vary"], fixed, max_dims=2)
+        check_steps(p["T"], p["dt"])
         check_memory(_estimate_bytes(p["N"], p["chunk_size"], p["workers"]),
                      f"a sweep with N = {p['N']} and chunk size {p['chunk_size']}")
     executor, client = _executor(p["scheduler"])

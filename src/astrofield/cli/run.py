@@ -67,7 +67,7 @@ def _estimate_bytes(N: int, n_frames: int) -> float:
 
 def _build(p: dict[str, Any]):
     """Model, stimulus and noise from the options (ValueError on bad input, before any work)."""
-    from astrofield._validate import check_memory
+    from astrofield._validate import check_memory, check_steps
     from astrofield.model.definition import Model
     from astrofield.model.kernels import make_kernel
     from astrofield.model.noise import Noise
@@ -84,6 +84,7 @@ def _build(p: dict[str, Any]):
     if p["noise_sigma"] < 0:
         raise ValueError(f"--noise-sigma = {p['noise_sigma']:g} is outside the allowed range "
                          "[0, inf)")
+    check_steps(p["T"], p["dt"])
     check_memory(_estimate_bytes(p["N"], p["n_frames"]),
                  f"a run with N = {p['N']} and {p['n_frames']} frames")
     return model, stim, noise
