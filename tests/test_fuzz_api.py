@@ -69,8 +69,8 @@ def solve_property(theta, beta, D, N, T, dt, eps, amp):
 
 
 @given(theta_s, beta_s, D_s, st.sampled_from([16, 17, 32, 15, 0, -4]),
-       st.sampled_from([0.5, 1.0, 0.0, -1.0, math.inf, math.nan]),
-       st.sampled_from([0.1, 0.25, 0.0, 2.0, math.nan]), st.floats(-1.5, 1.5), anyfloat)
+       st.sampled_from([0.5, 1.0, 0.0, -1.0, math.inf, math.nan, 1e300]),
+       st.sampled_from([0.1, 0.25, 0.0, 2.0, math.nan, 1e-300]), st.floats(-1.5, 1.5), anyfloat)
 def test_solve_fuzz(theta, beta, D, N, T, dt, eps, amp):
     solve_property(theta, beta, D, N, T, dt, eps, amp)
 
