@@ -168,6 +168,14 @@ def test_clean_errors(args, code, words):
         assert w in res.output, (w, res.output)
 
 
+def test_non_finite_run_is_a_failure_not_a_result(tmp_path):
+    out = tmp_path / "r.nc"
+    res = invoke(*TINY_RUN, "--kernel", "mexican_hat", "--kernel-param", "s_e=1e-300", "-o",
+                 str(out), "--json")
+    assert res.exit_code == 1 and "non-finite" in res.output and res.stdout == ""
+    assert not out.exists()
+
+
 def test_output_checked_before_work(tmp_path):
     """A bad output path is refused in milliseconds, not after the run."""
     (tmp_path / "d").mkdir()

@@ -88,8 +88,8 @@ def test_stability_fuzz(theta, beta, gamma, D, tau):
        D_t,
        st.lists(st.one_of(st.text(max_size=12), st.sampled_from(
            ["1,0.3,1,0,0.5", "0,0.3,-1,0,1", "1,0,1,0,1", "1,0.3,nan,0,1"])), max_size=1),
-       st.lists(st.sampled_from(["width=0.6", "w_e=3", "foo=1", "width=nan", "=", "width"]),
-                max_size=1),
+       st.lists(st.sampled_from(["width=0.6", "w_e=3", "foo=1", "width=nan", "=", "width",
+                                 "w_e=1e300", "s_e=1e-300", "width=1e-300"]), max_size=1),
        st.sampled_from(["cosine", "gaussian", "mexican_hat"]))
 def test_run_fuzz(N, T, dt, beta, D, pulses, kparams, kernel):
     args = ["run", "--N", N, "--T", T, "--dt", dt, "--beta", beta, "--D", D, "--kernel",

@@ -152,14 +152,29 @@ def run_cmd(**p: Any) -> None:
         ds = solve(model, T=p["T"], dt=p["dt"], N=p["N"], init=p["init"], eps=p["eps"],
                    position=p["position"], stimulus=stim, noise=noise, n_frames=p["n_frames"],
                    progress=False if p["quiet"] else None, seed=p["seed"])
-    # A failed (non-finite) run is reported here, before any file is written (numerics lane).
+    s = _summary(ds, p, timer.wall_s)
+    # A failed (non-finite) run is reported here, before any file is written. Stand-in until
+    # solve's per-member `failed` flag lands (numerics lane): it checks the summary values.
+    _refuse_non_finite(s)
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: _figure(ds))
-    s = _summary(ds, p, timer.wall_s)
     emit(s, p["as_json"],
          f"drift {s['drift']:.6g} rad, velocity {s['velocity']:.3g} rad/time, mass drift "
          f"{s['mass_drift']:.2e}, {s['wall_s']:.2f} s"
          + (f" -> {p['output']}" if p["output"] else ""))
+
+
+def _refuse_non_finite(s: dict[str, Any]) -> None:
+    """Exit 1 (nothing written) if the run's summary holds NaN or inf: never a silent success."""
+    import math
+
+    keys = ("drift", "velocity", "mass_drift", "width", "final_position")
+    bad = [k for k in keys if not math.isfinite(s[k])]
+    if bad:
+        raise click.ClickException(
+            f"the simulation produced non-finite {', '.join(bad)} (NaN or inf): the numerical "
+            "solution failed and nothing was written; reduce dt or check the kernel and pulse "
+            "parameters")
 
 
 def _figure(ds):
