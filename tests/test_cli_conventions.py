@@ -74,6 +74,7 @@ def _cfg(tmp_path, text):
     ("pulse = [\"1,2\"]\n", ["POSITION"]),
     ("theta = nan\n", ["'theta'", "nan"]),
     ("N = [\n", ["cannot read"]),
+    ("output = 107\n", ["'output'", "file name"]),
 ])
 def test_config_errors_name_the_key(tmp_path, text, words):
     res = invoke("run", "--config", _cfg(tmp_path, text), "-q")

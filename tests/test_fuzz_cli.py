@@ -54,7 +54,9 @@ def _walk_numbers(obj):
 
 
 def check_outcome(args, allow_undefined=()):
-    res = CliRunner().invoke(main, args)
+    runner = CliRunner()
+    with runner.isolated_filesystem():  # generated output names land in a temporary directory
+        res = runner.invoke(main, args)
     exc = res.exception
     assert exc is None or isinstance(exc, SystemExit), (args, repr(exc), res.output)
     assert "Traceback" not in res.output, (args, res.output)

@@ -151,6 +151,8 @@ def _config_scalar(key: str, value: Any, param: click.Parameter, bad: Callable) 
     elif isinstance(ptype, (click.types.FloatParamType, FiniteFloat, FloatOrInf)):
         if isinstance(value, str) and not isinstance(ptype, FloatOrInf):
             raise bad(f"expected a number, got the string {value!r}")
+    elif isinstance(ptype, click.Path) and not isinstance(value, str):
+        raise bad(f"expected a file name (a string), got {value!r}")
     elif isinstance(value, float):
         value = "inf" if math.isinf(value) else repr(value)
     elif isinstance(value, int):
