@@ -207,3 +207,18 @@ def test_stability_fuzz_long(theta, beta, gamma, D, tau):
                        max_size=5))
 def test_config_fuzz_long(tmp_path_factory, cfg):
     test_config_fuzz.hypothesis.inner_test(tmp_path_factory, cfg)
+
+
+@pytest.mark.slow
+@settings(settings.get_profile("long"), max_examples=150)
+@given(st.sampled_from(["16", "24", "32", "16", "15", "0", "x", "16.5"]),
+       st.sampled_from(["0.5", "1", "0.5", "1", "0", "-1", "nan", "inf", "0.33", "1e300"]),
+       st.sampled_from(["0.1", "0.25", "0.1", "0.25", "0", "2", "inf", "nan", "1e-300"]), beta_t,
+       D_t,
+       st.lists(st.one_of(st.text(max_size=12), st.sampled_from(
+           ["1,0.3,1,0,0.5", "0,0.3,-1,0,1", "1,0,1,0,1", "1,0.3,nan,0,1"])), max_size=1),
+       st.lists(st.sampled_from(["width=0.6", "w_e=3", "foo=1", "width=nan", "=", "width",
+                                 "w_e=1e300", "s_e=1e-300", "width=1e-300"]), max_size=1),
+       st.sampled_from(["cosine", "gaussian", "mexican_hat"]))
+def test_run_fuzz_long(N, T, dt, beta, D, pulses, kparams, kernel):
+    test_run_fuzz.hypothesis.inner_test(N, T, dt, beta, D, pulses, kparams, kernel)
