@@ -246,3 +246,17 @@ def test_sigterm_removes_the_temp_file(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == -signal.SIGTERM
     assert list(tmp_path.iterdir()) == []
+
+
+def test_api_savers_and_plots_check_their_inputs(tmp_path):
+    from astrofield.plotting import plot_run
+
+    with pytest.raises(ValueError, match="xarray.Dataset"):
+        save({"v": 1}, tmp_path / "x.nc")
+    with pytest.raises(ValueError, match="not a regular file"):
+        save(__import__("xarray").Dataset(), "/dev/null")
+    from astrofield import Model, solve
+
+    ds = solve(Model(D=np.array([0.5, 1.0])), T=0.2, dt=0.1, N=16, n_frames=2, progress=False)
+    with pytest.raises(ValueError, match=r"member = 2 is outside the allowed range \[0, 1\]"):
+        plot_run(ds, member=2)

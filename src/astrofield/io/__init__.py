@@ -47,6 +47,8 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         Before writing, if ``path`` is a directory, a device, read-only, in an unwritable
         directory (see :func:`check_output_path`).
     """
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
     check_output_path(path, make_parents=True)
     ds = ds.copy()
     ds.attrs = _clean_attrs(ds.attrs)

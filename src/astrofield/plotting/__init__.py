@@ -69,6 +69,10 @@ def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
     matplotlib.figure.Figure
     """
     if "batch" in ds.dims:
+        n = ds.sizes["batch"]
+        if isinstance(member, bool) or not isinstance(member, (int, np.integer)) \
+                or not -n <= member < n:
+            raise ValueError(f"member = {member!r} is outside the allowed range [0, {n - 1}]")
         ds = ds.isel(batch=member)
     if axes is None:
         fig, axes = new_figure(1, 4, figsize=(15, 4), constrained_layout=True)
