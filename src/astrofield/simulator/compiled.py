@@ -134,13 +134,16 @@ if HAVE_NUMBA:
 
     @njit(cache=True, inline="always")
     def relax_scalar(q, k, s, h):  # pragma: no cover - compiled
-        """Exact solution after ``h`` of ``q' = s - k q`` for scalars."""
+        """Exact solution after ``h`` of ``q' = s - k q`` for scalars (one transcendental:
+        ``e^z = expm1(z) + 1`` is accurate to round-off since ``e^z`` is near 1 wherever
+        ``expm1`` matters)."""
         z = -k * h
+        em = math.expm1(z)
         if abs(z) < 1e-8:
             p1 = 1.0 + 0.5 * z
         else:
-            p1 = math.expm1(z) / z
-        return q * math.exp(z) + s * h * p1
+            p1 = em / z
+        return q * (em + 1.0) + s * h * p1
 
     @njit(cache=True)
     def relax_compiled(q, k, s, h):  # pragma: no cover - compiled

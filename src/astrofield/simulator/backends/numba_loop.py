@@ -44,9 +44,9 @@ def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
         c = scale * r[j]
         if c == 0.0:
             continue
-        off = n - j
+        row = kext[n - j:2 * n - j]  # a view indexed from 0: the loop vectorises
         for i in range(n):
-            out[i] += c * kext[i + off]
+            out[i] += c * row[i]
 
 
 @njit(cache=True, inline="always")
