@@ -70,9 +70,12 @@ def _jsonable(v):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="NetCDF output (chunks go to OUTPUT.parts/ while running).")
 @click.option("--summary-json", is_flag=True, help="Print one JSON object with the summary.")
+@click.option("--backend", type=click.Choice(["auto", "numba", "numpy", "jax"]), default="auto",
+              show_default=True, help="Time-integration backend (jax: pip install "
+              "'astrofield[jax]').")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def phase_cmd(vary, theta, beta, gamma, D, T, N, dt, eps, chunk_size, workers, scheduler, resume,
-              early_stop, output, summary_json, quiet):
+              early_stop, output, summary_json, backend, quiet):
     """Numerical phase diagram of the drift experiment over one or two parameters.
 
     Each point: exact wide bump + shift perturbation, integrated to T; verdict stable /
@@ -97,7 +100,8 @@ def phase_cmd(vary, theta, beta, gamma, D, T, N, dt, eps, chunk_size, workers, s
         ds = phase_diagram(vary, theta=theta, beta=beta, gamma=gamma, D=D, T=T, N=N, dt=dt,
                            eps=eps, early_stop=early_stop, chunk_size=chunk_size,
                            executor=executor, workers=workers, store=output, resume=resume,
-                           progress=False if (quiet or summary_json) else None)
+                           progress=False if (quiet or summary_json) else None,
+                           backend=None if backend == "auto" else backend)
     except (ValueError, FileExistsError) as exc:
         raise click.UsageError(str(exc)) from exc
     finally:

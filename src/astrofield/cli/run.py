@@ -107,11 +107,14 @@ def _parse_pulse(text: str):
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Figure file (kymographs and position trace), e.g. run.png.")
 @click.option("--summary-json", is_flag=True, help="Print a one-line JSON summary.")
+@click.option("--backend", type=click.Choice(["auto", "numba", "numpy", "jax"]), default="auto",
+              show_default=True, help="Time-integration backend (jax: pip install "
+              "'astrofield[jax]').")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params, N, dt, T, init,
             eps, position,
             pulses, noise_sigma, noise_correlation, seed, n_frames, output, plot, summary_json,
-            quiet):
+            backend, quiet):
     """Simulate the astrocyte-neural field on the ring.
 
     Defaults reproduce the paper's Figure 7 run (theta 0.1, beta 0.05, gamma 2, D 0.7, eps 0.3,
@@ -140,7 +143,8 @@ def run_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params
         stim = [_parse_pulse(p) for p in pulses]
         noise = Noise(noise_sigma, noise_correlation, seed) if noise_sigma > 0 else None
         ds = solve(model, T=T, dt=dt, N=N, init=init, eps=eps, position=position, stimulus=stim,
-                   noise=noise, n_frames=n_frames, progress=False if quiet else None, seed=seed)
+                   noise=noise, n_frames=n_frames, progress=False if quiet else None, seed=seed,
+                   backend=None if backend == "auto" else backend)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if output:

@@ -259,6 +259,7 @@ def drift_experiment(
     rule: VerdictRule | None = None,
     tau: float = 1.0,
     traces: bool = False,
+    backend: str | None = None,
 ) -> xr.Dataset:
     """The drift experiment for a batch of parameter points (one vectorised run).
 
@@ -278,6 +279,8 @@ def drift_experiment(
         The :class:`VerdictRule` (default thresholds if ``None``).
     traces
         Also return the ``velocity_trace`` on ``(point, time)``.
+    backend
+        Time-integration backend of :func:`astrofield.simulate.solve` (``None``: its default).
 
     Returns
     -------
@@ -309,7 +312,8 @@ def drift_experiment(
         model = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=tau)
         stop = EarlyStop(T, N) if early_stop else None
         ds = solve(model, T=T, dt=dt, N=N, init="bump", eps=eps, store_fields=False,
-                   sample_every=stride, stop_rule=stop, stop_every=rule.t_ref, progress=False)
+                   sample_every=stride, stop_rule=stop, stop_every=rule.t_ref, progress=False,
+                   backend=backend)
         v = ds["velocity"].values
         verdict = rule.classify(ds["time"].values, v)
         unstable[idx] = verdict["unstable"]
@@ -403,6 +407,7 @@ def phase_diagram(
     resume: bool = False,
     progress: bool | None = None,
     rule: VerdictRule | None = None,
+    backend: str | None = None,
 ) -> xr.Dataset:
     """Numerical phase diagram of the drift experiment over a grid of one or two parameters.
 
@@ -417,6 +422,8 @@ def phase_diagram(
         See :func:`drift_experiment`.
     chunk_size, executor, workers, store, resume, progress
         See :func:`astrofield.sweep.run_sweep`.
+    backend
+        Time-integration backend (see :func:`astrofield.simulate.solve`; ``None``: default).
 
     Returns
     -------
@@ -433,6 +440,10 @@ def phase_diagram(
     opts = _check_settings(T=T, N=N, dt=dt, eps=eps)
     rule = VerdictRule() if rule is None else rule
     opts.update(early_stop=bool(early_stop), rule=rule)
+    if backend is not None:
+        from astrofield.simulator.backends import choose
+
+        opts["backend"] = choose(str(backend))  # unknown / not installed: ValueError now
     func = functools.partial(_chunk, **opts)
     meta = {k: v for k, v in opts.items() if k != "rule"}
     meta.update({f"rule_{k}": v for k, v in asdict(rule).items()})

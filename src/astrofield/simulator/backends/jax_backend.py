@@ -261,7 +261,7 @@ def _integrate(run, jax, jnp) -> None:
     pos0 = jnp.asarray(run.pos0)
     carry = (jnp.asarray(st.u), jnp.asarray(st.q_in), jnp.asarray(st.q_out), jnp.asarray(st.a),
              pos0, pos0, jnp.ones(B, bool), jnp.zeros(B, bool), jnp.full(B, np.nan))
-    obs0 = np.asarray(jnp.stack([pos0, *stepper.observe(*carry[:4])]))
+    obs0 = np.asarray(jnp.stack([pos0, *jax.jit(stepper.observe)(*carry[:4])]))
     frame_index = {int(s): i for i, s in enumerate(run.frames)}
     _store(run, 0, obs0, np.ones(B, bool), np.stack([st.u, st.q, st.a]))
     n0 = 0

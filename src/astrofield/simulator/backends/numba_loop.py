@@ -192,8 +192,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, ops, b,
     u, qi, qo, a = st[0], st[1], st[2], st[3]
     th, be, ga, ta, steep = pr[0], pr[1], pr[2], pr[3], pr[4]
     u1, N0, N1, fo0, fo1, J0, qi_p, qo_p = W[0], W[1], W[2], W[3], W[4], W[5], W[6], W[7]
-    ap, phim, qi_m, qo_m, qi_n, qo_n, dJ, an = (W[8], W[9], W[10], W[11], W[12], W[13], W[14],
-                                                W[15])
+    ap, phim, qi_n, qo_n, dJ, an = W[8], W[9], W[12], W[13], W[14], W[15]
     un, kk, ss, work = W[16], W[17], W[18], W[19]
     g1 = W[20:24]
     gn = W[24:28]
