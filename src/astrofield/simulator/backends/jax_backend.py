@@ -239,8 +239,17 @@ def _make_block(stepper: _Step, dt: float, store: bool):
 def integrate(run) -> None:
     """Backend ``"jax"``: see the module docstring."""
     jax, jnp = _jax()
-    with jax.enable_x64(True):
+    with _x64(jax):
         _integrate(run, jax, jnp)
+
+
+def _x64(jax):
+    """Context manager switching on float64 for the duration of the run only."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64  # older JAX
+
+    return enable_x64()
 
 
 def _segments(run) -> list[np.ndarray]:
