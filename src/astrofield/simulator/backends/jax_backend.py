@@ -89,22 +89,34 @@ def _remap(qi, qo, po, pn):
     return qi_new, qo_new
 
 
-class _Step:
-    """The pure step function and observables for one configuration (closed over constants)."""
+def _constants(sim, h: float) -> tuple[tuple, dict]:
+    """Static configuration (hashable: selects the compiled function) and the arrays."""
+    r = sim.ring
+    static = (bool(sim.heaviside), bool(sim.cosine), int(r.N), float(h), float(np.exp(-h)),
+              float(sim.kernel_amp), float(r.dx))
+    arrs = {"x": r.x, "cos": r.cos, "sin": r.sin, "cell_cos": r.cell_cos,
+            "cell_sin": r.cell_sin}
+    if not sim.cosine:
+        arrs["w_hat"], arrs["dw_hat"] = sim._w_hat, sim._dw_hat
+    for name, o in zip(("e", "p1", "p2"), sim.diffusion_operators(h), strict=True):
+        arrs[name] = np.broadcast_to(o, (sim.B, o.shape[-1])).copy()
+    for k in ("theta", "beta", "gamma", "tau", "steepness"):
+        arrs[k] = np.asarray(sim.params[k], dtype=float)
+    return static, arrs
 
-    def __init__(self, sim, h: float) -> None:
-        _, jnp = _jax()
-        r = sim.ring
-        self.h, self.E, self.N, self.dx = h, float(np.exp(-h)), r.N, r.dx
-        self.heav, self.cosine, self.amp = sim.heaviside, sim.cosine, sim.kernel_amp
-        self.x, self.cos, self.sin = (jnp.asarray(a) for a in (r.x, r.cos, r.sin))
-        self.cell_cos, self.cell_sin = jnp.asarray(r.cell_cos), jnp.asarray(r.cell_sin)
-        if not sim.cosine:
-            self.w_hat, self.dw_hat = jnp.asarray(sim._w_hat), jnp.asarray(sim._dw_hat)
-        self.ops = tuple(jnp.asarray(np.broadcast_to(o, (sim.B, o.shape[-1])))
-                         for o in sim.diffusion_operators(h))
-        P = sim.params
-        self.th, self.be, self.ga, self.ta, self.st = (jnp.asarray(P[k]) for k in (
+
+class _Step:
+    """The pure step function and observables (``static``: configuration, ``a``: arrays, which
+    are tracers inside the compiled functions)."""
+
+    def __init__(self, static: tuple, a: dict) -> None:
+        self.heav, self.cosine, self.N, self.h, self.E, self.amp, self.dx = static
+        self.x, self.cos, self.sin = a["x"], a["cos"], a["sin"]
+        self.cell_cos, self.cell_sin = a["cell_cos"], a["cell_sin"]
+        if not self.cosine:
+            self.w_hat, self.dw_hat = a["w_hat"], a["dw_hat"]
+        self.ops = (a["e"], a["p1"], a["p2"])
+        self.th, self.be, self.ga, self.ta, self.st = (a[k] for k in (
             "theta", "beta", "gamma", "tau", "steepness"))
 
     def geometry(self, u):
@@ -197,43 +209,52 @@ class _Step:
         return vel, phi.sum(-1) * (2 * np.pi / self.N), (q + a).sum(-1) * self.dx
 
 
-def _make_block(stepper: _Step, dt: float, store: bool):
-    """A jitted ``block(carry, seg_ends) -> (carry, obs)`` scanning over segments."""
+@functools.lru_cache(maxsize=64)
+def _block_fn(static: tuple, dt: float, store: bool):
+    """Compiled ``block(arrs, n0, carry, ends) -> (carry, (obs, fields))``: a scan over the
+    segments ending at the steps ``ends``, one ``fori_loop`` over the steps of each."""
     jax, jnp = _jax()
 
-    def one(n, carry):
-        u, qi, qo, a, pos, last, running, failed, t_failed = carry
-        new = stepper.step(u, qi, qo, a)
-        ok = functools.reduce(jnp.logical_and, [jnp.isfinite(v).all(-1) for v in new])
-        newly = running & ~ok
-        failed = failed | newly
-        t_failed = jnp.where(newly, (n + 1) * dt, t_failed)
-        running = running & ok
-        keep = running[:, None]
-        u, qi, qo, a = (jnp.where(keep, nv, ov) for nv, ov in zip(new, (u, qi, qo, a),
-                                                                   strict=True))
-        ph = stepper.phase(u)
-        pos = jnp.where(running, pos + (ph - last + np.pi) % (2 * np.pi) - np.pi, pos)
-        last = jnp.where(running, ph, last)
-        return u, qi, qo, a, pos, last, running, failed, t_failed
+    def block(arrs, n0, carry, ends):
+        stepper = _Step(static, arrs)
 
-    def segment(state, end):
-        n0, carry = state
-        carry = jax.lax.fori_loop(n0, end, one, carry)
-        u, qi, qo, a = carry[:4]
-        vel, width, mass = stepper.observe(u, qi, qo, a)
-        out = jnp.stack([carry[4], vel, width, mass])
-        if store:
-            phi = stepper.geometry(u)[0]
-            return (end, carry), (out, jnp.stack([u, phi * qi + (1.0 - phi) * qo, a]))
-        return (end, carry), (out, jnp.zeros(0))
+        def one(n, carry):
+            u, qi, qo, a, pos, last, running, failed, t_failed = carry
+            new = stepper.step(u, qi, qo, a)
+            ok = functools.reduce(jnp.logical_and, [jnp.isfinite(v).all(-1) for v in new])
+            newly = running & ~ok
+            failed = failed | newly
+            t_failed = jnp.where(newly, (n + 1) * dt, t_failed)
+            running = running & ok
+            keep = running[:, None]
+            u, qi, qo, a = (jnp.where(keep, nv, ov) for nv, ov in zip(new, (u, qi, qo, a),
+                                                                       strict=True))
+            ph = stepper.phase(u)
+            pos = jnp.where(running, pos + (ph - last + np.pi) % (2 * np.pi) - np.pi, pos)
+            last = jnp.where(running, ph, last)
+            return u, qi, qo, a, pos, last, running, failed, t_failed
 
-    @jax.jit
-    def block(n0, carry, ends):
+        def segment(state, end):
+            n0, carry = state
+            carry = jax.lax.fori_loop(n0, end, one, carry)
+            u, qi, qo, a = carry[:4]
+            vel, width, mass = stepper.observe(u, qi, qo, a)
+            out = jnp.stack([carry[4], vel, width, mass])
+            if store:
+                phi = stepper.geometry(u)[0]
+                return (end, carry), (out, jnp.stack([u, phi * qi + (1.0 - phi) * qo, a]))
+            return (end, carry), (out, jnp.zeros(0))
+
         (_, carry), obs = jax.lax.scan(segment, (n0, carry), ends)
         return carry, obs
 
-    return block
+    return jax.jit(block)
+
+
+@functools.lru_cache(maxsize=64)
+def _observe_fn(static: tuple):
+    jax, _ = _jax()
+    return jax.jit(lambda arrs, u, qi, qo, a: _Step(static, arrs).observe(u, qi, qo, a))
 
 
 def integrate(run) -> None:
@@ -265,18 +286,19 @@ def _segments(run) -> list[np.ndarray]:
 
 def _integrate(run, jax, jnp) -> None:
     sim, st, B = run.sim, run.state, run.sim.B
-    stepper = _Step(sim, run.dt)
-    block = _make_block(stepper, run.dt, run.fields is not None)
+    static, arrs = _constants(sim, run.dt)
+    arrs = {k: jnp.asarray(v) for k, v in arrs.items()}
+    block = _block_fn(static, float(run.dt), run.fields is not None)
     pos0 = jnp.asarray(run.pos0)
     carry = (jnp.asarray(st.u), jnp.asarray(st.q_in), jnp.asarray(st.q_out), jnp.asarray(st.a),
              pos0, pos0, jnp.ones(B, bool), jnp.zeros(B, bool), jnp.full(B, np.nan))
-    obs0 = np.asarray(jnp.stack([pos0, *jax.jit(stepper.observe)(*carry[:4])]))
+    obs0 = np.asarray(jnp.stack([pos0, *_observe_fn(static)(arrs, *carry[:4])]))
     frame_index = {int(s): i for i, s in enumerate(run.frames)}
     _store(run, 0, obs0, np.ones(B, bool), np.stack([st.u, st.q, st.a]))
     n0 = 0
     for ends in _segments(run):
         was_running = np.asarray(carry[6])
-        carry, (obs, flds) = block(n0, carry, jnp.asarray(ends))
+        carry, (obs, flds) = block(arrs, n0, carry, jnp.asarray(ends))
         obs, flds = np.asarray(obs), np.asarray(flds)  # one transfer per block
         for k, e in enumerate(ends):
             if int(e) in frame_index:
