@@ -183,6 +183,25 @@ def _relax_row(out, q, kk, ss, h):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
+    """Heaviside resource updates sharing one ``expm1`` per cell: ``qo`` relaxes with rate
+    ``s`` (``q' = s - s q``), ``qi`` with rate ``s + bk`` (``bk = beta / tau``), using the exact
+    identity ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` with the per-member
+    constant ``emb = expm1(-bk h)`` (no cancellation, round-off level)."""
+    for j in range(qi.shape[0]):
+        s = ss[j]
+        z = -s * h
+        em = math.expm1(z)
+        p1 = 1.0 + 0.5 * z if abs(z) < 1e-8 else em / z
+        qo_out[j] = qo[j] * (em + 1.0) + s * h * p1
+        k = s + bk
+        z2 = -k * h
+        em2 = em + emb + em * emb
+        p2 = 1.0 + 0.5 * z2 if abs(z2) < 1e-8 else em2 / z2
+        qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
+
+
+@njit(cache=True)
 def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, ops, b,
           W):  # pragma: no cover - compiled
     """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
@@ -212,8 +231,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, ops, b,
             J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) / ta
             kk[j] = s0 + be * fo0[j] / ta
     if heav:
-        _relax_row(qi_p, qi, kk, ss, h)
-        _relax_row(qo_p, qo, ss, ss, h)
+        _relax_pair(qi, qo, ss, be / ta, math.expm1(-(be / ta) * h), h, qi_p, qo_p)
     else:
         _relax_row(qo_p, qo, kk, ss, h)
         qi_p[:] = qi
@@ -243,11 +261,10 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, ops, b,
         remap_row(qi_n, qo_n, phim, gn[0], qi_n, qo_n)
     else:
         qi_n[:] = qo_n
-    ok = True
+    total = 0.0  # NaN or inf anywhere makes the sum non-finite
     for j in range(n):
-        if not (math.isfinite(un[j]) and math.isfinite(qi_n[j]) and math.isfinite(qo_n[j])
-                and math.isfinite(an[j])):
-            ok = False
+        total += un[j] + qi_n[j] + qo_n[j] + an[j]
+    ok = math.isfinite(total)
     if ok:
         u[:] = un
         qi[:] = qi_n
@@ -276,8 +293,7 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W):  # pragma: no cover -
         for j in range(n):
             phim[j] = 0.5 * (g[0, j] + g1[0, j])
         remap_row(qi, qo, g[0], phim, qi_m, qo_m)
-        _relax_row(qi_n, qi_m, kk, ss, h)
-        _relax_row(qo_n, qo_m, ss, ss, h)
+        _relax_pair(qi_m, qo_m, ss, be / ta, math.expm1(-(be / ta) * h), h, qi_n, qo_n)
         for j in range(n):
             p = phim[j]
             dq[j] = p * (qi_n[j] - qi_m[j]) + (1 - p) * (qo_n[j] - qo_m[j])
