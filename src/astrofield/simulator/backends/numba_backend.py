@@ -72,24 +72,36 @@ def _noise(sim, n0: int, n1: int, dt: float) -> np.ndarray:
     return np.stack([sim._draw(dt) for _ in range(n0, n1)])
 
 
+#: Element-steps (members x grid points x steps) of work per progress-bar update at least.
+PROGRESS_WORK = 4_000_000
+
+
 def _boundaries(run) -> list[int]:
     """Steps at which the compiled loop returns to Python."""
     sim, n = run.sim, run.n_steps
     stride = n
     if sim.stimulus or sim._draw is not None:
         stride = max(1, int(CHUNK_BYTES // (3 * 8 * sim.B * sim.ring.N)))
-    stride = min(stride, max(1, -(-n // 20)))  # progress bar: about 20 updates
+    if run.progress is not False:  # about 20 bar updates, each after enough work
+        stride = min(stride, max(-(-n // 20), -(-PROGRESS_WORK // (sim.B * sim.ring.N))))
     stops = set(range(stride, n, stride)) | {n}
     if run.stop_rule is not None:
         stops |= set(range(run.stop_stride, n, run.stop_stride))
     return sorted(stops)
 
 
+def _parallel(B: int) -> bool:
+    """Spread members over threads only when there are several (a parallel region costs a
+    thread hand-over, which on a loaded machine can be a scheduler time slice)."""
+    return B >= 2
+
+
 def _observe(run, arr, pk, t: float, mask) -> np.ndarray:
     sim = run.sim
     inp = np.broadcast_to(sim.input(t), (sim.B, sim.ring.N)).astype(float)
-    return _loop.observe_all(arr, pk["P"], pk["flags"], pk["amp"], pk["ring"], pk["wk"],
-                             np.ascontiguousarray(inp), mask)
+    fn = _loop.observe_all if _parallel(sim.B) else _loop.observe_all_serial
+    return fn(arr, pk["P"], pk["flags"], pk["amp"], pk["ring"], pk["wk"],
+              np.ascontiguousarray(inp), mask)
 
 
 def integrate(run) -> None:
@@ -108,13 +120,14 @@ def integrate(run) -> None:
         fields[:, :, 0] = [run.state.u, run.state.q, run.state.a]
     frame_of = run.frame_of()
     E = float(np.exp(-dt))
+    chunk = _loop.run_chunk if _parallel(B) else _loop.run_chunk_serial
     bar = run.progress_bar()
     n0 = 0
     for n1 in _boundaries(run):
         inp = (_inputs(sim, n0, n1, dt) if sim.stimulus else np.zeros((3, 1, 1, sim.ring.N)))
-        _loop.run_chunk(n0, n1, dt, E, frame_of, arr, pk["P"], pk["flags"], pk["amp"],
-                        pk["ring"], pk["wk"], pk["ops"], inp, _noise(sim, n0, n1, dt), running,
-                        pos, last, rec, fields, run.failed, run.t_failed)
+        chunk(n0, n1, dt, E, frame_of, arr, pk["P"], pk["flags"], pk["amp"], pk["ring"],
+              pk["wk"], pk["ops"], inp, _noise(sim, n0, n1, dt), running, pos, last, rec,
+              fields, run.failed, run.t_failed)
         bar.update(n1 - n0)
         n0 = n1
         if not running.any():

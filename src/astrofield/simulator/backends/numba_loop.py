@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from astrofield.simulator.compiled import edges_row, relax_scalar, remap_row
 
-__all__ = ["run_chunk", "observe_all"]
+__all__ = ["run_chunk", "run_chunk_serial", "observe_all", "observe_all_serial"]
 
 _TINY = 1e-300
 
@@ -331,6 +331,16 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp,
 
 
 @njit(cache=True)
+def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp, noise,
+                     running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
+    """:func:`run_chunk` on the calling thread only (small batches: no thread start-up)."""
+    for b in range(state.shape[1]):
+        if running[b]:
+            _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp,
+                        noise, running, pos, last, rec, fields, failed, t_failed)
+
+
+@njit(cache=True)
 def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp, noise,
                 running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`)."""
@@ -399,6 +409,16 @@ def observe_all(state, P, flags, amp, ring, wk, inp_t, mask):  # pragma: no cove
     for b in prange(state.shape[1]):
         if mask[b]:
             _observe_member(np.int64(b), state, P, flags, amp, ring, wk, inp_t, out)
+    return out
+
+
+@njit(cache=True)
+def observe_all_serial(state, P, flags, amp, ring, wk, inp_t, mask):  # pragma: no cover
+    """:func:`observe_all` on the calling thread only."""
+    out = np.full((state.shape[1], 4), np.nan)
+    for b in range(state.shape[1]):
+        if mask[b]:
+            _observe_member(b, state, P, flags, amp, ring, wk, inp_t, out)
     return out
 
 
