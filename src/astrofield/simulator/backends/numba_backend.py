@@ -6,6 +6,8 @@ precomputed stimulus and noise blocks, progress), and unpacks the results.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from astrofield.simulator.backends import numba_loop as _loop
@@ -92,8 +94,19 @@ def _boundaries(run) -> list[int]:
 
 def _parallel(B: int) -> bool:
     """Spread members over threads only when there are several (a parallel region costs a
-    thread hand-over, which on a loaded machine can be a scheduler time slice)."""
-    return B >= 2
+    thread hand-over, which on a loaded machine can be a scheduler time slice), and not inside
+    a dask worker process (the sweep already runs one such process per core)."""
+    return B >= 2 and not _in_dask_worker()
+
+
+def _in_dask_worker() -> bool:
+    if "distributed" not in sys.modules:
+        return False
+    try:
+        sys.modules["distributed"].get_worker()
+    except (ValueError, AttributeError):
+        return False
+    return True
 
 
 def _observe(run, arr, pk, t: float, mask) -> np.ndarray:
