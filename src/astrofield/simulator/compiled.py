@@ -41,15 +41,11 @@ if HAVE_NUMBA:
         See :meth:`astrofield.simulator.ring.Ring.edges`.
         """
         n = u.shape[0]
-        for j in range(n):
-            if u[j] - th > 0:
-                phi[j] = 1.0
-                mc[j] = cell_cos[j]
-                ms[j] = cell_sin[j]
-            else:
-                phi[j] = 0.0
-                mc[j] = 0.0
-                ms[j] = 0.0
+        for j in range(n):  # full cells (branch-free: the compiler vectorises it)
+            p = 1.0 if u[j] - th > 0 else 0.0
+            phi[j] = p
+            mc[j] = p * cell_cos[j]
+            ms[j] = p * cell_sin[j]
             m1[j] = 0.0
         for k in range(n):
             kp = k + 1 if k + 1 < n else 0

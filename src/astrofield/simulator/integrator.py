@@ -34,6 +34,15 @@ Design orders: 2 in ``h``; in ``N`` spectral for the smooth parts, with the sub-
 second order or better (see ``tests/test_convergence.py`` for the measured orders).
 
 Optional additive noise (:class:`~astrofield.noise.Noise`) is added by Euler-Maruyama.
+
+Organisation: :func:`solve` validates its arguments (:func:`_check_solve_args`), builds the
+:class:`Simulator` and the initial :class:`State`, collects everything a run needs and produces in
+a :class:`Run`, hands it to a backend (:mod:`astrofield.simulator.backends`) and labels the result
+(:func:`_to_dataset`). The backends implement this same step: ``"numpy"``
+(:func:`integrate_numpy`, one :meth:`Simulator.step` per time step: the reference),
+``"numba"`` (the whole loop compiled, members spread over the cores) and ``"jax"``
+(``jax.lax.scan`` on a GPU). A member whose state becomes non-finite is frozen and reported
+(``failed``, ``t_failed``), never returned as a result.
 """
 
 from __future__ import annotations
