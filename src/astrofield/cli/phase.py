@@ -3,7 +3,7 @@
 Command shapes::
 
     astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 --theta 0.1 \\
-        --T 500 -o map.nc [--summary-json] [--N 128] [--dt 0.05] [--eps 0.05] \\
+        --T 500 -o map.nc [--summary-json] [--N 64] [--dt 0.05] [--eps 0.05] \\
         [--chunk-size 125] [--workers 2] [--scheduler local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...]
@@ -52,7 +52,7 @@ def _jsonable(v):
 @click.option("--D", "D", type=FLOAT_INF, default=1.0, show_default=True,
               help="Astrocytic diffusion ('inf' allowed).")
 @click.option("--T", "T", type=float, default=500.0, show_default=True, help="Final time.")
-@click.option("--N", "N", type=int, default=128, show_default=True, help="Grid points.")
+@click.option("--N", "N", type=int, default=64, show_default=True, help="Grid points.")
 @click.option("--dt", type=float, default=0.05, show_default=True, help="Time step.")
 @click.option("--eps", type=float, default=0.05, show_default=True,
               help="Shift perturbation (fraction of the bump amplitude).")
