@@ -732,10 +732,11 @@ def _apply_schedule(run: Run, t: float, alive: np.ndarray) -> None:
 def _observe_numpy(sim: Simulator, st: State, t: float) -> dict[str, np.ndarray]:
     """Velocity (``d phase / dt`` from ``u_t``), active width and total resource per member."""
     ring = sim.ring
-    du = sim.rhs_u(st, t)
-    c, s = ring.first_mode(st.u)
-    dc, ds = ring.first_mode(du)
-    vel = (c * ds - s * dc) / np.maximum(c * c + s * s, _TINY)
+    with np.errstate(invalid="ignore", over="ignore"):  # failed members: masked afterwards
+        du = sim.rhs_u(st, t)
+        c, s = ring.first_mode(st.u)
+        dc, ds = ring.first_mode(du)
+        vel = (c * ds - s * dc) / np.maximum(c * c + s * s, _TINY)
     width = st.geo.width if sim.heaviside else ring.edges(st.u, sim.params["theta"]).width
     return {"velocity": vel, "width": width, "mass": ring.integrate(st.q + st.a)}
 
