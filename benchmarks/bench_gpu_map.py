@@ -8,7 +8,7 @@ In one process:
 
 1. the whole map with ``backend="jax"`` in batches of ``--batch`` points on the default JAX
    device (the first batch also pays the XLA compilation, reported separately);
-2. a CPU baseline with ``backend="numba"`` (both cores through ``prange``) on a random
+2. a CPU baseline with ``backend="numba"`` on ``--cpu-threads`` cores (default 2) on a random
    subsample of ``--cpu-points`` points of the same map; its time per point is *extrapolated*
    to the whole map (stated as such in the output);
 3. agreement: GPU and CPU verdicts on the subsample (fraction identical; the drifts agree to
@@ -62,6 +62,8 @@ def main() -> None:
     ap.add_argument("--dt", type=float, default=None, help="time step (phase default)")
     ap.add_argument("--batch", type=int, default=15625, help="points per device batch")
     ap.add_argument("--cpu-points", type=int, default=250, help="CPU baseline subsample")
+    ap.add_argument("--cpu-threads", type=int, default=2,
+                    help="cores for the CPU baseline (numba threads)")
     ap.add_argument("--no-early-stop", action="store_true")
     args = ap.parse_args()
     if args.quick:
@@ -85,6 +87,9 @@ def main() -> None:
     print(f"jax: {t_gpu:.1f} s ({pts:.1f} points/s; first batch incl. compilation "
           f"{t_first:.1f} s); agreement with Evans {evans_agree:.4f}")
 
+    import numba
+
+    numba.set_num_threads(min(args.cpu_threads, numba.config.NUMBA_NUM_THREADS))
     rng = np.random.default_rng(0)
     sub = np.sort(rng.choice(D.size, size=min(args.cpu_points, D.size), replace=False))
     _run(D[sub[:2]], beta[sub[:2]], "numba", 2, dict(kw, T=2 * dt * 100))  # load the cache
@@ -94,7 +99,7 @@ def main() -> None:
     same = float(np.mean(cpu["code"] == gpu["code"][sub]))
     ok = np.isfinite(cpu["drift"]) & np.isfinite(gpu["drift"][sub])
     ddrift = float(np.max(np.abs(cpu["drift"][ok] - gpu["drift"][sub][ok]))) if ok.any() else 0.0
-    print(f"numba on {os.cpu_count()} CPU cores: {sub.size} sampled points in {t_cpu:.1f} s "
+    print(f"numba on {numba.get_num_threads()} CPU cores: {sub.size} sampled points in {t_cpu:.1f} s "
           f"-> {cpu_full:.0f} s for the map (EXTRAPOLATED from the subsample)")
     print(f"speed-up jax/{dev.platform} over CPU: {cpu_full / t_gpu:.1f}x; verdicts identical on "
           f"{same:.4f} of the subsample; max |drift difference| {ddrift:.2e} rad")
@@ -103,7 +108,7 @@ def main() -> None:
         "resolution": args.resolution, "T": args.T, "N": N, "dt": dt, "batch": args.batch,
         "early_stop": not args.no_early_stop, "jax_wall_s": t_gpu,
         "jax_first_batch_s": t_first, "jax_points_per_s": pts,
-        "cpu_cores": os.cpu_count(), "cpu_sample_points": int(sub.size), "cpu_sample_s": t_cpu,
+        "cpu_cores": numba.get_num_threads(), "cpu_sample_points": int(sub.size), "cpu_sample_s": t_cpu,
         "cpu_full_map_s_extrapolated": cpu_full, "speedup_vs_cpu_extrapolated": cpu_full / t_gpu,
         "verdict_agreement_gpu_cpu": same, "max_drift_diff_rad": ddrift,
         "agreement_with_evans": evans_agree, "load": os.getloadavg(),
