@@ -99,8 +99,8 @@ def main() -> None:
     same = float(np.mean(cpu["code"] == gpu["code"][sub]))
     ok = np.isfinite(cpu["drift"]) & np.isfinite(gpu["drift"][sub])
     ddrift = float(np.max(np.abs(cpu["drift"][ok] - gpu["drift"][sub][ok]))) if ok.any() else 0.0
-    print(f"numba on {numba.get_num_threads()} CPU cores: {sub.size} sampled points in {t_cpu:.1f} s "
-          f"-> {cpu_full:.0f} s for the map (EXTRAPOLATED from the subsample)")
+    print(f"numba on {numba.get_num_threads()} CPU cores: {sub.size} sampled points in "
+          f"{t_cpu:.1f} s -> {cpu_full:.0f} s for the map (EXTRAPOLATED from the subsample)")
     print(f"speed-up jax/{dev.platform} over CPU: {cpu_full / t_gpu:.1f}x; verdicts identical on "
           f"{same:.4f} of the subsample; max |drift difference| {ddrift:.2e} rad")
     print(json.dumps({
@@ -108,7 +108,8 @@ def main() -> None:
         "resolution": args.resolution, "T": args.T, "N": N, "dt": dt, "batch": args.batch,
         "early_stop": not args.no_early_stop, "jax_wall_s": t_gpu,
         "jax_first_batch_s": t_first, "jax_points_per_s": pts,
-        "cpu_cores": numba.get_num_threads(), "cpu_sample_points": int(sub.size), "cpu_sample_s": t_cpu,
+        "cpu_cores": numba.get_num_threads(), "cpu_sample_points": int(sub.size),
+        "cpu_sample_s": t_cpu,
         "cpu_full_map_s_extrapolated": cpu_full, "speedup_vs_cpu_extrapolated": cpu_full / t_gpu,
         "verdict_agreement_gpu_cpu": same, "max_drift_diff_rad": ddrift,
         "agreement_with_evans": evans_agree, "load": os.getloadavg(),
