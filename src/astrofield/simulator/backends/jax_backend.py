@@ -25,6 +25,8 @@ import functools
 
 import numpy as np
 
+from astrofield.simulator import compiled as _accel
+
 __all__ = ["integrate"]
 
 
@@ -44,16 +46,18 @@ def _edges(u, th, x, dx, cell_cos, cell_sin):
     mc = phi * cell_cos
     ms = phi * cell_sin
     m1 = jnp.zeros_like(u)
-    vm, v0 = jnp.roll(v, 1, axis=-1), v
-    v1, v2 = jnp.roll(v, -1, axis=-1), jnp.roll(v, -2, axis=-1)
+    v0, v1 = v, jnp.roll(v, -1, axis=-1)
     cross = above != jnp.roll(above, -1, axis=-1)  # sign change between k and k + 1
-    c1 = -vm / 3 - v0 / 2 + v1 - v2 / 6
-    c2 = (vm + v1) / 2 - v0
-    c3 = (v2 - vm) / 6 + (v0 - v1) / 2
+    # the interpolant of Ring.edges: monomial coefficients from the stencil values around k
+    vals = [jnp.roll(v, -int(i), axis=-1) for i in _accel.STENCIL]
+    coef = [sum(float(_accel.VINV[j, i]) * vals[i] for i in range(len(vals)))
+            for j in range(len(vals))]
     s = v0 / jnp.where(cross, v0 - v1, 1.0)
-    for _ in range(2):
-        p = ((c3 * s + c2) * s + c1) * s + v0
-        dp = (3 * c3 * s + 2 * c2) * s + c1
+    for _ in range(4):
+        p, dp = coef[-1], jnp.zeros_like(s)
+        for c in coef[-2::-1]:
+            dp = dp * s + p
+            p = p * s + c
         s = s - p / jnp.where(dp == 0, 1.0, dp)
     s = jnp.clip(jnp.where(cross, s, 0.0), 0.0, 1.0)
     xi = x + s * dx
