@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--T", type=float, default=500.0)
     ap.add_argument("--N", type=int, default=None, help="grid points (phase default)")
     ap.add_argument("--dt", type=float, default=None, help="time step (phase default)")
-    ap.add_argument("--batch", type=int, default=15625, help="points per device batch")
+    ap.add_argument("--batch", type=int, default=62500, help="points per device batch")
     ap.add_argument("--cpu-points", type=int, default=250, help="CPU baseline subsample")
     ap.add_argument("--cpu-threads", type=int, default=2,
                     help="cores for the CPU baseline (numba threads)")
