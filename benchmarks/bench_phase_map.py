@@ -61,6 +61,10 @@ def main() -> None:
     ap.add_argument("--chunk-size", type=int, default=DEFAULTS["chunk_size"])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-early-stop", action="store_true")
+    ap.add_argument("--executor", default="local", choices=["local", "serial"],
+                    help="local: one dask worker process per core (the CLI default); serial: "
+                    "in this process, the compiled loop spreading each chunk over the cores")
+    ap.add_argument("--backend", default=None, help="solve backend (default: numba)")
     ap.add_argument("--published-points", type=int, default=3)
     ap.add_argument("--published-T", type=float, default=None)
     ap.add_argument("-o", "--output", default=None, help="NetCDF of the map (default: temp)")
@@ -74,8 +78,8 @@ def main() -> None:
     t0 = time.perf_counter()
     ds = phase_diagram([f"D=0.001:0.6:{n}", f"beta=0.001:0.1:{n}"], theta=0.1, gamma=2.0, T=T,
                        N=args.N, dt=args.dt, early_stop=not args.no_early_stop,
-                       chunk_size=args.chunk_size, executor="local", workers=args.workers,
-                       store=out, progress=True)
+                       chunk_size=args.chunk_size, executor=args.executor,
+                       workers=args.workers, store=out, progress=True, backend=args.backend)
     wall = time.perf_counter() - t0
     _, py_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -100,6 +104,8 @@ def main() -> None:
     res = {
         "grid": f"{n}x{n}", "T": T, "N": args.N, "dt": args.dt, "chunk_size": args.chunk_size,
         "workers": args.workers, "early_stop": not args.no_early_stop,
+        "executor": args.executor, "backend": args.backend or "default",
+        "load": os.getloadavg(),
         "wall_s": wall, "target_wall_s": 600.0,
         "agreement": s["agreement"], "fourier_agreement": s["fourier_agreement"],
         "n_disagree": int(dis.sum()), "n_disagree_next_to_boundary": int((dis & near).sum()),

@@ -210,9 +210,12 @@ def test_stop_rule_drops_members_and_freezes_results():
 def test_schedule_constant_equals_fixed_parameters():
     m = Model(**FIG7, D=0.3)
     kw = dict(T=10.0, dt=0.05, N=64, eps=0.3, store_fields=False)
-    fixed = solve(m, **kw, **_quiet())
+    fixed = solve(m, **kw, **_quiet(), backend="numpy")  # schedules run on the numpy backend
     sched = solve(m, schedule={"beta": lambda t: 0.05}, **kw, **_quiet())
+    assert sched.attrs["backend"] == "numpy"
     assert float(sched.drift) == float(fixed.drift)
+    with pytest.raises(ValueError, match="backend = 'numba' does not support"):
+        solve(m, schedule={"beta": lambda t: 0.05}, **kw, **_quiet(), backend="numba")
     assert np.all(sched["beta_t"].values == 0.05)
 
 

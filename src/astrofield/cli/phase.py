@@ -3,7 +3,7 @@
 Command shapes::
 
     astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 --theta 0.1 \\
-        --T 500 -o map.nc --plot map.png [--json] [--N 128] [--dt 0.05] [--eps 0.05] \\
+        --T 500 -o map.nc --plot map.png [--json] [--N 64] [--dt 0.05] [--eps 0.05] \\
         [--chunk-size 125] [--workers 2] [--scheduler local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...]
@@ -122,6 +122,8 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --scheduler serial""")
         help="Continue an interrupted sweep from the finished chunks in OUT.parts/.")
 @option("--early-stop/--no-early-stop", default=True,
         help="Decide clearly travelling / fully relaxed points before T.")
+@option("--backend", type=click.Choice(["auto", "numba", "numpy", "jax"]), default="auto",
+        help="Time-integration backend (jax: pip install 'astrofield[jax]').")
 @output_option("NetCDF output (chunks go to OUTPUT.parts/ while running).")
 @plot_option("Figure of |drift| and |velocity| with the analytic boundaries (png, pdf, ...).")
 @json_option
@@ -154,7 +156,8 @@ def phase_cmd(**p: Any) -> None:
                                eps=p["eps"], early_stop=p["early_stop"],
                                chunk_size=p["chunk_size"], executor=executor,
                                workers=p["workers"], store=p["output"], resume=p["resume"],
-                               progress=False if p["quiet"] else None)
+                               progress=False if p["quiet"] else None,
+                               backend=None if p["backend"] == "auto" else p["backend"])
     finally:
         if client is not None:
             client.close()

@@ -134,6 +134,8 @@ astrofield run --config run.toml --D inf      # file values, D overridden""")
 @option("--seed", type=click.IntRange(min=0), default=0, help="Noise seed.")
 @option("--n-frames", type=click.IntRange(min=2), default=api_default(_SOLVE, "n_frames"),
         help="Stored frames of u, q, a.")
+@option("--backend", type=click.Choice(["auto", "numba", "numpy", "jax"]), default="auto",
+        help="Time-integration backend (jax: pip install 'astrofield[jax]').")
 @output_option()
 @plot_option("Figure file (kymographs and position trace), e.g. run.png.")
 @json_option
@@ -151,7 +153,8 @@ def run_cmd(**p: Any) -> None:
         model, stim, noise = _build(p)
         ds = solve(model, T=p["T"], dt=p["dt"], N=p["N"], init=p["init"], eps=p["eps"],
                    position=p["position"], stimulus=stim, noise=noise, n_frames=p["n_frames"],
-                   progress=False if p["quiet"] else None, seed=p["seed"])
+                   progress=False if p["quiet"] else None, seed=p["seed"],
+                   backend=None if p["backend"] == "auto" else p["backend"])
     s = _summary(ds, p, timer.wall_s)
     # A failed (non-finite) run is reported here, before any file is written. Stand-in until
     # solve's per-member `failed` flag lands (numerics lane): it checks the summary values.

@@ -2,9 +2,12 @@
 
 The sub-grid edge geometry and the two-part resource remap touch only a few cells per row but, in
 numpy, cost dozens of small array operations per call; for a single parameter set that overhead
-dominates a time step. The numba versions below do the same arithmetic in one pass. They are used
-when numba is importable (it is a package dependency) and ``ASTROFIELD_NO_NUMBA`` is not set;
-``tests/test_accel.py`` checks that both paths agree to round-off.
+dominates a time step. The numba versions below do the same arithmetic in one pass. Each works on
+one batch member (``*_row``) so that the compiled time loop
+(:mod:`astrofield.simulator.backends.numba_loop`) calls exactly the same code as the batched
+wrappers used by the numpy path. They are used when numba is importable (it is a package
+dependency) and ``ASTROFIELD_NO_NUMBA`` is not set; ``tests/test_accel.py`` checks that both paths
+agree to round-off.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
 __all__ = ["HAVE_NUMBA", "ENABLED", "edges_compiled", "remap_compiled",
-           "relax_compiled"]
+           "relax_compiled", "edges_row", "remap_row"]
 
 #: Use the compiled kernels (set to False to force the numpy path, e.g. to compare them).
 ENABLED = HAVE_NUMBA
@@ -62,67 +65,100 @@ if HAVE_NUMBA:
 
 
     @njit(cache=True, fastmath=False)
+    def edges_row(u, th, x, dx, cell_cos, cell_sin, phi, mc, ms, m1):  # pragma: no cover
+        """Sub-grid active-region geometry of one member (writes ``phi, mc, ms, m1``).
+
+        See :meth:`astrofield.simulator.ring.Ring.edges`.
+        """
+        n = u.shape[0]
+        for j in range(n):  # full cells (branch-free: the compiler vectorises it)
+            p = 1.0 if u[j] - th > 0 else 0.0
+            phi[j] = p
+            mc[j] = p * cell_cos[j]
+            ms[j] = p * cell_sin[j]
+            m1[j] = 0.0
+        for k in range(n):
+            kp = k + 1 if k + 1 < n else 0
+            a0 = u[k] - th > 0
+            a1 = u[kp] - th > 0
+            if a0 == a1:
+                continue
+            v0 = u[k] - th
+            v1 = u[kp] - th
+            s = _crossing(u, th, k, n, v0, v1)
+            s = min(max(s, 0.0), 1.0)
+            xi = x[k] + s * dx
+            if s >= 0.5:
+                xc = x[k] + dx
+                c = kp
+            else:
+                xc = x[k]
+                c = k
+            if a0:  # falling edge: active on the left
+                lo = xc - dx / 2
+                hi = xi
+            else:
+                lo = xi
+                hi = xc + dx / 2
+            phi[c] = (hi - lo) / dx
+            mc[c] = np.sin(hi) - np.sin(lo)
+            ms[c] = np.cos(lo) - np.cos(hi)
+            m1[c] = 0.5 * ((hi - xc) ** 2 - (lo - xc) ** 2)
+
+    @njit(cache=True, fastmath=False)
     def edges_compiled(u, theta, x, dx, cell_cos, cell_sin):  # pragma: no cover - compiled
-        """Sub-grid active-region geometry; see :meth:`astrofield.ring.Ring.edges`."""
+        """Sub-grid active-region geometry of a batch ``(B, N)``; see :func:`edges_row`."""
         B, n = u.shape
         phi = np.zeros((B, n))
         mc = np.zeros((B, n))
         ms = np.zeros((B, n))
         m1 = np.zeros((B, n))
         for b in range(B):
-            th = theta[b]
-            for j in range(n):
-                if u[b, j] - th > 0:
-                    phi[b, j] = 1.0
-                    mc[b, j] = cell_cos[j]
-                    ms[b, j] = cell_sin[j]
-            for k in range(n):
-                kp = k + 1 if k + 1 < n else 0
-                a0 = u[b, k] - th > 0
-                a1 = u[b, kp] - th > 0
-                if a0 == a1:
-                    continue
-                v0 = u[b, k] - th
-                v1 = u[b, kp] - th
-                s = _crossing(u[b], th, k, n, v0, v1)
-                s = min(max(s, 0.0), 1.0)
-                xi = x[k] + s * dx
-                if s >= 0.5:
-                    xc = x[k] + dx
-                    c = kp
-                else:
-                    xc = x[k]
-                    c = k
-                if a0:  # falling edge: active on the left
-                    lo = xc - dx / 2
-                    hi = xi
-                else:
-                    lo = xi
-                    hi = xc + dx / 2
-                phi[b, c] = (hi - lo) / dx
-                mc[b, c] = np.sin(hi) - np.sin(lo)
-                ms[b, c] = np.cos(lo) - np.cos(hi)
-                m1[b, c] = 0.5 * ((hi - xc) ** 2 - (lo - xc) ** 2)
+            edges_row(u[b], theta[b], x, dx, cell_cos, cell_sin, phi[b], mc[b], ms[b], m1[b])
         return phi, mc, ms, m1
 
     @njit(cache=True)
+    def remap_row(q_in, q_out, phi_old, phi_new, qi, qo):  # pragma: no cover - compiled
+        """Conservative two-part remap of one member into ``qi, qo`` (may alias the inputs).
+
+        See :func:`astrofield.simulator.integrator._remap`.
+        """
+        for j in range(q_in.shape[0]):
+            po = phi_old[j]
+            pn = phi_new[j]
+            a = q_in[j]
+            o = q_out[j]
+            qi[j] = a
+            qo[j] = o
+            if pn == po:
+                continue
+            gain = pn - po
+            if gain > 0:
+                qi[j] = (po * a + gain * o) / pn
+            else:
+                qo[j] = ((1 - po) * o - gain * a) / (1 - pn)
+
+    @njit(cache=True)
     def remap_compiled(q_in, q_out, phi_old, phi_new):  # pragma: no cover - compiled
-        """Conservative two-part remap; see :func:`astrofield.simulator.integrator._remap`."""
-        qi = q_in.copy()
-        qo = q_out.copy()
-        B, n = q_in.shape
-        for b in range(B):
-            for j in range(n):
-                po = phi_old[b, j]
-                pn = phi_new[b, j]
-                if pn == po:
-                    continue
-                gain = pn - po
-                if gain > 0:
-                    qi[b, j] = (po * q_in[b, j] + gain * q_out[b, j]) / pn
-                else:
-                    qo[b, j] = ((1 - po) * q_out[b, j] - gain * q_in[b, j]) / (1 - pn)
+        """Conservative two-part remap of a batch; see :func:`remap_row`."""
+        qi = np.empty_like(q_in)
+        qo = np.empty_like(q_out)
+        for b in range(q_in.shape[0]):
+            remap_row(q_in[b], q_out[b], phi_old[b], phi_new[b], qi[b], qo[b])
         return qi, qo
+
+    @njit(cache=True, inline="always")
+    def relax_scalar(q, k, s, h):  # pragma: no cover - compiled
+        """Exact solution after ``h`` of ``q' = s - k q`` for scalars (one transcendental:
+        ``e^z = expm1(z) + 1`` is accurate to round-off since ``e^z`` is near 1 wherever
+        ``expm1`` matters)."""
+        z = -k * h
+        em = math.expm1(z)
+        if abs(z) < 1e-8:
+            p1 = 1.0 + 0.5 * z
+        else:
+            p1 = em / z
+        return q * (em + 1.0) + s * h * p1
 
     @njit(cache=True)
     def relax_compiled(q, k, s, h):  # pragma: no cover - compiled
@@ -131,15 +167,13 @@ if HAVE_NUMBA:
         out = np.empty(q.shape)
         qf, kf, sf, of = q.ravel(), k.ravel(), s.ravel(), out.ravel()
         for i in range(of.size):
-            z = -kf[i] * h
-            if abs(z) < 1e-8:
-                p1 = 1.0 + 0.5 * z
-            else:
-                p1 = math.expm1(z) / z
-            of[i] = qf[i] * math.exp(z) + sf[i] * h * p1
+            of[i] = relax_scalar(qf[i], kf[i], sf[i], h)
         return out
 
 else:  # pragma: no cover
     edges_compiled = None
     remap_compiled = None
     relax_compiled = None
+    edges_row = None
+    remap_row = None
+    relax_scalar = None

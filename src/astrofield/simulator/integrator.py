@@ -34,30 +34,39 @@ Design orders: 2 in ``h``; in ``N`` spectral for the smooth parts, with the sub-
 second order or better (see ``tests/test_convergence.py`` for the measured orders).
 
 Optional additive noise (:class:`~astrofield.noise.Noise`) is added by Euler-Maruyama.
+
+Organisation: :func:`solve` validates its arguments (:func:`_check_solve_args`), builds the
+:class:`Simulator` and the initial :class:`State`, collects everything a run needs and produces in
+a :class:`Run`, hands it to a backend (:mod:`astrofield.simulator.backends`) and labels the result
+(:func:`_to_dataset`). The backends implement this same step: ``"numpy"``
+(:func:`integrate_numpy`, one :meth:`Simulator.step` per time step: the reference),
+``"numba"`` (the whole loop compiled, members spread over the cores) and ``"jax"``
+(``jax.lax.scan`` on a GPU). A member whose state becomes non-finite is frozen and reported
+(``failed``, ``t_failed``), never returned as a result.
 """
 
 from __future__ import annotations
 
 import time as _time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
 from astrofield._validate import check_int, check_range, check_steps
 from astrofield._version import __version__
 from astrofield.model.definition import PARAMETER_RANGES, Model
 from astrofield.model.noise import Noise
 from astrofield.model.stimulus import Pulse, Stimulus
+from astrofield.simulator import backends as _backends
 from astrofield.simulator import compiled as _accel
 from astrofield.simulator.expint import phi1, phi2, relax
 from astrofield.simulator.ring import EdgeGeometry, Ring
 from astrofield.simulator.trackers import Tracker
 
-__all__ = ["solve", "initial_state", "SCHEME", "State", "Simulator"]
+__all__ = ["solve", "initial_state", "SCHEME", "State", "Simulator", "Run", "integrate_numpy"]
 
 SCHEME = "etd2-subgrid-shared-flux"
 _SCHEDULABLE = ("theta", "beta", "gamma", "steepness")
@@ -139,6 +148,7 @@ class Simulator:
         self.model = model
         self.ring = Ring(N)
         self.B = model.batch_size if batch is None else batch
+        self.B_full = self.B  # before any member leaves the batch
         self.quadrature = quadrature
         self.heaviside = model.firing == "heaviside"
         self.stimulus = stimulus if stimulus is not None else Stimulus()
@@ -154,8 +164,10 @@ class Simulator:
             x = self.ring.x
             d = x - x[0]
             eps = 1e-6
-            self._w_hat = np.fft.rfft(kern(d))
-            self._dw_hat = np.fft.rfft((kern(d + eps) - kern(d - eps)) / (2 * eps))
+            self._w = np.asarray(kern(d), dtype=float)
+            self._dw = (kern(d + eps) - kern(d - eps)) / (2 * eps)
+            self._w_hat = np.fft.rfft(self._w)
+            self._dw_hat = np.fft.rfft(self._dw)
         self.D_field = None
         if D_field is not None:
             dfield = D_field(self.ring.x) if callable(D_field) else np.asarray(D_field, float)
@@ -461,6 +473,7 @@ def solve(
     stop_every: float = 10.0,
     progress: bool | None = None,
     seed: int | None = None,
+    backend: str | None = None,
 ) -> xr.Dataset:
     """Integrate the astrocyte-neural field model and return a labelled dataset.
 
@@ -503,6 +516,12 @@ def solve(
         (``t_final`` records when). Requires ``store_fields=False``.
     progress
         Show a tqdm bar (default: only when the run takes longer than about a second).
+    backend
+        ``"numba"`` (the whole time loop compiled, both cores over the batch), ``"numpy"`` (the
+        reference step of :class:`Simulator`, one vectorised numpy call per operation), ``"jax"``
+        (``jax.lax.scan`` on the default JAX device; ``pip install astrofield[jax]``) or ``None``
+        (default: ``$ASTROFIELD_BACKEND`` if set, else ``"numba"`` when the run allows it and
+        ``"numpy"`` otherwise). Trackers and schedules run on the numpy backend only.
 
     Returns
     -------
@@ -510,12 +529,49 @@ def solve(
         ``u, q, a`` on ``(time, x)``; ``position`` (unwrapped phase of the first Fourier mode
         of ``u``), ``velocity``, ``width`` and ``mass`` (``∫ (q + a) dx``) on ``time``; final
         ``drift`` (change of position), ``velocity_final``, ``mass_drift`` (relative change of the
-        total resource). Batched runs add a leading ``batch`` dimension with the parameters as
-        coordinates. ``attrs`` hold parameters, scheme, seed and package version.
+        total resource); ``failed`` and ``t_failed`` (a member whose state became non-finite is
+        frozen at its last finite state, its later frames and final values are NaN). Batched runs
+        add a leading ``batch`` dimension with the parameters as coordinates. ``attrs`` hold
+        parameters, scheme, backend, seed and package version.
     """
     t_wall = _time.perf_counter()
     model = Model() if model is None else model
-    N = check_int("N", N, 16)
+    n_steps = _check_solve_args(model, T=T, dt=dt, N=N, eps=eps, schedule=schedule,
+                                stop_rule=stop_rule, store_fields=store_fields)
+    if not isinstance(stimulus, Stimulus):
+        stimulus = Stimulus(stimulus)
+    if noise is not None and seed is not None:
+        noise = Noise(noise.sigma, noise.correlation, seed)
+    name = _backends.choose(backend, trackers=bool(trackers), schedule=bool(schedule),
+                            noise=noise is not None, stimulus=bool(stimulus),
+                            D_field=D_field is not None, grid_quadrature=quadrature == "grid")
+    sim = Simulator(model, N, quadrature=quadrature, stimulus=stimulus, noise=noise,
+                    D_field=D_field, batch=model.batch_size)
+    (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position,
+                                    batch=model.batch_size, branch=branch)
+    st = sim.make_state(u, q, a)
+    if bump is not None and sim.heaviside:
+        _split_bump_resource(st, bump)
+    run = Run(sim=sim, state=st, dt=float(dt), n_steps=n_steps,
+              frames=_frame_steps(n_steps, n_frames, sample_every), store_fields=store_fields,
+              schedule=dict(schedule or {}), trackers=tuple(trackers), stop_rule=stop_rule,
+              stop_stride=max(1, int(round(stop_every / dt))), progress=progress)
+    _backends.get(name)(run)
+    run.mask_failed()
+    attrs = dict(T=T, dt=dt, N=N, eps=eps, position=position, quadrature=quadrature,
+                 init=init if isinstance(init, str) else "arrays", branch=branch,
+                 seed=(noise.seed if noise is not None else seed),
+                 stimulus=repr(stimulus.describe()), backend=name,
+                 noise=repr(noise) if noise is not None else "none",
+                 D_field="heterogeneous" if D_field is not None else "uniform",
+                 wall_s=_time.perf_counter() - t_wall)
+    return _to_dataset(model, run, bump, attrs)
+
+
+def _check_solve_args(model: Model, *, T, dt, N, eps, schedule, stop_rule,
+                      store_fields) -> int:
+    """Validate the arguments of :func:`solve` before any work; return the number of steps."""
+    check_int("N", N, 16)
     check_range("dt", dt, 0, np.inf, lo_open=True)
     check_range("T", T, 0, np.inf, lo_open=True)
     check_range("eps", eps, -1, 1)
@@ -524,8 +580,7 @@ def solve(
     n_steps = check_steps(T, dt, max_steps=2**62)  # ValueError, not OverflowError, for T/dt=inf
     if abs(n_steps * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
-    schedule = dict(schedule or {})
-    for name, f in schedule.items():
+    for name, f in (schedule or {}).items():
         if name not in _SCHEDULABLE:
             raise ValueError(f"schedule parameter {name!r} is not one of {_SCHEDULABLE}")
         if not callable(f):
@@ -536,114 +591,127 @@ def solve(
                         allow_inf=allow_inf)
     if stop_rule is not None and store_fields:
         raise ValueError("stop_rule needs store_fields=False (fields of dropped members)")
-    if not isinstance(stimulus, Stimulus):
-        stimulus = Stimulus(stimulus)
-    if noise is not None and seed is not None:
-        noise = Noise(noise.sigma, noise.correlation, seed)
-    B = model.batch_size
-    sim = Simulator(model, N, quadrature=quadrature, stimulus=stimulus, noise=noise,
-                    D_field=D_field, batch=B)
-    (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position, batch=B,
-                                    branch=branch)
-    st = sim.make_state(u, q, a)
-    if bump is not None and sim.heaviside:
-        _split_bump_resource(st, bump)
-    ring = sim.ring
-    frames = _frame_steps(n_steps, n_frames, sample_every)
-    frame_set = {int(s): i for i, s in enumerate(frames)}
-    nf = frames.size
+    return n_steps
 
-    # outputs for all B members (indexed through `alive`)
-    alive = np.arange(B)
-    rec = {k: np.full((B, nf), np.nan) for k in ("position", "velocity", "width", "mass")}
-    for name in schedule:
-        rec[f"{name}_t"] = np.full((B, nf), np.nan)
-    if store_fields:
-        fields = {k: np.full((B, nf, N), np.nan) for k in ("u", "q", "a")}
-    mass0 = ring.integrate(st.q + st.a)
-    pos0 = ring.phase(st.u)
-    pos = pos0.copy()
-    last_phase = pos0.copy()
-    final = {"position": np.full(B, np.nan), "velocity": np.full(B, np.nan),
-             "width": np.full(B, np.nan), "mass": np.full(B, np.nan), "t_final": np.full(B, T)}
-    tracker_data: list[dict[str, list]] = [{} for _ in trackers]
-    tracker_times: list[list[float]] = [[] for _ in trackers]
-    for tr in trackers:
+
+# ---------------------------------------------------------------------- the run record
+@dataclass
+class Run:
+    """One :func:`solve` call: its inputs for a backend and the outputs the backend fills.
+
+    A backend is a function ``integrate(run)`` that advances ``state`` over ``n_steps`` steps of
+    length ``dt`` and fills, for all ``B`` members, ``rec`` (``position, velocity, width, mass``
+    and scheduled values on ``(B, n_frames)`` at the steps ``frames``), ``fields`` (``u, q, a``
+    on ``(B, n_frames, N)`` if ``store_fields``), ``final`` (values at ``t_final``), ``failed``
+    and ``t_failed`` and the tracker outputs.
+    """
+
+    sim: Simulator
+    state: State
+    dt: float
+    n_steps: int
+    frames: np.ndarray
+    store_fields: bool
+    schedule: dict
+    trackers: tuple
+    stop_rule: Callable | None
+    stop_stride: int
+    progress: bool | None
+    rec: dict = field(init=False)
+    fields: dict | None = field(init=False)
+    final: dict = field(init=False)
+    failed: np.ndarray = field(init=False)
+    t_failed: np.ndarray = field(init=False)
+    tracker_times: list = field(init=False)
+    tracker_data: list = field(init=False)
+
+    def __post_init__(self) -> None:
+        B, N, nf = self.sim.B, self.sim.ring.N, self.frames.size
+        names = ["position", "velocity", "width", "mass"] + [f"{k}_t" for k in self.schedule]
+        self.rec = {k: np.full((B, nf), np.nan) for k in names}
+        self.fields = ({k: np.full((B, nf, N), np.nan) for k in "uqa"} if self.store_fields
+                       else None)
+        self.final = {k: np.full(B, np.nan) for k in ("position", "velocity", "width", "mass")}
+        self.final["t_final"] = np.full(B, self.n_steps * self.dt)
+        self.failed = np.zeros(B, bool)
+        self.t_failed = np.full(B, np.nan)
+        self.tracker_times = [[] for _ in self.trackers]
+        self.tracker_data = [{} for _ in self.trackers]
+        self.pos0 = self.sim.ring.phase(self.state.u)
+        self.mass0 = self.sim.ring.integrate(self.state.q + self.state.a)
+
+    @property
+    def T(self) -> float:
+        return self.n_steps * self.dt
+
+    def frame_of(self) -> np.ndarray:
+        """Frame index recorded after each step (``-1``: none), shape ``(n_steps + 1,)``."""
+        out = np.full(self.n_steps + 1, -1, dtype=np.int64)
+        out[self.frames] = np.arange(self.frames.size)
+        return out
+
+    def progress_bar(self):
+        """A tqdm bar over the steps (imported here: tqdm is slow to import)."""
+        from tqdm.auto import tqdm
+
+        show = self.progress if self.progress is not None else True
+        return tqdm(total=self.n_steps, disable=not show, unit="step", leave=False,
+                    delay=1.0 if self.progress is None else 0.0, mininterval=0.5)
+
+    def mask_failed(self) -> None:
+        """NaN for the frames after a member failed and for its final values."""
+        if not np.any(self.failed):
+            return
+        idx = np.nonzero(self.failed)[0]
+        late = (self.frames * self.dt)[None, :] >= self.t_failed[idx, None]
+        for v in self.rec.values():
+            v[idx] = np.where(late, np.nan, v[idx])
+        if self.fields is not None:
+            for v in self.fields.values():
+                v[idx] = np.where(late[..., None], np.nan, v[idx])
+        for k in ("position", "velocity", "width", "mass"):
+            self.final[k][idx] = np.nan
+        self.final["t_final"][idx] = self.t_failed[idx]
+
+
+# ---------------------------------------------------------------------- the numpy backend
+def integrate_numpy(run: Run) -> None:
+    """Reference backend: one :meth:`Simulator.step` (vectorised numpy) per time step.
+
+    Supports every option of :func:`solve`. Members decided by the stop rule leave the batch;
+    members whose state becomes non-finite are frozen at their last finite state.
+    """
+    sim, ring, dt = run.sim, run.sim.ring, run.dt
+    st = run.state
+    alive = np.arange(sim.B)
+    pos, last = run.pos0.copy(), run.pos0.copy()
+    frame_of = run.frame_of()
+    for tr in run.trackers:
         tr.start(sim)
-
-    def observe(st: State, t: float) -> dict[str, np.ndarray]:
-        du = sim.rhs_u(st, t)
-        c, s = ring.first_mode(st.u)
-        dc, ds = ring.first_mode(du)
-        vel = (c * ds - s * dc) / np.maximum(c * c + s * s, _TINY)
-        if sim.heaviside:
-            width = st.geo.width
-        else:
-            width = ring.edges(st.u, sim.params["theta"]).width
-        return {"velocity": vel, "width": width, "mass": ring.integrate(st.q + st.a)}
-
-    def record(i: int, st: State, t: float) -> None:
-        obs = observe(st, t)
-        rec["position"][alive, i] = pos
-        for k, v in obs.items():
-            rec[k][alive, i] = v
-        for name in schedule:
-            rec[f"{name}_t"][alive, i] = sim.params[name][:, 0]
-        if store_fields:
-            fields["u"][alive, i] = st.u
-            fields["q"][alive, i] = st.q
-            fields["a"][alive, i] = st.a
-
-    def run_trackers(step: int, st: State, t: float) -> None:
-        for j, tr in enumerate(trackers):
-            if step % tr.every == 0:
-                out = tr.handle(st, t, sim)
-                tracker_times[j].append(t)
-                for k, v in out.items():
-                    full = np.full(B, np.nan)
-                    full[alive] = v
-                    tracker_data[j].setdefault(k, []).append(full)
-
-    stop_stride = max(1, int(round(stop_every / dt)))
-    show = progress if progress is not None else True
-    bar = tqdm(total=n_steps, disable=not show, delay=1.0 if progress is None else 0.0,
-               unit="step", leave=False, mininterval=0.5)
-    chunk = max(1, n_steps // 200)
+    _apply_schedule(run, 0.0, alive)
+    _record_numpy(run, 0, st, 0.0, alive, pos)
+    _run_trackers(run, 0, st, 0.0, alive)
+    bar = run.progress_bar()
+    chunk = max(1, run.n_steps // 200)
     t = 0.0
-
-    def apply_schedule(tt: float) -> None:
-        for name, f in schedule.items():
-            full = np.broadcast_to(np.asarray(f(tt), dtype=float).reshape(-1), (B,))
-            sim.params[name] = full[alive].reshape(-1, 1)
-
-    apply_schedule(0.0)
-    record(0, st, 0.0)
-    run_trackers(0, st, 0.0)
-    for n in range(1, n_steps + 1):
-        apply_schedule(t + 0.5 * dt)
-        st = sim.step(st, t, dt)
-        if schedule:
-            apply_schedule(n * dt)
+    for n in range(1, run.n_steps + 1):
+        _apply_schedule(run, t + 0.5 * dt, alive)
+        with np.errstate(invalid="ignore", over="ignore"):  # reported through run.failed
+            new = sim.step(st, t, dt)
+        if run.schedule:
+            _apply_schedule(run, n * dt, alive)
         t = n * dt
+        st = _freeze_failed(run, new, st, alive, t)
         ph = ring.phase(st.u)
-        pos += (ph - last_phase + np.pi) % (2 * np.pi) - np.pi
-        last_phase = ph
-        if n in frame_set:
-            record(frame_set[n], st, t)
-        if trackers:
-            run_trackers(n, st, t)
-        if stop_rule is not None and n % stop_stride == 0 and n < n_steps:
-            obs = observe(st, t)
-            decided = np.asarray(stop_rule(t, pos - pos0[alive], obs["velocity"], obs["width"],
-                                           alive.copy()), dtype=bool)
-            if np.any(decided):
-                idx = alive[decided]
-                final["position"][idx] = pos[decided]
-                for k in ("velocity", "width", "mass"):
-                    final[k][idx] = obs[k][decided]
-                final["t_final"][idx] = t
-                keep = ~decided
-                alive, pos, last_phase = alive[keep], pos[keep], last_phase[keep]
+        pos += (ph - last + np.pi) % (2 * np.pi) - np.pi
+        last = ph
+        if frame_of[n] >= 0:
+            _record_numpy(run, frame_of[n], st, t, alive, pos)
+        _run_trackers(run, n, st, t, alive)
+        if run.stop_rule is not None and n % run.stop_stride == 0 and n < run.n_steps:
+            keep = _stop_numpy(run, st, t, alive, pos)
+            if not np.all(keep):
+                alive, pos, last = alive[keep], pos[keep], last[keep]
                 st = st.take(keep)
                 sim.take(keep)
                 if alive.size == 0:
@@ -652,19 +720,82 @@ def solve(
             bar.update(chunk)
     bar.close()
     if alive.size:
-        obs = observe(st, t)
-        final["position"][alive] = pos
-        for k in ("velocity", "width", "mass"):
-            final[k][alive] = obs[k]
-    wall = _time.perf_counter() - t_wall
-    return _to_dataset(model, sim, ring, frames * dt, rec, fields if store_fields else None,
-                       final, pos0, mass0, bump, trackers, tracker_times, tracker_data,
-                       dict(T=T, dt=dt, N=N, eps=eps, position=position, quadrature=quadrature,
-                            init=init if isinstance(init, str) else "arrays", branch=branch,
-                            seed=(noise.seed if noise is not None else seed),
-                            stimulus=repr(stimulus.describe()), wall_s=wall,
-                            noise=repr(noise) if noise is not None else "none",
-                            D_field="heterogeneous" if D_field is not None else "uniform"))
+        _finalize(run, alive, pos, _observe_numpy(sim, st, t))
+
+
+def _apply_schedule(run: Run, t: float, alive: np.ndarray) -> None:
+    for name, f in run.schedule.items():
+        full = np.broadcast_to(np.asarray(f(t), dtype=float).reshape(-1), (run.sim.B_full,))
+        run.sim.params[name] = full[alive].reshape(-1, 1)
+
+
+def _observe_numpy(sim: Simulator, st: State, t: float) -> dict[str, np.ndarray]:
+    """Velocity (``d phase / dt`` from ``u_t``), active width and total resource per member."""
+    ring = sim.ring
+    with np.errstate(invalid="ignore", over="ignore"):  # failed members: masked afterwards
+        du = sim.rhs_u(st, t)
+        c, s = ring.first_mode(st.u)
+        dc, ds = ring.first_mode(du)
+        vel = (c * ds - s * dc) / np.maximum(c * c + s * s, _TINY)
+    width = st.geo.width if sim.heaviside else ring.edges(st.u, sim.params["theta"]).width
+    return {"velocity": vel, "width": width, "mass": ring.integrate(st.q + st.a)}
+
+
+def _record_numpy(run: Run, i: int, st: State, t: float, alive, pos) -> None:
+    obs = _observe_numpy(run.sim, st, t)
+    run.rec["position"][alive, i] = pos
+    for k, v in obs.items():
+        run.rec[k][alive, i] = v
+    for name in run.schedule:
+        run.rec[f"{name}_t"][alive, i] = run.sim.params[name][:, 0]
+    if run.fields is not None:
+        for k, v in (("u", st.u), ("q", st.q), ("a", st.a)):
+            run.fields[k][alive, i] = v
+
+
+def _run_trackers(run: Run, step: int, st: State, t: float, alive) -> None:
+    for j, tr in enumerate(run.trackers):
+        if step % tr.every == 0:
+            out = tr.handle(st, t, run.sim)
+            run.tracker_times[j].append(t)
+            for k, v in out.items():
+                full = np.full(run.sim.B_full, np.nan)
+                full[alive] = v
+                run.tracker_data[j].setdefault(k, []).append(full)
+
+
+def _freeze_failed(run: Run, new: State, old: State, alive, t: float) -> State:
+    """Keep members whose new state is non-finite at their old state and mark them failed."""
+    bad = ~(np.isfinite(new.u).all(-1) & np.isfinite(new.q_in).all(-1)
+            & np.isfinite(new.q_out).all(-1) & np.isfinite(new.a).all(-1))
+    if not np.any(bad):
+        return new
+    first = bad & ~run.failed[alive]
+    run.failed[alive[first]] = True
+    run.t_failed[alive[first]] = t
+    for k in ("u", "q_in", "q_out", "a"):
+        getattr(new, k)[bad] = getattr(old, k)[bad]
+    for k in ("phi", "mc", "ms", "m1"):
+        getattr(new.geo, k)[bad] = getattr(old.geo, k)[bad]
+    return new
+
+
+def _stop_numpy(run: Run, st: State, t: float, alive, pos) -> np.ndarray:
+    """Apply the stop rule; return the mask of members that keep running."""
+    obs = _observe_numpy(run.sim, st, t)
+    decided = np.asarray(run.stop_rule(t, pos - run.pos0[alive], obs["velocity"],
+                                       obs["width"], alive.copy()), dtype=bool)
+    decided |= run.failed[alive]
+    if np.any(decided):
+        _finalize(run, alive[decided], pos[decided], {k: v[decided] for k, v in obs.items()})
+        run.final["t_final"][alive[decided]] = t
+    return ~decided
+
+
+def _finalize(run: Run, idx, pos, obs: dict) -> None:
+    run.final["position"][idx] = pos
+    for k in ("velocity", "width", "mass"):
+        run.final[k][idx] = obs[k]
 
 
 def _split_bump_resource(st: State, bump: dict) -> None:
@@ -690,40 +821,52 @@ def _split_bump_resource(st: State, bump: dict) -> None:
     st.q_out[:] = np.clip(q_out, 0.0, 1.0)
 
 
-def _to_dataset(model, sim, ring, times, rec, fields, final, pos0, mass0, bump, trackers,
-                tracker_times, tracker_data, run_attrs) -> xr.Dataset:
+def _to_dataset(model: Model, run: Run, bump: dict | None, run_attrs: dict) -> xr.Dataset:
+    """The labelled output of :func:`solve` (see its Returns section)."""
     B = model.batch_size
-    batched = model.is_batched
+    rec, final = run.rec, run.final
     dims_t = ("batch", "time")
     data_vars: dict[str, Any] = {
         "position": (dims_t, rec["position"], {"long_name": "bump position", "units": "rad"}),
-        "velocity": (dims_t, rec["velocity"], {"long_name": "d position / dt"}),
+        "velocity": (dims_t, rec["velocity"], {"long_name": "d position / dt",
+                                               "units": "rad per unit time"}),
         "width": (dims_t, rec["width"], {"long_name": "active width", "units": "rad"}),
-        "mass": (dims_t, rec["mass"], {"long_name": "total resource ∫(q + a) dx"}),
-        "drift": ("batch", final["position"] - pos0,
+        "mass": (dims_t, rec["mass"], {"long_name": "total resource ∫(q + a) dx",
+                                       "units": "1"}),
+        "drift": ("batch", final["position"] - run.pos0,
                   {"long_name": "change of bump position by the final time", "units": "rad"}),
-        "velocity_final": ("batch", final["velocity"], {"long_name": "velocity at final time"}),
-        "width_final": ("batch", final["width"], {"units": "rad"}),
-        "mass_drift": ("batch", (final["mass"] - mass0) / mass0,
-                       {"long_name": "relative change of ∫(q + a) dx"}),
-        "t_final": ("batch", final["t_final"], {"long_name": "time the member was decided"}),
+        "velocity_final": ("batch", final["velocity"], {"long_name": "velocity at final time",
+                                                        "units": "rad per unit time"}),
+        "width_final": ("batch", final["width"], {"long_name": "active width at final time",
+                                                  "units": "rad"}),
+        "mass_drift": ("batch", (final["mass"] - run.mass0) / run.mass0,
+                       {"long_name": "relative change of ∫(q + a) dx", "units": "1"}),
+        "t_final": ("batch", final["t_final"], {"long_name": "time the member was decided",
+                                                "units": "neural time constants"}),
+        "failed": ("batch", run.failed.copy(),
+                   {"long_name": "state became non-finite (member frozen, results NaN)",
+                    "units": "1"}),
+        "t_failed": ("batch", run.t_failed.copy(),
+                     {"long_name": "time of the first non-finite state (NaN: did not fail)",
+                      "units": "neural time constants"}),
     }
     for k in rec:
         if k.endswith("_t"):
-            data_vars[k] = (dims_t, rec[k], {"long_name": f"scheduled {k[:-2]}(t)"})
-    if fields is not None:
+            data_vars[k] = (dims_t, rec[k], {"long_name": f"scheduled {k[:-2]}(t)", "units": "1"})
+    if run.fields is not None:
         for k, long in (("u", "synaptic input"), ("q", "synaptic resource"),
                         ("a", "astrocytic resource")):
-            data_vars[k] = (("batch", "time", "x"), fields[k], {"long_name": long})
+            data_vars[k] = (("batch", "time", "x"), run.fields[k],
+                            {"long_name": long, "units": "1"})
     if bump is not None:
         for k in ("Delta", "c0", "A0"):
             data_vars[f"bump_{k}"] = ("batch", np.asarray(bump[k]))
-    for tr, tt, td in zip(trackers, tracker_times, tracker_data, strict=True):
+    for tr, tt, td in zip(run.trackers, run.tracker_times, run.tracker_data, strict=True):
         tdim = f"time_{tr.name}"
         for k, v in td.items():
             data_vars[k] = (("batch", tdim), np.stack(v, axis=1), tr.attrs.get(k, {}))
         data_vars[tdim] = (tdim, np.asarray(tt))
-    coords: dict[str, Any] = {"time": times, "x": ring.x}
+    coords: dict[str, Any] = {"time": run.frames * run.dt, "x": run.sim.ring.x}
     for name in ("theta", "beta", "gamma", "tau", "D", "steepness"):
         coords[name] = ("batch", model.param(name, B)[:, 0])
     ds = xr.Dataset(data_vars, coords=coords)
@@ -734,7 +877,7 @@ def _to_dataset(model, sim, ring, times, rec, fields, final, pos0, mass0, bump, 
         val = getattr(model, name)
         attrs[f"param_{name}"] = np.asarray(val, dtype=float)
     ds.attrs.update(attrs)
-    if not batched:
+    if not model.is_batched:
         ds = ds.isel(batch=0)
     return ds
 

@@ -1,0 +1,438 @@
+"""The whole time loop of :func:`astrofield.simulator.integrator.solve` compiled with numba.
+
+The arithmetic is that of :meth:`astrofield.simulator.integrator.Simulator.step` (read its
+docstring and the module docstring of :mod:`astrofield.simulator.integrator` for the scheme);
+only the order of a few sums differs, so results agree with the numpy path to round-off.
+
+Layout: batch members are independent, so the loop runs *member by member*: ``prange`` hands
+members to the cores and each member advances through all steps of a chunk with its working set
+(about 25 vectors of length ``N`` plus its three diffusion kernels) resident in the L1/L2 cache.
+Memory per member is therefore constant as the batch grows. Python is called only between
+chunks (stop rules), never per step.
+
+Circular convolutions (the astrocyte diffusion operators ``e^{hL}``, ``phi1(hL)``,
+``phi2(hL)`` of a uniform ``D``, and the synaptic kernel ``w`` and its derivative for non-cosine
+kernels) are done directly in real space as ``axpy`` updates with the periodically extended
+kernel: ``O(N^2)`` per product, vectorised by the compiler, and exact for any ``N``. Zero entries
+of the convolved vector are skipped, so the drive of a Heaviside bump (non-zero only on the active
+cells) and the first-moment correction (non-zero only in the two edge cells) are cheap.
+A heterogeneous ``D(x)`` uses the same products with the dense flux-form matrices.
+
+Failure detection: after every step each member's ``u, q, a`` are checked for finiteness; a member
+whose new state is not finite keeps its last finite state, stops, and its ``t_failed`` is set.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from astrofield.simulator.compiled import edges_row, relax_scalar, remap_row
+
+__all__ = ["run_chunk", "run_chunk_serial", "observe_all", "observe_all_serial"]
+
+_TINY = 1e-300
+
+
+@njit(cache=True, inline="always")
+def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
+    """``out[i] += scale * sum_j kext[i - j + n] r[j]`` (circular convolution, ``kext`` 2n)."""
+    n = r.shape[0]
+    for j in range(n):
+        c = scale * r[j]
+        if c == 0.0:
+            continue
+        row = kext[n - j:2 * n - j]  # a view indexed from 0: the loop vectorises
+        for i in range(n):
+            out[i] += c * row[i]
+
+
+@njit(cache=True, inline="always")
+def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
+    """``out += scale * M r`` with ``mt = M.T`` (contiguous rows)."""
+    n = r.shape[0]
+    for j in range(n):
+        c = scale * r[j]
+        if c == 0.0:
+            continue
+        row = mt[j]
+        for i in range(n):
+            out[i] += c * row[i]
+
+
+@njit(cache=True)
+def _apply_op(out, r, ops, dense, b, which, scale):  # pragma: no cover - compiled
+    """``out += scale * Op_which r`` for member ``b`` (0: e^{hL}, 1: phi1, 2: phi2)."""
+    if dense:
+        _dense_axpy(out, r, ops[0, which], scale)
+    else:
+        _conv_axpy(out, r, ops[b, which, 0], scale)
+
+
+@njit(cache=True)
+def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover - compiled
+    """Active-region quadrature of one member (zeros for sigmoid firing)."""
+    n = u.shape[0]
+    if not heav:
+        for j in range(n):
+            phi[j] = 0.0
+            mc[j] = 0.0
+            ms[j] = 0.0
+            m1[j] = 0.0
+        return
+    x, dx = ring[0], 2 * np.pi / n
+    if subgrid:
+        edges_row(u, th, x, dx, ring[3], ring[4], phi, mc, ms, m1)
+        return
+    for j in range(n):
+        p = 1.0 if u[j] > th else 0.0
+        phi[j] = p
+        mc[j] = p * ring[1, j] * dx
+        ms[j] = p * ring[2, j] * dx
+        m1[j] = 0.0
+
+
+@njit(cache=True)
+def _firing_out(u, th, steep, heav, fo):  # pragma: no cover - compiled
+    for j in range(u.shape[0]):
+        fo[j] = 0.0 if heav else 0.5 * (1.0 + math.tanh(0.5 * steep * (u[j] - th)))
+
+
+@njit(cache=True)
+def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk,
+           work):  # pragma: no cover - compiled
+    """Synaptic drive ``∫ w(x - y) q f dy`` of one member into ``out`` (overwritten)."""
+    n = out.shape[0]
+    dx = 2 * np.pi / n
+    if cosine:
+        C = 0.0
+        S = 0.0
+        if heav:
+            for j in range(n):
+                C += qi[j] * mc[j]
+                S += qi[j] * ms[j]
+        else:
+            for j in range(n):
+                v = qo[j] * fo[j]
+                C += v * ring[1, j] * dx
+                S += v * ring[2, j] * dx
+        for j in range(n):
+            out[j] = amp * (C * ring[1, j] + S * ring[2, j])
+        return
+    for j in range(n):
+        out[j] = 0.0
+    if heav:
+        for j in range(n):
+            work[j] = qi[j] * phi[j] * dx
+        _conv_axpy(out, work, wk[0], 1.0)
+        if subgrid:
+            for j in range(n):
+                work[j] = qi[j] * m1[j]
+            _conv_axpy(out, work, wk[1], -1.0)
+    else:
+        for j in range(n):
+            work[j] = qo[j] * fo[j] * dx
+        _conv_axpy(out, work, wk[0], 1.0)
+
+
+@njit(cache=True)
+def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, amp, ring, wk,
+             w):  # pragma: no cover - compiled
+    """``(velocity, width, mass, phase)`` of one member (``w``: scratch ``(8, N)``)."""
+    n = u.shape[0]
+    dx = 2 * np.pi / n
+    th, steep = pr[0], pr[4]
+    fo, du = w[0], w[1]
+    _firing_out(u, th, steep, heav, fo)
+    _drive(du, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, w[2])
+    c = 0.0
+    s = 0.0
+    dc = 0.0
+    ds = 0.0
+    mass = 0.0
+    for j in range(n):
+        d = -u[j] + du[j] + inp_t[j]
+        cw = ring[1, j] * dx
+        sw = ring[2, j] * dx
+        c += u[j] * cw
+        s += u[j] * sw
+        dc += d * cw
+        ds += d * sw
+        p = phi[j]
+        mass += p * qi[j] + (1.0 - p) * qo[j] + a[j]
+    vel = (c * ds - s * dc) / max(c * c + s * s, _TINY)
+    if heav:
+        width = 0.0
+        for j in range(n):
+            width += phi[j]
+    else:  # sigmoid: width of {u > theta} from the sub-grid edges
+        edges_row(u, th, ring[0], dx, ring[3], ring[4], w[3], w[4], w[5], w[6])
+        width = 0.0
+        for j in range(n):
+            width += w[3, j]
+    return vel, width * (2 * np.pi / n), mass * dx, math.atan2(s, c)
+
+
+# ---------------------------------------------------------------------- one step, one member
+@njit(cache=True)
+def _relax_row(out, q, kk, ss, h):  # pragma: no cover - compiled
+    for j in range(q.shape[0]):
+        out[j] = relax_scalar(q[j], kk[j], ss[j], h)
+
+
+@njit(cache=True)
+def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
+    """Heaviside resource updates sharing one ``expm1`` per cell: ``qo`` relaxes with rate
+    ``s`` (``q' = s - s q``), ``qi`` with rate ``s + bk`` (``bk = beta / tau``), using the exact
+    identity ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` with the per-member
+    constant ``emb = expm1(-bk h)`` (no cancellation, round-off level)."""
+    for j in range(qi.shape[0]):
+        s = ss[j]
+        z = -s * h
+        em = math.expm1(z)
+        p1 = 1.0 + 0.5 * z if abs(z) < 1e-8 else em / z
+        qo_out[j] = qo[j] * (em + 1.0) + s * h * p1
+        k = s + bk
+        z2 = -k * h
+        em2 = em + emb + em * emb
+        p2 = 1.0 + 0.5 * z2 if abs(z2) < 1e-8 else em2 / z2
+        qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
+
+
+@njit(cache=True)
+def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, ops, b,
+          W):  # pragma: no cover - compiled
+    """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
+    replaced by the new state only if it is finite (returns whether it was)."""
+    heav, subgrid, cosine, dense = flags[0], flags[1], flags[2], flags[3]
+    n = st.shape[1]
+    u, qi, qo, a = st[0], st[1], st[2], st[3]
+    th, be, ga, ta, steep = pr[0], pr[1], pr[2], pr[3], pr[4]
+    u1, N0, N1, fo0, fo1, J0, qi_p, qo_p = W[0], W[1], W[2], W[3], W[4], W[5], W[6], W[7]
+    ap, phim, qi_n, qo_n, dJ, an = W[8], W[9], W[12], W[13], W[14], W[15]
+    un, kk, ss, work = W[16], W[17], W[18], W[19]
+    g1 = W[20:24]
+    gn = W[24:28]
+    # predictor: exponential Euler for u (ETD stage), q and a
+    _firing_out(u, th, steep, heav, fo0)
+    _drive(N0, g[0], g[1], g[2], g[3], qi, qo, fo0, heav, subgrid, cosine, amp, ring, wk, work)
+    for j in range(n):
+        N0[j] += inp0[j]
+        u1[j] = E * u[j] + (1.0 - E) * N0[j]
+        s0 = ga * a[j] / ta
+        ss[j] = s0
+        if heav:
+            p0 = g[0, j]
+            J0[j] = (be * qi[j] * p0 - ga * a[j] * (1.0 - (p0 * qi[j] + (1 - p0) * qo[j]))) / ta
+            kk[j] = s0 + be / ta
+        else:
+            J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) / ta
+            kk[j] = s0 + be * fo0[j] / ta
+    if heav:
+        _relax_pair(qi, qo, ss, be / ta, math.expm1(-(be / ta) * h), h, qi_p, qo_p)
+    else:
+        _relax_row(qo_p, qo, kk, ss, h)
+        qi_p[:] = qi
+    ap[:] = 0.0
+    _apply_op(ap, a, ops, dense, b, 0, 1.0)
+    _apply_op(ap, J0, ops, dense, b, 1, h)
+    _geometry(u1, th, heav, subgrid, ring, g1[0], g1[1], g1[2], g1[3])
+    _firing_out(u1, th, steep, heav, fo1)
+    if heav:
+        remap_row(qi_p, qo_p, g[0], g1[0], qi_p, qo_p)
+    _drive(N1, g1[0], g1[1], g1[2], g1[3], qi_p, qo_p, fo1, heav, subgrid, cosine, amp, ring, wk,
+           work)
+    c = (E - 1.0 + h) / h
+    for j in range(n):
+        N1[j] += inp1[j]
+        un[j] = u1[j] + c * (N1[j] - N0[j])
+    # corrector: exponential trapezoid for q, shared exchange flux into a
+    _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W)
+    for j in range(n):
+        dJ[j] = (2.0 * (-(work[j]) / h) - J0[j]) - J0[j]
+        an[j] = ap[j]
+    _apply_op(an, dJ, ops, dense, b, 2, h)
+    for j in range(n):
+        un[j] += noise[j]
+    _geometry(un, th, heav, subgrid, ring, gn[0], gn[1], gn[2], gn[3])
+    if heav:
+        remap_row(qi_n, qo_n, phim, gn[0], qi_n, qo_n)
+    else:
+        qi_n[:] = qo_n
+    total = 0.0  # NaN or inf anywhere makes the sum non-finite
+    for j in range(n):
+        total += un[j] + qi_n[j] + qo_n[j] + an[j]
+    ok = math.isfinite(total)
+    if ok:
+        u[:] = un
+        qi[:] = qi_n
+        qo[:] = qo_n
+        a[:] = an
+        g[:, :] = gn
+    return ok
+
+
+@njit(cache=True)
+def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W):  # pragma: no cover - compiled
+    """Resource corrector of :func:`_step`; leaves ``dq`` in ``W[19]`` (the ``work`` row)."""
+    n = st.shape[1]
+    qi, qo, a = st[1], st[2], st[3]
+    be, ga, ta = pr[1], pr[2], pr[3]
+    phim, qi_m, qo_m, qi_n, qo_n = W[9], W[10], W[11], W[12], W[13]
+    kk, ss, dq = W[17], W[18], W[19]
+    for j in range(n):
+        sb = ga * 0.5 * (a[j] + ap[j]) / ta
+        ss[j] = sb
+        if heav:
+            kk[j] = sb + be / ta
+        else:
+            kk[j] = sb + be * (0.5 * (fo0[j] + fo1[j])) / ta
+    if heav:
+        for j in range(n):
+            phim[j] = 0.5 * (g[0, j] + g1[0, j])
+        remap_row(qi, qo, g[0], phim, qi_m, qo_m)
+        _relax_pair(qi_m, qo_m, ss, be / ta, math.expm1(-(be / ta) * h), h, qi_n, qo_n)
+        for j in range(n):
+            p = phim[j]
+            dq[j] = p * (qi_n[j] - qi_m[j]) + (1 - p) * (qo_n[j] - qo_m[j])
+    else:
+        _relax_row(qo_n, qo, kk, ss, h)
+        for j in range(n):
+            dq[j] = qo_n[j] - qo[j]
+
+
+# ---------------------------------------------------------------------- the chunk loop
+@njit(cache=True, parallel=True)
+def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp, noise,
+              running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
+    """Advance every running member from step ``n0`` to ``n1`` (one member per task).
+
+    Parameters (all arrays float64 unless stated)
+    ---------------------------------------------
+    frame_of : int64 ``(n_steps + 1,)``, frame index recorded after step ``n`` or ``-1``.
+    state : ``(4, B, N)`` = ``u, q_in, q_out, a`` (updated in place).
+    P : ``(B, 5)`` = ``theta, beta, gamma, tau, steepness``.
+    flags : int64 ``(6,)`` = heaviside, subgrid, cosine, dense D, has input, store fields.
+    ring : ``(5, N)`` = ``x, cos x, sin x`` and the exact cell integrals of ``cos``, ``sin``.
+    wk : ``(2, 2N)`` kernel ``w`` and ``w'`` extended periodically (non-cosine kernels).
+    ops : ``(B, 3, 1, 2N)`` diffusion kernels (uniform D) or ``(1, 3, N, N)`` transposed
+        matrices (heterogeneous D).
+    inp : ``(3, K, Bi, N)`` input at the start, end and frame time of each step of the chunk.
+    noise : ``(K, B, N)`` noise increments, or ``(1, 1, N)`` zeros.
+    running, failed : bool ``(B,)``; pos, last, t_failed ``(B,)``.
+    rec : ``(4, B, nf)`` position, velocity, width, mass. fields : ``(3, B, nf, N)``.
+    """
+    for b in prange(state.shape[1]):
+        if running[b]:
+            _run_member(np.int64(b), n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk,
+                        ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
+
+
+@njit(cache=True)
+def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp, noise,
+                     running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
+    """:func:`run_chunk` on the calling thread only (small batches: no thread start-up)."""
+    for b in range(state.shape[1]):
+        if running[b]:
+            _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp,
+                        noise, running, pos, last, rec, fields, failed, t_failed)
+
+
+@njit(cache=True)
+def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp, noise,
+                running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
+    """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`)."""
+    n = state.shape[2]
+    has_inp, store = flags[4], flags[5]
+    has_noise = noise.shape[0] > 1 or noise.shape[1] > 1
+    dx = 2 * np.pi / n
+    st = np.empty((4, n))
+    for k in range(4):
+        st[k] = state[k, b]
+    g = np.empty((4, n))
+    pr = P[b]
+    _geometry(st[0], pr[0], flags[0], flags[1], ring, g[0], g[1], g[2], g[3])
+    W = np.zeros((28, n))
+    scratch = np.zeros((8, n))
+    zero = np.zeros(n)
+    bi = b if inp.shape[2] > 1 else 0
+    for step in range(n0 + 1, n1 + 1):
+        k = step - n0 - 1
+        i0 = inp[0, k, bi] if has_inp else zero
+        i1 = inp[1, k, bi] if has_inp else zero
+        nz = noise[k, b] if has_noise else zero
+        if not _step(st, g, i0, i1, nz, pr, dt, E, flags, amp, ring, wk, ops, b, W):
+            failed[b] = True
+            t_failed[b] = step * dt
+            running[b] = False
+            break
+        c = 0.0
+        s = 0.0
+        for j in range(n):
+            c += st[0, j] * (ring[1, j] * dx)
+            s += st[0, j] * (ring[2, j] * dx)
+        ph = math.atan2(s, c)
+        pos[b] += (ph - last[b] + np.pi) % (2 * np.pi) - np.pi
+        last[b] = ph
+        f = frame_of[step]
+        if f >= 0:
+            it = inp[2, k, bi] if has_inp else zero
+            vel, width, mass, _ = _observe(st[0], st[1], st[2], st[3], g[0], g[1], g[2], g[3],
+                                           it, pr, flags[0], flags[1], flags[2], amp, ring, wk,
+                                           scratch)
+            rec[0, b, f] = pos[b]
+            rec[1, b, f] = vel
+            rec[2, b, f] = width
+            rec[3, b, f] = mass
+            if store:
+                _store(fields, b, f, st, g)
+    for k in range(4):
+        state[k, b] = st[k]
+
+
+@njit(cache=True)
+def _store(fields, b, f, st, g):  # pragma: no cover - compiled
+    for j in range(st.shape[1]):
+        p = g[0, j]
+        fields[0, b, f, j] = st[0, j]
+        fields[1, b, f, j] = p * st[1, j] + (1.0 - p) * st[2, j]
+        fields[2, b, f, j] = st[3, j]
+
+
+@njit(cache=True, parallel=True)
+def observe_all(state, P, flags, amp, ring, wk, inp_t, mask):  # pragma: no cover - compiled
+    """``(B, 4)`` velocity, width, mass and phase of the members where ``mask`` is set
+    (``inp_t``: input ``(Bi, N)`` at the observation time)."""
+    out = np.full((state.shape[1], 4), np.nan)
+    for b in prange(state.shape[1]):
+        if mask[b]:
+            _observe_member(np.int64(b), state, P, flags, amp, ring, wk, inp_t, out)
+    return out
+
+
+@njit(cache=True)
+def observe_all_serial(state, P, flags, amp, ring, wk, inp_t, mask):  # pragma: no cover
+    """:func:`observe_all` on the calling thread only."""
+    out = np.full((state.shape[1], 4), np.nan)
+    for b in range(state.shape[1]):
+        if mask[b]:
+            _observe_member(b, state, P, flags, amp, ring, wk, inp_t, out)
+    return out
+
+
+@njit(cache=True)
+def _observe_member(b, state, P, flags, amp, ring, wk, inp_t, out):  # pragma: no cover
+    n = state.shape[2]
+    g = np.empty((4, n))
+    pr = P[b]
+    _geometry(state[0, b], pr[0], flags[0], flags[1], ring, g[0], g[1], g[2], g[3])
+    scratch = np.zeros((8, n))
+    it = inp_t[b] if inp_t.shape[0] > 1 else inp_t[0]
+    v, w, m, ph = _observe(state[0, b], state[1, b], state[2, b], state[3, b], g[0], g[1], g[2],
+                           g[3], it, pr, flags[0], flags[1], flags[2], amp, ring, wk, scratch)
+    out[b, 0] = v
+    out[b, 1] = w
+    out[b, 2] = m
+    out[b, 3] = ph
