@@ -55,6 +55,12 @@ from astrofield.model.stimulus import Pulse, Stimulus
 from astrofield.simulator import compiled as _accel
 from astrofield.simulator.expint import phi1, phi2, relax
 from astrofield.simulator.ring import EdgeGeometry, Ring
+from astrofield.simulator.step_control import (
+    limit_negative_a,
+    nonfinite_rows,
+    resolve_dt,
+    warn_failed,
+)
 from astrofield.simulator.trackers import Tracker
 
 __all__ = ["solve", "initial_state", "SCHEME", "State", "Simulator"]
@@ -304,8 +310,9 @@ class Simulator:
         # predictor (exponential Euler) for q and a
         qo_p = relax(qo0, s0 + beta * fo0 / tau, s0, h)
         qi_p = relax(qi0, s0 + beta / tau, s0, h) if self.heaviside else qi0
-        cache: dict = {}
-        a_p = self.astro_update(a0, J0, J0, h, cache)
+        # stiffness of the exchange at the start of the step (rate of q's relaxation) times h
+        z0 = h * (s0 + beta * (phi0 if self.heaviside else fo0) / tau)
+        a_p = self._astro_predictor(a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h)
         g1 = self.geometry(u1)
         fo1 = self.firing_out(u1)
         if self.heaviside:
@@ -313,7 +320,7 @@ class Simulator:
         N1 = self.drive(g1, qi_p, qo_p, fo1) + self.input(t + h)
         u_new = u1 + ((E - 1.0 + h) / h) * (N1 - N0)
         # corrector: exponential trapezoid for q, shared flux into a
-        sb = gamma * 0.5 * (a0 + a_p) / tau
+        sb = gamma * 0.5 * np.maximum(a0 + a_p, 0.0) / tau
         if self.heaviside:
             phim = 0.5 * (phi0 + g1.phi)
             qi_m, qo_m = _remap(qi0, qo0, phi0, phim)
@@ -324,8 +331,11 @@ class Simulator:
             fbar = 0.5 * (fo0 + fo1)
             qo_n = relax(qo0, sb + beta * fbar / tau, sb, h)
             dq = qo_n - qo0
-        J_eff = -dq / h
-        a_n = self.astro_update(a0, J0, 2.0 * J_eff - J0, h, cache)
+        a_n = self._shared_flux_update(a0, J0, -dq / h, z0, h)
+        if self.heaviside:
+            a_n, qi_n, qo_n = limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim)
+        else:
+            a_n, qo_n, _ = limit_negative_a(a_n, qo_n, qo_n, qo0, qo0, 1.0)
         if self._draw is not None:
             u_new = u_new + self._draw(h)
         g_new = self.geometry(u_new)
@@ -334,6 +344,24 @@ class Simulator:
         else:
             qi_n = qo_n
         return State(u_new, qi_n, qo_n, a_n, g_new)
+
+    def _astro_predictor(self, a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h):
+        """Predictor for ``a``: the step-averaged flux of the predicted ``q`` (locally conservative,
+        so a stiff exchange cannot overshoot), kept non-negative."""
+        if self.heaviside:
+            dq = phi0 * (qi_p - qi0) + (1 - phi0) * (qo_p - qo0)
+        else:
+            dq = qo_p - qo0
+        return np.maximum(self._shared_flux_update(a0, J0, -dq / h, z0, h), 0.0)
+
+    def _shared_flux_update(self, a0, J0, J_mean, z0, h):
+        """``a`` after a step whose exchange flux has step average ``J_mean`` (so the total is
+        conserved exactly) and is linear in time with start value ``J_mean + (J0 - J_mean) /
+        (1 + z0)``: the full slope of ETD2 where the exchange is slow (``z0 = h * rate -> 0``,
+        a change of O(h^2) in the flux, so order 2 is kept), a constant flux where it is stiff
+        (the explicit start flux of a fast exchange would blow up the spatial modes)."""
+        Js = J_mean + (J0 - J_mean) / (1.0 + z0)
+        return self.astro_update(a0, Js, 2.0 * J_mean - Js, h)
 
     def take(self, keep: np.ndarray) -> None:
         """Drop batch members (keep those where ``keep`` is True)."""
@@ -442,7 +470,7 @@ def solve(
     model: Model | None = None,
     *,
     T: float = 200.0,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     N: int = 256,
     init: Any = "bump",
     eps: float = 0.3,
@@ -461,6 +489,7 @@ def solve(
     stop_every: float = 10.0,
     progress: bool | None = None,
     seed: int | None = None,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     """Integrate the astrocyte-neural field model and return a labelled dataset.
 
@@ -470,7 +499,9 @@ def solve(
         Model parameters (default: the paper's Figure 7 values theta 0.1, beta 0.05, gamma 2,
         tau 1, D 0.7). Array parameters run a batch of ``B`` sets in one vectorised loop.
     T, dt
-        Final time and time step (dimensionless; units of the neural time constant).
+        Final time and time step (dimensionless; units of the neural time constant). ``dt`` may
+        be ``"auto"``: the largest step of the step-size rule
+        (:func:`astrofield.simulator.step_control.max_step`) that divides ``T``.
     N
         Grid points on the ring (>= 16).
     init, eps, position, branch
@@ -503,6 +534,10 @@ def solve(
         (``t_final`` records when). Requires ``store_fields=False``.
     progress
         Show a tqdm bar (default: only when the run takes longer than about a second).
+    dt_check
+        What a ``dt`` above the step-size rule's ``dt_max`` does: ``"error"`` (default, a
+        ``ValueError`` naming the maximum), ``"warn"`` (run, warn, attr ``dt_rule_ok = 0``) or
+        ``"off"``.
 
     Returns
     -------
@@ -511,18 +546,23 @@ def solve(
         of ``u``), ``velocity``, ``width`` and ``mass`` (``∫ (q + a) dx``) on ``time``; final
         ``drift`` (change of position), ``velocity_final``, ``mass_drift`` (relative change of the
         total resource). Batched runs add a leading ``batch`` dimension with the parameters as
-        coordinates. ``attrs`` hold parameters, scheme, seed and package version.
+        coordinates. ``failed`` (bool) flags members whose state became non-finite; they are
+        frozen at their last finite state (so ``drift`` etc. are the values at ``t_final``, the
+        last finite time) and ``t_failed`` is the time of the first non-finite state (NaN where
+        not failed); a :class:`~astrofield.simulator.step_control.NonFiniteWarning` is issued.
+        ``attrs`` hold parameters, scheme, seed, package version and the step-size rule
+        (``dt_max``, ``dt_rule``, ``dt_rule_ok``).
     """
     t_wall = _time.perf_counter()
     model = Model() if model is None else model
     N = check_int("N", N, 16)
-    check_range("dt", dt, 0, np.inf, lo_open=True)
     check_range("T", T, 0, np.inf, lo_open=True)
+    if not isinstance(dt, str):
+        check_range("dt", dt, 0, np.inf, lo_open=True)
+        if dt > T:
+            raise ValueError(f"dt = {dt:g} is outside the allowed range (0, T = {T:g}]")
     check_range("eps", eps, -1, 1)
-    if dt > T:
-        raise ValueError(f"dt = {dt:g} is outside the allowed range (0, T = {T:g}]")
-    n_steps = int(round(T / dt))
-    if abs(n_steps * dt - T) > 1e-9 * T:
+    if not isinstance(dt, str) and abs(round(T / dt) * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
     schedule = dict(schedule or {})
     for name, f in schedule.items():
@@ -545,6 +585,8 @@ def solve(
                     D_field=D_field, batch=B)
     (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position, batch=B,
                                     branch=branch)
+    dt, step_info = resolve_dt(dt, T, model, dt_check)  # after the checks of the model's bump
+    n_steps = int(round(T / dt))
     st = sim.make_state(u, q, a)
     if bump is not None and sim.heaviside:
         _split_bump_resource(st, bump)
@@ -565,7 +607,9 @@ def solve(
     pos = pos0.copy()
     last_phase = pos0.copy()
     final = {"position": np.full(B, np.nan), "velocity": np.full(B, np.nan),
-             "width": np.full(B, np.nan), "mass": np.full(B, np.nan), "t_final": np.full(B, T)}
+             "width": np.full(B, np.nan), "mass": np.full(B, np.nan), "t_final": np.full(B, T),
+             "failed": np.zeros(B, bool), "t_failed": np.full(B, np.nan)}
+    failed = final["failed"]  # per member; a failed member is frozen at its last finite state
     tracker_data: list[dict[str, list]] = [{} for _ in trackers]
     tracker_times: list[list[float]] = [[] for _ in trackers]
     for tr in trackers:
@@ -593,6 +637,10 @@ def solve(
             fields["u"][alive, i] = st.u
             fields["q"][alive, i] = st.q
             fields["a"][alive, i] = st.a
+        if failed.any():  # no values after a member's failure: NaN marks it in the traces
+            dead = alive[failed[alive]]
+            for arr in (*rec.values(), *(fields.values() if store_fields else ())):
+                arr[dead, i] = np.nan
 
     def run_trackers(step: int, st: State, t: float) -> None:
         for j, tr in enumerate(trackers):
@@ -621,7 +669,12 @@ def solve(
     run_trackers(0, st, 0.0)
     for n in range(1, n_steps + 1):
         apply_schedule(t + 0.5 * dt)
-        st = sim.step(st, t, dt)
+        prev, st = st, sim.step(st, t, dt)
+        bad = nonfinite_rows(st.u, st.q_in, st.q_out, st.a) | failed[alive]
+        if bad.any():
+            st = _freeze_rows(st, prev, bad)
+            new = alive[bad & ~failed[alive]]
+            failed[new], final["t_failed"][new], final["t_final"][new] = True, t + dt, t
         if schedule:
             apply_schedule(n * dt)
         t = n * dt
@@ -635,7 +688,7 @@ def solve(
         if stop_rule is not None and n % stop_stride == 0 and n < n_steps:
             obs = observe(st, t)
             decided = np.asarray(stop_rule(t, pos - pos0[alive], obs["velocity"], obs["width"],
-                                           alive.copy()), dtype=bool)
+                                           alive.copy()), dtype=bool) & ~failed[alive]
             if np.any(decided):
                 idx = alive[decided]
                 final["position"][idx] = pos[decided]
@@ -656,6 +709,7 @@ def solve(
         final["position"][alive] = pos
         for k in ("velocity", "width", "mass"):
             final[k][alive] = obs[k]
+    warn_failed(failed, final["t_failed"])
     wall = _time.perf_counter() - t_wall
     return _to_dataset(model, sim, ring, frames * dt, rec, fields if store_fields else None,
                        final, pos0, mass0, bump, trackers, tracker_times, tracker_data,
@@ -664,7 +718,18 @@ def solve(
                             seed=(noise.seed if noise is not None else seed),
                             stimulus=repr(stimulus.describe()), wall_s=wall,
                             noise=repr(noise) if noise is not None else "none",
-                            D_field="heterogeneous" if D_field is not None else "uniform"))
+                            D_field="heterogeneous" if D_field is not None else "uniform",
+                            **step_info))
+
+
+def _freeze_rows(st: State, prev: State, rows: np.ndarray) -> State:
+    """``st`` with the batch rows ``rows`` put back to their values in ``prev``."""
+    def mix(new, old):
+        return np.where(rows[:, None], old, new)
+    g, gp = st.geo, prev.geo
+    return State(mix(st.u, prev.u), mix(st.q_in, prev.q_in), mix(st.q_out, prev.q_out),
+                 mix(st.a, prev.a), EdgeGeometry(mix(g.phi, gp.phi), mix(g.mc, gp.mc),
+                                                 mix(g.ms, gp.ms), mix(g.m1, gp.m1)))
 
 
 def _split_bump_resource(st: State, bump: dict) -> None:
@@ -706,7 +771,15 @@ def _to_dataset(model, sim, ring, times, rec, fields, final, pos0, mass0, bump, 
         "width_final": ("batch", final["width"], {"units": "rad"}),
         "mass_drift": ("batch", (final["mass"] - mass0) / mass0,
                        {"long_name": "relative change of ∫(q + a) dx"}),
-        "t_final": ("batch", final["t_final"], {"long_name": "time the member was decided"}),
+        "t_final": ("batch", final["t_final"],
+                    {"long_name": "time of the final values (T, the early-decision time, or the "
+                                  "last finite time of a failed member)", "units": "1"}),
+        "failed": ("batch", final["failed"],
+                   {"long_name": "state became non-finite (member frozen, values not valid "
+                                 "results)", "units": "1"}),
+        "t_failed": ("batch", final["t_failed"],
+                     {"long_name": "time of the first non-finite state (NaN: did not fail)",
+                      "units": "1"}),
     }
     for k in rec:
         if k.endswith("_t"):
