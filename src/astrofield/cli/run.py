@@ -145,6 +145,12 @@ def run_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params
         raise click.UsageError(str(exc)) from exc
     if output:
         save(ds, output)
+    if bool(ds["failed"].any()):  # never report a non-finite run as a result
+        t_bad = float(ds["t_failed"].min())
+        click.echo(f"Error: the simulation became non-finite at t = {t_bad:g} (dt = {dt:g}); "
+                   "no result is reported" + (f" ({output} holds the run up to then, flagged)"
+                                              if output else ""), err=True)
+        raise click.exceptions.Exit(1)
     if plot:
         from astrofield.plotting import plot_run, save_figure
 

@@ -673,8 +673,14 @@ def solve(
         bad = nonfinite_rows(st.u, st.q_in, st.q_out, st.a) | failed[alive]
         if bad.any():
             st = _freeze_rows(st, prev, bad)
-            new = alive[bad & ~failed[alive]]
-            failed[new], final["t_failed"][new], final["t_final"][new] = True, t + dt, t
+            newly = bad & ~failed[alive]
+            if newly.any():  # final values: the last finite state, at time t
+                obs = observe(prev, t)
+                new = alive[newly]
+                final["position"][new] = pos[newly]
+                for k in ("velocity", "width", "mass"):
+                    final[k][new] = obs[k][newly]
+                failed[new], final["t_failed"][new], final["t_final"][new] = True, t + dt, t
         if schedule:
             apply_schedule(n * dt)
         t = n * dt
@@ -704,11 +710,12 @@ def solve(
         if n % chunk == 0:
             bar.update(chunk)
     bar.close()
-    if alive.size:
+    ok = ~failed[alive]
+    if ok.any():
         obs = observe(st, t)
-        final["position"][alive] = pos
+        final["position"][alive[ok]] = pos[ok]
         for k in ("velocity", "width", "mass"):
-            final[k][alive] = obs[k]
+            final[k][alive[ok]] = obs[k][ok]
     warn_failed(failed, final["t_failed"])
     wall = _time.perf_counter() - t_wall
     return _to_dataset(model, sim, ring, frames * dt, rec, fields if store_fields else None,
