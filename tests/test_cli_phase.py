@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from astrofield.cli import main
 
-TINY = ["--T", "20", "--N", "32", "--dt", "0.1", "--scheduler", "serial"]
+TINY = ["--T", "100", "--N", "32", "--dt", "0.1", "--scheduler", "serial"]
 
 
 def run(*args):

@@ -158,10 +158,12 @@ def test_phase_diagram_rejects_bad_settings_before_work():
     # just above t_ref the verdict would call stable points unstable: refused
     with pytest.raises(ValueError, match=r"T = 20 is outside the allowed range \[100, inf\)"):
         phase_diagram(["D=0.1,0.2"], T=20, **FAST)
-    with pytest.raises(ValueError, match=r"T = 20 is outside"):
-        drift_experiment(0.1, 0.05, 2.0, 0.6, T=20, **FAST)
+    # the per-point experiment keeps its drift at short T but does not guess a verdict
+    short = drift_experiment(0.1, np.array([0.05, 5.0]), 2.0, 0.6, T=20, **FAST)
+    assert short["verdict"].values.tolist() == ["undecided", "no bump"]
+    assert np.isfinite(short["drift"].values[0]) and summarize(short)["n_stable"] == 0
     # the step-size rule is applied to the largest beta of the grid before any work
-    with pytest.raises(ValueError, match=r"dt = 0.1 is outside the allowed range \(0, 0.06"):
+    with pytest.raises(ValueError, match=r"dt = 0.1 is outside the allowed range \(0, 0.0758717\]"):
         phase_diagram(["beta=0.01,2.0,5.0"], D=1.0, T=100, **FAST)  # 5.0: no bump, not run
     with pytest.raises(ValueError, match="eps = 0"):
         phase_diagram(["D=0.1,0.2"], eps=0.0, **FAST)

@@ -128,7 +128,8 @@ def phase_cmd(vary, theta, beta, gamma, D, T, N, dt, eps, chunk_size, workers, s
 @click.option("--N", "N", type=int, default=None, help="Grid points of the simulations.")
 @click.option("--dt", type=float, default=None, help="Time step of the simulations.")
 @click.option("--early-stop/--no-early-stop", default=False, show_default=True,
-              help="Early decisions in the Figure 5/6 maps (drift/velocity then at t_final).")
+              help="Early decisions in the Figure 5/6 maps (drift/velocity at T are then "
+                   "extrapolated; drift_bound bounds the error).")
 @click.option("--workers", type=int, default=None, help="Worker processes [default: all cores].")
 @click.option("--scheduler", default="local", show_default=True,
               help="'local', 'serial' or a dask scheduler ADDRESS (Figures 5/6).")

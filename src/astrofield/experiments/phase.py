@@ -64,8 +64,10 @@ verdict.
 Failed points and short runs
 ----------------------------
 A point whose state becomes non-finite gets the verdict **"failed"** (code -2; ``drift`` etc.
-NaN) and is left out of ``agreement``. ``T`` below :data:`T_MIN` (100) is refused
-(:func:`check_T`): the verdict cannot tell a stable bump from a slow one that soon.
+NaN) and is left out of ``agreement``. Below :data:`T_MIN` (100) the verdict cannot tell a
+stable bump from a slow one: :func:`phase_diagram` refuses such ``T`` (:func:`check_T`) and
+:func:`drift_experiment` (whose ``drift`` is valid at any ``T``) labels its points
+**"undecided"** (code -3) instead of guessing.
 
 Reference: Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes
 persistent activity in neural fields", arXiv:2604.10036 (2026), Figures 5-7.
@@ -109,8 +111,8 @@ __all__ = [
 ]
 
 #: Verdict labels and their integer codes (``verdict_code`` variable).
-VERDICTS = ("stable", "unstable", "no bump", "failed")
-VERDICT_CODES = {"stable": 0, "unstable": 1, "no bump": -1, "failed": -2}
+VERDICTS = ("stable", "unstable", "no bump", "failed", "undecided")
+VERDICT_CODES = {"stable": 0, "unstable": 1, "no bump": -1, "failed": -2, "undecided": -3}
 #: Shortest final time the verdict rule serves (it resolves shift eigenvalues
 #: ``|lambda| >= max(ln(1 / persist), 2.5 ln(1 / late)) / (T - t_ref)``, 0.0102 at T = 100).
 T_MIN = 100.0
@@ -400,6 +402,7 @@ def drift_experiment(
         simulated, or extrapolated for points decided early, with ``drift_bound`` bounding the
         extrapolation error, 0 where simulated), ``drift_decided``, ``velocity_decided`` and
         ``t_decided`` (the values at the decision, NaN where the point ran to ``T``),
+        (verdicts ``"undecided"`` when ``T < T_MIN``)
         ``width`` (at ``t_final``), ``t_final`` (the last simulated time), ``verdict``
         (``"stable"``, ``"unstable"``, ``"no bump"``, ``"failed"``), ``verdict_code``
         (0, 1, -1, -2), ``growth`` and ``persist`` (the verdict statistics), ``decided_early``,
@@ -408,7 +411,7 @@ def drift_experiment(
         A failed point (non-finite state) has NaN drift, velocity and statistics.
     """
     rule = VerdictRule() if rule is None else rule
-    check_T(T, rule)
+    decidable = T >= _t_min(rule)
     arrs = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)) for p in
                                  (theta, beta, gamma, D)))
     th, be, ga, Dd = (np.ascontiguousarray(a.ravel()) for a in arrs)
@@ -420,6 +423,8 @@ def drift_experiment(
         model = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=tau)
         _simulate(res, idx, model, rule, T=T, N=N, dt=dt, eps=eps, stride=stride,
                   early_stop=early_stop, traces=traces)
+    if not decidable:  # too short for the verdict rule: say so instead of guessing
+        res["undecided"] = True
     out = xr.Dataset(_data_vars(res, an, traces),
                      coords={"theta_p": ("point", th), "beta_p": ("point", be),
                              "gamma_p": ("point", ga), "D_p": ("point", Dd)})
@@ -491,9 +496,11 @@ def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> 
     """The variables of :func:`drift_experiment` with their attrs."""
     exists = an["exists"]
     code = np.where(exists, res["unstable"].astype(np.int8), np.int8(-1)).astype(np.int8)
+    if res.get("undecided"):
+        code[exists] = VERDICT_CODES["undecided"]
     code[res["failed"]] = VERDICT_CODES["failed"]
     names = {c: n for n, c in VERDICT_CODES.items()}
-    labels = np.array([names[int(c)] for c in code], dtype="<U8")
+    labels = np.array([names[int(c)] for c in code], dtype="<U9")
     rate = "rad per unit time"
     data: dict[str, Any] = {
         "drift": ("point", res["drift"], {
@@ -517,8 +524,9 @@ def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> 
                                               "units": "1"}),
         "verdict": ("point", labels, {"long_name": "numerical verdict",
                                       "values": ", ".join(VERDICTS)}),
-        "verdict_code": ("point", code, {"flag_values": "0 1 -1 -2",
-                                         "flag_meanings": "stable unstable no_bump failed"}),
+        "verdict_code": ("point", code, {"flag_values": "0 1 -1 -2 -3",
+                                         "flag_meanings": "stable unstable no_bump failed "
+                                                          "undecided"}),
         "growth": ("point", res["growth"], {"long_name": "max |v| / |v(t_ref)|", "units": "1"}),
         "persist": ("point", res["persist"], {"long_name": "|v(t_final)| / |v(t_ref)|",
                                               "units": "1"}),
@@ -628,6 +636,10 @@ def phase_diagram(
                      finalize=finalize)
 
 
+def _t_min(rule: VerdictRule) -> float:
+    return max(T_MIN, 10 * rule.t_ref)
+
+
 def check_T(T: float, rule: VerdictRule | None = None) -> float:
     """``T`` if the verdict rule can serve it, else a ``ValueError`` naming the allowed range.
 
@@ -637,7 +649,7 @@ def check_T(T: float, rule: VerdictRule | None = None) -> float:
     """
     rule = VerdictRule() if rule is None else rule
     T = float(check_range("T", T, 0.0, math.inf, lo_open=True))
-    t_min = max(T_MIN, 10 * rule.t_ref)
+    t_min = _t_min(rule)
     if T < t_min:
         raise ValueError(f"T = {T:g} is outside the allowed range [{t_min:g}, inf): the verdict "
                          f"needs the motion after t_ref = {rule.t_ref:g} to be followed for long "
