@@ -67,6 +67,8 @@ class Model:
     kernel
         A :class:`~astrofield.kernels.Kernel` or its name; default the cosine kernel.
 
+    Notes
+    -----
     Any of ``theta, beta, gamma, tau, D, steepness`` may be a 1-D array of length ``B`` (others
     scalar or the same length): the model then stands for ``B`` parameter sets.
     """

@@ -95,6 +95,8 @@ class Ring:
         theta
             Threshold, scalar or shape ``(B, 1)``.
 
+        Notes
+        -----
         Assumes each cell contains at most one crossing (edges resolved by the grid).
         """
         if _accel.ENABLED:
