@@ -17,6 +17,12 @@ Scheme (``"etd2-subgrid-shared-flux"``), one step of length ``h``:
    ``J_eff = -Δq / h`` taken from the resource update itself: **one shared exchange flux**, so
    ``∫ (q + a) dx`` is conserved to round-off. (Strang splitting of diffusion and reaction, tried
    first, loses an order on this stiff problem; the exponential integrator keeps order 2.)
+   Stiff exchange: the predictor of ``a`` also takes its flux from the predicted ``q``, the
+   flux's slope is damped by ``1 / (1 + h k)`` (``k`` the relaxation rate of ``q``, an
+   ``O(h^2)`` change where the exchange is slow) and
+   :func:`~astrofield.simulator.step_control.limit_negative_a` returns over-drawn resource to
+   ``a``; the step is stable at any ``h``, and its accuracy is the step-size rule of
+   :mod:`astrofield.simulator.step_control`. Non-finite members are frozen and flagged.
 
 Heaviside firing uses sub-grid quadrature (:mod:`astrofield.simulator.ring`):
 the edges of the active region
