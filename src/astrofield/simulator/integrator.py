@@ -17,9 +17,9 @@ Scheme (``"etd2-subgrid-shared-flux"``), one step of length ``h``:
    ``J_eff = -Δq / h`` taken from the resource update itself: **one shared exchange flux**, so
    ``∫ (q + a) dx`` is conserved to round-off. (Strang splitting of diffusion and reaction, tried
    first, loses an order on this stiff problem; the exponential integrator keeps order 2.)
-   Stiff exchange: the predictor of ``a`` also takes its flux from the predicted ``q``, the
-   flux's slope is damped by ``1 / (1 + h k)`` (``k`` the relaxation rate of ``q``, an
-   ``O(h^2)`` change where the exchange is slow) and
+   Stiff exchange (``h k > 1``, ``k`` the relaxation rate of ``q``; elsewhere the scheme is
+   exactly the one above): the predictor of ``a`` takes its flux from the predicted ``q``, the
+   flux's slope is damped by ``1 / (h k)``, and
    :func:`~astrofield.simulator.step_control.limit_negative_a` returns over-drawn resource to
    ``a``; the step is stable at any ``h``, and its accuracy is the step-size rule of
    :mod:`astrofield.simulator.step_control`. Non-finite members are frozen and flagged.
@@ -318,7 +318,8 @@ class Simulator:
         qi_p = relax(qi0, s0 + beta / tau, s0, h) if self.heaviside else qi0
         # stiffness of the exchange at the start of the step (rate of q's relaxation) times h
         z0 = h * (s0 + beta * (phi0 if self.heaviside else fo0) / tau)
-        a_p = self._astro_predictor(a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h)
+        cache: dict = {}
+        a_p = self._astro_predictor(a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h, cache)
         g1 = self.geometry(u1)
         fo1 = self.firing_out(u1)
         if self.heaviside:
@@ -326,7 +327,7 @@ class Simulator:
         N1 = self.drive(g1, qi_p, qo_p, fo1) + self.input(t + h)
         u_new = u1 + ((E - 1.0 + h) / h) * (N1 - N0)
         # corrector: exponential trapezoid for q, shared flux into a
-        sb = gamma * 0.5 * np.maximum(a0 + a_p, 0.0) / tau
+        sb = gamma * 0.5 * np.maximum(a0 + a_p, 0.0) / tau  # >= 0 (equal where a_p >= -a0)
         if self.heaviside:
             phim = 0.5 * (phi0 + g1.phi)
             qi_m, qo_m = _remap(qi0, qo0, phi0, phim)
@@ -337,7 +338,7 @@ class Simulator:
             fbar = 0.5 * (fo0 + fo1)
             qo_n = relax(qo0, sb + beta * fbar / tau, sb, h)
             dq = qo_n - qo0
-        a_n = self._shared_flux_update(a0, J0, -dq / h, z0, h)
+        a_n = self._shared_flux_update(a0, J0, -dq / h, z0, h, cache)
         if self.heaviside:
             a_n, qi_n, qo_n = limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim)
         else:
@@ -351,23 +352,37 @@ class Simulator:
             qi_n = qo_n
         return State(u_new, qi_n, qo_n, a_n, g_new)
 
-    def _astro_predictor(self, a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h):
-        """Predictor for ``a``: the step-averaged flux of the predicted ``q`` (locally conservative,
-        so a stiff exchange cannot overshoot), kept non-negative."""
+    def _astro_predictor(self, a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h, cache):
+        """Predictor for ``a``: exponential Euler with the start flux ``J0`` where the exchange is
+        slow (``z0 = h k <= 1``); where it is stiff, the step-averaged flux of the predicted
+        ``q`` (locally conservative, so the explicit start flux cannot overshoot), with the
+        damped slope of :meth:`_flux_ends`, kept non-negative."""
+        stiff = z0 > 1.0
+        if not np.any(stiff):
+            return self.astro_update(a0, J0, J0, h, cache)
         if self.heaviside:
             dq = phi0 * (qi_p - qi0) + (1 - phi0) * (qo_p - qo0)
         else:
             dq = qo_p - qo0
-        return np.maximum(self._shared_flux_update(a0, J0, -dq / h, z0, h), 0.0)
+        Js, Je = self._flux_ends(J0, -dq / h, z0)
+        a_p = self.astro_update(a0, Js, np.where(stiff, Je, J0), h)
+        return np.where(stiff, np.maximum(a_p, 0.0), a_p)
 
-    def _shared_flux_update(self, a0, J0, J_mean, z0, h):
-        """``a`` after a step whose exchange flux has step average ``J_mean`` (so the total is
-        conserved exactly) and is linear in time with start value ``J_mean + (J0 - J_mean) /
-        (1 + z0)``: the full slope of ETD2 where the exchange is slow (``z0 = h * rate -> 0``,
-        a change of O(h^2) in the flux, so order 2 is kept), a constant flux where it is stiff
-        (the explicit start flux of a fast exchange would blow up the spatial modes)."""
-        Js = J_mean + (J0 - J_mean) / (1.0 + z0)
-        return self.astro_update(a0, Js, 2.0 * J_mean - Js, h)
+    @staticmethod
+    def _flux_ends(J0, J_mean, z0):
+        """Start and end values of an exchange flux, linear over the step with average
+        ``J_mean`` (so the total is conserved exactly). Its start value is ``J0`` where the
+        exchange is slow (``z0 = h k <= 1``, ``k`` the relaxation rate of ``q``: the ETD2 flux);
+        where it is stiff the slope is damped, ``J_mean + (J0 - J_mean) / z0``, since the explicit
+        start flux of a fast exchange would blow up the spatial modes of ``a``."""
+        psi = 1.0 / np.maximum(z0, 1.0)
+        Js = J_mean + (J0 - J_mean) * psi if np.any(z0 > 1.0) else J0
+        return Js, 2.0 * J_mean - Js
+
+    def _shared_flux_update(self, a0, J0, J_mean, z0, h, cache):
+        """``a`` after the step, the exchange flux of :meth:`_flux_ends` (conservative)."""
+        Js, Je = self._flux_ends(J0, J_mean, z0)
+        return self.astro_update(a0, Js, Je, h, cache if Js is J0 else None)
 
     def take(self, keep: np.ndarray) -> None:
         """Drop batch members (keep those where ``keep`` is True)."""
