@@ -177,6 +177,9 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
             raise click.BadParameter(str(exc), param_hint="--region") from exc
     obj.update({
         "evans_dprime": float(r["evans_dprime"]),
+        "evans_n_real": _num(float(r["evans_n_real"])),
+        "evans_n_complex": _num(float(r["evans_n_complex"])),
+        "evans_growth_rate": _num(float(r["evans_growth_rate"])),
         "stable": bool(r["evans_stable"]),
         "fourier_stable": bool(r["fourier_stable"]),
         "fourier_max_real": float(r["fourier_max_real"]),
@@ -222,8 +225,11 @@ def boundary_cmd(theta: float, gamma: float, beta: float | None, D: str, vary: s
         if not (0 < lo < hi < math.inf):
             raise click.BadParameter(f"{rng!r}: need 0 < LO < HI", param_hint="--range")
     kw = {"gamma": gamma} if vary == "beta" else {"beta": beta}
-    ev = boundary(vary, theta, Dv, lo=lo, hi=hi, method="evans", **kw)
-    fo = boundary(vary, theta, Dv, lo=lo, hi=hi, method="fourier", **kw)
+    try:
+        ev = boundary(vary, theta=theta, D=Dv, lo=lo, hi=hi, method="evans", **kw)
+        fo = boundary(vary, theta=theta, D=Dv, lo=lo, hi=hi, method="fourier", **kw)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--range") from exc
     key = f"{vary}_star"
     first = float(ev[0]) if ev.size else math.nan
     ffirst = float(fo[0]) if fo.size else math.nan
