@@ -75,8 +75,9 @@ def test_cli_run_exits_1_on_failure(monkeypatch, tmp_path):
 
     monkeypatch.setattr(integ, "solve", poisoned)
     out = tmp_path / "r.nc"
-    res = CliRunner().invoke(main, ["run", "--T", "2", "--dt", "0.1", "--N", "32", "-q",
-                                    "--summary-json", "-o", str(out)])
+    with pytest.warns(NonFiniteWarning):
+        res = CliRunner().invoke(main, ["run", "--T", "2", "--dt", "0.1", "--N", "32", "-q",
+                                        "--summary-json", "-o", str(out)])
     assert res.exit_code == 1
     assert "non-finite at t = 1 " in res.output
     assert "drift" not in res.output.split("Error")[0]  # no summary printed as a result
