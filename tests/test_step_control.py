@@ -81,6 +81,14 @@ def test_coarse_step_is_refused_with_the_maximum():
         solve(Model(tau=1e-3), T=200.0, dt=0.02, N=32)
 
 
+def test_rule_covers_a_scheduled_beta():
+    ramp = {"beta": lambda t: 0.05 + 0.5 * t}  # reaches beta = 5.05 at T = 10
+    with pytest.raises(ValueError, match=r"dt = 0.05 is outside the allowed range \(0, 0.0435"):
+        solve(Model(), T=10.0, dt=0.05, schedule=ramp, **QUIET)
+    ds = solve(Model(), T=1.0, dt=0.05, schedule=ramp, **QUIET)  # beta <= 0.55: accepted
+    assert ds.attrs["dt_rule_ok"] == 1
+
+
 def test_auto_step_divides_T_and_is_recorded():
     ds = solve(Model(tau=1e-3), T=1.0, dt="auto", **QUIET)
     n = round(1.0 / ds.attrs["dt"])

@@ -606,7 +606,11 @@ def solve(
                     D_field=D_field, batch=B)
     (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position, batch=B,
                                     branch=branch)
-    dt, step_info = resolve_dt(dt, T, model, dt_check)  # after the checks of the model's bump
+    rule_model = model  # the step-size rule, for the fastest depletion the run will see
+    if "beta" in schedule:
+        hi = max(float(np.max(schedule["beta"](tt))) for tt in (0.0, 0.5 * T, T))
+        rule_model = Model(beta=max(hi, float(np.max(model.beta))), tau=float(np.min(model.tau)))
+    dt, step_info = resolve_dt(dt, T, rule_model, dt_check)  # after the checks of the bump
     n_steps = int(round(T / dt))
     st = sim.make_state(u, q, a)
     if bump is not None and sim.heaviside:
