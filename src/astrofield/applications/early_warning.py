@@ -81,6 +81,14 @@ def _window_samples(x: np.ndarray, window: Any, minimum: int) -> int:
 
 
 # --------------------------------------------------------------------------- rolling moments
+# Why hand-written and not pandas/xarray ``rolling``: measured by benchmarks/bench_rolling.py
+# against an exact two-pass reference (8 series of 20000 samples around 1e3 with fluctuations
+# ~1e-3, window 500), pandas' ``rolling().var()`` is 4-8x faster (38-77 ms against 309-328 ms on
+# a loaded 2-core machine) but its relative error is 1.8e-7 against 2.0e-11 here: its add/remove
+# update loses the digits that these block-centred prefix sums keep, and early-warning variances
+# are exactly such small fluctuations on a large mean. Lag-1 autocorrelations agree to 1e-11
+# either way. Kept for exactness (the xarray rolling path builds an (n, w) window view: O(n w)
+# work and memory).
 
 def _rolling_comoments(a: np.ndarray, b: np.ndarray, m: int
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

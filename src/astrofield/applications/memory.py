@@ -278,7 +278,7 @@ def _trial_dataset(trials: dict[str, np.ndarray], ds: xr.Dataset, big: Model, cu
     )
 
 
-def plot_memory(ds: xr.Dataset, param: int = 0, *, fig=None):
+def plot_memory(ds: xr.Dataset, param: int = 0, *, fig=None, axes=None):
     """Figure of a working-memory run: delay traces, read-out errors, cost and demand.
 
     Parameters
@@ -289,6 +289,9 @@ def plot_memory(ds: xr.Dataset, param: int = 0, *, fig=None):
         Index of the parameter set to show.
     fig : matplotlib.figure.Figure, optional
         Figure to draw into (three panels are added); default a new 14 x 4 inch figure.
+    axes : sequence of three matplotlib Axes, optional
+        Axes to draw on instead (e.g. one row of a grid showing every parameter set);
+        overrides ``fig``.
 
     Returns
     -------
@@ -296,8 +299,12 @@ def plot_memory(ds: xr.Dataset, param: int = 0, *, fig=None):
         The figure (the backend is left as the user set it).
     """
     d = ds.isel(param=param)
-    fig = new_figure(fig, (14, 4))
-    axes = fig.subplots(1, 3)
+    own = axes is None
+    if own:
+        fig = new_figure(fig, (14, 4))
+        axes = fig.subplots(1, 3)
+    else:
+        fig = axes[0].figure
     t = d["time"].values
     for ci, cue in enumerate(d["cue"].values):
         for k in range(d.sizes["trial"]):
@@ -319,8 +326,12 @@ def plot_memory(ds: xr.Dataset, param: int = 0, *, fig=None):
     axes[2].plot(td, dem.mean(axis=0), color="k")
     axes[2].set(xlabel="t", ylabel="demand ∫ beta q f dx",
                 title=f"mean cost {float(d['mean_cost']):.3g}")
-    fig.suptitle(f"working memory: theta={float(d['theta']):g}, beta={float(d['beta']):g}, "
-                 f"gamma={float(d['gamma']):g}, D={float(d['D']):g}")
+    label = (f"theta={float(d['theta']):g}, beta={float(d['beta']):g}, "
+             f"gamma={float(d['gamma']):g}, D={float(d['D']):g}")
+    if own:
+        fig.suptitle(f"working memory: {label}")
+    else:
+        axes[0].set_title(f"{label}\n{axes[0].get_title()}", fontsize=9)
     return fig
 
 

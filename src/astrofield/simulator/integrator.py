@@ -53,7 +53,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from astrofield._validate import check_int, check_range
+from astrofield._validate import check_int, check_range, check_steps
 from astrofield._version import __version__
 from astrofield.model.definition import PARAMETER_RANGES, Model
 from astrofield.model.noise import Noise
@@ -583,8 +583,10 @@ def solve(
         if dt > T:
             raise ValueError(f"dt = {dt:g} is outside the allowed range (0, T = {T:g}]")
     check_range("eps", eps, -1, 1)
-    if not isinstance(dt, str) and abs(round(T / dt) * dt - T) > 1e-9 * T:
-        raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
+    if not isinstance(dt, str):
+        n_steps = check_steps(T, dt, max_steps=2**62)  # ValueError, not OverflowError
+        if abs(n_steps * dt - T) > 1e-9 * T:
+            raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
     schedule = dict(schedule or {})
     for name, f in schedule.items():
         if name not in _SCHEDULABLE:
