@@ -29,7 +29,7 @@ def _check(early, full):
     relax = dec == 0
     assert np.all(np.abs(d_e[relax] - d_f[relax]) <= early["drift_bound"].values[relax])
     ran = dec < 0
-    np.testing.assert_array_equal(d_e[ran], d_f[ran])
+    np.testing.assert_allclose(d_e[ran], d_f[ran], rtol=1e-12)  # batch size changes round-off
     assert np.all(early["drift_bound"].values[ran] == 0)
     # decision-time values are kept under their own names, never under drift
     assert np.all(early["t_decided"].values[~ran] < early.attrs["T"])
