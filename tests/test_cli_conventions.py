@@ -109,7 +109,7 @@ def test_config_table_per_command_and_flags(tmp_path):
         vary = ["beta=0.01,0.05"]
         no-early-stop = true
         """)
-    res = invoke("phase", "--config", cfg, "--T", "11", "--dt", "0.5", "--N", "16",
+    res = invoke("phase", "--config", cfg, "--T", "100", "--dt", "0.1", "--N", "16",
                  "--scheduler", "serial", "--json")
     assert res.exit_code == 0, res.output
     obj = json.loads(res.stdout)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from astrofield.cli import main
 
-TINY = ["--T", "20", "--N", "32", "--dt", "0.1", "--scheduler", "serial"]
+TINY = ["--T", "100", "--N", "32", "--dt", "0.1", "--scheduler", "serial"]
 
 
 def run(*args):
@@ -91,8 +91,8 @@ def test_figure_bad_number(tmp_path):
 
 def test_phase_plot_with_boundaries(tmp_path):
     png = tmp_path / "p.png"
-    res = run("phase", "--vary", "gamma=1:1.6:3", "--D", "1", "--beta", "0.05", "--T", "11",
-              "--N", "16", "--dt", "0.5", "--scheduler", "serial", "--plot", str(png), "--json",
+    res = run("phase", "--vary", "gamma=1:1.6:3", "--D", "1", "--beta", "0.05", "--T", "100",
+              "--N", "16", "--dt", "0.1", "--scheduler", "serial", "--plot", str(png), "--json",
               "-q")
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["plot"] == str(png) and png.stat().st_size > 1000

@@ -14,7 +14,7 @@ from astrofield.experiments.phase import drift_experiment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-TINY = dict(resolution=3, T=12.0, N=32, dt=0.1, executor="serial", progress=False)
+TINY = dict(resolution=3, T=100.0, N=32, dt=0.05, executor="serial", progress=False)
 
 
 def _check(paths, name):

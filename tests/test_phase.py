@@ -9,6 +9,7 @@ from astrofield.experiments.phase import (
     EarlyStop,
     VerdictRule,
     drift_experiment,
+    extrapolate_to_T,
     phase_diagram,
     summarize,
 )
@@ -64,28 +65,50 @@ def test_verdict_rule_validation():
 
 def test_early_stop_rule_follows_members():
     rule = EarlyStop(T=500, N=128)
-    v0 = np.array([1e-3, 1e-3, 1e-3, 1e-3])
-    alive = np.arange(4)
-    assert not rule(10.0, 0 * v0, v0, v0, alive).any()  # first call only records v_ref
-    # member 1 travels (4x), member 2 relaxed but would still move > dx/10 by T
-    d = rule(20.0, 0 * v0, np.array([1e-3, 5e-3, 4e-5, 1e-3]), v0, alive)
-    assert d.tolist() == [False, True, False, False]
-    # remaining members 0, 2, 3: member 2 now relaxed below the resolution
-    d = rule(400.0, 0 * v0[:3], np.array([9e-4, 1e-6, 2e-4]), v0[:3], np.array([0, 2, 3]))
-    assert d.tolist() == [False, True, False]
+    z = np.zeros(4)
+    assert not rule(10.0, z, np.full(4, 1e-3), z, np.arange(4)).any()  # records v_ref only
+    # member 0: steady but slow (no decision); 1: travels at 5 v_ref, steady only once the
+    # window holds four equal speeds; 2: geometric decay below the resolution; 3: an oscillating
+    # relaxation passing through zero (never decided: it would move back afterwards)
+    v = np.array([[1e-3, 5e-3, 1e-5, 4e-6], [1e-3, 5e-3, 5e-6, 2e-6],
+                  [1e-3, 5e-3, 2.5e-6, 1e-7], [1e-3, 5e-3, 1.25e-6, -1e-7]])
+    out = [rule(20.0 + 10 * k, z, v[k], z, np.arange(4)).tolist() for k in range(4)]
+    assert out[:3] == [[False] * 4] * 3
+    assert out[3] == [False, True, True, False]
     assert rule.decided.tolist() == [-1, 1, 0, -1]
+    assert rule.t_decided[1] == 50.0 and rule.velocity_decided[1] == 5e-3
+    assert rule.velocity_before[2] == 2.5e-6
+    # the remaining members 0 and 3 keep their own histories after the others left
+    d = rule(60.0, z[:2], np.array([1e-3, -1e-7]), z[:2], np.array([0, 3]))
+    assert d.tolist() == [False, False]
+
+
+def test_extrapolation_is_exact_for_steady_travel_and_exponential_relaxation():
+    T, t_d, tr = 500.0, np.array([200.0, 200.0]), 10.0
+    lam = 0.03
+    v_d = np.array([0.02, 1e-5])
+    v_before = np.array([0.02, 1e-5 * np.exp(lam * tr)])
+    out = extrapolate_to_T(T, t_d, np.array([4.0, 0.1]), v_d, v_before, np.array([1, 0]), tr)
+    # independent: travel at constant speed; integral of v_d exp(-lam s) over [0, 300]
+    assert out["drift"][0] == pytest.approx(4.0 + 0.02 * 300)
+    s = np.linspace(0, 300, 300001)
+    integral = np.trapezoid(1e-5 * np.exp(-lam * s), s)
+    assert out["drift"][1] == pytest.approx(0.1 + integral, rel=1e-9)
+    assert out["velocity"][1] == pytest.approx(1e-5 * np.exp(-lam * 300))
+    assert out["drift_bound"][0] == 0.0 and out["drift_bound"][1] == pytest.approx(3e-3)
 
 
 # --------------------------------------------------------------------------- experiment
 def test_no_bump_point_is_a_verdict_not_a_crash():
     # beta_max(theta = 0.1, gamma = 2) = 4.59: beta = 5 has no bump
-    ds = drift_experiment(0.1, np.array([0.05, 5.0]), 2.0, 0.6, T=20, early_stop=False, **FAST)
+    ds = drift_experiment(0.1, np.array([0.05, 5.0]), 2.0, 0.6, T=100, early_stop=False,
+                          **FAST)
     assert ds["verdict"].values.tolist()[1] == "no bump"
     assert ds["verdict_code"].values[1] == -1 and not ds["exists"].values[1]
     assert np.isnan(ds["drift"].values[1]) and np.isnan(ds["evans_dprime"].values[1])
     assert ds["verdict"].values[0] in ("stable", "unstable") and ds["exists"].values[0]
     # a chunk of only no-bump points runs nothing
-    only = drift_experiment(0.1, 6.0, 2.0, [0.5, np.inf], T=20, **FAST)
+    only = drift_experiment(0.1, 6.0, 2.0, [0.5, np.inf], T=100, **FAST)
     assert only["verdict"].values.tolist() == ["no bump", "no bump"]
 
 
@@ -119,7 +142,7 @@ def test_early_stop_keeps_verdicts_on_grid_across_boundary():
 
 
 def test_phase_diagram_layout_and_attrs():
-    ds = phase_diagram(["beta=0.01,5.0"], D=np.inf, T=20, progress=False, **FAST)
+    ds = phase_diagram(["beta=0.01,5.0"], D=np.inf, T=100, progress=False, **FAST)
     assert ds["verdict"].dims == ("beta",)
     assert ds["verdict"].values.tolist()[1] == "no bump"
     for k in ("drift", "velocity", "width", "verdict", "evans_dprime", "fourier_stable"):
@@ -132,6 +155,16 @@ def test_phase_diagram_layout_and_attrs():
 def test_phase_diagram_rejects_bad_settings_before_work():
     with pytest.raises(ValueError, match="T = 5"):
         phase_diagram(["D=0.1,0.2"], T=5, **FAST)
+    # just above t_ref the verdict would call stable points unstable: refused
+    with pytest.raises(ValueError, match=r"T = 20 is outside the allowed range \[100, inf\)"):
+        phase_diagram(["D=0.1,0.2"], T=20, **FAST)
+    # the per-point experiment keeps its drift at short T but does not guess a verdict
+    short = drift_experiment(0.1, np.array([0.05, 5.0]), 2.0, 0.6, T=20, **FAST)
+    assert short["verdict"].values.tolist() == ["undecided", "no bump"]
+    assert np.isfinite(short["drift"].values[0]) and summarize(short)["n_stable"] == 0
+    # the step-size rule is applied to the largest beta of the grid before any work
+    with pytest.raises(ValueError, match=r"dt = 0.1 is outside the allowed range \(0, 0.0758717\]"):
+        phase_diagram(["beta=0.01,2.0,5.0"], D=1.0, T=100, **FAST)  # 5.0: no bump, not run
     with pytest.raises(ValueError, match="eps = 0"):
         phase_diagram(["D=0.1,0.2"], eps=0.0, **FAST)
     with pytest.raises(ValueError, match="tau"):

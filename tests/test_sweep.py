@@ -157,7 +157,8 @@ def test_resume_after_crash_computes_each_chunk_once(tmp_path):
         run_sweep(func, g, chunk_size=4, store=out, resume=True, progress=False)
     ds = run_sweep(func, g, chunk_size=5, store=out, resume=True, progress=False)
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert sorted(c[0] for c in calls) == [1.0, 2.0, 4.0]  # chunk starts: D of points 0, 5, 10
+    # 12 points, at most 5 per chunk -> 3 equal chunks of 4: D of their first points 0, 4, 8
+    assert sorted(c[0] for c in calls) == [1.0, 2.0, 3.0]
     assert sum(c[1] for c in calls) == g.size  # every point computed exactly once
     ref = run_sweep(toy, g, chunk_size=5, progress=False)
     np.testing.assert_allclose(ds["f"].values, ref["f"].values)
@@ -203,7 +204,7 @@ def test_dask_local_cluster_matches_in_process():
     from astrofield.experiments.phase import _chunk
 
     g = make_grid(["D=0.05,0.6", "beta=0.01,0.05"], {"theta": 0.1, "gamma": 2.0})
-    func = functools.partial(_chunk, T=20.0, N=32, dt=0.1, eps=0.05, early_stop=False)
+    func = functools.partial(_chunk, T=100.0, N=32, dt=0.1, eps=0.05, early_stop=False)
     ref = run_sweep(func, g, chunk_size=2, progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
@@ -213,3 +214,32 @@ def test_dask_local_cluster_matches_in_process():
         np.testing.assert_array_equal(got[k].values, ref[k].values)
     assert (got["verdict"].values == ref["verdict"].values).all()
     assert got.attrs["sweep_executor"] == "dask"
+
+
+def test_balanced_chunks_give_every_worker_equal_work():
+    g = make_grid(["D=0.1:0.6:50", "beta=0.01:0.1:50"])  # 2500 points
+    for workers in (1, 2, 3, 16):
+        chunks = g.balanced_chunks(125, workers)
+        sizes = [b - a for a, b in chunks]
+        assert len(chunks) % workers == 0 and max(sizes) <= 125
+        assert max(sizes) - min(sizes) <= 1
+        assert chunks[0][0] == 0 and chunks[-1][1] == 2500
+        assert all(a == pb for (a, _), (_, pb) in zip(chunks[1:], chunks[:-1], strict=True))
+    assert g.balanced_chunks(125, 16)[0] == (0, 78)  # 32 chunks of 78 or 79 points
+
+
+class InlineExecutor(cf.Executor):
+    """A minimal user-written executor: runs each task at submission."""
+
+    def submit(self, fn, *args, **kwargs):
+        fut = cf.Future()
+        fut.set_result(fn(*args, **kwargs))
+        return fut
+
+
+def test_any_concurrent_futures_executor_plugs_in():
+    g = _grid()
+    ds = run_sweep(toy, g, executor=InlineExecutor(), workers=3, chunk_size=5, progress=False)
+    np.testing.assert_allclose(ds["f"].values, _expected(g))
+    assert ds.attrs["sweep_executor"] == "futures"
+    assert len(json.loads(ds.attrs["sweep_manifest"])["chunks"]) == 3

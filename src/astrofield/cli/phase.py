@@ -191,7 +191,8 @@ astrofield figure 5 -o figures/ --resolution 20 --T 200 --scheduler serial""")
         help="Grid points of the simulations.")
 @option("--dt", type=FINITE, default=None, help="Time step of the simulations.")
 @option("--early-stop/--no-early-stop", default=False,
-        help="Early decisions in the Figure 5/6 maps (drift/velocity then at t_final).")
+        help="Early decisions in the Figure 5/6 maps (drift/velocity at T are then "
+             "extrapolated; drift_bound bounds the error).")
 @option("--workers", type=click.IntRange(min=1), default=None,
         help="Worker processes [default: all cores].")
 @option("--scheduler", default="local", callback=_check_scheduler,

@@ -156,9 +156,8 @@ def run_cmd(**p: Any) -> None:
                    progress=False if p["quiet"] else None, seed=p["seed"],
                    backend=None if p["backend"] == "auto" else p["backend"])
     s = _summary(ds, p, timer.wall_s)
-    # A failed (non-finite) run is reported here, before any file is written. Stand-in until
-    # solve's per-member `failed` flag lands (numerics lane): it checks the summary values.
-    _refuse_non_finite(s)
+    # A failed (non-finite) run is reported here, before any file is written.
+    _refuse_non_finite(s, ds)
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: _figure(ds))
     emit(s, p["as_json"],
@@ -167,10 +166,16 @@ def run_cmd(**p: Any) -> None:
          + (f" -> {p['output']}" if p["output"] else ""))
 
 
-def _refuse_non_finite(s: dict[str, Any]) -> None:
-    """Exit 1 (nothing written) if the run's summary holds NaN or inf: never a silent success."""
+def _refuse_non_finite(s: dict[str, Any], ds) -> None:
+    """Exit 1 (nothing written) if the run failed (solve's ``failed`` flag: a non-finite state,
+    the run frozen at its last finite one) or its summary holds NaN or inf."""
     import math
 
+    if bool(ds["failed"].any()):
+        raise click.ClickException(
+            f"the simulation became non-finite at t = {float(ds['t_failed'].min()):g} "
+            f"(dt = {s['dt']:g}): the numerical solution failed and nothing was written; "
+            "reduce dt or check the kernel and pulse parameters")
     keys = ("drift", "velocity", "mass_drift", "width", "final_position")
     bad = [k for k in keys if not math.isfinite(s[k])]
     if bad:

@@ -2,7 +2,8 @@
 
 For every grid point the exact wide bump is perturbed by a right shift,
 ``u = U(x) + eps * (2 c0 sin Delta) * sin x`` (``eps = 0.05``), and integrated to ``T`` with the
-batched simulator (:func:`astrofield.simulate.solve`, many points per vectorised run). The bump
+batched simulator (:func:`astrofield.simulator.integrator.solve`, many points per vectorised
+run). The bump
 position ``p(t)`` is the unwrapped phase of the first Fourier mode of ``u``; *drift* is
 ``p(T) - p(0)`` and *velocity* ``dp/dt`` at ``T`` (both in rad and rad per unit time; time in
 units of the neural time constant). The analytic verdicts of :mod:`astrofield.theory.stability`
@@ -42,16 +43,32 @@ Early decisions (:class:`EarlyStop`)
 Optional; evaluated every ``t_ref`` time units through ``solve``'s ``stop_rule`` (decided members
 leave the batch, so the sweep stops paying for them):
 
-* **clearly travelling** — ``|v| >= travel * v_ref`` (``travel = 4``). This already satisfies the
-  growth criterion, so the verdict cannot change by stopping;
-* **relaxed below the resolution** — ``|v| <= relax * v_ref`` (``relax = 0.05``: two thirds of the
-  way to the ``persist`` threshold in log scale have been passed three times over) *and* the
-  displacement that the current speed could still produce by ``T``, ``|v| (T - t)``, is below a
-  tenth of a grid cell ``2 pi / N``.
+* **steadily travelling** — ``|v| >= travel * v_ref`` (``travel = 4``; this already satisfies the
+  growth criterion, so the verdict cannot change by stopping) *and* the speed is steady: the
+  last four samples (30 time units) have one sign and differ by at most 0.2 %;
+* **relaxed below the resolution** — over the same window ``|v| <= relax * v_ref``
+  (``relax = 0.05``), one sign and a geometric decay (consecutive ratios at most 1 and within
+  20 % of each other, which rules out deciding at a zero crossing of an oscillating relaxation),
+  *and* the displacement that the current speed could still produce by ``T``, ``|v| (T - t)``,
+  is below a tenth of a grid cell ``2 pi / N``.
 
-Decided points carry the drift and velocity *at the decision time* ``t_final`` (a variable of the
-result); the full-``T`` values need ``early_stop=False``. ``tests/test_phase.py`` checks that the
-verdicts with and without early stopping agree on a grid that straddles the boundary.
+``drift`` and ``velocity`` always mean the values **at T**. For a decided point they are
+extrapolated from the decision time ``t_decided`` (:func:`extrapolate_to_T`): a travelling bump
+keeps its steady speed (exact for steady travel), a relaxing bump's speed decays exponentially at
+the rate measured over the last ``t_ref`` (its remaining motion is below a tenth of a cell by the
+decision criterion). ``drift_bound`` bounds the extrapolation error (0 for points simulated to
+``T``) and the values at the decision are kept as ``drift_decided`` and ``velocity_decided``.
+``tests/test_phase_drift_at_T.py`` checks that runs with and without early decisions agree on
+``drift`` (within 2 % for travelling points, within ``drift_bound`` for relaxed ones) and on every
+verdict.
+
+Failed points and short runs
+----------------------------
+A point whose state becomes non-finite gets the verdict **"failed"** (code -2; ``drift`` etc.
+NaN) and is left out of ``agreement``. Below :data:`T_MIN` (100) the verdict cannot tell a
+stable bump from a slow one: :func:`phase_diagram` refuses such ``T`` (:func:`check_T`) and
+:func:`drift_experiment` (whose ``drift`` is valid at any ``T``) labels its points
+**"undecided"** (code -3) instead of guessing.
 
 Reference: Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes
 persistent activity in neural fields", arXiv:2604.10036 (2026), Figures 5-7.
@@ -62,6 +79,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -74,6 +92,7 @@ from astrofield._version import __version__
 from astrofield.experiments.sweep import Grid, make_grid, run_sweep
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.simulator.step_control import NonFiniteWarning, resolve_dt
 from astrofield.theory.bump import bump_branches
 from astrofield.theory.stability import stability
 
@@ -82,6 +101,9 @@ __all__ = [
     "VERDICT_CODES",
     "VerdictRule",
     "EarlyStop",
+    "extrapolate_to_T",
+    "check_T",
+    "T_MIN",
     "drift_experiment",
     "phase_diagram",
     "summarize",
@@ -90,8 +112,11 @@ __all__ = [
 ]
 
 #: Verdict labels and their integer codes (``verdict_code`` variable).
-VERDICTS = ("stable", "unstable", "no bump")
-VERDICT_CODES = {"stable": 0, "unstable": 1, "no bump": -1}
+VERDICTS = ("stable", "unstable", "no bump", "failed", "undecided")
+VERDICT_CODES = {"stable": 0, "unstable": 1, "no bump": -1, "failed": -2, "undecided": -3}
+#: Shortest final time the verdict rule serves (it resolves shift eigenvalues
+#: ``|lambda| >= max(ln(1 / persist), 2.5 ln(1 / late)) / (T - t_ref)``, 0.0102 at T = 100).
+T_MIN = 100.0
 
 #: Default numerical settings of the drift experiment. N = 64: the 50 x 50 map agrees with
 #: Evans on 99.2 % of the cells (every disagreement next to the boundary) and the drift of
@@ -181,52 +206,142 @@ class EarlyStop:
     """Early-decision rule for ``solve(stop_rule=...)`` (see the module docstring).
 
     The instance is stateful: it stores each member's reference speed at the first call
-    (``t = t_ref``, all members running), so one instance serves exactly one ``solve`` call.
+    (``t = t_ref``, all members running) and the last ``window`` speeds of each member, so one
+    instance serves exactly one ``solve`` call.
 
     Parameters
     ----------
     T, N
         Final time and grid size of the run (for the resolution criterion).
     travel
-        Decide *unstable* once ``|v| >= travel * v_ref``.
+        Decide *unstable* once ``|v| >= travel * v_ref`` and the speed is steady.
     relax
-        Decide *stable* once ``|v| <= relax * v_ref`` and ``|v| (T - t) <= resolution * 2 pi / N``.
+        Decide *stable* once ``|v| <= relax * v_ref`` over the window, decaying geometrically,
+        and ``|v| (T - t) <= resolution * 2 pi / N``.
     resolution
         Fraction of a grid cell that the remaining motion must stay below.
+    steady
+        A speed is steady when the last ``window`` samples (one per call, ``t_ref`` apart) have
+        one sign and ``max |v| <= (1 + steady) min |v|``.
+    window
+        Number of samples of the steadiness test (``window - 1`` intervals of ``t_ref``).
 
     Attributes
     ----------
     decided
         Per batch member: ``1`` decided unstable early, ``0`` decided stable early, ``-1`` not.
+    t_decided, drift_decided, velocity_decided, velocity_before
+        Per member: decision time, drift and velocity then, and the velocity ``t_ref`` earlier
+        (NaN where not decided) -- what :func:`extrapolate_to_T` needs.
     """
 
     def __init__(self, T: float, N: int, travel: float = 4.0, relax: float = 0.05,
-                 resolution: float = 0.1) -> None:
+                 resolution: float = 0.1, steady: float = 2e-3, window: int = 4) -> None:
         self.T, self.N = float(T), int(N)
         self.travel = float(check_range("travel", travel, 1.0, math.inf, lo_open=True))
         self.relax = float(check_range("relax", relax, 0.0, 1.0, lo_open=True, hi_open=True))
         self.resolution = float(check_range("resolution", resolution, 0.0, math.inf,
                                             lo_open=True))
+        self.steady = float(check_range("steady", steady, 0.0, 1.0, lo_open=True))
+        self.window = check_int("window", window, 2)
         self.v_ref: np.ndarray | None = None
         self.decided: np.ndarray | None = None
 
+    def _start(self, v: np.ndarray, members: np.ndarray) -> None:
+        n = members.max() + 1
+        self.v_ref = np.full(n, np.inf)
+        self.v_ref[members] = np.maximum(np.abs(v), 1e-300)
+        self.decided = np.full(n, -1, dtype=np.int8)
+        self.history = np.full((n, self.window), np.nan)
+        self.history[members, -1] = v
+        for k in ("t_decided", "drift_decided", "velocity_decided", "velocity_before"):
+            setattr(self, k, np.full(n, np.nan))
+
     def __call__(self, t: float, drift: np.ndarray, velocity: np.ndarray,
                  width: np.ndarray, members: np.ndarray) -> np.ndarray:
-        v = np.abs(np.asarray(velocity, float))
+        v = np.asarray(velocity, float)
         members = np.asarray(members, int)
         if self.v_ref is None:
-            self.v_ref = np.full(members.max() + 1, np.inf)
-            self.v_ref[members] = np.maximum(v, 1e-300)
-            self.decided = np.full(members.max() + 1, -1, dtype=np.int8)
+            self._start(v, members)
             return np.zeros(v.size, bool)
-        vref = self.v_ref[members]
-        travelling = v >= self.travel * vref
-        dx = 2 * np.pi / self.N
-        relaxed = (v <= self.relax * vref) & (v * (self.T - t) <= self.resolution * dx)
-        relaxed &= ~travelling
+        hist = np.concatenate([self.history[members, 1:], v[:, None]], axis=1)
+        self.history[members] = hist
+        av, vref = np.abs(v), self.v_ref[members]
+        ah = np.abs(hist)
+        with np.errstate(invalid="ignore"):
+            steady = (np.all(np.sign(hist) == np.sign(v)[:, None], axis=1)
+                      & (ah.max(axis=1) <= (1 + self.steady) * ah.min(axis=1)))
+        travelling = (av >= self.travel * vref) & steady
+        relaxed = self._relaxed(t, hist, vref) & ~travelling
+        done = travelling | relaxed
+        idx = members[done]
         self.decided[members[travelling]] = 1
         self.decided[members[relaxed]] = 0
-        return travelling | relaxed
+        self.t_decided[idx] = t
+        self.drift_decided[idx] = np.asarray(drift, float)[done]
+        self.velocity_decided[idx] = v[done]
+        self.velocity_before[idx] = hist[done, -2]
+        return done
+
+
+    def _relaxed(self, t: float, hist: np.ndarray, vref: np.ndarray) -> np.ndarray:
+        """Relaxed below the resolution: every sample of the window below ``relax * v_ref``, of
+        one sign, decaying geometrically (consecutive ratios <= 1 and within 20 % of each
+        other: not a zero crossing of an oscillation), and ``max |v| (T - t)`` below
+        ``resolution`` cells."""
+        ah = np.abs(hist)
+        dx = 2 * np.pi / self.N
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = ah[:, 1:] / ah[:, :-1]
+            geometric = ((ratio.max(axis=1) <= 1.0)
+                         & (ratio.max(axis=1) <= 1.2 * ratio.min(axis=1)))
+            one_sign = np.all(np.sign(hist) == np.sign(hist[:, -1:]), axis=1)
+        small = np.all(ah <= self.relax * vref[:, None], axis=1)
+        return small & one_sign & geometric & (ah.max(axis=1) * (self.T - t)
+                                               <= self.resolution * dx)
+
+
+def extrapolate_to_T(T: float, t_d: np.ndarray, drift_d: np.ndarray, v_d: np.ndarray,
+                     v_before: np.ndarray, kind: np.ndarray, t_ref: float
+                     ) -> dict[str, np.ndarray]:
+    """Drift and velocity at ``T`` of points decided at ``t_d`` (see the module docstring).
+
+    Parameters
+    ----------
+    T
+        Final time.
+    t_d, drift_d, v_d
+        Decision time, drift (rad) and velocity (rad per unit time) then.
+    v_before
+        Velocity ``t_ref`` before the decision.
+    kind
+        ``1`` decided travelling (steady speed), ``0`` decided relaxed.
+    t_ref
+        Spacing of the decisions.
+
+    Returns
+    -------
+    dict
+        ``drift`` and ``velocity`` at ``T`` and ``drift_bound``, a bound on ``|drift error|``:
+        a travelling bump keeps its speed (``drift_d + v_d (T - t_d)``, exact for steady
+        travel; bound: the speed changing at its last measured rate ``|v_d - v_before| /
+        t_ref`` gives ``0.5 rate (T - t_d)^2``); a relaxing bump decays exponentially at the rate
+        ``lam = ln(v_before / v_d) / t_ref`` (``drift_d + v_d (1 - exp(-lam (T - t_d))) / lam``;
+        bound: any non-increasing speed moves it by at most ``|v_d| (T - t_d)``).
+    """
+    rest = T - t_d
+    travelling = kind == 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.log(np.abs(v_before) / np.abs(v_d)) / t_ref
+        decays = np.isfinite(lam) & (lam > 0)
+        lam_s = np.where(decays, lam, 1.0)
+        relax_extra = np.where(decays, v_d * -np.expm1(-lam_s * rest) / lam_s, 0.0)
+        v_relax = np.where(decays, v_d * np.exp(-lam_s * rest), v_d)
+    drift = drift_d + np.where(travelling, v_d * rest, relax_extra)
+    velocity = np.where(travelling, v_d, v_relax)
+    bound = np.where(travelling, 0.5 * np.abs(v_d - v_before) / t_ref * rest ** 2,
+                     np.abs(v_d) * rest)
+    return {"drift": drift, "velocity": velocity, "drift_bound": bound}
 
 
 # ----------------------------------------------------------------------------- analytic
@@ -270,11 +385,13 @@ def drift_experiment(
     theta, beta, gamma, D
         Broadcastable scalars or 1-D arrays (``D = inf`` allowed): one point per element.
     T, dt, N
-        Final time, time step and grid size of :func:`astrofield.simulate.solve`.
+        Final time (>= :data:`T_MIN`), time step (within the step-size rule of
+        :func:`astrofield.simulator.step_control.max_step`) and grid size.
     eps
         Shift perturbation as a fraction of the bump amplitude ``2 c0 sin Delta`` (> 0).
     early_stop
-        Use :class:`EarlyStop` (decided points stop before ``T``).
+        Use :class:`EarlyStop` (decided points stop before ``T``; their values at ``T`` are
+        extrapolated by :func:`extrapolate_to_T`).
     frame_dt
         Spacing of the stored velocity samples used by the verdict.
     rule
@@ -282,91 +399,164 @@ def drift_experiment(
     traces
         Also return the ``velocity_trace`` on ``(point, time)``.
     backend
-        Time-integration backend of :func:`astrofield.simulate.solve` (``None``: its default).
+        Time-integration backend of :func:`astrofield.simulator.integrator.solve` (``None``:
+        its default).
 
     Returns
     -------
     xarray.Dataset
-        On dimension ``point``: ``drift`` (rad), ``velocity`` (rad / time, at ``t_final``),
-        ``width`` (active width at ``t_final``), ``t_final`` (``T`` unless decided early),
-        ``verdict`` (``"stable"``, ``"unstable"``, ``"no bump"``), ``verdict_code``
-        (0, 1, -1), ``growth`` and ``persist`` (the verdict statistics), ``decided_early``,
-        ``mass_drift``, and the analytic ``evans_dprime``, ``evans_stable``, ``fourier_stable``,
-        ``exists``; the parameters as coordinates on ``point``.
+        On dimension ``point``: ``drift`` and ``velocity`` *at T* (rad, rad per unit time;
+        simulated, or extrapolated for points decided early, with ``drift_bound`` bounding the
+        extrapolation error, 0 where simulated), ``drift_decided``, ``velocity_decided`` and
+        ``t_decided`` (the values at the decision, NaN where the point ran to ``T``),
+        (verdicts ``"undecided"`` when ``T < T_MIN``)
+        ``width`` (at ``t_final``), ``t_final`` (the last simulated time), ``verdict``
+        (``"stable"``, ``"unstable"``, ``"no bump"``, ``"failed"``), ``verdict_code``
+        (0, 1, -1, -2), ``growth`` and ``persist`` (the verdict statistics), ``decided_early``,
+        ``failed``, ``t_failed``, ``mass_drift``, and the analytic ``evans_dprime``,
+        ``evans_stable``, ``fourier_stable``, ``exists``; the parameters as coordinates.
+        A failed point (non-finite state) has NaN drift, velocity and statistics.
     """
     rule = VerdictRule() if rule is None else rule
+    decidable = T >= _t_min(rule)
     arrs = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)) for p in
                                  (theta, beta, gamma, D)))
     th, be, ga, Dd = (np.ascontiguousarray(a.ravel()) for a in arrs)
-    n = th.size
     an = analytic_columns(th, be, ga, Dd, tau=tau)
-    exists = an["exists"]
     stride = max(1, int(round(frame_dt / dt)))
-    n_t = int(round(T / dt)) // stride + 1
-    res = {k: np.full(n, np.nan) for k in ("drift", "velocity", "width", "t_final", "growth",
-                                            "persist", "mass_drift")}
-    decided = np.full(n, -1, dtype=np.int8)
-    unstable = np.zeros(n, bool)
-    tgrid = np.arange(n_t) * stride * dt
-    vtrace = np.full((n, n_t), np.nan) if traces else None
-    idx = np.nonzero(exists)[0]
+    res = _empty_results(th.size, int(round(T / dt)) // stride + 1, stride * dt, traces)
+    idx = np.nonzero(an["exists"])[0]
     if idx.size:
         model = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=tau)
-        stop = EarlyStop(T, N) if early_stop else None
+        _simulate(res, idx, model, rule, T=T, N=N, dt=dt, eps=eps, stride=stride,
+                  early_stop=early_stop, traces=traces, backend=backend)
+    if not decidable:  # too short for the verdict rule: say so instead of guessing
+        res["undecided"] = True
+    out = xr.Dataset(_data_vars(res, an, traces),
+                     coords={"theta_p": ("point", th), "beta_p": ("point", be),
+                             "gamma_p": ("point", ga), "D_p": ("point", Dd)})
+    if traces:
+        out = out.assign_coords(time=res["time"])
+    out.attrs.update(_attrs(T=T, N=N, dt=dt, eps=eps, early_stop=early_stop, rule=rule,
+                            tau=tau))
+    return out
+
+
+_FLOAT_RESULTS = ("drift", "velocity", "width", "t_final", "growth", "persist", "mass_drift",
+                  "drift_decided", "velocity_decided", "t_decided", "drift_bound", "t_failed")
+
+
+def _empty_results(n: int, n_t: int, frame_dt: float, traces: bool) -> dict[str, Any]:
+    res: dict[str, Any] = {k: np.full(n, np.nan) for k in _FLOAT_RESULTS}
+    res["decided"] = np.full(n, -1, dtype=np.int8)
+    res["unstable"] = np.zeros(n, bool)
+    res["failed"] = np.zeros(n, bool)
+    res["time"] = np.arange(n_t) * frame_dt
+    res["velocity_trace"] = np.full((n, n_t), np.nan) if traces else None
+    return res
+
+
+def _simulate(res: dict[str, Any], idx: np.ndarray, model: Model, rule: VerdictRule, *,
+              T: float, N: int, dt: float, eps: float, stride: int, early_stop: bool,
+              traces: bool, backend: str | None = None) -> None:
+    """Run the points ``idx`` (all with a bump) and fill their entries of ``res``."""
+    stop = EarlyStop(T, N) if early_stop else None
+    with warnings.catch_warnings():  # failures are reported per point (verdict "failed")
+        warnings.simplefilter("ignore", NonFiniteWarning)
         ds = solve(model, T=T, dt=dt, N=N, init="bump", eps=eps, store_fields=False,
                    sample_every=stride, stop_rule=stop, stop_every=rule.t_ref, progress=False,
                    backend=backend)
-        v = ds["velocity"].values
-        verdict = rule.classify(ds["time"].values, v)
-        unstable[idx] = verdict["unstable"]
-        res["growth"][idx] = verdict["growth"]
-        res["persist"][idx] = verdict["persist"]
-        res["drift"][idx] = ds["drift"].values
-        res["velocity"][idx] = ds["velocity_final"].values
-        res["width"][idx] = ds["width_final"].values
-        res["t_final"][idx] = ds["t_final"].values
-        res["mass_drift"][idx] = ds["mass_drift"].values
-        if stop is not None and stop.decided is not None:
-            decided[idx] = stop.decided
-        if traces:
-            vtrace[idx, : v.shape[1]] = v
-            tgrid = ds["time"].values
-    code = np.where(exists, unstable.astype(np.int8), np.int8(-1)).astype(np.int8)
-    labels = np.array(["unstable" if c == 1 else "stable" if c == 0 else "no bump"
-                       for c in code], dtype="<U8")
+    v = ds["velocity"].values
+    verdict = rule.classify(ds["time"].values, v)
+    failed = ds["failed"].values.astype(bool)
+    res["unstable"][idx] = verdict["unstable"]
+    res["growth"][idx] = verdict["growth"]
+    res["persist"][idx] = verdict["persist"]
+    res["drift"][idx] = ds["drift"].values
+    res["velocity"][idx] = ds["velocity_final"].values
+    res["drift_bound"][idx] = 0.0
+    for k, src in (("width", "width_final"), ("t_final", "t_final"),
+                   ("mass_drift", "mass_drift"), ("t_failed", "t_failed")):
+        res[k][idx] = ds[src].values
+    res["failed"][idx] = failed
+    if stop is not None and stop.decided is not None:
+        n = stop.decided.size
+        dec = stop.decided
+        res["decided"][idx[:n]] = dec
+        early = idx[:n][dec >= 0]
+        for k in ("t_decided", "drift_decided", "velocity_decided"):
+            res[k][early] = getattr(stop, k)[dec >= 0]
+        ext = extrapolate_to_T(T, stop.t_decided[dec >= 0], stop.drift_decided[dec >= 0],
+                               stop.velocity_decided[dec >= 0], stop.velocity_before[dec >= 0],
+                               dec[dec >= 0], rule.t_ref)
+        for k in ("drift", "velocity", "drift_bound"):
+            res[k][early] = ext[k]
+    bad = idx[failed]
+    for k in ("drift", "velocity", "growth", "persist", "drift_bound", "drift_decided",
+              "velocity_decided"):
+        res[k][bad] = np.nan
+    if traces:
+        res["velocity_trace"][idx, : v.shape[1]] = v
+        res["time"] = ds["time"].values
+
+
+def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> dict[str, Any]:
+    """The variables of :func:`drift_experiment` with their attrs."""
+    exists = an["exists"]
+    code = np.where(exists, res["unstable"].astype(np.int8), np.int8(-1)).astype(np.int8)
+    if res.get("undecided"):
+        code[exists] = VERDICT_CODES["undecided"]
+    code[res["failed"]] = VERDICT_CODES["failed"]
+    names = {c: n for n, c in VERDICT_CODES.items()}
+    labels = np.array([names[int(c)] for c in code], dtype="<U9")
+    rate = "rad per unit time"
     data: dict[str, Any] = {
-        "drift": ("point", res["drift"], {"long_name": "p(t_final) - p(0)", "units": "rad"}),
-        "velocity": ("point", res["velocity"],
-                     {"long_name": "dp/dt at t_final", "units": "rad per unit time"}),
+        "drift": ("point", res["drift"], {
+            "long_name": "drift p(T) - p(0) at the final time T (extrapolated from t_decided "
+                         "for points decided early, error at most drift_bound)", "units": "rad"}),
+        "velocity": ("point", res["velocity"], {"long_name": "dp/dt at the final time T "
+                                                             "(extrapolated if decided early)",
+                                                "units": rate}),
+        "drift_bound": ("point", res["drift_bound"], {
+            "long_name": "bound on the error of drift (0 where simulated to T)", "units": "rad"}),
+        "drift_decided": ("point", res["drift_decided"], {
+            "long_name": "p(t_decided) - p(0) (NaN: ran to T)", "units": "rad"}),
+        "velocity_decided": ("point", res["velocity_decided"], {
+            "long_name": "dp/dt at t_decided (NaN: ran to T)", "units": rate}),
+        "t_decided": ("point", res["t_decided"], {
+            "long_name": "time of the early decision (NaN: ran to T)", "units": "1"}),
         "width": ("point", res["width"], {"long_name": "active width at t_final",
                                           "units": "rad"}),
-        "t_final": ("point", res["t_final"], {"long_name": "end time (T unless decided early)"}),
+        "t_final": ("point", res["t_final"], {"long_name": "last simulated time (T unless "
+                                                           "decided early or failed)",
+                                              "units": "1"}),
         "verdict": ("point", labels, {"long_name": "numerical verdict",
-                                      "values": "stable, unstable, no bump"}),
-        "verdict_code": ("point", code, {"flag_values": "0 1 -1",
-                                         "flag_meanings": "stable unstable no_bump"}),
-        "growth": ("point", res["growth"], {"long_name": "max |v| / |v(t_ref)|"}),
-        "persist": ("point", res["persist"], {"long_name": "|v(t_final)| / |v(t_ref)|"}),
-        "decided_early": ("point", decided,
+                                      "values": ", ".join(VERDICTS)}),
+        "verdict_code": ("point", code, {"flag_values": "0 1 -1 -2 -3",
+                                         "flag_meanings": "stable unstable no_bump failed "
+                                                          "undecided"}),
+        "growth": ("point", res["growth"], {"long_name": "max |v| / |v(t_ref)|", "units": "1"}),
+        "persist": ("point", res["persist"], {"long_name": "|v(t_final)| / |v(t_ref)|",
+                                              "units": "1"}),
+        "decided_early": ("point", res["decided"],
                           {"flag_values": "-1 0 1",
                            "flag_meanings": "ran_to_T stable_early unstable_early"}),
+        "failed": ("point", res["failed"], {"long_name": "state became non-finite (no verdict)",
+                                            "units": "1"}),
+        "t_failed": ("point", res["t_failed"], {"long_name": "time of the first non-finite "
+                                                             "state (NaN: did not fail)",
+                                                "units": "1"}),
         "mass_drift": ("point", res["mass_drift"],
-                       {"long_name": "relative change of total resource"}),
+                       {"long_name": "relative change of total resource", "units": "1"}),
         "evans_dprime": ("point", an["evans_dprime"], {"long_name": "E'(0), > 0 stable"}),
         "evans_stable": ("point", an["evans_stable"].astype(bool)),
         "fourier_stable": ("point", an["fourier_stable"].astype(bool)),
         "exists": ("point", exists.astype(bool), {"long_name": "wide bump exists"}),
     }
     if traces:
-        data["velocity_trace"] = (("point", "time"), vtrace)
-    coords: dict[str, Any] = {"theta_p": ("point", th), "beta_p": ("point", be),
-                              "gamma_p": ("point", ga), "D_p": ("point", Dd)}
-    if traces:
-        coords["time"] = tgrid
-    out = xr.Dataset(data, coords=coords)
-    out.attrs.update(_attrs(T=T, N=N, dt=dt, eps=eps, early_stop=early_stop, rule=rule,
-                            tau=tau))
-    return out
+        data["velocity_trace"] = (("point", "time"), res["velocity_trace"],
+                                  {"long_name": "dp/dt", "units": rate})
+    return data
 
 
 def _attrs(**kw: Any) -> dict[str, Any]:
@@ -425,7 +615,8 @@ def phase_diagram(
     chunk_size, executor, workers, store, resume, progress
         See :func:`astrofield.sweep.run_sweep`.
     backend
-        Time-integration backend (see :func:`astrofield.simulate.solve`; ``None``: default).
+        Time-integration backend (see :func:`astrofield.simulator.integrator.solve`;
+        ``None``: default).
 
     Returns
     -------
@@ -439,8 +630,8 @@ def phase_diagram(
         Before any work, for bad grid specifications or settings.
     """
     grid = make_grid(vary, {"theta": theta, "beta": beta, "gamma": gamma, "D": D}, max_dims=2)
-    opts = _check_settings(T=T, N=N, dt=dt, eps=eps)
     rule = VerdictRule() if rule is None else rule
+    opts = _check_settings(T=T, N=N, dt=dt, eps=eps, grid=grid, rule=rule)
     opts.update(early_stop=bool(early_stop), rule=rule)
     if backend is not None:
         from astrofield.simulator.backends import choose
@@ -461,27 +652,55 @@ def phase_diagram(
                      finalize=finalize)
 
 
-def _check_settings(T: float, N: int, dt: float, eps: float) -> dict[str, Any]:
+def _t_min(rule: VerdictRule) -> float:
+    return max(T_MIN, 10 * rule.t_ref)
+
+
+def check_T(T: float, rule: VerdictRule | None = None) -> float:
+    """``T`` if the verdict rule can serve it, else a ``ValueError`` naming the allowed range.
+
+    The rule compares velocities over ``[t_ref, T]``; below ``max(T_MIN, 10 t_ref)`` a stable
+    bump has not relaxed enough to be told from a slowly moving one (at ``T = 20`` stable points
+    read as unstable), so such ``T`` are refused rather than answered wrongly.
+    """
+    rule = VerdictRule() if rule is None else rule
+    T = float(check_range("T", T, 0.0, math.inf, lo_open=True))
+    t_min = _t_min(rule)
+    if T < t_min:
+        raise ValueError(f"T = {T:g} is outside the allowed range [{t_min:g}, inf): the verdict "
+                         f"needs the motion after t_ref = {rule.t_ref:g} to be followed for long "
+                         "enough to tell a relaxing bump from a travelling one")
+    return T
+
+
+def _check_settings(T: float, N: int, dt: float, eps: float, grid: Grid,
+                    rule: VerdictRule, tau: float = 1.0) -> dict[str, Any]:
+    """Check the settings of a phase diagram before any work (``ValueError`` naming each)."""
     N = check_int("N", N, 16)
     dt = float(check_range("dt", dt, 0.0, math.inf, lo_open=True))
-    T = float(check_range("T", T, 0.0, math.inf, lo_open=True))
+    T = check_T(T, rule)
     eps = float(check_range("eps", eps, 0.0, 1.0, lo_open=True))
     n = round(T / dt)
     if n < 1 or abs(n * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
-    t_ref = VerdictRule().t_ref
-    if T <= t_ref:
-        raise ValueError(f"T = {T:g} is outside the allowed range (t_ref = {t_ref:g}, inf): "
-                         "the verdict compares velocities after t_ref")
+    pts = {**grid.fixed, **grid.points()}
+    beta = np.broadcast_to(pts["beta"], (grid.size,))
+    exists = np.broadcast_to(bump_branches(pts["theta"], pts["beta"], pts["gamma"])["wide"]
+                             ["exists"], (grid.size,))
+    if exists.any():  # the step-size rule for the fastest depletion among simulated points
+        resolve_dt(dt, T, Model(beta=float(np.max(beta[exists])), tau=tau))
     return {"T": T, "N": N, "dt": dt, "eps": eps}
 
 
 def summarize(ds: xr.Dataset) -> dict[str, Any]:
     """Counts and agreement of a phase diagram.
 
-    ``agreement`` is the fraction of points *with a bump* whose numerical verdict equals the
-    Evans verdict (``E'(0) > 0`` stable); ``fourier_agreement`` the same for the Fourier
-    truncation; ``NaN`` when no point has a bump.
+    ``agreement`` is the fraction of points *with a bump that did not fail* whose numerical
+    verdict equals the Evans verdict (``E'(0) > 0`` stable); ``fourier_agreement`` the same for
+    the Fourier truncation; ``NaN`` when no such point exists. ``n_failed`` counts points whose
+    state became non-finite (verdict ``"failed"``, never counted as stable or unstable);
+    ``max_drift_bound`` is the largest error bound of a ``drift`` at ``T`` (rad; 0 when every
+    point ran to ``T``).
     """
     code = ds["verdict_code"].values
     has = code >= 0
@@ -493,11 +712,17 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
     fagree = float(np.mean(num_stable[has] == fo[has])) if n_has else float("nan")
     te = ds["t_final"].values
     T = float(ds.attrs.get("T", np.nanmax(te) if np.isfinite(te).any() else np.nan))
+    sim = code != VERDICT_CODES["no bump"]
+    n_sim = int(sim.sum())
+    bound = ds["drift_bound"].values if "drift_bound" in ds else np.zeros(code.shape)
     return {"points": int(code.size), "n_stable": int(num_stable.sum()),
             "n_unstable": int((code == 1).sum()), "n_no_bump": int((code == -1).sum()),
+            "n_failed": int((code == VERDICT_CODES["failed"]).sum()),
             "agreement": agree, "fourier_agreement": fagree,
             "n_decided_early": int((ds["decided_early"].values >= 0).sum()),
-            "simulated_time_fraction": float(np.nansum(te) / (n_has * T)) if n_has else 0.0}
+            "max_drift_bound": float(np.nanmax(bound)) if np.isfinite(bound).any() else 0.0,
+            "simulated_time_fraction": (float(np.nansum(te[sim]) / (n_sim * T)) if n_sim
+                                        else 0.0)}
 
 
 def grid_of(ds: xr.Dataset) -> Grid:

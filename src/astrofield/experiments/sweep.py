@@ -22,28 +22,35 @@ are :class:`ValueError` naming the parameter, the value and what is allowed.
 Engine and store layout
 -----------------------
 :func:`run_sweep` flattens the grid in C order (last axis fastest) and cuts it into chunks of
-``chunk_size`` consecutive points. Each chunk is one call ``func(**params)`` in which every swept
-parameter is a 1-D array of the chunk's values and every fixed parameter a scalar; ``func`` returns
-an :class:`xarray.Dataset` (or a dict of arrays) whose leading dimension ``point`` has the chunk's
-length. Chunks run on any executor:
+consecutive points: at most ``chunk_size`` points each, all of the same size to within one point,
+and a multiple of the number of workers of them, so that every worker gets the same amount of
+work (:meth:`Grid.balanced_chunks`). Each chunk is one call ``func(**params)`` in which every
+swept parameter is a 1-D array of the chunk's values and every fixed parameter a scalar; ``func``
+returns an :class:`xarray.Dataset` (or a dict of arrays) whose leading dimension ``point`` has the
+chunk's length. Chunks run through one ``concurrent.futures`` interface:
 
 * ``None`` / ``"serial"`` - in this process, one after the other (small sweeps, tests);
 * ``"local"`` - a :class:`distributed.LocalCluster` started for the sweep (one single-threaded
   worker process per core by default) and shut down afterwards;
-* a :class:`distributed.Client` - an existing cluster (``--scheduler ADDRESS`` on the command line);
-* any :class:`concurrent.futures.Executor` (e.g. ``ProcessPoolExecutor``).
+* a :class:`distributed.Client` - an existing cluster (``--scheduler ADDRESS`` on the command
+  line), used through :meth:`distributed.Client.get_executor`;
+* any :class:`concurrent.futures.Executor` (e.g. ``ProcessPoolExecutor`` or one of your own).
 
 At most ``2 x workers`` chunks are in flight at a time, so memory stays bounded by a few chunk
 results whatever the grid size.
 
 With a ``store`` path (``map.nc``) every finished chunk is written *at once* by the driving process
-to ``map.nc.parts/chunk-NNNNNN.nc`` (temporary file + :func:`os.replace`, so a chunk file is
-either complete or absent), next to a ``manifest.json`` that records the grid, the chunking and the
-caller's configuration. When all chunks are present they are merged into ``map.nc``, again
-atomically, and the parts directory is removed. An interrupted sweep (crash, Ctrl-C, killed
-worker) therefore leaves only complete chunk files; ``resume=True`` checks that the manifest
-matches the requested sweep and computes only the missing chunks. Starting a sweep over an
-existing parts directory without ``resume`` is refused rather than silently mixing runs.
+to ``map.nc.parts/chunk-NNNNNN.nc`` (temporary file + :func:`os.replace`), next to a
+``manifest.json`` that records the grid, the chunk bounds and the caller's configuration. Every
+chunk file carries the sweep's *fingerprint* (a SHA-256 of grid, chunk size and configuration),
+its point range and a SHA-256 :func:`checksum` of its own values. ``resume=True`` refuses a
+manifest of a different sweep, then verifies every chunk file and recomputes, with a message on
+stderr, any that is missing, unreadable (e.g. truncated), from another sweep (also when the
+manifest is missing or unreadable), holds other points or fails its checksum: foreign or damaged
+data is never merged, and a bad chunk never stops the sweep. When all chunks are present they are
+merged into ``map.nc``, again atomically, and the parts directory is removed; a finished store of
+the same fingerprint is returned as is. Starting a sweep over an existing parts directory without
+``resume`` is refused rather than silently mixing runs.
 
 The result is an :class:`xarray.Dataset` with one dimension per swept parameter (coordinates in
 the given order and values), the fixed parameters as attributes and variables with extra
@@ -53,11 +60,14 @@ dimensions (after ``point``) keeping them.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import json
+import math
 import os
 import shutil
+import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +87,7 @@ __all__ = [
     "make_grid",
     "run_sweep",
     "parts_dir",
+    "checksum",
     "PARAMETER_LIMITS",
 ]
 
@@ -122,6 +133,17 @@ class Grid:
         """``(start, stop)`` of each chunk of ``chunk_size`` consecutive flat points."""
         chunk_size = check_int("chunk_size", chunk_size, 1)
         return [(s, min(s + chunk_size, self.size)) for s in range(0, self.size, chunk_size)]
+
+    def balanced_chunks(self, chunk_size: int, workers: int = 1) -> list[tuple[int, int]]:
+        """Chunks of at most ``chunk_size`` consecutive points, as equal as possible, in a
+        number that is a multiple of ``workers`` (every worker gets the same number of chunks
+        and every chunk the same number of points, to within one)."""
+        chunk_size = check_int("chunk_size", chunk_size, 1)
+        workers = check_int("workers", workers, 1)
+        per = math.ceil(self.size / (workers * chunk_size))
+        n = max(1, min(self.size, workers * per))
+        edges = [self.size * k // n for k in range(n + 1)]
+        return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
     def describe(self) -> dict[str, Any]:
         """JSON-friendly description (used to check that a resumed store matches)."""
@@ -204,10 +226,20 @@ def _chunk_path(parts: Path, i: int) -> Path:
     return parts / f"chunk-{i:06d}.nc"
 
 
-def _manifest(grid: Grid, chunk_size: int, meta: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {"grid": grid.describe(), "chunk_size": int(chunk_size),
-            "n_chunks": len(grid.chunks(chunk_size)),
-            "meta": json.loads(json.dumps(dict(meta or {}), default=str))}
+def _manifest(grid: Grid, chunk_size: int, meta: Mapping[str, Any] | None,
+              chunks: list[tuple[int, int]]) -> dict[str, Any]:
+    man = {"grid": grid.describe(), "chunk_size": int(chunk_size),
+           "meta": json.loads(json.dumps(dict(meta or {}), default=str))}
+    man["fingerprint"] = _fingerprint(man)
+    man["chunks"] = [[int(a), int(b)] for a, b in chunks]
+    man["n_chunks"] = len(chunks)
+    return man
+
+
+def _fingerprint(man: Mapping[str, Any]) -> str:
+    """SHA-256 of the grid, chunk size and caller's settings (what a chunk must belong to)."""
+    key = json.dumps({k: man[k] for k in ("grid", "chunk_size", "meta")}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
@@ -215,14 +247,144 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def _check_manifest(path: Path, want: dict[str, Any]) -> None:
-    have = json.loads(path.read_text())
+def _note(message: str) -> None:
+    """A message for the user on stderr (resume decisions)."""
+    print(f"astrofield sweep: {message}", file=sys.stderr, flush=True)
+
+
+def checksum(ds: xr.Dataset) -> str:
+    """SHA-256 of the values of every variable and coordinate of ``ds`` (not its attrs).
+
+    Values are hashed in a canonical form (booleans and integers as int64, floats as float64,
+    strings as UTF-8), so the checksum survives a NetCDF round trip.
+    """
+    h = hashlib.sha256()
+    for name in sorted(map(str, ds.variables)):
+        var = ds.variables[name]
+        arr = np.asarray(var.values)
+        h.update(f"{name}|{','.join(map(str, var.dims))}|{arr.shape}|".encode())
+        if arr.dtype.kind in "OUS":
+            h.update("\x1f".join(map(str, arr.ravel().tolist())).encode())
+        elif arr.dtype.kind in "biu":
+            h.update(np.ascontiguousarray(arr, dtype=np.int64).tobytes())
+        else:
+            h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _save_chunk(ds: xr.Dataset, path: Path, fingerprint: str, i: int, a: int, b: int) -> None:
+    ds = ds.copy()
+    ds.attrs.update({"sweep_fingerprint": fingerprint, "chunk_index": i, "chunk_start": a,
+                     "chunk_stop": b, "chunk_checksum": checksum(ds)})
+    save(ds, path)
+
+
+def _verify_chunk(path: Path, fingerprint: str, a: int, b: int) -> str | None:
+    """``None`` if ``path`` is an intact chunk of points ``a:b`` of this sweep, else why not."""
+    try:
+        ds = load(path)
+    except Exception as exc:  # truncated or not a NetCDF file: h5py/OSError/ValueError
+        return f"unreadable ({type(exc).__name__}), e.g. truncated"
+    at = ds.attrs
+    if at.get("sweep_fingerprint") != fingerprint:
+        return "from another sweep (grid, chunking or settings differ)"
+    if (int(at.get("chunk_start", -1)), int(at.get("chunk_stop", -1))) != (a, b) or \
+            ds.sizes.get("point") != b - a:
+        return f"does not hold points {a}:{b}"
+    if at.get("chunk_checksum") != checksum(ds):
+        return "checksum mismatch (corrupted data)"
+    return None
+
+
+def _check_manifest(have: Mapping[str, Any], want: Mapping[str, Any], path: Path) -> None:
     for key in ("grid", "chunk_size", "meta"):
         if have.get(key) != want[key]:
             raise ValueError(
                 f"cannot resume: the store's {key} differs from this sweep's "
                 f"({json.dumps(have.get(key))[:200]} vs {json.dumps(want[key])[:200]}); "
                 f"use the same options or delete {path.parent}")
+
+
+def _stored_chunks(have: Mapping[str, Any], grid: Grid) -> list[tuple[int, int]] | None:
+    """The chunk bounds of a stored manifest, if they tile the grid."""
+    chunks = have.get("chunks")
+    try:
+        chunks = [(int(a), int(b)) for a, b in chunks]
+    except (TypeError, ValueError):
+        return None
+    edges = [a for a, _ in chunks] + [chunks[-1][1]] if chunks else []
+    tiles = (edges and edges[0] == 0 and edges[-1] == grid.size
+             and all(b > a and a == pb for (a, b), (_, pb) in
+                     zip(chunks[1:], chunks[:-1], strict=True)))
+    return chunks if tiles else None
+
+
+@dataclass
+class _Store:
+    """Where a sweep keeps its chunks, and which of them are finished and verified."""
+
+    path: Path
+    parts: Path
+    chunks: list[tuple[int, int]]
+    fingerprint: str
+    done: dict[int, Path] = field(default_factory=dict)
+
+
+def _read_manifest(parts: Path, manifest: dict[str, Any], grid: Grid) -> dict[str, Any]:
+    """The manifest to continue with: the stored one (its chunk bounds) if it matches."""
+    mpath = parts / "manifest.json"
+    try:
+        have = json.loads(mpath.read_text())
+    except FileNotFoundError:
+        _note(f"{mpath} is missing; every chunk is checked against this sweep")
+        return manifest
+    except (OSError, ValueError) as exc:
+        _note(f"{mpath} is unreadable ({type(exc).__name__}); every chunk is checked against "
+              "this sweep")
+        return manifest
+    _check_manifest(have, manifest, mpath)
+    chunks = _stored_chunks(have, grid)
+    return manifest if chunks is None else {**manifest, "chunks": [list(c) for c in chunks],
+                                            "n_chunks": len(chunks)}
+
+
+def _open_store(store: str | os.PathLike, resume: bool, manifest: dict[str, Any],
+                grid: Grid) -> _Store | xr.Dataset:
+    """Prepare ``<store>.parts``; with ``resume`` keep only verified chunks of this sweep.
+
+    Returns the finished dataset instead when ``resume`` finds ``store`` complete.
+    """
+    path = Path(store)
+    parts = parts_dir(path)
+    if parts.exists():
+        if not resume:
+            raise FileExistsError(
+                f"{parts} holds chunks of an earlier, unfinished sweep; pass resume=True "
+                "(--resume) to continue it or delete the directory")
+        manifest = _read_manifest(parts, manifest, grid)
+    elif resume and path.exists():
+        try:
+            old = load(path)
+        except Exception as exc:
+            _note(f"cannot read {path} ({type(exc).__name__}); computing the sweep again")
+        else:
+            if old.attrs.get("sweep_fingerprint") == manifest["fingerprint"]:
+                return old
+            _note(f"{path} holds a different sweep; it will be replaced")
+    st = _Store(path, parts, [tuple(c) for c in manifest["chunks"]], manifest["fingerprint"])
+    parts.mkdir(parents=True, exist_ok=True)
+    for i, (a, b) in enumerate(st.chunks):
+        cp = _chunk_path(parts, i)
+        if not cp.exists():
+            continue
+        why = _verify_chunk(cp, st.fingerprint, a, b)
+        if why is None:
+            st.done[i] = cp
+        else:
+            _note(f"recomputing chunk {i} ({cp.name}, points {a}:{b}): {why}")
+            cp.unlink(missing_ok=True)
+    _write_json_atomic(parts / "manifest.json", manifest)
+    return st
 
 
 # ------------------------------------------------------------------------------------ engine
@@ -241,70 +403,69 @@ def _call_chunk(func: Callable, params: dict[str, Any], n: int) -> xr.Dataset:
     return out
 
 
-class _Runner:
-    """Uniform ``submit``/``as_completed`` over the supported executors."""
+def _is_client(executor: Any) -> bool:
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(executor, Client)
 
-    def __init__(self, executor: Any, workers: int | None):
+
+def _executor_kind(executor: Any, workers: int | None) -> tuple[str, int]:
+    """``(kind, number of workers)`` of an executor argument, without starting anything."""
+    if executor is None or executor == "serial":
+        return "serial", 1
+    if isinstance(executor, str):
+        if executor != "local":
+            raise ValueError(f"executor = {executor!r} is not one of None, 'serial', 'local', "
+                             "a distributed.Client or a concurrent.futures.Executor")
+        return "dask", workers or os.cpu_count() or 1
+    if _is_client(executor):
+        return "dask", max(1, sum(executor.nthreads().values()))
+    if isinstance(executor, cf.Executor):
+        return "futures", workers or getattr(executor, "_max_workers", None) or 1
+    raise TypeError(f"unsupported executor {type(executor).__name__}: use None, 'serial', "
+                    "'local', a distributed.Client or a concurrent.futures.Executor")
+
+
+class _Runner:
+    """One ``concurrent.futures`` interface over every executor: a dask ``Client`` is used
+    through :meth:`distributed.Client.get_executor`, ``"local"`` starts a ``LocalCluster``."""
+
+    def __init__(self, executor: Any, workers: int):
         self.own_client = None
-        self.kind = "serial"
-        self.ex = None
-        self.workers = 1
-        if executor is None or executor == "serial":
-            return
-        if isinstance(executor, str):
-            if executor != "local":
-                raise ValueError(f"executor = {executor!r} is not one of None, 'serial', 'local', "
-                                 "a distributed.Client or a concurrent.futures.Executor")
+        if executor == "local":
             from distributed import Client, LocalCluster
 
-            n = workers or os.cpu_count() or 1
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None)
-            self.own_client = Client(cluster)
-            executor = self.own_client
-        if isinstance(executor, cf.Executor):
-            self.kind, self.ex = "futures", executor
-            self.workers = getattr(executor, "_max_workers", None) or workers or 1
-            return
+            self.own_client = executor = Client(cluster)
+        self.ex = executor.get_executor(pure=False) if _is_client(executor) else executor
+
+    def run(self, todo: list[tuple[int, tuple[int, int]]], task: Callable, limit: int,
+            finish: Callable[[int, xr.Dataset], None]) -> None:
+        """Submit ``task(a, b)`` for each chunk, at most ``limit`` in flight; ``finish`` each
+        result as it arrives (in the driving process)."""
+        queue = list(todo)
+        inflight: dict[cf.Future, int] = {}
         try:
-            from distributed import Client
-        except ImportError:  # pragma: no cover
-            Client = None  # noqa: N806
-        if Client is not None and isinstance(executor, Client):
-            self.kind, self.ex = "dask", executor
-            self.workers = max(1, sum(executor.nthreads().values()))
-            return
-        raise TypeError(f"unsupported executor {type(executor).__name__}: use None, 'serial', "
-                        "'local', a distributed.Client or a concurrent.futures.Executor")
-
-    def submit(self, fn: Callable, *args: Any) -> Any:
-        if self.kind == "dask":
-            return self.ex.submit(fn, *args, pure=False)
-        return self.ex.submit(fn, *args)
-
-    def wait_first(self, futures: set) -> tuple[set, set]:
-        if self.kind == "dask":
-            from distributed import wait
-
-            res = wait(list(futures), return_when="FIRST_COMPLETED")
-            return set(res.done), set(res.not_done)
-        done, pending = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
-        return set(done), set(pending)
-
-    def cancel(self, futures: Iterable) -> None:
-        for f in futures:
-            f.cancel()
+            while queue or inflight:
+                while queue and len(inflight) < limit:
+                    i, (a, b) = queue.pop(0)
+                    inflight[self.ex.submit(*task(a, b))] = i
+                done, _ = cf.wait(set(inflight), return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    finish(inflight.pop(fut), fut.result())
+        except BaseException:
+            for fut in inflight:
+                fut.cancel()
+            raise
 
     def close(self) -> None:
         if self.own_client is not None:
             cluster = self.own_client.cluster
             self.own_client.close()
             cluster.close()
-
-
-def _serial(chunks: Sequence[tuple[int, tuple[int, int]]], task) -> Iterator[tuple[int, Any]]:
-    for i, (a, b) in chunks:
-        yield i, task(a, b)
 
 
 def run_sweep(
@@ -335,21 +496,27 @@ def run_sweep(
         The :class:`Grid` (see :func:`make_grid`).
     executor
         ``None``/``"serial"`` (in process), ``"local"`` (a :class:`distributed.LocalCluster`
-        with ``workers`` single-threaded processes), a :class:`distributed.Client` or a
-        :class:`concurrent.futures.Executor`.
+        with ``workers`` single-threaded processes), a :class:`distributed.Client` (used through
+        its ``concurrent.futures`` executor) or any :class:`concurrent.futures.Executor`.
     chunk_size
-        Grid points per call of ``func`` (the simulator's batch size).
+        Largest number of grid points per call of ``func`` (the simulator's batch size). The
+        grid is cut into a multiple of the number of workers of chunks of equal size (to within
+        one point), see :meth:`Grid.balanced_chunks`.
     store
-        Output NetCDF path. Finished chunks go to ``<store>.parts/`` at once (atomic writes);
-        the merged result is written to ``store`` atomically at the end.
+        Output NetCDF path. Finished chunks go to ``<store>.parts/`` at once (atomic writes),
+        each carrying the sweep's fingerprint, its point range and a checksum of its data; the
+        merged result is written to ``store`` atomically at the end.
     resume
-        Reuse the finished chunks of an interrupted sweep with the same grid, ``chunk_size`` and
-        ``meta`` (otherwise a ``ValueError``); if ``store`` already holds the finished sweep, it
-        is loaded and returned without computing anything.
+        Continue an interrupted sweep: a stored manifest must match the grid, ``chunk_size`` and
+        ``meta`` (otherwise a ``ValueError``); every chunk file is verified and recomputed, with
+        a message on stderr, if it is unreadable (truncated), from another sweep, covers other
+        points or fails its checksum. If ``store`` already holds this finished sweep, it is
+        loaded and returned without computing anything.
     workers
-        Worker processes for ``executor="local"`` (default: all cores).
+        Worker processes for ``executor="local"`` (default: all cores); for other executors the
+        number used to balance the chunks (default: the executor's own).
     meta
-        Caller's configuration (e.g. ``T, N, dt``); stored in the manifest and checked on resume,
+        Caller's configuration (e.g. ``T, N, dt``); part of the fingerprint checked on resume,
         and added to the result's attrs.
     progress
         tqdm bar over grid points with time left (default: shown).
@@ -367,100 +534,83 @@ def run_sweep(
     xarray.Dataset
         Variables on the grid's dimensions (then any extra dimensions of ``func``'s output); the
         swept parameters are coordinates, the fixed ones attrs (``param_<name>``), plus
-        ``astrofield_version``, ``sweep_chunk_size``, ``sweep_points``, ``sweep_wall_s`` and the
-        ``meta`` entries.
+        ``astrofield_version``, ``sweep_chunk_size``, ``sweep_points``, ``sweep_wall_s``,
+        ``sweep_fingerprint`` and the ``meta`` entries.
     """
     t0 = time.perf_counter()
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a Grid (see make_grid), got {type(grid).__name__}")
     chunk_size = check_int("chunk_size", chunk_size, 1)
-    chunks = grid.chunks(chunk_size)
-    manifest = _manifest(grid, chunk_size, meta)
-    parts: Path | None = None
-    done: dict[int, xr.Dataset | Path] = {}
-    if store is not None:
-        store = Path(store)
-        parts = parts_dir(store)
-        if parts.exists():
-            if not resume:
-                raise FileExistsError(
-                    f"{parts} holds chunks of an earlier, unfinished sweep; pass resume=True "
-                    "(--resume) to continue it or delete the directory")
-            mpath = parts / "manifest.json"
-            if mpath.exists():
-                _check_manifest(mpath, manifest)
-            for i in range(len(chunks)):
-                if _chunk_path(parts, i).exists():
-                    done[i] = _chunk_path(parts, i)
-        elif resume and store.exists():
-            old = load(store)
-            if old.attrs.get("sweep_manifest") == json.dumps(manifest, sort_keys=True):
-                return old
-        parts.mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(parts / "manifest.json", manifest)
+    kind, n_workers = _executor_kind(executor, workers)
+    manifest = _manifest(grid, chunk_size, meta, grid.balanced_chunks(chunk_size, n_workers))
+    st = None if store is None else _open_store(store, resume, manifest, grid)
+    if isinstance(st, xr.Dataset):
+        return st
+    chunks = manifest["chunks"] if st is None else st.chunks
+    chunks = [tuple(c) for c in chunks]
+    done: dict[int, Any] = {} if st is None else dict(st.done)
+    _compute(func, grid, chunks, done, st, executor, kind, n_workers, progress, on_chunk)
+    result = _merge(grid, chunks, done)
+    _annotate(result, grid, meta, manifest, chunk_size, kind, time.perf_counter() - t0)
+    if finalize is not None:
+        result = finalize(result)
+    if st is not None:
+        result.attrs["sweep_fingerprint"] = st.fingerprint
+        save(result, st.path)
+        if not keep_parts:
+            shutil.rmtree(st.parts, ignore_errors=True)
+    return result
 
+
+def _compute(func: Callable, grid: Grid, chunks: list[tuple[int, int]], done: dict[int, Any],
+             st: _Store | None, executor: Any, kind: str, n_workers: int,
+             progress: bool | None, on_chunk: Callable | None) -> None:
+    """Run every chunk not in ``done`` and record it there (and in the store, at once)."""
     todo = [(i, c) for i, c in enumerate(chunks) if i not in done]
     n_done = sum(b - a for i, (a, b) in enumerate(chunks) if i in done)
     bar = tqdm(total=grid.size, initial=n_done, unit="pt", disable=progress is False,
                desc="sweep", smoothing=0.1, dynamic_ncols=True)
 
-    def params_of(a: int, b: int) -> dict[str, Any]:
-        return {**grid.points(a, b), **grid.fixed}
+    def task(a: int, b: int) -> tuple[Any, ...]:
+        return (_call_chunk, func, {**grid.points(a, b), **grid.fixed}, b - a)
 
     def finish(i: int, ds: xr.Dataset) -> None:
         a, b = chunks[i]
         ds = ds.assign_coords(point=np.arange(a, b))
-        if parts is not None:
-            save(ds, _chunk_path(parts, i))
-            done[i] = _chunk_path(parts, i)
+        if st is not None:
+            _save_chunk(ds, _chunk_path(st.parts, i), st.fingerprint, i, a, b)
+            done[i] = _chunk_path(st.parts, i)
         else:
             done[i] = ds
         bar.update(b - a)
         if on_chunk is not None:
             on_chunk(i, ds)
 
-    runner = _Runner(executor, workers)
     try:
-        if runner.kind == "serial":
+        if kind == "serial" or not todo:
             for i, (a, b) in todo:
-                finish(i, _call_chunk(func, params_of(a, b), b - a))
-        else:
-            queue = list(todo)
-            limit = 2 * max(1, runner.workers)
-            inflight: dict[Any, int] = {}
-            try:
-                while queue or inflight:
-                    while queue and len(inflight) < limit:
-                        i, (a, b) = queue.pop(0)
-                        fut = runner.submit(_call_chunk, func, params_of(a, b), b - a)
-                        inflight[fut] = i
-                    finished, _ = runner.wait_first(set(inflight))
-                    for fut in finished:
-                        i = inflight.pop(fut)
-                        finish(i, fut.result())
-            except BaseException:
-                runner.cancel(inflight)
-                raise
+                fn, *args = task(a, b)
+                finish(i, fn(*args))
+            return
+        runner = _Runner(executor, n_workers)
+        try:
+            runner.run(todo, task, 2 * n_workers, finish)
+        finally:
+            runner.close()
     finally:
         bar.close()
-        runner.close()
 
-    result = _merge(grid, chunks, done)
+
+def _annotate(result: xr.Dataset, grid: Grid, meta: Mapping[str, Any] | None,
+              manifest: dict[str, Any], chunk_size: int, kind: str, wall: float) -> None:
     result.attrs.update({f"param_{k}": v for k, v in grid.fixed.items()})
     result.attrs.update({k: v for k, v in (meta or {}).items()
                          if isinstance(v, (int, float, str, np.number))})
     result.attrs.update({"astrofield_version": __version__, "sweep_chunk_size": chunk_size,
                          "sweep_points": grid.size, "sweep_dims": " ".join(grid.dims),
-                         "sweep_executor": runner.kind,
+                         "sweep_executor": kind, "sweep_fingerprint": manifest["fingerprint"],
                          "sweep_manifest": json.dumps(manifest, sort_keys=True),
-                         "sweep_wall_s": time.perf_counter() - t0})
-    if finalize is not None:
-        result = finalize(result)
-    if store is not None:
-        save(result, store)
-        if not keep_parts:
-            shutil.rmtree(parts, ignore_errors=True)
-    return result
+                         "sweep_wall_s": wall})
 
 
 def _merge(grid: Grid, chunks: list[tuple[int, int]], done: dict[int, Any]) -> xr.Dataset:
@@ -480,5 +630,6 @@ def _merge(grid: Grid, chunks: list[tuple[int, int]], done: dict[int, Any]) -> x
         if name != "point" and "point" not in c.dims:
             coords[name] = c
     ds = xr.Dataset(data_vars, coords=coords)
-    ds.attrs.update(first.attrs)
+    ds.attrs.update({k: v for k, v in first.attrs.items()
+                     if not k.startswith(("chunk_", "sweep_fingerprint"))})
     return ds

@@ -17,6 +17,12 @@ Scheme (``"etd2-subgrid-shared-flux"``), one step of length ``h``:
    ``J_eff = -Δq / h`` taken from the resource update itself: **one shared exchange flux**, so
    ``∫ (q + a) dx`` is conserved to round-off. (Strang splitting of diffusion and reaction, tried
    first, loses an order on this stiff problem; the exponential integrator keeps order 2.)
+   Stiff exchange (``h k > 1``, ``k`` the relaxation rate of ``q``; elsewhere the scheme is
+   exactly the one above): the predictor of ``a`` takes its flux from the predicted ``q``, the
+   flux's slope is damped by ``1 / (h k)``, and
+   :func:`~astrofield.simulator.step_control.limit_negative_a` returns over-drawn resource to
+   ``a``; the step is stable at any ``h``, and its accuracy is the step-size rule of
+   :mod:`astrofield.simulator.step_control`. Non-finite members are frozen and flagged.
 
 Heaviside firing uses sub-grid quadrature (:mod:`astrofield.simulator.ring`):
 the edges of the active region
@@ -64,6 +70,11 @@ from astrofield.simulator import backends as _backends
 from astrofield.simulator import compiled as _accel
 from astrofield.simulator.expint import phi1, phi2, relax
 from astrofield.simulator.ring import EdgeGeometry, Ring
+from astrofield.simulator.step_control import (
+    limit_negative_a,
+    resolve_dt,
+    warn_failed,
+)
 from astrofield.simulator.trackers import Tracker
 
 __all__ = ["solve", "initial_state", "SCHEME", "State", "Simulator", "Run", "integrate_numpy"]
@@ -316,8 +327,10 @@ class Simulator:
         # predictor (exponential Euler) for q and a
         qo_p = relax(qo0, s0 + beta * fo0 / tau, s0, h)
         qi_p = relax(qi0, s0 + beta / tau, s0, h) if self.heaviside else qi0
+        # stiffness of the exchange at the start of the step (rate of q's relaxation) times h
+        z0 = h * (s0 + beta * (phi0 if self.heaviside else fo0) / tau)
         cache: dict = {}
-        a_p = self.astro_update(a0, J0, J0, h, cache)
+        a_p = self._astro_predictor(a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h, cache)
         g1 = self.geometry(u1)
         fo1 = self.firing_out(u1)
         if self.heaviside:
@@ -325,7 +338,7 @@ class Simulator:
         N1 = self.drive(g1, qi_p, qo_p, fo1) + self.input(t + h)
         u_new = u1 + ((E - 1.0 + h) / h) * (N1 - N0)
         # corrector: exponential trapezoid for q, shared flux into a
-        sb = gamma * 0.5 * (a0 + a_p) / tau
+        sb = gamma * 0.5 * np.maximum(a0 + a_p, 0.0) / tau  # >= 0 (equal where a_p >= -a0)
         if self.heaviside:
             phim = 0.5 * (phi0 + g1.phi)
             qi_m, qo_m = _remap(qi0, qo0, phi0, phim)
@@ -336,8 +349,11 @@ class Simulator:
             fbar = 0.5 * (fo0 + fo1)
             qo_n = relax(qo0, sb + beta * fbar / tau, sb, h)
             dq = qo_n - qo0
-        J_eff = -dq / h
-        a_n = self.astro_update(a0, J0, 2.0 * J_eff - J0, h, cache)
+        a_n = self._shared_flux_update(a0, J0, -dq / h, z0, h, cache)
+        if self.heaviside:
+            a_n, qi_n, qo_n = limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim)
+        else:
+            a_n, qo_n, _ = limit_negative_a(a_n, qo_n, qo_n, qo0, qo0, 1.0)
         if self._draw is not None:
             u_new = u_new + self._draw(h)
         g_new = self.geometry(u_new)
@@ -346,6 +362,38 @@ class Simulator:
         else:
             qi_n = qo_n
         return State(u_new, qi_n, qo_n, a_n, g_new)
+
+    def _astro_predictor(self, a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h, cache):
+        """Predictor for ``a``: exponential Euler with the start flux ``J0`` where the exchange is
+        slow (``z0 = h k <= 1``); where it is stiff, the step-averaged flux of the predicted
+        ``q`` (locally conservative, so the explicit start flux cannot overshoot), with the
+        damped slope of :meth:`_flux_ends`, kept non-negative."""
+        stiff = z0 > 1.0
+        if not np.any(stiff):
+            return self.astro_update(a0, J0, J0, h, cache)
+        if self.heaviside:
+            dq = phi0 * (qi_p - qi0) + (1 - phi0) * (qo_p - qo0)
+        else:
+            dq = qo_p - qo0
+        Js, Je = self._flux_ends(J0, -dq / h, z0)
+        a_p = self.astro_update(a0, Js, np.where(stiff, Je, J0), h)
+        return np.where(stiff, np.maximum(a_p, 0.0), a_p)
+
+    @staticmethod
+    def _flux_ends(J0, J_mean, z0):
+        """Start and end values of an exchange flux, linear over the step with average
+        ``J_mean`` (so the total is conserved exactly). Its start value is ``J0`` where the
+        exchange is slow (``z0 = h k <= 1``, ``k`` the relaxation rate of ``q``: the ETD2 flux);
+        where it is stiff the slope is damped, ``J_mean + (J0 - J_mean) / z0``, since the explicit
+        start flux of a fast exchange would blow up the spatial modes of ``a``."""
+        psi = 1.0 / np.maximum(z0, 1.0)
+        Js = J_mean + (J0 - J_mean) * psi if np.any(z0 > 1.0) else J0
+        return Js, 2.0 * J_mean - Js
+
+    def _shared_flux_update(self, a0, J0, J_mean, z0, h, cache):
+        """``a`` after the step, the exchange flux of :meth:`_flux_ends` (conservative)."""
+        Js, Je = self._flux_ends(J0, J_mean, z0)
+        return self.astro_update(a0, Js, Je, h, cache if Js is J0 else None)
 
     def take(self, keep: np.ndarray) -> None:
         """Drop batch members (keep those where ``keep`` is True)."""
@@ -454,7 +502,7 @@ def solve(
     model: Model | None = None,
     *,
     T: float = 200.0,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     N: int = 256,
     init: Any = "bump",
     eps: float = 0.3,
@@ -474,6 +522,7 @@ def solve(
     progress: bool | None = None,
     seed: int | None = None,
     backend: str | None = None,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     """Integrate the astrocyte-neural field model and return a labelled dataset.
 
@@ -483,7 +532,9 @@ def solve(
         Model parameters (default: the paper's Figure 7 values theta 0.1, beta 0.05, gamma 2,
         tau 1, D 0.7). Array parameters run a batch of ``B`` sets in one vectorised loop.
     T, dt
-        Final time and time step (dimensionless; units of the neural time constant).
+        Final time and time step (dimensionless; units of the neural time constant). ``dt`` may
+        be ``"auto"``: the largest step of the step-size rule
+        (:func:`astrofield.simulator.step_control.max_step`) that divides ``T``.
     N
         Grid points on the ring (>= 16).
     init, eps, position, branch
@@ -522,6 +573,12 @@ def solve(
         (``jax.lax.scan`` on the default JAX device; ``pip install astrofield[jax]``) or ``None``
         (default: ``$ASTROFIELD_BACKEND`` if set, else ``"numba"`` when the run allows it and
         ``"numpy"`` otherwise). Trackers and schedules run on the numpy backend only.
+        Steps where the exchange is stiff (``dt (gamma max(q + a) + beta) / tau > 1``) run on
+        the numpy backend by default: only its step has the stiff-exchange safeguards.
+    dt_check
+        What a ``dt`` above the step-size rule's ``dt_max`` does: ``"error"`` (default, a
+        ``ValueError`` naming the maximum), ``"warn"`` (run, warn, attr ``dt_rule_ok = 0``) or
+        ``"off"``.
 
     Returns
     -------
@@ -536,19 +593,25 @@ def solve(
     """
     t_wall = _time.perf_counter()
     model = Model() if model is None else model
-    n_steps = _check_solve_args(model, T=T, dt=dt, N=N, eps=eps, schedule=schedule,
-                                stop_rule=stop_rule, store_fields=store_fields)
+    _check_solve_args(model, T=T, dt=dt, N=N, eps=eps, schedule=schedule, stop_rule=stop_rule,
+                      store_fields=store_fields)
     if not isinstance(stimulus, Stimulus):
         stimulus = Stimulus(stimulus)
     if noise is not None and seed is not None:
         noise = Noise(noise.sigma, noise.correlation, seed)
+    (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position,
+                                    batch=model.batch_size, branch=branch)
+    dt, step_info = resolve_dt(dt, T, _rule_model(model, schedule, T), dt_check)
+    n_steps = check_steps(T, dt, max_steps=2**62)  # ValueError, not OverflowError, for T/dt=inf
+    if abs(n_steps * dt - T) > 1e-9 * T:
+        raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
+    if backend is None and _exchange_stiffness(model, q, a, dt) > 1.0:
+        backend = "numpy"  # the only step with the stiff-exchange safeguards
     name = _backends.choose(backend, trackers=bool(trackers), schedule=bool(schedule),
                             noise=noise is not None, stimulus=bool(stimulus),
                             D_field=D_field is not None, grid_quadrature=quadrature == "grid")
     sim = Simulator(model, N, quadrature=quadrature, stimulus=stimulus, noise=noise,
                     D_field=D_field, batch=model.batch_size)
-    (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position,
-                                    batch=model.batch_size, branch=branch)
     st = sim.make_state(u, q, a)
     if bump is not None and sim.heaviside:
         _split_bump_resource(st, bump)
@@ -558,28 +621,44 @@ def solve(
               stop_stride=max(1, int(round(stop_every / dt))), progress=progress)
     _backends.get(name)(run)
     run.mask_failed()
+    warn_failed(run.failed, run.t_failed)
     attrs = dict(T=T, dt=dt, N=N, eps=eps, position=position, quadrature=quadrature,
                  init=init if isinstance(init, str) else "arrays", branch=branch,
                  seed=(noise.seed if noise is not None else seed),
                  stimulus=repr(stimulus.describe()), backend=name,
                  noise=repr(noise) if noise is not None else "none",
                  D_field="heterogeneous" if D_field is not None else "uniform",
-                 wall_s=_time.perf_counter() - t_wall)
+                 wall_s=_time.perf_counter() - t_wall, **step_info)
     return _to_dataset(model, run, bump, attrs)
 
 
+def _rule_model(model: Model, schedule: dict | None, T: float) -> Model:
+    """The model the step-size rule sees: the fastest depletion the run will meet."""
+    if not schedule or "beta" not in schedule:
+        return model
+    hi = max(float(np.max(schedule["beta"](tt))) for tt in (0.0, 0.5 * T, T))
+    return Model(beta=max(hi, float(np.max(model.beta))), tau=float(np.min(model.tau)))
+
+
+def _exchange_stiffness(model: Model, q: np.ndarray, a: np.ndarray, dt: float) -> float:
+    """Largest ``dt (gamma a + beta) / tau`` the run can meet (``a <= max(q + a)`` at the start:
+    the exchange and diffusion move resource but never concentrate it above that level)."""
+    B = model.batch_size
+    a_max = np.max(np.broadcast_to(q + a, (B, q.shape[-1])), axis=-1)
+    rate = (model.param("gamma", B)[:, 0] * a_max + model.param("beta", B)[:, 0])
+    return float(np.max(dt * rate / model.param("tau", B)[:, 0]))
+
+
 def _check_solve_args(model: Model, *, T, dt, N, eps, schedule, stop_rule,
-                      store_fields) -> int:
-    """Validate the arguments of :func:`solve` before any work; return the number of steps."""
+                      store_fields) -> None:
+    """Validate the arguments of :func:`solve` before any work (the step: :func:`resolve_dt`)."""
     check_int("N", N, 16)
-    check_range("dt", dt, 0, np.inf, lo_open=True)
     check_range("T", T, 0, np.inf, lo_open=True)
+    if not isinstance(dt, str):
+        check_range("dt", dt, 0, np.inf, lo_open=True)
+        if dt > T:
+            raise ValueError(f"dt = {dt:g} is outside the allowed range (0, T = {T:g}]")
     check_range("eps", eps, -1, 1)
-    if dt > T:
-        raise ValueError(f"dt = {dt:g} is outside the allowed range (0, T = {T:g}]")
-    n_steps = check_steps(T, dt, max_steps=2**62)  # ValueError, not OverflowError, for T/dt=inf
-    if abs(n_steps * dt - T) > 1e-9 * T:
-        raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
     for name, f in (schedule or {}).items():
         if name not in _SCHEDULABLE:
             raise ValueError(f"schedule parameter {name!r} is not one of {_SCHEDULABLE}")
@@ -591,7 +670,6 @@ def _check_solve_args(model: Model, *, T, dt, N, eps, schedule, stop_rule,
                         allow_inf=allow_inf)
     if stop_rule is not None and store_fields:
         raise ValueError("stop_rule needs store_fields=False (fields of dropped members)")
-    return n_steps
 
 
 # ---------------------------------------------------------------------- the run record
@@ -671,7 +749,7 @@ class Run:
                 v[idx] = np.where(late[..., None], np.nan, v[idx])
         for k in ("position", "velocity", "width", "mass"):
             self.final[k][idx] = np.nan
-        self.final["t_final"][idx] = self.t_failed[idx]
+        self.final["t_final"][idx] = self.t_failed[idx] - self.dt  # the last finite state
 
 
 # ---------------------------------------------------------------------- the numpy backend

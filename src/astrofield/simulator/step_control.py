@@ -1,0 +1,164 @@
+"""Step-size rule, positivity limiter and non-finite detection for the ring simulator.
+
+Step-size rule
+--------------
+The scheme of :mod:`astrofield.simulator.integrator` is second order in ``dt`` and treats the
+stiff linear parts exactly (the decay of ``u``, the diffusion of ``a``, the relaxation of ``q``), so
+it is *stable* at any step (and :func:`limit_negative_a` keeps ``a >= 0`` where a fast exchange
+would draw more resource from a cell's astrocytic pool than it holds). Its *accuracy* is limited
+by two rates, measured against fine references (``docs/reliability.md`` has the table):
+
+* the neural time scale (rate 1): relative drift error about ``0.8 dt^2``;
+* the depletion rate ``k = beta / tau`` of resource swept into the active region by a moving
+  edge: where ``k dt`` is not small the depletion of the swept part lags by part of a step, an
+  error of order ``dt^2 k`` that saturates at first order, ``~ 5 dt``, for ``k dt >> 1``.
+
+:func:`max_step` returns, per parameter set,
+
+``dt_max = max(DT_FLOOR, min(DT_MAX_U, DT_K * (beta / tau) ** -0.6))``  (``DT_MAX_U = 0.1``,
+``DT_K = 0.115``, ``DT_FLOOR = 0.002``),
+
+which keeps the final drift within :data:`DRIFT_TOLERANCE` of the converged value on the tested
+grid (``tests/test_step_control.py``: theta 0.1, gamma and beta up to 1e6, tau down to 1e-6,
+travelling and relaxing bumps). :func:`resolve_dt` applies it: ``dt="auto"`` picks the largest
+step ``<= dt_max`` that divides ``T``; an explicit ``dt > dt_max`` is refused with a
+:class:`ValueError` (``check="error"``, the default), or run and flagged (``check="warn"``: a
+:class:`StepSizeWarning` and the dataset attr ``dt_rule_ok = 0``).
+
+Non-finite detection
+--------------------
+:func:`nonfinite_rows` marks batch members whose state holds a NaN or inf; the simulator freezes
+them at their last finite state and reports them (``failed``, ``t_failed`` and a
+:class:`NonFiniteWarning`, see :func:`warn_failed`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DT_MAX_U", "DT_K", "DT_FLOOR", "DRIFT_TOLERANCE", "depletion_rate", "max_step",
+           "resolve_dt", "limit_negative_a", "nonfinite_rows", "warn_failed", "NonFiniteWarning",
+           "StepSizeWarning"]
+
+#: Largest step where the depletion is slow (about 1 % relative drift error).
+DT_MAX_U = 0.1
+#: Prefactor of the depletion bound ``DT_K * (beta / tau) ** -0.6``.
+DT_K = 0.115
+#: The rule never asks for less (the error is first order there, about ``5 dt`` relative).
+DT_FLOOR = 0.002
+#: Documented accuracy of an accepted step: ``|drift - drift_ref| <= rel * |drift_ref| + abs``
+#: (relative part, absolute part in rad), the converged value estimated by a run with a much
+#: smaller step.
+DRIFT_TOLERANCE = (0.02, 0.01)
+
+
+class NonFiniteWarning(RuntimeWarning):
+    """Some batch members produced NaN or inf; they were frozen and flagged ``failed``."""
+
+
+class StepSizeWarning(UserWarning):
+    """The time step exceeds the documented rule; the result may be off by more than stated."""
+
+
+def depletion_rate(model: Any) -> np.ndarray:
+    """Per-member depletion rate ``beta / tau`` (per unit time) of the step-size rule."""
+    B = model.batch_size
+    return model.param("beta", B)[:, 0] / model.param("tau", B)[:, 0]
+
+
+def max_step(model: Any) -> float:
+    """The largest time step the rule accepts for ``model`` (smallest over a batch)."""
+    k = float(np.max(depletion_rate(model)))
+    by_k = DT_K * k ** -0.6 if k > 0 else math.inf
+    return float(max(DT_FLOOR, min(DT_MAX_U, by_k)))
+
+
+def _auto_dt(T: float, dt_max: float) -> float:
+    return T / math.ceil(T / dt_max * (1 - 1e-12))
+
+
+def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error"
+               ) -> tuple[float, dict[str, Any]]:
+    """Apply the step-size rule.
+
+    Parameters
+    ----------
+    dt
+        A step (> 0) or ``"auto"`` (the largest step ``<= dt_max`` that divides ``T``).
+    T
+        Final time (> 0).
+    model
+        The :class:`~astrofield.model.Model`.
+    check
+        ``"error"`` (refuse ``dt > dt_max``), ``"warn"`` (run, warn and flag) or ``"off"``.
+
+    Returns
+    -------
+    dt, info
+        The step to use and attrs for the output: ``dt_max``, ``dt_rule`` (``"auto"``,
+        ``"checked"``, ``"unchecked"``), ``dt_rule_ok`` (1 or 0).
+
+    Raises
+    ------
+    ValueError
+        For ``check="error"`` and ``dt > dt_max``, naming dt, its value and the maximum.
+    """
+    if check not in ("error", "warn", "off"):
+        raise ValueError(f"dt_check = {check!r} is not one of ('error', 'warn', 'off')")
+    dt_max = max_step(model)
+    if isinstance(dt, str):
+        if dt != "auto":
+            raise ValueError(f"dt = {dt!r} is not a positive number or 'auto'")
+        return _auto_dt(T, dt_max), {"dt_max": dt_max, "dt_rule": "auto", "dt_rule_ok": 1}
+    ok = dt <= dt_max * (1 + 1e-9)
+    if not ok and check == "error":
+        raise ValueError(
+            f"dt = {dt:g} is outside the allowed range (0, {dt_max:g}] for these parameters: "
+            f"larger steps can be off by more than {100 * DRIFT_TOLERANCE[0]:g} % "
+            "(use dt='auto', a smaller dt, or dt_check='warn' to run anyway, flagged)")
+    if not ok and check == "warn":
+        warnings.warn(f"dt = {dt:g} exceeds the step-size rule dt <= {dt_max:g}; the result may "
+                      "be off by more than the documented tolerance (attr dt_rule_ok = 0)",
+                      StepSizeWarning, stacklevel=3)
+    return float(dt), {"dt_max": dt_max, "dt_rule": "checked" if check != "off" else "unchecked",
+                       "dt_rule_ok": int(ok)}
+
+
+def limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim):
+    """Give back to ``a`` the resource a stiff exchange over-drew, so that ``a >= 0``.
+
+    Where ``a_n < 0`` the rise of ``q`` over the step (``q_*n - q_*m`` on the active and inactive
+    parts, weights ``phim`` and ``1 - phim``) is scaled down by exactly ``-a_n`` (as far as it
+    goes), so the total ``∫ (q + a) dx`` is unchanged. Arrays ``(B, N)``; returns new arrays.
+    """
+    if not np.any(a_n < 0):
+        return a_n, qi_n, qo_n
+    ri = np.maximum(qi_n - qi_m, 0.0)
+    ro = np.maximum(qo_n - qo_m, 0.0)
+    inc = phim * ri + (1 - phim) * ro
+    take = np.where(a_n < 0, np.minimum(-a_n, inc), 0.0)
+    r = np.where(inc > 0, take / np.where(inc > 0, inc, 1.0), 0.0)
+    return a_n + take, qi_n - r * ri, qo_n - r * ro
+
+
+def nonfinite_rows(*arrays: np.ndarray) -> np.ndarray:
+    """Boolean ``(B,)``: rows of any ``(B, N)`` array that hold a NaN or inf."""
+    bad = np.zeros(arrays[0].shape[0], bool)
+    for arr in arrays:
+        bad |= ~np.isfinite(arr).all(axis=-1)
+    return bad
+
+
+def warn_failed(failed: np.ndarray, t_failed: np.ndarray) -> None:
+    """Emit a :class:`NonFiniteWarning` describing the failed members (if any)."""
+    n = int(np.count_nonzero(failed))
+    if n:
+        first = float(np.nanmin(t_failed))
+        warnings.warn(f"{n} of {failed.size} parameter set(s) produced non-finite values (first "
+                      f"at t = {first:g}); they were frozen at their last finite state and are "
+                      "flagged in the variables 'failed' and 't_failed'", NonFiniteWarning,
+                      stacklevel=3)
