@@ -136,3 +136,15 @@ def test_limiter_returns_exactly_the_overdrawn_resource():
     np.testing.assert_allclose(qo2[short], qo_m[short])
     assert a2.min() >= -1e-15 or short.any()
     assert np.all(a2[~short] >= 0)
+
+
+def test_stiff_exchange_runs_on_the_step_with_safeguards():
+    """dt (gamma max(q + a) + beta) / tau > 1: the default backend is the numpy step (the only
+    one with the stiff-exchange safeguards); a non-stiff run keeps the compiled default."""
+
+    kw = dict(T=2.0, dt=0.1, N=32, n_frames=3, progress=False)
+    stiff = solve(Model(gamma=1e4), **kw)
+    assert stiff.attrs["backend"] == "numpy"
+    assert not bool(stiff["failed"]) and np.isfinite(float(stiff["drift"]))
+    mild = solve(Model(gamma=2.0), **kw)
+    assert mild.attrs["backend"] != "numpy"
