@@ -93,6 +93,15 @@ class Spectrum:
     def stable(self) -> bool:
         return self.n_unstable == 0
 
+    @property
+    def resolved(self) -> bool:
+        """``False`` when the translation eigenvalue is far from zero (``> 1e-4`` and more than
+        10 % of the leading real part): the grid pins the bump because the firing-rate layer is
+        not resolved, so the spectrum is not trustworthy; increase ``N`` (roughly
+        ``N >= 10 steepness``) or lower the steepness."""
+        t = abs(self.translation_eigenvalue)
+        return bool(t <= max(1e-4, 0.1 * abs(self.leading.real)))
+
     def to_dataset(self, n_keep: int = 20) -> xr.Dataset:
         """Labelled output: leading eigenvalues and the leading eigenfunction (u, q, a parts)."""
         sysm = self.steady.system
@@ -132,7 +141,7 @@ def _attrs(sp: Spectrum) -> dict[str, Any]:
     out.update({"N": st.system.N, "n_unstable": sp.n_unstable, "stable": int(sp.stable),
                 "translation_eigenvalue_real": float(np.real(sp.translation_eigenvalue)),
                 "leading_real": float(sp.leading.real), "leading_imag": float(sp.leading.imag),
-                "residual": st.residual, "speed": st.speed, "steady_method": st.method,
+                "residual": st.residual, "speed": st.speed, "resolved": int(sp.resolved), "steady_method": st.method,
                 "eig_method": sp.method, "unstable_tol": UNSTABLE_TOL,
                 "heterogeneous_D": int(st.system.D_field is not None),
                 "astrofield_version": __version__})
@@ -157,14 +166,22 @@ def _operator(st: Steady) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _eig(A: np.ndarray, k: int | None, sigma: float, dense_max: int):
-    if A.shape[0] <= dense_max or k is None:
+    if A.shape[0] <= max(dense_max, k + 2 if k else 0) or k is None:
         w, V = np.linalg.eig(A)
         return w, V, "dense"
     from scipy.sparse.linalg import LinearOperator, eigs
 
     lu = sla.lu_factor(A - sigma * np.eye(A.shape[0]))
     op = LinearOperator(A.shape, matvec=lambda b: sla.lu_solve(lu, b), dtype=float)
-    w, V = eigs(A, k=min(k, A.shape[0] - 2), sigma=sigma, OPinv=op, which="LM")
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    kk = min(k, A.shape[0] - 2)
+    try:
+        w, V = eigs(A, k=kk, sigma=sigma, OPinv=op, which="LM",
+                    ncv=min(A.shape[0] - 1, max(4 * kk, 60)), maxiter=20 * A.shape[0])
+    except ArpackNoConvergence:  # clustered eigenvalues: fall back to the dense solver
+        w, V = np.linalg.eig(A)
+        return w, V, "dense (shift-invert did not converge)"
     return w, V, "shift-invert"
 
 
@@ -180,7 +197,10 @@ def _smooth_spectrum(st: Steady, k: int | None, sigma: float, dense_max: int) ->
         keep[np.argmax(mass_part)] = False
     overlap = np.abs(trans @ V.conj()) / (np.linalg.norm(trans) * nv)
     overlap[~keep] = -1.0
-    it = int(np.argmax(overlap))
+    # near a drift bifurcation the drift eigenvector also resembles the translation mode: among
+    # the well-aligned ones the translation eigenvalue is the one nearest zero
+    aligned = overlap > 0.5 * overlap.max()
+    it = int(np.argmin(np.where(aligned, np.abs(w), np.inf)))
     lam_t = complex(w[it])
     keep[it] = False
     w, V = w[keep], V[:, keep]
@@ -348,7 +368,7 @@ def spectrum(steady: Steady | None = None, *, model=None, N: int = 128, k: int |
         steady = steady_bump(model, N, **steady_kw)
     if steady.method == "edges":
         return _heaviside_spectrum(steady)
-    dense_max = check_int("dense_max", dense_max, 16)
+    dense_max = check_int("dense_max", dense_max, 0)
     return _smooth_spectrum(steady, k, sigma, dense_max)
 
 
@@ -368,12 +388,15 @@ def numerical_stability(model=None, N: int = 128, **kw: Any) -> dict[str, Any]:
     except SteadyStateError as exc:
         return {"exists": False, "stable": False, "n_unstable": None, "leading_real": np.nan,
                 "leading_imag": np.nan, "translation_eigenvalue": np.nan, "residual": np.nan,
-                "message": str(exc)}
+                "resolved": False, "message": str(exc)}
     lead = sp.leading
     return {"exists": True, "stable": sp.stable, "n_unstable": sp.n_unstable,
             "leading_real": lead.real, "leading_imag": lead.imag,
             "translation_eigenvalue": float(np.real(sp.translation_eigenvalue)),
-            "residual": sp.steady.residual, "message": ""}
+            "residual": sp.steady.residual, "resolved": sp.resolved,
+            "message": "" if sp.resolved else
+            (f"translation eigenvalue {abs(sp.translation_eigenvalue):.2g} is not small: "
+             "the grid pins the bump; increase N or lower the steepness")}
 
 
 def _system_of(st: Steady) -> RingSystem:  # convenience for callers holding only a Steady

@@ -35,6 +35,7 @@ two scalar equations (threshold ``U(Delta) = theta`` and the mass) solved by bra
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -253,9 +254,19 @@ class RingSystem:
         return G
 
     def with_params(self, **kw: Any) -> RingSystem:
-        """The same discretisation with some model parameters changed (validated)."""
-        D_field = kw.pop("D_field", self.D_field)
-        return RingSystem(replace(self.model, **kw), self.N, D_field=D_field, mass=self.mass)
+        """The same discretisation with some model parameters changed (validated by
+        :class:`~astrofield.Model`); the kernel matrices are reused."""
+        model = replace(self.model, **kw)
+        if model.D <= 0 and self.D_field is None:
+            raise ValueError(f"D = {model.D:g} is outside the allowed range (0, inf] for bumps")
+        out = copy.copy(self)
+        out.model = model
+        if "D" in kw and self.D_field is None:
+            if np.isinf(model.D) != self.well_mixed:
+                raise ValueError("D cannot cross between finite values and inf along a branch")
+            if not out.well_mixed:
+                out.L = model.D * _flux_form(np.ones(self.N), self.dx)
+        return out
 
 
 @dataclass
