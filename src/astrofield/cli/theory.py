@@ -14,6 +14,7 @@ from typing import Any
 import click
 import numpy as np
 
+from astrofield.cli import continuation as _numeric  # numerical spectrum paths (contin lane)
 from astrofield.cli import main
 
 __all__ = ["bump_cmd", "stability_cmd", "boundary_cmd", "stability_map_cmd", "parse_sweep"]
@@ -148,9 +149,16 @@ def _parse_region(text: str | None):
 @click.option("--tau", type=float, default=1.0, show_default=True,
               help="Resource time scale (enters as beta, gamma, D -> beta/tau, gamma/tau, D/tau).")
 @_json
+@_numeric.numerical_options
 def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
-                  region: str | None, no_spectrum: bool, tau: float, as_json: bool) -> None:
-    """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E."""
+                  region: str | None, no_spectrum: bool, tau: float, as_json: bool,
+                  **numopts: Any) -> None:
+    """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E.
+
+    With --firing sigmoid or another --kernel: the numerical spectrum (see 'spectrum').
+    """
+    if _numeric.wants_numerical(numopts):
+        return _numeric.numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, **numopts)
     from astrofield.theory.evans import evans_zeros
     from astrofield.theory.stability import stability
 
@@ -203,9 +211,16 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
 @click.option("--vary", type=click.Choice(["beta", "gamma"]), default="beta", show_default=True)
 @click.option("--range", "rng", default=None, help="Search interval LO:HI (default: all).")
 @_json
+@_numeric.numerical_options
 def boundary_cmd(theta: float, gamma: float, beta: float | None, D: str, vary: str,
-                 rng: str | None, as_json: bool) -> None:
-    """Stability boundary beta* (or gamma* with --vary gamma) by Evans and by Fourier."""
+                 rng: str | None, as_json: bool, **numopts: Any) -> None:
+    """Stability boundary beta* (or gamma* with --vary gamma) by Evans and by Fourier.
+
+    With --firing sigmoid: the drift bifurcation of the numerical bump (continuation).
+    """
+    if _numeric.wants_numerical(numopts):
+        return _numeric.numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json,
+                                               **numopts)
     from astrofield.theory.stability import boundary
 
     Dv = _float_or_inf(D, "--D")
@@ -246,8 +261,9 @@ def boundary_cmd(theta: float, gamma: float, beta: float | None, D: str, vary: s
               help="NetCDF file (written atomically).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the map.")
 @_json
+@_numeric.numerical_options
 def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, output: str | None,
-                      plot: str | None, as_json: bool) -> None:
+                      plot: str | None, as_json: bool, **numopts: Any) -> None:
     """Analytic phase map (Evans E'(0) and Fourier verdict) over any two swept parameters.
 
     Example: astrofield stability-map --beta 0.001:0.1:50 --D 0.001:0.6:50 --gamma 2
@@ -261,6 +277,8 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, output: str | N
     vals = {"theta": parse_sweep(theta, "--theta"), "beta": parse_sweep(beta, "--beta"),
             "gamma": parse_sweep(gamma, "--gamma"), "D": parse_sweep(D, "--D")}
     _validated(**vals)
+    if _numeric.wants_numerical(numopts):  # sigmoid / other kernels: one spectrum per point
+        return _numeric.numerical_map_cmd(vals, numopts, output, as_json)
     swept = [k for k, v in vals.items() if np.ndim(v)]
     if plot and len(swept) != 2:
         raise click.BadParameter(f"--plot needs exactly two swept parameters, got {swept}",
