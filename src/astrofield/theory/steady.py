@@ -36,6 +36,7 @@ two scalar equations (threshold ``U(Delta) = theta`` and the mass) solved by bra
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -351,7 +352,9 @@ def newton(res_fun, jac_fun, y0: np.ndarray, *, tol: float = DEFAULT_TOL,
     while it < maxit and np.isfinite(nr) and nr >= tol:
         it += 1
         try:
-            step = sla.solve(jac_fun(y), -r, check_finite=True)
+            with warnings.catch_warnings():  # near-singular steps are judged by the residual
+                warnings.simplefilter("ignore", sla.LinAlgWarning)
+                step = sla.solve(jac_fun(y), -r, check_finite=True)
         except (sla.LinAlgError, ValueError):
             break
         lam = 1.0
@@ -414,12 +417,36 @@ def steady_bump(model: Model | None = None, N: int = 128, *, init: Any = "heavis
                              "arrays are only used for sigmoid firing")
         return heaviside_bump(system, branch=branch)
     y0 = _initial_vector(system, init, branch)
-    y, res, it = newton(system.augmented, system.augmented_jacobian, y0, tol=tol,
-                         maxit=maxit)
+    try:
+        y, res, it = newton(system.augmented, system.augmented_jacobian, y0, tol=tol,
+                            maxit=maxit)
+    except SteadyStateError:
+        if not (isinstance(init, str) and model.steepness > _S_START):
+            raise
+        y, res, it = _steepness_homotopy(system, y0, tol, maxit)
     u, q, a = system.split(y[:-1])
     st = Steady(system, u.copy(), q.copy(), a.copy(), float(y[-1]), res, it)
     _check_is_bump(st)
     return st
+
+
+_S_START = 10.0
+
+
+def _steepness_homotopy(system: RingSystem, y0: np.ndarray, tol: float, maxit: int):
+    """Continuation in the steepness from ``_S_START`` (a smooth, easy problem) up to the
+    requested value on a geometric ladder, each Newton solve warm-started from the last.
+    Used when Newton from the Heaviside bump fails (steep sigmoids, kernels far from cosine)."""
+    s_target = float(system.model.steepness)
+    y = y0
+    ladder = np.geomspace(_S_START, s_target, max(2, int(np.ceil(np.log2(s_target / _S_START)
+                                                                  * 3)) + 1))
+    it_total = 0
+    for s in ladder:
+        sub = system.with_params(steepness=float(s))
+        y, res, it = newton(sub.augmented, sub.augmented_jacobian, y, tol=tol, maxit=maxit)
+        it_total += it
+    return y, res, it_total
 
 
 def _initial_vector(system: RingSystem, init: Any, branch: str) -> np.ndarray:
