@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,7 @@ class _Point:
     residual: float = np.nan
     measures: dict = field(default_factory=dict)
     stable: bool = False
+    resolved: bool = True
 
 
 @dataclass
@@ -107,7 +109,17 @@ class _Branch:
         return s
 
     def G(self, Y: np.ndarray) -> np.ndarray:
-        return self.system(Y[-1]).augmented(Y[:-1])
+        """Bordered residual; ``NaN`` where the parameter is outside its allowed range (so that
+        Newton's line search backs off instead of stopping the branch)."""
+        try:
+            sysm = self.system(Y[-1])
+        except ValueError:
+            return np.full(Y.size - 1, np.nan)
+        return sysm.augmented(Y[:-1])
+
+    def in_range(self, p: float) -> bool:
+        lo, hi, lo_open, hi_open, _ = PARAMETER_RANGES[self.param]
+        return (lo < p if lo_open else lo <= p) and (p < hi if hi_open else p <= hi)
 
     def G_vc(self, Y: np.ndarray) -> np.ndarray:
         return self.system(Y[-1]).augmented_jacobian(Y[:-1])
@@ -132,17 +144,31 @@ class _Branch:
     def tangent(self, Y: np.ndarray, T_old: np.ndarray) -> np.ndarray:
         rhs = np.zeros(Y.size)
         rhs[-1] = 1.0
-        T = sla.solve(self.full_jac(Y, T_old), rhs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sla.LinAlgWarning)
+            T = sla.solve(self.full_jac(Y, T_old), rhs)
         return T / np.sqrt(np.sum(self.wts * T * T))
 
     def bordered_det_sign(self, Y: np.ndarray, T: np.ndarray) -> tuple[float, float]:
         return np.linalg.slogdet(self.full_jac(Y, T))
 
+    _ds = 1.0  # current step length (set by the caller), bounds the corrector's move
+
     def correct(self, Y_pred: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, float, int]:
         def res(Y):
             return np.concatenate([self.G(Y), [np.sum(self.wts * T * (Y - Y_pred))]])
 
-        return newton(res, lambda Y: self.full_jac(Y, T), Y_pred, tol=self.tol, maxit=8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sla.LinAlgWarning)
+            Y, r, it = newton(res, lambda Y: self.full_jac(Y, T), Y_pred, tol=self.tol, maxit=8)
+        step = np.sqrt(np.sum(self.wts * (Y - Y_pred) ** 2))
+        sysm = self.system(Y[-1])
+        u = Y[:sysm.N]
+        th = float(sysm.model.theta)
+        if step > 0.5 * max(np.sqrt(np.sum(self.wts * T * T)), 1e-300) * self._ds or not (
+                u.max() > th > u.min()):
+            raise SteadyStateError("corrector left the branch (step too large)")
+        return Y, r, it
 
 
 def _point_data(br: _Branch, Y: np.ndarray, branch: str, res: float, with_spectrum: bool,
@@ -155,6 +181,7 @@ def _point_data(br: _Branch, Y: np.ndarray, branch: str, res: float, with_spectr
         st = Steady(sysm, u, q, a, float(Y[-2]), res, 0)
         sp = spectrum(st, **eig_kw)
         pt.n_unstable, pt.leading, pt.stable = sp.n_unstable, sp.leading, sp.stable
+        pt.resolved = sp.resolved
     return pt
 
 
@@ -224,6 +251,11 @@ def _run_branch(br: _Branch, Y: np.ndarray, T: np.ndarray, stop: float, opts: di
     direction = np.sign(stop - start_p) if stop != start_p else 1.0
     det0, logdet0 = br.bordered_det_sign(Y, T)
     while len(pts) < opts["max_points"]:
+        if not br.in_range(Y[-1] + ds * T[-1]):
+            return (f"stopped: the branch leaves the allowed range of {br.param} after "
+                    f"{br.param} = {Y[-1]:.6g}; continue towards the other end or change the "
+                    "other parameters")
+        br._ds = ds
         try:
             Y_new, res, it = br.correct(Y + ds * T, T)
             T_new = br.tangent(Y_new, T)
@@ -471,7 +503,7 @@ def _bisect_heaviside(system, param, a, b, same_as_a, n_iter: int = 40) -> float
             b = m
         if abs(b - a) < 1e-10 * max(1.0, abs(a)):
             break
-    return 0.5 * (a + b)
+    return a  # the last value on the side of ``a`` (e.g. where the bump still exists)
 
 
 # --------------------------------------------------------------------------------------------
@@ -513,6 +545,9 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
                             "units": "1"}),
             "branch": ("point", col(lambda p: p.branch, object).astype(str),
                        {"long_name": "stationary or travelling", "units": "1"}),
+            "resolved": ("point", col(lambda p: p.resolved, bool),
+                         {"long_name": "translation eigenvalue small (grid resolves the bump)",
+                          "units": "1"}),
             "residual": ("point", col(lambda p: p.residual),
                          {"long_name": "max-norm residual of the bump equations",
                           "units": "1/time"}),
@@ -520,6 +555,10 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
         coords={"point": ("point", np.arange(n), {"long_name": "index along the branch"})},
     )
     special = {k: [float(p.p) for p in pts if p.kind == k] for k in ("fold", "drift")}
+    if pts and not all(p.resolved for p in pts):
+        msg = (msg + "; " if msg else "") + (
+            "warning: at some points the translation eigenvalue is not small (the grid pins the "
+            "bump), so their stability is not trustworthy; increase N (about 10 x steepness)")
     ds.attrs.update({f"param_{k}": v for k, v in model.to_attrs().items()})
     ds.attrs.update({"continuation_parameter": param, "N": N, "tol": tol,
                      "unstable_tol": UNSTABLE_TOL, "folds": json.dumps(special["fold"]),

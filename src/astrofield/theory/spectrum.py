@@ -141,7 +141,8 @@ def _attrs(sp: Spectrum) -> dict[str, Any]:
     out.update({"N": st.system.N, "n_unstable": sp.n_unstable, "stable": int(sp.stable),
                 "translation_eigenvalue_real": float(np.real(sp.translation_eigenvalue)),
                 "leading_real": float(sp.leading.real), "leading_imag": float(sp.leading.imag),
-                "residual": st.residual, "speed": st.speed, "resolved": int(sp.resolved), "steady_method": st.method,
+                "residual": st.residual, "speed": st.speed, "resolved": int(sp.resolved),
+                "steady_method": st.method,
                 "eig_method": sp.method, "unstable_tol": UNSTABLE_TOL,
                 "heterogeneous_D": int(st.system.D_field is not None),
                 "astrofield_version": __version__})

@@ -376,7 +376,12 @@ def newton(res_fun, jac_fun, y0: np.ndarray, *, tol: float = DEFAULT_TOL,
 
 def _heaviside_guess(system: RingSystem, branch: str = "wide") -> np.ndarray:
     """Bordered vector ``(u, q, a, 0)`` of the Heaviside bump of the same parameters."""
-    hb = heaviside_bump(system, branch=branch)
+    try:
+        hb = heaviside_bump(system, branch=branch)
+    except SteadyStateError as exc:
+        raise SteadyStateError(
+            f"no bump to start Newton from: {exc}. For sigmoid firing give init arrays "
+            "(u, q, a), e.g. a simulation's final state") from exc
     return np.concatenate([system.pack(hb.u, hb.q, hb.a), [0.0]])
 
 
@@ -498,60 +503,80 @@ def _kernel_primitive(kernel, z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _a0_from_mass(Delta: float, beta: float, gamma: float, mass: float) -> float:
-    """Uniform ``A0`` with ``2 Delta c0 + (2 pi - 2 Delta) + 2 pi A0 = mass``."""
-    def g(A0):
-        c0 = gamma * A0 / (gamma * A0 + beta) if beta > 0 else 1.0
-        return 2 * Delta * c0 + 2 * np.pi - 2 * Delta + 2 * np.pi * A0 - mass
-    if beta == 0:
-        return (mass - 2 * np.pi) / (2 * np.pi)
-    hi = max(1.0, mass)
-    if g(0.0) > 0 or g(hi) < 0:
-        return np.nan
-    return brentq(g, 0.0, hi, xtol=1e-15, rtol=1e-15)
+def _edge_curve(system: RingSystem):
+    """``beta(Delta)`` along the Heaviside existence curve and ``(c0, A0)(Delta)``.
+
+    Threshold ``c0 K(2 Delta) = theta`` gives ``c0``; the mass gives
+    ``A0 = (mass - 2 pi + 2 Delta (1 - c0)) / (2 pi)``; the local balance
+    ``gamma A0 (1 - c0) = beta c0`` then gives ``beta`` explicitly, for any kernel.
+    """
+    m = system.model
+    th, ga = float(m.theta), float(m.gamma)
+
+    def parts(D):
+        K = float(_kernel_primitive(m.kernel, np.array(2.0 * D)))
+        c0 = th / K if K > 0 else np.inf
+        A0 = (system.mass - 2 * np.pi + 2 * D * (1 - c0)) / (2 * np.pi)
+        beta = ga * A0 * (1 - c0) / c0 if 0 < c0 <= 1 and A0 >= 0 else np.nan
+        return beta, c0, A0
+
+    return parts
 
 
-def heaviside_bump(system: RingSystem, branch: str = "wide", n_scan: int = 400) -> Steady:
+def heaviside_bump(system: RingSystem, branch: str = "wide", n_scan: int = 200) -> Steady:
     """Stationary Heaviside bump ``(U, Q, A0)`` of ``system.model`` sampled on its grid.
 
-    The half-width ``Delta`` solves ``c0(A0(Delta)) K(2 Delta) = theta`` (threshold at the edge,
-    ``K`` the kernel primitive) with ``A0(Delta)`` from the mass; roots are bracketed on ``n_scan``
-    half-widths and polished by Brent's method. ``branch="wide"`` takes the widest root,
-    ``"narrow"`` the one below it. Raises :class:`SteadyStateError` if none exists.
+    Along the existence curve ``beta(Delta)`` is explicit (see :func:`_edge_curve`); its maximum
+    (the fold) is found by a bounded scalar search around the best of ``n_scan`` half-widths, and
+    the bump with the model's ``beta`` by Brent's method on each side of it: ``"wide"`` is the
+    root right of the fold, ``"narrow"`` the one left of it. Raises :class:`SteadyStateError` if
+    the model's ``beta`` is above the fold.
     """
+    from scipy.optimize import minimize_scalar
+
     m = system.model
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
-    th, be, ga = float(m.theta), float(m.beta), float(m.gamma)
-    kern = m.kernel
-
-    def c0_of(D):
-        A0 = _a0_from_mass(D, be, ga, system.mass)
-        return (ga * A0 / (ga * A0 + be) if be > 0 else 1.0), A0
-
-    def thr(D):
-        c0, _ = c0_of(D)
-        return c0 * float(_kernel_primitive(kern, np.array(2 * D))) - th
-
+    be = float(m.beta)
+    parts = _edge_curve(system)
     grid = np.linspace(1e-4, np.pi - 1e-4, n_scan)
-    vals = np.array([thr(d) for d in grid])
-    roots = [brentq(thr, grid[i], grid[i + 1], xtol=1e-14, rtol=1e-14)
-             for i in range(n_scan - 1)
-             if np.isfinite(vals[i]) and np.isfinite(vals[i + 1]) and vals[i] * vals[i + 1] < 0]
-    idx = -1 if branch == "wide" else -2
-    if len(roots) < (1 if branch == "wide" else 2):
+    bvals = np.array([parts(d)[0] for d in grid])
+    if not np.any(np.isfinite(bvals)):
         raise SteadyStateError(
-            f"no {branch} Heaviside bump exists for theta = {th:g}, beta = {be:g}, gamma = "
-            f"{ga:g} with this kernel ({kern.describe()}): beta is past the fold or theta too "
-            "high; lower beta or theta")
-    Delta = roots[idx]
-    c0, A0 = c0_of(Delta)
-    x = system.x
+            f"no Heaviside bump exists for theta = {float(m.theta):g} with this kernel "
+            f"({m.kernel.describe()}): the threshold is never reached; lower theta")
+    k = int(np.nanargmax(bvals))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, n_scan - 1)]
+    opt = minimize_scalar(lambda d: -np.nan_to_num(parts(d)[0], nan=-1.0), bounds=(lo, hi),
+                          method="bounded", options={"xatol": 1e-12})
+    d_fold, b_fold = float(opt.x), float(parts(opt.x)[0])
+    if not be <= b_fold:
+        raise SteadyStateError(
+            f"no {branch} Heaviside bump exists for theta = {float(m.theta):g}, beta = {be:g}, "
+            f"gamma = {float(m.gamma):g} with this kernel ({m.kernel.describe()}): beta is past "
+            f"the fold beta_max = {b_fold:.8g}; lower beta (or theta)")
+
+    def g(d):
+        return np.nan_to_num(parts(d)[0], nan=-1.0) - be
+
+    if branch == "wide":
+        ends = grid[(grid > d_fold) & (np.array([g(d) for d in grid]) < 0)]
+        a, b = d_fold, (ends[0] if ends.size else np.pi - 1e-4)
+    else:
+        ends = grid[(grid < d_fold) & (np.array([g(d) for d in grid]) < 0)]
+        a, b = (ends[-1] if ends.size else 1e-4), d_fold
+    if g(a) * g(b) > 0:
+        Delta = d_fold  # at the fold (to the search tolerance)
+    else:
+        Delta = brentq(g, a, b, xtol=1e-14, rtol=1e-14)
+    _, c0, A0 = parts(Delta)
+    kern, x = m.kernel, system.x
     U = c0 * (_kernel_primitive(kern, x + Delta) - _kernel_primitive(kern, x - Delta))
     Q = np.where(np.abs(x) < Delta, c0, 1.0)
     a = np.array([A0]) if system.well_mixed else np.full(system.N, A0)
-    res = abs(thr(Delta))
+    res = max(abs(c0 * float(_kernel_primitive(kern, np.array(2 * Delta))) - float(m.theta)),
+              abs(float(m.gamma) * A0 * (1 - c0) - be * c0))
     return Steady(system, U, Q, a, 0.0, float(res), 0, method="edges", Delta=float(Delta),
-                  extra={"c0": float(c0), "A0": float(A0),
+                  extra={"c0": float(c0), "A0": float(A0), "beta_fold": b_fold,
                          "dU_edge": float(c0 * (float(kern(np.array(2 * Delta)))
                                                 - float(kern(np.array(0.0)))))})
