@@ -14,6 +14,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.parametrize(("script", "expect"), [
     ("bench_simulate.py", "single-run speed-up"),
     ("bench_phase_map.py", "agreement"),
+    ("bench_continuation.py", "continuation benchmark done"),
 ])
 def test_benchmark_quick_mode_runs(script, expect):
     res = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True,
