@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from astrofield import Model  # noqa: E402
 from astrofield.theory.continuation import continue_bumps, numerical_boundary  # noqa: E402
-from astrofield.theory.spectrum import spectrum  # noqa: E402
+from astrofield.theory.spectra import spectrum  # noqa: E402
 from astrofield.theory.stability import beta_star  # noqa: E402
 from astrofield.theory.steady import steady_bump  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Spectra of numerical bumps (astrofield.theory.spectrum) against independent references:
+"""Spectra of numerical bumps (astrofield.theory.spectra) against independent references:
 the Evans function (Heaviside, cosine kernel) and simulated growth rates (astrofield.solve)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 from astrofield import Model, solve
 from astrofield.theory.evans import evans_zeros
-from astrofield.theory.spectrum import numerical_stability, spectrum
+from astrofield.theory.spectra import numerical_stability, spectrum
 from astrofield.theory.steady import steady_bump
 
 

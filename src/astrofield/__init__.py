@@ -44,7 +44,7 @@ _ATTRS = {
     "theory.stability": ["stability", "boundary", "beta_star", "gamma_star", "stability_map",
                          "plot_figure2"],
     "theory.steady": ["steady_bump"],
-    "theory.spectrum": ["spectrum", "numerical_stability"],
+    "theory.spectra": ["spectrum", "numerical_stability"],
     "theory.continuation": ["continue_bumps", "numerical_boundary"],
     "experiments.sweep": ["run_sweep", "make_grid"],
     "experiments.phase": ["phase_diagram", "drift_experiment"],

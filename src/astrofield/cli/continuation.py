@@ -159,7 +159,7 @@ def spectrum_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_p
 
     Example: astrofield spectrum --firing sigmoid --steepness 20 --kernel mexican_hat --N 256
     """
-    from astrofield.theory.spectrum import spectrum
+    from astrofield.theory.spectra import spectrum
     from astrofield.theory.steady import SteadyStateError, steady_bump
 
     model = build_model(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params)
@@ -327,7 +327,7 @@ def plot_branch(res, path: str) -> None:
 def numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, firing, steepness, kernel,
                             kernel_params, N, **_ignored) -> None:
     """``astrofield stability`` with the numerical spectrum."""
-    from astrofield.theory.spectrum import numerical_stability
+    from astrofield.theory.spectra import numerical_stability
 
     model = build_model(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params)
     _check_N(N)
@@ -387,7 +387,7 @@ def numerical_map(vals: dict, opts: dict):
     ``xarray.Dataset`` with ``exists``, ``stable``, ``n_unstable``, ``leading_real``)."""
     import xarray as xr
 
-    from astrofield.theory.spectrum import numerical_stability
+    from astrofield.theory.spectra import numerical_stability
 
     names = list(vals)
     grids = np.meshgrid(*[np.atleast_1d(vals[k]) for k in names], indexing="ij")

@@ -1,13 +1,13 @@
 """Stationary bumps and their stability: exact bumps, the Evans function, Fourier truncation,
 verdicts and stability boundaries; numerical bumps, spectra and continuation for any kernel,
-firing rate and diffusion (``steady``, ``spectrum``, ``continuation``).
+firing rate and diffusion (``steady``, ``spectra``, ``continuation``).
 """
 
 import lazy_loader as _lazy
 
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
-    submodules=["bump", "evans", "fourier", "stability", "steady", "spectrum", "continuation"],
+    submodules=["bump", "evans", "fourier", "stability", "steady", "spectra", "continuation"],
     submod_attrs={
         "bump": ["Bump", "stationary_bumps", "bump_branches", "fold", "existence_curve"],
         "evans": ["evans", "evans_dprime", "evans_zeros"],
@@ -15,7 +15,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "stability": ["stability", "boundary", "beta_star", "gamma_star", "stability_map",
                       "plot_figure2"],
         "steady": ["steady_bump", "heaviside_bump", "Steady", "SteadyStateError"],
-        "spectrum": ["spectrum", "numerical_stability", "Spectrum"],
+        "spectra": ["spectrum", "numerical_stability", "Spectrum"],
         "continuation": ["continue_bumps", "numerical_boundary"],
     },
 )

@@ -19,7 +19,7 @@ arclength condition ``<T, Y - Y_pred> = 0``. The step grows by 1.3 after an easy
   ``G_(v,c)`` (which carries the speed); it is continued like the stationary one, so the speed
   ``c`` against the parameter is a curve (only ``c > 0`` is followed; ``c < 0`` is its mirror).
 
-Every point carries the spectrum of its linearisation (:mod:`astrofield.theory.spectrum`).
+Every point carries the spectrum of its linearisation (:mod:`astrofield.theory.spectra`).
 
 Heaviside firing
 ----------------
@@ -48,7 +48,7 @@ import xarray as xr
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.model.definition import PARAMETER_RANGES, Model
-from astrofield.theory.spectrum import UNSTABLE_TOL, spectrum
+from astrofield.theory.spectra import UNSTABLE_TOL, spectrum
 from astrofield.theory.steady import (
     DEFAULT_TOL,
     RingSystem,
