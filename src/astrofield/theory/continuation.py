@@ -334,7 +334,9 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     -------
     xarray.Dataset
         On dimension ``point``: the parameter, ``amplitude``, ``width``, ``speed``,
-        ``n_unstable``, ``leading_real``/``leading_imag``, ``point_type`` (``start``,
+        ``n_unstable``, ``stable``, ``resolved`` (translation eigenvalue small, see
+        :attr:`~astrofield.theory.spectra.Spectrum.resolved`), ``leading_real``/``leading_imag``,
+        ``point_type`` (``start``,
         ``regular``, ``fold``, ``drift``, ``branch``, ``end``), ``branch`` (``stationary`` or
         ``travelling``), ``residual``. ``attrs``: model parameters, ``N``, tolerances, the special
         points (JSON lists ``folds``, ``drift_bifurcations``), ``message`` (why the branch ended
@@ -382,7 +384,11 @@ def _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts,
     Y = np.concatenate([st.y, [start]])
     T0 = np.zeros(Y.size)
     T0[-1] = np.sign(stop - start)
-    T = br.tangent(Y, T0)
+    try:
+        T = br.tangent(Y, T0)
+    except (sla.LinAlgError, ValueError) as exc:
+        return pts, (f"cannot start at {param} = {start:g}: the Jacobian is singular there "
+                     f"({exc}); start slightly away from a fold or bifurcation")
     if np.sign(T[-1]) != np.sign(stop - start):
         T = -T
     first = _point_data(br, Y, "stationary", st.residual, opts["spectra"], opts["eig_kw"])
