@@ -57,6 +57,7 @@ from astrofield.theory.steady import (
     bump_measures,
     heaviside_bump,
     newton,
+    single_blas_thread,
     steady_bump,
 )
 
@@ -301,6 +302,7 @@ def _run_branch(br: _Branch, Y: np.ndarray, T: np.ndarray, stop: float, opts: di
     return f"stopped after max_points = {opts['max_points']} points"
 
 
+@single_blas_thread
 def continue_bumps(model: Model | None = None, param: str = "beta", start: float | None = None,
                    stop: float = 0.1, *, N: int = 64, D_field: np.ndarray | None = None,
                    mass: float = 2 * np.pi, init: Any = "heaviside", ds: float = 0.05,
@@ -507,7 +509,7 @@ def _bisect_heaviside(system, param, a, b, same_as_a, n_iter: int = 40) -> float
             a = m
         else:
             b = m
-        if abs(b - a) < 1e-10 * max(1.0, abs(a)):
+        if abs(b - a) < 1e-9 * max(1.0, abs(a)):
             break
     return a  # the last value on the side of ``a`` (e.g. where the bump still exists)
 
@@ -576,6 +578,7 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
     return ds
 
 
+@single_blas_thread
 def numerical_boundary(model: Model | None = None, param: str = "beta", lo: float = 1e-3,
                        hi: float = 0.3, *, N: int = 128, n_scan: int = 16,
                        tol: float = DEFAULT_TOL, D_field: np.ndarray | None = None,

@@ -44,7 +44,7 @@ import xarray as xr
 
 from astrofield._validate import check_int
 from astrofield._version import __version__
-from astrofield.theory.steady import RingSystem, Steady, steady_bump
+from astrofield.theory.steady import RingSystem, Steady, single_blas_thread, steady_bump
 
 __all__ = ["Spectrum", "spectrum", "numerical_stability", "UNSTABLE_TOL"]
 
@@ -353,6 +353,7 @@ def _heaviside_spectrum(st: Steady) -> Spectrum:
 # public entry points
 # --------------------------------------------------------------------------------------------
 
+@single_blas_thread
 def spectrum(steady: Steady | None = None, *, model=None, N: int = 128, k: int | None = 6,
              sigma: float = 0.5, dense_max: int = 1600, **steady_kw: Any) -> Spectrum:
     """Eigenvalues of the linearisation about a bump.

@@ -35,7 +35,9 @@ two scalar equations (threshold ``U(Delta) = theta`` and the mass) solved by bra
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -49,10 +51,31 @@ from astrofield._validate import check_int, check_range
 from astrofield.model.definition import Model
 
 __all__ = ["RingSystem", "Steady", "SteadyStateError", "steady_bump", "heaviside_bump",
-           "bump_measures", "DEFAULT_TOL"]
+           "bump_measures", "DEFAULT_TOL", "single_blas_thread"]
 
 #: Default Newton tolerance on the max-norm of the residual.
 DEFAULT_TOL = 1e-10
+
+
+def single_blas_thread(fun):
+    """Run ``fun`` with one BLAS thread (:mod:`threadpoolctl`, if installed).
+
+    The matrices here have a few hundred to ~1500 rows: one thread is as fast as several on an
+    idle machine, and several threads spin-wait badly when the cores are shared (a 10x slow-down
+    was measured with two processes on two busy cores).
+    """
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        try:
+            from threadpoolctl import threadpool_limits
+            ctx = threadpool_limits(limits=1, user_api="blas")
+        except ImportError:  # pragma: no cover - optional speed-up
+            ctx = contextlib.nullcontext()
+        with ctx:
+            return fun(*args, **kwargs)
+
+    return wrapper
 
 
 class SteadyStateError(ValueError):
@@ -385,6 +408,7 @@ def _heaviside_guess(system: RingSystem, branch: str = "wide") -> np.ndarray:
     return np.concatenate([system.pack(hb.u, hb.q, hb.a), [0.0]])
 
 
+@single_blas_thread
 def steady_bump(model: Model | None = None, N: int = 128, *, init: Any = "heaviside",
                 D_field: np.ndarray | None = None, mass: float = 2 * np.pi,
                 tol: float = DEFAULT_TOL, maxit: int = 40, branch: str = "wide") -> Steady:
