@@ -14,6 +14,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.parametrize(("script", "expect"), [
     ("bench_simulate.py", "single-run speed-up"),
     ("bench_phase_map.py", "agreement"),
+    ("stick_slip_convergence.py", "wall s per N"),
     ("bench_continuation.py", "continuation benchmark done"),
 ])
 def test_benchmark_quick_mode_runs(script, expect):

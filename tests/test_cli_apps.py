@@ -20,7 +20,7 @@ def test_memory_command(tmp_path):
                 "--N", "32", "--json", "-o", str(tmp_path / "m.nc"),
                 "--plot", str(tmp_path / "m.png")])
     s = json.loads(out)
-    assert s["p_persist"] == [1.0, 1.0] and s["D"][1] is None  # inf -> null in JSON
+    assert s["p_persist"] == [1.0, 1.0] and s["D"][1] == "inf"  # inf -> "inf" in JSON
     ds = load(tmp_path / "m.nc")
     assert ds["error"].shape == (2, 2, 2)
     assert (tmp_path / "m.png").stat().st_size > 1000

@@ -23,7 +23,7 @@ def test_phase_summary_json_and_netcdf(tmp_path):
     res = run("phase", "--vary", "D=0.05,0.6", "--vary", "beta=0.01,0.05,5", "--gamma", "2",
               "--theta", "0.1", *TINY, "-o", str(out), "--summary-json")
     assert res.exit_code == 0, res.output
-    obj = json.loads(res.output.strip().splitlines()[-1])
+    obj = json.loads(res.stdout)
     for k in ("points", "wall_s", "n_unstable", "agreement", "n_no_bump", "output"):
         assert k in obj
     assert obj["points"] == 6 and obj["n_no_bump"] == 2
@@ -38,7 +38,7 @@ def test_phase_summary_json_and_netcdf(tmp_path):
 def test_phase_inf_and_single_axis():
     res = run("phase", "--vary", "beta=0.01,0.05", "--D", "inf", *TINY, "--summary-json")
     assert res.exit_code == 0, res.output
-    obj = json.loads(res.output.strip().splitlines()[-1])
+    obj = json.loads(res.stdout)
     assert obj["dims"] == ["beta"] and obj["points"] == 2
     res = run("phase", "--vary", "D=inf", "--vary", "beta=0.05", *TINY, "--summary-json")
     assert res.exit_code == 0, res.output
@@ -87,3 +87,29 @@ def test_figure7_tiny(tmp_path):
 def test_figure_bad_number(tmp_path):
     res = run("figure", "3", "-o", str(tmp_path))
     assert res.exit_code == 2
+
+
+def test_phase_plot_with_boundaries(tmp_path):
+    png = tmp_path / "p.png"
+    res = run("phase", "--vary", "gamma=1:1.6:3", "--D", "1", "--beta", "0.05", "--T", "11",
+              "--N", "16", "--dt", "0.5", "--scheduler", "serial", "--plot", str(png), "--json",
+              "-q")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["plot"] == str(png) and png.stat().st_size > 1000
+
+
+def test_plot_phase_keeps_the_backend_and_pyplot_state():
+    """Library plotting draws unmanaged Figures: no backend switch, no pyplot figures left."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from astrofield.plotting.maps import plot_phase
+
+    backend = matplotlib.get_backend()
+    before = plt.get_fignums()
+    ds = xr.Dataset({"drift": ("beta", [0.1, 0.2, 0.3]), "velocity": ("beta", [1e-3, 2e-3, 0.0]),
+                     "verdict_code": ("beta", [0, 1, -1])}, coords={"beta": [0.01, 0.02, 0.03]})
+    fig = plot_phase(ds, {"Evans": np.array([0.015])})
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "Evans"]
+    assert lines and lines[0].get_xdata()[0] == 0.015
+    assert matplotlib.get_backend() == backend and plt.get_fignums() == before

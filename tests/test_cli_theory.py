@@ -76,7 +76,7 @@ def test_stability_map_files(tmp_path):
     (["stability", "--region", "1,0,0,1"], "RE_MIN<RE_MAX"),
     (["stability", "--D", "0.3", "--region", "-1,1,-1,1"], "accumulates"),
     (["boundary", "--vary", "gamma"], "--beta"),
-    (["stability-map", "--beta", "0.1:0.01:5"], "LO < HI"),
+    (["stability-map", "--beta", "0.1:0.1:5"], "empty"),
     (["stability-map", "--beta", "0.1:0.2:x"], "integer"),
     (["stability-map", "--beta", "0.01:0.1:3", "--D", "0.1:1:3", "--gamma", "1:2:3",
       "--plot", "x.png"], "two swept"),
@@ -85,3 +85,29 @@ def test_bad_input(args, text):
     res = run(*args)
     assert res.exit_code != 0
     assert text in res.output
+
+
+def test_bump_and_stability_plots(tmp_path):
+    b, s = tmp_path / "b.svg", tmp_path / "s.png"
+    res = run("bump", "--plot", str(b), "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["plot"] == str(b)
+    assert b.read_text().lstrip().startswith("<?xml")  # format from the suffix
+    res = run("stability", "--D", "0.3", "--plot", str(s), "--json")
+    assert res.exit_code == 0, res.output and s.stat().st_size > 1000
+    res = run("bump", "--plot", str(tmp_path / "b.docx"))
+    assert res.exit_code == 2 and "docx" in res.output
+
+
+def test_beta_zero_is_refused_by_the_theory_not_a_silent_nan():
+    """At beta = 0, E'(0) is 0/0: a clear error, while the bump itself exists."""
+    res = run("stability", "--beta", "0", "--json")
+    assert res.exit_code == 2 and "beta = 0" in res.output
+    res = run("bump", "--beta", "0", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["exists"] is True
+
+
+def test_boundary_plot(tmp_path):
+    png = tmp_path / "b.png"
+    res = run("boundary", "--D", "0.3", "--plot", str(png), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["plot"] == str(png) and png.stat().st_size > 1000

@@ -190,7 +190,7 @@ def test_spectrum_zeros_are_true_zeros_and_count_matches():
 
 
 def test_double_zero_at_boundary():
-    bs = beta_star(0.1, 2.0, 0.3)
+    (bs,) = beta_star(0.1, 2.0, 0.3)
     assert abs(float(evans_dprime(0.1, bs, 2.0, 0.3))) < 1e-10
     zs = evans_zeros(0.1, bs, 2.0, 0.3, region=(-0.013, 0.011, -0.012, 0.0097))
     assert sum(z.multiplicity for z in zs) == 2

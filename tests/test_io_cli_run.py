@@ -92,7 +92,7 @@ def test_cli_run_end_to_end(tmp_path):
     res = CliRunner().invoke(main, ["run", "--T", "10", "--dt", "0.05", "--N", "64", "-o",
                                     str(out), "--plot", str(fig), "--summary-json", "--quiet"])
     assert res.exit_code == 0, res.output
-    summary = json.loads(res.output.strip().splitlines()[-1])
+    summary = json.loads(res.stdout)
     for key in ("drift", "velocity", "mass_drift", "wall_s"):
         assert key in summary
     assert abs(summary["mass_drift"]) < 1e-12
@@ -123,9 +123,8 @@ def test_cli_kernel_parameters_reach_the_kernel():
     """Mexican hat from rest with a cue: a localized bump; stronger excitation fills the ring."""
     base = ["run", "--kernel", "mexican_hat", "--init", "rest", "--pulse", "1,0.3,1,0,5",
             "--T", "30", "--N", "128", "-q", "--summary-json"]
-    narrow = json.loads(CliRunner().invoke(main, base).output.strip().splitlines()[-1])
-    wide = json.loads(CliRunner().invoke(main, base + ["--kernel-param", "w_e=3"]).output
-                      .strip().splitlines()[-1])
+    narrow = json.loads(CliRunner().invoke(main, base).stdout)
+    wide = json.loads(CliRunner().invoke(main, base + ["--kernel-param", "w_e=3"]).stdout)
     assert 0.5 < narrow["width"] < 3.0 and narrow["final_position"] == pytest.approx(1.0, abs=0.01)
     assert wide["width"] == pytest.approx(2 * np.pi)
     res = CliRunner().invoke(main, ["run", "--kernel", "gaussian", "--kernel-param", "foo=1"])

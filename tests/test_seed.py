@@ -108,3 +108,64 @@ def test_step_and_stimulate_validation():
         f.step(np.zeros(3))
     with pytest.raises(ValueError, match="position"):
         f.stimulate(64, 1.0, 2.0)
+
+
+# ---------------------------------------------------------------- cue width and grid independence
+RING_LENGTH = 64.0
+
+
+def _run_cue(dx, **kw):
+    field = AstrocyteNeuralField(n_grid=int(round(RING_LENGTH / dx)), dx=dx)
+    hist_u, hist_r = field.stimulate(int(round(32 / dx)), 2.0, 20.0, dt=0.01, **kw)
+    return field, hist_u[-1], hist_r[-1]
+
+
+def test_cue_profile_integrates_to_amplitude_times_width_on_every_grid():
+    for dx in (1.0, 0.5, 0.25, 0.3):
+        field = AstrocyteNeuralField(n_grid=int(round(RING_LENGTH / dx)), dx=dx)
+        for width in (1.0, 2.5, 0.1):
+            cue = field.cue_profile(10, 2.0, width)
+            assert cue.min() >= 0 and cue.max() <= 2.0 + 1e-12
+            assert cue.sum() * dx == pytest.approx(2.0 * width, rel=1e-12)
+    # at dx = 1 the default cue is the seed's point stimulus: amplitude on one cell
+    cue = AstrocyteNeuralField().cue_profile(32, 2.0)
+    expected = np.zeros(64)
+    expected[32] = 2.0
+    assert np.array_equal(cue, expected)
+    # a cue at the ring's seam wraps round
+    cue = AstrocyteNeuralField().cue_profile(0, 1.0, width=3.0)
+    assert set(np.nonzero(cue)[0]) == {63, 0, 1}
+
+
+def test_cue_width_is_validated():
+    field = AstrocyteNeuralField()
+    for bad in (0.0, -1.0, 65.0, np.nan):
+        with pytest.raises(ValueError, match="width"):
+            field.stimulate(32, 2.0, 1.0, width=bad)
+
+
+def test_point_cue_of_the_seed_fails_on_fine_grids():
+    # the seed's one-cell stimulus delivers amplitude * dx: at dx = 0.25 nothing ignites
+    field, u, _ = _run_cue(0.25, width=0.25)
+    assert u.max() < field.threshold
+
+
+def test_same_cue_ignites_the_same_bump_for_any_dx():
+    ref_field, u_ref, r_ref = _run_cue(0.125)  # reference on the finest grid
+    errors = []
+    for dx in (1.0, 0.5, 0.25):
+        field, u, r = _run_cue(dx)
+        centre = int(round(32 / dx))
+        assert u.max() > field.threshold + 1.0  # a bump ignited and persists at t = 20
+        assert int(np.argmax(u)) == centre
+        assert 4.0 < field.active_width(u) < 8.0
+        assert r[centre] < 0.9 and r[0] > 0.999
+        # the grids are nested: compare the reference at this grid's points
+        err_u = np.abs(u - np.interp(field.x, ref_field.x, u_ref, period=RING_LENGTH)).max()
+        err_r = np.abs(r - np.interp(field.x, ref_field.x, r_ref, period=RING_LENGTH)).max()
+        errors.append((err_u, err_r))
+    (eu1, er1), (eu2, er2), (eu4, er4) = errors
+    assert eu1 < 0.5 and eu4 < 0.02 and er4 < 0.01
+    # the discrepancy shrinks as the grid is refined (at least 2x per halving of dx)
+    assert eu2 < eu1 / 2 and eu4 < eu2 / 2
+    assert er2 < er1 / 2 and er4 < er2 / 2

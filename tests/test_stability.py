@@ -38,9 +38,9 @@ def test_qualitative_picture_theta_01_gamma_2():
     beta = np.linspace(0.001, 0.1, 30)
     r = stability(0.1, beta, 2.0, 0.001)
     assert not r["evans_stable"].any() and not r["fourier_stable"].any()
-    bs = [beta_star(0.1, 2.0, D) for D in (0.05, 0.1, 0.3, 0.6, 1.0)]
+    bs = [beta_star(0.1, 2.0, D)[0] for D in (0.05, 0.1, 0.3, 0.6, 1.0)]
     assert np.all(np.diff(bs) > 0)                              # beta*(D) rises with D
-    gs = [gamma_star(0.1, 0.05, D) for D in (0.3, 0.6, 1.0, np.inf)]
+    gs = [gamma_star(0.1, 0.05, D)[0] for D in (0.3, 0.6, 1.0, np.inf)]
     assert np.all(np.diff(gs) < 0)                              # more D: less gamma needed
     # stable below beta*, unstable above it
     b = bs[2]
@@ -49,25 +49,26 @@ def test_qualitative_picture_theta_01_gamma_2():
 
 def test_boundary_is_double_root():
     for D in (0.1, 0.3, 1.0):
-        b = beta_star(0.1, 2.0, D)
+        b = beta_star(0.1, 2.0, D)[0]       # D = 0.1 has a second crossing near the fold
         assert abs(float(evans_dprime(0.1, b, 2.0, D))) < 1e-10
-    g = gamma_star(0.1, 0.05, 1.0)
+    (g,) = gamma_star(0.1, 0.05, 1.0)
     assert abs(float(evans_dprime(0.1, 0.05, g, 1.0))) < 1e-10
 
 
 def test_evans_and_fourier_boundaries_agree():
     # observed relative differences of beta*: 9.8% (D=0.1), 11.3% (0.3), 14.5% (0.6), 21% (1)
     for D, tol in [(0.1, 0.11), (0.3, 0.12), (0.6, 0.16), (1.0, 0.22)]:
-        e, f = beta_star(0.1, 2.0, D), beta_star(0.1, 2.0, D, method="fourier")
+        e, f = beta_star(0.1, 2.0, D)[0], beta_star(0.1, 2.0, D, method="fourier")[0]
         assert abs(f - e) / e < tol
         assert f < e                                             # the truncation is conservative
         # the truncation's verdict flips at its own boundary (largest kept eigenvalue crosses 0)
         assert stability(0.1, 0.99 * f, 2.0, D)["fourier_stable"]
         assert not stability(0.1, 1.01 * f, 2.0, D)["fourier_stable"]
     # gamma*: 1.8% at D = 1; identical in the D -> inf limit
-    e, f = gamma_star(0.1, 0.05, 1.0), gamma_star(0.1, 0.05, 1.0, method="fourier")
+    e, f = gamma_star(0.1, 0.05, 1.0)[0], gamma_star(0.1, 0.05, 1.0, method="fourier")[0]
     assert abs(f - e) / e < 0.02
-    e, f = gamma_star(0.1, 0.05, np.inf), gamma_star(0.1, 0.05, np.inf, method="fourier")
+    e, f = (gamma_star(0.1, 0.05, np.inf)[0],
+            gamma_star(0.1, 0.05, np.inf, method="fourier")[0])
     assert abs(f - e) / e < 1e-9
 
 
@@ -78,7 +79,12 @@ def test_boundary_validation():
         boundary("gamma", 0.1, 0.3)
     with pytest.raises(ValueError, match="method"):
         beta_star(0.1, 2.0, 0.3, method="guess")
-    assert np.isnan(beta_star(0.1, 2.0, np.inf))                 # stable up to the fold
+    # D = inf, gamma 2: E'(0) > 0 up to the fold, yet two real zeros appear just below it
+    (b,) = beta_star(0.1, 2.0, np.inf)
+    assert 4.57 < b < 4.58
+    assert stability(0.1, 0.999 * b, 2.0, np.inf)["evans_n_real"] == 0
+    assert stability(0.1, 1.001 * b, 2.0, np.inf)["evans_n_real"] == 2
+    assert stability(0.1, 1.001 * b, 2.0, np.inf)["evans_dprime"] > 0
 
 
 def test_stability_map_dataset_and_speed():

@@ -36,7 +36,7 @@ def test_parse_range_list_and_inf():
     ("D=a,b", ["D", "'a'", "not a number"]),
     ("D=", ["D", "no values"]),
     ("theta=0.5:1.5:3", ["theta", "1.5", "(0, 1)"]),
-    ("beta=-0.1,0.2", ["beta", "-0.1", "[0, inf)"]),
+    ("beta=-0.1,0.2", ["beta", "-0.1", "(0, inf)"]),
     ("gamma=inf", ["gamma", "inf"]),
     ("D=0.1,0.1", ["D", "repeated"]),
 ])

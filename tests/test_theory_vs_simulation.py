@@ -47,7 +47,7 @@ def test_growth_rates_match_evans_eigenvalues():
 
 
 def test_velocity_growth_changes_sign_at_beta_star():
-    bs = float(beta_star(theta=THETA, gamma=2.0, D=0.3))
+    bs = float(beta_star(theta=THETA, gamma=2.0, D=0.3)[0])
     rates = _measured_rates(np.array([0.8 * bs, 1.25 * bs]), 2.0, 0.3, T=150.0, t0=60.0)
     assert rates[0] < 0 < rates[1]
 

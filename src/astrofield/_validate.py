@@ -9,11 +9,47 @@ the parameter, the offending value and the allowed range, e.g.::
 from __future__ import annotations
 
 import math
+import os
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_range", "check_int", "as_param_array", "as_time_series", "time_last"]
+__all__ = ["check_range", "check_int", "check_param", "check_memory", "available_memory",
+           "check_steps", "parse_number", "parse_values", "parse_axis", "PARAMETER_RANGES",
+           "SWEEP_RANGES", "as_param_array", "as_time_series", "time_last"]
+
+#: Allowed values of each model parameter: name -> ``(lo, hi, lo_open, hi_open, allow_inf)``.
+#: The single table of parameter limits: :class:`astrofield.Model` applies it, and
+#: :data:`SWEEP_RANGES` derives from it.
+PARAMETER_RANGES: dict[str, tuple[float, float, bool, bool, bool]] = {
+    "theta": (0.0, 1.0, True, True, False),
+    "beta": (0.0, math.inf, False, True, False),
+    "gamma": (0.0, math.inf, False, True, False),
+    "tau": (0.0, math.inf, True, True, False),
+    "D": (0.0, math.inf, False, True, True),
+    "steepness": (0.0, math.inf, True, True, False),
+}
+
+
+def _strictly_positive(name: str) -> tuple[float, float, bool, bool, bool]:
+    lo, hi, _, hi_open, allow_inf = PARAMETER_RANGES[name]
+    return (lo, hi, True, hi_open, allow_inf)
+
+
+#: Parameters a phase diagram or stability map may sweep, with the model's limits except that the
+#: bump theory needs ``gamma > 0`` and ``D > 0`` (both rates enter as divisors) and ``beta > 0``
+#: (without depletion the drift derivative E'(0) is 0/0).
+SWEEP_RANGES: dict[str, tuple[float, float, bool, bool, bool]] = {
+    "theta": PARAMETER_RANGES["theta"],
+    "beta": _strictly_positive("beta"),
+    "gamma": _strictly_positive("gamma"),
+    "D": _strictly_positive("D"),
+}
+
+#: A decimal number or (+/-)inf; nothing else (no nan, no hex, no underscores).
+NUMBER_RE = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf"
 
 
 def _fmt_range(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
@@ -123,3 +159,190 @@ def time_last(da: Any, name: str):
     da = da.transpose(..., "time")
     dims = [d for d in da.dims if d != "time"]
     return da, dims, {d: da[d].values for d in dims if d in da.coords}
+
+
+def check_param(name: str, value: Any, table: Mapping[str, tuple] | None = None) -> np.ndarray:
+    """Check model parameter ``name`` against its row of ``table`` (default the model limits)."""
+    lo, hi, lo_open, hi_open, allow_inf = (PARAMETER_RANGES if table is None else table)[name]
+    return check_range(name, value, lo, hi, lo_open=lo_open, hi_open=hi_open, allow_inf=allow_inf)
+
+
+def parse_number(text: Any, name: str, *, allow_inf: bool = True) -> float:
+    """Parse one number written as text (``inf`` and ``-inf`` allowed when ``allow_inf``).
+
+    The one number parser of the command line and of grid specifications. Rejects ``nan``,
+    empty text and anything that is not a plain decimal number, with a message naming ``name``.
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"{name} = {text!r} is not a number")
+    if isinstance(text, (int, float, np.integer, np.floating)):
+        v = float(text)
+    else:
+        s = str(text).strip().lower()
+        if not re.fullmatch(NUMBER_RE, s):
+            extra = " (or 'inf')" if allow_inf else ""
+            raise ValueError(f"{name} = {text!r} is not a number{extra}")
+        v = float(s)
+    if math.isnan(v):
+        raise ValueError(f"{name} = nan is not allowed; give a number")
+    if math.isinf(v) and not allow_inf:
+        raise ValueError(f"{name} = {v:g} is not allowed; give a finite number")
+    return v
+
+
+def _parse_range(name: str, spec: str) -> np.ndarray:
+    """``start:stop:count`` (linear) or ``start:stop:count:log`` (geometric)."""
+    parts = spec.split(":")
+    log = len(parts) == 4 and parts[3].lower() == "log"
+    lin = len(parts) == 4 and parts[3].lower() == "lin"
+    if not (len(parts) == 3 or log or lin) or not all(
+            re.fullmatch(NUMBER_RE, p.lower()) for p in parts[:2]):
+        raise ValueError(f"{name} range {spec!r} is malformed; expected start:stop:count or "
+                         "start:stop:count:log, e.g. 0.001:0.6:50")
+    if not re.fullmatch(r"[-+]?\d+", parts[2]):
+        raise ValueError(f"{name} count = {parts[2]!r} must be an integer >= 1")
+    count = int(parts[2])
+    if count < 1:
+        raise ValueError(f"{name} count = {count} must be an integer >= 1")
+    start, stop = float(parts[0]), float(parts[1])
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise ValueError(f"{name} range ends must be finite (got {start:g}:{stop:g}); list inf "
+                         f"explicitly, e.g. {name}=inf")
+    if count > 1 and start == stop:
+        raise ValueError(f"{name} range {start:g}:{stop:g} is empty (start = stop with count = "
+                         f"{count})")
+    if log:
+        if start <= 0 or stop <= 0:
+            raise ValueError(f"{name} range {start:g}:{stop:g}:{count}:log needs start > 0 and "
+                             "stop > 0 (logarithmic spacing)")
+        return np.geomspace(start, stop, count)
+    return np.linspace(start, stop, count)
+
+
+def parse_values(name: str, spec: Any, table: Mapping[str, tuple] | None = None) -> np.ndarray:
+    """Values of one grid axis from ``SPEC`` (the part after ``NAME=``).
+
+    ``SPEC`` is ``start:stop:count`` (inclusive, evenly spaced), ``start:stop:count:log``
+    (geometric spacing), a comma list ``v1,v2,...`` or a single value; ``inf`` may be listed where
+    the parameter allows it. With a ``table`` (name -> limits, see :data:`PARAMETER_RANGES`) the
+    values are range-checked and must be distinct.
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D float array (at least one value).
+    """
+    s = re.sub(r"\s+", "", str(spec))
+    if s == "":
+        raise ValueError(f"{name} has no values (empty specification)")
+    if ":" in s:
+        values = _parse_range(name, s)
+    else:
+        items = s.split(",")
+        bad = [it for it in items if not re.fullmatch(NUMBER_RE, it.lower())]
+        if bad:
+            raise ValueError(f"{name} value {bad[0]!r} is not a number; expected v1,v2,... "
+                             "(numbers or inf)")
+        values = np.array([float(it) for it in items])
+    if table is not None and name in table:
+        check_param(name, values, table)
+        if np.unique(values).size != values.size:
+            raise ValueError(f"{name} has repeated values {values.tolist()}; each value may "
+                             "appear once")
+    return values
+
+
+def parse_axis(text: str, limits: Mapping[str, tuple] | None = None) -> tuple[str, np.ndarray]:
+    """Parse one grid axis ``NAME=SPEC`` (see :func:`parse_values` for ``SPEC``).
+
+    Parameters
+    ----------
+    text
+        The specification (whitespace is ignored), e.g. ``"D=0.001:0.6:50"``,
+        ``"beta=1e-3:0.1:20:log"``, ``"D=0.5,inf"``.
+    limits
+        Allowed names and ranges (default :data:`SWEEP_RANGES`).
+
+    Returns
+    -------
+    name, values
+        Parameter name and a 1-D float array of its values.
+
+    Raises
+    ------
+    ValueError
+        Malformed text, an unknown name, ``count < 1``, an empty range or values out of range;
+        the message names the parameter, the offending value and what is allowed.
+    """
+    limits = SWEEP_RANGES if limits is None else limits
+    allowed = ", ".join(limits)
+    s = re.sub(r"\s+", "", str(text))
+    if "=" not in s:
+        raise ValueError(f"grid axis {text!r} is malformed: expected NAME=start:stop:count, "
+                         f"NAME=start:stop:count:log, NAME=v1,v2,... or NAME=value with NAME "
+                         f"one of {allowed}")
+    name, spec = s.split("=", 1)
+    if name not in limits:
+        raise ValueError(f"grid axis {text!r}: unknown parameter {name!r}; "
+                         f"allowed parameters are {allowed}")
+    try:
+        return name, parse_values(name, spec, limits)
+    except ValueError as exc:
+        raise ValueError(f"grid axis {text!r}: {exc}") from None
+
+
+def available_memory() -> int | None:
+    """Physical memory of this machine in bytes (``None`` where it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def check_memory(bytes_needed: float, what: str, *, fraction: float = 0.8) -> float:
+    """Refuse a computation whose memory estimate exceeds ``fraction`` of the machine's memory.
+
+    Parameters
+    ----------
+    bytes_needed
+        Estimated peak memory of the computation (bytes).
+    what
+        Description used in the message, e.g. ``"run with N = 10^7, 200 frames"``.
+    fraction
+        Share of physical memory that may be used.
+
+    Returns
+    -------
+    float
+        ``bytes_needed`` (unchanged) when it fits.
+    """
+    need = float(bytes_needed)
+    if not math.isfinite(need) or need < 0:
+        raise ValueError(f"memory estimate for {what} is {need!r}; expected a finite size >= 0")
+    total = available_memory()
+    if total is not None and need > fraction * total:
+        raise ValueError(f"{what} needs about {need / 2**30:.3g} GiB of memory, more than "
+                         f"{fraction:.0%} of this machine's {total / 2**30:.3g} GiB; reduce the "
+                         "problem size")
+    return need
+
+
+#: Largest number of time steps a single command-line run may request (about a day of compute
+#: for the smallest grids); larger requests are almost always a typo in T or dt.
+MAX_STEPS = 10**9
+
+
+def check_steps(T: Any, dt: Any, *, T_name: str = "T", max_steps: int = MAX_STEPS) -> int:
+    """Check a final time and a time step; returns the number of steps ``T / dt``.
+
+    Raises ValueError (naming the values) for a non-positive or non-finite ``T`` or ``dt``, and
+    for more than ``max_steps`` steps (including a ratio that overflows).
+    """
+    T = float(check_range(T_name, T, 0.0, math.inf, lo_open=True))
+    dt = float(check_range("dt", dt, 0.0, math.inf, lo_open=True))
+    with np.errstate(over="ignore"):
+        ratio = T / dt
+    if not math.isfinite(ratio) or ratio > max_steps:
+        raise ValueError(f"{T_name} = {T:g} with dt = {dt:g} is {ratio:.3g} time steps, more "
+                         f"than the allowed {max_steps:.0e}; increase dt or reduce {T_name}")
+    return int(round(ratio))

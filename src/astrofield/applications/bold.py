@@ -306,11 +306,20 @@ def balloon_windkessel(
     if interpolation not in _INTERPOLATION:
         raise ValueError(f"interpolation = {interpolation!r} is not one of {_INTERPOLATION}")
     z = _as_drive(drive)
+    n_sub = max(1, math.ceil(dt / max_step - 1e-9))
+    out = _integrate_log_state(z, dt / n_sub, n_sub, p, interpolation == "linear")
+    return _balloon_dataset(out, z, dt, n_sub, p, interpolation)
+
+
+def _integrate_log_state(z: np.ndarray, h: float, n_sub: int, p: BalloonParams, linear: bool
+                         ) -> np.ndarray:
+    """Classical RK4 on ``(s, log f, log v, log q)`` from rest, ``n_sub`` sub-steps per sample.
+
+    The drive is held (``linear=False``) or interpolated linearly between samples. Returns the
+    states at the samples, shape ``(4, *batch, n_time)``.
+    """
     n_time = z.shape[-1]
     batch = z.shape[:-1]
-
-    n_sub = max(1, math.ceil(dt / max_step - 1e-9))
-    h = dt / n_sub
     log1m_e0 = math.log1p(-p.E0)
     e0_norm = math.expm1(log1m_e0)
     zero = np.zeros(batch)
@@ -324,7 +333,7 @@ def balloon_windkessel(
 
     for n in range(n_time - 1):
         z0 = z[..., n]
-        dz = (z[..., n + 1] - z0) if interpolation == "linear" else None
+        dz = (z[..., n + 1] - z0) if linear else None
         for j in range(n_sub):
             if dz is None:
                 za = zm = zb = z0
@@ -340,13 +349,18 @@ def balloon_windkessel(
                       for a, b1, b2, b3, b4 in zip(y, k1, k2, k3, k4, strict=True))
         for k in range(4):
             out[k, ..., n + 1] = y[k]
+    return out
 
+
+def _balloon_dataset(out: np.ndarray, z: np.ndarray, dt: float, n_sub: int, p: BalloonParams,
+                     interpolation: str) -> xr.Dataset:
+    """The haemodynamic states, BOLD signal and drive as a Dataset with units."""
     s = out[0]
     f, v, q = np.exp(out[1]), np.exp(out[2]), np.exp(out[3])
     bold = p.signal(v, q)
-    dims = [*_batch_dims(batch), "time"]
-    t = dt * np.arange(n_time)
-    ds = xr.Dataset(
+    dims = [*_batch_dims(z.shape[:-1]), "time"]
+    t = dt * np.arange(z.shape[-1])
+    return xr.Dataset(
         {
             "s": (dims, s, {"long_name": "vasodilatory signal", "units": "1/s"}),
             "f": (dims, f, {"long_name": "normalised blood inflow", "units": "1"}),
@@ -366,7 +380,6 @@ def balloon_windkessel(
             **p.to_attrs(),
         },
     )
-    return ds
 
 
 def _as_drive(drive: Any) -> np.ndarray:
@@ -593,9 +606,50 @@ def bold_from_demand(
         tail with its rest value) and ``bold_tr`` on ``tr_time`` (window centres, s); attrs
         hold all parameters and the package version.
     """
-    dims_in: list[str] | None = None
-    coords_in: dict[str, Any] = {}
+    demand, dt_model, t0_model, dims_in, coords_in = _demand_series(demand, dt_model)
+    dt_model = float(check_range("dt_model", dt_model, 0.0, math.inf, lo_open=True,
+                                 hi_open=True))
+    spu = float(check_range("seconds_per_unit", seconds_per_unit, 0.0, math.inf, lo_open=True,
+                            hi_open=True))
+    gain_arr = check_range("gain", gain, 0.0, math.inf, hi_open=True)
+    tail = float(check_range("tail", tail, 0.0, math.inf, hi_open=True))
+    tr = float(check_range("tr", tr, 0.0, math.inf, lo_open=True, hi_open=True))
+    params = _resolve_params(preset, overrides)
+    m = _as_drive(demand)
+    rest = _rest_level(m, baseline)
+    dt_s = dt_model * spu
+    n_tail = int(math.ceil(tail / dt_s - 1e-9)) if tail > 0 else 0
+    if n_tail:
+        m = np.concatenate([m, np.broadcast_to(rest, (*m.shape[:-1], n_tail))], axis=-1)
+    total = dt_s * (m.shape[-1] - 1)
+    if tr > total * (1 + 1e-12):
+        raise ValueError(f"tr = {tr:g} s is longer than the series ({total:g} s = "
+                         f"{m.shape[-1]} samples x {dt_s:g} s); lengthen it or add a tail")
+    z = np.asarray(gain_arr)[..., None] * (m - rest) if gain_arr.ndim else float(gain_arr) * (
+        m - rest)
+    ds = balloon_windkessel(z, dt_s, params, interpolation=interpolation, max_step=max_step)
+    ds = ds.assign_coords(time=("time", ds["time"].values + t0_model * spu, {"units": "s"}))
+    ds = _add_demand_and_scans(ds, m, tr, spu, dims_in, coords_in)
+    ds.attrs.update({
+        "dt_model": dt_model,
+        "seconds_per_unit": spu,
+        "tr": tr,
+        "gain": gain_arr.tolist(),
+        "baseline": baseline if isinstance(baseline, str) else (
+            "none" if baseline is None else float(np.mean(baseline))),
+        "tail_s": tail,
+    })
+    return ds
+
+
+def _demand_series(demand: Any, dt_model: float | None):
+    """Step 1 of :func:`bold_from_demand`: the demand as an array, its step and time origin.
+
+    Returns ``(values, dt_model, t0_model, dims, coords)``; ``dims``/``coords`` are the
+    non-time dimensions of a DataArray input (``None`` for arrays).
+    """
     t0_model = 0.0
+    dims_in = coords_in = None
     if isinstance(demand, xr.DataArray):
         demand, dims_in, coords_in = time_last(demand, "demand")
         if "time" in demand.coords:
@@ -613,38 +667,25 @@ def bold_from_demand(
     if dt_model is None:
         raise ValueError("dt_model is required when demand is not a DataArray with a 'time' "
                          "coordinate")
-    dt_model = float(check_range("dt_model", dt_model, 0.0, math.inf, lo_open=True,
-                                 hi_open=True))
-    spu = float(check_range("seconds_per_unit", seconds_per_unit, 0.0, math.inf, lo_open=True,
-                            hi_open=True))
-    gain_arr = check_range("gain", gain, 0.0, math.inf, hi_open=True)
-    tail = float(check_range("tail", tail, 0.0, math.inf, hi_open=True))
-    tr = float(check_range("tr", tr, 0.0, math.inf, lo_open=True, hi_open=True))
-    params = _resolve_params(preset, overrides)
-    m = _as_drive(demand)
+    return demand, dt_model, t0_model, dims_in, coords_in
+
+
+def _rest_level(m: np.ndarray, baseline: float | str | None) -> np.ndarray:
+    """Step 2: the resting demand subtracted from the drive, shape ``(*batch, 1)``."""
     if isinstance(baseline, str):
         if baseline == "first":
-            rest = m[..., :1]
-        elif baseline == "min":
-            rest = m.min(axis=-1, keepdims=True)
-        else:
-            raise ValueError(f"baseline = {baseline!r} must be 'first', 'min', a number or None")
-    elif baseline is None:
-        rest = np.zeros((*m.shape[:-1], 1))
-    else:
-        rest = np.broadcast_to(check_range("baseline", baseline), m.shape[:-1])[..., None]
-    dt_s = dt_model * spu
-    n_tail = int(math.ceil(tail / dt_s - 1e-9)) if tail > 0 else 0
-    if n_tail:
-        m = np.concatenate([m, np.broadcast_to(rest, (*m.shape[:-1], n_tail))], axis=-1)
-    total = dt_s * (m.shape[-1] - 1)
-    if tr > total * (1 + 1e-12):
-        raise ValueError(f"tr = {tr:g} s is longer than the series ({total:g} s = "
-                         f"{m.shape[-1]} samples x {dt_s:g} s); lengthen it or add a tail")
-    z = np.asarray(gain_arr)[..., None] * (m - rest) if gain_arr.ndim else float(gain_arr) * (
-        m - rest)
-    ds = balloon_windkessel(z, dt_s, params, interpolation=interpolation, max_step=max_step)
-    ds = ds.assign_coords(time=("time", ds["time"].values + t0_model * spu, {"units": "s"}))
+            return m[..., :1]
+        if baseline == "min":
+            return m.min(axis=-1, keepdims=True)
+        raise ValueError(f"baseline = {baseline!r} must be 'first', 'min', a number or None")
+    if baseline is None:
+        return np.zeros((*m.shape[:-1], 1))
+    return np.broadcast_to(check_range("baseline", baseline), m.shape[:-1])[..., None]
+
+
+def _add_demand_and_scans(ds: xr.Dataset, m: np.ndarray, tr: float, spu: float, dims_in,
+                          coords_in) -> xr.Dataset:
+    """Step 4: restore the input's dimensions and add the demand and the per-TR BOLD."""
     t_tr, y_tr = resample_to_tr(ds["time"].values, ds["bold"].values, tr)
     bdims = list(ds["bold"].dims[:-1])
     if dims_in is not None and len(dims_in) == len(bdims):
@@ -658,15 +699,5 @@ def bold_from_demand(
                                                   "units": ds["bold"].attrs["units"]})
     ds = ds.assign_coords(tr_time=("tr_time", t_tr, {"units": "s",
                                                      "long_name": "centre of scan window"}))
-    ds = ds.assign_coords(model_time=("time", ds["time"].values / spu,
-                                      {"units": "model time units"}))
-    ds.attrs.update({
-        "dt_model": dt_model,
-        "seconds_per_unit": spu,
-        "tr": tr,
-        "gain": gain_arr.tolist(),
-        "baseline": baseline if isinstance(baseline, str) else (
-            "none" if baseline is None else float(np.mean(baseline))),
-        "tail_s": tail,
-    })
-    return ds
+    return ds.assign_coords(model_time=("time", ds["time"].values / spu,
+                                        {"units": "model time units"}))

@@ -50,6 +50,7 @@ import xarray as xr
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.applications._plot import new_figure
 from astrofield.applications.early_warning import early_warning_indicators, time_to_depletion
 from astrofield.applications.memory import tile_model
 from astrofield.model.definition import Model
@@ -129,8 +130,59 @@ def ramp_collapse(
         ``t_depletion``, ``t_alarm``, ``lead_time``. Scalars: ``beta_max`` and ``t_fold``
         (theory, for the ramped beta with no drive). ``attrs``: protocol, seed, scheme, version.
     """
-    base = dict(DEFAULT_COLLAPSE_MODEL)
-    model = Model(**base) if model is None else model
+    model = Model(**DEFAULT_COLLAPSE_MODEL) if model is None else model
+    n_trials, N, record_every = _check_ramp_args(
+        model, beta_start, beta_end, drive_start, drive_end, t_hold, T_ramp, t_after, n_trials,
+        N, dt, record_every, window, margin, depletion_level, alarm_sd, sigma)
+    beta_ramp = _Ramp(beta_start, beta_end, t_hold, T_ramp)
+    drive_ramp = _Ramp(drive_start, drive_end, t_hold, T_ramp)
+    noise = Noise(sigma, correlation, seed) if sigma > 0 else None
+    t, rec = _simulate_ramp(model, beta_ramp, drive_ramp, noise, n_trials,
+                            t_hold + T_ramp + t_after, N, dt, record_every)
+    dead = rec["u_max"] < float(model.theta)
+    hit = dead.any(axis=1)
+    t_c = np.where(hit, t[np.argmax(dead, axis=1)], np.nan)
+    ind = _indicators(t, rec["amplitude"], t_c, t_hold, margin, window, record_every * dt,
+                      alarm_sd)
+    beta_max = float(bump_branches(float(model.theta), 0.0, float(model.gamma))["beta_max"])
+    t_fold = (t_hold + T_ramp * (beta_max - beta_start) / (beta_end - beta_start)
+              if beta_end != beta_start else np.nan)
+    beta_t = np.array([beta_ramp(tt) for tt in t])
+    data = {k: (("trial", "time"), v) for k, v in rec.items()}
+    data.update({
+        "beta": ("time", beta_t, {"long_name": "ramped depletion rate"}),
+        "drive": ("time", np.array([drive_ramp(tt) for tt in t]),
+                  {"long_name": "ramped uniform input"}),
+        "t_collapse": ("trial", t_c, {"long_name": "first time with max u < theta"}),
+        "beta_collapse": ("trial", np.where(hit, np.interp(t_c, t, beta_t), np.nan)),
+        "min_resource": ("trial", rec["q_min"].min(axis=1)),
+        "t_depletion": ("trial", time_to_depletion(t, rec["q_min"], depletion_level),
+                        {"long_name": f"first time q_min < {depletion_level:g}"}),
+        "beta_max": ((), beta_max, {"long_name": "fold of the bump branch (theory)"}),
+        "t_fold": ((), t_fold, {"long_name": "time the ramp crosses beta_max"}),
+        "mass_drift": ("trial", (rec["mass"][:, -1] - rec["mass"][:, 0]) / rec["mass"][:, 0]),
+        **ind,
+    })
+    ds = xr.Dataset(data, coords={"trial": np.arange(n_trials), "time": t})
+    ds.attrs.update({
+        "astrofield_version": __version__, "scheme": SCHEME, "application": "collapse",
+        "theta": float(model.theta), "gamma": float(model.gamma), "tau": float(model.tau),
+        "D": float(model.D), "firing": model.firing, "kernel": model.kernel.describe(),
+        "beta_start": float(beta_start), "beta_end": float(beta_end),
+        "drive_start": float(drive_start), "drive_end": float(drive_end),
+        "t_hold": float(t_hold), "T_ramp": float(T_ramp), "t_after": float(t_after),
+        "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
+        "N": N, "dt": dt, "record_every": record_every, "window": float(window),
+        "margin": float(margin), "alarm_sd": float(alarm_sd),
+        "reference": "Scheffer 2009; Dakos 2012; Palmer et al. arXiv:2604.10036",
+    })
+    return ds
+
+
+def _check_ramp_args(model, beta_start, beta_end, drive_start, drive_end, t_hold, T_ramp, t_after,
+                     n_trials, N, dt, record_every, window, margin, depletion_level, alarm_sd,
+                     sigma) -> tuple[int, int, int]:
+    """Step 1: validate every argument; returns ``(n_trials, N, record_every)`` as integers."""
     if model.is_batched:
         raise ValueError("ramp_collapse needs an unbatched model (use n_trials for repeats)")
     check_range("beta_start", beta_start, 0, np.inf)
@@ -149,110 +201,115 @@ def ramp_collapse(
     check_range("depletion_level", depletion_level, 0, 1)
     check_range("alarm_sd", alarm_sd, 0, np.inf, lo_open=True)
     check_range("sigma", sigma, 0, np.inf)
-    noise = Noise(sigma, correlation, seed) if sigma > 0 else None
-    m0 = replace(model, beta=float(beta_start))
-    big, _ = tile_model(m0, n_trials)
-    T = round((t_hold + T_ramp + t_after) / dt) * dt  # a whole number of steps
+    return n_trials, N, record_every
 
-    def ramp(v0: float, v1: float, t: float) -> float:
-        s = min(max((t - t_hold) / T_ramp, 0.0), 1.0)
-        return v0 + (v1 - v0) * s
 
-    ramped_drive = drive_start != 0 or drive_end != 0
-    stim = Stimulus((lambda x, t: ramp(drive_start, drive_end, t)) if ramped_drive else None)
+class _Ramp:
+    """``v(t)``: ``v0`` until ``t_hold``, then linear to ``v1`` over ``T_ramp``, then ``v1``."""
+
+    def __init__(self, v0: float, v1: float, t_hold: float, T_ramp: float) -> None:
+        self.v0, self.v1, self.t_hold, self.T_ramp = v0, v1, t_hold, T_ramp
+
+    @property
+    def active(self) -> bool:
+        return self.v0 != 0 or self.v1 != 0
+
+    def __call__(self, t: float) -> float:
+        s = min(max((t - self.t_hold) / self.T_ramp, 0.0), 1.0)
+        return self.v0 + (self.v1 - self.v0) * s
+
+
+def _simulate_ramp(model: Model, beta_ramp: _Ramp, drive_ramp: _Ramp, noise: Noise | None,
+                   n_trials: int, duration: float, N: int, dt: float, record_every: int
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Step 2: run the trials from the exact bump at ``beta_start`` with the ramped schedule.
+
+    Returns the sample times and the recorded series (``(trial, time)`` arrays).
+    """
+    big, _ = tile_model(replace(model, beta=float(beta_ramp.v0)), n_trials)
+    T = round(duration / dt) * dt  # a whole number of steps
+    stim = Stimulus((lambda x, t: drive_ramp(t)) if drive_ramp.active else None)
     run = solve(big, T=T, dt=dt, N=N, init="bump", eps=0.0, stimulus=stim, noise=noise,
-                store_fields=False, n_frames=2, progress=False,
-                schedule={"beta": lambda tt: ramp(beta_start, beta_end, tt)},
+                store_fields=False, n_frames=2, progress=False, schedule={"beta": beta_ramp},
                 trackers=[BumpTracker(every=record_every), ResourceTracker(every=record_every),
                           DemandTracker(every=record_every)])
-    theta = np.full(n_trials, float(model.theta))
     rec = {k: run[k].values for k in ("amplitude", "u_max", "width", "q_min", "q_mean",
                                       "demand")}
     rec["mass"] = run["total_resource"].values
     samples = np.rint(run["time_bump"].values / dt).astype(int)
-    ns = samples.size
-    t = np.asarray(samples, dtype=float) * dt
-    beta_t = np.array([ramp(beta_start, beta_end, tt) for tt in t])
-    drive_t = np.array([ramp(drive_start, drive_end, tt) for tt in t])
+    return np.asarray(samples, dtype=float) * dt, rec
 
-    dead = rec["u_max"] < theta[:, None]
-    hit = dead.any(axis=1)
-    t_c = np.where(hit, t[np.argmax(dead, axis=1)], np.nan)
+
+def _indicators(t: np.ndarray, amplitude: np.ndarray, t_c: np.ndarray, t_hold: float,
+                margin: float, window: float, dt_s: float, alarm_sd: float) -> dict:
+    """Step 3: rolling variance and AC1, their Kendall trends and the alarm, trial by trial.
+
+    Each trial is analysed on ``[t_hold, t_c - margin]`` (to the end if it did not collapse);
+    windows too short for the rolling statistics are left as NaN.
+    """
+    n_trials, ns = amplitude.shape
     res = {k: np.full(n_trials, np.nan) for k in
            ("variance_tau", "variance_pvalue", "ac1_tau", "ac1_pvalue", "t_alarm", "lead_time")}
     var_s = np.full((n_trials, ns), np.nan)
     ac1_s = np.full((n_trials, ns), np.nan)
-    dt_s = record_every * dt
     for k in range(n_trials):
-        stop = (t_c[k] if hit[k] else t[-1]) - margin
+        stop = (t_c[k] if np.isfinite(t_c[k]) else t[-1]) - margin
         sel = (t >= t_hold) & (t <= stop)
         if sel.sum() < int(window / dt_s) + 10:
             continue
-        ew = early_warning_indicators(t[sel], rec["amplitude"][k, sel], window=window,
+        ew = early_warning_indicators(t[sel], amplitude[k, sel], window=window,
                                       bandwidth=window / 2)
         var_s[k, sel] = ew["variance"].values
         ac1_s[k, sel] = ew["ac1"].values
         for name in ("variance_tau", "variance_pvalue", "ac1_tau", "ac1_pvalue"):
             res[name][k] = float(ew[name])
-        v = ew["variance"].values
-        tv = t[sel]
-        ok = np.isfinite(v)
-        base_n = max(3, ok.sum() // 4)
-        vb = v[ok][:base_n]
-        level = vb.mean() + alarm_sd * vb.std()
-        above = v[ok] > level
-        # first time after which the variance stays above the alarm level
-        if above[-1]:
-            last_below = np.flatnonzero(~above)
-            i0 = last_below[-1] + 1 if last_below.size else 0
-            res["t_alarm"][k] = tv[ok][i0]
-            if hit[k]:
-                res["lead_time"][k] = t_c[k] - tv[ok][i0]
-    br = bump_branches(float(model.theta), 0.0, float(model.gamma))
-    beta_max = float(br["beta_max"])
-    t_fold = (t_hold + T_ramp * (beta_max - beta_start) / (beta_end - beta_start)
-              if beta_end != beta_start else np.nan)
-    dims = ("trial", "time")
-    data = {k: (dims, v) for k, v in rec.items()}
-    data.update({
-        "beta": ("time", beta_t, {"long_name": "ramped depletion rate"}),
-        "drive": ("time", drive_t, {"long_name": "ramped uniform input"}),
-        "variance": (dims, var_s, {"long_name": "rolling variance of the detrended amplitude"}),
-        "ac1": (dims, ac1_s, {"long_name": "rolling lag-1 autocorrelation of the amplitude"}),
-        "t_collapse": ("trial", t_c, {"long_name": "first time with max u < theta"}),
-        "beta_collapse": ("trial", np.where(hit, np.interp(t_c, t, beta_t), np.nan)),
-        "min_resource": ("trial", rec["q_min"].min(axis=1)),
-        "t_depletion": ("trial", time_to_depletion(t, rec["q_min"], depletion_level),
-                        {"long_name": f"first time q_min < {depletion_level:g}"}),
-        "beta_max": ((), beta_max, {"long_name": "fold of the bump branch (theory)"}),
-        "t_fold": ((), t_fold, {"long_name": "time the ramp crosses beta_max"}),
-        "mass_drift": ("trial", (rec["mass"][:, -1] - rec["mass"][:, 0]) / rec["mass"][:, 0]),
-    })
-    for k, v in res.items():
-        data[k] = ("trial", v)
-    ds = xr.Dataset(data, coords={"trial": np.arange(n_trials), "time": t})
-    ds.attrs.update({
-        "astrofield_version": __version__, "scheme": SCHEME, "application": "collapse",
-        "theta": float(model.theta), "gamma": float(model.gamma), "tau": float(model.tau),
-        "D": float(model.D), "firing": model.firing, "kernel": model.kernel.describe(),
-        "beta_start": float(beta_start), "beta_end": float(beta_end),
-        "drive_start": float(drive_start), "drive_end": float(drive_end),
-        "t_hold": float(t_hold), "T_ramp": float(T_ramp), "t_after": float(t_after),
-        "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
-        "N": N, "dt": dt, "record_every": record_every, "window": float(window),
-        "margin": float(margin), "alarm_sd": float(alarm_sd),
-        "reference": "Scheffer 2009; Dakos 2012; Palmer et al. arXiv:2604.10036",
-    })
-    return ds
+        res["t_alarm"][k] = _alarm_time(t[sel], ew["variance"].values, alarm_sd)
+        res["lead_time"][k] = t_c[k] - res["t_alarm"][k]  # NaN without collapse or alarm
+    out = {k: ("trial", v) for k, v in res.items()}
+    out["variance"] = (("trial", "time"), var_s,
+                       {"long_name": "rolling variance of the detrended amplitude"})
+    out["ac1"] = (("trial", "time"), ac1_s,
+                  {"long_name": "rolling lag-1 autocorrelation of the amplitude"})
+    return out
 
 
-def plot_collapse(ds: xr.Dataset, trial: int = 0):
-    """Amplitude, resource, rolling variance and AC1 against time, with the collapse marked."""
-    from astrofield.plotting import plt
+def _alarm_time(tv: np.ndarray, v: np.ndarray, alarm_sd: float) -> float:
+    """First time after which the rolling variance stays above its alarm level (NaN if never).
 
+    The level is the mean plus ``alarm_sd`` standard deviations of the first quarter (at least 3
+    samples) of the finite values.
+    """
+    ok = np.isfinite(v)
+    base_n = max(3, ok.sum() // 4)
+    vb = v[ok][:base_n]
+    above = v[ok] > vb.mean() + alarm_sd * vb.std()
+    if not above[-1]:
+        return np.nan
+    last_below = np.flatnonzero(~above)
+    return float(tv[ok][last_below[-1] + 1 if last_below.size else 0])
+
+
+def plot_collapse(ds: xr.Dataset, trial: int = 0, *, fig=None):
+    """Amplitude, resource, rolling variance and AC1 against time, with the collapse marked.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`ramp_collapse`.
+    trial : int
+        Index of the trial to show.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (four stacked panels are added); default a new 8 x 10 inch figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     d = ds.isel(trial=trial)
     t = d["time"].values
-    fig, axes = plt.subplots(4, 1, figsize=(8, 10), sharex=True, constrained_layout=True)
+    fig = new_figure(fig, (8, 10))
+    axes = fig.subplots(4, 1, sharex=True)
     axes[0].plot(t, d["amplitude"], color="k", lw=0.8)
     axes[0].set(ylabel="bump amplitude")
     ax2 = axes[0].twinx()

@@ -55,6 +55,7 @@ import xarray as xr
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.applications._plot import new_figure
 from astrofield.model.definition import Model
 from astrofield.simulator.expint import phi1, phi2, relax
 
@@ -311,64 +312,18 @@ def solve2d(
     if model is None:
         model = Model(theta=0.3, steepness=10.0, firing="sigmoid", gamma=10.0)
     kernel = DoG2D() if kernel is None else kernel
-    if not isinstance(kernel, Kernel2D):
-        raise ValueError(f"kernel = {kernel!r} is not a Kernel2D")
+    n_steps, n_frames = _check_2d_args(kernel, T, dt, n_frames, blob_width)
     torus = Torus(N, L)
-    check_range("dt", dt, 0, np.inf, lo_open=True)
-    check_range("T", T, dt, np.inf)
-    n_steps = int(round(T / dt))
-    if abs(n_steps * dt - T) > 1e-9 * T:
-        raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
-    n_frames = check_int("n_frames", n_frames, 2)
-    check_range("blob_width", blob_width, 0, np.inf, lo_open=True)
     B = model.batch_size
     sim = Simulator2D(model, kernel, torus, stimulus)
     u, q, a = _initial(model, torus, init, B, float(blob_amplitude), float(blob_width),
                        tuple(position))
     frames = np.unique(np.round(np.linspace(0, n_steps, min(n_frames, n_steps + 1))).astype(int))
-    nf = frames.size
-    rec = {k: np.empty((B, nf)) for k in ("mass", "u_max", "area", "x_c", "y_c", "q_min")}
-    fields = {k: np.empty((B, nf, N, N)) for k in "uqa"} if store_fields else None
-    theta = sim.p["theta"]
-
-    def record(i: int) -> None:
-        rec["mass"][:, i] = torus.integrate(q + a)
-        rec["u_max"][:, i] = u.max(axis=(-2, -1))
-        rec["area"][:, i] = torus.integrate((u > theta).astype(float))
-        rec["x_c"][:, i], rec["y_c"][:, i] = torus.centre(u)
-        rec["q_min"][:, i] = q.min(axis=(-2, -1))
-        if fields is not None:
-            fields["u"][:, i], fields["q"][:, i], fields["a"][:, i] = u, q, a
-
+    recorder = _Recorder(torus, sim.p["theta"], B, frames.size, store_fields)
     mass0 = torus.integrate(q + a)
-    fi = 0
-    if frames[0] == 0:
-        record(0)
-        fi = 1
-    t = 0.0
-    for n in range(1, n_steps + 1):
-        u, q, a = sim.step(u, q, a, t, dt)
-        t = n * dt
-        if fi < nf and frames[fi] == n:
-            record(fi)
-            fi += 1
-    dims_t = ("batch", "time")
-    data: dict[str, Any] = {
-        "mass": (dims_t, rec["mass"], {"long_name": "total resource ∬(q + a)"}),
-        "u_max": (dims_t, rec["u_max"]),
-        "area": (dims_t, rec["area"], {"long_name": "area where u > theta"}),
-        "x_c": (dims_t, rec["x_c"], {"long_name": "circular centre of u along x"}),
-        "y_c": (dims_t, rec["y_c"], {"long_name": "circular centre of u along y"}),
-        "q_min": (dims_t, rec["q_min"], {"long_name": "minimum synaptic resource"}),
-        "mass_drift": ("batch", (torus.integrate(q + a) - mass0) / mass0,
-                       {"long_name": "relative change of the total resource"}),
-    }
-    if fields is not None:
-        for k in "uqa":
-            data[k] = (("batch", "time", "y", "x"), fields[k])
-    coords = {"time": frames * dt, "x": torus.x, "y": torus.x,
-              **{n: ("batch", model.param(n, B)[:, 0]) for n in PARAMS}}
-    ds = xr.Dataset(data, coords=coords)
+    u, q, a = _time_loop(sim, recorder, frames, u, q, a, n_steps, dt)
+    ds = _dataset_2d(recorder, frames * dt, torus, model, B,
+                     (torus.integrate(q + a) - mass0) / mass0)
     ds.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME_2D, "model": "torus",
         "firing": model.firing, "kernel2d": kernel.describe(), "N": N, "L": L, "T": T,
@@ -382,14 +337,106 @@ def solve2d(
     return ds
 
 
-def plot_field2d(ds: xr.Dataset, member: int = 0):
-    """Snapshots of ``u`` and ``q`` at the first, middle and last stored frame, and traces."""
-    from astrofield.plotting import plt
+def _check_2d_args(kernel, T, dt, n_frames, blob_width) -> tuple[int, int]:
+    """Step 1: validate the run settings; returns ``(n_steps, n_frames)``."""
+    if not isinstance(kernel, Kernel2D):
+        raise ValueError(f"kernel = {kernel!r} is not a Kernel2D")
+    check_range("dt", dt, 0, np.inf, lo_open=True)
+    check_range("T", T, dt, np.inf)
+    n_steps = int(round(T / dt))
+    if abs(n_steps * dt - T) > 1e-9 * T:
+        raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
+    n_frames = check_int("n_frames", n_frames, 2)
+    check_range("blob_width", blob_width, 0, np.inf, lo_open=True)
+    return n_steps, n_frames
 
+
+class _Recorder:
+    """Scalar traces (and optionally the fields) at the stored frames of a 2-D run."""
+
+    TRACES = ("mass", "u_max", "area", "x_c", "y_c", "q_min")
+
+    def __init__(self, torus: Torus, theta: np.ndarray, B: int, n_frames: int,
+                 store_fields: bool) -> None:
+        self.torus, self.theta = torus, theta
+        self.rec = {k: np.empty((B, n_frames)) for k in self.TRACES}
+        N = torus.N
+        self.fields = ({k: np.empty((B, n_frames, N, N)) for k in "uqa"} if store_fields
+                       else None)
+
+    def __call__(self, i: int, u: np.ndarray, q: np.ndarray, a: np.ndarray) -> None:
+        rec, torus = self.rec, self.torus
+        rec["mass"][:, i] = torus.integrate(q + a)
+        rec["u_max"][:, i] = u.max(axis=(-2, -1))
+        rec["area"][:, i] = torus.integrate((u > self.theta).astype(float))
+        rec["x_c"][:, i], rec["y_c"][:, i] = torus.centre(u)
+        rec["q_min"][:, i] = q.min(axis=(-2, -1))
+        if self.fields is not None:
+            self.fields["u"][:, i], self.fields["q"][:, i], self.fields["a"][:, i] = u, q, a
+
+
+def _time_loop(sim: Simulator2D, recorder: _Recorder, frames: np.ndarray, u, q, a,
+               n_steps: int, dt: float):
+    """Step 2: advance ``n_steps`` steps, recording at the frame steps; returns the final state."""
+    fi = 0
+    if frames[0] == 0:
+        recorder(0, u, q, a)
+        fi = 1
+    t = 0.0
+    for n in range(1, n_steps + 1):
+        u, q, a = sim.step(u, q, a, t, dt)
+        t = n * dt
+        if fi < frames.size and frames[fi] == n:
+            recorder(fi, u, q, a)
+            fi += 1
+    return u, q, a
+
+
+def _dataset_2d(recorder: _Recorder, times: np.ndarray, torus: Torus, model: Model, B: int,
+                mass_drift: np.ndarray) -> xr.Dataset:
+    """Step 3: the recorded traces and fields as a Dataset on ``(batch, time[, y, x])``."""
+    rec = recorder.rec
+    dims_t = ("batch", "time")
+    data: dict[str, Any] = {
+        "mass": (dims_t, rec["mass"], {"long_name": "total resource ∬(q + a)"}),
+        "u_max": (dims_t, rec["u_max"]),
+        "area": (dims_t, rec["area"], {"long_name": "area where u > theta"}),
+        "x_c": (dims_t, rec["x_c"], {"long_name": "circular centre of u along x"}),
+        "y_c": (dims_t, rec["y_c"], {"long_name": "circular centre of u along y"}),
+        "q_min": (dims_t, rec["q_min"], {"long_name": "minimum synaptic resource"}),
+        "mass_drift": ("batch", mass_drift,
+                       {"long_name": "relative change of the total resource"}),
+    }
+    if recorder.fields is not None:
+        for k in "uqa":
+            data[k] = (("batch", "time", "y", "x"), recorder.fields[k])
+    coords = {"time": times, "x": torus.x, "y": torus.x,
+              **{n: ("batch", model.param(n, B)[:, 0]) for n in PARAMS}}
+    return xr.Dataset(data, coords=coords)
+
+
+def plot_field2d(ds: xr.Dataset, member: int = 0, *, fig=None):
+    """Snapshots of ``u`` and ``q`` at the first, middle and last stored frame, and traces.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`solve2d` (with fields stored).
+    member : int
+        Batch member to show (ignored for unbatched runs).
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (2 x 4 panels are added); default a new 15 x 7 inch figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     if "batch" in ds.dims:
         ds = ds.isel(batch=member)
     idx = [0, ds.sizes["time"] // 2, ds.sizes["time"] - 1]
-    fig, axes = plt.subplots(2, 4, figsize=(15, 7), constrained_layout=True)
+    fig = new_figure(fig, (15, 7))
+    axes = fig.subplots(2, 4)
     ext = [float(ds.x[0]), float(ds.x[-1]), float(ds.y[0]), float(ds.y[-1])]
     for j, i in enumerate(idx):
         for r, name, cmap in ((0, "u", "viridis"), (1, "q", "magma")):

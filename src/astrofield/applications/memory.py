@@ -44,6 +44,7 @@ from scipy.integrate import trapezoid
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.applications._plot import new_figure
 from astrofield.model.definition import Model
 from astrofield.model.kernels import ring_distance
 from astrofield.model.noise import Noise
@@ -140,6 +141,31 @@ def working_memory(
         ``param``; ``attrs`` record the protocol, seed, scheme and package version.
     """
     model = Model() if model is None else model
+    cues, n_trials, N, record_every, T = _check_protocol(
+        cue_positions, n_trials, cue_amplitude, cue_width, cue_duration, delay, N, dt,
+        record_every)
+    big, P = tile_model(model, cues.size * n_trials)
+    pos_b = np.tile(np.repeat(cues, n_trials), P)
+    ds = _simulate_trials(big, pos_b, T, dt, N, cue_amplitude, cue_width, cue_duration, noise,
+                          record_every, demand_region, seed, progress)
+    trials = _read_out(ds, big.param("theta")[:, 0], pos_b, cue_duration)
+    out = _trial_dataset(trials, ds, big, cues, n_trials, P)
+    out.attrs.update({
+        "astrofield_version": __version__, "scheme": SCHEME, "application": "working_memory",
+        "T": T, "dt": dt, "N": N, "cue_amplitude": float(cue_amplitude),
+        "cue_width": float(cue_width), "cue_duration": float(cue_duration),
+        "delay": float(delay), "firing": model.firing, "kernel": model.kernel.describe(),
+        "noise": repr(noise) if noise is not None else "none",
+        "seed": seed if (seed is not None and noise is not None) else "none",
+        "demand_region": "ring" if demand_region is None else list(demand_region),
+        "reference": "Palmer et al. arXiv:2604.10036",
+    })
+    return out
+
+
+def _check_protocol(cue_positions, n_trials, cue_amplitude, cue_width, cue_duration, delay, N,
+                    dt, record_every) -> tuple[np.ndarray, int, int, int, float]:
+    """Step 1: validate the protocol; returns ``(cues, n_trials, N, record_every, T)``."""
     cues = np.atleast_1d(np.asarray(check_range("cue_positions", cue_positions, -np.pi, np.pi),
                                     dtype=float))
     if cues.ndim != 1:
@@ -157,14 +183,21 @@ def working_memory(
     if abs(n_steps * dt - T) > 1e-9 * T or abs(round(cue_duration / dt) * dt - cue_duration) > 1e-9:
         raise ValueError(f"cue_duration = {cue_duration:g} and delay = {delay:g} must be whole "
                          f"numbers of steps dt = {dt:g}")
-    C = cues.size
-    big, P = tile_model(model, C * n_trials)
-    pos_b = np.tile(np.repeat(cues, n_trials), P)
+    return cues, n_trials, N, record_every, T
+
+
+def _simulate_trials(big, pos_b, T, dt, N, cue_amplitude, cue_width, cue_duration, noise,
+                     record_every, demand_region, seed, progress) -> xr.Dataset:
+    """Step 2: run every trial from rest as one batch, tracking the bump phase and the demand."""
     stim = _cue_input(pos_b, float(cue_amplitude), float(cue_width), float(cue_duration))
     trackers = [BumpTracker(every=record_every), DemandTracker(region=demand_region, every=1)]
-    ds = solve(big, T=T, dt=dt, N=N, init="rest", stimulus=stim, noise=noise, n_frames=2,
-               store_fields=False, trackers=trackers, progress=progress, seed=seed)
-    theta = big.param("theta")[:, 0]
+    return solve(big, T=T, dt=dt, N=N, init="rest", stimulus=stim, noise=noise, n_frames=2,
+                 store_fields=False, trackers=trackers, progress=progress, seed=seed)
+
+
+def _read_out(ds: xr.Dataset, theta: np.ndarray, pos_b: np.ndarray, cue_duration: float
+              ) -> dict[str, np.ndarray]:
+    """Step 3: per-trial read-out -- persistence, decoded position, error, drift and cost."""
     tb = ds["time_bump"].values
     phase = ds["phase"].values
     unwrapped = np.unwrap(phase, axis=-1)
@@ -172,79 +205,106 @@ def working_memory(
     u_max = ds["u_max"].values[:, -1]
     persistent = u_max > theta
     decoded = phase[:, -1]
-    error = np.where(persistent, ring_distance(decoded - pos_b), np.nan)
-    drift = np.where(persistent, unwrapped[:, -1] - unwrapped[:, i_cue], np.nan)
     td = ds["time_demand"].values
     dem = ds["demand"].values
-    cost = trapezoid(dem, td, axis=-1)
     late = td >= cue_duration - 1e-12
-    cost_delay = trapezoid(dem[:, late], td[late], axis=-1)
+    return {
+        "persistent": persistent, "decoded": decoded, "u_max": u_max,
+        "error": np.where(persistent, ring_distance(decoded - pos_b), np.nan),
+        "drift": np.where(persistent, unwrapped[:, -1] - unwrapped[:, i_cue], np.nan),
+        "cost": trapezoid(dem, td, axis=-1),
+        "cost_delay": trapezoid(dem[:, late], td[late], axis=-1),
+        "position": unwrapped, "demand": dem, "time": tb, "time_demand": td,
+    }
 
-    shape = (P, C, n_trials)
-    dims = ("param", "cue", "trial")
 
-    def r(a: np.ndarray) -> np.ndarray:
-        return a.reshape(shape + a.shape[1:])
-
-    err3, drift3 = r(error), r(drift)
+def _summaries(persistent: np.ndarray, error: np.ndarray, drift: np.ndarray, cost: np.ndarray
+               ) -> dict[str, np.ndarray]:
+    """Step 4: per-parameter-set summaries from ``(P, ...)`` trial arrays."""
+    P = persistent.shape[0]
     with np.errstate(invalid="ignore"):
-        pers3 = r(persistent)
-        p_persist = pers3.reshape(P, -1).mean(axis=1)
-        flat_err = err3.reshape(P, -1)
+        flat_err = error.reshape(P, -1)
         n_ok = np.sum(np.isfinite(flat_err), axis=1)
         rms = np.where(n_ok > 0, np.sqrt(np.nansum(flat_err**2, axis=1) / np.maximum(n_ok, 1)),
                        np.nan)
-        mad = np.where(n_ok > 0, np.nansum(np.abs(drift3.reshape(P, -1)), axis=1)
+        mad = np.where(n_ok > 0, np.nansum(np.abs(drift.reshape(P, -1)), axis=1)
                        / np.maximum(n_ok, 1), np.nan)
-    out = xr.Dataset(
+    return {"p_persist": persistent.reshape(P, -1).mean(axis=1), "rms_error": rms,
+            "mean_abs_drift": mad, "mean_cost": cost.reshape(P, -1).mean(axis=1)}
+
+
+def _trial_dataset(trials: dict[str, np.ndarray], ds: xr.Dataset, big: Model, cues: np.ndarray,
+                   n_trials: int, P: int) -> xr.Dataset:
+    """Step 5: arrange the trials on ``(param, cue, trial)`` with units and summaries."""
+    C = cues.size
+    dims = ("param", "cue", "trial")
+
+    def r(a: np.ndarray) -> np.ndarray:
+        return a.reshape((P, C, n_trials) + a.shape[1:])
+
+    t = {k: r(trials[k]) for k in ("persistent", "decoded", "error", "drift", "cost",
+                                    "cost_delay", "u_max", "position", "demand")}
+    summary = _summaries(t["persistent"], t["error"], t["drift"], t["cost"])
+    return xr.Dataset(
         {
-            "persistent": (dims, pers3, {"long_name": "bump survived the delay"}),
-            "decoded": (dims, r(decoded), {"long_name": "decoded position", "units": "rad"}),
-            "error": (dims, err3, {"long_name": "read-out error wrap(decoded - cue)",
-                                   "units": "rad"}),
-            "drift": (dims, drift3, {"long_name": "drift during the delay", "units": "rad"}),
-            "cost": (dims, r(cost), {"long_name": "total consumption ∫∫ beta q f dx dt"}),
-            "cost_delay": (dims, r(cost_delay), {"long_name": "consumption during the delay"}),
-            "u_max": (dims, r(u_max), {"long_name": "max u at read-out"}),
+            "persistent": (dims, t["persistent"], {"long_name": "bump survived the delay"}),
+            "decoded": (dims, t["decoded"], {"long_name": "decoded position", "units": "rad"}),
+            "error": (dims, t["error"], {"long_name": "read-out error wrap(decoded - cue)",
+                                         "units": "rad"}),
+            "drift": (dims, t["drift"], {"long_name": "drift during the delay", "units": "rad"}),
+            "cost": (dims, t["cost"], {"long_name": "total consumption ∫∫ beta q f dx dt"}),
+            "cost_delay": (dims, t["cost_delay"], {"long_name": "consumption during the delay"}),
+            "u_max": (dims, t["u_max"], {"long_name": "max u at read-out"}),
             "amplitude": (dims, r(ds["amplitude"].values[:, -1]),
                           {"long_name": "first-mode amplitude at read-out"}),
-            "position": ((*dims, "time"), r(unwrapped),
+            "position": ((*dims, "time"), t["position"],
                          {"long_name": "unwrapped bump phase", "units": "rad"}),
-            "demand": ((*dims, "time_demand"), r(dem), {"long_name": "demand ∫ beta q f dx"}),
-            "p_persist": ("param", p_persist, {"long_name": "fraction of trials persisting"}),
-            "rms_error": ("param", rms, {"long_name": "rms read-out error", "units": "rad"}),
-            "mean_abs_drift": ("param", mad, {"long_name": "mean |drift| during the delay"}),
-            "mean_cost": ("param", r(cost).reshape(P, -1).mean(axis=1),
+            "demand": ((*dims, "time_demand"), t["demand"],
+                       {"long_name": "demand ∫ beta q f dx"}),
+            "p_persist": ("param", summary["p_persist"],
+                          {"long_name": "fraction of trials persisting"}),
+            "rms_error": ("param", summary["rms_error"],
+                          {"long_name": "rms read-out error", "units": "rad"}),
+            "mean_abs_drift": ("param", summary["mean_abs_drift"],
+                               {"long_name": "mean |drift| during the delay"}),
+            "mean_cost": ("param", summary["mean_cost"],
                           {"long_name": "mean total consumption per trial"}),
             "mass_drift": ("param", np.abs(r(ds["mass_drift"].values)).reshape(P, -1)
                            .max(axis=1), {"long_name": "max relative change of ∫(q + a) dx"}),
         },
         coords={"param": np.arange(P), "cue": cues, "trial": np.arange(n_trials),
-                "time": tb, "time_demand": td,
+                "time": trials["time"], "time_demand": trials["time_demand"],
                 **{name: ("param", big.param(name)[::C * n_trials, 0]) for name in MODEL_PARAMS}},
     )
-    out.attrs.update({
-        "astrofield_version": __version__, "scheme": SCHEME, "application": "working_memory",
-        "T": T, "dt": dt, "N": N, "cue_amplitude": float(cue_amplitude),
-        "cue_width": float(cue_width), "cue_duration": float(cue_duration),
-        "delay": float(delay), "firing": model.firing, "kernel": model.kernel.describe(),
-        "noise": repr(noise) if noise is not None else "none",
-        "seed": seed if (seed is not None and noise is not None) else "none",
-        "demand_region": "ring" if demand_region is None else list(demand_region),
-        "reference": "Palmer et al. arXiv:2604.10036",
-    })
-    return out
 
 
-def plot_memory(ds: xr.Dataset, param: int = 0):
+def plot_memory(ds: xr.Dataset, param: int = 0, *, fig=None, axes=None):
     """Figure of a working-memory run: delay traces, read-out errors, cost and demand.
 
-    Returns the matplotlib Figure (Agg backend).
-    """
-    from astrofield.plotting import plt
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`working_memory`.
+    param : int
+        Index of the parameter set to show.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (three panels are added); default a new 14 x 4 inch figure.
+    axes : sequence of three matplotlib Axes, optional
+        Axes to draw on instead (e.g. one row of a grid showing every parameter set);
+        overrides ``fig``.
 
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (the backend is left as the user set it).
+    """
     d = ds.isel(param=param)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
+    own = axes is None
+    if own:
+        fig = new_figure(fig, (14, 4))
+        axes = fig.subplots(1, 3)
+    else:
+        fig = axes[0].figure
     t = d["time"].values
     for ci, cue in enumerate(d["cue"].values):
         for k in range(d.sizes["trial"]):
@@ -266,8 +326,12 @@ def plot_memory(ds: xr.Dataset, param: int = 0):
     axes[2].plot(td, dem.mean(axis=0), color="k")
     axes[2].set(xlabel="t", ylabel="demand ∫ beta q f dx",
                 title=f"mean cost {float(d['mean_cost']):.3g}")
-    fig.suptitle(f"working memory: theta={float(d['theta']):g}, beta={float(d['beta']):g}, "
-                 f"gamma={float(d['gamma']):g}, D={float(d['D']):g}")
+    label = (f"theta={float(d['theta']):g}, beta={float(d['beta']):g}, "
+             f"gamma={float(d['gamma']):g}, D={float(d['D']):g}")
+    if own:
+        fig.suptitle(f"working memory: {label}")
+    else:
+        axes[0].set_title(f"{label}\n{axes[0].get_title()}", fontsize=9)
     return fig
 
 
@@ -327,11 +391,23 @@ def memory_bold(
     return wm, bold
 
 
-def plot_memory_bold(wm: xr.Dataset, bold: xr.Dataset):
-    """Demand of the trial (model time) and the predicted BOLD signal (seconds)."""
-    from astrofield.plotting import plt
+def plot_memory_bold(wm: xr.Dataset, bold: xr.Dataset, *, fig=None):
+    """Demand of the trial (model time) and the predicted BOLD signal (seconds).
 
-    fig, axes = plt.subplots(2, 1, figsize=(8, 6), constrained_layout=True)
+    Parameters
+    ----------
+    wm, bold : xarray.Dataset
+        The two outputs of :func:`memory_bold`.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (two panels are added); default a new 8 x 6 inch figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    fig = new_figure(fig, (8, 6))
+    axes = fig.subplots(2, 1)
     spu = float(bold.attrs["seconds_per_unit"])
     d = wm["demand"].isel(param=0, cue=0, trial=0)
     axes[0].plot(d["time_demand"].values * spu, d.values, color="k")

@@ -72,6 +72,13 @@ Differences from the seed sketch (all are defects of the sketch)
 4. Consumption ``0.1 u r`` could be negative for negative ``u`` (creating resource); here
    consumption is ``kappa f(u) r >= 0``.
 5. ``r`` was clipped to ``[0, 1]`` after an explicit Euler step; here the scheme keeps it there.
+6. ``stimulate`` drove a single grid cell, i.e. an integrated drive ``amplitude * dx`` that
+   vanishes as the grid is refined (at ``n = 256, dx = 0.25`` the seed's cue ignites nothing, even
+   at four times the amplitude). Here the cue is a top-hat of ``width`` grid length units
+   (default 1.0, the seed's cell at ``dx = 1``) applied as cell averages, so the same call gives
+   the same bump on any grid of the same length ``n dx``: at ``L = 64`` the final profiles at
+   ``dx = 1, 0.5, 0.25`` differ from ``dx = 0.125`` by at most 0.26, 0.051 and 0.0082 in ``u``
+   (``tests/test_seed.py``).
 
 References
 ----------
@@ -112,24 +119,33 @@ class AstrocyteNeuralField:
 
     Parameters
     ----------
-    n_grid
+    n_grid : int
         Number of grid points ``n`` (>= 4).
-    dx
-        Grid spacing (> 0); the ring has length ``n dx``.
-    diffusion_coeff
-        Resource diffusion coefficient ``D`` (>= 0), length^2 / time.
-    tau_r
-        Resource recovery time constant (> 0). Default 10 (as the seed).
-    r_production
-        Baseline (saturating) production rate ``p >= 0``: source ``p (1 - r)``. Default 0.1.
-    consumption
-        Consumption rate ``kappa >= 0`` per unit firing rate. Default 0.05.
-    threshold, gain
-        Firing threshold ``theta`` and gain ``g > 0`` of ``f``. Defaults 0.3 and 8.
-    firing
+    dx : float
+        Grid spacing (> 0), in grid length units; the ring has length ``n dx``.
+    diffusion_coeff : float
+        Resource diffusion coefficient ``D`` (>= 0), length^2 per time unit.
+    tau_r : float
+        Resource recovery time constant (> 0), time units. Default 10 (as the seed).
+    r_production : float
+        Baseline (saturating) production rate ``p >= 0`` per time unit: source ``p (1 - r)``.
+        Default 0.1.
+    consumption : float
+        Consumption rate ``kappa >= 0`` per unit firing rate, per time unit. Default 0.05.
+    threshold : float
+        Firing threshold ``theta`` (units of ``u``). Default 0.3.
+    gain : float
+        Gain ``g > 0`` of the firing rate (per unit of ``u``). Default 8.
+    firing : str
         ``"tanh"`` (default, ``tanh(g max(u - theta, 0))``) or ``"sigmoid"``.
-    w_exc, w_inh, sigma_exc, sigma_inh
-        Mexican-hat strengths and widths (grid length units). Defaults 1.5, 0.75, 2, 4.
+    w_exc : float
+        Strength of the excitatory Gaussian of the Mexican hat. Default 1.5.
+    w_inh : float
+        Strength of the inhibitory Gaussian. Default 0.75.
+    sigma_exc : float
+        Width of the excitatory Gaussian (> 0), grid length units. Default 2.
+    sigma_inh : float
+        Width of the inhibitory Gaussian (> 0), grid length units. Default 4.
 
     Attributes
     ----------
@@ -252,10 +268,15 @@ class AstrocyteNeuralField:
 
         Parameters
         ----------
-        external
-            External input ``I`` (scalar or array of shape ``(n,)``), held over the step.
-        dt
-            Time step (> 0).
+        external : float or numpy.ndarray
+            External input ``I`` (units of ``u``; scalar or shape ``(n,)``), held over the step.
+        dt : float
+            Time step (> 0), time units.
+
+        Returns
+        -------
+        u, r : numpy.ndarray
+            Copies of the state after the step, shape ``(n,)``.
         """
         dt = float(check_range("dt", dt, 0, np.inf, lo_open=True))
         ext = self._external(external)
@@ -269,37 +290,81 @@ class AstrocyteNeuralField:
         self.t += dt
         return self.u.copy(), self.r.copy()
 
-    def stimulate(self, position: int, amplitude: float, duration: float, dt: float = 0.01
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """Apply a point stimulus for the first 1.0 time unit and record the response.
+    def cue_profile(self, position: int, amplitude: float, width: float = 1.0) -> np.ndarray:
+        """Grid input of a top-hat cue of the given width, as cell averages.
+
+        The cue is ``amplitude`` on the interval of length ``width`` centred at ``x = position dx``
+        (on the ring) and 0 elsewhere. Cell ``j`` covers ``[x_j - dx/2, x_j + dx/2)`` and receives
+        the average of the cue over it, so ``sum_j I_j dx = amplitude * width`` on every grid: the
+        integrated drive does not depend on ``dx``. With ``width = dx`` the cue is exactly the
+        seed's point stimulus (``amplitude`` on one grid cell).
 
         Parameters
         ----------
-        position
-            Grid index of the stimulated point (as in the seed).
-        amplitude
-            Input strength at that point while the stimulus is on.
-        duration
-            Total simulated time (the stimulus is on for ``t < 1.0``, measured from the call).
-        dt
-            Time step.
+        position : int
+            Grid index of the cue centre, in ``[0, n - 1]``.
+        amplitude : float
+            Input strength inside the cue (units of ``u``).
+        width : float
+            Cue width in grid length units, in ``(0, n dx]``. Default 1.0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Input per grid cell, shape ``(n,)``.
+        """
+        position = check_int("position", position, 0, self.n - 1)
+        amplitude = float(check_range("amplitude", amplitude))
+        L = self.n * self.dx
+        width = float(check_range("width", width, 0, L, lo_open=True))
+        offset = (np.arange(self.n) - position) * self.dx
+        offset = (offset + L / 2) % L - L / 2  # signed ring distance of each cell centre
+        centres = np.array([-L, 0.0, L])[:, None]  # the cue and its images on the ring
+        lo = np.maximum(offset - self.dx / 2, centres - width / 2)
+        hi = np.minimum(offset + self.dx / 2, centres + width / 2)
+        overlap = np.clip(hi - lo, 0.0, None).sum(axis=0)
+        return amplitude * overlap / self.dx
+
+    def stimulate(self, position: int, amplitude: float, duration: float, dt: float = 0.01,
+                  *, width: float = 1.0, cue_duration: float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Apply a localised cue for the first ``cue_duration`` time units and record the response.
+
+        The seed drove a single grid cell, so its integrated drive was ``amplitude * dx``: on a
+        finer grid the same call delivered less input (at ``n = 256, dx = 0.25`` no bump ignites
+        even at four times the amplitude). Here the cue has a width in space units
+        (:meth:`cue_profile`); the default ``width = 1.0`` is the seed's behaviour at ``dx = 1``,
+        and the response converges as ``dx`` is refined at fixed ring length ``n dx``.
+
+        Parameters
+        ----------
+        position : int
+            Grid index of the cue centre (as in the seed); the cue is centred at ``position dx``.
+        amplitude : float
+            Input strength inside the cue (units of ``u``).
+        duration : float
+            Total simulated time (> 0), in units of the neural time constant.
+        dt : float
+            Time step, in ``(0, duration]``. Default 0.01.
+        width : float
+            Cue width in grid length units, in ``(0, n dx]``. Default 1.0.
+        cue_duration : float
+            How long the cue is on, from the call (>= 0). Default 1.0 (the seed's value).
 
         Returns
         -------
         history_u, history_r : numpy.ndarray
             Shape ``(n_steps, n)``, the state after each step, ``n_steps = round(duration/dt)``.
         """
-        position = check_int("position", position, 0, self.n - 1)
-        amplitude = float(check_range("amplitude", amplitude))
+        pulse = self.cue_profile(position, amplitude, width)
         duration = float(check_range("duration", duration, 0, np.inf, lo_open=True))
-        dt = float(check_range("dt", dt, 0, duration))
+        dt = float(check_range("dt", dt, 0, duration, lo_open=True))
+        cue_duration = float(check_range("cue_duration", cue_duration, 0, np.inf))
         n_steps = max(1, int(round(duration / dt)))
         hist_u = np.empty((n_steps, self.n))
         hist_r = np.empty((n_steps, self.n))
-        pulse = np.zeros(self.n)
-        pulse[position] = amplitude
         for k in range(n_steps):
-            ext = pulse if k * dt < 1.0 else 0.0
+            ext = pulse if k * dt < cue_duration else 0.0
             hist_u[k], hist_r[k] = self.step(ext, dt)
         return hist_u, hist_r
 

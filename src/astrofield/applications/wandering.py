@@ -83,6 +83,7 @@ from scipy.stats import chi2
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.applications._plot import new_figure
 from astrofield.applications.memory import MODEL_PARAMS, tile_model
 from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
@@ -244,6 +245,36 @@ def measure_wandering(
     ds = solve(big, T=T, dt=dt, N=N, init="bump", eps=0.0, noise=noise, n_frames=2,
                store_fields=False, trackers=[BumpTracker(every=record_every)],
                progress=progress, seed=seed)
+    data = _msd_statistics(ds, big, P, n_trials, T, t_fit, ci, n_boot, seed)
+    beta = big.param("beta")[::n_trials, 0]
+    if model.kernel.is_cosine and correlation == "cosine" and model.firing == "heaviside":
+        theta = big.param("theta")[::n_trials, 0]
+        th = amari_wandering_theory(np.clip(theta, 1e-12, 1 - 1e-12), sigma)
+        data["D_theory"] = ("param", np.where(beta == 0, th["D_eff"], np.nan),
+                            {"long_name": "small-noise theory sigma^2 / (2 R^2) (beta = 0)"})
+        data["R_theory"] = ("param", np.where(beta == 0, th["R"], np.nan))
+    t = ds["time_bump"].values
+    out = xr.Dataset(data, coords={"param": np.arange(P), "trial": np.arange(n_trials),
+                                   "time": t, **{n: ("param", big.param(n)[::n_trials, 0])
+                                                 for n in MODEL_PARAMS}})
+    out.attrs.update({
+        "astrofield_version": __version__, "scheme": SCHEME, "application": "wandering",
+        "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
+        "n_trials": n_trials, "T": float(T), "dt": float(dt), "N": int(N),
+        "t_fit": float(t_fit), "ci": ci, "n_boot": n_boot, "firing": model.firing,
+        "kernel": model.kernel.describe(),
+        "reference": "Kilpatrick & Ermentrout, SIAM J Appl Dyn Syst 12 (2013); "
+                     "Palmer et al. arXiv:2604.10036",
+    })
+    return out
+
+
+def _msd_statistics(ds: xr.Dataset, big: Model, P: int, n_trials: int, T: float, t_fit: float,
+                    ci: float, n_boot: int, seed: int) -> dict:
+    """Displacements, MSD with chi-square bands, the diffusion fit and persistence per set.
+
+    Returns the data variables of :func:`measure_wandering` (name -> (dims, values, attrs)).
+    """
     t = ds["time_bump"].values
     ph = np.unwrap(ds["phase"].values, axis=-1)
     disp = (ph - ph[:, :1]).reshape(P, n_trials, t.size)
@@ -254,7 +285,7 @@ def measure_wandering(
     umax = ds["u_max"].values.reshape(P, n_trials, t.size)
     theta = big.param("theta")[::n_trials, 0]
     half = t >= T / 2
-    data = {
+    return {
         "displacement": (("param", "trial", "time"), disp,
                          {"long_name": "phi(t) - phi(0)", "units": "rad"}),
         "msd": (("param", "time"), msd, {"long_name": "mean squared displacement",
@@ -273,32 +304,27 @@ def measure_wandering(
         "p_persist": ("param", (umax[..., -1] > theta[:, None]).mean(axis=1)),
         "mass_drift": ("param", np.abs(ds["mass_drift"].values.reshape(P, n_trials)).max(1)),
     }
-    beta = big.param("beta")[::n_trials, 0]
-    if model.kernel.is_cosine and correlation == "cosine" and model.firing == "heaviside":
-        th = amari_wandering_theory(np.clip(theta, 1e-12, 1 - 1e-12), sigma)
-        data["D_theory"] = ("param", np.where(beta == 0, th["D_eff"], np.nan),
-                            {"long_name": "small-noise theory sigma^2 / (2 R^2) (beta = 0)"})
-        data["R_theory"] = ("param", np.where(beta == 0, th["R"], np.nan))
-    out = xr.Dataset(data, coords={"param": np.arange(P), "trial": np.arange(n_trials),
-                                   "time": t, **{n: ("param", big.param(n)[::n_trials, 0])
-                                                 for n in MODEL_PARAMS}})
-    out.attrs.update({
-        "astrofield_version": __version__, "scheme": SCHEME, "application": "wandering",
-        "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
-        "n_trials": n_trials, "T": float(T), "dt": float(dt), "N": int(N),
-        "t_fit": float(t_fit), "ci": ci, "n_boot": n_boot, "firing": model.firing,
-        "kernel": model.kernel.describe(),
-        "reference": "Kilpatrick & Ermentrout, SIAM J Appl Dyn Syst 12 (2013); "
-                     "Palmer et al. arXiv:2604.10036",
-    })
-    return out
 
 
-def plot_wandering(ds: xr.Dataset, labels: list[str] | None = None):
-    """MSD against time (with chi-square bands) and ``D_eff`` with bootstrap intervals."""
-    from astrofield.plotting import plt
+def plot_wandering(ds: xr.Dataset, labels: list[str] | None = None, *, fig=None):
+    """MSD against time (with chi-square bands) and ``D_eff`` with bootstrap intervals.
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`measure_wandering`.
+    labels : list of str, optional
+        One legend label per parameter set; default the values of D, gamma and beta.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (two panels are added); default a new 11 x 4 inch figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    fig = new_figure(fig, (11, 4))
+    axes = fig.subplots(1, 2)
     t = ds["time"].values
     P = ds.sizes["param"]
     labels = labels or [f"D={float(ds['D'][i]):g}, gamma={float(ds['gamma'][i]):g}, "

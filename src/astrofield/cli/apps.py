@@ -1,283 +1,354 @@
-"""Application commands: ``astrofield memory``, ``bold``, ``wander``, ``collapse``, ``field2d``."""
+"""Application commands: ``astrofield memory``, ``bold``, ``wander``, ``collapse``, ``field2d``.
+
+``memory`` and ``wander`` take each model parameter as a grid SPEC (``start:stop:count``,
+``start:stop:count:log``, ``v1,v2,...`` or one value) or ``--vary NAME=SPEC``: every combination
+is one parameter set of a single batched run.
+"""
 
 from __future__ import annotations
 
-import json
-import math
+from typing import Any
 
 import click
 import numpy as np
 
-from astrofield.cli import main
+from astrofield.cli._common import (
+    FINITE,
+    FLOAT_INF,
+    Timer,
+    api_default,
+    command,
+    emit,
+    grid_from,
+    guard,
+    json_option,
+    option,
+    outer,
+    output_option,
+    plot_option,
+    quiet_option,
+    save_outputs,
+    vary_option,
+)
 
-
-def _floats(text: str, name: str) -> np.ndarray:
-    """Parse a comma-separated list of numbers (``inf`` allowed)."""
-    try:
-        vals = [float(v) for v in str(text).split(",") if v.strip()]
-    except ValueError as exc:
-        raise click.BadParameter(f"--{name} {text!r}: expected numbers separated by commas"
-                                 ) from exc
-    if not vals:
-        raise click.BadParameter(f"--{name} is empty")
-    return np.array(vals)
-
-
-def _grid(**lists: np.ndarray) -> dict[str, np.ndarray]:
-    """All combinations of the listed parameter values (scalars stay scalars)."""
-    names = [k for k, v in lists.items() if v.size > 1]
-    out = {k: float(v[0]) for k, v in lists.items() if v.size == 1}
-    if names:
-        mesh = np.meshgrid(*[lists[k] for k in names], indexing="ij")
-        out.update({k: m.ravel() for k, m in zip(names, mesh, strict=True)})
-    return out
-
-
-def _echo_json(obj: dict) -> None:
-    def clean(v):
-        if isinstance(v, (list, tuple, np.ndarray)):
-            return [clean(x) for x in np.asarray(v).tolist()]
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        return v
-
-    click.echo(json.dumps({k: clean(v) for k, v in obj.items()}))
-
-
-def _save_outputs(ds, output, fig_fn, plot) -> None:
-    from astrofield.io import save
-
-    if output:
-        save(ds, output)
-    if plot:
-        from astrofield.plotting import save_figure
-
-        save_figure(fig_fn(), plot)
-
-
-_model_options = [
-    click.option("--theta", default="0.1", show_default=True, help="Threshold(s), comma list."),
-    click.option("--beta", default="0.05", show_default=True, help="Depletion rate(s)."),
-    click.option("--gamma", default="2", show_default=True, help="Replenishment rate(s)."),
-    click.option("--D", "D", default="0.7", show_default=True,
-                 help="Astrocytic diffusion(s), 'inf' allowed."),
-]
+_MODEL = "astrofield.model.definition:Model"
+_MEMORY = "astrofield.applications.memory:working_memory"
+_BOLD = "astrofield.applications.memory:memory_bold"
+_WANDER = "astrofield.applications.wandering:measure_wandering"
+_COLLAPSE = "astrofield.applications.collapse:ramp_collapse"
+_COLLAPSE_MODEL = "astrofield.applications.collapse:DEFAULT_COLLAPSE_MODEL"
+_FIELD2D = "astrofield.applications.field2d:solve2d"
 
 
 def model_options(f):
-    for opt in reversed(_model_options):
-        f = opt(f)
-    return f
+    """``--theta/--beta/--gamma/--D`` as grid SPECs (Model defaults) and ``--vary``."""
+    for name in ("D", "gamma", "beta", "theta"):
+        f = option(f"--{name}", name, default=api_default(_MODEL, name),
+                   help=f"{name}: one value or a SPEC (comma list, start:stop:count[:log])"
+                        + ("; 'inf' allowed." if name == "D" else "."))(f)
+    return vary_option()(f)
 
 
-def _model(theta, beta, gamma, D):
+def _model(p: dict[str, Any]):
+    """A batched Model over every combination of the parameter SPECs (checked up front)."""
+    from astrofield._validate import PARAMETER_RANGES
     from astrofield.model.definition import Model
 
-    params = _grid(theta=_floats(theta, "theta"), beta=_floats(beta, "beta"),
-                   gamma=_floats(gamma, "gamma"), D=_floats(D, "D"))
-    return Model(**params)
+    vals = grid_from({k: p[k] for k in ("theta", "beta", "gamma", "D")}, p["vary"],
+                     PARAMETER_RANGES)
+    return Model(**outer(vals))
 
 
-@main.command("memory")
-@model_options
-@click.option("--cue", default="0", show_default=True, help="Cue position(s) in rad, comma list.")
-@click.option("--trials", type=int, default=4, show_default=True, help="Trials per cue and set.")
-@click.option("--delay", type=float, default=20.0, show_default=True, help="Delay (time units).")
-@click.option("--cue-amplitude", type=float, default=1.0, show_default=True)
-@click.option("--noise-sigma", type=float, default=0.05, show_default=True,
-              help="Additive noise amplitude (0: deterministic).")
-@click.option("--noise-correlation", type=float, default=0.5, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--N", "N", type=int, default=64, show_default=True)
-@click.option("--dt", type=float, default=0.05, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="NetCDF output.")
-@click.option("--plot", type=click.Path(dir_okay=False), help="Figure (PNG/PDF).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def memory_cmd(theta, beta, gamma, D, cue, trials, delay, cue_amplitude, noise_sigma,
-               noise_correlation, seed, N, dt, output, plot, as_json):
-    """Working-memory task: cue, delay, read-out (persistence, error, drift, resource cost).
+def _check_size(batch: int, N: int, what: str, per_point: float = 200.0,
+                T: float | None = None, dt: float | None = None, T_name: str = "T") -> None:
+    """Memory estimate (about ``per_point`` floats per grid point) and step count, up front."""
+    from astrofield._validate import check_memory, check_steps
 
-    Comma lists in --theta/--beta/--gamma/--D give a batch of all combinations.
-    """
-    from astrofield.applications.memory import plot_memory, working_memory
+    if T is not None:
+        check_steps(T, dt, T_name=T_name)
+    check_memory(8.0 * batch * N * per_point, what)
+
+
+def _noise(sigma: float, correlation: float, seed: int):
     from astrofield.model.noise import Noise
 
-    try:
-        model = _model(theta, beta, gamma, D)
-        noise = Noise(noise_sigma, noise_correlation, seed) if noise_sigma > 0 else None
-        ds = working_memory(model, _floats(cue, "cue"), n_trials=trials, delay=delay,
-                            cue_amplitude=cue_amplitude, noise=noise, N=N, dt=dt, seed=seed)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    _save_outputs(ds, output, lambda: plot_memory(ds), plot)
-    summary = {k: ds[k].values for k in ("p_persist", "rms_error", "mean_abs_drift",
-                                         "mean_cost")}
-    summary.update({k: ds[k].values for k in ("theta", "beta", "gamma", "D")})
-    if as_json:
-        _echo_json(summary)
-    else:
-        for i in range(ds.sizes["param"]):
-            click.echo(f"D={float(ds['D'][i]):g} beta={float(ds['beta'][i]):g}: persist "
-                       f"{float(ds['p_persist'][i]):.2f}, rms error "
-                       f"{float(ds['rms_error'][i]):.4g} rad, |drift| "
-                       f"{float(ds['mean_abs_drift'][i]):.4g} rad, cost "
-                       f"{float(ds['mean_cost'][i]):.4g}")
+    if sigma < 0:
+        raise ValueError(f"--noise-sigma = {sigma:g} is outside the allowed range [0, inf)")
+    return Noise(sigma, correlation, seed) if sigma > 0 else None
 
 
-@main.command("bold")
-@click.option("--seconds-per-unit", type=float, required=True,
-              help="Seconds per model time unit (e.g. 0.01 for a 10 ms time constant).")
-@click.option("--theta", type=float, default=0.1, show_default=True)
-@click.option("--beta", type=float, default=0.05, show_default=True)
-@click.option("--gamma", type=float, default=2.0, show_default=True)
-@click.option("--D", "D", type=float, default=0.7, show_default=True)
-@click.option("--cue", type=float, default=0.0, show_default=True, help="Cue position (rad).")
-@click.option("--region", default=None, help="Voxel arc 'lo,hi' in rad (default cue +- 1).")
-@click.option("--delay", type=float, default=600.0, show_default=True,
-              help="Delay in model time units.")
-@click.option("--tr", type=float, default=1.0, show_default=True, help="Repetition time (s).")
-@click.option("--preset", type=click.Choice(["friston2000", "friston2003", "stephan2007"]),
-              default="friston2003", show_default=True)
-@click.option("--tail", type=float, default=20.0, show_default=True,
-              help="Seconds of rest appended after the trial.")
-@click.option("--N", "N", type=int, default=64, show_default=True)
-@click.option("--dt", type=float, default=0.05, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="NetCDF (BOLD dataset).")
-@click.option("--plot", type=click.Path(dir_okay=False), help="Figure file.")
-@click.option("--json", "as_json", is_flag=True)
-def bold_cmd(seconds_per_unit, theta, beta, gamma, D, cue, region, delay, tr, preset, tail, N,
-             dt, output, plot, as_json):
+def _memory_figure(ds):
+    from astrofield.applications.memory import plot_memory
+    from astrofield.plotting import new_figure
+
+    n = ds.sizes["param"]
+    fig, axes = new_figure(n, 3, figsize=(14, 3.6 * n), constrained_layout=True, squeeze=False)
+    for i in range(n):
+        plot_memory(ds, i, axes=axes[i])
+    return fig
+
+
+@command("memory", example="""
+astrofield memory --cue 0,1.5 --D 0.1,0.7,inf --trials 4 --json --plot memory.png
+astrofield memory --vary beta=0.01:0.1:4 --noise-sigma 0.05 -o memory.nc""")
+@model_options
+@option("--cue", default="0", help="Cue position(s) in rad, comma list.")
+@option("--trials", type=click.IntRange(min=1), default=4, help="Trials per cue and set.")
+@option("--delay", type=FINITE, default=api_default(_MEMORY, "delay"),
+        help="Delay (time units).")
+@option("--cue-amplitude", type=FINITE, default=api_default(_MEMORY, "cue_amplitude"),
+        help="Cue input amplitude (units of u).")
+@option("--noise-sigma", type=FINITE, default=0.05,
+        help="Additive noise amplitude (0: deterministic).")
+@option("--noise-correlation", type=FINITE, default=0.5,
+        help="Gaussian noise correlation length (rad).")
+@option("--seed", type=click.IntRange(min=0), default=0, help="Noise seed.")
+@option("--N", "N", type=click.IntRange(min=16), default=api_default(_MEMORY, "N"),
+        help="Grid points.")
+@option("--dt", type=FINITE, default=api_default(_MEMORY, "dt"), help="Time step.")
+@output_option()
+@plot_option("Figure (one row per parameter set).")
+@json_option
+@quiet_option
+def memory_cmd(**p: Any) -> None:
+    """Working-memory task: cue, delay, read-out (persistence, error, drift, resource cost)."""
+    from astrofield._validate import parse_values
+    from astrofield.applications.memory import working_memory
+
+    timer = Timer()
+    with guard():
+        model = _model(p)
+        cues = parse_values("--cue", p["cue"])
+        if not np.all(np.isfinite(cues)):
+            raise ValueError(f"--cue = {p['cue']!r}: cue positions must be finite")
+        _check_size(model.batch_size * cues.size * p["trials"], p["N"], "the memory batch",
+                    T=p["delay"], dt=p["dt"], T_name="delay")
+        ds = working_memory(model, cues, n_trials=p["trials"], delay=p["delay"],
+                            cue_amplitude=p["cue_amplitude"],
+                            noise=_noise(p["noise_sigma"], p["noise_correlation"], p["seed"]),
+                            N=p["N"], dt=p["dt"], seed=p["seed"],
+                            progress=False if p["quiet"] else None)
+    with guard(runtime=True):
+        save_outputs(ds, p["output"], p["plot"], lambda: _memory_figure(ds))
+    keys = ("p_persist", "rms_error", "mean_abs_drift", "mean_cost", "theta", "beta", "gamma",
+            "D")
+    summary = {k: ds[k].values for k in keys}
+    summary.update({"wall_s": timer.wall_s, "output": p["output"], "plot": p["plot"]})
+    emit(summary, p["as_json"], [
+        f"D={float(ds['D'][i]):g} beta={float(ds['beta'][i]):g}: persist "
+        f"{float(ds['p_persist'][i]):.2f}, rms error {float(ds['rms_error'][i]):.4g} rad, "
+        f"|drift| {float(ds['mean_abs_drift'][i]):.4g} rad, cost "
+        f"{float(ds['mean_cost'][i]):.4g}" for i in range(ds.sizes["param"])])
+
+
+def _parse_region(text: str | None):
+    from astrofield._validate import parse_number
+
+    if not text:
+        return None
+    parts = str(text).split(",")
+    if len(parts) != 2:
+        raise ValueError(f"--region = {text!r} must be two numbers 'lo,hi' (rad)")
+    return tuple(parse_number(x, "--region", allow_inf=False) for x in parts)
+
+
+@command("bold", example="""
+astrofield bold --seconds-per-unit 0.01 --delay 600 --tr 1 --plot bold.png --json""")
+@option("--seconds-per-unit", type=FINITE, required=True,
+        help="Seconds per model time unit (e.g. 0.01 for a 10 ms time constant).")
+@option("--theta", type=FINITE, default=api_default(_MODEL, "theta"), help="Threshold.")
+@option("--beta", type=FINITE, default=api_default(_MODEL, "beta"), help="Depletion rate.")
+@option("--gamma", type=FINITE, default=api_default(_MODEL, "gamma"), help="Replenishment.")
+@option("--D", "D", type=FLOAT_INF, default=api_default(_MODEL, "D"),
+        help="Astrocytic diffusion ('inf' allowed).")
+@option("--cue", type=FINITE, default=0.0, help="Cue position (rad).")
+@option("--region", default=None, metavar="LO,HI",
+        help="Voxel arc 'lo,hi' in rad (default cue +- 1).")
+@option("--delay", type=FINITE, default=api_default(_BOLD, "delay"),
+        help="Delay in model time units.")
+@option("--tr", type=FINITE, default=api_default(_BOLD, "tr"), help="Repetition time (s).")
+@option("--preset", type=click.Choice(["friston2000", "friston2003", "stephan2007"]),
+        default=api_default(_BOLD, "preset"), help="Balloon-Windkessel parameter set.")
+@option("--tail", type=FINITE, default=api_default(_BOLD, "tail"),
+        help="Seconds of rest appended after the trial.")
+@option("--N", "N", type=click.IntRange(min=16), default=api_default(_BOLD, "N"),
+        help="Grid points.")
+@option("--dt", type=FINITE, default=api_default(_BOLD, "dt"), help="Time step.")
+@output_option("NetCDF output (the BOLD dataset).")
+@plot_option()
+@json_option
+@quiet_option
+def bold_cmd(**p: Any) -> None:
     """BOLD prediction of a working-memory trial (demand -> Balloon-Windkessel)."""
     from astrofield.applications.memory import memory_bold, plot_memory_bold
     from astrofield.model.definition import Model
 
+    timer = Timer()
+    with guard():
+        model = Model(theta=p["theta"], beta=p["beta"], gamma=p["gamma"], D=p["D"])
+        _check_size(1, p["N"], "the BOLD trial", T=p["delay"], dt=p["dt"], T_name="delay")
+        wm, bold = memory_bold(model, p["cue"], seconds_per_unit=p["seconds_per_unit"],
+                               region=_parse_region(p["region"]), delay=p["delay"],
+                               tr=p["tr"], preset=p["preset"], tail=p["tail"], N=p["N"],
+                               dt=p["dt"])
+    with guard(runtime=True):
+        save_outputs(bold, p["output"], p["plot"], lambda: plot_memory_bold(wm, bold))
+    y, t = bold["bold"].values, bold["time"].values
+    s = {"peak_bold": float(y.max()), "time_to_peak_s": float(t[np.argmax(y)]),
+         "undershoot": float(y.min()), "n_scans": int(bold.sizes["tr_time"]),
+         "seconds_per_unit": p["seconds_per_unit"], "wall_s": timer.wall_s,
+         "output": p["output"], "plot": p["plot"]}
+    emit(s, p["as_json"], f"peak BOLD {s['peak_bold']:.4g} at {s['time_to_peak_s']:.3g} s, "
+                          f"undershoot {s['undershoot']:.3g}, {s['n_scans']} scans")
+
+
+def _correlation(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    from astrofield._validate import parse_number
+
+    if value == "cosine":
+        return value
     try:
-        reg = tuple(_floats(region, "region")) if region else None
-        if reg is not None and len(reg) != 2:
-            raise ValueError(f"region = {region!r} must be two numbers 'lo,hi'")
-        wm, bold = memory_bold(Model(theta=theta, beta=beta, gamma=gamma, D=D), cue,
-                               seconds_per_unit=seconds_per_unit, region=reg, delay=delay,
-                               tr=tr, preset=preset, tail=tail, N=N, dt=dt)
+        v = parse_number(value, "--correlation", allow_inf=False)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    _save_outputs(bold, output, lambda: plot_memory_bold(wm, bold), plot)
-    y = bold["bold"].values
-    t = bold["time"].values
-    summary = {"peak_bold": float(y.max()), "time_to_peak_s": float(t[np.argmax(y)]),
-               "undershoot": float(y.min()), "n_scans": int(bold.sizes["tr_time"]),
-               "seconds_per_unit": seconds_per_unit}
-    if as_json:
-        _echo_json(summary)
-    else:
-        click.echo(f"peak BOLD {summary['peak_bold']:.4g} at {summary['time_to_peak_s']:.3g} s, "
-                   f"undershoot {summary['undershoot']:.3g}, {summary['n_scans']} scans")
+        raise click.BadParameter(f"{exc}; give a length in rad (> 0) or 'cosine'", ctx,
+                                 param) from None
+    if v <= 0:
+        raise click.BadParameter(f"--correlation = {v:g} must be > 0 (rad) or 'cosine'", ctx,
+                                 param)
+    return v
 
 
-@main.command("wander")
+@command("wander", example="""
+astrofield wander --D 0.1,0.7,inf --sigma 0.05 --trials 100 --T 50 --json --plot wander.png
+astrofield wander --beta 0 --correlation cosine --sigma 0.1""")
 @model_options
-@click.option("--sigma", type=float, default=0.05, show_default=True, help="Noise amplitude.")
-@click.option("--correlation", default="0.5", show_default=True,
-              help="Gaussian correlation length (rad) or 'cosine'.")
-@click.option("--trials", type=int, default=100, show_default=True)
-@click.option("--T", "T", type=float, default=50.0, show_default=True)
-@click.option("--N", "N", type=int, default=64, show_default=True)
-@click.option("--dt", type=float, default=0.05, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False))
-@click.option("--plot", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True)
-def wander_cmd(theta, beta, gamma, D, sigma, correlation, trials, T, N, dt, seed, output, plot,
-               as_json):
+@option("--sigma", type=FINITE, default=api_default(_WANDER, "sigma"), help="Noise amplitude.")
+@option("--correlation", default=api_default(_WANDER, "correlation"), callback=_correlation,
+        help="Gaussian correlation length (rad, > 0) or 'cosine'.")
+@option("--trials", type=click.IntRange(min=2), default=api_default(_WANDER, "n_trials"),
+        help="Trials per parameter set.")
+@option("--T", "T", type=FINITE, default=api_default(_WANDER, "T"), help="Final time.")
+@option("--N", "N", type=click.IntRange(min=16), default=api_default(_WANDER, "N"),
+        help="Grid points.")
+@option("--dt", type=FINITE, default=api_default(_WANDER, "dt"), help="Time step.")
+@option("--seed", type=click.IntRange(min=0), default=api_default(_WANDER, "seed"),
+        help="Noise seed.")
+@output_option()
+@plot_option()
+@json_option
+@quiet_option
+def wander_cmd(**p: Any) -> None:
     """Noise-driven bump wandering: MSD and effective diffusion with confidence intervals."""
     from astrofield.applications.wandering import measure_wandering, plot_wandering
 
-    corr = correlation if correlation == "cosine" else float(correlation)
-    try:
-        ds = measure_wandering(_model(theta, beta, gamma, D), sigma=sigma, correlation=corr,
-                               n_trials=trials, T=T, N=N, dt=dt, seed=seed,
-                               t_fit=0.0 if corr == "cosine" else None)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    _save_outputs(ds, output, lambda: plot_wandering(ds), plot)
+    timer = Timer()
+    corr = p["correlation"]
+    with guard():
+        if p["sigma"] < 0:
+            raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
+        model = _model(p)
+        _check_size(model.batch_size * p["trials"], p["N"], "the wandering batch", T=p["T"],
+                    dt=p["dt"])
+        ds = measure_wandering(model, sigma=p["sigma"], correlation=corr,
+                               n_trials=p["trials"], T=p["T"], N=p["N"], dt=p["dt"],
+                               seed=p["seed"], t_fit=0.0 if corr == "cosine" else None,
+                               progress=False if p["quiet"] else None)
+    with guard(runtime=True):
+        save_outputs(ds, p["output"], p["plot"], lambda: plot_wandering(ds))
     keys = ["D_eff", "D_lo", "D_hi", "msd_exponent"] + (["D_theory"] if "D_theory" in ds else [])
-    summary = {k: ds[k].values for k in keys + ["D", "gamma", "beta"]}
-    if as_json:
-        _echo_json(summary)
-    else:
-        for i in range(ds.sizes["param"]):
-            extra = (f", theory {float(ds['D_theory'][i]):.4g}" if "D_theory" in ds
-                     and np.isfinite(ds["D_theory"][i]) else "")
-            click.echo(f"D={float(ds['D'][i]):g} gamma={float(ds['gamma'][i]):g} "
-                       f"beta={float(ds['beta'][i]):g}: D_eff {float(ds['D_eff'][i]):.4g} "
-                       f"[{float(ds['D_lo'][i]):.4g}, {float(ds['D_hi'][i]):.4g}]{extra}")
+    summary: dict[str, Any] = {k: ds[k].values for k in keys + ["D", "gamma", "beta"]}
+    summary.update({"wall_s": timer.wall_s, "output": p["output"], "plot": p["plot"]})
+    emit(summary, p["as_json"], [
+        f"D={float(ds['D'][i]):g} gamma={float(ds['gamma'][i]):g} "
+        f"beta={float(ds['beta'][i]):g}: D_eff {float(ds['D_eff'][i]):.4g} "
+        f"[{float(ds['D_lo'][i]):.4g}, {float(ds['D_hi'][i]):.4g}]"
+        for i in range(ds.sizes["param"])])
 
 
-@main.command("collapse")
-@click.option("--theta", type=float, default=0.3, show_default=True)
-@click.option("--gamma", type=float, default=2.0, show_default=True)
-@click.option("--D", "D", type=float, default=math.inf, show_default=True)
-@click.option("--beta-start", type=float, default=0.3, show_default=True)
-@click.option("--beta-end", type=float, default=1.2, show_default=True)
-@click.option("--T-ramp", "T_ramp", type=float, default=400.0, show_default=True)
-@click.option("--sigma", type=float, default=0.02, show_default=True)
-@click.option("--trials", type=int, default=4, show_default=True)
-@click.option("--window", type=float, default=60.0, show_default=True)
-@click.option("--N", "N", type=int, default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False))
-@click.option("--plot", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True)
-def collapse_cmd(theta, gamma, D, beta_start, beta_end, T_ramp, sigma, trials, window, N, seed,
-                 output, plot, as_json):
+@command("collapse", example="""
+astrofield collapse --beta-start 0.3 --beta-end 1.2 --T-ramp 400 --trials 4 --plot collapse.png""")
+@option("--theta", type=FINITE, default=api_default(_COLLAPSE_MODEL, "theta"), help="Threshold.")
+@option("--gamma", type=FINITE, default=api_default(_COLLAPSE_MODEL, "gamma"),
+        help="Replenishment rate.")
+@option("--D", "D", type=FLOAT_INF, default=api_default(_COLLAPSE_MODEL, "D"),
+        help="Astrocytic diffusion ('inf' allowed).")
+@option("--beta-start", type=FINITE, default=api_default(_COLLAPSE, "beta_start"),
+        help="Depletion rate at the start of the ramp.")
+@option("--beta-end", type=FINITE, default=api_default(_COLLAPSE, "beta_end"),
+        help="Depletion rate at the end of the ramp.")
+@option("--T-ramp", "T_ramp", type=FINITE, default=api_default(_COLLAPSE, "T_ramp"),
+        help="Ramp duration (time units).")
+@option("--sigma", type=FINITE, default=api_default(_COLLAPSE, "sigma"),
+        help="Noise amplitude.")
+@option("--trials", type=click.IntRange(min=1), default=4, help="Noise realisations.")
+@option("--window", type=FINITE, default=api_default(_COLLAPSE, "window"),
+        help="Rolling window of the indicators (time units).")
+@option("--N", "N", type=click.IntRange(min=16), default=api_default(_COLLAPSE, "N"),
+        help="Grid points.")
+@option("--dt", type=FINITE, default=api_default(_COLLAPSE, "dt"), help="Time step.")
+@option("--seed", type=click.IntRange(min=0), default=api_default(_COLLAPSE, "seed"),
+        help="Noise seed.")
+@output_option()
+@plot_option()
+@json_option
+@quiet_option
+def collapse_cmd(**p: Any) -> None:
     """Early warnings of resource collapse under a slow depletion ramp."""
     from astrofield.applications.collapse import plot_collapse, ramp_collapse
     from astrofield.model.definition import Model
 
-    try:
-        ds = ramp_collapse(Model(theta=theta, gamma=gamma, D=D), beta_start=beta_start,
-                           beta_end=beta_end, T_ramp=T_ramp, sigma=sigma, n_trials=trials,
-                           window=window, N=N, seed=seed)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    _save_outputs(ds, output, lambda: plot_collapse(ds), plot)
-    summary = {k: ds[k].values for k in ("t_collapse", "variance_tau", "ac1_tau", "lead_time",
-                                         "t_depletion")}
-    summary.update({"t_fold": float(ds["t_fold"]), "beta_max": float(ds["beta_max"])})
-    if as_json:
-        _echo_json(summary)
-    else:
-        click.echo(f"fold at t = {summary['t_fold']:.1f} (beta_max {summary['beta_max']:.4g})")
-        for k in range(ds.sizes["trial"]):
-            click.echo(f"trial {k}: collapse t = {float(ds['t_collapse'][k]):.1f}, "
-                       f"variance tau {float(ds['variance_tau'][k]):.2f}, AC1 tau "
-                       f"{float(ds['ac1_tau'][k]):.2f}, lead {float(ds['lead_time'][k]):.1f}")
+    timer = Timer()
+    with guard():
+        if p["sigma"] < 0:
+            raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
+        _check_size(p["trials"], p["N"], "the collapse batch", T=p["T_ramp"], dt=p["dt"],
+                    T_name="T-ramp")
+        ds = ramp_collapse(Model(theta=p["theta"], gamma=p["gamma"], D=p["D"]),
+                           beta_start=p["beta_start"], beta_end=p["beta_end"],
+                           T_ramp=p["T_ramp"], sigma=p["sigma"], n_trials=p["trials"],
+                           window=p["window"], N=p["N"], dt=p["dt"], seed=p["seed"])
+    with guard(runtime=True):
+        save_outputs(ds, p["output"], p["plot"], lambda: plot_collapse(ds))
+    s = {k: ds[k].values for k in ("t_collapse", "variance_tau", "ac1_tau", "lead_time",
+                                   "t_depletion")}
+    s.update({"t_fold": float(ds["t_fold"]), "beta_max": float(ds["beta_max"]),
+              "wall_s": timer.wall_s, "output": p["output"], "plot": p["plot"]})
+    emit(s, p["as_json"], [f"fold at t = {s['t_fold']:.1f} (beta_max {s['beta_max']:.4g})"] + [
+        f"trial {k}: collapse t = {float(ds['t_collapse'][k]):.1f}, variance tau "
+        f"{float(ds['variance_tau'][k]):.2f}, AC1 tau {float(ds['ac1_tau'][k]):.2f}, lead "
+        f"{float(ds['lead_time'][k]):.1f}" for k in range(ds.sizes["trial"])])
 
 
-@main.command("field2d")
-@click.option("--N", "N", type=int, default=48, show_default=True)
-@click.option("--T", "T", type=float, default=100.0, show_default=True)
-@click.option("--dt", type=float, default=0.05, show_default=True)
-@click.option("--beta", type=float, default=0.05, show_default=True)
-@click.option("--gamma", type=float, default=10.0, show_default=True)
-@click.option("--D", "D", type=float, default=0.7, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False))
-@click.option("--plot", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True)
-def field2d_cmd(N, T, dt, beta, gamma, D, output, plot, as_json):
-    """2-D bump on the torus (sigmoid firing, difference-of-Gaussians kernel)."""
+@command("field2d", example="""
+astrofield field2d --N 48 --T 100 --plot field2d.png --json""")
+@option("--N", "N", type=click.IntRange(min=8), default=48, help="Grid points per side.")
+@option("--T", "T", type=FINITE, default=api_default(_FIELD2D, "T"), help="Final time.")
+@option("--dt", type=FINITE, default=api_default(_FIELD2D, "dt"), help="Time step.")
+@option("--beta", type=FINITE, default=api_default(_MODEL, "beta"), help="Depletion rate.")
+@option("--gamma", type=FINITE, default=10.0,
+        help="Replenishment rate (the 2-D example's default model).")
+@option("--D", "D", type=FLOAT_INF, default=api_default(_MODEL, "D"),
+        help="Astrocytic diffusion.")
+@output_option()
+@plot_option()
+@json_option
+@quiet_option
+def field2d_cmd(**p: Any) -> None:
+    """2-D bump on the torus (sigmoid firing theta 0.3, steepness 10; difference of Gaussians)."""
     from astrofield.applications.field2d import plot_field2d, solve2d
     from astrofield.model.definition import Model
 
-    try:
-        model = Model(theta=0.3, steepness=10.0, firing="sigmoid", beta=beta, gamma=gamma, D=D)
-        ds = solve2d(model, N=N, T=T, dt=dt)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    _save_outputs(ds, output, lambda: plot_field2d(ds), plot)
-    summary = {"u_max": float(ds["u_max"][-1]), "area": float(ds["area"][-1]),
-               "x_c": float(ds["x_c"][-1]), "y_c": float(ds["y_c"][-1]),
-               "mass_drift": float(ds["mass_drift"])}
-    if as_json:
-        _echo_json(summary)
-    else:
-        click.echo(", ".join(f"{k} {v:.4g}" for k, v in summary.items()))
+    timer = Timer()
+    with guard():
+        _check_size(p["N"], p["N"], "the 2-D field", T=p["T"], dt=p["dt"])
+        model = Model(theta=0.3, steepness=10.0, firing="sigmoid", beta=p["beta"],
+                      gamma=p["gamma"], D=p["D"])
+        ds = solve2d(model, N=p["N"], T=p["T"], dt=p["dt"])
+    with guard(runtime=True):
+        save_outputs(ds, p["output"], p["plot"], lambda: plot_field2d(ds))
+    s = {"u_max": float(ds["u_max"][-1]), "area": float(ds["area"][-1]),
+         "x_c": float(ds["x_c"][-1]), "y_c": float(ds["y_c"][-1]),
+         "mass_drift": float(ds["mass_drift"]), "wall_s": timer.wall_s,
+         "output": p["output"], "plot": p["plot"]}
+    emit(s, p["as_json"], ", ".join(f"{k} {v:.4g}" for k, v in s.items()
+                                    if isinstance(v, float)))

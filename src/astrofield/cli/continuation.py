@@ -9,7 +9,6 @@ apply (sigmoid firing or a non-cosine kernel).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -19,7 +18,15 @@ from typing import Any
 import click
 import numpy as np
 
-from astrofield.cli import main
+from astrofield.cli._common import (
+    command,
+    emit,
+    json_option,
+    output_option,
+    plot_option,
+    quiet_option,
+    say,
+)
 
 __all__ = ["spectrum_cmd", "continue_cmd", "model_options", "numerical_options",
            "wants_numerical"]
@@ -127,7 +134,7 @@ def _check_N(N: int) -> None:
 def _fail(message: str, as_json: bool, extra: dict | None = None) -> None:
     """Report a numerical failure (no bump, no convergence) and exit 1, without a traceback."""
     if as_json:
-        click.echo(json.dumps({"error": message, **(extra or {})}))
+        emit({"error": message, **(extra or {})}, True, [])
     click.echo(f"Error: {message}", err=True)
     sys.exit(1)
 
@@ -144,21 +151,20 @@ def _spectrum_obj(sp, n_show: int) -> dict:
             "resolved": bool(sp.resolved), "method": sp.method}
 
 
-@main.command("spectrum")
+@command("spectrum", example="""
+astrofield spectrum --firing sigmoid --steepness 20 --D 0.3 --N 128 --json
+astrofield spectrum --kernel mexican_hat --D inf --N 64 -o spectrum.nc""")
 @model_options
 @click.option("--branch", type=click.Choice(["wide", "narrow"]), default="wide",
               show_default=True, help="Heaviside bump used (or as the sigmoid start guess).")
 @click.option("--n-show", type=int, default=10, show_default=True,
               help="How many leading eigenvalues to print.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="NetCDF file with the leading eigenvalues and eigenfunction.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@output_option("NetCDF file with the leading eigenvalues and eigenfunction.")
+@json_option
+@quiet_option
 def spectrum_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params, N,
-                 branch, n_show, output, as_json) -> None:
-    """Eigenvalues of the linearisation about a numerical bump (any kernel and firing rate).
-
-    Example: astrofield spectrum --firing sigmoid --steepness 20 --kernel mexican_hat --N 256
-    """
+                 branch, n_show, output, as_json, quiet) -> None:
+    """Eigenvalues of the linearisation about a numerical bump (any kernel and firing rate)."""
     from astrofield.theory.spectra import spectrum
     from astrofield.theory.steady import SteadyStateError, steady_bump
 
@@ -184,7 +190,7 @@ def spectrum_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_p
     lines += [f"  {z.real:+.10g} {z.imag:+.10g}i" for z in sp.eigenvalues[:n_show]]
     if not sp.resolved:
         lines.append("warning: the translation eigenvalue is not small; increase --N")
-    _emit(obj, as_json, lines)
+    emit(obj, as_json, lines)
 
 
 def _model_obj(model) -> dict:
@@ -194,41 +200,32 @@ def _model_obj(model) -> dict:
     return out
 
 
-def _emit(obj: dict, as_json: bool, lines: list[str]) -> None:
-    if as_json:
-        click.echo(json.dumps(obj))
-    else:
-        for line in lines:
-            click.echo(line)
-
-
 def _check_dir(path: str | None, hint: str) -> None:
     if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise click.BadParameter(f"directory of {path!r} does not exist", param_hint=hint)
 
 
-@main.command("continue")
+@command("continue", example="""
+astrofield continue --firing sigmoid --steepness 20 --D 0.3 --param beta --start 0.01 \\
+    --stop 0.1 -o branch.nc --plot branch.png --json""")
 @model_options
 @click.option("--param", type=click.Choice(["beta", "gamma", "D", "theta", "steepness", "tau"]),
               default="beta", show_default=True, help="Continuation parameter.")
 @click.option("--start", type=float, default=None, help="First value (default: the model's).")
 @click.option("--stop", type=float, required=True, help="Last value.")
-@click.option("--max-points", type=int, default=200, show_default=True)
+@click.option("--max-points", type=int, default=200, show_default=True,
+              help="Largest number of points on the stationary branch.")
 @click.option("--ds", type=float, default=0.05, show_default=True,
               help="Initial arclength step (parameter in units of |stop - start|).")
 @click.option("--no-travelling", is_flag=True, help="Do not switch onto travelling bumps.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="NetCDF file of the branch (written atomically).")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="PNG bifurcation diagram.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@output_option("NetCDF file of the branch (written atomically).")
+@plot_option("Bifurcation diagram (solid stable, dashed unstable, markers at special points).")
+@json_option
+@quiet_option
 def continue_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params, N, param,
-                 start, stop, max_points, ds, no_travelling, output, plot, as_json) -> None:
-    """Follow bumps in one parameter: folds, drift bifurcations, travelling bumps.
-
-    Example: astrofield continue --firing sigmoid --steepness 20 --D 0.3 --param beta
-    --start 0.01 --stop 0.1 -o branch.nc --plot branch.png
-    """
+                 start, stop, max_points, ds, no_travelling, output, plot, as_json,
+                 quiet) -> None:
+    """Follow bumps in one parameter: folds, drift bifurcations, travelling bumps."""
     from astrofield.model.definition import PARAMETER_RANGES
     from astrofield.theory.continuation import continue_bumps
 
@@ -257,10 +254,10 @@ def continue_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_p
         save(res, output)
     if plot and res.sizes["point"]:
         plot_branch(res, plot)
-    _report_branch(res, param, output, plot, as_json)
+    _report_branch(res, param, output, plot, as_json, quiet)
 
 
-def _report_branch(res, param: str, output, plot, as_json: bool) -> None:
+def _report_branch(res, param: str, output, plot, as_json: bool, quiet: bool) -> None:
     pt = res["point_type"].values
     pv = res[param].values
 
@@ -283,9 +280,9 @@ def _report_branch(res, param: str, output, plot, as_json: bool) -> None:
         lines.append(f"wrote {output}")
     if plot:
         lines.append(f"wrote {plot}")
-    _emit(obj, as_json, lines)
+    emit(obj, as_json, lines)
     if msg:
-        click.echo(f"warning: {msg}", err=True)
+        say(f"warning: {msg}", quiet)
 
 
 def plot_branch(res, path: str) -> None:
@@ -347,7 +344,7 @@ def numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, firing, steepne
                  f"{r['leading_real']:+.8g} {r['leading_imag']:+.8g}i"]
         if r["message"]:
             lines.append(f"warning: {r['message']}")
-    _emit(obj, as_json, lines)
+    emit(obj, as_json, lines)
 
 
 def numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json, firing, steepness, kernel,
@@ -378,7 +375,7 @@ def numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json, firing, st
     obj = {"method": "numerical continuation", "theta": theta, "D": _num(model.D),
            "vary": vary, "steepness": steepness, "kernel": model.kernel.describe(), "N": N,
            key: _num(val), "wall_s": time.perf_counter() - t0}
-    _emit(obj, as_json, [f"{key} (numerical) = {val:.10g}" if math.isfinite(val) else
+    emit(obj, as_json, [f"{key} (numerical) = {val:.10g}" if math.isfinite(val) else
                          f"no drift bifurcation for {vary} in [{lo:g}, {hi:g}]"])
 
 
@@ -426,5 +423,5 @@ def numerical_map_cmd(vals: dict, opts: dict, output: str | None, as_json: bool)
     ex = ds["exists"].values
     obj = {"method": "numerical spectrum", "points": int(ex.size), "exists": int(ex.sum()),
            "stable": int(ds["stable"].values.sum()), "wall_time_s": wall, "output": output}
-    _emit(obj, as_json, [f"{obj['points']} points ({obj['exists']} with a bump) in {wall:.2f} s:"
+    emit(obj, as_json, [f"{obj['points']} points ({obj['exists']} with a bump) in {wall:.2f} s:"
                          f" {obj['stable']} stable (numerical spectrum)"])

@@ -3,7 +3,7 @@
 Command shapes::
 
     astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 --theta 0.1 \\
-        --T 500 -o map.nc [--summary-json] [--N 128] [--dt 0.05] [--eps 0.05] \\
+        --T 500 -o map.nc --plot map.png [--json] [--N 128] [--dt 0.05] [--eps 0.05] \\
         [--chunk-size 125] [--workers 2] [--scheduler local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...]
@@ -11,15 +11,38 @@ Command shapes::
 
 from __future__ import annotations
 
-import json
-import math
-import time
-from pathlib import Path
+import re
+from typing import Any
 
 import click
+import numpy as np
 
-from astrofield.cli import main
-from astrofield.cli.run import FLOAT_INF
+from astrofield.cli._common import (
+    FINITE,
+    FLOAT_INF,
+    Timer,
+    api_default,
+    command,
+    emit,
+    guard,
+    json_option,
+    option,
+    output_option,
+    plot_option,
+    quiet_option,
+    vary_option,
+)
+
+_PHASE = "astrofield.experiments.phase:phase_diagram"
+#: A dask scheduler address: ``scheme://host[:port]`` or ``host:port``.
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx|inproc)://[^\s/]+|[\w.\-]+:\d+)$")
+
+
+def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if value in ("serial", "local") or _ADDRESS.match(value or ""):
+        return value
+    raise click.BadParameter(f"{value!r} is not 'local', 'serial' or a dask scheduler address "
+                             "such as tcp://host:8786", ctx, param)
 
 
 def _executor(scheduler: str):
@@ -30,123 +53,166 @@ def _executor(scheduler: str):
 
     try:
         client = Client(scheduler, timeout="20s")
-    except OSError as exc:
-        raise click.UsageError(
-            f"cannot connect to the dask scheduler at {scheduler!r}: {exc}") from exc
+    except (OSError, ValueError, TypeError) as exc:
+        raise click.ClickException(
+            f"cannot connect to the dask scheduler at {scheduler!r}: {exc}") from None
     return client, client
 
 
-def _jsonable(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else str(v)
-    return v
+def _estimate_bytes(N: int, chunk_size: int, workers: int | None) -> float:
+    """Peak memory of the sweep: about 40 arrays of N values per point in each running chunk."""
+    from astrofield.cli._common import env_workers
+
+    return 8.0 * 40 * N * chunk_size * (workers or env_workers())
 
 
-@main.command("phase")
-@click.option("--vary", "vary", multiple=True, required=True, metavar="NAME=SPEC",
-              help="Swept parameter (beta, D, gamma or theta; one or two): start:stop:count, "
-                   "v1,v2,... or a single value such as D=inf.")
-@click.option("--theta", type=float, default=0.1, show_default=True, help="Threshold.")
-@click.option("--beta", type=float, default=0.05, show_default=True, help="Depletion rate.")
-@click.option("--gamma", type=float, default=2.0, show_default=True, help="Replenishment.")
-@click.option("--D", "D", type=FLOAT_INF, default=1.0, show_default=True,
-              help="Astrocytic diffusion ('inf' allowed).")
-@click.option("--T", "T", type=float, default=500.0, show_default=True, help="Final time.")
-@click.option("--N", "N", type=int, default=128, show_default=True, help="Grid points.")
-@click.option("--dt", type=float, default=0.05, show_default=True, help="Time step.")
-@click.option("--eps", type=float, default=0.05, show_default=True,
-              help="Shift perturbation (fraction of the bump amplitude).")
-@click.option("--chunk-size", type=int, default=125, show_default=True,
-              help="Grid points per batched simulator call.")
-@click.option("--workers", type=int, default=None,
-              help="Worker processes of the local cluster [default: all cores].")
-@click.option("--scheduler", default="local", show_default=True,
-              help="'local' (start a dask LocalCluster), 'serial' (in process, no dask) or the "
-                   "ADDRESS of a running dask scheduler (e.g. tcp://host:8786).")
-@click.option("--resume", is_flag=True,
-              help="Continue an interrupted sweep from the finished chunks in OUT.parts/.")
-@click.option("--early-stop/--no-early-stop", default=True, show_default=True,
-              help="Decide clearly travelling / fully relaxed points before T.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="NetCDF output (chunks go to OUTPUT.parts/ while running).")
-@click.option("--summary-json", is_flag=True, help="Print one JSON object with the summary.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def phase_cmd(vary, theta, beta, gamma, D, T, N, dt, eps, chunk_size, workers, scheduler, resume,
-              early_stop, output, summary_json, quiet):
+def _boundaries(ds, fixed: dict[str, float]) -> dict[str, Any]:
+    """Analytic stability boundaries to draw on the map (empty where none applies)."""
+    from astrofield.experiments.figures import boundary_curve
+    from astrofield.theory.stability import boundary
+
+    dims = list(ds["drift"].dims)
+    if dims in (["beta"], ["gamma"]):  # critical values along the swept axis: vertical lines
+        kw = {"gamma": fixed["gamma"]} if dims == ["beta"] else {"beta": fixed["beta"]}
+        return {name: boundary(dims[0], fixed["theta"], fixed["D"], method=method, **kw)
+                for method, name in (("evans", "Evans E'(0) = 0"),
+                                     ("fourier", "Fourier truncation"))}
+    other = [d for d in dims if d != "beta"]
+    if len(dims) != 2 or "beta" not in dims or other[0] not in ("D", "gamma"):
+        return {}
+    x = np.asarray(ds[other[0]].values, float)
+    x = np.linspace(x.min(), x.max(), max(24, 2 * x.size))
+    kw = {"gamma": fixed["gamma"]} if other[0] == "D" else {"D": fixed["D"]}
+    hi = float(ds["beta"].max()) * 3
+    return {name: (x, boundary_curve(other[0], x, theta=fixed["theta"], method=m,
+                                     beta_hi=hi, **kw))
+            for m, name in (("evans", "Evans E'(0) = 0"), ("fourier", "Fourier truncation"))}
+
+
+def _phase_figure(ds, fixed: dict[str, float]):
+    from astrofield.plotting.maps import plot_phase
+
+    return plot_phase(ds, _boundaries(ds, fixed))
+
+
+@command("phase", example="""
+astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 \\
+    -o map.nc --plot map.png --json
+astrofield phase --vary beta=1e-3:0.1:20:log --D inf --scheduler serial""")
+@vary_option("beta, D, gamma or theta; one or two; required")
+@option("--theta", type=FINITE, default=api_default(_PHASE, "theta"), help="Threshold.")
+@option("--beta", type=FINITE, default=api_default(_PHASE, "beta"), help="Depletion rate.")
+@option("--gamma", type=FINITE, default=api_default(_PHASE, "gamma"), help="Replenishment.")
+@option("--D", "D", type=FLOAT_INF, default=api_default(_PHASE, "D"),
+        help="Astrocytic diffusion ('inf' allowed).")
+@option("--T", "T", type=FINITE, default=api_default(_PHASE, "T"), help="Final time.")
+@option("--N", "N", type=click.IntRange(min=16), default=api_default(_PHASE, "N"),
+        help="Grid points.")
+@option("--dt", type=FINITE, default=api_default(_PHASE, "dt"), help="Time step.")
+@option("--eps", type=FINITE, default=api_default(_PHASE, "eps"),
+        help="Shift perturbation (fraction of the bump amplitude).")
+@option("--chunk-size", type=click.IntRange(min=1), default=api_default(_PHASE, "chunk_size"),
+        help="Grid points per batched simulator call.")
+@option("--workers", type=click.IntRange(min=1), default=None,
+        help="Worker processes of the local cluster [default: all cores].")
+@option("--scheduler", default="local", callback=_check_scheduler,
+        help="'local' (start a dask LocalCluster), 'serial' (in process, no dask) or the "
+             "ADDRESS of a running dask scheduler (e.g. tcp://host:8786).")
+@option("--resume", is_flag=True,
+        help="Continue an interrupted sweep from the finished chunks in OUT.parts/.")
+@option("--early-stop/--no-early-stop", default=True,
+        help="Decide clearly travelling / fully relaxed points before T.")
+@output_option("NetCDF output (chunks go to OUTPUT.parts/ while running).")
+@plot_option("Figure of |drift| and |velocity| with the analytic boundaries (png, pdf, ...).")
+@json_option
+@quiet_option
+def phase_cmd(**p: Any) -> None:
     """Numerical phase diagram of the drift experiment over one or two parameters.
 
     Each point: exact wide bump + shift perturbation, integrated to T; verdict stable /
-    unstable / no bump, with the Evans E'(0) and Fourier verdicts alongside. Example:
-
-        astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 -o map.nc
+    unstable / no bump, with the Evans E'(0) and Fourier verdicts alongside.
     """
+    from astrofield._validate import check_memory, check_steps
     from astrofield.experiments.phase import phase_diagram, summarize
     from astrofield.experiments.sweep import make_grid
 
-    t0 = time.perf_counter()
-    if resume and not output:
-        raise click.UsageError("--resume needs -o/--output (the store to resume)")
+    timer = Timer()
+    with guard():
+        if not p["vary"]:
+            raise ValueError("--vary NAME=SPEC is required (e.g. --vary D=0.001:0.6:50)")
+        if p["resume"] and not p["output"]:
+            raise ValueError("--resume needs -o/--output (the store to resume)")
+        fixed = {k: p[k] for k in ("theta", "beta", "gamma", "D")}
+        make_grid(p["vary"], fixed, max_dims=2)
+        check_steps(p["T"], p["dt"])
+        check_memory(_estimate_bytes(p["N"], p["chunk_size"], p["workers"]),
+                     f"a sweep with N = {p['N']} and chunk size {p['chunk_size']}")
+    executor, client = _executor(p["scheduler"])
     try:
-        make_grid(vary, {"theta": theta, "beta": beta, "gamma": gamma, "D": D}, max_dims=2)
-        if workers is not None and workers < 1:
-            raise ValueError(f"workers = {workers} is outside the allowed range >= 1")
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    executor, client = _executor(scheduler)
-    try:
-        ds = phase_diagram(vary, theta=theta, beta=beta, gamma=gamma, D=D, T=T, N=N, dt=dt,
-                           eps=eps, early_stop=early_stop, chunk_size=chunk_size,
-                           executor=executor, workers=workers, store=output, resume=resume,
-                           progress=False if (quiet or summary_json) else None)
-    except (ValueError, FileExistsError) as exc:
-        raise click.UsageError(str(exc)) from exc
+        with guard():  # bad settings are found before the sweep starts: exit 2
+            ds = phase_diagram(p["vary"], **fixed, T=p["T"], N=p["N"], dt=p["dt"],
+                               eps=p["eps"], early_stop=p["early_stop"],
+                               chunk_size=p["chunk_size"], executor=executor,
+                               workers=p["workers"], store=p["output"], resume=p["resume"],
+                               progress=False if p["quiet"] else None)
     finally:
         if client is not None:
             client.close()
-    wall = time.perf_counter() - t0
+    if p["plot"]:
+        from astrofield.cli._common import save_outputs
+
+        with guard(runtime=True):
+            save_outputs(ds, None, p["plot"], lambda: _phase_figure(ds, fixed))
     s = summarize(ds)
-    if summary_json:
-        out = {**s, "wall_s": wall, "dims": list(ds["verdict"].dims),
-               "shape": list(ds["verdict"].shape), "T": T, "N": N, "dt": dt, "eps": eps,
-               "early_stop": early_stop, "chunk_size": chunk_size, "scheduler": scheduler,
-               "output": str(Path(output)) if output else None}
-        click.echo(json.dumps({k: _jsonable(v) for k, v in out.items()}))
-    elif not quiet:
-        click.echo(f"{s['points']} points: {s['n_stable']} stable, {s['n_unstable']} unstable, "
-                   f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}; "
-                   f"{wall:.1f} s" + (f" -> {output}" if output else ""))
+    out = {**s, "wall_s": timer.wall_s, "dims": list(ds["verdict"].dims),
+           "shape": list(ds["verdict"].shape), "T": p["T"], "N": p["N"], "dt": p["dt"],
+           "eps": p["eps"], "early_stop": p["early_stop"], "chunk_size": p["chunk_size"],
+           "scheduler": p["scheduler"], "output": p["output"], "plot": p["plot"]}
+    emit(out, p["as_json"],
+         f"{s['points']} points: {s['n_stable']} stable, {s['n_unstable']} unstable, "
+         f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}; "
+         f"{out['wall_s']:.1f} s" + (f" -> {p['output']}" if p["output"] else ""))
 
 
-@main.command("figure")
+@command("figure", example="""
+astrofield figure 7 -o figures/
+astrofield figure 5 -o figures/ --resolution 20 --T 200 --scheduler serial""")
 @click.argument("number", type=click.Choice(["2", "5", "6", "7"]))
-@click.option("-o", "--outdir", type=click.Path(file_okay=False), required=True,
-              help="Directory for figureN.png, figureN.pdf and figureN.nc.")
-@click.option("--resolution", type=int, default=50, show_default=True,
-              help="Grid points per axis of the Figure 5/6 maps.")
-@click.option("--T", "T", type=float, default=None,
-              help="Final time [default: 500 for Figures 5/6, 200 for Figure 7].")
-@click.option("--N", "N", type=int, default=None, help="Grid points of the simulations.")
-@click.option("--dt", type=float, default=None, help="Time step of the simulations.")
-@click.option("--early-stop/--no-early-stop", default=False, show_default=True,
-              help="Early decisions in the Figure 5/6 maps (drift/velocity then at t_final).")
-@click.option("--workers", type=int, default=None, help="Worker processes [default: all cores].")
-@click.option("--scheduler", default="local", show_default=True,
-              help="'local', 'serial' or a dask scheduler ADDRESS (Figures 5/6).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def figure_cmd(number, outdir, resolution, T, N, dt, early_stop, workers, scheduler, quiet):
+@option("-o", "--outdir", type=click.Path(file_okay=False), required=True,
+        help="Directory for figureN.png, figureN.pdf and figureN.nc.")
+@option("--resolution", type=click.IntRange(min=2), default=50,
+        help="Grid points per axis of the Figure 5/6 maps.")
+@option("--T", "T", type=FINITE, default=None,
+        help="Final time [default: 500 for Figures 5/6, 200 for Figure 7].")
+@option("--N", "N", type=click.IntRange(min=16), default=None,
+        help="Grid points of the simulations.")
+@option("--dt", type=FINITE, default=None, help="Time step of the simulations.")
+@option("--early-stop/--no-early-stop", default=False,
+        help="Early decisions in the Figure 5/6 maps (drift/velocity then at t_final).")
+@option("--workers", type=click.IntRange(min=1), default=None,
+        help="Worker processes [default: all cores].")
+@option("--scheduler", default="local", callback=_check_scheduler,
+        help="'local', 'serial' or a dask scheduler ADDRESS (Figures 5/6).")
+@json_option
+@quiet_option
+def figure_cmd(**p: Any) -> None:
     """Reproduce the paper's Figure 2, 5, 6 or 7 (PNG, PDF and the data as NetCDF)."""
     from astrofield.experiments.figures import make_figure
+    from astrofield.io.files import check_output_path
 
-    executor, client = _executor(scheduler)
+    timer = Timer()
+    with guard():
+        check_output_path(f"{p['outdir'].rstrip('/')}/figure{p['number']}.png", "--outdir",
+                          make_parents=True)
+    executor, client = _executor(p["scheduler"])
     try:
-        paths = make_figure(int(number), outdir, resolution=resolution, T=T, N=N, dt=dt,
-                            early_stop=early_stop, executor=executor, workers=workers,
-                            progress=not quiet)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
+        with guard():
+            paths = make_figure(int(p["number"]), p["outdir"], resolution=p["resolution"],
+                                T=p["T"], N=p["N"], dt=p["dt"], early_stop=p["early_stop"],
+                                executor=executor, workers=p["workers"],
+                                progress=not p["quiet"])
     finally:
         if client is not None:
             client.close()
-    if not quiet:
-        for p in paths:
-            click.echo(str(p))
+    emit({"figure": int(p["number"]), "files": [str(x) for x in paths],
+          "wall_s": timer.wall_s}, p["as_json"], [str(x) for x in paths])

@@ -1,170 +1,183 @@
-"""``astrofield run``: simulate one parameter set (or a small batch) and save/plot/summarise it."""
+"""``astrofield run``: simulate one parameter set and save/plot/summarise it."""
 
 from __future__ import annotations
 
-import json
-import math
-import sys
-import time
-from pathlib import Path
+from typing import Any
 
 import click
 
-from astrofield.cli import main
+from astrofield.cli._common import (
+    FINITE,
+    FLOAT_INF,
+    Timer,
+    api_default,
+    command,
+    emit,
+    guard,
+    json_option,
+    option,
+    output_option,
+    plot_option,
+    quiet_option,
+    save_outputs,
+)
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+__all__ = ["run_cmd", "parse_pulse", "parse_kernel_params", "FLOAT_INF"]
 
-
-class FloatOrInf(click.ParamType):
-    """A float that also accepts ``inf``."""
-
-    name = "float|inf"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, float):
-            return value
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number (or 'inf')", param, ctx)
-
-
-FLOAT_INF = FloatOrInf()
+_SOLVE = "astrofield.simulator.integrator:solve"
+_MODEL = "astrofield.model.definition:Model"
 
 
-def _load_config(ctx: click.Context, param: click.Parameter, value: str | None):
-    """Read a TOML file into the command's defaults (command-line options still win)."""
-    if not value:
-        return value
-    try:
-        with open(value, "rb") as fh:
-            cfg = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise click.BadParameter(f"cannot read config {value!r}: {exc}", ctx, param) from exc
-    cfg = cfg.get("run", cfg)
-    names = {p.name for p in ctx.command.params}
-    unknown = sorted(k for k in cfg if k.replace("-", "_") not in names)
-    if unknown:
-        raise click.BadParameter(f"unknown keys in config: {', '.join(unknown)}", ctx, param)
-    ctx.default_map = {**(ctx.default_map or {}), **{k.replace("-", "_"): v for k, v in
-                                                      cfg.items()}}
-    return value
-
-
-def _parse_pulse(text: str):
+def parse_pulse(text: str):
+    """``POSITION,WIDTH,AMPLITUDE,T_ON,T_OFF`` -> :class:`~astrofield.model.stimulus.Pulse`."""
+    from astrofield._validate import parse_number
     from astrofield.model.stimulus import Pulse
 
-    parts = [float(v) for v in text.split(",")]
+    parts = str(text).split(",")
     if len(parts) != 5:
-        raise click.BadParameter(
-            f"--pulse {text!r}: expected POSITION,WIDTH,AMPLITUDE,T_ON,T_OFF (5 numbers)")
+        raise ValueError(f"--pulse {text!r}: expected POSITION,WIDTH,AMPLITUDE,T_ON,T_OFF "
+                         "(5 numbers)")
+    names = ("position", "width", "amplitude", "t_on", "t_off")
+    vals = [parse_number(p, f"--pulse {n}", allow_inf=False) for n, p in zip(names, parts,
+                                                                              strict=True)]
     try:
-        return Pulse(*parts)
+        return Pulse(*vals)
     except ValueError as exc:
-        raise click.BadParameter(f"--pulse {text!r}: {exc}") from exc
+        raise ValueError(f"--pulse {text!r}: {exc}") from None
 
 
-@main.command("run")
-@click.option("--config", type=click.Path(dir_okay=False), callback=_load_config, is_eager=True,
-              expose_value=False, help="TOML file with any of these options (keys as below).")
-@click.option("--theta", type=float, default=0.1, show_default=True, help="Firing threshold.")
-@click.option("--beta", type=float, default=0.05, show_default=True, help="Depletion rate.")
-@click.option("--gamma", type=float, default=2.0, show_default=True, help="Replenishment rate.")
-@click.option("--tau", type=float, default=1.0, show_default=True, help="Resource time scale.")
-@click.option("--D", "D", type=FLOAT_INF, default=0.7, show_default=True,
-              help="Astrocytic diffusion ('inf' for the well-mixed limit).")
-@click.option("--firing", type=click.Choice(["heaviside", "sigmoid"]), default="heaviside",
-              show_default=True)
-@click.option("--steepness", type=float, default=50.0, show_default=True,
-              help="Sigmoid steepness.")
-@click.option("--kernel", type=click.Choice(["cosine", "gaussian", "mexican_hat", "wizard_hat"]),
-              default="cosine", show_default=True)
-@click.option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
-              help="Kernel parameter, e.g. width=0.6 (gaussian), w_e/s_e/w_i/s_i (mexican_hat), "
-                   "amplitude, scale (wizard_hat); repeatable.")
-@click.option("--N", "N", type=int, default=256, show_default=True, help="Grid points.")
-@click.option("--dt", type=float, default=0.02, show_default=True, help="Time step.")
-@click.option("--T", "T", type=float, default=200.0, show_default=True, help="Final time.")
-@click.option("--init", type=click.Choice(["bump", "rest"]), default="bump", show_default=True)
-@click.option("--eps", type=float, default=0.3, show_default=True,
-              help="Shift perturbation (fraction of bump amplitude).")
-@click.option("--position", type=float, default=0.0, show_default=True,
-              help="Initial bump centre (rad).")
-@click.option("--pulse", "pulses", multiple=True,
-              help="Input pulse POSITION,WIDTH,AMPLITUDE,T_ON,T_OFF (repeatable).")
-@click.option("--noise-sigma", type=float, default=0.0, show_default=True,
-              help="Additive noise amplitude (0: deterministic).")
-@click.option("--noise-correlation", type=float, default=0.5, show_default=True,
-              help="Gaussian noise correlation length (rad).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
-@click.option("--n-frames", type=int, default=201, show_default=True,
-              help="Stored frames of u, q, a.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="NetCDF output file.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="Figure file (kymographs and position trace), e.g. run.png.")
-@click.option("--summary-json", is_flag=True, help="Print a one-line JSON summary.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params, N, dt, T, init,
-            eps, position,
-            pulses, noise_sigma, noise_correlation, seed, n_frames, output, plot, summary_json,
-            quiet):
-    """Simulate the astrocyte-neural field on the ring.
+def parse_kernel_params(items: tuple[str, ...]) -> dict[str, float]:
+    """``NAME=VALUE`` items of ``--kernel-param`` -> keyword arguments (finite numbers)."""
+    from astrofield._validate import parse_number
 
-    Defaults reproduce the paper's Figure 7 run (theta 0.1, beta 0.05, gamma 2, D 0.7, eps 0.3,
-    T 200) at a resolution whose final drift is within 1% of the converged value.
-    """
-    from astrofield.io import save
+    kw: dict[str, float] = {}
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--kernel-param {item!r}: expected NAME=VALUE, e.g. width=0.6")
+        kw[name.strip()] = parse_number(value, f"--kernel-param {name.strip()}",
+                                        allow_inf=False)
+    return kw
+
+
+def _estimate_bytes(N: int, n_frames: int) -> float:
+    """Peak memory of a single run: stored frames of u, q, a plus about 30 work arrays."""
+    return 8.0 * N * (3 * n_frames + 30)
+
+
+def _build(p: dict[str, Any]):
+    """Model, stimulus and noise from the options (ValueError on bad input, before any work)."""
+    from astrofield._validate import check_memory, check_steps
     from astrofield.model.definition import Model
     from astrofield.model.kernels import make_kernel
     from astrofield.model.noise import Noise
+
+    try:
+        kern = make_kernel(p["kernel"], **parse_kernel_params(p["kernel_params"]))
+    except TypeError as exc:
+        raise ValueError(f"--kernel-param: {exc}") from None
+    model = Model(theta=p["theta"], beta=p["beta"], gamma=p["gamma"], tau=p["tau"], D=p["D"],
+                  firing=p["firing"], steepness=p["steepness"], kernel=kern)
+    stim = [parse_pulse(s) for s in p["pulses"]]
+    noise = (Noise(p["noise_sigma"], p["noise_correlation"], p["seed"])
+             if p["noise_sigma"] > 0 else None)
+    if p["noise_sigma"] < 0:
+        raise ValueError(f"--noise-sigma = {p['noise_sigma']:g} is outside the allowed range "
+                         "[0, inf)")
+    check_steps(p["T"], p["dt"])
+    check_memory(_estimate_bytes(p["N"], p["n_frames"]),
+                 f"a run with N = {p['N']} and {p['n_frames']} frames")
+    return model, stim, noise
+
+
+def _summary(ds, p: dict[str, Any], wall: float) -> dict[str, Any]:
+    return {"drift": float(ds["drift"]), "velocity": float(ds["velocity_final"]),
+            "mass_drift": float(ds["mass_drift"]), "width": float(ds["width_final"]),
+            "final_position": float(ds["position"].values[-1]), "wall_s": wall,
+            "N": p["N"], "dt": p["dt"], "T": p["T"], "seed": p["seed"],
+            "output": p["output"], "plot": p["plot"]}
+
+
+@command("run", example="""
+astrofield run --beta 0.05 --D 0.7 --T 200 -o run.nc --plot run.png --json
+astrofield run --config run.toml --D inf      # file values, D overridden""")
+@option("--theta", type=FINITE, default=api_default(_MODEL, "theta"), help="Firing threshold.")
+@option("--beta", type=FINITE, default=api_default(_MODEL, "beta"), help="Depletion rate.")
+@option("--gamma", type=FINITE, default=api_default(_MODEL, "gamma"), help="Replenishment rate.")
+@option("--tau", type=FINITE, default=api_default(_MODEL, "tau"), help="Resource time scale.")
+@option("--D", "D", type=FLOAT_INF, default=api_default(_MODEL, "D"),
+        help="Astrocytic diffusion ('inf' for the well-mixed limit).")
+@option("--firing", type=click.Choice(["heaviside", "sigmoid"]), default="heaviside",
+        help="Firing-rate function.")
+@option("--steepness", type=FINITE, default=api_default(_MODEL, "steepness"),
+        help="Sigmoid steepness (sigmoid firing only).")
+@option("--kernel", type=click.Choice(["cosine", "gaussian", "mexican_hat", "wizard_hat"]),
+        default="cosine", help="Synaptic connectivity kernel.")
+@option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
+        help="Kernel parameter, e.g. width=0.6 (gaussian), w_e/s_e/w_i/s_i (mexican_hat), "
+             "amplitude, scale (wizard_hat); repeatable.")
+@option("--N", "N", type=click.IntRange(min=16), default=api_default(_SOLVE, "N"),
+        help="Grid points on the ring.")
+@option("--dt", type=FINITE, default=api_default(_SOLVE, "dt"), help="Time step.")
+@option("--T", "T", type=FINITE, default=api_default(_SOLVE, "T"), help="Final time.")
+@option("--init", type=click.Choice(["bump", "rest"]), default="bump", help="Initial state.")
+@option("--eps", type=FINITE, default=api_default(_SOLVE, "eps"),
+        help="Shift perturbation (fraction of bump amplitude).")
+@option("--position", type=FINITE, default=api_default(_SOLVE, "position"),
+        help="Initial bump centre (rad).")
+@option("--pulse", "pulses", multiple=True, metavar="POS,WIDTH,AMP,T_ON,T_OFF",
+        help="Input pulse POSITION,WIDTH,AMPLITUDE,T_ON,T_OFF (repeatable).")
+@option("--noise-sigma", type=FINITE, default=0.0,
+        help="Additive noise amplitude (0: deterministic).")
+@option("--noise-correlation", type=FINITE, default=0.5,
+        help="Gaussian noise correlation length (rad).")
+@option("--seed", type=click.IntRange(min=0), default=0, help="Noise seed.")
+@option("--n-frames", type=click.IntRange(min=2), default=api_default(_SOLVE, "n_frames"),
+        help="Stored frames of u, q, a.")
+@output_option()
+@plot_option("Figure file (kymographs and position trace), e.g. run.png.")
+@json_option
+@quiet_option
+def run_cmd(**p: Any) -> None:
+    """Simulate the astrocyte-neural field on the ring.
+
+    Defaults are those of the Python API (astrofield.solve and astrofield.Model): the paper's
+    Figure 7 run (theta 0.1, beta 0.05, gamma 2, D 0.7, eps 0.3, T 200).
+    """
     from astrofield.simulator.integrator import solve
 
-    t0 = time.perf_counter()
-    try:
-        kw = {}
-        for item in kernel_params:
-            name, sep, value = item.partition("=")
-            if not sep:
-                raise ValueError(f"--kernel-param {item!r}: expected NAME=VALUE")
-            kw[name.strip()] = float(value)
-        try:
-            kern = make_kernel(kernel, **kw)
-        except TypeError as exc:
-            raise ValueError(f"--kernel-param: {exc}") from exc
-        model = Model(theta=theta, beta=beta, gamma=gamma, tau=tau, D=D, firing=firing,
-                      steepness=steepness, kernel=kern)
-        stim = [_parse_pulse(p) for p in pulses]
-        noise = Noise(noise_sigma, noise_correlation, seed) if noise_sigma > 0 else None
-        ds = solve(model, T=T, dt=dt, N=N, init=init, eps=eps, position=position, stimulus=stim,
-                   noise=noise, n_frames=n_frames, progress=False if quiet else None, seed=seed)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    if output:
-        save(ds, output)
-    if plot:
-        from astrofield.plotting import plot_run, save_figure
+    timer = Timer()
+    with guard():
+        model, stim, noise = _build(p)
+        ds = solve(model, T=p["T"], dt=p["dt"], N=p["N"], init=p["init"], eps=p["eps"],
+                   position=p["position"], stimulus=stim, noise=noise, n_frames=p["n_frames"],
+                   progress=False if p["quiet"] else None, seed=p["seed"])
+    s = _summary(ds, p, timer.wall_s)
+    # A failed (non-finite) run is reported here, before any file is written. Stand-in until
+    # solve's per-member `failed` flag lands (numerics lane): it checks the summary values.
+    _refuse_non_finite(s)
+    with guard(runtime=True):
+        save_outputs(ds, p["output"], p["plot"], lambda: _figure(ds))
+    emit(s, p["as_json"],
+         f"drift {s['drift']:.6g} rad, velocity {s['velocity']:.3g} rad/time, mass drift "
+         f"{s['mass_drift']:.2e}, {s['wall_s']:.2f} s"
+         + (f" -> {p['output']}" if p["output"] else ""))
 
-        save_figure(plot_run(ds), plot)
-    wall = time.perf_counter() - t0
-    if summary_json:
-        out = {
-            "drift": float(ds["drift"]),
-            "velocity": float(ds["velocity_final"]),
-            "mass_drift": float(ds["mass_drift"]),
-            "width": float(ds["width_final"]),
-            "final_position": float(ds["position"].values[-1]),
-            "wall_s": wall,
-            "N": N, "dt": dt, "T": T,
-            "output": str(Path(output)) if output else None,
-        }
-        click.echo(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                               for k, v in out.items()}))
-    elif not quiet:
-        click.echo(f"drift {float(ds['drift']):.6g} rad, velocity "
-                   f"{float(ds['velocity_final']):.3g} rad/time, mass drift "
-                   f"{float(ds['mass_drift']):.2e}, {wall:.2f} s"
-                   + (f" -> {output}" if output else ""))
+
+def _refuse_non_finite(s: dict[str, Any]) -> None:
+    """Exit 1 (nothing written) if the run's summary holds NaN or inf: never a silent success."""
+    import math
+
+    keys = ("drift", "velocity", "mass_drift", "width", "final_position")
+    bad = [k for k in keys if not math.isfinite(s[k])]
+    if bad:
+        raise click.ClickException(
+            f"the simulation produced non-finite {', '.join(bad)} (NaN or inf): the numerical "
+            "solution failed and nothing was written; reduce dt or check the kernel and pulse "
+            "parameters")
+
+
+def _figure(ds):
+    from astrofield.plotting import plot_run
+
+    return plot_run(ds)

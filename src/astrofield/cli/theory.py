@@ -1,13 +1,12 @@
 """Bump-theory commands: ``bump``, ``stability``, ``boundary``, ``stability-map``.
 
 Every command validates its inputs before any work and accepts ``--json`` for scripting.
-Parameter sweeps for ``stability-map`` use ``LO:HI:N`` (linear) or ``LO:HI:N:log``; ``D`` also
-accepts ``inf`` (large-diffusion limit).
+``stability-map`` takes each parameter as a grid SPEC (``start:stop:count``,
+``start:stop:count:log``, ``v1,v2,...``, one value, ``inf`` for D) or ``--vary NAME=SPEC``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -15,144 +14,122 @@ import click
 import numpy as np
 
 from astrofield.cli import continuation as _numeric  # numerical spectrum paths (contin lane)
-from astrofield.cli import main
+from astrofield.cli._common import (
+    FINITE,
+    FLOAT_INF,
+    Timer,
+    command,
+    emit,
+    grid_from,
+    guard,
+    json_option,
+    option,
+    output_option,
+    plot_option,
+    quiet_option,
+    save_outputs,
+    vary_option,
+)
 
-__all__ = ["bump_cmd", "stability_cmd", "boundary_cmd", "stability_map_cmd", "parse_sweep"]
-
-
-def _num(x: Any) -> Any:
-    """JSON-safe float (NaN/inf -> None/'inf')."""
-    x = float(x)
-    if math.isnan(x):
-        return None
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
-def _float_or_inf(value: str, name: str) -> float:
-    try:
-        v = float(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a number (or 'inf')", param_hint=name) from exc
-    if math.isnan(v):
-        raise click.BadParameter("NaN is not allowed", param_hint=name)
-    return v
+__all__ = ["bump_cmd", "stability_cmd", "boundary_cmd", "stability_map_cmd"]
 
 
-def parse_sweep(text: str, name: str) -> float | np.ndarray:
-    """Parse ``V`` (scalar), ``LO:HI:N`` (linspace) or ``LO:HI:N:log`` (geomspace)."""
-    parts = str(text).split(":")
-    if len(parts) == 1:
-        return _float_or_inf(parts[0], name)
-    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("lin", "log")):
-        raise click.BadParameter(f"{text!r}: use V, LO:HI:N or LO:HI:N:log", param_hint=name)
-    lo, hi = _float_or_inf(parts[0], name), _float_or_inf(parts[1], name)
-    try:
-        n = int(parts[2])
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r}: N must be an integer", param_hint=name) from exc
-    if n < 2 or not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        raise click.BadParameter(f"{text!r}: need finite LO < HI and N >= 2", param_hint=name)
-    if len(parts) == 4 and parts[3] == "log":
-        if lo <= 0:
-            raise click.BadParameter(f"{text!r}: log spacing needs LO > 0", param_hint=name)
-        return np.geomspace(lo, hi, n)
-    return np.linspace(lo, hi, n)
+def _validated(table: str = "theory", **kw: Any) -> None:
+    """The bump theory's limits (beta, gamma > 0, D > 0 or inf), checked up front (exit 2);
+    ``table="model"``: the model's limits (bumps exist at beta = 0 too)."""
+    from astrofield._validate import PARAMETER_RANGES, SWEEP_RANGES, check_param
 
-
-def _validated(**kw: Any) -> None:
-    """Run the library checks up front and turn ValueError into click errors."""
-    from astrofield._validate import check_range
-
-    ranges = {"theta": (0.0, 1.0, True, True, False), "beta": (0.0, math.inf, False, True, False),
-              "gamma": (0.0, math.inf, True, True, False), "D": (0.0, math.inf, True, True, True)}
     for name, v in kw.items():
-        if v is None:
-            continue
-        lo, hi, lo_open, hi_open, allow_inf = ranges[name]
-        try:
-            check_range(name, v, lo, hi, lo_open=lo_open, hi_open=hi_open, allow_inf=allow_inf)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint=f"--{name}") from exc
+        if v is not None:
+            try:
+                check_param(name, v, SWEEP_RANGES if table == "theory" else PARAMETER_RANGES)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
 
 
-def _emit(obj: dict, as_json: bool, lines: list[str]) -> None:
-    if as_json:
-        click.echo(json.dumps(obj))
-    else:
-        for line in lines:
-            click.echo(line)
+_theta = option("--theta", type=FINITE, default=0.1, help="Firing threshold, in (0, 1).")
+_beta = option("--beta", type=FINITE, default=0.05, help="Depletion rate, >= 0.")
+_gamma = option("--gamma", type=FINITE, default=2.0, help="Replenishment rate, > 0.")
+_D = option("--D", "D", type=FLOAT_INF, default=1.0, help="Astrocytic diffusion (> 0, or 'inf').")
 
 
-_theta = click.option("--theta", type=float, default=0.1, show_default=True, help="Threshold.")
-_gamma = click.option("--gamma", type=float, default=2.0, show_default=True,
-                      help="Replenishment rate.")
-_json = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-_D = click.option("--D", "D", default="1.0", show_default=True,
-                  help="Astrocytic diffusion (> 0, or 'inf').")
-
-
-@main.command("bump")
+@command("bump", example="astrofield bump --theta 0.1 --beta 0.05 --gamma 2 --json --plot bump.png")
 @_theta
-@click.option("--beta", type=float, default=0.05, show_default=True, help="Depletion rate.")
+@_beta
 @_gamma
-@_json
-def bump_cmd(theta: float, beta: float, gamma: float, as_json: bool) -> None:
+@plot_option("Figure of the U, Q, A profiles of both branches.")
+@json_option
+@quiet_option
+def bump_cmd(theta: float, beta: float, gamma: float, plot: str | None, as_json: bool,
+             quiet: bool) -> None:
     """Stationary bumps (wide and narrow branch) and the fold beta_max."""
     from astrofield.theory.bump import fold, stationary_bumps
 
-    _validated(theta=theta, beta=beta, gamma=gamma)
-    bmax, dfold = fold(theta, gamma)
-    bumps = stationary_bumps(theta, beta, gamma)
+    timer = Timer()
+    _validated(theta=theta, gamma=gamma)
+    _validated("model", beta=beta)
+    with guard():
+        bmax, dfold = fold(theta, gamma)
+        bumps = stationary_bumps(theta, beta, gamma)
     obj = {"theta": theta, "beta": beta, "gamma": gamma, "beta_fold": float(bmax),
            "Delta_fold": float(dfold), "exists": bool(bumps),
            "branches": [{k: (b.branch if k == "branch" else float(getattr(b, k)))
                          for k in ("branch", "Delta", "c0", "A0", "amplitude", "mu")}
-                        for b in bumps]}
+                        for b in bumps], "wall_s": timer.wall_s, "plot": plot}
+    with guard(runtime=True):
+        save_outputs(None, None, plot, lambda: _plot("plot_bumps", bumps))
     lines = [f"beta_fold = {float(bmax):.10g} (Delta_fold = {float(dfold):.10g})"]
     if not bumps:
         lines.append("no bump exists (beta > beta_fold)")
     for b in obj["branches"]:
         lines.append("  ".join(f"{k}={v}" if k == "branch" else f"{k}={v:.10g}"
                                for k, v in b.items()))
-    _emit(obj, as_json, lines)
+    emit(obj, as_json, lines)
+
+
+def _plot(name: str, *args: Any, **kw: Any):
+    import astrofield.plotting as plotting
+
+    return getattr(plotting, name)(*args, **kw)
 
 
 def _parse_region(text: str | None):
+    from astrofield._validate import parse_number
+
     if text is None:
         return None
-    parts = text.split(",")
     try:
-        vals = tuple(float(p) for p in parts)
+        vals = tuple(parse_number(p, "--region", allow_inf=False) for p in text.split(","))
     except ValueError as exc:
-        raise click.BadParameter(f"{text!r}: four numbers RE_MIN,RE_MAX,IM_MIN,IM_MAX",
-                                 param_hint="--region") from exc
-    if len(vals) != 4 or not (vals[0] < vals[1] and vals[2] < vals[3]) or not all(
-            math.isfinite(v) for v in vals):
+        raise click.BadParameter(f"{text!r}: four numbers RE_MIN,RE_MAX,IM_MIN,IM_MAX ({exc})",
+                                 param_hint="--region") from None
+    if len(vals) != 4 or not (vals[0] < vals[1] and vals[2] < vals[3]):
         raise click.BadParameter(f"{text!r}: need RE_MIN<RE_MAX,IM_MIN<IM_MAX (finite)",
                                  param_hint="--region")
     return vals
 
 
-@main.command("stability")
+@command("stability", example="""
+astrofield stability --theta 0.1 --beta 0.05 --gamma 2 --D 0.7 --json
+astrofield stability --D inf --region=-1.5,2,-2,2""")
 @_theta
-@click.option("--beta", type=float, default=0.05, show_default=True, help="Depletion rate.")
+@_beta
 @_gamma
 @_D
-@click.option("--branch", type=click.Choice(["wide", "narrow"]), default="wide",
-              show_default=True)
-@click.option("--region", default=None,
-              help="Search rectangle for zeros of E: RE_MIN,RE_MAX,IM_MIN,IM_MAX "
-                   "(default: -gamma*A0/4, 2, -2, 2).")
-@click.option("--no-spectrum", is_flag=True, help="Skip the zero search.")
-@click.option("--tau", type=float, default=1.0, show_default=True,
-              help="Resource time scale (enters as beta, gamma, D -> beta/tau, gamma/tau, D/tau).")
-@_json
+@option("--branch", type=click.Choice(["wide", "narrow"]), default="wide",
+        help="Bump branch to analyse.")
+@option("--region", default=None, metavar="RE_MIN,RE_MAX,IM_MIN,IM_MAX",
+        help="Search rectangle for zeros of E (default: -gamma*A0/4, 2, -2, 2).")
+@option("--no-spectrum", is_flag=True, help="Skip the zero search.")
+@option("--tau", type=FINITE, default=1.0,
+        help="Resource time scale (enters as beta, gamma, D -> beta/tau, gamma/tau, D/tau).")
+@plot_option("Figure of the zeros of E in the complex plane.")
+@json_option
+@quiet_option
 @_numeric.numerical_options
-def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
-                  region: str | None, no_spectrum: bool, tau: float, as_json: bool,
-                  **numopts: Any) -> None:
+def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str,
+                  region: str | None, no_spectrum: bool, tau: float, plot: str | None,
+                  as_json: bool, quiet: bool, **numopts: Any) -> None:
     """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E.
 
     With --firing sigmoid or another --kernel: the numerical spectrum (see 'spectrum').
@@ -162,154 +139,188 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: str, branch: str,
     from astrofield.theory.evans import evans_zeros
     from astrofield.theory.stability import stability
 
-    Dv = _float_or_inf(D, "--D")
-    _validated(theta=theta, beta=beta, gamma=gamma, D=Dv)
+    timer = Timer()
+    _validated(theta=theta, beta=beta, gamma=gamma, D=D)
     reg = _parse_region(region)
-    try:
-        r = stability(theta, beta, gamma, Dv, branch=branch, tau=tau)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--tau") from exc
-    obj: dict[str, Any] = {"theta": theta, "beta": beta, "gamma": gamma, "D": _num(Dv),
+    with guard():
+        r = stability(theta, beta, gamma, D, branch=branch, tau=tau)
+    obj: dict[str, Any] = {"theta": theta, "beta": beta, "gamma": gamma, "D": D,
                            "tau": tau, "branch": branch, "exists": bool(r["exists"])}
     if not obj["exists"]:
         obj.update({"evans_dprime": None, "stable": None, "fourier_stable": None,
-                    "eigenvalues": [], "multiplicities": [], "disagree": False})
-        _emit(obj, as_json, ["no bump exists (beta > beta_fold): nothing to analyse"])
+                    "eigenvalues": [], "multiplicities": [], "disagree": False,
+                    "wall_s": timer.wall_s, "plot": plot})
+        with guard(runtime=True):
+            save_outputs(None, None, plot, lambda: _plot("plot_spectrum", [], region=reg))
+        emit(obj, as_json, ["no bump exists (beta > beta_fold): nothing to analyse"])
         return
     zeros = []
     if not no_spectrum:
         try:
-            zeros = evans_zeros(theta, beta / tau, gamma / tau, Dv / tau, region=reg,
+            zeros = evans_zeros(theta, beta / tau, gamma / tau, D / tau, region=reg,
                                 branch=branch)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--region") from exc
+            raise click.BadParameter(str(exc), param_hint="--region") from None
     obj.update({
-        "evans_dprime": float(r["evans_dprime"]),
-        "stable": bool(r["evans_stable"]),
+        "evans_dprime": float(r["evans_dprime"]), "stable": bool(r["evans_stable"]),
+        "evans_n_real": float(r["evans_n_real"]), "evans_n_complex": float(r["evans_n_complex"]),
+        "evans_growth_rate": float(r["evans_growth_rate"]),
         "fourier_stable": bool(r["fourier_stable"]),
-        "fourier_max_real": float(r["fourier_max_real"]),
-        "disagree": bool(r["disagree"]),
+        "fourier_max_real": float(r["fourier_max_real"]), "disagree": bool(r["disagree"]),
         "Delta": float(r["Delta"]), "c0": float(r["c0"]),
         "eigenvalues": [[z.lam.real, z.lam.imag] for z in zeros],
-        "multiplicities": [z.multiplicity for z in zeros],
+        "multiplicities": [z.multiplicity for z in zeros], "wall_s": timer.wall_s,
+        "plot": plot,
     })
+    with guard(runtime=True):
+        save_outputs(None, None, plot, lambda: _plot("plot_spectrum", [z.lam for z in zeros],
+                                                     obj["multiplicities"], region=reg))
     lines = [f"E'(0) = {obj['evans_dprime']:.10g}  ->  "
              f"{'stable' if obj['stable'] else 'drift-unstable'} (Evans)",
              f"Fourier truncation: {'stable' if obj['fourier_stable'] else 'unstable'}"
              + ("  [DISAGREE]" if obj["disagree"] else "")]
     for z in zeros:
         lines.append(f"  zero {z.lam.real:+.10g} {z.lam.imag:+.10g}i  (x{z.multiplicity})")
-    _emit(obj, as_json, lines)
+    emit(obj, as_json, lines)
 
 
-@main.command("boundary")
+def _parse_interval(rng: str | None) -> tuple[float | None, float | None]:
+    from astrofield._validate import parse_number
+
+    if rng is None:
+        return None, None
+    parts = rng.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError("expected two numbers")
+        lo, hi = (parse_number(x, "--range", allow_inf=False) for x in parts)
+    except ValueError as exc:
+        raise click.BadParameter(f"{rng!r}: use LO:HI ({exc})", param_hint="--range") from None
+    if not 0 < lo < hi:
+        raise click.BadParameter(f"{rng!r}: need 0 < LO < HI", param_hint="--range")
+    return lo, hi
+
+
+@command("boundary", example="""
+astrofield boundary --theta 0.1 --gamma 2 --D 0.3 --json
+astrofield boundary --vary gamma --beta 0.05 --D 1""")
 @_theta
 @_gamma
-@click.option("--beta", type=float, default=None,
-              help="Fixed depletion rate (needed with --vary gamma).")
+@option("--beta", type=FINITE, default=None,
+        help="Fixed depletion rate (needed with --vary gamma).")
 @_D
-@click.option("--vary", type=click.Choice(["beta", "gamma"]), default="beta", show_default=True)
-@click.option("--range", "rng", default=None, help="Search interval LO:HI (default: all).")
-@_json
+@option("--vary", type=click.Choice(["beta", "gamma"]), default="beta",
+        help="Parameter whose critical value is searched.")
+@option("--range", "rng", default=None, metavar="LO:HI", help="Search interval (default: all).")
+@plot_option("Figure of E'(0) and the Fourier indicator along the varied parameter.")
+@json_option
+@quiet_option
 @_numeric.numerical_options
-def boundary_cmd(theta: float, gamma: float, beta: float | None, D: str, vary: str,
-                 rng: str | None, as_json: bool, **numopts: Any) -> None:
+def boundary_cmd(theta: float, gamma: float, beta: float | None, D: float, vary: str,
+                 rng: str | None, plot: str | None, as_json: bool, quiet: bool,
+                 **numopts: Any) -> None:
     """Stability boundary beta* (or gamma* with --vary gamma) by Evans and by Fourier.
 
-    With --firing sigmoid: the drift bifurcation of the numerical bump (continuation).
+    A quantity that does not exist (no crossing in the interval) is null in JSON and listed
+    under "undefined". With --firing sigmoid: the drift bifurcation of the numerical bump.
     """
     if _numeric.wants_numerical(numopts):
         return _numeric.numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json,
                                                **numopts)
     from astrofield.theory.stability import boundary
 
-    Dv = _float_or_inf(D, "--D")
-    _validated(theta=theta, gamma=gamma if vary == "beta" else None, beta=beta, D=Dv)
+    timer = Timer()
+    _validated(theta=theta, gamma=gamma if vary == "beta" else None, beta=beta, D=D)
     if vary == "gamma" and (beta is None or beta <= 0):
         raise click.BadParameter("--vary gamma needs a fixed --beta > 0", param_hint="--beta")
-    lo = hi = None
-    if rng is not None:
-        parts = rng.split(":")
-        try:
-            lo, hi = (float(p) for p in parts)
-        except ValueError as exc:
-            raise click.BadParameter(f"{rng!r}: use LO:HI", param_hint="--range") from exc
-        if not (0 < lo < hi < math.inf):
-            raise click.BadParameter(f"{rng!r}: need 0 < LO < HI", param_hint="--range")
+    lo, hi = _parse_interval(rng)
     kw = {"gamma": gamma} if vary == "beta" else {"beta": beta}
-    ev = boundary(vary, theta, Dv, lo=lo, hi=hi, method="evans", **kw)
-    fo = boundary(vary, theta, Dv, lo=lo, hi=hi, method="fourier", **kw)
+    with guard():
+        ev = boundary(vary, theta=theta, D=D, lo=lo, hi=hi, method="evans", **kw)
+        fo = boundary(vary, theta=theta, D=D, lo=lo, hi=hi, method="fourier", **kw)
     key = f"{vary}_star"
     first = float(ev[0]) if ev.size else math.nan
     ffirst = float(fo[0]) if fo.size else math.nan
-    obj = {"theta": theta, "D": _num(Dv), "vary": vary, **kw,
-           key: _num(first), f"fourier_{key}": _num(ffirst),
-           "crossings": [float(x) for x in ev], "fourier_crossings": [float(x) for x in fo],
-           "relative_difference": _num(abs(ffirst - first) / first)
-           if ev.size and fo.size else None}
-    lines = [f"{key} (Evans)   = {first:.10g}", f"{key} (Fourier) = {ffirst:.10g}"]
-    _emit(obj, as_json, lines)
+    obj = {"theta": theta, "D": D, "vary": vary, **kw, key: first, f"fourier_{key}": ffirst,
+           "crossings": ev, "fourier_crossings": fo,
+           "relative_difference": abs(ffirst - first) / first if ev.size and fo.size
+           else math.nan, "wall_s": timer.wall_s, "plot": plot}
+    with guard(runtime=True):
+        save_outputs(None, None, plot, lambda: _indicator_figure(vary, theta, D, kw, lo, hi,
+                                                                 ev, fo))
+    emit(obj, as_json, [f"{key} (Evans)   = {first:.10g}", f"{key} (Fourier) = {ffirst:.10g}"])
 
 
-@main.command("stability-map")
-@click.option("--theta", default="0.1", show_default=True, help="V | LO:HI:N[:log]")
-@click.option("--beta", default="0.001:0.1:50", show_default=True, help="V | LO:HI:N[:log]")
-@click.option("--gamma", default="2", show_default=True, help="V | LO:HI:N[:log]")
-@click.option("--D", "D", default="0.001:0.6:50", show_default=True,
-              help="V | LO:HI:N[:log] | inf")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="NetCDF file (written atomically).")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the map.")
-@_json
+def _indicator_figure(vary, theta, D, kw, lo, hi, ev, fo):
+    """E'(0) and the Fourier p'(0) along ``vary`` (search interval, or around the crossings)."""
+    from astrofield.theory.bump import fold
+    from astrofield.theory.stability import stability
+
+    found = np.concatenate([ev, fo])
+    if lo is None:
+        lo = 0.5 * found.min() if found.size else (1e-3 if vary == "beta" else 0.1)
+    if hi is None:
+        hi = 2.0 * found.max() if found.size else (
+            float(fold(theta, kw["gamma"])[0]) if vary == "beta" else 10.0)
+    x = np.linspace(lo, hi, 200)
+    r = (stability(theta, x, kw["gamma"], D) if vary == "beta"
+         else stability(theta, kw["beta"], x, D))
+    return _plot("plot_indicator", x, {"Evans E'(0)": r["evans_dprime"],
+                                       "Fourier p'(0)": r["fourier_dprime"]},
+                 {"Evans E'(0)": ev, "Fourier p'(0)": fo}, xlabel=vary)
+
+
+@command("stability-map", example="""
+astrofield stability-map --beta 0.001:0.1:50 --D 0.001:0.6:50 --gamma 2 --theta 0.1 \\
+    -o map.nc --plot map.png
+astrofield stability-map --vary beta=1e-3:0.1:40:log --vary gamma=1:1.6:4 --D inf --json""")
+@option("--theta", default="0.1", help="Threshold: SPEC (one value or a grid).")
+@option("--beta", default="0.001:0.1:50", help="Depletion rate: SPEC.")
+@option("--gamma", default="2", help="Replenishment rate: SPEC.")
+@option("--D", "D", default="0.001:0.6:50", help="Astrocytic diffusion: SPEC ('inf' allowed).")
+@vary_option()
+@output_option()
+@plot_option("Figure of E'(0) with both boundaries (needs exactly two swept parameters).")
+@json_option
+@quiet_option
 @_numeric.numerical_options
-def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, output: str | None,
-                      plot: str | None, as_json: bool, **numopts: Any) -> None:
+def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str, ...],
+                      output: str | None, plot: str | None, as_json: bool, quiet: bool,
+                      **numopts: Any) -> None:
     """Analytic phase map (Evans E'(0) and Fourier verdict) over any two swept parameters.
 
-    Example: astrofield stability-map --beta 0.001:0.1:50 --D 0.001:0.6:50 --gamma 2
-    --theta 0.1 -o map.nc --plot map.png
+    SPEC: start:stop:count, start:stop:count:log, v1,v2,... or one value; --vary NAME=SPEC
+    overrides the parameter's option.
     """
-    import os
-    import time
+    from astrofield._validate import check_memory
+    from astrofield.theory.stability import plot_map, stability_map
 
-    from astrofield.theory.stability import plot_map, stability_map, write_netcdf
-
-    vals = {"theta": parse_sweep(theta, "--theta"), "beta": parse_sweep(beta, "--beta"),
-            "gamma": parse_sweep(gamma, "--gamma"), "D": parse_sweep(D, "--D")}
-    _validated(**vals)
+    timer = Timer()
+    with guard():
+        vals = grid_from({"theta": theta, "beta": beta, "gamma": gamma, "D": D}, vary)
+        points = int(np.prod([v.size for v in vals.values()]))
+        check_memory(8.0 * 16 * points, f"a stability map of {points} points")
     if _numeric.wants_numerical(numopts):  # sigmoid / other kernels: one spectrum per point
         return _numeric.numerical_map_cmd(vals, numopts, output, as_json)
-    swept = [k for k, v in vals.items() if np.ndim(v)]
+    swept = [k for k, v in vals.items() if v.size > 1]
     if plot and len(swept) != 2:
         raise click.BadParameter(f"--plot needs exactly two swept parameters, got {swept}",
                                  param_hint="--plot")
-    for path in (output, plot):
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise click.BadParameter(f"directory of {path!r} does not exist")
-    t0 = time.perf_counter()
-    ds = stability_map(**vals)
-    wall = time.perf_counter() - t0
-    ds.attrs["wall_time_s"] = wall
-    if output:
-        write_netcdf(ds, output)
-    if plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        fig = plot_map(ds)
-        fig.savefig(plot, dpi=120)
+    with guard():
+        ds = stability_map(**{k: (v if v.size > 1 else float(v[0])) for k, v in vals.items()})
+    wall = timer.wall_s
+    ds.attrs["wall_s"] = wall
+    with guard(runtime=True):
+        save_outputs(ds, output, plot, lambda: plot_map(ds))
     ex = ds["exists"].values
     obj = {"dims": {d: int(ds.sizes[d]) for d in ds["evans_dprime"].dims},
            "points": int(ex.size), "exists": int(ex.sum()),
            "evans_stable": int(ds["evans_stable"].values.sum()),
            "fourier_stable": int(ds["fourier_stable"].values.sum()),
-           "disagree": int(ds["disagree"].values.sum()), "wall_time_s": wall,
+           "disagree": int(ds["disagree"].values.sum()), "wall_s": wall,
            "output": output, "plot": plot}
     lines = [f"{obj['points']} points ({obj['exists']} with a bump) in {wall:.2f} s: "
              f"{obj['evans_stable']} Evans-stable, {obj['fourier_stable']} Fourier-stable, "
              f"{obj['disagree']} disagree"]
-    if output:
-        lines.append(f"wrote {output}")
-    if plot:
-        lines.append(f"wrote {plot}")
-    _emit(obj, as_json, lines)
+    lines += [f"wrote {f}" for f in (output, plot) if f]
+    emit(obj, as_json, lines)

@@ -11,8 +11,9 @@ Every figure is written as ``figureN.png`` and ``figureN.pdf`` together with the
   ``E'(0) = 0``) and the Fourier-truncation boundary (dashed) on top.
 * **Figure 6** - the same over ``(gamma, beta)`` at ``D = 1`` (``gamma`` in [1, 1.6]), and a
   large-diffusion panel: |velocity| at ``D = inf`` over ``gamma`` in [1, 1.6] and ``beta`` up to
-  past the fold, with the Evans boundaries ``beta*(gamma)`` for ``D = 1, 2.5, 10, 50, inf`` and
-  the fold ``beta_max(gamma)`` (no bump above it).
+  past the fold, with every Evans boundary ``beta*(gamma)`` (each change of the number of real
+  unstable zeros: near the fold at large ``D`` there are several) for ``D = 1, 2.5, 10, 50, inf``
+  and the fold ``beta_max(gamma)`` (no bump above it).
 * **Figure 7** - snapshots of ``q`` and ``a`` at ``t = 0.7, 30, 100`` of the run with
   ``eps = 0.3, theta = 0.1, beta = 0.05, gamma = 2, D = 0.7, T = 200``.
 
@@ -29,23 +30,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from astrofield._validate import check_int, check_range  # noqa: E402
-from astrofield.experiments.phase import DEFAULTS, phase_diagram  # noqa: E402
-from astrofield.io import atomic_write, save  # noqa: E402
-from astrofield.model.definition import Model  # noqa: E402
-from astrofield.simulator.integrator import solve  # noqa: E402
-from astrofield.theory.bump import fold  # noqa: E402
-from astrofield.theory.stability import boundary, plot_figure2  # noqa: E402
+from astrofield._validate import check_int, check_range
+from astrofield.experiments.phase import DEFAULTS, phase_diagram
+from astrofield.io import atomic_write, save
+from astrofield.model.definition import Model
+from astrofield.simulator.integrator import solve
+from astrofield.theory.bump import fold
+from astrofield.theory.stability import boundary, plot_figure2
 
 __all__ = ["make_figure", "figure2", "figure5", "figure6", "figure7", "boundary_curve",
-           "FIGURES", "LARGE_D"]
+           "boundary_curves", "FIGURES", "LARGE_D"]
 
 FIGURES = (2, 5, 6, 7)
 #: Diffusion values of the large-D boundary panel of Figure 6.
@@ -66,24 +64,38 @@ def _save_all(fig, ds: xr.Dataset, outdir: str | os.PathLike, name: str) -> list
     return paths
 
 
-def boundary_curve(vary: str, along: np.ndarray, *, theta: float = 0.1, D: float | None = None,
-                   gamma: float | None = None, method: str = "evans",
-                   beta_hi: float | None = None) -> np.ndarray:
-    """Lowest stability boundary ``beta*`` for each value of ``along``.
+def boundary_curves(vary: str, along: np.ndarray, *, theta: float = 0.1,
+                    D: float | None = None, gamma: float | None = None, method: str = "evans",
+                    beta_hi: float | None = None) -> np.ndarray:
+    """Every stability boundary ``beta*`` for each value of ``along``: shape ``(n, k)``.
 
     ``vary="D"``: ``beta*(D)`` at fixed ``gamma``; ``vary="gamma"``: ``beta*(gamma)`` at fixed
-    ``D``. Uses :func:`astrofield.stability.boundary` (root of ``E'(0)`` for ``"evans"``, of the
-    truncation's ``p'(0)`` for ``"fourier"``) searched in ``beta`` up to ``beta_hi`` (default:
-    the fold); ``NaN`` where there is no crossing.
+    ``D``. Row ``i`` holds the crossings found by :func:`astrofield.theory.stability.boundary`
+    (changes of the number of unstable real zeros) in ascending order, searched in ``beta`` up
+    to ``beta_hi`` (default: the fold), padded with ``NaN``; ``k >= 1``.
     """
-
-    out = np.full(np.size(along), np.nan)
-    for i, x in enumerate(np.ravel(along)):
+    rows = []
+    for x in np.ravel(along):
         g = gamma if vary == "D" else float(x)
         d = float(x) if vary == "D" else D
-        r = boundary("beta", theta, d, gamma=g, method=method, hi=beta_hi, n_scan=120)
-        if r.size:
-            out[i] = r[0]
+        rows.append(boundary("beta", theta=theta, gamma=g, D=d, method=method, hi=beta_hi,
+                             n_scan=120))
+    k = max([1] + [r.size for r in rows])
+    out = np.full((len(rows), k), np.nan)
+    for i, r in enumerate(rows):
+        out[i, :r.size] = r
+    return out
+
+
+def boundary_curve(vary: str, along: np.ndarray, **kw) -> np.ndarray:
+    """Lowest stability boundary for each value of ``along`` (first column of
+    :func:`boundary_curves`; ``NaN`` where there is no crossing)."""
+    return boundary_curves(vary, along, **kw)[:, 0]
+
+
+def _pad(a: np.ndarray, k: int) -> np.ndarray:
+    out = np.full((a.shape[0], k), np.nan)
+    out[:, :a.shape[1]] = a
     return out
 
 
@@ -167,7 +179,7 @@ def figure6(outdir: str | os.PathLike, *, resolution: int = 50, T: float | None 
     gb = np.linspace(1.0, 1.6, max(2 * n, 12))
     ev = boundary_curve("gamma", gb, D=1.0, method="evans", beta_hi=0.3)
     fo = boundary_curve("gamma", gb, D=1.0, method="fourier", beta_hi=0.3)
-    large = {D: boundary_curve("gamma", gb, D=D, method="evans") for D in LARGE_D}
+    large = {D: boundary_curves("gamma", gb, D=D, method="evans") for D in LARGE_D}
     bmax = np.asarray(fold(0.1, gb)[0])
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     for ax, var, lab in zip(axes[:2], ("drift", "velocity"), ("|drift| (rad)", "|velocity|"),
@@ -179,11 +191,14 @@ def figure6(outdir: str | os.PathLike, *, resolution: int = 50, T: float | None 
     ax = axes[2]
     _map_panel(ax, dsi, "velocity", "gamma", "beta", "|velocity|")
     styles = ["-", "--", "-.", ":", "-"]
-    for (D, curve), ls in zip(large.items(), styles, strict=True):
-        ax.plot(gb, curve, ls, color="w" if np.isfinite(D) else "r", lw=1.5,
-                label=f"D = {D:g}")
+    for (D, curves), ls in zip(large.items(), styles, strict=True):
+        # every crossing of the unstable real-zero count, one line per crossing index
+        for j in range(curves.shape[1]):
+            ax.plot(gb, curves[:, j], ls, color="w" if np.isfinite(D) else "r", lw=1.5,
+                    label=f"D = {D:g}" if j == 0 else None)
     ax.plot(gb, bmax, "k:", lw=1, label="fold (no bump above)")
     ax.set_ylim(0.01, beta_top)
+    kmax = max(c.shape[1] for c in large.values())
     ax.set_title(rf"|velocity| at D=inf, T={T:g}; boundaries $\beta^*(\gamma)$")
     ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
@@ -195,8 +210,8 @@ def figure6(outdir: str | os.PathLike, *, resolution: int = 50, T: float | None 
          "beta_star_evans_D1": ("boundary_gamma", ev),
          "beta_star_fourier_D1": ("boundary_gamma", fo),
          "beta_max": ("boundary_gamma", bmax),
-         "beta_star_evans_largeD": (("large_D", "boundary_gamma"),
-                                    np.stack([large[D] for D in LARGE_D]))},
+         "beta_star_evans_largeD": (("large_D", "boundary_gamma", "crossing"),
+                                    np.stack([_pad(large[D], kmax) for D in LARGE_D]))},
         coords={"boundary_gamma": gb, "large_D": np.array(LARGE_D)})
     data.attrs.update({k: v for k, v in ds1.attrs.items() if not k.startswith("summary_")})
     data.attrs["figure"] = ("6: drift experiment over (gamma, beta) at D 1; large-D panel at "

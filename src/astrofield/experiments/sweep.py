@@ -11,6 +11,7 @@ One axis is written ``NAME=SPEC`` with ``SPEC`` one of
 
 * ``start:stop:count`` - ``count`` evenly spaced values from ``start`` to ``stop`` (inclusive,
   like :func:`numpy.linspace`);
+* ``start:stop:count:log`` - ``count`` geometrically spaced values (like :func:`numpy.geomspace`);
 * ``v1,v2,...`` - an explicit list (``inf`` allowed where the parameter allows it);
 * ``v`` - a single value (``D=inf``).
 
@@ -53,9 +54,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import math
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -67,9 +66,10 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from astrofield._validate import check_int, check_range
+from astrofield._validate import SWEEP_RANGES, check_int, check_range, parse_axis
 from astrofield._version import __version__
 from astrofield.io import atomic_write, load, save
+from astrofield.io.jsonio import json_number as _jfloat
 
 __all__ = [
     "Grid",
@@ -80,15 +80,9 @@ __all__ = [
     "PARAMETER_LIMITS",
 ]
 
-#: Allowed values for each sweepable model parameter: ``(lo, hi, lo_open, hi_open, allow_inf)``.
-PARAMETER_LIMITS: dict[str, tuple[float, float, bool, bool, bool]] = {
-    "theta": (0.0, 1.0, True, True, False),
-    "beta": (0.0, math.inf, False, True, False),
-    "gamma": (0.0, math.inf, True, True, False),
-    "D": (0.0, math.inf, True, True, True),
-}
-
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf"
+#: Allowed values for each sweepable model parameter: ``(lo, hi, lo_open, hi_open, allow_inf)``
+#: (a reference to the one table in :mod:`astrofield._validate`).
+PARAMETER_LIMITS = SWEEP_RANGES
 
 
 @dataclass(frozen=True)
@@ -133,88 +127,6 @@ class Grid:
         """JSON-friendly description (used to check that a resumed store matches)."""
         return {"axes": {n: [_jfloat(x) for x in v] for n, v in self.axes.items()},
                 "fixed": {n: _jfloat(v) for n, v in self.fixed.items()}}
-
-
-def _jfloat(x: float) -> float | str:
-    x = float(x)
-    return x if math.isfinite(x) else str(x)
-
-
-def _limits_text(name: str, limits: Mapping[str, tuple]) -> str:
-    lo, hi, lo_open, hi_open, allow_inf = limits[name]
-    text = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-    return text + (" or inf" if allow_inf else "")
-
-
-def parse_axis(text: str, limits: Mapping[str, tuple] | None = None) -> tuple[str, np.ndarray]:
-    """Parse one axis specification ``NAME=start:stop:count``, ``NAME=v1,v2,...`` or ``NAME=v``.
-
-    Parameters
-    ----------
-    text
-        The specification (whitespace is ignored).
-    limits
-        Allowed names and ranges (default :data:`PARAMETER_LIMITS`).
-
-    Returns
-    -------
-    name, values
-        Parameter name and a 1-D float array of its values.
-
-    Raises
-    ------
-    ValueError
-        Malformed text, an unknown name, ``count < 1``, an empty range or values out of range;
-        the message names the parameter, the offending value and what is allowed.
-    """
-    limits = PARAMETER_LIMITS if limits is None else limits
-    allowed = ", ".join(limits)
-    s = re.sub(r"\s+", "", str(text))
-    if "=" not in s:
-        raise ValueError(f"grid axis {text!r} is malformed: expected NAME=start:stop:count, "
-                         f"NAME=v1,v2,... or NAME=value with NAME one of {allowed}")
-    name, spec = s.split("=", 1)
-    if name not in limits:
-        raise ValueError(f"grid axis {text!r}: unknown parameter {name!r}; "
-                         f"allowed parameters are {allowed}")
-    if spec == "":
-        raise ValueError(f"grid axis {text!r}: {name} has no values (empty specification)")
-    if ":" in spec:
-        parts = spec.split(":")
-        if len(parts) != 3 or not all(re.fullmatch(_NUM, p) for p in parts[:2]):
-            raise ValueError(f"grid axis {text!r}: {name} range {spec!r} is malformed; "
-                             "expected start:stop:count, e.g. 0.001:0.6:50")
-        if not re.fullmatch(r"[-+]?\d+", parts[2]):
-            raise ValueError(f"grid axis {text!r}: {name} count = {parts[2]!r} must be an "
-                             "integer >= 1")
-        count = int(parts[2])
-        if count < 1:
-            raise ValueError(f"grid axis {text!r}: {name} count = {count} must be an "
-                             "integer >= 1")
-        start, stop = float(parts[0]), float(parts[1])
-        if not (math.isfinite(start) and math.isfinite(stop)):
-            raise ValueError(f"grid axis {text!r}: {name} range ends must be finite "
-                             f"(got {start:g}:{stop:g}); list inf explicitly, e.g. {name}=inf")
-        if count > 1 and start == stop:
-            raise ValueError(f"grid axis {text!r}: {name} range {start:g}:{stop:g} is empty "
-                             f"(start = stop with count = {count})")
-        values = np.linspace(start, stop, count)
-    else:
-        items = spec.split(",")
-        bad = [it for it in items if not re.fullmatch(_NUM, it)]
-        if bad:
-            raise ValueError(f"grid axis {text!r}: {name} value {bad[0]!r} is not a number; "
-                             "expected v1,v2,... (numbers or inf)")
-        values = np.array([float(it) for it in items])
-    lo, hi, lo_open, hi_open, allow_inf = limits[name]
-    try:
-        check_range(name, values, lo, hi, lo_open=lo_open, hi_open=hi_open, allow_inf=allow_inf)
-    except ValueError as exc:
-        raise ValueError(f"grid axis {text!r}: {exc}") from None
-    if np.unique(values).size != values.size:
-        raise ValueError(f"grid axis {text!r}: {name} has repeated values "
-                         f"{values.tolist()}; each value may appear once")
-    return name, values
 
 
 def make_grid(

@@ -1,21 +1,25 @@
-"""NetCDF input/output (h5netcdf engine), written atomically.
+"""Input/output: NetCDF files (h5netcdf engine) written atomically, safe output paths, JSON.
 
-:func:`save` writes to a temporary file in the destination directory and renames it into place with
-:func:`os.replace`, so an interrupted run never leaves a half-written output file.
+:func:`save` checks the output path first (:func:`check_output_path`: a regular file or a new
+path, never a device or directory; symbolic links are written through to their target), writes
+to a temporary file in the target's directory and renames it into place with :func:`os.replace`,
+so an interrupted run never leaves a half-written output file. :mod:`astrofield.io.jsonio` holds
+the package's JSON convention (``"inf"`` strings, never NaN as a number).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["save", "load", "atomic_write"]
+from astrofield.io.files import atomic_write, check_output_path
+from astrofield.io.jsonio import dumps as json_dumps
+
+__all__ = ["save", "load", "atomic_write", "check_output_path", "json_dumps"]
 
 
 def _clean_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -29,32 +33,23 @@ def _clean_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(v, (dict, list, tuple)) and not (
             isinstance(v, (list, tuple)) and all(isinstance(e, (int, float)) for e in v)
         ):
-            v = json.dumps(v, default=str)
+            v = json_dumps(v, nan="null")
         out[k] = v
     return out
 
 
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(tmp_path)`` and then rename ``tmp_path`` to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` to NetCDF (h5netcdf) atomically; returns the path."""
+    """Write ``ds`` to NetCDF (h5netcdf) atomically; returns the path written.
+
+    Raises
+    ------
+    ValueError
+        Before writing, if ``path`` is a directory, a device, read-only, in an unwritable
+        directory (see :func:`check_output_path`).
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
+    check_output_path(path, make_parents=True)
     ds = ds.copy()
     ds.attrs = _clean_attrs(ds.attrs)
     for v in ds.variables.values():

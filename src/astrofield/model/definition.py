@@ -24,21 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from astrofield._validate import check_range
+from astrofield._validate import PARAMETER_RANGES, check_range
 from astrofield.model.kernels import Kernel, make_kernel
 
 __all__ = ["Model", "PARAMETER_RANGES", "FIRING"]
 
-#: name -> (lo, hi, lo_open, hi_open, allow_inf); the checks :class:`Model` applies.
-PARAMETER_RANGES: dict[str, tuple[float, float, bool, bool, bool]] = {
-    "theta": (0.0, 1.0, True, True, False),
-    "beta": (0.0, np.inf, False, True, False),
-    "gamma": (0.0, np.inf, False, True, False),
-    "tau": (0.0, np.inf, True, True, False),
-    "D": (0.0, np.inf, False, True, True),
-    "steepness": (0.0, np.inf, True, True, False),
-}
-
+# PARAMETER_RANGES (name -> (lo, hi, lo_open, hi_open, allow_inf)), the checks Model applies, is
+# the one table of parameter limits; it lives in astrofield._validate and is re-exported here.
 FIRING = ("heaviside", "sigmoid")
 _RATE_NAMES = ("theta", "beta", "gamma", "tau", "D", "steepness")
 
@@ -67,6 +59,8 @@ class Model:
     kernel
         A :class:`~astrofield.kernels.Kernel` or its name; default the cosine kernel.
 
+    Notes
+    -----
     Any of ``theta, beta, gamma, tau, D, steepness`` may be a 1-D array of length ``B`` (others
     scalar or the same length): the model then stands for ``B`` parameter sets.
     """

@@ -41,13 +41,16 @@ class Pulse:
     t_off: float = 1.0
 
     def __post_init__(self) -> None:
-        check_range("pulse width", self.width, 0, np.inf, lo_open=True)
+        check_range("pulse position", self.position)
+        check_range("pulse width", self.width, 0, np.inf, lo_open=True, hi_open=True)
+        check_range("pulse amplitude", self.amplitude)  # finite; negative = inhibitory input
         check_range("pulse t_on", self.t_on)
         check_range("pulse t_off", self.t_off, self.t_on, np.inf, lo_open=True)
 
     def profile(self, x: np.ndarray) -> np.ndarray:
         d = ring_distance(np.asarray(x) - self.position)
-        return np.exp(-(d**2) / (2 * self.width**2))
+        with np.errstate(over="ignore"):  # (d / width)^2 -> inf for tiny widths: exp -> 0
+            return np.exp(-0.5 * (d / np.float64(self.width)) ** 2)
 
 
 class Stimulus:

@@ -1,35 +1,85 @@
-"""Figures of simulation output (matplotlib, Agg backend)."""
+"""Figures of simulation output.
+
+Library code never selects a matplotlib backend: every helper draws on Axes it is given
+(``ax=``/``axes=``) or on a new :class:`matplotlib.figure.Figure` that is not registered with
+pyplot (so no global state, no open-figure leaks, and it works without a display).
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-import matplotlib
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
+from astrofield.io import atomic_write
 
-from astrofield.io import atomic_write  # noqa: E402
+__all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "plot_indicator",
+           "save_figure", "plt", "new_figure"]
 
-__all__ = ["plot_run", "save_figure"]
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+               constrained_layout: bool = False, **kw: Any):
+    """``(Figure, axes)`` like :func:`matplotlib.pyplot.subplots`, without pyplot or a backend."""
+    fig = Figure(figsize=figsize, layout="constrained" if constrained_layout else None)
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
+class _Figures:
+    """The part of the pyplot interface the package's plot helpers use (``plt.subplots``),
+    returning unmanaged Figures; kept under the name ``plt`` for the application modules."""
+
+    subplots = staticmethod(new_figure)
+
+    @staticmethod
+    def figure(figsize: tuple[float, float] | None = None, **kw: Any) -> Figure:
+        return Figure(figsize=figsize, **kw)
+
+    @staticmethod
+    def close(fig: Any = None) -> None:
+        """Nothing to do: these Figures are not held by pyplot."""
+
+
+plt = _Figures()
 
 
 def save_figure(fig, path: str | os.PathLike, **kw) -> None:
-    """Save ``fig`` atomically (format from the file suffix)."""
-    fmt = os.path.splitext(str(path))[1].lstrip(".") or "png"
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=kw.pop("dpi", 120), **kw))
+    """Save ``fig`` atomically (format from the file suffix; default png)."""
+    fmt = os.path.splitext(str(path))[1].lstrip(".").lower() or "png"
+    dpi = kw.pop("dpi", 120)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, **kw))
 
 
-def plot_run(ds: xr.Dataset, member: int = 0):
+def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
     """Kymographs of ``u``, ``q``, ``a`` (x against time) and the bump position trace.
 
-    ``member`` selects a batch member for batched runs. Returns the Figure.
+    Parameters
+    ----------
+    ds
+        Result of :func:`astrofield.solve`.
+    member
+        Batch member to show for batched runs.
+    axes
+        Four matplotlib Axes to draw on; default a new Figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     if "batch" in ds.dims:
+        n = ds.sizes["batch"]
+        if isinstance(member, bool) or not isinstance(member, (int, np.integer)) \
+                or not -n <= member < n:
+            raise ValueError(f"member = {member!r} is outside the allowed range [0, {n - 1}]")
         ds = ds.isel(batch=member)
-    fig, axes = plt.subplots(1, 4, figsize=(15, 4), constrained_layout=True)
+    if axes is None:
+        fig, axes = new_figure(1, 4, figsize=(15, 4), constrained_layout=True)
+    else:
+        if len(axes) != 4:
+            raise ValueError(f"axes must hold 4 Axes (u, q, a, position), got {len(axes)}")
+        fig = axes[0].figure
     t, x = ds["time"].values, ds["x"].values
     for ax, name, cmap in zip(axes[:3], ("u", "q", "a"), ("viridis", "magma", "cividis"),
                               strict=True):
@@ -51,3 +101,15 @@ def plot_run(ds: xr.Dataset, member: int = 0):
         f"dt={ds.attrs.get('dt')}"
     )
     return fig
+
+
+_LAZY = {"plot_phase": "maps", "plot_bumps": "bumps", "plot_spectrum": "bumps",
+         "plot_indicator": "bumps"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

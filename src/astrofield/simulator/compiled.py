@@ -29,7 +29,37 @@ __all__ = ["HAVE_NUMBA", "ENABLED", "edges_compiled", "remap_compiled",
 #: Use the compiled kernels (set to False to force the numpy path, e.g. to compare them).
 ENABLED = HAVE_NUMBA
 
+#: Stencil of the edge interpolant: the ``2 * HALF`` nodes ``s = 1 - HALF, ..., HALF`` (offsets
+#: in units of ``dx`` from the left node of the interval holding a crossing). ``VINV`` is the
+#: inverse Vandermonde matrix: ``coef = VINV @ values`` are the monomial coefficients of the
+#: interpolating polynomial (degree ``2 HALF - 1``, crossing error ``O(dx^(2 HALF))``).
+HALF = 4
+STENCIL = np.arange(1.0 - HALF, HALF + 1.0)
+VINV = np.linalg.inv(np.vander(STENCIL, 2 * HALF, increasing=True))
+
 if HAVE_NUMBA:
+
+    @njit(cache=True)
+    def _crossing(row, th, k, n, v0, v1):  # pragma: no cover - compiled
+        """Offset ``s`` in [0, 1] of the root of the interpolant through ``row[k+STENCIL] - th``."""
+        m = 2 * HALF
+        c = np.zeros(m)
+        for i in range(m):
+            vi = row[(k + 1 - HALF + i) % n] - th
+            for j in range(m):
+                c[j] += VINV[j, i] * vi
+        s = v0 / (v0 - v1)
+        for _ in range(4):
+            p = c[m - 1]
+            dp = 0.0
+            for j in range(m - 2, -1, -1):
+                dp = dp * s + p
+                p = p * s + c[j]
+            if dp == 0:
+                break
+            s = s - p / dp
+        return min(max(s, 0.0), 1.0)
+
 
     @njit(cache=True, fastmath=False)
     def edges_compiled(u, theta, x, dx, cell_cos, cell_sin):  # pragma: no cover - compiled
@@ -52,20 +82,9 @@ if HAVE_NUMBA:
                 a1 = u[b, kp] - th > 0
                 if a0 == a1:
                     continue
-                vm = u[b, (k - 1) % n] - th
                 v0 = u[b, k] - th
                 v1 = u[b, kp] - th
-                v2 = u[b, (k + 2) % n] - th
-                c1 = -vm / 3 - v0 / 2 + v1 - v2 / 6
-                c2 = (vm + v1) / 2 - v0
-                c3 = (v2 - vm) / 6 + (v0 - v1) / 2
-                s = v0 / (v0 - v1)
-                for _ in range(2):
-                    p = ((c3 * s + c2) * s + c1) * s + v0
-                    dp = (3 * c3 * s + 2 * c2) * s + c1
-                    if dp == 0:
-                        dp = 1.0
-                    s = s - p / dp
+                s = _crossing(u[b], th, k, n, v0, v1)
                 s = min(max(s, 0.0), 1.0)
                 xi = x[k] + s * dx
                 if s >= 0.5:

@@ -47,7 +47,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from astrofield._validate import check_int, check_range
+from astrofield._validate import check_int, check_range, check_steps
 from astrofield._version import __version__
 from astrofield.model.definition import PARAMETER_RANGES, Model
 from astrofield.model.noise import Noise
@@ -521,7 +521,7 @@ def solve(
     check_range("eps", eps, -1, 1)
     if dt > T:
         raise ValueError(f"dt = {dt:g} is outside the allowed range (0, T = {T:g}]")
-    n_steps = int(round(T / dt))
+    n_steps = check_steps(T, dt, max_steps=2**62)  # ValueError, not OverflowError, for T/dt=inf
     if abs(n_steps * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
     schedule = dict(schedule or {})

@@ -155,6 +155,13 @@ def _evans_core(lam, Delta, c0, beta, gamma, D):
     lam = np.asarray(lam, dtype=complex)
     lam, Delta, c0, beta, gamma, D = np.broadcast_arrays(
         lam, *(np.asarray(v, dtype=float) for v in (Delta, c0, beta, gamma, D)))
+    if D.size and np.all(np.isposinf(D)):
+        # the exact limit lambda / D = 0 of the code below, in closed form (same to rounding,
+        # tests/test_evans.py), without the boundary-value machinery
+        with np.errstate(invalid="ignore", divide="ignore"):
+            E = _evans_inf_closed(lam, Delta, c0, beta, gamma)
+        gA = gamma * Delta * (1.0 - c0) / np.pi
+        return E, {"L": lam + beta + gA, "gA": gA}
     A0 = Delta * (1.0 - c0) / np.pi
     gA = gamma * A0
     k = gamma * (1.0 - c0)
@@ -312,13 +319,17 @@ def singularity_radius(Delta, c0, beta, gamma, D) -> np.ndarray:
     periodic problem ``-g'' = (|lambda|/D) kappa g`` gives ``|lambda| >= D c / (c + 2k)`` for those,
     with ``c = beta + gamma A0`` and ``k = gamma (1 - c0)``.
     """
+    Delta, c0, beta, gamma, D = np.broadcast_arrays(Delta, c0, beta, gamma, D)
     A0 = Delta * (1 - c0) / np.pi
     gA = gamma * A0
     c = beta + gA
     k = gamma * (1 - c0)
     with np.errstate(invalid="ignore", divide="ignore"):
         r_diff = np.where(np.isfinite(D), D * c / (c + 2 * k), np.inf)
-    return np.minimum(np.minimum(gA, 0.5 * c), r_diff)
+        r = np.minimum(np.minimum(gA, 0.5 * c), r_diff)
+    # beta = 0 (Amari limit: c0 = 1, A0 = 0): every coupling term carries a factor beta or
+    # gamma (1 - c0) = 0, so E = det((lambda + 1) I - mu P) is a polynomial; any radius works.
+    return np.where(np.asarray(beta) == 0, 0.5, r)
 
 
 def _dprime_cauchy(Delta, c0, beta, gamma, D, n: int = 64):
@@ -551,3 +562,216 @@ def evans_zeros(theta: float, beta: float, gamma: float, D: float,
             out.append(EvansZero(lam=complex(z), multiplicity=int(mult), residual=res))
     out.sort(key=lambda e: (-e.lam.real, e.lam.imag))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# counting unstable zeros (vectorised): argument principle + real-axis sign changes
+# --------------------------------------------------------------------------------------------
+
+def rhp_bound(Delta, c0, beta, gamma, D) -> np.ndarray:
+    """Radius ``R`` with every zero of ``E`` in ``Re lambda >= 0`` inside ``|lambda| <= R``.
+
+    A zero makes ``lambda + 1`` an eigenvalue of ``M = mu P + B(lambda)``, so
+    ``|lambda| <= |lambda + 1| <= ||M||_F`` for ``Re lambda >= 0``. At ``D = inf``, with
+    ``c = beta + gamma A0``, ``k = gamma (1 - c0)``: ``|L| >= c``, ``|W| >= pi c + Delta k`` and
+    ``|L / (lambda + gamma A0)| <= 1 + beta / (gamma A0)`` on that half-plane, which bounds
+    ``||B||_F`` by ``(mu beta / c) (1 + (K1 + K2)(sin D cos D + sin^2 D))`` with the bounds
+    ``K1 <= k / (pi c + Delta k)``, ``K2 <= k c0 (1 + beta / (gamma A0)) / (pi c + Delta k)``.
+    For finite ``D`` the same bound is doubled (a safety margin checked against the spectrum in
+    the tests, not a proof). Never below 2.
+    """
+    Delta, c0, beta, gamma, D = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (Delta, c0, beta, gamma, D)))
+    (P11, P12, P21, P22), _ = _shift_matrices(Delta, c0)
+    sD, cD = np.sin(Delta), np.cos(Delta)
+    mu = 1.0 / (2.0 * c0 * sD * sD)
+    gA = gamma * Delta * (1.0 - c0) / np.pi
+    c = beta + gA
+    k = gamma * (1.0 - c0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wmin = np.pi * c + Delta * k
+        K1 = k / wmin
+        K2 = np.where(beta > 0, k * c0 * (1.0 + beta / gA) / wmin, 0.0)
+        normB = np.where(beta > 0, mu * beta / c * (1.0 + (K1 + K2) * (sD * cD + sD * sD)), 0.0)
+    normP = np.sqrt(P11**2 + P12**2 + P21**2 + P22**2)
+    R = 1.0 + mu * normP + normB
+    R = np.where(np.isfinite(D), 2.0 * R, R)
+    return np.maximum(R, 2.0)
+
+
+def _upper_path(R: np.ndarray, n: int, shift: float = 0.0) -> np.ndarray:
+    """Points ``(B, 4n)`` from ``R`` up to ``R + iR``, left to ``x0 + iR``, down towards ``x0``
+    (``x0 = shift R``).
+
+    The descent is linear to ``0.01 R`` and then geometric down to ``1e-6 R`` so that features
+    near the origin (poles at ``-gamma A0`` close to it when ``beta`` is small, zeros close to 0
+    near a boundary) are resolved. Closer to 0, ``E(lambda)/lambda`` loses digits to
+    cancellation; the path then jumps to ``x0`` itself, where the caller supplies the value
+    (``E'(0)`` for ``x0 = 0``): on that last short segment ``E/lambda`` is linear to rounding,
+    so its phase change is the principal angle between the end values.
+    """
+    t = np.linspace(0.0, 1.0, n, endpoint=False)
+    right = 1.0 + 1j * t
+    top = (1.0 - (1.0 - shift) * t) + 1j
+    left = shift + 1j * (1.0 - 0.99 * t)
+    near0 = shift + 1j * np.geomspace(0.01, 1e-6, n)
+    unit = np.concatenate([right, top, left, near0])
+    return R[:, None] * unit[None, :]
+
+
+def _phase_steps(F: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.angle(F[:, 1:] / F[:, :-1])
+
+
+def _winding_count(pars, R, dprime, shift: float = 0.0, n0: int = 24, levels: int = 7):
+    """Zeros of ``E(lambda)/lambda`` in ``[shift R, R] x [-R, R]`` (``NaN`` where not resolved).
+
+    ``E(conj z) = conj E(z)``, so the change of ``arg(E/lambda)`` along the upper half of the
+    rectangle, divided by ``pi``, is the count. A member is accepted when every phase step along
+    its path is below ``pi/3`` and the count is within 0.05 of an integer; otherwise its path
+    is refined (point count doubled, at most ``levels`` times).
+    """
+    B = R.size
+    count = np.full(B, np.nan)
+    todo = np.arange(B)
+    n = n0
+    for _ in range(levels + 1):
+        if todo.size == 0:
+            break
+        lam = _upper_path(R[todo], n, shift)
+        p = [v[todo][:, None] for v in pars]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            F = _evans_core(lam, *p)[0] / lam
+            if shift == 0.0:
+                end = dprime[todo] + 0j
+            else:
+                x0 = shift * R[todo] + 0j
+                end = _evans_core(x0, *(v[todo] for v in pars))[0] / x0
+        F = np.concatenate([F, end[:, None]], axis=1)
+        dphi = _phase_steps(F)
+        tot = np.sum(dphi, axis=1) / np.pi
+        ok = (np.all(np.abs(dphi[:, :-1]) < np.pi / 3, axis=1)
+              & (np.abs(dphi[:, -1]) < 0.9 * np.pi) & np.all(np.isfinite(F), axis=1)
+              & (np.abs(tot - np.round(tot)) < 0.05) & (F[:, 0].real > 0))
+        count[todo[ok]] = np.round(tot[ok])
+        todo = todo[~ok]
+        n *= 2
+    return count
+
+
+def _real_sign_changes(pars, R, dprime, n: int, top: float = 1.0):
+    """Sign changes of ``E(lambda)/lambda`` on ``(0, top R]``: a lower bound on the real zeros
+    there, with the bracket ``(lo, hi)`` of the largest one (``NaN`` if none).
+
+    The grid starts at ``1e-6 top R`` (closer to 0 ``E`` is below its rounding error);
+    ``E'(0)`` stands for the value at 0, so a zero in ``(0, 1e-6 top R)`` still shows as a
+    sign change.
+    """
+    B = R.size
+    unit = top * np.concatenate([np.geomspace(1e-6, 1e-2, n // 4, endpoint=False),
+                                 np.linspace(1e-2, 1.0, n - n // 4)])
+    lam = R[:, None] * unit[None, :]
+    p = [v[:, None] for v in pars]
+    E = _evans_core(lam + 0j, *p)[0].real
+    vals = np.concatenate([dprime[:, None], E], axis=1)
+    sg = np.sign(vals)
+    change = sg[:, 1:] * sg[:, :-1] < 0
+    s = change.sum(axis=1)
+    last = np.where(change.any(axis=1), change.shape[1] - 1 - np.argmax(change[:, ::-1], axis=1),
+                    -1)
+    grid = np.concatenate([np.zeros((B, 1)), lam], axis=1)
+    rows = np.arange(B)
+    lo = np.where(last >= 0, grid[rows, np.maximum(last, 0)], np.nan)
+    hi = np.where(last >= 0, grid[rows, np.maximum(last, 0) + 1], np.nan)
+    return s, lo, hi
+
+
+def _bisect_real(pars, lo, hi, iters: int = 52):
+    """Vectorised bisection of the real function ``E`` on brackets with a sign change."""
+    lo, hi = lo.copy(), hi.copy()
+    flo = _evans_core(lo + 0j, *pars)[0].real
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        fm = _evans_core(mid + 0j, *pars)[0].real
+        same = np.sign(fm) == np.sign(flo)
+        lo = np.where(same, mid, lo)
+        flo = np.where(same, fm, flo)
+        hi = np.where(same, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime, *,
+                         growth: bool = True) -> dict[str, np.ndarray]:
+    """Zeros of ``E`` in the closed right half-plane, translation zero excluded (vectorised).
+
+    Parameters
+    ----------
+    Delta, c0, beta, gamma, D
+        Bump half-width (rad), resource inside, rates and diffusion (``D = inf`` allowed);
+        broadcastable arrays of existing bumps.
+    dprime
+        ``E'(0)`` at the same points (:func:`evans_dprime`), the value of ``E(lambda)/lambda``
+        at 0.
+    growth
+        Locate the largest real zero (``lam_real``); ``False`` skips it (``NaN``).
+
+    Returns
+    -------
+    dict of arrays
+        ``n_rhp`` (all zeros with ``Re >= 0`` and ``|lambda| <= R``, :func:`rhp_bound`),
+        ``n_real`` (the real ones, ``lambda > 0``), ``n_complex = n_rhp - n_real``,
+        ``lam_real`` (the largest real zero, the drift growth rate; ``NaN`` if none),
+        ``ok`` (``False`` where the count could not be certified; counts ``NaN`` there).
+
+    Method
+    ------
+    ``n_rhp`` is the winding number of ``E(lambda)/lambda`` (analytic in ``Re lambda >= 0``,
+    equal to ``E'(0)`` at 0) around ``[0, R] x [-R, R]``, from its phase along the upper half
+    (adaptive refinement, :func:`_winding_count`). Real zeros: sign changes of ``E`` on
+    ``(0, R]`` (``E'(0)`` at the left end, ``E(R) > 0``) on 64 points, then 2048 points
+    where fewer sign changes than ``n_rhp`` are seen; the remaining ``n_rhp - n_real`` zeros are
+    complex pairs (a real pair closer than the fine grid spacing, i.e. a nearly double real
+    zero, is counted as complex: such a point sits on the boundary of the real-zero region).
+    """
+    arrs = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in
+                                 (Delta, c0, beta, gamma, D, dprime)))
+    shape = arrs[0].shape
+    Delta, c0, beta, gamma, D, dprime = (a.ravel() for a in arrs)
+    pars = (Delta, c0, beta, gamma, D)
+    R = rhp_bound(*pars)
+    n_rhp = _winding_count(pars, R, dprime)
+    for shift in (2e-4, 2e-3):
+        # a zero on or next to the imaginary axis (a complex pair crossing it) defeats the
+        # contour: move its left side into the right half-plane and add the real zeros on
+        # (0, shift R] (sign changes from E'(0)); complex zeros there are not counted
+        bad = np.nonzero(~np.isfinite(n_rhp))[0]
+        if bad.size == 0:
+            break
+        sub = tuple(v[bad] for v in pars)
+        right = _winding_count(sub, R[bad], dprime[bad], shift)
+        left = _real_sign_changes(sub, R[bad], dprime[bad], 64, top=shift)[0]
+        n_rhp[bad] = right + left
+    # no zero: nothing to scan; one zero: it is real (complex zeros come in pairs)
+    n_real = np.where(np.isfinite(n_rhp), 0.0, np.nan)
+    lo, hi = np.full(R.shape, np.nan), np.full(R.shape, np.nan)
+    for npts, sel in ((64, ~(n_rhp == 0)), (2048, None)):
+        if sel is None:
+            sel = np.isfinite(n_rhp) & (n_real < n_rhp)
+        idx = np.nonzero(sel)[0]
+        if idx.size:
+            s2, lo2, hi2 = _real_sign_changes(tuple(v[idx] for v in pars), R[idx], dprime[idx],
+                                              npts)
+            n_real[idx], lo[idx], hi[idx] = s2, lo2, hi2
+    lam_real = np.full(R.shape, np.nan)
+    has = np.isfinite(lo) & growth
+    if has.any():
+        lam_real[has] = _bisect_real(tuple(v[has] for v in pars), lo[has], hi[has])
+    ok = np.isfinite(n_rhp) & (n_real <= n_rhp) & ((n_rhp - n_real) % 2 == 0)
+    # E(lambda)/lambda goes from E'(0) at 0 to a positive value at R: the parity of the real
+    # zeros is fixed by the sign of E'(0)
+    ok &= np.isfinite(dprime) & (dprime != 0) & ((n_real % 2 == 1) == (dprime < 0))
+    out = {"n_rhp": np.where(ok, n_rhp, np.nan), "n_real": np.where(ok, n_real, np.nan),
+           "n_complex": np.where(ok, n_rhp - n_real, np.nan),
+           "lam_real": np.where(ok, lam_real, np.nan), "ok": ok}
+    return {k: v.reshape(shape) for k, v in out.items()}

@@ -18,7 +18,10 @@ exactly singular: ``(gamma A0 + beta)(F - I) - mu beta R`` annihilates ``(0, 1)`
 Only eigenvalues whose eigenvector describes a *shift* are kept: the edge displacements
 ``psi(+Delta) = v1 cos D + v2 sin D`` and ``psi(-Delta) = v1 cos D - v2 sin D`` have opposite
 signs. For complex eigenvectors the phase-invariant test ``Re(psi(+Delta) conj psi(-Delta)) < 0``
-is used. The verdict is *unstable* if a kept eigenvalue has real part ``> 1e-11``.
+is used. The verdict is *unstable* if a kept **real** eigenvalue exceeds ``1e-11`` (complex kept
+eigenvalues with positive real part are reported in ``max_real`` but, as for the Evans function,
+are formal: the truncation assigns resting resource to the outward edge and depleted resource to
+the inward edge, which oscillating edges do not respect; see ``docs/verdicts.md``).
 
 As a smooth indicator (for root finding) :func:`fourier_dprime` returns ``p'(0)`` of the
 characteristic polynomial ``p(lambda) = det(lambda I - Z)``, i.e. the product of ``-lambda_j`` over
@@ -39,9 +42,16 @@ from astrofield._validate import check_range
 from astrofield.theory.bump import bump_branches
 
 __all__ = ["fourier_matrix", "fourier_spectrum", "fourier_stability", "fourier_dprime",
-           "UNSTABLE_TOL"]
+           "real_unstable_count", "UNSTABLE_TOL"]
 
 UNSTABLE_TOL = 1e-11
+
+
+def real_unstable_count(w: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Number of kept eigenvalues that are real (``|Im| <= 1e-9 max(1, |w|)``) and ``> 1e-11``."""
+    with np.errstate(invalid="ignore"):
+        real = np.abs(w.imag) <= 1e-9 * np.maximum(1.0, np.abs(w))
+        return np.sum(kept & real & (w.real > UNSTABLE_TOL), axis=-1)
 
 
 def _matrix_core(Delta, c0, beta, gamma, D) -> np.ndarray:
@@ -148,8 +158,10 @@ def fourier_stability(theta: Any, beta: Any, gamma: Any, D: Any,
     Returns
     -------
     dict
-        ``stable`` (bool; ``False`` where no bump), ``max_real`` (largest real part among the kept
-        eigenvalues), ``dprime`` (:func:`fourier_dprime`), ``eigenvalues`` and ``kept``.
+        ``stable`` (bool; ``False`` where no bump; no kept real eigenvalue above ``1e-11``),
+        ``n_real`` (that count), ``max_real`` (largest real part among the kept eigenvalues,
+        complex ones included), ``dprime`` (:func:`fourier_dprime`), ``eigenvalues`` and
+        ``kept``.
     """
     D = _check(D, branch)
     Delta, c0, be, ga, ex = _bump(theta, beta, gamma, branch)
@@ -157,8 +169,8 @@ def fourier_stability(theta: Any, beta: Any, gamma: Any, D: Any,
     w, kept, Z = _spectrum_core(np.where(ex, Delta, 1.0), np.where(ex, c0, 0.5), be, ga, D)
     max_real = np.max(np.where(kept, w.real, -np.inf), axis=-1)
     max_real = np.where(ex, max_real, np.nan)
-    with np.errstate(invalid="ignore"):
-        stable = ex & ~(max_real > UNSTABLE_TOL)
-    return {"stable": stable, "max_real": max_real,
+    n_real = real_unstable_count(w, kept)
+    stable = ex & (n_real == 0)
+    return {"stable": stable, "n_real": np.where(ex, n_real, -1), "max_real": max_real,
             "dprime": np.where(ex, _dprime_core(Z), np.nan),
             "eigenvalues": w, "kept": kept & ex[..., None]}

@@ -1,19 +1,23 @@
 """Drift stability of the wide bump: verdicts, boundaries and analytic phase maps.
 
-Two independent methods are reported side by side:
+Two independent methods are reported side by side, with the same rule:
 
-* **Evans** — the sign of ``E'(0)`` (:func:`astrofield.evans.evans_dprime`). ``E(0) = 0`` always
-  and ``E ~ lambda^2`` for large real ``lambda``, so ``E'(0) < 0`` means a real positive eigenvalue
-  (drift instability); ``E'(0) > 0`` is the stable side and ``E(0) = E'(0) = 0`` the boundary.
-* **Fourier** — the 6 x 6 first-mode truncation (:mod:`astrofield.theory.fourier`)
-  with the shift-mode
-  eigenvector filter: unstable if a kept eigenvalue has real part ``> 1e-11``.
+* **Evans** — the bump is stable when the Evans function ``E`` has no real zero ``lambda > 0``
+  (translation zero excluded), counted by
+  :func:`astrofield.theory.evans.count_unstable_zeros` (argument principle on
+  ``E(lambda)/lambda`` over a rectangle that provably holds all unstable zeros at ``D = inf``,
+  plus real-axis sign changes). ``E'(0)`` (:func:`astrofield.theory.evans.evans_dprime`) is
+  reported too: ``E(0) = 0`` and ``E ~ lambda^2``, so ``E'(0) < 0`` means an odd number of real
+  unstable zeros, but ``E'(0) > 0`` allows two (this happens near the fold at large ``D``).
+  Complex zeros in the right half-plane are counted and reported but are formal (the
+  linearisation assumes one sign of edge motion); see ``docs/verdicts.md``.
+* **Fourier** — the 6 x 6 first-mode truncation (:mod:`astrofield.theory.fourier`) with the
+  shift-mode eigenvector filter: unstable if a kept eigenvalue is real and ``> 1e-11``.
 
-Disagreements are flagged (they occur only in thin slivers near the boundary, where the truncation
-shifts the critical ``beta``). Boundaries (``beta*`` along ``beta`` at fixed ``gamma, D``, or
-``gamma*`` along ``gamma`` at fixed ``beta, D``) are found by :func:`scipy.optimize.brentq` on
-``E'(0)`` (Evans) and on ``p'(0)`` of the truncation's characteristic polynomial (Fourier), after
-bracketing every sign change on a dense grid.
+Disagreements are flagged. Boundaries along ``beta`` (fixed ``gamma, D``) or ``gamma`` (fixed
+``beta, D``) are every parameter value where the number of unstable real zeros changes: roots of
+``E'(0)`` (a real zero through 0, :func:`scipy.optimize.brentq`) and points where a complex pair
+lands on the real axis (multisection on the count), bracketed on a dense scan.
 
 Reference: Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes
 persistent activity in neural fields", arXiv:2604.10036 (2026).
@@ -22,6 +26,7 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -33,7 +38,7 @@ from astrofield._version import __version__
 from astrofield.io import save
 from astrofield.theory import fourier as _fourier
 from astrofield.theory.bump import bump_branches, fold, stationary_bumps
-from astrofield.theory.evans import _dprime_cauchy, evans_dprime
+from astrofield.theory.evans import _dprime_cauchy, count_unstable_zeros, evans_dprime
 
 __all__ = [
     "stability",
@@ -60,18 +65,27 @@ def _fourier_any(Delta, c0, beta, gamma, D):
     """Fourier verdict for arrays in which ``D`` may mix finite values and ``inf``."""
     Delta, c0, beta, gamma, D = np.broadcast_arrays(Delta, c0, beta, gamma, D)
     ok = np.isfinite(Delta)
-    stable = np.zeros(Delta.shape, bool)
+    n_real = np.full(Delta.shape, -1)
     max_real = np.full(Delta.shape, np.nan)
     dprime = np.full(Delta.shape, np.nan)
     for sel in (ok & np.isfinite(D), ok & ~np.isfinite(D)):
         if not sel.any():
             continue
         w, kept, Z = _fourier._spectrum_core(Delta[sel], c0[sel], beta[sel], gamma[sel], D[sel])
-        mr = np.max(np.where(kept, w.real, -np.inf), axis=-1)
-        max_real[sel] = mr
-        stable[sel] = ~(mr > _fourier.UNSTABLE_TOL)
+        max_real[sel] = np.max(np.where(kept, w.real, -np.inf), axis=-1)
+        n_real[sel] = _fourier.real_unstable_count(w, kept)
         dprime[sel] = _fourier._dprime_core(Z)
-    return stable, max_real, dprime
+    return n_real == 0, n_real, max_real, dprime
+
+
+def _refuse_nonfinite(ed, ex, th, be, ga, Dd) -> None:
+    bad = ex & ~np.isfinite(ed)
+    if bad.any():
+        i = np.unravel_index(np.argmax(bad), bad.shape)
+        raise ValueError(
+            f"E'(0) is not finite at theta = {th[i]:g}, beta = {be[i]:g}, gamma = {ga[i]:g}, "
+            f"D = {Dd[i]:g}: the Cauchy circle (half the distance to the nearest singularity of "
+            "E) is too small for floating point there; no verdict is given")
 
 
 def _evaluate(theta, beta, gamma, D, branch="wide") -> dict[str, np.ndarray]:
@@ -82,38 +96,70 @@ def _evaluate(theta, beta, gamma, D, branch="wide") -> dict[str, np.ndarray]:
     Dd = np.broadcast_to(np.asarray(D, dtype=float), np.broadcast_shapes(Delta.shape, np.shape(D)))
     Delta, c0, be, ga, Dd, ex, th = np.broadcast_arrays(Delta, c0, be, ga, Dd, ex, th)
     ed = np.full(Delta.shape, np.nan)
+    cnt = {k: np.full(Delta.shape, np.nan) for k in ("n_real", "n_complex", "lam_real")}
+    ok = np.zeros(Delta.shape, bool)
     if ex.any():
         ed[ex] = _dprime_cauchy(Delta[ex], c0[ex], be[ex], ga[ex], Dd[ex])
-    fs, fmr, fdp = _fourier_any(np.where(ex, Delta, np.nan), c0, be, ga, Dd)
-    es = ex & (ed > 0)
+        _refuse_nonfinite(ed, ex, th, be, ga, Dd)
+        r = count_unstable_zeros(Delta[ex], c0[ex], be[ex], ga[ex], Dd[ex], ed[ex])
+        for k in cnt:
+            cnt[k][ex] = r[k]
+        ok[ex] = r["ok"]
+    if np.any(ex & ~ok):
+        warnings.warn(f"{int(np.sum(ex & ~ok))} point(s): the zeros of E in the right half-plane "
+                      "could not be counted reliably (a zero on or very near the imaginary "
+                      "axis); evans_stable is False and the counts are NaN there",
+                      RuntimeWarning, stacklevel=3)
+    fs, fn, fmr, fdp = _fourier_any(np.where(ex, Delta, np.nan), c0, be, ga, Dd)
+    es = ex & ok & (cnt["n_real"] == 0)
     fs = fs & ex
     return {"exists": ex, "Delta": np.where(ex, Delta, np.nan), "c0": np.where(ex, c0, np.nan),
             "A0": np.where(ex, Delta * (1 - c0) / np.pi, np.nan),
             "beta_max": np.broadcast_to(br["beta_max"], Delta.shape),
-            "evans_dprime": ed, "evans_stable": es, "fourier_stable": fs,
+            "evans_dprime": ed, "evans_n_real": cnt["n_real"],
+            "evans_n_complex": cnt["n_complex"], "evans_growth_rate": cnt["lam_real"],
+            "evans_stable": es, "fourier_stable": fs, "fourier_n_real": np.where(ex, fn, -1),
             "fourier_max_real": fmr, "fourier_dprime": fdp, "disagree": ex & (es != fs)}
 
 
-def stability(theta: Any, beta: Any, gamma: Any, D: Any,
-              branch: str = "wide", tau: float = 1.0) -> dict[str, np.ndarray]:
-    """Stability verdicts for broadcastable parameter arrays (``D = inf`` allowed).
+def stability(theta: Any, beta: Any, gamma: Any, D: Any, *, tau: float = 1.0,
+              branch: str = "wide") -> dict[str, np.ndarray]:
+    """Drift-stability verdicts for broadcastable parameter arrays (``D = inf`` allowed).
 
-    ``tau`` (the resource time scale) enters exactly through a rescaling: the stationary bump
-    depends on ``beta / gamma`` only, and dividing the resource equations by ``tau`` shows that
-    the linearisation with ``(beta, gamma, D, tau)`` is the ``tau = 1`` linearisation with
-    ``(beta / tau, gamma / tau, D / tau)``. (Checked against the simulator in
-    ``tests/test_theory_vs_simulation.py``.)
+    Parameters
+    ----------
+    theta, beta, gamma, D
+        Threshold, depletion and replenishment rates (per unit time) and astrocytic diffusion
+        (rad^2 per unit time; ``inf`` for the well-mixed limit). Broadcast together.
+    tau
+        Resource time scale. It enters exactly through a rescaling: the stationary bump depends
+        on ``beta / gamma`` only, and dividing the resource equations by ``tau`` shows that the
+        linearisation with ``(beta, gamma, D, tau)`` is the ``tau = 1`` linearisation with
+        ``(beta / tau, gamma / tau, D / tau)``.
+    branch
+        ``"wide"`` (default) or ``"narrow"`` (shift class only, see the theory notes).
 
     Returns
     -------
     dict of arrays
-        ``exists, Delta, c0, A0, beta_max, evans_dprime, evans_stable, fourier_stable,
-        fourier_max_real, fourier_dprime, disagree`` (``NaN``/``False`` where no bump exists).
+        ``evans_stable``: no real zero of ``E`` with ``lambda > 0`` (translation zero excluded),
+        counted with :func:`astrofield.theory.evans.count_unstable_zeros`;
+        ``evans_n_real``, ``evans_n_complex`` (zeros in ``Re lambda >= 0``, the complex ones
+        are formal: see ``docs/verdicts.md``), ``evans_growth_rate`` (largest real zero, per unit
+        time), ``evans_dprime`` (``E'(0)``; ``< 0`` implies an odd number of real zeros);
+        ``fourier_stable``, ``fourier_n_real``, ``fourier_max_real``, ``fourier_dprime`` (6 x 6
+        truncation, same rule); ``disagree``; bump data ``exists, Delta, c0, A0, beta_max``.
+        ``NaN``/``False`` where no bump exists.
+
+    Raises
+    ------
+    ValueError
+        For parameters outside their ranges, or where ``E'(0)`` cannot be computed finitely.
     """
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     _validate(theta, beta, gamma, D)
-    tau = float(check_range("tau", tau, 0.0, np.inf, lo_open=True))
+    tau = float(check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True))
     if tau == 1.0:
         return _evaluate(theta, beta, gamma, D, branch)
     out = _evaluate(theta, np.asarray(beta, float) / tau, np.asarray(gamma, float) / tau,
@@ -126,87 +172,153 @@ def stability(theta: Any, beta: Any, gamma: Any, D: Any,
 # boundaries
 # --------------------------------------------------------------------------------------------
 
-def _indicator(method: str):
-    if method == "evans":
-        return lambda th, be, ga, D: evans_dprime(th, be, ga, D)
-    if method == "fourier":
-        return lambda th, be, ga, D: _fourier.fourier_dprime(th, be, ga, D)
-    raise ValueError(f"method = {method!r} is not one of ('evans', 'fourier')")
+_BETA_MIN = 1e-10
+_GAMMA_MAX = 1e6
 
 
-def boundary(vary: str, theta: float, D: float, *, gamma: float | None = None,
-             beta: float | None = None, lo: float | None = None, hi: float | None = None,
-             method: str = "evans", n_scan: int = 400, xtol: float = 1e-13) -> np.ndarray:
-    """Stability boundary along one parameter line, by bracketing + :func:`scipy.optimize.brentq`.
+def _line(vary, th, fixed, Dv, tau, method):
+    """``evaluate(x, smooth_only=False) -> (count, smooth)`` along a parameter line: the
+    unstable real-zero count and the smooth indicator whose sign change marks a real zero
+    crossing 0 (``E'(0)`` or the truncation's ``p'(0)``)."""
+
+    def args(x):
+        x = np.asarray(x, dtype=float)
+        be, ga = (x, fixed) if vary == "beta" else (fixed, x)
+        return th, be / tau, np.broadcast_to(ga / tau, x.shape), Dv / tau
+
+    def evaluate(x, smooth_only=False):
+        t, be, ga, D = args(x)
+        if method == "fourier":
+            if smooth_only:
+                return None, _fourier.fourier_dprime(t, be, ga, D)
+            r = _fourier.fourier_stability(t, be, ga, D)
+            return r["n_real"].astype(float), r["dprime"]
+        dp = evans_dprime(t, be, ga, D)
+        if smooth_only:
+            return None, dp
+        br = bump_branches(t, be, ga)["wide"]
+        r = count_unstable_zeros(br["Delta"], br["c0"], be, ga, D, dp, growth=False)
+        return r["n_real"], dp
+
+    return evaluate
+
+
+def _search_range(vary, th, fixed, lo, hi):
+    bmax_unit = float(fold(th, 1.0)[0])
+    if vary == "beta":
+        top = fixed * bmax_unit
+        lo = _BETA_MIN if lo is None else lo
+        hi = top if hi is None else hi
+        lo = float(check_range("lo", lo, _BETA_MIN, top, hi_open=True))
+        hi = float(check_range("hi", hi, lo, top, lo_open=True))
+        # at the fold itself E'(0) = 0 (the branches meet): stop just short of it
+        hi = min(hi, top * (1 - 1e-9))
+    else:
+        bottom = fixed / bmax_unit
+        lo = bottom if lo is None else lo
+        hi = 20.0 if hi is None else hi
+        lo = float(check_range("lo", lo, bottom, _GAMMA_MAX, hi_open=True))
+        lo = max(lo, bottom * (1 + 1e-9))
+        hi = float(check_range("hi", hi, lo, _GAMMA_MAX, lo_open=True))
+    return lo, hi
+
+
+def _refine_crossing(evaluate, a, b, ca, xtol, smooth_root: bool):
+    """Locate the change of the unstable count between ``a`` and ``b`` (count ``ca`` at ``a``)."""
+    if smooth_root:  # a real zero passes through 0: root of the smooth indicator
+        return brentq(lambda x: float(evaluate(np.array([x]), smooth_only=True)[1][0]), a, b,
+                      xtol=xtol, rtol=1e-14)
+    # a complex pair lands on the real axis: multisection on the count itself
+    for _ in range(60):
+        if b - a <= xtol + 1e-14 * b:
+            break
+        xs = np.linspace(a, b, 18)[1:-1]
+        same = evaluate(xs)[0] == ca
+        k = int(np.argmin(same)) if not same.all() else xs.size
+        a, b = (xs[k - 1] if k > 0 else a), (xs[k] if k < xs.size else b)
+    return 0.5 * (a + b)
+
+
+def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float | None = None,
+             gamma: float | None = None, D: float | None = None, tau: float = 1.0,
+             lo: float | None = None, hi: float | None = None, method: str = "evans",
+             n_scan: int = 400, xtol: float = 1e-13) -> np.ndarray:
+    """Every stability boundary along one parameter line.
+
+    A crossing is a parameter value where the number of unstable real zeros changes: either a
+    real zero passes through ``lambda = 0`` (a root of ``E'(0)``, located by
+    :func:`scipy.optimize.brentq`) or two complex zeros meet on the positive real axis (the count
+    jumps by two; located by bisection on the count).
 
     Parameters
     ----------
     vary
         ``"beta"`` (``gamma`` fixed) or ``"gamma"`` (``beta`` fixed).
-    theta, D
-        Fixed threshold and diffusion (``D = inf`` allowed).
-    gamma, beta
-        The fixed one of the two.
+    theta, beta, gamma, D, tau
+        Keyword-only, in this order; the varied one of ``beta``/``gamma`` is left out.
+        (The old positional form ``boundary(vary, theta, D, ...)`` still works.)
     lo, hi
-        Search interval. Defaults: ``beta`` in ``(1e-6, beta_max)``; ``gamma`` in
-        ``(gamma_min, 20)`` with ``gamma_min = beta / (beta_max(theta, 1))`` where the bump is born.
+        Search interval. ``beta`` in ``[1e-10, beta_max)`` (default: all of it), ``gamma`` in
+        ``(gamma_min, 1e6]`` (default ``(gamma_min, 20)``; ``gamma_min`` is where the bump is
+        born). Values outside raise ``ValueError``.
     method
-        ``"evans"`` (zeros of ``E'(0)``) or ``"fourier"`` (zeros of the truncation's ``p'(0)``,
-        i.e. where its largest kept real eigenvalue crosses 0).
+        ``"evans"`` (zeros of ``E``) or ``"fourier"`` (eigenvalues of the 6 x 6 truncation).
     n_scan
-        Points of the (log-spaced) bracketing scan.
+        Points of the log-spaced scan that brackets the crossings.
 
     Returns
     -------
     numpy.ndarray
-        All crossings in the interval, ascending (empty if none).
+        All crossings in the interval, ascending (empty if none). Crossings closer together than
+        the scan spacing can be missed.
     """
     if vary not in ("beta", "gamma"):
         raise ValueError(f"vary = {vary!r} is not one of ('beta', 'gamma')")
+    if method not in ("evans", "fourier"):
+        raise ValueError(f"method = {method!r} is not one of ('evans', 'fourier')")
+    if legacy:
+        if len(legacy) != 2 or theta is not None or D is not None:
+            raise ValueError("pass theta, beta, gamma, D as keywords: boundary(vary, theta=..., "
+                             "gamma=..., D=...)")
+        theta, D = legacy
+    if theta is None or D is None:
+        raise ValueError("boundary needs theta and D")
     n_scan = check_int("n_scan", n_scan, 10)
     fixed = gamma if vary == "beta" else beta
+    other = "gamma" if vary == "beta" else "beta"
     if fixed is None:
-        raise ValueError(f"boundary along {vary} needs {'gamma' if vary == 'beta' else 'beta'}")
+        raise ValueError(f"boundary along {vary} needs {other}")
     th, _, _, Dv = _validate(theta, 0.0, 1.0, D)
+    fixed = float(check_range(other, fixed, 0.0, np.inf, lo_open=True, hi_open=True))
+    tau = float(check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True))
     th, Dv = float(th), float(Dv)
-    fun = _indicator(method)
-    bmax_unit = float(fold(th, 1.0)[0])
-    if vary == "beta":
-        ga = float(check_range("gamma", gamma, 0.0, np.inf, lo_open=True, hi_open=True))
-        lo = 1e-6 if lo is None else lo
-        hi = ga * bmax_unit * (1 - 1e-9) if hi is None else min(hi, ga * bmax_unit * (1 - 1e-9))
-
-        def f(x):
-            return fun(th, x, ga, Dv)
-    else:
-        be = float(check_range("beta", beta, 0.0, np.inf, lo_open=True, hi_open=True))
-        lo = be / bmax_unit * (1 + 1e-9) if lo is None else max(lo, be / bmax_unit * (1 + 1e-9))
-        hi = 20.0 if hi is None else hi
-
-        def f(x):
-            return fun(th, be, x, Dv)
-    lo = float(check_range("lo", lo, 0.0, np.inf, lo_open=True, hi_open=True))
-    hi = float(check_range("hi", hi, lo, np.inf, lo_open=True, hi_open=True))
+    lo, hi = _search_range(vary, th, fixed, lo, hi)
+    evaluate = _line(vary, th, fixed, Dv, tau, method)
     xs = np.geomspace(lo, hi, n_scan)
-    vals = f(xs)
-    sgn = np.sign(vals)
+    counts, smooth = evaluate(xs)
+    if not (np.all(np.isfinite(counts)) and np.all(np.isfinite(smooth))):
+        i = int(np.argmax(~(np.isfinite(counts) & np.isfinite(smooth))))
+        raise ValueError(f"the {method} verdict is not defined at {vary} = {xs[i]:g} in the "
+                         f"search interval [{lo:g}, {hi:g}]; narrow it")
     roots = []
-    for i in np.nonzero(sgn[:-1] * sgn[1:] < 0)[0]:
-        roots.append(brentq(lambda x: float(f(x)), xs[i], xs[i + 1], xtol=xtol, rtol=1e-14))
-    roots += [float(x) for x in xs[vals == 0]]
+    for i in np.nonzero((counts[:-1] != counts[1:]) | (smooth[:-1] * smooth[1:] < 0))[0]:
+        through0 = smooth[i] * smooth[i + 1] < 0
+        roots.append(_refine_crossing(evaluate, xs[i], xs[i + 1], counts[i], xtol, through0))
     return np.array(sorted(roots))
 
 
-def beta_star(theta: float, gamma: float, D: float, method: str = "evans", **kw) -> float:
-    """First stability boundary ``beta*`` along ``beta`` (``NaN`` if none): stable below it."""
-    r = boundary("beta", theta, D, gamma=gamma, method=method, **kw)
-    return float(r[0]) if r.size else float("nan")
+def beta_star(theta: float, gamma: float, D: float, *, tau: float = 1.0,
+              method: str = "evans", **kw) -> np.ndarray:
+    """Every stability boundary ``beta*`` along ``beta`` at fixed ``gamma, D`` (ascending array;
+    empty if the wide bump keeps its verdict up to the fold). See :func:`boundary`."""
+    return boundary("beta", theta=theta, gamma=gamma, D=D, tau=tau, method=method, **kw)
 
 
-def gamma_star(theta: float, beta: float, D: float, method: str = "evans", **kw) -> float:
-    """First stability boundary ``gamma*`` along ``gamma`` (``NaN`` if none): stable above it."""
-    r = boundary("gamma", theta, D, beta=beta, method=method, **kw)
-    return float(r[0]) if r.size else float("nan")
+def gamma_star(theta: float, beta: float, D: float, *, tau: float = 1.0,
+               method: str = "evans", **kw) -> np.ndarray:
+    """Every stability boundary ``gamma*`` along ``gamma`` at fixed ``beta, D`` (ascending
+    array). See :func:`boundary`."""
+    return boundary("gamma", theta=theta, beta=beta, D=D, tau=tau, method=method, **kw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,8 +340,9 @@ def stability_map(theta: Any = 0.1, beta: Any = 0.05, gamma: Any = 2.0, D: Any =
     Returns
     -------
     xarray.Dataset
-        Variables ``evans_dprime, evans_stable, fourier_stable, fourier_max_real,
-        fourier_dprime, exists, Delta, c0, A0, beta_max, disagree``; the swept parameters are
+        The columns of :func:`stability` (``evans_stable``, ``evans_n_real``,
+        ``evans_n_complex``, ``evans_growth_rate``, ``evans_dprime``, ``fourier_*``, ``exists``,
+        ``Delta``, ``c0``, ``A0``, ``beta_max``, ``disagree``); the swept parameters are
         coordinates, scalar parameters and ``astrofield_version`` are attrs. Points past the fold
         have ``exists = False`` and ``NaN`` values.
     """
@@ -248,12 +361,29 @@ def stability_map(theta: Any = 0.1, beta: Any = 0.05, gamma: Any = 2.0, D: Any =
     shape = tuple(vals[d].size for d in dims)
     data = {k: (dims, np.broadcast_to(v, shape).copy()) for k, v in res.items()}
     ds = xr.Dataset(data, coords={d: vals[d] for d in dims})
-    units = {"evans_dprime": "E'(0), > 0 stable", "Delta": "rad", "c0": "1", "A0": "1"}
-    for k, u in units.items():
-        ds[k].attrs["description"] = u
+    meta = {
+        "evans_dprime": ("1", "E'(0), derivative of the Evans function at 0 (< 0: odd number "
+                              "of real unstable zeros)"),
+        "evans_stable": ("1", "no real zero of E with lambda > 0 (translation excluded)"),
+        "evans_n_real": ("1", "real zeros of E with lambda > 0"),
+        "evans_n_complex": ("1", "complex zeros of E with Re lambda >= 0 (formal)"),
+        "evans_growth_rate": ("1 / time", "largest real zero of E (drift growth rate)"),
+        "fourier_stable": ("1", "no real kept eigenvalue > 1e-11 (6 x 6 truncation)"),
+        "fourier_n_real": ("1", "real kept eigenvalues > 1e-11 (truncation; -1: no bump)"),
+        "fourier_max_real": ("1 / time", "largest real part of the kept eigenvalues"),
+        "fourier_dprime": ("1", "p'(0) of the truncation's characteristic polynomial"),
+        "disagree": ("1", "Evans and Fourier verdicts differ"),
+        "exists": ("1", "the bump exists (beta <= beta_max)"),
+        "Delta": ("rad", "bump half-width"), "c0": ("1", "synaptic resource inside the bump"),
+        "A0": ("1", "astrocytic resource"), "beta_max": ("1 / time", "fold of the branches"),
+    }
+    for k, (u, long) in meta.items():
+        ds[k].attrs.update({"units": u, "long_name": long})
     ds.attrs.update({n: float(vals[n]) for n in _NAMES if n not in dims})
     ds.attrs.update({"branch": branch, "astrofield_version": __version__,
-                     "method": "Evans E'(0) (Cauchy integral) and 6x6 Fourier truncation",
+                     "method": "Evans: real zeros of E in Re >= 0 counted by the argument "
+                               "principle and real-axis sign changes, E'(0) by a Cauchy "
+                               "integral; Fourier: 6x6 truncation, same rule",
                      "reference": "Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036"})
     return ds
 
@@ -263,44 +393,56 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> None:
     save(ds, path)
 
 
-def plot_map(ds: xr.Dataset, fig=None):
-    """Plot ``E'(0)`` with the Evans (black) and Fourier (red dashed) boundaries of a 2-D map."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_map(ds: xr.Dataset, fig=None, *, ax=None):
+    """Plot a 2-D map: colour ``E'(0)``, hatched where the Evans verdict is unstable; the
+    Evans boundaries (black, every change of the unstable real-zero count) and the Fourier ones
+    (red dashed). Draws on ``ax`` (or a new axes in ``fig``/a new figure); returns the figure.
+    """
+    import matplotlib.colors as mcolors
 
     dims = list(ds["evans_dprime"].dims)
     if len(dims) != 2:
         raise ValueError(f"plot_map needs a 2-D map, got dims {dims}")
     ydim, xdim = dims
-    fig = fig or plt.figure(figsize=(6, 4.5))
-    ax = fig.add_subplot(111)
+    if ax is None:
+        if fig is None:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(6, 4.5))
+        ax = fig.add_subplot(111)
+    fig = ax.figure
     x, y = ds[xdim].values, ds[ydim].values
     z = ds["evans_dprime"].values
     lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    norm = matplotlib.colors.SymLogNorm(linthresh=1e-2 * max(lim, 1e-300), vmin=-lim, vmax=lim)
+    norm = mcolors.SymLogNorm(linthresh=1e-2 * max(lim, 1e-300), vmin=-lim, vmax=lim)
     pc = ax.pcolormesh(x, y, z, cmap="RdBu", norm=norm, shading="auto")
-    fig.colorbar(pc, ax=ax, label="E'(0)  (> 0 stable)")
-    if np.isfinite(z).any() and np.nanmin(z) < 0 < np.nanmax(z):
-        ax.contour(x, y, z, levels=[0.0], colors="k")
-    fz = ds["fourier_dprime"].values
-    if np.isfinite(fz).any() and np.nanmin(fz) < 0 < np.nanmax(fz):
-        ax.contour(x, y, fz, levels=[0.0], colors="r", linestyles="--")
+    fig.colorbar(pc, ax=ax, label="E'(0)")
+    for var, style in (("evans_n_real", dict(colors="k")),
+                       ("fourier_n_real", dict(colors="r", linestyles="--"))):
+        n = np.where(ds["exists"].values, ds[var].values.astype(float), np.nan)
+        levels = np.arange(np.nanmin(n), np.nanmax(n)) + 0.5 if np.isfinite(n).any() else []
+        if len(levels):
+            ax.contour(x, y, n, levels=levels, **style)
     ax.set_xlabel(xdim)
     ax.set_ylabel(ydim)
     ax.set_title("E'(0); boundaries: Evans (black), Fourier (red dashed)", fontsize=10)
     return fig
 
 
-def plot_figure2(outdir: str | os.PathLike | None = None, fig=None, *, D: float = 0.3,
+def plot_figure2(outdir: str | os.PathLike | None = None, fig=None, *, ax=None, D: float = 0.3,
                  gamma: float = 2.0, n: int = 400):
     """Existence/stability diagram (the paper's Figure 2).
 
     (a) Bump profiles ``U, Q, A`` for ``theta = 0.03, beta = 0.3, gamma = 2`` (wide branch; the
     profile does not depend on ``D``). (b) ``Delta`` against ``beta`` (log axis) for
     ``theta = 0.03`` and ``0.3`` at ``gamma = 2``, ``D = 0.3``: narrow branch dashed, wide branch
-    solid where ``E'(0) > 0`` (stable) and dashed where drift-unstable.
+    solid where the Evans verdict is stable (no real unstable zero) and dashed where
+    drift-unstable.
+
+    Parameters
+    ----------
+    ax
+        Two matplotlib axes ``(ax_a, ax_b)`` to draw on (default: a new figure, or ``fig``).
 
     Returns
     -------
@@ -308,15 +450,17 @@ def plot_figure2(outdir: str | os.PathLike | None = None, fig=None, *, D: float 
         The matplotlib Figure and an ``xr.Dataset`` with the plotted data. If ``outdir`` is
         given, ``figure2.png`` and ``figure2.nc`` are written there.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n = check_int("n", n, 20)
     check_range("D", D, 0.0, np.inf, lo_open=True, allow_inf=True)
-    fig = fig or plt.figure(figsize=(10, 4))
-    ax_a, ax_b = fig.subplots(1, 2)
+    if ax is not None:
+        ax_a, ax_b = ax
+        fig = ax_a.figure
+    else:
+        if fig is None:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(10, 4))
+        ax_a, ax_b = fig.subplots(1, 2)
     bump = stationary_bumps(0.03, 0.3, gamma)[0]
     x = np.linspace(-np.pi, np.pi, 1001)
     ax_a.plot(x, bump.U(x), label="U")
@@ -334,12 +478,15 @@ def plot_figure2(outdir: str | os.PathLike | None = None, fig=None, *, D: float 
         b[-1] = bmax
         br = bump_branches(th, b, gamma)
         dn, dw = br["narrow"]["Delta"], br["wide"]["Delta"]
-        ed = _dprime_cauchy(dw, br["wide"]["c0"], b, np.full(n, float(gamma)),
-                            np.full(n, float(D)))
+        with warnings.catch_warnings():  # the fold point itself has E'(0) = 0: no count there
+            warnings.simplefilter("ignore", RuntimeWarning)
+            verdict = stability(th, b, gamma, D)
+        ed = verdict["evans_dprime"]
+        stable = verdict["evans_stable"]
         ax_b.semilogx(b, dn, "--", color=colors[th], lw=1)
-        ax_b.semilogx(b, np.where(ed > 0, dw, np.nan), "-", color=colors[th],
+        ax_b.semilogx(b, np.where(stable, dw, np.nan), "-", color=colors[th],
                       label=rf"$\theta$={th:g}")
-        un = ~(ed > 0)
+        un = ~stable
         un[1:] |= un[:-1]  # join the dashed part to the solid one
         ax_b.semilogx(b, np.where(un, dw, np.nan), "--", color=colors[th], lw=2)
         tag = f"{th:g}".replace(".", "p")
@@ -347,7 +494,7 @@ def plot_figure2(outdir: str | os.PathLike | None = None, fig=None, *, D: float 
         data[f"Delta_wide_{tag}"] = (f"s_{tag}", dw)
         data[f"Delta_narrow_{tag}"] = (f"s_{tag}", dn)
         data[f"evans_dprime_{tag}"] = (f"s_{tag}", ed)
-        data[f"wide_stable_{tag}"] = (f"s_{tag}", ed > 0)
+        data[f"wide_stable_{tag}"] = (f"s_{tag}", stable)
     ax_b.set_xlabel(r"$\beta$")
     ax_b.set_ylabel(r"$\Delta$")
     ax_b.set_xlim(1e-3, None)
@@ -357,7 +504,8 @@ def plot_figure2(outdir: str | os.PathLike | None = None, fig=None, *, D: float 
     ds = xr.Dataset(data)
     ds.attrs.update({"gamma": float(gamma), "D": float(D), "astrofield_version": __version__,
                      "panel_a": "theta=0.03, beta=0.3 wide bump",
-                     "panel_b": "existence curve, wide stability from sign of E'(0)"})
+                     "panel_b": "existence curve, wide stability from the real unstable "
+                                "zeros of E"})
     if outdir is not None:
         os.makedirs(outdir, exist_ok=True)
         fig.savefig(os.path.join(outdir, "figure2.png"), dpi=120)

@@ -1,0 +1,388 @@
+"""The one command-line dialect: shared option types, ``--config``, ``--json``, output checks.
+
+Every command is declared with :func:`command`, which adds
+
+* ``--config FILE.toml`` - defaults from a TOML file whose keys are exactly the option names
+  (``kernel-param``, ``pulse``, ``N``, ...), optionally inside a table named after the command;
+  unknown keys, wrong types and non-integer counts are usage errors naming the key, and options
+  given on the command line win;
+* ``--json`` - one JSON object on stdout (see :mod:`astrofield.io.jsonio`); messages and progress
+  go to stderr;
+* a worked example in the help text (the command's epilog).
+
+Errors: bad input is a usage error (exit status 2) raised before any work; a failure while
+computing or writing is exit status 1 with a one-line message; never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import click
+import numpy as np
+
+from astrofield._validate import SWEEP_RANGES, parse_number, parse_values
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["FLOAT_INF", "FINITE", "command", "api_default", "emit", "guard", "check_plot_path",
+           "output_option", "plot_option", "json_option", "quiet_option", "grid_from",
+           "vary_option", "Timer"]
+
+
+# ------------------------------------------------------------------------------ types
+class FiniteFloat(click.ParamType):
+    """A finite number (``nan`` and ``inf`` are refused; click's FLOAT accepts both)."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            return parse_number(value, _pname(param), allow_inf=False)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class FloatOrInf(click.ParamType):
+    """A number that may also be ``inf`` (e.g. the diffusion limit ``D = inf``); never NaN."""
+
+    name = "float|inf"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            return parse_number(value, _pname(param), allow_inf=True)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+FINITE = FiniteFloat()
+FLOAT_INF = FloatOrInf()
+
+
+def _pname(param: Any) -> str:
+    if param is None:
+        return "value"
+    opts = getattr(param, "opts", None) or [param.name]
+    return max(opts, key=len)
+
+
+# ------------------------------------------------------------------------------ defaults
+class api_default:  # noqa: N801 - used like a function in option declarations
+    """A default read from the signature of a library function (one source for API and CLI).
+
+    ``api_default("astrofield.simulator.integrator:solve", "dt")`` is called by click when the
+    default is needed, so the library module is imported only when a command runs (or when
+    ``--help`` shows the value).
+    """
+
+    def __init__(self, target: str, name: str) -> None:
+        self.target, self.name = target, name
+
+    def __call__(self) -> Any:
+        mod, _, attr = self.target.partition(":")
+        obj = getattr(importlib.import_module(mod), attr)
+        if isinstance(obj, Mapping):  # a table of defaults
+            return obj[self.name]
+        if inspect.isclass(obj) and hasattr(obj, "__dataclass_fields__"):
+            return obj.__dataclass_fields__[self.name].default
+        return inspect.signature(obj).parameters[self.name].default
+
+
+class Option(click.Option):
+    """click Option whose help shows the value of an :class:`api_default`."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        if isinstance(self.default, api_default):
+            saved = self.default
+            value = saved()
+            self.default = "inf" if isinstance(value, float) and math.isinf(value) else value
+            try:
+                return super().get_help_record(ctx)
+            finally:
+                self.default = saved
+        return super().get_help_record(ctx)
+
+
+def option(*decls: str, **kw: Any) -> Callable:
+    """``click.option`` with :class:`Option` (api defaults shown in help) and show_default."""
+    kw.setdefault("cls", Option)
+    if "default" in kw and not kw.get("is_flag"):
+        kw.setdefault("show_default", True)
+    return click.option(*decls, **kw)
+
+
+# ------------------------------------------------------------------------------ config files
+def _config_value(key: str, value: Any, param: click.Parameter) -> Any:
+    """Check one config entry against its option's type; returns the value for default_map."""
+    def bad(msg: str) -> click.BadParameter:
+        return click.BadParameter(f"config key {key!r}: {msg}", param_hint="--config")
+
+    if getattr(param, "multiple", False):
+        if isinstance(value, Mapping):  # e.g. kernel-param = {width = 0.6}
+            value = [f"{k}={v}" for k, v in value.items()]
+        if not isinstance(value, list):
+            value = [value]
+        return [_config_scalar(key, v, param, bad) for v in value]
+    return _config_scalar(key, value, param, bad)
+
+
+def _config_scalar(key: str, value: Any, param: click.Parameter, bad: Callable) -> Any:
+    ptype = param.type
+    if getattr(param, "is_flag", False) or isinstance(ptype, click.types.BoolParamType):
+        if not isinstance(value, bool):
+            raise bad(f"expected true or false, got {value!r}")
+        return value
+    if isinstance(value, (dict, list, bool)) or value is None:
+        raise bad(f"expected a single {ptype.name}, got {value!r}")
+    if isinstance(ptype, click.types.IntParamType):
+        if not isinstance(value, int):
+            raise bad(f"expected an integer, got {value!r}")
+    elif isinstance(ptype, (click.types.FloatParamType, FiniteFloat, FloatOrInf)):
+        if isinstance(value, str) and not isinstance(ptype, FloatOrInf):
+            raise bad(f"expected a number, got the string {value!r}")
+    elif isinstance(ptype, click.Path) and not isinstance(value, str):
+        raise bad(f"expected a file name (a string), got {value!r}")
+    elif isinstance(value, float):
+        value = "inf" if math.isinf(value) else repr(value)
+    elif isinstance(value, int):
+        value = str(value)
+    try:
+        return ptype.convert(value, param, None)
+    except click.BadParameter as exc:
+        raise bad(exc.message) from None
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Eager callback of ``--config``: TOML file -> ``ctx.default_map`` (checked key by key)."""
+    if not value:
+        return value
+    try:
+        with open(value, "rb") as fh:
+            cfg = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {value!r}: {exc}", ctx, param) from None
+    name = ctx.command.name or ""
+    if isinstance(cfg.get(name), dict):
+        cfg = cfg[name]
+    by_key: dict[str, click.Parameter] = {}
+    for p in ctx.command.params:
+        if isinstance(p, click.Option) and p.name != "config":
+            for opt in p.opts + p.secondary_opts:
+                by_key[opt.lstrip("-")] = p
+    unknown = sorted(k for k in cfg if k not in by_key)
+    if unknown:
+        raise click.BadParameter(
+            f"{value!r}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys are the "
+            f"option names: {', '.join(sorted(k for k in by_key if len(k) > 1))}", ctx, param)
+    defaults = dict(ctx.default_map or {})
+    for key, v in cfg.items():
+        p = by_key[key]
+        if f"--{key}" in p.secondary_opts and isinstance(v, bool):  # e.g. no-early-stop = true
+            v = not v
+        defaults[p.name] = _config_value(key, v, p)
+    ctx.default_map = defaults
+    return value
+
+
+def config_option(f: Callable) -> Callable:
+    return click.option("--config", type=click.Path(dir_okay=False), callback=_load_config,
+                        is_eager=True, expose_value=False, metavar="FILE.toml",
+                        help="TOML file of option values; keys are the option names (e.g. "
+                             "kernel-param, N); command-line options win.")(f)
+
+
+# ------------------------------------------------------------------------------ outputs
+def _check_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from astrofield.io.files import check_output_path
+
+    if value is None:
+        return value
+    try:
+        check_output_path(value, _pname(param))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    return value
+
+
+def check_plot_path(value: str, what: str = "--plot") -> None:
+    """Raise ValueError unless ``value`` is a writable path with a matplotlib file format."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from astrofield.io.files import check_output_path
+
+    check_output_path(value, what, suffixes=FigureCanvasBase.get_supported_filetypes())
+
+
+def _check_plot(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        check_plot_path(value, _pname(param))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    return value
+
+
+def output_option(help: str = "NetCDF output file (written atomically).") -> Callable:
+    return click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                        callback=_check_output, help=help)
+
+
+def plot_option(help: str = "Figure file; format from the suffix (png, pdf, svg, ...)."
+                ) -> Callable:
+    return click.option("--plot", type=click.Path(dir_okay=False), default=None,
+                        callback=_check_plot, help=help)
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "--summary-json", "as_json", is_flag=True,
+                        help="Print the result as one JSON object on stdout (inf as \"inf\"; "
+                             "null values listed under \"undefined\").")(f)
+
+
+def quiet_option(f: Callable) -> Callable:
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="Hide progress bars and messages on stderr (never the result).")(f)
+
+
+# ------------------------------------------------------------------------------ grids
+def vary_option(help_names: str = "theta, beta, gamma or D") -> Callable:
+    return click.option("--vary", "vary", multiple=True, metavar="NAME=SPEC",
+                        help=f"Swept parameter ({help_names}); SPEC is start:stop:count, "
+                             "start:stop:count:log, v1,v2,... or one value (inf allowed for D); "
+                             "repeatable.")
+
+
+def grid_from(options: Mapping[str, str], vary: tuple[str, ...], table: Mapping | None = None
+              ) -> dict[str, np.ndarray]:
+    """Values of each parameter from its option (a SPEC) and ``--vary NAME=SPEC`` (which wins).
+
+    ``table`` defaults to :data:`~astrofield._validate.SWEEP_RANGES`; raises ValueError.
+    """
+    from astrofield._validate import parse_axis
+
+    table = SWEEP_RANGES if table is None else table
+    vals = {k: parse_values(k, v, table) for k, v in options.items()}
+    seen: set[str] = set()
+    for spec in vary:
+        name, values = parse_axis(spec, {k: table[k] for k in options})
+        if name in seen:
+            raise ValueError(f"parameter {name!r} is swept twice (--vary {spec!r})")
+        seen.add(name)
+        vals[name] = values
+    return vals
+
+
+def outer(vals: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """All combinations (C order) of the multi-valued entries; single values stay scalars."""
+    names = [k for k, v in vals.items() if v.size > 1]
+    out: dict[str, Any] = {k: float(v[0]) for k, v in vals.items() if v.size == 1}
+    if names:
+        mesh = np.meshgrid(*[vals[k] for k in names], indexing="ij")
+        out.update({k: m.ravel() for k, m in zip(names, mesh, strict=True)})
+    return out
+
+
+# ------------------------------------------------------------------------------ running
+@contextlib.contextmanager
+def guard(runtime: bool = False) -> Iterator[None]:
+    """Turn library errors into clean exits (no traceback).
+
+    ValueError is bad input -> usage error (exit 2), unless ``runtime`` (after the work has
+    started, e.g. while plotting) -> exit 1; OSError, RuntimeError, MemoryError and
+    ArithmeticError (overflow) -> exit 1 with the message.
+    """
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except (ValueError, FileExistsError) as exc:  # FileExistsError: e.g. refusing to overwrite
+        if runtime:
+            raise click.ClickException(str(exc)) from None
+        raise click.UsageError(str(exc)) from None
+    except (OSError, RuntimeError, MemoryError, ArithmeticError) as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+
+
+class Timer:
+    """Wall-clock time since creation (``wall_s`` in every JSON result)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    @property
+    def wall_s(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def emit(obj: Mapping[str, Any], as_json: bool, lines: list[str] | str) -> None:
+    """Print the result: one JSON object (``as_json``) or human-readable lines, on stdout.
+
+    In JSON, infinities are ``"inf"``/``"-inf"`` and NaN values (quantities that are undefined
+    for this input, e.g. no boundary crossing) are ``null`` with their keys listed under
+    ``"undefined"``.
+    """
+    from astrofield.io.jsonio import dumps, to_jsonable
+
+    if as_json:
+        undefined: list[str] = []
+        clean = to_jsonable(dict(obj), undefined)
+        if undefined:
+            clean["undefined"] = undefined
+        click.echo(dumps(clean))
+    else:
+        click.echo(lines if isinstance(lines, str) else "\n".join(lines))
+
+
+def say(msg: str, quiet: bool = False) -> None:
+    """A message for humans (stderr; hidden by ``-q``)."""
+    if not quiet:
+        click.echo(msg, err=True)
+
+
+def save_outputs(ds: Any, output: str | None, plot: str | None,
+                 figure: Callable[[], Any] | None) -> None:
+    """Write the dataset and the figure (both paths were checked up front)."""
+    from astrofield.io import save
+
+    if output:
+        save(ds, output)
+    if plot and figure is not None:
+        import matplotlib.pyplot as plt
+
+        from astrofield.plotting import save_figure
+
+        fig = figure()
+        save_figure(fig, plot)
+        plt.close(fig)
+
+
+def command(name: str, example: str, **kw: Any) -> Callable:
+    """Register ``astrofield NAME`` with ``--config`` and a worked example as the epilog."""
+    from astrofield.cli import main
+
+    def deco(f: Callable) -> Callable:
+        f = config_option(f)
+        epilog = "\b\nExample:\n  " + example.strip().replace("\n", "\n  ")
+        return main.command(name, epilog=epilog, **kw)(f)
+
+    return deco
+
+
+def env_workers() -> int:
+    """Cores available to this process (for messages)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1
