@@ -4,8 +4,6 @@ independent references: closed-form folds, the Evans boundary, spectra and simul
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,11 +163,3 @@ def test_cli_theory_commands_use_numerical_spectrum():
     r = _run(["boundary", "--firing", "sigmoid", "--steepness", "10", "--D", "0.3", "--N", "64",
               "--range", "0.01:0.06", "--json"])
     assert json.loads(r.output)["beta_star"] > 0.0243
-
-
-def test_docs_python_blocks_run():
-    doc = Path(__file__).resolve().parents[1] / "docs" / "continuation.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
-    assert blocks
-    for code in blocks:
-        exec(compile(code, str(doc), "exec"), {})
