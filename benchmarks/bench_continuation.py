@@ -68,7 +68,7 @@ def main() -> None:
     t, b = best_of(lambda: numerical_boundary(Model(firing="sigmoid", steepness=20.0, D=0.3),
                                               "beta", 0.01, 0.06, N=N_cont, n_scan=4), 1)
     print(f"sigmoid boundary beta*(D = 0.3), steepness 20, N = {N_cont}: {b:.6f} in {t:.2f} s "
-          f"(Heaviside Evans value {beta_star(0.1, 2.0, 0.3):.6f})")
+          f"(Heaviside Evans value {float(beta_star(0.1, 2.0, 0.3)[0]):.6f})")
     print("continuation benchmark done")
 
 
