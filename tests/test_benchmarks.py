@@ -17,6 +17,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("bench_batch.py", "points/s"),
     pytest.param("bench_gpu_map.py", "verdicts identical", marks=pytest.mark.slow),
     ("stick_slip_convergence.py", "wall s per N"),
+    ("bench_continuation.py", "continuation benchmark done"),
 ])
 def test_benchmark_quick_mode_runs(script, expect):
     res = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True,

@@ -13,6 +13,7 @@ from typing import Any
 import click
 import numpy as np
 
+from astrofield.cli import continuation as _numeric  # numerical spectrum paths (contin lane)
 from astrofield.cli._common import (
     FINITE,
     FLOAT_INF,
@@ -125,10 +126,16 @@ astrofield stability --D inf --region=-1.5,2,-2,2""")
 @plot_option("Figure of the zeros of E in the complex plane.")
 @json_option
 @quiet_option
+@_numeric.numerical_options
 def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str,
                   region: str | None, no_spectrum: bool, tau: float, plot: str | None,
-                  as_json: bool, quiet: bool) -> None:
-    """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E."""
+                  as_json: bool, quiet: bool, **numopts: Any) -> None:
+    """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E.
+
+    With --firing sigmoid or another --kernel: the numerical spectrum (see 'spectrum').
+    """
+    if _numeric.wants_numerical(numopts):
+        return _numeric.numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, **numopts)
     from astrofield.theory.evans import evans_zeros
     from astrofield.theory.stability import stability
 
@@ -208,13 +215,18 @@ astrofield boundary --vary gamma --beta 0.05 --D 1""")
 @plot_option("Figure of E'(0) and the Fourier indicator along the varied parameter.")
 @json_option
 @quiet_option
+@_numeric.numerical_options
 def boundary_cmd(theta: float, gamma: float, beta: float | None, D: float, vary: str,
-                 rng: str | None, plot: str | None, as_json: bool, quiet: bool) -> None:
+                 rng: str | None, plot: str | None, as_json: bool, quiet: bool,
+                 **numopts: Any) -> None:
     """Stability boundary beta* (or gamma* with --vary gamma) by Evans and by Fourier.
 
     A quantity that does not exist (no crossing in the interval) is null in JSON and listed
-    under "undefined".
+    under "undefined". With --firing sigmoid: the drift bifurcation of the numerical bump.
     """
+    if _numeric.wants_numerical(numopts):
+        return _numeric.numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json,
+                                               **numopts)
     from astrofield.theory.stability import boundary
 
     timer = Timer()
@@ -271,8 +283,10 @@ astrofield stability-map --vary beta=1e-3:0.1:40:log --vary gamma=1:1.6:4 --D in
 @plot_option("Figure of E'(0) with both boundaries (needs exactly two swept parameters).")
 @json_option
 @quiet_option
+@_numeric.numerical_options
 def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str, ...],
-                      output: str | None, plot: str | None, as_json: bool, quiet: bool) -> None:
+                      output: str | None, plot: str | None, as_json: bool, quiet: bool,
+                      **numopts: Any) -> None:
     """Analytic phase map (Evans E'(0) and Fourier verdict) over any two swept parameters.
 
     SPEC: start:stop:count, start:stop:count:log, v1,v2,... or one value; --vary NAME=SPEC
@@ -286,6 +300,8 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str
         vals = grid_from({"theta": theta, "beta": beta, "gamma": gamma, "D": D}, vary)
         points = int(np.prod([v.size for v in vals.values()]))
         check_memory(8.0 * 16 * points, f"a stability map of {points} points")
+    if _numeric.wants_numerical(numopts):  # sigmoid / other kernels: one spectrum per point
+        return _numeric.numerical_map_cmd(vals, numopts, output, as_json)
     swept = [k for k, v in vals.items() if v.size > 1]
     if plot and len(swept) != 2:
         raise click.BadParameter(f"--plot needs exactly two swept parameters, got {swept}",

@@ -1,0 +1,642 @@
+"""Pseudo-arclength continuation of numerical bumps, with folds, drift bifurcations and the
+branch of travelling bumps.
+
+Smooth (sigmoid) firing
+-----------------------
+The unknowns are ``Y = (v, c, p)``: the grid state, the co-moving speed and the continuation
+parameter. Each step predicts along the unit tangent ``T`` (``G_Y T = 0``, in the weighted norm
+``|v|^2 / n + c^2 + (p / p_scale)^2``) and corrects with Newton's method on ``G(Y) = 0`` plus the
+arclength condition ``<T, Y - Y_pred> = 0``. The step grows by 1.3 after an easy correction
+(<= 3 iterations), halves after a failed one and stops below ``ds_min``.
+
+* **Folds**: the parameter component of the tangent changes sign. Located by bisection on the
+  arclength between the two points (each trial point corrected by Newton).
+* **Drift (pitchfork) bifurcations**: the bordered Jacobian ``[[G_(v,c), G_p], [T^T]]`` changes
+  the sign of its determinant while ``dp/ds`` does not. Its null vector at the located point is
+  classified by symmetry: odd in ``x`` with a speed component means the stationary bump starts to
+  travel (drift); an even one is reported as a symmetric branch point.
+* **Branch switching**: from a drift point the travelling branch leaves along the null vector of
+  ``G_(v,c)`` (which carries the speed); it is continued like the stationary one, so the speed
+  ``c`` against the parameter is a curve (only ``c > 0`` is followed; ``c < 0`` is its mirror).
+
+Every point carries the spectrum of its linearisation (:mod:`astrofield.theory.spectra`).
+
+Heaviside firing
+----------------
+Heaviside bumps are computed from their edges (no grid Newton). The branch is then followed by
+natural-parameter steps; the fold is located by bisection on existence, the drift bifurcation by
+bisection on the sign of the leading drift-class (shift) eigenvalue. Travelling Heaviside bumps
+are not continued.
+
+Failures (a bump that cannot be found at the start, a parameter leaving its allowed range, a step
+that cannot be corrected) end the branch with a message in ``attrs["message"]``; the points
+computed so far are returned.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+import xarray as xr
+
+from astrofield._validate import check_int, check_range
+from astrofield._version import __version__
+from astrofield.model.definition import PARAMETER_RANGES, Model
+from astrofield.theory.spectra import UNSTABLE_TOL, spectrum
+from astrofield.theory.steady import (
+    DEFAULT_TOL,
+    RingSystem,
+    Steady,
+    SteadyStateError,
+    bump_measures,
+    heaviside_bump,
+    newton,
+    single_blas_thread,
+    steady_bump,
+)
+
+__all__ = ["continue_bumps", "numerical_boundary", "PARAMETERS", "ContinuationResult"]
+
+#: Parameters that can be continued.
+PARAMETERS = ("beta", "gamma", "D", "theta", "steepness", "tau")
+
+
+@dataclass
+class _Point:
+    y: np.ndarray
+    p: float
+    kind: str = "regular"
+    branch: str = "stationary"
+    n_unstable: int = -1
+    leading: complex = complex(np.nan)
+    residual: float = np.nan
+    measures: dict = field(default_factory=dict)
+    stable: bool = False
+    resolved: bool = True
+
+
+@dataclass
+class ContinuationResult:
+    points: list
+    message: str
+    wall_s: float
+
+
+class _Branch:
+    """Bordered system ``G(v, c; p)`` along one parameter, with weights for the arclength."""
+
+    def __init__(self, system: RingSystem, param: str, p_scale: float, tol: float):
+        self.base = system
+        self.param = param
+        self.p_scale = p_scale
+        self.tol = tol
+        n = system.size
+        self.wts = np.concatenate([np.full(n, 1.0 / n), [1.0], [1.0 / p_scale**2]])
+        self._cache: dict[float, RingSystem] = {}
+
+    def system(self, p: float) -> RingSystem:
+        s = self._cache.get(p)
+        if s is None:
+            s = self.base.with_params(**{self.param: float(p)})
+            if len(self._cache) > 8:
+                self._cache.clear()
+            self._cache[p] = s
+        return s
+
+    def G(self, Y: np.ndarray) -> np.ndarray:
+        """Bordered residual; ``NaN`` where the parameter is outside its allowed range (so that
+        Newton's line search backs off instead of stopping the branch)."""
+        try:
+            sysm = self.system(Y[-1])
+        except ValueError:
+            return np.full(Y.size - 1, np.nan)
+        return sysm.augmented(Y[:-1])
+
+    def in_range(self, p: float) -> bool:
+        lo, hi, lo_open, hi_open, _ = PARAMETER_RANGES[self.param]
+        return (lo < p if lo_open else lo <= p) and (p < hi if hi_open else p <= hi)
+
+    def G_vc(self, Y: np.ndarray) -> np.ndarray:
+        return self.system(Y[-1]).augmented_jacobian(Y[:-1])
+
+    def G_p(self, Y: np.ndarray) -> np.ndarray:
+        """``dG/dp`` by central differences (forward at the edge of the allowed range)."""
+        p = Y[-1]
+        h = 1e-6 * max(abs(p), self.p_scale)
+        try:
+            lo = self.system(p - h).augmented(Y[:-1])
+            return (self.system(p + h).augmented(Y[:-1]) - lo) / (2 * h)
+        except ValueError:
+            return (self.system(p + h).augmented(Y[:-1]) - self.G(Y)) / h
+
+    def full_jac(self, Y: np.ndarray, T: np.ndarray) -> np.ndarray:
+        Jm = np.zeros((Y.size, Y.size))
+        Jm[:-1, :-1] = self.G_vc(Y)
+        Jm[:-1, -1] = self.G_p(Y)
+        Jm[-1] = self.wts * T
+        return Jm
+
+    def tangent(self, Y: np.ndarray, T_old: np.ndarray) -> np.ndarray:
+        rhs = np.zeros(Y.size)
+        rhs[-1] = 1.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sla.LinAlgWarning)
+            T = sla.solve(self.full_jac(Y, T_old), rhs)
+        return T / np.sqrt(np.sum(self.wts * T * T))
+
+    def bordered_det_sign(self, Y: np.ndarray, T: np.ndarray) -> tuple[float, float]:
+        return np.linalg.slogdet(self.full_jac(Y, T))
+
+    _ds = 1.0  # current step length (set by the caller), bounds the corrector's move
+
+    def correct(self, Y_pred: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, float, int]:
+        def res(Y):
+            return np.concatenate([self.G(Y), [np.sum(self.wts * T * (Y - Y_pred))]])
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sla.LinAlgWarning)
+            Y, r, it = newton(res, lambda Y: self.full_jac(Y, T), Y_pred, tol=self.tol, maxit=8)
+        step = np.sqrt(np.sum(self.wts * (Y - Y_pred) ** 2))
+        sysm = self.system(Y[-1])
+        u = Y[:sysm.N]
+        th = float(sysm.model.theta)
+        if step > 0.5 * max(np.sqrt(np.sum(self.wts * T * T)), 1e-300) * self._ds or not (
+                u.max() > th > u.min()):
+            raise SteadyStateError("corrector left the branch (step too large)")
+        return Y, r, it
+
+
+def _point_data(br: _Branch, Y: np.ndarray, branch: str, res: float, with_spectrum: bool,
+                eig_kw: dict) -> _Point:
+    sysm = br.system(Y[-1])
+    u, q, a = sysm.split(Y[:-2])
+    pt = _Point(Y.copy(), float(Y[-1]), branch=branch, residual=res,
+                measures=bump_measures(sysm, u, Y[-2]))
+    if with_spectrum:
+        st = Steady(sysm, u, q, a, float(Y[-2]), res, 0)
+        sp = spectrum(st, **eig_kw)
+        pt.n_unstable, pt.leading, pt.stable = sp.n_unstable, sp.leading, sp.stable
+        pt.resolved = sp.resolved
+    return pt
+
+
+def _locate(br: _Branch, Y0: np.ndarray, T0: np.ndarray, ds: float, test, f0: float,
+            f1: float, n_iter: int = 40):
+    """Zero of the continuous test function ``test(Y, T)`` on the arclength ``s in (0, ds)`` from
+    ``Y0`` (values ``f0`` at 0 and ``f1`` at ``ds``, of opposite signs): Illinois regula falsi,
+    each trial point corrected by Newton's method."""
+    lo, hi, flo, fhi = 0.0, ds, f0, f1
+    Y_best, T_best = Y0, T0
+    side = 0
+    for _ in range(n_iter):
+        mid = hi - fhi * (hi - lo) / (fhi - flo) if fhi != flo else 0.5 * (lo + hi)
+        if not (lo < mid < hi):
+            mid = 0.5 * (lo + hi)
+        try:
+            Y, _, _ = br.correct(Y0 + mid * T0, T0)
+            T = br.tangent(Y, T0)
+        except (ValueError, sla.LinAlgError):
+            break
+        Y_best, T_best = Y, T
+        fm = test(Y, T)
+        if fm == 0 or hi - lo < 1e-9 * ds:
+            break
+        if np.sign(fm) == np.sign(flo):
+            lo, flo = mid, fm
+            if side == -1:
+                fhi *= 0.5
+            side = -1
+        else:
+            hi, fhi = mid, fm
+            if side == +1:
+                flo *= 0.5
+            side = +1
+        if abs(fm) < 1e-12:
+            break
+    return Y_best, T_best
+
+
+def _classify(br: _Branch, Y: np.ndarray) -> str:
+    """``"drift"`` if the null vector of ``G_(v,c)`` is odd (moves the bump), else ``"branch"``."""
+    _, _, Vh = np.linalg.svd(br.G_vc(Y))
+    phi = Vh[-1]
+    sysm = br.system(Y[-1])
+    n = sysm.N
+    u = phi[:n]
+    # reflection x -> -x on the grid x_j = -pi + j dx maps index j to (N - j) mod N
+    refl = u[(-np.arange(n)) % n]
+    odd = np.linalg.norm(u - refl) + abs(phi[-1]) * np.sqrt(n)
+    even = np.linalg.norm(u + refl)
+    return "drift" if odd > even else "branch"
+
+
+def _null_direction(br: _Branch, Y: np.ndarray) -> np.ndarray:
+    _, _, Vh = np.linalg.svd(br.G_vc(Y))
+    phi = Vh[-1]
+    if phi[-1] < 0:
+        phi = -phi
+    T = np.concatenate([phi, [0.0]])
+    return T / np.sqrt(np.sum(br.wts * T * T))
+
+
+def _run_branch(br: _Branch, Y: np.ndarray, T: np.ndarray, stop: float, opts: dict,
+                branch: str, pts: list) -> str:
+    """Continue from ``(Y, T)`` until ``p`` passes ``stop`` or ``max_points``; returns a message."""
+    ds, start_p = opts["ds"], Y[-1]
+    direction = np.sign(stop - start_p) if stop != start_p else 1.0
+    det0, logdet0 = br.bordered_det_sign(Y, T)
+    while len(pts) < opts["max_points"]:
+        if not br.in_range(Y[-1] + ds * T[-1]):
+            return (f"stopped: the branch leaves the allowed range of {br.param} after "
+                    f"{br.param} = {Y[-1]:.6g}; continue towards the other end or change the "
+                    "other parameters")
+        br._ds = ds
+        try:
+            Y_new, res, it = br.correct(Y + ds * T, T)
+            T_new = br.tangent(Y_new, T)
+        except ValueError as exc:  # SteadyStateError or parameter out of range
+            if "outside the allowed range" in str(exc):
+                return f"stopped: {exc}; choose --stop inside the allowed range"
+            ds *= 0.5
+            if ds < opts["ds_min"]:
+                return (f"stopped at {br.param} = {Y[-1]:.6g}: the step could not be corrected "
+                        f"(step < ds_min = {opts['ds_min']:g}); increase N or lower ds_min")
+            continue
+        except sla.LinAlgError:
+            return f"stopped at {br.param} = {Y[-1]:.6g}: singular Jacobian"
+        det1, logdet1 = br.bordered_det_sign(Y_new, T_new)
+        special = []
+        if np.sign(T_new[-1]) != np.sign(T[-1]) and T[-1] != 0:
+            special.append(("fold", lambda y, t: t[-1], T[-1], T_new[-1]))
+        elif det1 != det0:
+            ref = 0.5 * (logdet0 + logdet1)
+
+            def det_ratio(y, t, ref=ref):
+                sg, ld = br.bordered_det_sign(y, t)
+                return sg * np.exp(ld - ref)
+
+            special.append(("bp", det_ratio, det0 * np.exp(logdet0 - ref),
+                            det1 * np.exp(logdet1 - ref)))
+        for kind, test, f0, f1 in special:
+            Yl, _ = _locate(br, Y, T, ds, test, f0, f1)
+            if kind == "bp":
+                kind = _classify(br, Yl)
+            pt = _point_data(br, Yl, branch, float(np.max(np.abs(br.G(Yl)))),
+                             opts["spectra"], opts["eig_kw"])
+            pt.kind = kind
+            pts.append(pt)
+        det0, logdet0 = det1, logdet1
+        pts.append(_point_data(br, Y_new, branch, res, opts["spectra"], opts["eig_kw"]))
+        Y, T = Y_new, T_new
+        if (Y[-1] - stop) * direction >= 0:
+            return ""
+        if (Y[-1] - start_p) * direction < -abs(stop - start_p):
+            return f"stopped: the branch turned back past the start ({br.param} = {Y[-1]:.6g})"
+        ds = min(ds * 1.3, opts["ds_max"]) if it <= 3 else ds
+    return f"stopped after max_points = {opts['max_points']} points"
+
+
+@single_blas_thread
+def continue_bumps(model: Model | None = None, param: str = "beta", start: float | None = None,
+                   stop: float = 0.1, *, N: int = 64, D_field: np.ndarray | None = None,
+                   mass: float = 2 * np.pi, init: Any = "heaviside", ds: float = 0.05,
+                   ds_min: float = 1e-5, ds_max: float = 0.2, max_points: int = 200,
+                   tol: float = DEFAULT_TOL, spectra: bool = True, travelling: bool = True,
+                   max_travelling: int = 60) -> xr.Dataset:
+    """Follow the bump branch of ``model`` in ``param`` from ``start`` to ``stop``.
+
+    Parameters
+    ----------
+    model
+        Unbatched model; ``param`` is set to ``start`` (default: the model's value).
+    param
+        One of ``beta, gamma, D, theta, steepness, tau`` (``steepness``: sigmoid only).
+    N
+        Grid points (even).
+    init
+        Start guess: ``"heaviside"`` or arrays ``(u, q, a)`` (see
+        :func:`~astrofield.theory.steady.steady_bump`).
+    ds, ds_min, ds_max
+        Arclength steps in the weighted norm (parameter measured in units of ``|stop - start|``).
+    max_points
+        Largest number of points on the stationary branch.
+    spectra
+        Compute the spectrum (``n_unstable``, leading eigenvalue) at every point.
+    travelling
+        Switch onto the travelling branch at the first drift bifurcation and follow it for at most
+        ``max_travelling`` points (sigmoid firing only).
+
+    Returns
+    -------
+    xarray.Dataset
+        On dimension ``point``: the parameter, ``amplitude``, ``width``, ``speed``,
+        ``n_unstable``, ``stable``, ``resolved`` (translation eigenvalue small, see
+        :attr:`~astrofield.theory.spectra.Spectrum.resolved`), ``leading_real``/``leading_imag``,
+        ``point_type`` (``start``,
+        ``regular``, ``fold``, ``drift``, ``branch``, ``end``), ``branch`` (``stationary`` or
+        ``travelling``), ``residual``. ``attrs``: model parameters, ``N``, tolerances, the special
+        points (JSON lists ``folds``, ``drift_bifurcations``), ``message`` (why the branch ended
+        early, empty if it reached ``stop``), ``wall_s`` and the package version.
+    """
+    t0 = time.perf_counter()
+    model = Model() if model is None else model
+    if param not in PARAMETERS:
+        raise ValueError(f"param = {param!r} is not one of {PARAMETERS}")
+    if param == "steepness" and model.firing != "sigmoid":
+        raise ValueError("param = 'steepness' needs firing = 'sigmoid'")
+    if param == "D" and D_field is not None:
+        raise ValueError("param = 'D' cannot be continued with a heterogeneous D_field")
+    start = float(getattr(model, param)) if start is None else float(start)
+    lo, hi, lo_open, hi_open, allow_inf = PARAMETER_RANGES[param]
+    for name, v in (("start", start), ("stop", stop)):
+        check_range(f"{name} ({param})", v, lo, hi, lo_open=lo_open, hi_open=hi_open)
+    if start == stop:
+        raise ValueError(f"start = stop = {start:g}: give a range to continue over")
+    N = check_int("N", N, 16)
+    max_points = check_int("max_points", max_points, 2)
+    check_range("ds", ds, 0, np.inf, lo_open=True)
+    from dataclasses import replace
+
+    model = replace(model, **{param: start})
+    opts = {"ds": ds, "ds_min": ds_min, "ds_max": ds_max, "max_points": max_points,
+            "spectra": spectra, "eig_kw": {"k": 10, "dense_max": 400}}
+    if model.firing == "heaviside":
+        pts, msg = _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points,
+                                     spectra)
+    else:
+        pts, msg = _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts,
+                                  travelling, max_travelling)
+    return _to_dataset(pts, msg, model, param, N, tol, time.perf_counter() - t0, D_field)
+
+
+def _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts, travelling,
+                   max_travelling):
+    pts: list[_Point] = []
+    try:
+        st = steady_bump(model, N, init=init, D_field=D_field, mass=mass, tol=tol)
+    except SteadyStateError as exc:
+        return pts, f"no bump to continue from at {param} = {start:g}: {exc}"
+    br = _Branch(st.system, param, abs(stop - start), tol)
+    Y = np.concatenate([st.y, [start]])
+    T0 = np.zeros(Y.size)
+    T0[-1] = np.sign(stop - start)
+    try:
+        T = br.tangent(Y, T0)
+    except (sla.LinAlgError, ValueError) as exc:
+        return pts, (f"cannot start at {param} = {start:g}: the Jacobian is singular there "
+                     f"({exc}); start slightly away from a fold or bifurcation")
+    if np.sign(T[-1]) != np.sign(stop - start):
+        T = -T
+    first = _point_data(br, Y, "stationary", st.residual, opts["spectra"], opts["eig_kw"])
+    first.kind = "start"
+    pts.append(first)
+    msg = _run_branch(br, Y, T, stop, opts, "stationary", pts)
+    drift = [p for p in pts if p.kind == "drift"]
+    if travelling and drift:
+        msg2 = _switch(br, drift[0], stop, start, opts, max_travelling, pts)
+        if msg2:
+            msg = (msg + "; " if msg else "") + "travelling branch " + msg2
+    if pts:
+        pts[-1].kind = "end" if pts[-1].kind == "regular" else pts[-1].kind
+    return pts, msg
+
+
+def _switch(br: _Branch, bp: _Point, stop, start, opts, max_travelling, pts) -> str:
+    """Leave the drift point along the odd null vector onto the travelling branch."""
+    T = _null_direction(br, bp.y)
+    Y = bp.y
+    sub: list[_Point] = []
+    o = dict(opts, max_points=max_travelling, ds=min(opts["ds"], 0.05))
+    # first point off the stationary branch: fix the speed at a small value, free the parameter
+    Y1 = None
+    for eps in (1e-3, 3e-3, 1e-2):
+        Y_guess = Y + (eps / T[-2]) * T
+
+        def res(y, eps=eps):
+            return np.concatenate([br.G(y), [y[-2] - eps]])
+
+        def jac(y):
+            e = np.zeros(y.size)
+            e[-2] = 1.0
+            Jm = br.full_jac(y, e)
+            Jm[-1] = e
+            return Jm
+
+        try:
+            Y1, res1, _ = newton(res, jac, Y_guess, tol=br.tol, maxit=12)
+            break
+        except (ValueError, sla.LinAlgError):
+            continue
+    if Y1 is None:
+        return "could not be entered at the drift point (Newton with fixed speed failed)"
+    T1 = br.tangent(Y1, Y1 - Y)
+    res = res1
+    # the travelling branch goes to one side of the drift point: continue towards either end
+    target = stop if np.sign(T1[-1]) == np.sign(stop - bp.p) else start
+    sub.append(_point_data(br, Y1, "travelling", res, opts["spectra"], opts["eig_kw"]))
+    msg = _run_branch(br, Y1, T1, target, o, "travelling", sub)
+    if sub:
+        sub[-1].kind = "end"
+    pts.extend(sub)
+    return msg
+
+
+# --------------------------------------------------------------------------------------------
+# Heaviside: natural-parameter steps on the edge equations
+# --------------------------------------------------------------------------------------------
+
+def _heaviside_point(system, param, p, spectra):
+    sysm = system.with_params(**{param: float(p)})
+    st = heaviside_bump(sysm)
+    pt = _Point(np.zeros(0), float(p), residual=st.residual, measures=bump_measures(sysm, st.u))
+    pt.measures["width"] = 2 * st.Delta
+    if spectra:
+        sp = spectrum(st)
+        pt.n_unstable, pt.leading, pt.stable = sp.n_unstable, sp.leading, sp.stable
+    return pt
+
+
+def _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points, spectra):
+    system = RingSystem(model, N, D_field=D_field, mass=mass)
+    pts: list[_Point] = []
+    values = np.linspace(start, stop, max_points)
+    msg = ""
+    for i, p in enumerate(values):
+        try:
+            pt = _heaviside_point(system, param, p, True)
+        except SteadyStateError as exc:
+            if i == 0:
+                return pts, f"no bump to continue from at {param} = {start:g}: {exc}"
+            pf = _bisect_heaviside(system, param, values[i - 1], p,
+                                   lambda q: _exists(system, param, q))
+            fold = _heaviside_point(system, param, pf, spectra)
+            fold.kind = "fold"
+            pts.append(fold)
+            msg = f"the bump ceases to exist past the fold at {param} = {pf:.8g}"
+            break
+        if pts and pts[-1].stable != pt.stable and pts[-1].kind != "fold":
+            pd = _bisect_heaviside(system, param, values[i - 1], p,
+                                   lambda q, s0=pts[-1].stable: _heaviside_point(
+                                       system, param, q, True).stable == s0)
+            d = _heaviside_point(system, param, pd, spectra)
+            d.kind = "drift"
+            pts.append(d)
+        pt.kind = "start" if i == 0 else "regular"
+        pts.append(pt)
+    if pts and pts[-1].kind == "regular":
+        pts[-1].kind = "end"
+    return pts, msg
+
+
+def _exists(system, param, p) -> bool:
+    try:
+        heaviside_bump(system.with_params(**{param: float(p)}))
+        return True
+    except SteadyStateError:
+        return False
+
+
+def _bisect_heaviside(system, param, a, b, same_as_a, n_iter: int = 40) -> float:
+    for _ in range(n_iter):
+        m = 0.5 * (a + b)
+        if same_as_a(m):
+            a = m
+        else:
+            b = m
+        if abs(b - a) < 1e-9 * max(1.0, abs(a)):
+            break
+    return a  # the last value on the side of ``a`` (e.g. where the bump still exists)
+
+
+# --------------------------------------------------------------------------------------------
+# output
+# --------------------------------------------------------------------------------------------
+
+def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
+    n = len(pts)
+
+    def col(f, dtype=float):
+        return np.array([f(p) for p in pts], dtype=dtype) if n else np.zeros(0, dtype)
+
+    units = {"beta": "1/time", "gamma": "1/time", "D": "rad^2/time", "theta": "1",
+             "steepness": "1", "tau": "neural time constants"}
+    ds = xr.Dataset(
+        {
+            param: ("point", col(lambda p: p.p), {"long_name": f"continuation parameter {param}",
+                                                  "units": units[param]}),
+            "amplitude": ("point", col(lambda p: p.measures.get("amplitude", np.nan)),
+                          {"long_name": "bump amplitude max u", "units": "1"}),
+            "width": ("point", col(lambda p: p.measures.get("width", np.nan)),
+                      {"long_name": "width of the active region {u > theta}", "units": "rad"}),
+            "speed": ("point", col(lambda p: p.measures.get("speed", 0.0)),
+                      {"long_name": "bump speed c", "units": "rad/time"}),
+            "n_unstable": ("point", col(lambda p: p.n_unstable, int),
+                           {"long_name": "number of unstable eigenvalues (-1: not computed)",
+                            "units": "1"}),
+            "stable": ("point", col(lambda p: p.stable, bool),
+                       {"long_name": "linearly stable (translation mode excluded)",
+                        "units": "1"}),
+            "leading_real": ("point", col(lambda p: p.leading.real),
+                             {"long_name": "Re of the leading non-translation eigenvalue",
+                              "units": "1/time"}),
+            "leading_imag": ("point", col(lambda p: p.leading.imag),
+                             {"long_name": "Im of the leading non-translation eigenvalue",
+                              "units": "1/time"}),
+            "point_type": ("point", col(lambda p: p.kind, object).astype(str),
+                           {"long_name": "start, regular, fold, drift, branch or end",
+                            "units": "1"}),
+            "branch": ("point", col(lambda p: p.branch, object).astype(str),
+                       {"long_name": "stationary or travelling", "units": "1"}),
+            "resolved": ("point", col(lambda p: p.resolved, bool),
+                         {"long_name": "translation eigenvalue small (grid resolves the bump)",
+                          "units": "1"}),
+            "residual": ("point", col(lambda p: p.residual),
+                         {"long_name": "max-norm residual of the bump equations",
+                          "units": "1/time"}),
+        },
+        coords={"point": ("point", np.arange(n), {"long_name": "index along the branch"})},
+    )
+    special = {k: [float(p.p) for p in pts if p.kind == k] for k in ("fold", "drift")}
+    if pts and not all(p.resolved for p in pts):
+        msg = (msg + "; " if msg else "") + (
+            "warning: at some points the translation eigenvalue is not small (the grid pins the "
+            "bump), so their stability is not trustworthy; increase N (about 10 x steepness)")
+    ds.attrs.update({f"param_{k}": v for k, v in model.to_attrs().items()})
+    ds.attrs.update({"continuation_parameter": param, "N": N, "tol": tol,
+                     "unstable_tol": UNSTABLE_TOL, "folds": json.dumps(special["fold"]),
+                     "drift_bifurcations": json.dumps(special["drift"]), "message": msg,
+                     "wall_s": wall, "heterogeneous_D": int(D_field is not None),
+                     "method": "edges+natural" if model.firing == "heaviside"
+                     else "pseudo-arclength",
+                     "astrofield_version": __version__})
+    return ds
+
+
+@single_blas_thread
+def numerical_boundary(model: Model | None = None, param: str = "beta", lo: float = 1e-3,
+                       hi: float = 0.3, *, N: int = 128, n_scan: int = 16,
+                       tol: float = DEFAULT_TOL, D_field: np.ndarray | None = None,
+                       xtol: float = 1e-8) -> float:
+    """Drift-stability boundary (e.g. ``beta*`` at the model's ``D``), sigmoid firing.
+
+    The stationary bump is followed on ``n_scan`` values of ``param`` in ``[lo, hi]`` (each
+    Newton solve warm-started from the previous one). The drift bifurcation is where the
+    determinant of the bordered Jacobian ``G_(v,c)`` (speed as unknown, phase condition) changes
+    sign with an odd null vector; it is polished by Brent's method on the determinant ratio.
+    Returns ``NaN`` if there is no drift bifurcation in ``[lo, hi]`` before the bump ceases to
+    exist. For Heaviside firing use :func:`astrofield.theory.stability.beta_star`.
+    """
+    from scipy.optimize import brentq
+
+    model = Model() if model is None else model
+    if model.firing != "sigmoid":
+        raise ValueError("numerical_boundary needs firing = 'sigmoid' (Heaviside: beta_star)")
+    if param not in PARAMETERS:
+        raise ValueError(f"param = {param!r} is not one of {PARAMETERS}")
+    rng = PARAMETER_RANGES[param]
+    check_range(f"lo ({param})", lo, rng[0], rng[1], lo_open=rng[2], hi_open=rng[3])
+    check_range(f"hi ({param})", hi, rng[0], rng[1], lo_open=rng[2], hi_open=rng[3])
+    if not lo < hi:
+        raise ValueError(f"lo = {lo:g} must be below hi = {hi:g}")
+    from dataclasses import replace
+
+    system = RingSystem(replace(model, **{param: lo}), N, D_field=D_field)
+    y = None
+    prev = None
+    for p in np.linspace(lo, hi, check_int("n_scan", n_scan, 2)):
+        sysm = system.with_params(**{param: float(p)})
+        try:
+            y = _steady_y(sysm, y, tol)
+        except SteadyStateError:
+            return float("nan")  # past the fold: no bump, no further boundary
+        sg, ld = np.linalg.slogdet(sysm.augmented_jacobian(y))
+        if prev is not None and sg != prev[1]:
+            ref = 0.5 * (ld + prev[2])
+            cache = {"y": prev[3]}
+
+            def g(pp, ref=ref, cache=cache):
+                s2 = system.with_params(**{param: float(pp)})
+                cache["y"] = _steady_y(s2, cache["y"], tol)
+                sg2, ld2 = np.linalg.slogdet(s2.augmented_jacobian(cache["y"]))
+                return sg2 * np.exp(ld2 - ref)
+
+            root = brentq(g, prev[0], p, xtol=xtol)
+            br = _Branch(system, param, hi - lo, tol)
+            if _classify(br, np.concatenate([cache["y"], [root]])) == "drift":
+                return float(root)
+        prev = (p, sg, ld, y)
+    return float("nan")
+
+
+def _steady_y(sysm: RingSystem, y: np.ndarray | None, tol: float) -> np.ndarray:
+    if y is None:
+        return steady_bump(sysm.model, sysm.N, D_field=sysm.D_field, mass=sysm.mass,
+                           tol=tol).y
+    y, _, _ = newton(sysm.augmented, sysm.augmented_jacobian, y, tol=tol, maxit=20)
+    return y

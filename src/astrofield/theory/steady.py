@@ -1,0 +1,606 @@
+"""Numerical stationary and travelling bumps for any kernel, firing rate and diffusion.
+
+The ring ``[-pi, pi)`` is sampled at ``N`` points ``x_j = -pi + j dx``; the state is
+``v = (u, q, a)`` (``a`` is one number, the uniform pool, for ``D = inf``). In a frame moving with
+speed ``c`` (``xi = x - c t``) a travelling bump solves
+
+.. code-block:: text
+
+    0 = -u + W (q f(u)) + c u_xi
+    0 = gamma a (1 - q) - beta q f(u) + c tau q_xi
+    0 = L a + beta q f(u) - gamma a (1 - q) + c tau a_xi
+
+with ``W`` the circulant convolution matrix ``W_ij = w(x_i - x_j) dx`` (the simulator's
+quadrature), ``L`` the conservative flux-form matrix of ``(D(x) a_x)_x`` with face values
+``D_{j+1/2} = (D_j + D_{j+1}) / 2`` and ``d/dxi`` the spectral derivative. ``c = 0`` is a
+stationary bump. Two degeneracies are removed:
+
+* **mass**: summed over the grid the ``a``-equations are minus the ``q``-equations, so one of them
+  is redundant; the last ``a``-equation is replaced by ``∫ (q + a) dx = mass`` (default ``2 pi``,
+  the resource of the resting state ``q = 1, a = 0``).
+* **translation**: a phase condition ``∫ u sin x dx = 0`` fixes the bump at ``x = 0`` (or ``pi``)
+  and the speed ``c`` is an extra unknown. A stationary bump is even, so Newton returns ``c = 0``
+  to round-off; a travelling bump has ``c != 0``.
+
+Newton's method on this bordered system (analytic dense Jacobian, backtracking on the residual)
+is what :func:`steady_bump` runs for smooth (sigmoid) firing.
+
+Heaviside firing is not differentiable, so it is not put through Newton on the grid: for every
+``D > 0`` a stationary bump has uniform ``a = A0`` and ``q = c0`` on its active arc
+``(-Delta, Delta)``, ``q = 1`` outside, with ``c0 = gamma A0 / (gamma A0 + beta)``. Its profile is
+``U(x) = c0 ∫_{x-Delta}^{x+Delta} w(y) dy`` for any even kernel, so the edges are the unknowns:
+two scalar equations (threshold ``U(Delta) = theta`` and the mass) solved by bracketing
+(:func:`heaviside_bump`), exact up to the kernel quadrature, evaluated on the grid afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.integrate import quad
+from scipy.optimize import brentq
+
+from astrofield._validate import check_int, check_range
+from astrofield.model.definition import Model
+
+__all__ = ["RingSystem", "Steady", "SteadyStateError", "steady_bump", "heaviside_bump",
+           "bump_measures", "DEFAULT_TOL", "single_blas_thread"]
+
+#: Default Newton tolerance on the max-norm of the residual.
+DEFAULT_TOL = 1e-10
+
+
+def single_blas_thread(fun):
+    """Run ``fun`` with one BLAS thread (:mod:`threadpoolctl`, if installed).
+
+    The matrices here have a few hundred to ~1500 rows: one thread is as fast as several on an
+    idle machine, and several threads spin-wait badly when the cores are shared (a 10x slow-down
+    was measured with two processes on two busy cores).
+    """
+
+    @functools.wraps(fun)
+    def wrapper(*args, **kwargs):
+        try:
+            from threadpoolctl import threadpool_limits
+            ctx = threadpool_limits(limits=1, user_api="blas")
+        except ImportError:  # pragma: no cover - optional speed-up
+            ctx = contextlib.nullcontext()
+        with ctx:
+            return fun(*args, **kwargs)
+
+    return wrapper
+
+
+class SteadyStateError(ValueError):
+    """Newton's method did not converge, or no bump exists to start from."""
+
+
+def _spectral_derivative(N: int) -> np.ndarray:
+    """Dense spectral differentiation matrix on the periodic grid (``N`` even)."""
+    h = 2 * np.pi / N
+    j = np.arange(N)
+    col = np.zeros(N)
+    k = j[1:]
+    col[1:] = 0.5 * (-1.0) ** k / np.tan(k * h / 2)
+    return sla.toeplitz(col, -col)  # D[i, j] = col[i - j] (antisymmetric)
+
+
+def _flux_form(D_field: np.ndarray, dx: float) -> np.ndarray:
+    """Matrix of ``(D(x) a_x)_x`` with face values ``(D_j + D_{j+1}) / 2`` (columns sum to 0)."""
+    n = D_field.size
+    d_face = 0.5 * (D_field + np.roll(D_field, -1))
+    L = np.zeros((n, n))
+    j = np.arange(n)
+    L[j, (j + 1) % n] += d_face
+    L[j, (j - 1) % n] += np.roll(d_face, 1)
+    L[j, j] -= d_face + np.roll(d_face, 1)
+    return L / dx**2
+
+
+@dataclass
+class RingSystem:
+    """The discretised model at fixed parameters: residual, Jacobian and helpers.
+
+    Parameters
+    ----------
+    model
+        An unbatched :class:`~astrofield.Model`.
+    N
+        Grid points (even, >= 16).
+    D_field
+        Optional heterogeneous diffusion ``D(x)`` (shape ``(N,)``, > 0) replacing ``model.D``.
+    mass
+        Total resource ``∫ (q + a) dx`` (default ``2 pi``).
+    """
+
+    model: Model
+    N: int
+    D_field: np.ndarray | None = None
+    mass: float = 2 * np.pi
+    x: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.model.is_batched:
+            raise ValueError("RingSystem needs an unbatched Model (scalar parameters)")
+        self.N = check_int("N", self.N, 16)
+        if self.N % 2:
+            raise ValueError(f"N = {self.N} must be even (spectral derivative)")
+        self.mass = float(check_range("mass", self.mass, 0.0, np.inf, lo_open=True))
+        n = self.N
+        self.dx = 2 * np.pi / n
+        self.x = -np.pi + self.dx * np.arange(n)
+        w = self.model.kernel(self.x - self.x[0])
+        self.W = sla.circulant(w) * self.dx
+        self.Dxi = _spectral_derivative(n)
+        if self.D_field is not None:
+            d = np.asarray(self.D_field, dtype=float)
+            if d.shape != (n,):
+                raise ValueError(f"D_field has shape {d.shape}; it must have shape ({n},)")
+            check_range("D_field", d, 0.0, np.inf, lo_open=True)
+            self.D_field = d
+            self.L = _flux_form(d, self.dx)
+        elif np.isinf(self.model.D):
+            self.L = None
+        else:
+            if self.model.D <= 0:
+                raise ValueError("D = 0 is outside the allowed range (0, inf] for bumps: without "
+                                 "diffusion every point conserves its own resource and steady "
+                                 "states are not isolated")
+            self.L = self.model.D * _flux_form(np.ones(n), self.dx)
+        self.na = 1 if self.L is None else n
+        self.size = 2 * n + self.na
+        self.sin_w = np.sin(self.x) * self.dx
+
+    # ------------------------------------------------------------------ state helpers
+    @property
+    def well_mixed(self) -> bool:
+        """``True`` for ``D = inf`` (``a`` is one uniform value)."""
+        return self.L is None
+
+    def split(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = self.N
+        return v[:n], v[n:2 * n], v[2 * n:]
+
+    def pack(self, u, q, a) -> np.ndarray:
+        a = np.atleast_1d(np.asarray(a, dtype=float))
+        if self.well_mixed:
+            a = np.array([a.mean()])
+        else:
+            a = np.broadcast_to(a, (self.N,))
+        return np.concatenate([np.asarray(u, float), np.asarray(q, float), a])
+
+    def total_mass(self, v: np.ndarray) -> float:
+        u, q, a = self.split(v)
+        return float(q.sum() * self.dx + (2 * np.pi * a[0] if self.well_mixed
+                                          else a.sum() * self.dx))
+
+    def mass_row(self) -> np.ndarray:
+        r = np.zeros(self.size)
+        r[self.N:2 * self.N] = self.dx
+        r[2 * self.N:] = 2 * np.pi if self.well_mixed else self.dx
+        return r
+
+    def firing(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``f(u)`` and ``f'(u)`` (sigmoid only; Heaviside has no derivative)."""
+        m = self.model
+        if m.firing != "sigmoid":
+            raise ValueError("the grid Newton solver needs smooth (sigmoid) firing; Heaviside "
+                             "bumps are computed from their edges (heaviside_bump)")
+        f = 0.5 * (1.0 + np.tanh(0.5 * m.steepness * (u - m.theta)))
+        return f, m.steepness * f * (1.0 - f)
+
+    def tau_vector(self) -> np.ndarray:
+        """Diagonal of the mass matrix: 1 for ``u``, ``tau`` for ``q`` and ``a``."""
+        t = np.full(self.size, float(self.model.tau))
+        t[:self.N] = 1.0
+        return t
+
+    # ------------------------------------------------------------------ equations
+    def rhs(self, v: np.ndarray) -> np.ndarray:
+        """Time derivatives times the mass matrix: ``(u_t, tau q_t, tau a_t)``."""
+        m = self.model
+        u, q, a = self.split(v)
+        f, _ = self.firing(u)
+        J = m.beta * q * f - m.gamma * a * (1.0 - q)  # exchange flux q -> a
+        du = -u + self.W @ (q * f)
+        if self.well_mixed:
+            da = np.array([J.mean()])
+        else:
+            da = self.L @ a + J
+        return np.concatenate([du, -J, da])
+
+    def rhs_jacobian(self, v: np.ndarray) -> np.ndarray:
+        """Dense Jacobian of :meth:`rhs` (``size x size``)."""
+        m = self.model
+        n = self.N
+        u, q, a = self.split(v)
+        f, fp = self.firing(u)
+        Jm = np.zeros((self.size, self.size))
+        Jm[:n, :n] = self.W * (q * fp)[None, :]
+        Jm[:n, :n][np.diag_indices(n)] -= 1.0
+        Jm[:n, n:2 * n] = self.W * f[None, :]
+        # exchange flux derivatives
+        dJ_du = m.beta * q * fp
+        dJ_dq = m.beta * f + m.gamma * a
+        dJ_da = -m.gamma * (1.0 - q)
+        rows_q = np.arange(n, 2 * n)
+        Jm[rows_q, np.arange(n)] = -dJ_du
+        Jm[rows_q, rows_q] = -dJ_dq
+        if self.well_mixed:
+            Jm[rows_q, 2 * n] = -dJ_da
+            Jm[2 * n, :n] = dJ_du / n
+            Jm[2 * n, n:2 * n] = dJ_dq / n
+            Jm[2 * n, 2 * n] = dJ_da.mean()
+        else:
+            rows_a = np.arange(2 * n, 3 * n)
+            Jm[rows_q, rows_a] = -dJ_da
+            Jm[2 * n:, 2 * n:] = self.L
+            Jm[rows_a, np.arange(n)] += dJ_du
+            Jm[rows_a, rows_q] += dJ_dq
+            Jm[rows_a, rows_a] += dJ_da
+        return Jm
+
+    def advection(self) -> np.ndarray:
+        """Matrix of ``(u_xi, tau q_xi, tau a_xi)`` (the co-moving-frame term per unit ``c``)."""
+        n, tau = self.N, float(self.model.tau)
+        A = np.zeros((self.size, self.size))
+        A[:n, :n] = self.Dxi
+        A[n:2 * n, n:2 * n] = tau * self.Dxi
+        if not self.well_mixed:
+            A[2 * n:, 2 * n:] = tau * self.Dxi
+        return A
+
+    def augmented(self, y: np.ndarray) -> np.ndarray:
+        """Residual of the bordered system for ``y = (v, c)`` (length ``size + 1``)."""
+        v, c = y[:-1], y[-1]
+        adv = self.advection()
+        r = self.rhs(v) + c * (adv @ v)
+        r[-1] = self.total_mass(v) - self.mass
+        return np.concatenate([r, [self.sin_w @ v[:self.N]]])
+
+    def augmented_jacobian(self, y: np.ndarray) -> np.ndarray:
+        """Jacobian of :meth:`augmented` with respect to ``(v, c)``."""
+        v, c = y[:-1], y[-1]
+        adv = self.advection()
+        G = np.zeros((self.size + 1, self.size + 1))
+        G[:-1, :-1] = self.rhs_jacobian(v) + c * adv
+        G[:-1, -1] = adv @ v
+        G[-2, :] = 0.0
+        G[-2, :-1] = self.mass_row()
+        G[-1, :self.N] = self.sin_w
+        return G
+
+    def with_params(self, **kw: Any) -> RingSystem:
+        """The same discretisation with some model parameters changed (validated by
+        :class:`~astrofield.Model`); the kernel matrices are reused."""
+        model = replace(self.model, **kw)
+        if model.D <= 0 and self.D_field is None:
+            raise ValueError(f"D = {model.D:g} is outside the allowed range (0, inf] for bumps")
+        out = copy.copy(self)
+        out.model = model
+        if "D" in kw and self.D_field is None:
+            if np.isinf(model.D) != self.well_mixed:
+                raise ValueError("D cannot cross between finite values and inf along a branch")
+            if not out.well_mixed:
+                out.L = model.D * _flux_form(np.ones(self.N), self.dx)
+        return out
+
+
+@dataclass
+class Steady:
+    """A converged (stationary or travelling) bump on the grid.
+
+    Attributes
+    ----------
+    system
+        The :class:`RingSystem` it solves.
+    u, q, a
+        Fields on the grid (``a`` has length 1 for ``D = inf``).
+    speed
+        Speed ``c`` of the co-moving frame (0 for a stationary bump; rad per time unit).
+    residual
+        Max-norm of the bordered residual at the returned state.
+    iterations
+        Newton iterations used.
+    method
+        ``"newton"`` (grid Newton) or ``"edges"`` (Heaviside edge equations).
+    Delta
+        Half-width of the active arc for Heaviside bumps (``NaN`` otherwise).
+    """
+
+    system: RingSystem
+    u: np.ndarray
+    q: np.ndarray
+    a: np.ndarray
+    speed: float
+    residual: float
+    iterations: int
+    method: str = "newton"
+    Delta: float = np.nan
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.system.x
+
+    @property
+    def y(self) -> np.ndarray:
+        """The bordered unknown vector ``(u, q, a, c)``."""
+        return np.concatenate([self.system.pack(self.u, self.q, self.a), [self.speed]])
+
+    def measures(self) -> dict[str, float]:
+        """Amplitude, width and speed, see :func:`bump_measures`."""
+        return bump_measures(self.system, self.u, self.speed)
+
+
+def bump_measures(system: RingSystem, u: np.ndarray, speed: float = 0.0) -> dict[str, float]:
+    """``amplitude`` (max of ``u``), ``width`` (length of ``{u > theta}``, edges by linear
+    interpolation between grid points) and ``speed``."""
+    th = float(system.model.theta)
+    v = u - th
+    above = v > 0
+    width = above.sum() * system.dx
+    # linear sub-cell correction at each sign change
+    nxt = np.roll(v, -1)
+    change = np.flatnonzero(above != (nxt > 0))
+    for k in change:
+        s = v[k] / (v[k] - nxt[k])  # crossing at x_k + s dx
+        width += (s - 0.5) * system.dx if above[k] else (0.5 - s) * system.dx
+    return {"amplitude": float(u.max()), "width": float(width), "speed": float(speed)}
+
+
+# --------------------------------------------------------------------------------------------
+# Newton on the grid (smooth firing)
+# --------------------------------------------------------------------------------------------
+
+def newton(res_fun, jac_fun, y0: np.ndarray, *, tol: float = DEFAULT_TOL,
+           maxit: int = 40) -> tuple[np.ndarray, float, int]:
+    """Damped Newton's method for ``res_fun(y) = 0`` with a dense Jacobian ``jac_fun(y)``.
+
+    Steps are halved until the max-norm residual decreases. Returns ``(y, residual,
+    iterations)``; raises :class:`SteadyStateError` if the residual does not fall below ``tol``
+    within ``maxit`` iterations or a non-finite value appears.
+    """
+    y = np.array(y0, dtype=float)
+    r = res_fun(y)
+    nr = float(np.max(np.abs(r)))
+    it = 0
+    while it < maxit and np.isfinite(nr) and nr >= tol:
+        it += 1
+        try:
+            with warnings.catch_warnings():  # near-singular steps are judged by the residual
+                warnings.simplefilter("ignore", sla.LinAlgWarning)
+                step = sla.solve(jac_fun(y), -r, check_finite=True)
+        except (sla.LinAlgError, ValueError):
+            break
+        lam = 1.0
+        while True:
+            y_new = y + lam * step
+            r_new = res_fun(y_new)
+            nr_new = float(np.max(np.abs(r_new)))
+            if (np.isfinite(nr_new) and nr_new < (1 - 1e-4 * lam) * nr) or lam < 1e-3:
+                break
+            lam *= 0.5
+        y, r, nr = y_new, r_new, nr_new
+    if np.isfinite(nr) and nr < tol:
+        return y, nr, it
+    raise SteadyStateError(
+        f"Newton's method did not converge: residual {nr:.3g} > tol {tol:g} after {it} "
+        "iterations; start closer to a bump (init arrays from a simulation's final state), "
+        "increase N, lower the steepness, or move the parameters away from the fold")
+
+
+def _heaviside_guess(system: RingSystem, branch: str = "wide") -> np.ndarray:
+    """Bordered vector ``(u, q, a, 0)`` of the Heaviside bump of the same parameters."""
+    try:
+        hb = heaviside_bump(system, branch=branch)
+    except SteadyStateError as exc:
+        raise SteadyStateError(
+            f"no bump to start Newton from: {exc}. For sigmoid firing give init arrays "
+            "(u, q, a), e.g. a simulation's final state") from exc
+    return np.concatenate([system.pack(hb.u, hb.q, hb.a), [0.0]])
+
+
+@single_blas_thread
+def steady_bump(model: Model | None = None, N: int = 128, *, init: Any = "heaviside",
+                D_field: np.ndarray | None = None, mass: float = 2 * np.pi,
+                tol: float = DEFAULT_TOL, maxit: int = 40, branch: str = "wide") -> Steady:
+    """A stationary bump of ``model`` on ``N`` grid points, converged to ``tol``.
+
+    Parameters
+    ----------
+    model
+        Unbatched model; any kernel, ``firing="sigmoid"`` or ``"heaviside"``, ``D`` finite
+        (> 0) or ``inf``.
+    N
+        Grid points (even).
+    init
+        ``"heaviside"`` (warm start from the Heaviside bump with the same parameters, ``branch``
+        selects wide or narrow) or a tuple ``(u, q, a)`` of arrays on the grid, e.g. a
+        simulation's final state (it is re-centred at ``x = 0`` first).
+    D_field
+        Heterogeneous diffusion ``D(x)`` (flux form), shape ``(N,)``.
+    mass
+        Total resource ``∫ (q + a) dx``.
+    tol
+        Max-norm tolerance of the residual (dimensionless rates).
+
+    Returns
+    -------
+    Steady
+        With ``residual <= tol`` (otherwise :class:`SteadyStateError` is raised).
+    """
+    model = Model() if model is None else model
+    system = RingSystem(model, N, D_field=D_field, mass=mass)
+    tol = float(check_range("tol", tol, 0.0, 1e-3, lo_open=True))
+    if model.firing == "heaviside":
+        if not isinstance(init, str):
+            raise ValueError("Heaviside bumps are computed from their edge equations; init "
+                             "arrays are only used for sigmoid firing")
+        return heaviside_bump(system, branch=branch)
+    y0 = _initial_vector(system, init, branch)
+    try:
+        y, res, it = newton(system.augmented, system.augmented_jacobian, y0, tol=tol,
+                            maxit=maxit)
+    except SteadyStateError:
+        if not (isinstance(init, str) and model.steepness > _S_START):
+            raise
+        y, res, it = _steepness_homotopy(system, y0, tol, maxit)
+    u, q, a = system.split(y[:-1])
+    st = Steady(system, u.copy(), q.copy(), a.copy(), float(y[-1]), res, it)
+    _check_is_bump(st)
+    return st
+
+
+_S_START = 10.0
+
+
+def _steepness_homotopy(system: RingSystem, y0: np.ndarray, tol: float, maxit: int):
+    """Continuation in the steepness from ``_S_START`` (a smooth, easy problem) up to the
+    requested value on a geometric ladder, each Newton solve warm-started from the last.
+    Used when Newton from the Heaviside bump fails (steep sigmoids, kernels far from cosine)."""
+    s_target = float(system.model.steepness)
+    y = y0
+    ladder = np.geomspace(_S_START, s_target, max(2, int(np.ceil(np.log2(s_target / _S_START)
+                                                                  * 3)) + 1))
+    it_total = 0
+    for s in ladder:
+        sub = system.with_params(steepness=float(s))
+        y, res, it = newton(sub.augmented, sub.augmented_jacobian, y, tol=tol, maxit=maxit)
+        it_total += it
+    return y, res, it_total
+
+
+def _initial_vector(system: RingSystem, init: Any, branch: str) -> np.ndarray:
+    if isinstance(init, str):
+        if init != "heaviside":
+            raise ValueError(f"init = {init!r} is not 'heaviside' or a tuple (u, q, a)")
+        return _heaviside_guess(system, branch)
+    u, q, a = (np.asarray(z, dtype=float) for z in init)
+    n = system.N
+    for name, z in (("u", u), ("q", q)):
+        if z.shape != (n,):
+            raise ValueError(f"initial {name} has shape {z.shape}; expected ({n},)")
+    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(q)) and np.all(np.isfinite(a))):
+        raise ValueError("initial arrays contain NaN or inf")
+    # re-centre at x = 0 by the phase of the first Fourier mode (spectral shift)
+    shift = np.arctan2(np.sin(system.x) @ u, np.cos(system.x) @ u)
+    k = np.fft.fftfreq(n, 1.0 / n)
+    ph = np.exp(1j * k * shift)
+    sh = [np.real(np.fft.ifft(np.fft.fft(z) * ph)) if z.size == n else z for z in (u, q, a)]
+    return np.concatenate([system.pack(*sh), [0.0]])
+
+
+def _check_is_bump(st: Steady) -> None:
+    """A converged state must be a localised bump: active somewhere, inactive somewhere."""
+    th = float(st.system.model.theta)
+    if not (st.u.max() > th > st.u.min()):
+        raise SteadyStateError(
+            f"Newton converged to a state without a bump (u in [{st.u.min():.3g}, "
+            f"{st.u.max():.3g}], theta = {th:g}): no bump near the initial guess for these "
+            "parameters; lower beta or theta, or give init arrays from a simulated bump")
+
+
+# --------------------------------------------------------------------------------------------
+# Heaviside bumps from their edges
+# --------------------------------------------------------------------------------------------
+
+def _kernel_primitive(kernel, z: np.ndarray) -> np.ndarray:
+    """``K(z) = ∫_0^z w(y) dy`` for ``z`` in ``[-2 pi, 2 pi]`` (adaptive quadrature)."""
+    if kernel.is_cosine:
+        return getattr(kernel, "amplitude", 1.0) * np.sin(z)
+    out = np.empty(np.shape(z))
+    flat = np.ravel(z)
+    res = out.reshape(-1)
+    brk = [-np.pi, 0.0, np.pi]
+    for i, zi in enumerate(flat):
+        pts = [b for b in brk if min(0, zi) < b < max(0, zi)]
+        res[i] = quad(lambda y: float(kernel(np.array(y))), 0.0, float(zi), points=pts or None,
+                      limit=200, epsabs=1e-13, epsrel=1e-12)[0]
+    return out
+
+
+def _edge_curve(system: RingSystem):
+    """``beta(Delta)`` along the Heaviside existence curve and ``(c0, A0)(Delta)``.
+
+    Threshold ``c0 K(2 Delta) = theta`` gives ``c0``; the mass gives
+    ``A0 = (mass - 2 pi + 2 Delta (1 - c0)) / (2 pi)``; the local balance
+    ``gamma A0 (1 - c0) = beta c0`` then gives ``beta`` explicitly, for any kernel.
+    """
+    m = system.model
+    th, ga = float(m.theta), float(m.gamma)
+
+    def parts(D):
+        K = float(_kernel_primitive(m.kernel, np.array(2.0 * D)))
+        c0 = th / K if K > 0 else np.inf
+        A0 = (system.mass - 2 * np.pi + 2 * D * (1 - c0)) / (2 * np.pi)
+        beta = ga * A0 * (1 - c0) / c0 if 0 < c0 <= 1 and A0 >= 0 else np.nan
+        return beta, c0, A0
+
+    return parts
+
+
+def heaviside_bump(system: RingSystem, branch: str = "wide", n_scan: int = 200) -> Steady:
+    """Stationary Heaviside bump ``(U, Q, A0)`` of ``system.model`` sampled on its grid.
+
+    Along the existence curve ``beta(Delta)`` is explicit (see :func:`_edge_curve`); its maximum
+    (the fold) is found by a bounded scalar search around the best of ``n_scan`` half-widths, and
+    the bump with the model's ``beta`` by Brent's method on each side of it: ``"wide"`` is the
+    root right of the fold, ``"narrow"`` the one left of it. Raises :class:`SteadyStateError` if
+    the model's ``beta`` is above the fold.
+    """
+    from scipy.optimize import minimize_scalar
+
+    m = system.model
+    if branch not in ("wide", "narrow"):
+        raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
+    be = float(m.beta)
+    parts = _edge_curve(system)
+    grid = np.linspace(1e-4, np.pi - 1e-4, n_scan)
+    bvals = np.array([parts(d)[0] for d in grid])
+    if not np.any(np.isfinite(bvals)):
+        raise SteadyStateError(
+            f"no Heaviside bump exists for theta = {float(m.theta):g} with this kernel "
+            f"({m.kernel.describe()}): the threshold is never reached; lower theta")
+    k = int(np.nanargmax(bvals))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, n_scan - 1)]
+    opt = minimize_scalar(lambda d: -np.nan_to_num(parts(d)[0], nan=-1.0), bounds=(lo, hi),
+                          method="bounded", options={"xatol": 1e-12})
+    d_fold, b_fold = float(opt.x), float(parts(opt.x)[0])
+    if not be <= b_fold:
+        raise SteadyStateError(
+            f"no {branch} Heaviside bump exists for theta = {float(m.theta):g}, beta = {be:g}, "
+            f"gamma = {float(m.gamma):g} with this kernel ({m.kernel.describe()}): beta is past "
+            f"the fold beta_max = {b_fold:.8g}; lower beta (or theta)")
+
+    def g(d):
+        return np.nan_to_num(parts(d)[0], nan=-1.0) - be
+
+    if branch == "wide":
+        ends = grid[(grid > d_fold) & (np.array([g(d) for d in grid]) < 0)]
+        a, b = d_fold, (ends[0] if ends.size else np.pi - 1e-4)
+    else:
+        ends = grid[(grid < d_fold) & (np.array([g(d) for d in grid]) < 0)]
+        a, b = (ends[-1] if ends.size else 1e-4), d_fold
+    if g(a) * g(b) > 0:
+        Delta = d_fold  # at the fold (to the search tolerance)
+    else:
+        Delta = brentq(g, a, b, xtol=1e-14, rtol=1e-14)
+    _, c0, A0 = parts(Delta)
+    kern, x = m.kernel, system.x
+    U = c0 * (_kernel_primitive(kern, x + Delta) - _kernel_primitive(kern, x - Delta))
+    Q = np.where(np.abs(x) < Delta, c0, 1.0)
+    a = np.array([A0]) if system.well_mixed else np.full(system.N, A0)
+    res = max(abs(c0 * float(_kernel_primitive(kern, np.array(2 * Delta))) - float(m.theta)),
+              abs(float(m.gamma) * A0 * (1 - c0) - be * c0))
+    return Steady(system, U, Q, a, 0.0, float(res), 0, method="edges", Delta=float(Delta),
+                  extra={"c0": float(c0), "A0": float(A0), "beta_fold": b_fold,
+                         "dU_edge": float(c0 * (float(kern(np.array(2 * Delta)))
+                                                - float(kern(np.array(0.0)))))})
