@@ -13,7 +13,6 @@ import math
 import os
 import sys
 import time
-from typing import Any
 
 import click
 import numpy as np
@@ -27,30 +26,12 @@ from astrofield.cli._common import (
     quiet_option,
     say,
 )
+from astrofield.io.jsonio import json_number
 
 __all__ = ["spectrum_cmd", "continue_cmd", "model_options", "numerical_options",
            "wants_numerical"]
 
 KERNELS = ["cosine", "gaussian", "mexican_hat", "wizard_hat"]
-
-
-def _num(x: Any) -> Any:
-    x = float(x)
-    if math.isnan(x):
-        return None
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
-def _float_or_inf(value: str, name: str) -> float:
-    try:
-        v = float(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a number (or 'inf')", param_hint=name) from exc
-    if math.isnan(v):
-        raise click.BadParameter("NaN is not allowed", param_hint=name)
-    return v
 
 
 def numerical_options(f):
@@ -97,20 +78,19 @@ def wants_numerical(opts: dict) -> bool:
 
 def build_model(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params):
     """A validated :class:`~astrofield.Model`; bad input becomes a click usage error."""
+    from astrofield._validate import parse_number
+    from astrofield.cli.run import parse_kernel_params
     from astrofield.model.definition import Model
     from astrofield.model.kernels import make_kernel
 
-    Dv = _float_or_inf(D, "--D") if isinstance(D, str) else float(D)
-    kw: dict[str, float] = {}
-    for item in kernel_params:
-        name, sep, val = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            kw[name.strip()] = float(val)
-        except ValueError as exc:
-            raise click.BadParameter(f"{item!r}: expected NAME=VALUE",
-                                     param_hint="--kernel-param") from exc
+    try:
+        Dv = parse_number(D, "--D") if isinstance(D, str) else float(D)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--D") from None
+    try:
+        kw = parse_kernel_params(kernel_params)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--kernel-param") from None
     try:
         kern = make_kernel(kernel, **kw)
     except (TypeError, ValueError) as exc:
@@ -145,9 +125,9 @@ def _spectrum_obj(sp, n_show: int) -> dict:
                             "imag": [float(z.imag) for z in ev]},
             "formal": [bool(b) for b in sp.formal[:n_show]],
             "n_unstable": int(sp.n_unstable), "stable": bool(sp.stable),
-            "leading": {"real": _num(sp.leading.real), "imag": _num(sp.leading.imag)},
-            "translation_eigenvalue": _num(np.real(sp.translation_eigenvalue)),
-            "residual": _num(sp.steady.residual), "speed": _num(sp.steady.speed),
+            "leading": {"real": json_number(sp.leading.real), "imag": json_number(sp.leading.imag)},
+            "translation_eigenvalue": json_number(np.real(sp.translation_eigenvalue)),
+            "residual": json_number(sp.steady.residual), "speed": json_number(sp.steady.speed),
             "resolved": bool(sp.resolved), "method": sp.method}
 
 
@@ -196,7 +176,7 @@ def spectrum_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_p
 def _model_obj(model) -> dict:
     out = {}
     for k, v in model.to_attrs().items():
-        out[k] = _num(v) if isinstance(v, float) else v
+        out[k] = json_number(v) if isinstance(v, float) else v
     return out
 
 
@@ -330,12 +310,14 @@ def numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, firing, steepne
     _check_N(N)
     r = numerical_stability(model, N)
     obj = {"method": "numerical spectrum", "theta": theta, "beta": beta, "gamma": gamma,
-           "D": _num(model.D), "tau": tau, "firing": firing, "steepness": steepness,
+           "D": json_number(model.D), "tau": tau, "firing": firing, "steepness": steepness,
            "kernel": model.kernel.describe(), "N": N, "exists": r["exists"],
            "stable": r["stable"] if r["exists"] else None, "n_unstable": r["n_unstable"],
-           "leading": {"real": _num(r["leading_real"]), "imag": _num(r["leading_imag"])},
-           "translation_eigenvalue": _num(r["translation_eigenvalue"]),
-           "residual": _num(r["residual"]), "resolved": r["resolved"], "message": r["message"]}
+           "leading": {"real": json_number(r["leading_real"]),
+                       "imag": json_number(r["leading_imag"])},
+           "translation_eigenvalue": json_number(r["translation_eigenvalue"]),
+           "residual": json_number(r["residual"]), "resolved": r["resolved"],
+           "message": r["message"]}
     if not r["exists"]:
         lines = [f"no bump: {r['message']}"]
     else:
@@ -372,9 +354,9 @@ def numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json, firing, st
     t0 = time.perf_counter()
     val = numerical_boundary(model, vary, lo, hi, N=N)
     key = f"{vary}_star"
-    obj = {"method": "numerical continuation", "theta": theta, "D": _num(model.D),
+    obj = {"method": "numerical continuation", "theta": theta, "D": json_number(model.D),
            "vary": vary, "steepness": steepness, "kernel": model.kernel.describe(), "N": N,
-           key: _num(val), "wall_s": time.perf_counter() - t0}
+           key: json_number(val), "wall_s": time.perf_counter() - t0}
     emit(obj, as_json, [f"{key} (numerical) = {val:.10g}" if math.isfinite(val) else
                          f"no drift bifurcation for {vary} in [{lo:g}, {hi:g}]"])
 
