@@ -12,7 +12,7 @@ from astrofield.io import load
 def _run(args):
     res = CliRunner().invoke(main, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    return res.output
+    return res.stdout  # the JSON object is on stdout; progress and messages go to stderr
 
 
 def test_memory_command(tmp_path):

@@ -18,12 +18,12 @@ def run(*args):
 def test_bump_json():
     res = run("bump", "--theta", "0.1", "--beta", "0.05", "--gamma", "2", "--json")
     assert res.exit_code == 0, res.output
-    obj = json.loads(res.output)
+    obj = json.loads(res.stdout)
     assert obj["beta_fold"] == pytest.approx(4.5919356, rel=1e-6)
     assert [b["branch"] for b in obj["branches"]] == ["wide", "narrow"]
     for b in obj["branches"]:
         assert set(b) == {"branch", "Delta", "c0", "A0", "amplitude", "mu"}
-    past = json.loads(run("bump", "--beta", "10", "--json").output)
+    past = json.loads(run("bump", "--beta", "10", "--json").stdout)
     assert past["branches"] == [] and past["exists"] is False
 
 
@@ -31,26 +31,26 @@ def test_stability_json_and_inf():
     res = run("stability", "--theta", "0.1", "--beta", "0.05", "--gamma", "2", "--D", "0.7",
               "--json")
     assert res.exit_code == 0, res.output
-    obj = json.loads(res.output)
+    obj = json.loads(res.stdout)
     for k in ("evans_dprime", "stable", "fourier_stable", "eigenvalues", "disagree"):
         assert k in obj
     assert obj["stable"] is True and obj["evans_dprime"] > 0
     lam = np.array([complex(*p) for p in obj["eigenvalues"]])
     assert np.min(np.abs(lam)) < 1e-12
     inf = json.loads(run("stability", "--D", "inf", "--json",
-                         "--region", "-1.5,2,-2,2").output)
+                         "--region", "-1.5,2,-2,2").stdout)
     assert inf["D"] == "inf" and len(inf["eigenvalues"]) == 5
-    uns = json.loads(run("stability", "--D", "0.3", "--json").output)
+    uns = json.loads(run("stability", "--D", "0.3", "--json").stdout)
     assert uns["stable"] is False and max(p[0] for p in uns["eigenvalues"]) > 0.01
 
 
 def test_boundary_json():
     obj = json.loads(run("boundary", "--theta", "0.1", "--gamma", "2", "--D", "0.3",
-                         "--json").output)
+                         "--json").stdout)
     assert obj["beta_star"] == pytest.approx(0.024326, rel=1e-4)
     assert obj["fourier_beta_star"] < obj["beta_star"]
     g = json.loads(run("boundary", "--vary", "gamma", "--beta", "0.05", "--D", "1",
-                       "--json").output)
+                       "--json").stdout)
     assert g["gamma_star"] == pytest.approx(1.3662, rel=1e-4)
 
 
@@ -59,14 +59,14 @@ def test_stability_map_files(tmp_path):
     res = run("stability-map", "--beta", "0.001:0.1:12", "--D", "0.001:0.6:10", "--gamma", "2",
               "--theta", "0.1", "-o", str(nc), "--plot", str(png), "--json")
     assert res.exit_code == 0, res.output
-    obj = json.loads(res.output)
+    obj = json.loads(res.stdout)
     assert obj["dims"] == {"beta": 12, "D": 10}
     ds = xr.load_dataset(nc, engine="h5netcdf")
     assert ds["evans_dprime"].shape == (12, 10) and ds.attrs["gamma"] == 2.0
     assert "astrofield_version" in ds.attrs and png.stat().st_size > 1000
     res = run("stability-map", "--beta", "0.001:0.1:5", "--gamma", "1:1.6:4", "--D", "inf",
               "--json")
-    assert json.loads(res.output)["dims"] == {"beta": 5, "gamma": 4}
+    assert json.loads(res.stdout)["dims"] == {"beta": 5, "gamma": 4}
 
 
 @pytest.mark.parametrize("args,text", [

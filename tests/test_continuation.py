@@ -118,7 +118,7 @@ def test_cli_spectrum_json():
     r = _run(["spectrum", "--firing", "sigmoid", "--steepness", "10", "--D", "inf", "--N", "64",
               "--json"])
     assert r.exit_code == 0, r.output
-    obj = json.loads(r.output)
+    obj = json.loads(r.stdout)
     for key in ("eigenvalues", "n_unstable", "stable", "translation_eigenvalue", "residual"):
         assert key in obj
     assert obj["model"]["D"] == "inf"
@@ -131,7 +131,7 @@ def test_cli_continue_outputs(tmp_path):
               "--param", "beta", "--start", "0.01", "--stop", "0.05", "--max-points", "20",
               "-o", str(out), "--plot", str(png), "--json"])
     assert r.exit_code == 0, r.output
-    obj = json.loads(r.output.splitlines()[0])
+    obj = json.loads(r.stdout.splitlines()[0])
     assert {"points", "folds", "drift_bifurcations", "wall_s"} <= set(obj)
     assert out.exists() and png.exists()
 
@@ -158,8 +158,8 @@ def test_cli_no_bump_exits_1_without_traceback():
 def test_cli_theory_commands_use_numerical_spectrum():
     r = _run(["stability", "--firing", "sigmoid", "--steepness", "10", "--D", "0.3", "--N", "64",
               "--json"])
-    obj = json.loads(r.output)
+    obj = json.loads(r.stdout)
     assert obj["method"] == "numerical spectrum" and "n_unstable" in obj
     r = _run(["boundary", "--firing", "sigmoid", "--steepness", "10", "--D", "0.3", "--N", "64",
               "--range", "0.01:0.06", "--json"])
-    assert json.loads(r.output)["beta_star"] > 0.0243
+    assert json.loads(r.stdout)["beta_star"] > 0.0243

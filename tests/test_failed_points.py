@@ -92,5 +92,5 @@ def test_cli_refuses_coarse_step_with_usage_error():
     ok = CliRunner().invoke(main, ["run", "--gamma", "1e4", "--N", "64", "--dt", "0.1",
                                    "--T", "5", "--json", "-q"])
     assert ok.exit_code == 0, ok.output
-    summary = json.loads(ok.output)
+    summary = json.loads(ok.stdout)
     assert summary["drift"] is not None and summary["mass_drift"] is not None
