@@ -94,3 +94,17 @@ def test_cli_refuses_coarse_step_with_usage_error():
     assert ok.exit_code == 0, ok.output
     summary = json.loads(ok.stdout)
     assert summary["drift"] is not None and summary["mass_drift"] is not None
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_overflowing_observable_fails_the_member(backend):
+    """A finite state whose velocity overflows (absurd 1e300 input) is a failure, not a result
+    with NaN in it (found by the long fuzz profile)."""
+    from astrofield.model.stimulus import Pulse
+
+    with pytest.warns(NonFiniteWarning):
+        ds = solve(Model(theta=0.5, beta=0.0, D=np.inf), T=0.5, dt=0.1, N=16, eps=0.0,
+                   stimulus=[Pulse(0.0, 0.3, 1e300, 0.0, 1.0)], n_frames=3, progress=False,
+                   backend=backend)
+    assert bool(ds["failed"]) and np.isfinite(float(ds["t_failed"]))
+    assert np.isnan(float(ds["drift"])) and np.isnan(float(ds["velocity_final"]))

@@ -620,6 +620,7 @@ def solve(
               schedule=dict(schedule or {}), trackers=tuple(trackers), stop_rule=stop_rule,
               stop_stride=max(1, int(round(stop_every / dt))), progress=progress)
     _backends.get(name)(run)
+    run.flag_nonfinite_outputs()
     run.mask_failed()
     warn_failed(run.failed, run.t_failed)
     attrs = dict(T=T, dt=dt, N=N, eps=eps, position=position, quadrature=quadrature,
@@ -735,6 +736,23 @@ class Run:
         show = self.progress if self.progress is not None else True
         return tqdm(total=self.n_steps, disable=not show, unit="step", leave=False,
                     delay=1.0 if self.progress is None else 0.0, mininterval=0.5)
+
+    def flag_nonfinite_outputs(self) -> None:
+        """Fail members whose recorded values are non-finite although their state stayed finite
+        (e.g. a velocity that overflows for an absurd input): never a NaN reported as a result.
+        ``t_failed`` is then the first frame with a non-finite value."""
+        t = self.frames * self.dt
+        ran = t[None, :] <= self.final["t_final"][:, None]  # frames after a decision stay NaN
+        bad = np.zeros(ran.shape, bool)
+        bad_final = np.zeros(self.sim.B_full, bool)
+        for k in ("position", "velocity", "width", "mass"):
+            bad |= ran & ~np.isfinite(self.rec[k])
+            bad_final |= ~np.isfinite(self.final[k])
+        new = (bad.any(axis=1) | bad_final) & ~self.failed
+        if np.any(new):
+            first = np.where(bad.any(axis=1), t[np.argmax(bad, axis=1)], self.final["t_final"])
+            self.failed[new] = True
+            self.t_failed[new] = first[new]
 
     def mask_failed(self) -> None:
         """NaN for the frames after a member failed and for its final values."""
