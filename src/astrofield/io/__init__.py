@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from astrofield.io.files import atomic_write, check_output_path
 from astrofield.io.jsonio import dumps as json_dumps
+
+if TYPE_CHECKING:  # xarray is imported where it is used: the command line starts faster
+    import xarray as xr
 
 __all__ = ["save", "load", "atomic_write", "check_output_path", "json_dumps"]
 
@@ -47,6 +49,8 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         Before writing, if ``path`` is a directory, a device, read-only, in an unwritable
         directory (see :func:`check_output_path`).
     """
+    import xarray as xr
+
     if not isinstance(ds, xr.Dataset):
         raise ValueError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
     check_output_path(path, make_parents=True)
@@ -59,5 +63,7 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
 
 def load(path: str | os.PathLike) -> xr.Dataset:
     """Read a dataset written by :func:`save` fully into memory."""
+    import xarray as xr
+
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         return ds.load()
