@@ -355,13 +355,15 @@ def _heaviside_eig(A: np.ndarray, lmass: np.ndarray,
     permutation, ``[[D, 0], [C, B]]``. Its eigenpairs are exactly those of ``B`` (padded with
     zeros) and, for each such unknown ``j``, ``d_j`` with ``(e_j, (d_j - B)^-1 C e_j)``, so only
     the smaller ``B`` is decomposed, and that through :func:`_reduced_eig`. The mass mode lies
-    in ``B`` (``l_B^T B = 0``, no u part) and is deflated there by the same rank-one update as
-    for the full matrix (Brauer: no other eigenpair changes).
+    in ``B`` (``l_B^T B = 0``, no u part) and is deflated there by the full matrix's rank-one
+    update restricted to ``B`` (Brauer: no other eigenpair changes; the mass mode's own vector,
+    which is discarded, differs).
 
     Simple eigenpairs agree with a dense decomposition of ``A`` to round-off. A degenerate
-    eigenvalue (``d_j``, shared by all inactive cells) has a many-dimensional eigenspace; the
-    dense solver returned an arbitrary basis of it, here it is the basis ``e_j`` above, so how
-    many copies of that (stable, local-decay) eigenvalue pass the edge-direction test differs.
+    eigenvalue (``d_j``, shared by all inactive cells; with ``D = inf`` also the local rate of
+    the active cells) has a many-dimensional eigenspace of which a dense solver returns an
+    arbitrary basis (here, for ``d_j``, the basis ``e_j`` above), so how many copies of such a
+    stable local-decay eigenvalue pass the edge-direction test is a property of the basis.
     """
     size = A.shape[0]
     diag = np.diag(A).copy()
