@@ -111,3 +111,26 @@ def test_dataset_labels_and_well_mixed_a_is_one_value():
 def test_no_bump_reported_not_raised():
     r = numerical_stability(Model(firing="sigmoid", beta=5.0), 64)
     assert r["exists"] is False and "beta" in r["message"]
+
+
+@pytest.mark.parametrize("D", [0.3, np.inf])
+def test_heaviside_block_reduction_matches_dense_eig(D):
+    """The exact block reductions give the eigenpairs of the full deflated edge operator."""
+    from astrofield.theory.spectra import _heaviside_eig, _heaviside_operator
+
+    st = steady_bump(Model(beta=0.05, D=D), 64)
+    for direction in ("shift", "expand", "contract"):
+        A, rows, lmass = _heaviside_operator(st, direction)
+        shift = -1.0 - 2.0 * float(np.max(np.abs(np.diag(A))))
+        w_ref = np.linalg.eigvals(A + np.outer(lmass * (shift / (lmass @ lmass)), lmass))
+        w, V = _heaviside_eig(A, lmass, rows)
+        # every reduced eigenvalue is a dense one, and every dense eigenvalue not equal to -1
+        # (the dropped modes that move no edge) is found
+        assert np.min(np.abs(w[:, None] - w_ref[None, :]), axis=1).max() < 1e-8
+        far = np.abs(w_ref + 1.0) > 1e-6
+        assert np.min(np.abs(w_ref[far][:, None] - w[None, :]), axis=1).max() < 1e-8
+        # eigenvectors of A itself, apart from the deflated mass mode (moved to ``shift``)
+        mode = np.abs(w - shift) > 1e-8
+        assert np.count_nonzero(~mode) == 1
+        assert np.abs(A @ V[:, mode] - V[:, mode] * w[None, mode]).max() < 1e-9
+        np.testing.assert_allclose(np.linalg.norm(V, axis=0), 1.0, atol=1e-12)
