@@ -85,16 +85,22 @@ def test_stability_fuzz(theta, beta, gamma, D, tau):
                   allow_undefined=("evans_growth_rate",))
 
 
+#: N, T, dt, beta, D, pulses, kernel parameters, kernel of ``astrofield run`` (fast and long runs)
+RUN_ARGS = (
+    st.sampled_from(["16", "24", "32", "16", "15", "0", "x", "16.5"]),
+    st.sampled_from(["0.5", "1", "0.5", "1", "0", "-1", "nan", "inf", "0.33", "1e300"]),
+    st.sampled_from(["0.1", "0.25", "0.1", "0.25", "0", "2", "inf", "nan", "1e-300"]), beta_t,
+    D_t,
+    st.lists(st.one_of(st.text(max_size=12), st.sampled_from(
+        ["1,0.3,1,0,0.5", "0,0.3,-1,0,1", "1,0,1,0,1", "1,0.3,nan,0,1"])), max_size=1),
+    st.lists(st.sampled_from(["width=0.6", "w_e=3", "foo=1", "width=nan", "=", "width",
+                              "w_e=1e300", "s_e=1e-300", "width=1e-300"]), max_size=1),
+    st.sampled_from(["cosine", "gaussian", "mexican_hat"]),
+)
+
+
 @settings(max_examples=15)
-@given(st.sampled_from(["16", "24", "32", "16", "15", "0", "x", "16.5"]),
-       st.sampled_from(["0.5", "1", "0.5", "1", "0", "-1", "nan", "inf", "0.33", "1e300"]),
-       st.sampled_from(["0.1", "0.25", "0.1", "0.25", "0", "2", "inf", "nan", "1e-300"]), beta_t,
-       D_t,
-       st.lists(st.one_of(st.text(max_size=12), st.sampled_from(
-           ["1,0.3,1,0,0.5", "0,0.3,-1,0,1", "1,0,1,0,1", "1,0.3,nan,0,1"])), max_size=1),
-       st.lists(st.sampled_from(["width=0.6", "w_e=3", "foo=1", "width=nan", "=", "width",
-                                 "w_e=1e300", "s_e=1e-300", "width=1e-300"]), max_size=1),
-       st.sampled_from(["cosine", "gaussian", "mexican_hat"]))
+@given(*RUN_ARGS)
 def test_run_fuzz(N, T, dt, beta, D, pulses, kparams, kernel):
     args = ["run", "--N", N, "--T", T, "--dt", dt, "--beta", beta, "--D", D, "--kernel",
             kernel, "--n-frames", "3", "--json", "-q"]
@@ -213,14 +219,6 @@ def test_config_fuzz_long(tmp_path_factory, cfg):
 
 @pytest.mark.slow
 @settings(settings.get_profile("long"), max_examples=150)
-@given(st.sampled_from(["16", "24", "32", "16", "15", "0", "x", "16.5"]),
-       st.sampled_from(["0.5", "1", "0.5", "1", "0", "-1", "nan", "inf", "0.33", "1e300"]),
-       st.sampled_from(["0.1", "0.25", "0.1", "0.25", "0", "2", "inf", "nan", "1e-300"]), beta_t,
-       D_t,
-       st.lists(st.one_of(st.text(max_size=12), st.sampled_from(
-           ["1,0.3,1,0,0.5", "0,0.3,-1,0,1", "1,0,1,0,1", "1,0.3,nan,0,1"])), max_size=1),
-       st.lists(st.sampled_from(["width=0.6", "w_e=3", "foo=1", "width=nan", "=", "width",
-                                 "w_e=1e300", "s_e=1e-300", "width=1e-300"]), max_size=1),
-       st.sampled_from(["cosine", "gaussian", "mexican_hat"]))
+@given(*RUN_ARGS)
 def test_run_fuzz_long(N, T, dt, beta, D, pulses, kparams, kernel):
     test_run_fuzz.hypothesis.inner_test(N, T, dt, beta, D, pulses, kparams, kernel)

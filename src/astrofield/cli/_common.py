@@ -42,32 +42,23 @@ __all__ = ["FLOAT_INF", "FINITE", "command", "api_default", "emit", "guard", "ch
 
 
 # ------------------------------------------------------------------------------ types
-class FiniteFloat(click.ParamType):
-    """A finite number (``nan`` and ``inf`` are refused; click's FLOAT accepts both)."""
+class Number(click.ParamType):
+    """A number parsed by :func:`~astrofield._validate.parse_number`: never NaN, and ``inf`` only
+    where ``allow_inf`` (e.g. the diffusion limit ``D = inf``; click's FLOAT accepts both)."""
 
-    name = "float"
+    def __init__(self, allow_inf: bool) -> None:
+        self.allow_inf = allow_inf
+        self.name = "float|inf" if allow_inf else "float"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> float:
         try:
-            return parse_number(value, _pname(param), allow_inf=False)
+            return parse_number(value, _pname(param), allow_inf=self.allow_inf)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
 
-class FloatOrInf(click.ParamType):
-    """A number that may also be ``inf`` (e.g. the diffusion limit ``D = inf``); never NaN."""
-
-    name = "float|inf"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> float:
-        try:
-            return parse_number(value, _pname(param), allow_inf=True)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-FINITE = FiniteFloat()
-FLOAT_INF = FloatOrInf()
+FINITE = Number(allow_inf=False)
+FLOAT_INF = Number(allow_inf=True)
 
 
 def _pname(param: Any) -> str:
@@ -148,8 +139,8 @@ def _config_scalar(key: str, value: Any, param: click.Parameter, bad: Callable) 
     if isinstance(ptype, click.types.IntParamType):
         if not isinstance(value, int):
             raise bad(f"expected an integer, got {value!r}")
-    elif isinstance(ptype, (click.types.FloatParamType, FiniteFloat, FloatOrInf)):
-        if isinstance(value, str) and not isinstance(ptype, FloatOrInf):
+    elif isinstance(ptype, (click.types.FloatParamType, Number)):
+        if isinstance(value, str) and not getattr(ptype, "allow_inf", False):
             raise bad(f"expected a number, got the string {value!r}")
     elif isinstance(ptype, click.Path) and not isinstance(value, str):
         raise bad(f"expected a file name (a string), got {value!r}")
