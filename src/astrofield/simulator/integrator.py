@@ -72,6 +72,7 @@ from astrofield.simulator.expint import phi1, phi2, relax
 from astrofield.simulator.ring import EdgeGeometry, Ring
 from astrofield.simulator.step_control import (
     limit_negative_a,
+    nonfinite_rows,
     resolve_dt,
     warn_failed,
 )
@@ -862,8 +863,7 @@ def _run_trackers(run: Run, step: int, st: State, t: float, alive) -> None:
 
 def _freeze_failed(run: Run, new: State, old: State, alive, t: float) -> State:
     """Keep members whose new state is non-finite at their old state and mark them failed."""
-    bad = ~(np.isfinite(new.u).all(-1) & np.isfinite(new.q_in).all(-1)
-            & np.isfinite(new.q_out).all(-1) & np.isfinite(new.a).all(-1))
+    bad = nonfinite_rows(new.u, new.q_in, new.q_out, new.a)
     if not np.any(bad):
         return new
     first = bad & ~run.failed[alive]
