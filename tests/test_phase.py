@@ -152,6 +152,19 @@ def test_phase_diagram_layout_and_attrs():
     assert "astrofield_version" in ds.attrs and "scheme" in ds.attrs
 
 
+def test_phase_diagram_result_writes_with_plain_to_netcdf(tmp_path):
+    # a user's own ds.to_netcdf must work: NetCDF has no boolean attributes
+    ds = phase_diagram(["beta=0.01,0.02"], D=0.5, T=100, progress=False, early_stop=True,
+                       **FAST)
+    path = tmp_path / "map.nc"
+    ds.to_netcdf(path, engine="h5netcdf")
+    import xarray as xr
+
+    with xr.open_dataset(path, engine="h5netcdf") as back:
+        assert back.attrs["early_stop"] == 1
+        np.testing.assert_array_equal(back["verdict_code"].values, ds["verdict_code"].values)
+
+
 def test_phase_diagram_rejects_bad_settings_before_work():
     with pytest.raises(ValueError, match="T = 5"):
         phase_diagram(["D=0.1,0.2"], T=5, **FAST)

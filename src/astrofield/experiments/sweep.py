@@ -604,8 +604,10 @@ def _compute(func: Callable, grid: Grid, chunks: list[tuple[int, int]], done: di
 def _annotate(result: xr.Dataset, grid: Grid, meta: Mapping[str, Any] | None,
               manifest: dict[str, Any], chunk_size: int, kind: str, wall: float) -> None:
     result.attrs.update({f"param_{k}": v for k, v in grid.fixed.items()})
-    result.attrs.update({k: v for k, v in (meta or {}).items()
-                         if isinstance(v, (int, float, str, np.number))})
+    # NetCDF has no boolean attributes: store flags as 0/1 so ``ds.to_netcdf`` works as is
+    result.attrs.update({k: (int(v) if isinstance(v, (bool, np.bool_)) else v)
+                         for k, v in (meta or {}).items()
+                         if isinstance(v, (int, float, str, np.number, np.bool_))})
     result.attrs.update({"astrofield_version": __version__, "sweep_chunk_size": chunk_size,
                          "sweep_points": grid.size, "sweep_dims": " ".join(grid.dims),
                          "sweep_executor": kind, "sweep_fingerprint": manifest["fingerprint"],
