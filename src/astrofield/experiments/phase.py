@@ -43,9 +43,9 @@ Early decisions (:class:`EarlyStop`)
 Optional; evaluated every ``t_ref`` time units through ``solve``'s ``stop_rule`` (decided members
 leave the batch, so the sweep stops paying for them):
 
-* **steadily travelling** — ``|v| >= travel * v_ref`` (``travel = 4``; this already satisfies the
-  growth criterion, so the verdict cannot change by stopping) *and* the speed is steady: the
-  last four samples (30 time units) have one sign and differ by at most 0.2 %;
+* **steadily travelling** — ``|v| >= travel * v_ref`` (``travel`` = the rule's ``growth``, 2:
+  the growth criterion already holds, so the verdict cannot change by stopping) *and* the speed
+  is steady: the last four samples (30 time units) have one sign and differ by at most 0.2 %;
 * **relaxed below the resolution** — over the same window ``|v| <= relax * v_ref``
   (``relax = 0.05``), one sign and a geometric decay (consecutive ratios at most 1 and within
   20 % of each other, which rules out deciding at a zero crossing of an oscillating relaxation),
@@ -119,9 +119,10 @@ VERDICT_CODES = {"stable": 0, "unstable": 1, "no bump": -1, "failed": -2, "undec
 T_MIN = 100.0
 
 #: Default numerical settings of the drift experiment. N = 64: the 50 x 50 map agrees with
-#: Evans on 99.2 % of the cells (every disagreement next to the boundary) and the drift of
-#: travelling points is within about 1.2 % of a converged run (N 256, dt 0.0125), at half the
-#: cost of N = 128 (0.5 %).
+#: Evans on 99.2 % of the cells (every disagreement next to the boundary). The drift at T of
+#: travelling points differs from a converged run (N 256, dt 0.0125) by 0.2 % (median) and at
+#: most about 3 % next to the boundary, where the travelling speed itself depends on the
+#: resolution (``benchmarks/phase_accuracy.py``).
 DEFAULTS: dict[str, Any] = {"T": 500.0, "N": 64, "dt": 0.05, "eps": 0.05, "chunk_size": 125,
                             "frame_dt": 1.0}
 
@@ -214,7 +215,9 @@ class EarlyStop:
     T, N
         Final time and grid size of the run (for the resolution criterion).
     travel
-        Decide *unstable* once ``|v| >= travel * v_ref`` and the speed is steady.
+        Decide *unstable* once ``|v| >= travel * v_ref`` and the speed is steady. Keep it at or
+        above the verdict rule's ``growth`` (the default 2 equals it): then the growth criterion
+        already holds at the decision and the verdict cannot change by stopping.
     relax
         Decide *stable* once ``|v| <= relax * v_ref`` over the window, decaying geometrically,
         and ``|v| (T - t) <= resolution * 2 pi / N``.
@@ -235,7 +238,7 @@ class EarlyStop:
         (NaN where not decided) -- what :func:`extrapolate_to_T` needs.
     """
 
-    def __init__(self, T: float, N: int, travel: float = 4.0, relax: float = 0.05,
+    def __init__(self, T: float, N: int, travel: float = 2.0, relax: float = 0.05,
                  resolution: float = 0.1, steady: float = 2e-3, window: int = 4) -> None:
         self.T, self.N = float(T), int(N)
         self.travel = float(check_range("travel", travel, 1.0, math.inf, lo_open=True))
@@ -460,7 +463,7 @@ def _simulate(res: dict[str, Any], idx: np.ndarray, model: Model, rule: VerdictR
               T: float, N: int, dt: float, eps: float, stride: int, early_stop: bool,
               traces: bool, backend: str | None = None) -> None:
     """Run the points ``idx`` (all with a bump) and fill their entries of ``res``."""
-    stop = EarlyStop(T, N) if early_stop else None
+    stop = EarlyStop(T, N, travel=max(2.0, rule.growth)) if early_stop else None
     with warnings.catch_warnings():  # failures are reported per point (verdict "failed")
         warnings.simplefilter("ignore", NonFiniteWarning)
         ds = solve(model, T=T, dt=dt, N=N, init="bump", eps=eps, store_fields=False,
@@ -566,7 +569,7 @@ def _attrs(**kw: Any) -> dict[str, Any]:
            "reference": "Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036"}
     out.update({f"rule_{k}": v for k, v in asdict(rule).items()})
     if kw.get("early_stop"):
-        es = EarlyStop(1.0, 16)
+        es = EarlyStop(1.0, 16, travel=max(2.0, rule.growth))
         out.update({"early_travel": es.travel, "early_relax": es.relax,
                     "early_resolution": es.resolution})
     out.update({k: (int(v) if isinstance(v, bool) else v) for k, v in kw.items()})
