@@ -376,11 +376,26 @@ def _bvp_solve(arcs: _Arcs, s, y, p, tol: float) -> TravellingBump:
           and np.all(sol.y[0] > 0))
     if not ok:
         raise SteadyStateError(f"collocation failed for the travelling bump ({sol.message}; "
-                               f"h = {h:.4g}, {arcs.free} = {sol.p[1]:.4g}, residual {r:.2g})")
+                               f"h = {h:.4g}, {arcs.free} = {sol.p[1]:.4g}, residual {r:.2g}); "
+                               "start from a nearby bump (continue_bumps from the drift point) "
+                               "or lower the speed")
+    if not _consistent(TravellingBump(m, c, h, 0.0, arcs.mass, "", r, sol, arcs.green(c))):
+        raise SteadyStateError(f"collocation found h = {h:.4g}, {arcs.free} = {sol.p[1]:.4g}, "
+                               "but U crosses theta away from the edges: not a single bump")
     A = float(sol.p[2]) if arcs.inf else float(
         np.trapezoid(np.concatenate([sol.y[1] * 2 * h, sol.y[5] * (_TWO_PI - 2 * h)]),
                      np.concatenate([sol.x, 1 + sol.x])) / _TWO_PI)
     return TravellingBump(m, c, h, A, arcs.mass, "collocation", r, sol, arcs.green(c))
+
+
+def _consistent(tb: TravellingBump, n: int = 256) -> bool:
+    """``U > theta`` inside the arc and ``< theta`` outside (sampled, edges excluded)."""
+    h = tb.half_width
+    x = np.linspace(-np.pi, np.pi, n, endpoint=False)
+    x = x[np.abs(np.abs(x) - h) > 2 * np.pi / n]
+    U, _, _ = tb.fields(x)
+    th = float(tb.model.theta)
+    return bool(np.all((U > th) == (np.abs(x) < h)))
 
 
 def travelling_bump(model: Model, *, speed: float | None = None, free: str = "c",
