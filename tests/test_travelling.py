@@ -18,7 +18,13 @@ from astrofield.theory.continuation import continue_bumps
 from astrofield.theory.evans import evans_dprime
 from astrofield.theory.stability import beta_star
 from astrofield.theory.steady import RingSystem, SteadyStateError, heaviside_bump
-from astrofield.theory.travelling import _Green, _kernel_modes, closed_form, travelling_bump
+from astrofield.theory.travelling import (
+    _Green,
+    _kernel_modes,
+    closed_form,
+    follow_speed,
+    travelling_bump,
+)
 
 
 def _narrow(beta, D=np.inf):
@@ -119,3 +125,34 @@ def test_cli_continue_shows_heaviside_travelling_branch():
     assert r.exit_code == 0, r.output
     obj = json.loads(r.stdout.splitlines()[0])
     assert obj["travelling_points"] > 3 and len(obj["drift_bifurcations"]) == 1
+
+
+MEX = {"D": np.inf, "kernel": "mexican_hat"}
+
+
+def test_mexican_hat_speed_equals_simulated_speed():
+    """Non-cosine kernel: the co-moving Green's function goes through the spline table."""
+    p0 = 0.0661  # near the drift point (see the next test)
+    st = heaviside_bump(RingSystem(Model(beta=p0, **MEX), 64))
+    bumps, msg = follow_speed(Model(beta=p0, **MEX), "beta", p0, st.Delta, st.extra["A0"], 0.06,
+                              0.21)
+    assert msg == "" and len(bumps) > 5
+    tb = travelling_bump(Model(beta=0.2, **MEX), free="c", guess=bumps[-1])
+    sim = solve(tb.model, T=1000.0, dt=0.025, N=256, eps=0.05, n_frames=2, store_fields=False,
+                progress=False)
+    assert abs(float(sim.velocity_final)) == pytest.approx(tb.speed, rel=0.01)
+
+
+@pytest.mark.slow
+def test_mexican_hat_slow_limit_is_the_extrapolated_drift_point():
+    """The grid drift point (edge spectra) converges at first order in 1/N; its Richardson
+    extrapolation equals the c -> 0 limit of the travelling branch."""
+    pts = [json.loads(continue_bumps(Model(beta=0.06, **MEX), "beta", 0.06, 0.08, N=n,
+                                     max_points=5, travelling=False
+                                     ).attrs["drift_bifurcations"])[0] for n in (128, 256)]
+    p_grid = 2 * pts[1] - pts[0]
+    st = heaviside_bump(RingSystem(Model(beta=pts[1], **MEX), 64))
+    g = (st.Delta, pts[1], st.extra["A0"])
+    b = [float(travelling_bump(Model(beta=pts[1], **MEX), speed=c, free="beta",
+                               guess=g).model.beta) for c in (1e-4, 2e-4)]
+    assert 2 * b[0] - b[1] == pytest.approx(p_grid, rel=2e-3)

@@ -79,7 +79,9 @@ class _Green:
         self.spline = None
         if wk.size > 8:
             z = _TWO_PI * np.arange(M + 1) / M
-            g = self._direct(z[:-1])
+            full = np.zeros(M // 2 + 1, complex)
+            full[:min(wk.size, M // 2)] = self.coef[:M // 2]
+            g = np.fft.irfft(full, n=M) * M  # coef_0 + 2 Re sum_k coef_k e^{ikz} on the table
             self.spline = CubicSpline(z, np.append(g, g[0]), bc_type="periodic")
 
     def _direct(self, z: np.ndarray) -> np.ndarray:
@@ -282,6 +284,7 @@ class _Arcs:
         self.inf = bool(np.isinf(model.D))
         self.wk = _kernel_modes(model.kernel)
         self._greens: dict[float, _Green] = {}
+        self._models: dict[float, tuple] = {}
 
     def green(self, c: float) -> _Green:
         g = self._greens.get(c)
@@ -292,11 +295,20 @@ class _Arcs:
         return g
 
     def unpack(self, p):
-        c, m = _apply(self.model, self.speed, self.free, p[1])
+        key = float(p[1])
+        hit = self._models.get(key)
+        if hit is None:
+            if len(self._models) > 64:
+                self._models.clear()
+            hit = self._models[key] = self._unpack_model(key)
+        return float(p[0]), hit[0], hit[1]
+
+    def _unpack_model(self, X):
+        c, m = _apply(self.model, self.speed, self.free, X)
         if m is None:  # out of range: clip (the residual then cannot vanish)
             lo, hi = PARAMETER_RANGES[self.free][:2]
-            m = replace(self.model, **{self.free: float(np.clip(p[1], lo + 1e-12, hi))})
-        return float(p[0]), max(c, 1e-12), m
+            m = replace(self.model, **{self.free: float(np.clip(X, lo + 1e-12, hi))})
+        return max(c, 1e-12), m
 
     def fun(self, s, y, p):
         h, c, m = self.unpack(p)
