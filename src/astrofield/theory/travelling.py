@@ -380,7 +380,7 @@ def _bvp_solve(arcs: _Arcs, s, y, p, tol: float) -> TravellingBump:
     """Collocation from ``(s, y, p)``; raises :class:`SteadyStateError` on failure."""
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         sol = solve_bvp(arcs.fun, arcs.bc, s, y, p=np.asarray(p, float), tol=tol,
-                        bc_tol=tol, max_nodes=20000)
+                        bc_tol=tol, max_nodes=5000)
     h, c, m = arcs.unpack(sol.p)
     r = float(np.max(np.abs(arcs.bc(sol.y[:, 0], sol.y[:, -1], sol.p))))
     ok = (sol.status == 0 and 0 < h < np.pi and np.isfinite(r)
@@ -463,16 +463,69 @@ def travelling_bump(model: Model, *, speed: float | None = None, free: str = "c"
 
 
 # --------------------------------------------------------------------------------------------
-# the branch: steps in the speed, the parameter as unknown
+# the branch: local parameterisation by the speed or by the parameter
 # --------------------------------------------------------------------------------------------
 
+#: Speed scale of the arclength norm (rad per time unit); the parameter uses ``|hi - lo|``.
+_C_SCALE = 0.1
+
+
 def _solve_at(model, c, free, guess, mass):
-    """Closed form (cosine kernel, ``D = inf``) or collocation at fixed speed ``c``."""
+    """Closed form (cosine kernel, ``D = inf``) or collocation; ``c`` is fixed unless
+    ``free = "c"`` (then ``guess.speed`` starts it)."""
     if model.kernel.is_cosine and np.isinf(model.D):
         if isinstance(guess, TravellingBump):
-            guess = (guess.half_width, float(getattr(guess.model, free)), guess.A_mean)
+            X = guess.speed if free == "c" else float(getattr(guess.model, free))
+            guess = (guess.half_width, X, guess.A_mean)
         return closed_form(model, c, free, guess, mass=mass)
     return travelling_bump(model, speed=c, free=free, guess=guess, mass=mass)
+
+
+def _coords(b: TravellingBump, param: str, span: float) -> np.ndarray:
+    return np.array([b.speed / _C_SCALE, float(getattr(b.model, param)) / span])
+
+
+def _step(bumps, ds, param, span, mass):
+    """One step of length ``ds`` (scaled ``(c, p)`` plane) along the secant of the last two
+    bumps, fixing whichever of ``c`` and ``p`` changes faster; the other is solved for."""
+    prev, old = bumps[-1], bumps[-2]
+    v = _coords(prev, param, span) - _coords(old, param, span)
+    v /= np.hypot(*v)
+    c_pred, X_pred = prev.speed + ds * v[0] * _C_SCALE, float(
+        getattr(prev.model, param)) + ds * v[1] * span
+    r = ds / max(np.hypot(*(_coords(prev, param, span) - _coords(old, param, span))), 1e-300)
+    h_pred = prev.half_width + r * (prev.half_width - old.half_width)
+    _, m_pred = _apply(prev.model, c_pred, param, X_pred)
+    if m_pred is None or c_pred <= 0 or not 0 < h_pred < np.pi:
+        raise SteadyStateError(f"the predicted step leaves the allowed range ({param} = "
+                               f"{X_pred:.4g}, c = {c_pred:.4g})")
+    guess = replace(prev, model=m_pred, half_width=h_pred, speed=c_pred)
+    if abs(v[0]) >= abs(v[1]):
+        nxt = _solve_at(prev.model, c_pred, param, guess, mass)
+    else:
+        nxt = _solve_at(m_pred, 0.0, "c", guess, mass)
+    moved = np.hypot(*(_coords(nxt, param, span) - _coords(prev, param, span)))
+    if moved > 2 * ds or abs(nxt.half_width - prev.half_width) > 0.1:
+        raise SteadyStateError("step too large")
+    return nxt
+
+
+def _first_bump(model, param, p_drift, Delta, A0, lo, hi, mass, c_first):
+    """The slow bump at ``c_first`` next to the drift point, or ``(None, why)``."""
+    m0 = replace(model, **{param: float(p_drift)})
+    try:
+        first = _solve_at(m0, c_first, param, (Delta, p_drift, A0), mass)
+    except SteadyStateError as exc:
+        return None, f"could not be entered at {param} = {p_drift:.6g}: {exc}"
+    p1 = float(getattr(first.model, param))
+    if abs(p1 - p_drift) > 0.05 * max(abs(p_drift), hi - lo) or abs(
+            first.half_width - Delta) > 0.05:
+        return None, (f"does not start at {param} = {p_drift:.6g}: the nearest slow travelling "
+                      f"bump has {param} = {p1:.6g}, half-width {first.half_width:.4g} (the "
+                      "stationary bump loses stability there without a drift pitchfork, e.g. "
+                      "through a complex pair, or the pitchfork is on the other (narrow) "
+                      "branch)")
+    return first, ""
 
 
 def follow_speed(model: Model, param: str, p_drift: float, Delta: float, A0: float,
@@ -481,48 +534,47 @@ def follow_speed(model: Model, param: str, p_drift: float, Delta: float, A0: flo
     """The travelling branch born at the drift bifurcation ``param = p_drift``.
 
     The bifurcating bump (half-width ``Delta``, pool ``A0``) starts the first solve at the small
-    speed ``c_first``; the branch is then followed in ``c`` (the parameter is the unknown, so
-    folds in the parameter are passed) with steps that grow by 1.5 while the parameter moves
-    less than ``|hi - lo| / 15`` and the half-width less than 0.1, and halve after a failure.
-    It ends when the parameter leaves ``[lo, hi]`` (message empty) or a step cannot be made.
+    speed ``c_first`` (the parameter is the unknown), the second at ``2 c_first``. After that
+    each step moves a distance ``ds`` in the plane ``(c / 0.1, p / |hi - lo|)`` along the secant
+    of the last two bumps and fixes whichever of ``c`` and ``p`` changes faster there (local
+    parameterisation: folds of the speed or of the parameter are passed). ``ds`` grows by 1.5
+    after a step, up to ``1/15``, and halves after a failure.
 
     Returns
     -------
     (bumps, message)
-        The bumps along the branch (speed increasing) and why it ended early (empty if it
-        left ``[lo, hi]``).
+        The bumps along the branch and why it ended early (empty if the parameter left
+        ``[lo, hi]``).
     """
     _check_free(param, model)
+    if param == "c":
+        raise ValueError("param must be a model parameter, not the speed")
     lo, hi = min(lo, hi), max(lo, hi)
-    m0 = replace(model, **{param: float(p_drift)})
+    first, why = _first_bump(model, param, p_drift, Delta, A0, lo, hi, mass, c_first)
+    if first is None:
+        return [], why
     try:
-        first = _solve_at(m0, c_first, param, (Delta, p_drift, A0), mass)
+        bumps = [first, _solve_at(model, 2 * c_first, param, first, mass)]
     except SteadyStateError as exc:
-        return [], f"could not be entered at {param} = {p_drift:.6g}: {exc}"
-    p1 = float(getattr(first.model, param))
-    if abs(p1 - p_drift) > 0.05 * max(abs(p_drift), hi - lo) or abs(
-            first.half_width - Delta) > 0.05:
-        return [], (f"does not start at {param} = {p_drift:.6g}: the nearest slow travelling bump "
-                    f"has {param} = {p1:.6g}, half-width {first.half_width:.4g} (the stationary "
-                    "bump loses stability there without a drift pitchfork, e.g. through a "
-                    "complex pair, or the pitchfork is on the other (narrow) branch)")
-    bumps, dc = [first], c_first
+        return [first], f"stopped at c = {2 * c_first:g}: {exc}"
+    span, ds = hi - lo, np.hypot(*(_coords(bumps[1], param, hi - lo)
+                                   - _coords(first, param, hi - lo)))
     while len(bumps) < max_points:
-        prev = bumps[-1]
         try:
-            nxt = _solve_at(model, prev.speed + dc, param, prev, mass)
-            step_p = abs(float(getattr(nxt.model, param)) - float(getattr(prev.model, param)))
-            if step_p > (hi - lo) / 15 or abs(nxt.half_width - prev.half_width) > 0.1:
-                raise SteadyStateError("step too large")
+            nxt = _step(bumps, ds, param, span, mass)
         except SteadyStateError as exc:
-            dc *= 0.5
-            if dc < 1e-7:
+            ds *= 0.5
+            if ds < 1e-6:
+                prev = bumps[-1]
                 return bumps, (f"stopped at c = {prev.speed:.6g}, {param} = "
-                               f"{float(getattr(prev.model, param)):.6g}: no travelling bump "
-                               f"at a larger speed ({exc})")
+                               f"{float(getattr(prev.model, param)):.6g}: the branch cannot be "
+                               f"continued ({exc})")
             continue
-        if not lo <= float(getattr(nxt.model, param)) <= hi:
+        X = float(getattr(nxt.model, param))
+        if not lo <= X <= hi:
             return bumps, ""
+        if nxt.speed < 0.5 * c_first:
+            return bumps, f"the branch returns to c = 0 at {param} = {X:.6g}"
         bumps.append(nxt)
-        dc *= 1.5
+        ds = min(1.5 * ds, 1 / 15)
     return bumps, f"stopped after max_travelling = {max_points} travelling points"
