@@ -156,3 +156,22 @@ def test_mexican_hat_slow_limit_is_the_extrapolated_drift_point():
     b = [float(travelling_bump(Model(beta=pts[1], **MEX), speed=c, free="beta",
                                guess=g).model.beta) for c in (1e-4, 2e-4)]
     assert 2 * b[0] - b[1] == pytest.approx(p_grid, rel=2e-3)
+
+
+def test_branch_in_D_passes_the_speed_maximum_and_matches_simulation():
+    """Lowering D, the speed rises to a maximum and falls again (a fold of c in D): the local
+    parameterisation passes it; past it the speed still equals the simulated one."""
+    ds = continue_bumps(Model(D=0.3, beta=0.05), "D", 0.6, 0.08, N=64, max_points=10,
+                        travelling=False)
+    drift = json.loads(ds.attrs["drift_bifurcations"])
+    assert len(drift) == 1 and drift[0] == pytest.approx(0.4169, abs=2e-3)
+    st = heaviside_bump(RingSystem(Model(D=drift[0], beta=0.05), 64))
+    bumps, msg = follow_speed(Model(D=drift[0], beta=0.05), "D", drift[0], st.Delta,
+                              st.extra["A0"], 0.08, 0.6)
+    c = np.array([b.speed for b in bumps])
+    assert msg == "" and 0 < np.argmax(c) < c.size - 1  # an interior maximum
+    tb = travelling_bump(Model(D=0.08, beta=0.05), free="c", guess=bumps[-1])
+    sim = solve(Model(D=0.08, beta=0.05), T=1000.0, dt=0.025, N=256, eps=0.05, n_frames=2,
+                store_fields=False, progress=False)
+    assert tb.speed < c.max() and abs(float(sim.velocity_final)) == pytest.approx(tb.speed,
+                                                                                  rel=0.005)
