@@ -377,6 +377,9 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         if travelling and D_field is None:
             msg = _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pts,
                                         msg)
+        elif travelling and any(p.kind == "drift" for p in pts):
+            msg = (msg + "; " if msg else "") + (
+                "travelling Heaviside bumps are not computed with a heterogeneous D_field")
     else:
         pts, msg = _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts,
                                   travelling, max_travelling)

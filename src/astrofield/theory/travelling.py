@@ -44,6 +44,7 @@ from scipy.integrate import solve_bvp
 from scipy.interpolate import CubicSpline
 from scipy.optimize import root
 
+from astrofield._validate import check_range
 from astrofield.model.definition import PARAMETER_RANGES, Model
 from astrofield.theory.steady import SteadyStateError
 
@@ -118,8 +119,9 @@ class TravellingBump:
     method
         ``"closed form"`` (cosine kernel, ``D = inf``) or ``"collocation"``.
     residual
-        Max-norm of the edge conditions ``|U(+-h) - theta|`` (and of the mass for
-        ``D = inf``).
+        Max-norm of the equations at the solution: the edge conditions (their mean minus
+        ``theta`` and their half-difference divided by ``c``), the mass for ``D = inf`` and,
+        for collocation, the continuity and periodicity conditions.
     """
 
     model: Model
@@ -170,7 +172,7 @@ class TravellingBump:
 
 def _arc_nodes(h: float, c: float, model: Model, n: int = 1200) -> np.ndarray:
     """Quadrature nodes on ``[-h, h]``, uniform plus a geometric cluster at the front edge
-    ``h`` (boundary layer of width ``c tau / (beta + gamma A)``)."""
+    ``h``, whose boundary layer has width ``c tau / (beta + gamma A) <= c tau / beta``."""
     layer = max(c * float(model.tau) / (float(model.beta) + 1e-3), 1e-6)
     extra = h - np.minimum(layer * np.geomspace(1e-4, 40.0, 300), 2 * h)
     return np.unique(np.concatenate([np.linspace(-h, h, n), extra]))
@@ -217,7 +219,7 @@ def _closed_residual(h, A, c, model, mass):
 
 
 def closed_form(model: Model, speed: float, free: str, guess: tuple, *,
-                mass: float = _TWO_PI, tol: float = 1e-12) -> TravellingBump:
+                mass: float = _TWO_PI, tol: float = 1e-10) -> TravellingBump:
     """Travelling bump for the cosine kernel and ``D = inf`` in closed form.
 
     Unknowns ``(h, X, A)`` with ``X`` the speed (``free = "c"``, ``speed`` ignored) or the model
@@ -228,7 +230,7 @@ def closed_form(model: Model, speed: float, free: str, guess: tuple, *,
     """
     if not (model.kernel.is_cosine and np.isinf(model.D)):
         raise ValueError("closed_form needs the cosine kernel and D = inf")
-    _check_free(free, model)
+    _check_inputs(model, speed, free, mass)
 
     def res(z):
         h, X, A = z
@@ -239,13 +241,27 @@ def closed_form(model: Model, speed: float, free: str, guess: tuple, *,
 
     sol = root(res, np.asarray(guess, float), method="hybr", tol=1e-14)
     r = float(np.max(np.abs(res(sol.x))))
-    if not (r < tol * 1e3 and np.isfinite(r)):
+    if not (r < tol and np.isfinite(r)):
         raise SteadyStateError(f"no travelling bump found near h = {guess[0]:.4g} "
                                f"({free} = {guess[1]:.4g}): residual {r:.2g}")
     h, X, A = sol.x
     c, m = _apply(model, speed, free, X)
     return TravellingBump(m, c, float(h), float(A), mass, "closed form", r, None,
                           _Green(_kernel_modes(m.kernel), c))
+
+
+def _check_inputs(model: Model, speed, free: str, mass: float) -> None:
+    """Clear errors for a batched or sigmoid model, a bad ``free``, ``speed`` or ``mass``."""
+    if model.is_batched:
+        raise ValueError("travelling bumps need an unbatched Model (scalar parameters)")
+    if model.firing != "heaviside":
+        raise ValueError(f"firing = {model.firing!r}: travelling bumps here are for Heaviside "
+                         "firing (sigmoid: continue_bumps)")
+    _check_free(free, model)
+    if free != "c" and not (speed is not None and 0 < speed < np.inf):
+        raise ValueError(f"speed = {speed} must be in (0, inf) when free = {free!r}")
+    if not 0 < mass < np.inf:
+        raise ValueError(f"mass = {mass} must be in (0, inf)")
 
 
 def _check_free(free: str, model: Model) -> None:
@@ -436,11 +452,8 @@ def travelling_bump(model: Model, *, speed: float | None = None, free: str = "c"
     TravellingBump
         Raises :class:`SteadyStateError` if collocation fails near ``guess``.
     """
-    if model.firing != "heaviside":
-        raise ValueError("travelling_bump is for Heaviside firing (sigmoid: continue_bumps)")
-    _check_free(free, model)
-    if free != "c" and not (speed is not None and speed > 0):
-        raise ValueError(f"speed = {speed} must be > 0 when free = {free!r}")
+    _check_inputs(model, speed, free, mass)
+    check_range("tol", tol, 0.0, 1e-2, lo_open=True)
     if guess is None:
         raise ValueError("travelling_bump needs a guess (a TravellingBump or (h, X, A)); "
                          "continue_bumps finds one at the drift bifurcation")
