@@ -63,6 +63,7 @@ from astrofield.theory.steady import (
     single_blas_thread,
     steady_bump,
 )
+from astrofield.theory.travelling import follow_speed
 
 __all__ = ["continue_bumps", "numerical_boundary", "PARAMETERS", "ContinuationResult"]
 
@@ -508,8 +509,6 @@ def _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points, s
 def _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pts, msg):
     """At every drift point of the stationary Heaviside branch, follow the travelling branch
     (:func:`astrofield.theory.travelling.follow_speed`); its points are appended to ``pts``."""
-    from astrofield.theory.travelling import follow_speed
-
     drift = [p for p in pts if p.kind == "drift"]
     if param not in ("beta", "gamma", "D", "theta", "tau"):
         return msg
