@@ -27,9 +27,10 @@ Heaviside bumps are computed from their edges (no grid Newton). The branch is th
 natural-parameter steps; the fold is located by bisection on existence, the drift bifurcation by
 bisection on the sign of the leading drift-class (shift) eigenvalue. At every drift point the
 travelling branch is followed in the co-moving frame (:mod:`astrofield.theory.travelling`): the
-edges ``(-h, h)`` and the parameter are the unknowns at a fixed speed ``c``, which is stepped up
-from ``c = 10^-3`` (closed form for the cosine kernel with ``D = inf``, collocation otherwise).
-Their stability is not computed (``n_unstable = -1``, leading eigenvalue ``NaN``).
+edges ``(-h, h)`` and the parameter are the unknowns at a fixed speed ``c = 10^-3`` next to the
+drift point; the branch is then followed fixing whichever of ``c`` and the parameter changes
+faster (closed form for the cosine kernel with ``D = inf``, collocation otherwise). Their
+stability is not computed (``n_unstable = -1``, leading eigenvalue ``NaN``).
 
 Failures (a bump that cannot be found at the start, a parameter leaving its allowed range, a step
 that cannot be corrected) end the branch with a message in ``attrs["message"]``; the points
@@ -606,7 +607,7 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
                      "drift_bifurcations": json.dumps(special["drift"]), "message": msg,
                      "wall_s": wall, "heterogeneous_D": int(D_field is not None),
                      "method": ("stationary: edges+natural; travelling: co-moving edges, "
-                                "speed steps (closed form or collocation)")
+                                "local (speed, parameter) steps, closed form or collocation")
                      if model.firing == "heaviside" else "pseudo-arclength",
                      "astrofield_version": __version__})
     return ds
