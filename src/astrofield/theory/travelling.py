@@ -531,7 +531,7 @@ def _first_bump(model, param, p_drift, Delta, A0, lo, hi, mass, c_first):
     except SteadyStateError as exc:
         return None, f"could not be entered at {param} = {p_drift:.6g}: {exc}"
     p1 = float(getattr(first.model, param))
-    if abs(p1 - p_drift) > 0.05 * max(abs(p_drift), hi - lo) or abs(
+    if abs(p1 - p_drift) > max(0.05 * abs(p_drift), 0.01 * (hi - lo)) or abs(
             first.half_width - Delta) > 0.05:
         return None, (f"does not start at {param} = {p_drift:.6g}: the nearest slow travelling "
                       f"bump has {param} = {p1:.6g}, half-width {first.half_width:.4g} (the "
