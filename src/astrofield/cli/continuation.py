@@ -256,6 +256,11 @@ def _report_branch(res, param: str, output, plot, as_json: bool, quiet: bool) ->
     lines = [f"{obj['points']} points in {obj['wall_s']:.2f} s"]
     lines += [f"fold at {param} = {d[param]:.8g}" for d in obj["folds"]]
     lines += [f"drift bifurcation at {param} = {d[param]:.8g}" for d in obj["drift_bifurcations"]]
+    trav = res["branch"].values == "travelling"
+    if trav.any():
+        c, p = res["speed"].values[trav], pv[trav]
+        lines.append(f"travelling branch: {int(trav.sum())} points, speed {c.min():.4g} to "
+                     f"{c.max():.4g} for {param} from {p[0]:.6g} to {p[-1]:.6g}")
     if output:
         lines.append(f"wrote {output}")
     if plot:

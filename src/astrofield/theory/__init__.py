@@ -7,7 +7,8 @@ import lazy_loader as _lazy
 
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
-    submodules=["bump", "evans", "fourier", "stability", "steady", "spectra", "continuation"],
+    submodules=["bump", "evans", "fourier", "stability", "steady", "spectra", "continuation",
+                "travelling"],
     submod_attrs={
         "bump": ["Bump", "stationary_bumps", "bump_branches", "fold", "existence_curve"],
         "evans": ["evans", "evans_dprime", "evans_zeros"],
@@ -17,5 +18,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "steady": ["steady_bump", "heaviside_bump", "Steady", "SteadyStateError"],
         "spectra": ["spectrum", "numerical_stability", "Spectrum"],
         "continuation": ["continue_bumps", "numerical_boundary"],
+        "travelling": ["travelling_bump", "TravellingBump"],
     },
 )

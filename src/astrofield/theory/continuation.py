@@ -25,8 +25,12 @@ Heaviside firing
 ----------------
 Heaviside bumps are computed from their edges (no grid Newton). The branch is then followed by
 natural-parameter steps; the fold is located by bisection on existence, the drift bifurcation by
-bisection on the sign of the leading drift-class (shift) eigenvalue. Travelling Heaviside bumps
-are not continued.
+bisection on the sign of the leading drift-class (shift) eigenvalue. At every drift point the
+travelling branch is followed in the co-moving frame (:mod:`astrofield.theory.travelling`): the
+edges ``(-h, h)`` and the parameter are the unknowns at a fixed speed ``c = 10^-3`` next to the
+drift point; the branch is then followed fixing whichever of ``c`` and the parameter changes
+faster (closed form for the cosine kernel with ``D = inf``, collocation otherwise). Their
+stability is not computed (``n_unstable = -1``, leading eigenvalue ``NaN``).
 
 Failures (a bump that cannot be found at the start, a parameter leaving its allowed range, a step
 that cannot be corrected) end the branch with a message in ``attrs["message"]``; the points
@@ -60,6 +64,7 @@ from astrofield.theory.steady import (
     single_blas_thread,
     steady_bump,
 )
+from astrofield.theory.travelling import follow_speed
 
 __all__ = ["continue_bumps", "numerical_boundary", "PARAMETERS", "ContinuationResult"]
 
@@ -329,8 +334,10 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     spectra
         Compute the spectrum (``n_unstable``, leading eigenvalue) at every point.
     travelling
-        Switch onto the travelling branch at the first drift bifurcation and follow it for at most
-        ``max_travelling`` points (sigmoid firing only).
+        Switch onto the travelling branch at the first drift bifurcation (sigmoid) or at every
+        drift bifurcation (Heaviside, homogeneous ``D``) and follow it for at most
+        ``max_travelling`` points. Heaviside travelling points have ``n_unstable = -1`` and
+        ``NaN`` leading eigenvalues (stability not computed) and ``stable = False``.
 
     Returns
     -------
@@ -369,6 +376,12 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     if model.firing == "heaviside":
         pts, msg = _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points,
                                      spectra)
+        if travelling and D_field is None:
+            msg = _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pts,
+                                        msg)
+        elif travelling and any(p.kind == "drift" for p in pts):
+            msg = (msg + "; " if msg else "") + (
+                "travelling Heaviside bumps are not computed with a heterogeneous D_field")
     else:
         pts, msg = _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts,
                                   travelling, max_travelling)
@@ -494,6 +507,27 @@ def _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points, s
     return pts, msg
 
 
+def _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pts, msg):
+    """At every drift point of the stationary Heaviside branch, follow the travelling branch
+    (:func:`astrofield.theory.travelling.follow_speed`); its points are appended to ``pts``."""
+    drift = [p for p in pts if p.kind == "drift"]
+    if param not in ("beta", "gamma", "D", "theta", "tau"):
+        return msg
+    system = RingSystem(model, N, mass=mass)
+    for d in drift:
+        st = heaviside_bump(system.with_params(**{param: d.p}))
+        bumps, why = follow_speed(model, param, d.p, st.Delta, st.extra["A0"], start, stop,
+                                  max_points=max_travelling, mass=mass)
+        for i, b in enumerate(bumps):
+            pt = _Point(np.zeros(0), float(getattr(b.model, param)), branch="travelling",
+                        residual=b.residual, measures=b.measures(), stable=False)
+            pt.kind = "start" if i == 0 else ("end" if i == len(bumps) - 1 else "regular")
+            pts.append(pt)
+        if why:
+            msg = (msg + "; " if msg else "") + f"travelling branch from {param} = {d.p:.6g} {why}"
+    return msg
+
+
 def _exists(system, param, p) -> bool:
     try:
         heaviside_bump(system.with_params(**{param: float(p)}))
@@ -572,8 +606,9 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
                      "unstable_tol": UNSTABLE_TOL, "folds": json.dumps(special["fold"]),
                      "drift_bifurcations": json.dumps(special["drift"]), "message": msg,
                      "wall_s": wall, "heterogeneous_D": int(D_field is not None),
-                     "method": "edges+natural" if model.firing == "heaviside"
-                     else "pseudo-arclength",
+                     "method": ("stationary: edges+natural; travelling: co-moving edges, "
+                                "local (speed, parameter) steps, closed form or collocation")
+                     if model.firing == "heaviside" else "pseudo-arclength",
                      "astrofield_version": __version__})
     return ds
 
