@@ -105,3 +105,19 @@ def test_bad_input_is_reported_clearly():
         steady_bump(Model(firing="sigmoid", beta=5.0), 64)
     with pytest.raises(ValueError, match="D_field"):
         steady_bump(Model(**SIG), 64, D_field=np.ones(10))
+
+
+def test_heaviside_bump_never_returns_a_non_solution():
+    # A purely excitatory Gaussian kernel: beta(Delta) rises all the way to Delta = pi, so
+    # there is no wide bump; the solver used to return Delta = pi with residual 1.7.
+    from scipy.integrate import quad
+
+    m = Model(kernel="gaussian")
+    with pytest.raises(SteadyStateError, match="narrow branch"):
+        heaviside_bump(RingSystem(m, 64))
+    st = heaviside_bump(RingSystem(m, 64), branch="narrow")
+    w = m.kernel
+    # threshold at the edge, by independent quadrature: U(Delta) = c0 * int_0^{2 Delta} w
+    c0 = st.extra["c0"]
+    edge = c0 * quad(lambda y: float(w(np.array(y))), 0.0, 2 * st.Delta)[0]
+    assert edge == pytest.approx(float(m.theta), rel=1e-9)

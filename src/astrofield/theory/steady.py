@@ -590,6 +590,14 @@ def heaviside_bump(system: RingSystem, branch: str = "wide", n_scan: int = 200) 
         ends = grid[(grid < d_fold) & (np.array([g(d) for d in grid]) < 0)]
         a, b = (ends[-1] if ends.size else 1e-4), d_fold
     if g(a) * g(b) > 0:
+        if not (abs(g(d_fold)) <= 1e-9 * max(1.0, abs(be)) and d_fold < np.pi - 1e-3):
+            other = "narrow" if branch == "wide" else "wide"
+            raise SteadyStateError(
+                f"no {branch} Heaviside bump exists for theta = {float(m.theta):g}, beta = "
+                f"{be:g}, gamma = {float(m.gamma):g} with this kernel ({m.kernel.describe()}): "
+                f"the existence curve beta(Delta) has its maximum {b_fold:.6g} at Delta = "
+                f"{d_fold:.6g} and does not come back to beta on the {branch} side; try the "
+                f"{other} branch")
         Delta = d_fold  # at the fold (to the search tolerance)
     else:
         Delta = brentq(g, a, b, xtol=1e-14, rtol=1e-14)
@@ -600,6 +608,11 @@ def heaviside_bump(system: RingSystem, branch: str = "wide", n_scan: int = 200) 
     a = np.array([A0]) if system.well_mixed else np.full(system.N, A0)
     res = max(abs(c0 * float(_kernel_primitive(kern, np.array(2 * Delta))) - float(m.theta)),
               abs(float(m.gamma) * A0 * (1 - c0) - be * c0))
+    if not res <= 1e-8 * max(1.0, abs(float(m.theta)), abs(be)):  # never return a non-solution
+        raise SteadyStateError(
+            f"the Heaviside edge equations are not solved at Delta = {Delta:.8g} (residual "
+            f"{res:.3g}) for theta = {float(m.theta):g}, beta = {be:g}, gamma = "
+            f"{float(m.gamma):g} with this kernel ({m.kernel.describe()})")
     return Steady(system, U, Q, a, 0.0, float(res), 0, method="edges", Delta=float(Delta),
                   extra={"c0": float(c0), "A0": float(A0), "beta_fold": b_fold,
                          "dU_edge": float(c0 * (float(kern(np.array(2 * Delta)))
