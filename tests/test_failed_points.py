@@ -71,11 +71,12 @@ def test_sweep_marks_failed_points_and_excludes_them(monkeypatch):
 
 @pytest.mark.filterwarnings("ignore::astrofield.simulator.step_control.NonFiniteWarning")
 def test_cli_run_exits_1_on_failure(monkeypatch, tmp_path):
-    @functools.wraps(solve)  # the CLI reads its defaults from solve's signature
-    def poisoned(*args, **kw):  # the CLI passes its own (empty) stimulus: replace it
-        return solve(*args, **{**kw, "stimulus": _poison([0], 1)})
+    simulate = integ.simulate  # what `astrofield run` calls (its defaults: solve's signature)
 
-    monkeypatch.setattr(integ, "solve", poisoned)
+    def poisoned(*args, **kw):  # the CLI passes its own (empty) stimulus: replace it
+        return simulate(*args, **{**kw, "stimulus": _poison([0], 1)})
+
+    monkeypatch.setattr(integ, "simulate", poisoned)
     out = tmp_path / "r.nc"
     res = CliRunner().invoke(main, ["run", "--T", "2", "--dt", "0.1", "--N", "32", "-q",
                                     "--json", "-o", str(out)])

@@ -90,10 +90,12 @@ def _build(p: dict[str, Any]):
     return model, stim, noise
 
 
-def _summary(ds, p: dict[str, Any], wall: float) -> dict[str, Any]:
-    return {"drift": float(ds["drift"]), "velocity": float(ds["velocity_final"]),
-            "mass_drift": float(ds["mass_drift"]), "width": float(ds["width_final"]),
-            "final_position": float(ds["position"].values[-1]), "wall_s": wall,
+def _summary(v: dict[str, Any], p: dict[str, Any], wall: float) -> dict[str, Any]:
+    """The JSON summary from the run's values (the arrays of the dataset's variables, see
+    :meth:`~astrofield.simulator.integrator.Solution.values`)."""
+    return {"drift": float(v["drift"]), "velocity": float(v["velocity_final"]),
+            "mass_drift": float(v["mass_drift"]), "width": float(v["width_final"]),
+            "final_position": float(v["position"][-1]), "wall_s": wall,
             "N": p["N"], "dt": p["dt"], "T": p["T"], "seed": p["seed"],
             "output": p["output"], "plot": p["plot"]}
 
@@ -146,34 +148,39 @@ def run_cmd(**p: Any) -> None:
     Defaults are those of the Python API (astrofield.solve and astrofield.Model): the paper's
     Figure 7 run (theta 0.1, beta 0.05, gamma 2, D 0.7, eps 0.3, T 200).
     """
-    from astrofield.simulator.integrator import solve
+    from astrofield.simulator.integrator import simulate
 
     timer = Timer()
     with guard():
         model, stim, noise = _build(p)
-        ds = solve(model, T=p["T"], dt=p["dt"], N=p["N"], init=p["init"], eps=p["eps"],
-                   position=p["position"], stimulus=stim, noise=noise, n_frames=p["n_frames"],
-                   progress=False if p["quiet"] else None, seed=p["seed"],
-                   backend=None if p["backend"] == "auto" else p["backend"])
-    s = _summary(ds, p, timer.wall_s)
+        sol = simulate(model, T=p["T"], dt=p["dt"], N=p["N"], init=p["init"], eps=p["eps"],
+                       position=p["position"], stimulus=stim, noise=noise,
+                       n_frames=p["n_frames"], progress=False if p["quiet"] else None,
+                       seed=p["seed"], backend=None if p["backend"] == "auto" else p["backend"])
+    values = sol.values()
+    s = _summary(values, p, timer.wall_s)
     # A failed (non-finite) run is reported here, before any file is written.
-    _refuse_non_finite(s, ds)
-    with guard(runtime=True):
-        save_outputs(ds, p["output"], p["plot"], lambda: _figure(ds))
+    _refuse_non_finite(s, values)
+    if p["output"] or p["plot"]:  # the labelled dataset (xarray) only when something is saved
+        with guard(runtime=True):
+            ds = sol.to_dataset()
+            save_outputs(ds, p["output"], p["plot"], lambda: _figure(ds))
     emit(s, p["as_json"],
          f"drift {s['drift']:.6g} rad, velocity {s['velocity']:.3g} rad/time, mass drift "
          f"{s['mass_drift']:.2e}, {s['wall_s']:.2f} s"
          + (f" -> {p['output']}" if p["output"] else ""))
 
 
-def _refuse_non_finite(s: dict[str, Any], ds) -> None:
+def _refuse_non_finite(s: dict[str, Any], v: dict[str, Any]) -> None:
     """Exit 1 (nothing written) if the run failed (solve's ``failed`` flag: a non-finite state,
     the run frozen at its last finite one) or its summary holds NaN or inf."""
     import math
 
-    if bool(ds["failed"].any()):
+    import numpy as np
+
+    if bool(np.any(v["failed"])):
         raise click.ClickException(
-            f"the simulation became non-finite at t = {float(ds['t_failed'].min()):g} "
+            f"the simulation became non-finite at t = {float(np.nanmin(v['t_failed'])):g} "
             f"(dt = {s['dt']:g}): the numerical solution failed and nothing was written; "
             "reduce dt or check the kernel and pulse parameters")
     keys = ("drift", "velocity", "mass_drift", "width", "final_position")

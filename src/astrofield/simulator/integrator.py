@@ -53,13 +53,13 @@ a :class:`Run`, hands it to a backend (:mod:`astrofield.simulator.backends`) and
 
 from __future__ import annotations
 
+import inspect
 import time as _time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from astrofield._validate import check_int, check_range, check_steps
 from astrofield._version import __version__
@@ -78,7 +78,11 @@ from astrofield.simulator.step_control import (
 )
 from astrofield.simulator.trackers import Tracker
 
-__all__ = ["solve", "initial_state", "SCHEME", "State", "Simulator", "Run", "integrate_numpy"]
+if TYPE_CHECKING:  # imported where a dataset is built: xarray and pandas take ~0.4 s to import
+    import xarray as xr
+
+__all__ = ["solve", "simulate", "Solution", "initial_state", "SCHEME", "State", "Simulator", "Run",
+           "integrate_numpy"]
 
 SCHEME = "etd2-subgrid-shared-flux"
 _SCHEDULABLE = ("theta", "beta", "gamma", "steepness")
@@ -592,6 +596,31 @@ def solve(
         add a leading ``batch`` dimension with the parameters as coordinates. ``attrs`` hold
         parameters, scheme, backend, seed and package version.
     """
+    return _simulate(**locals()).to_dataset()  # locals(): exactly the arguments above
+
+
+def simulate(model: Model | None = None, **options: Any) -> Solution:
+    """:func:`solve` without the labelling: the same run, returned as a :class:`Solution`.
+
+    Takes exactly the arguments of :func:`solve` (same defaults, same errors);
+    ``simulate(...).to_dataset()`` is ``solve(...)``. Use it where only a few numbers of the
+    run are needed (:meth:`Solution.values`): the command line's ``astrofield run`` without
+    ``-o``/``--plot`` never imports xarray or pandas this way.
+
+    Raises
+    ------
+    TypeError
+        For an argument that :func:`solve` does not take.
+    """
+    bound = inspect.signature(solve).bind(model, **options)
+    bound.apply_defaults()
+    return _simulate(**bound.arguments)
+
+
+def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, D_field,
+              quadrature, n_frames, sample_every, store_fields, trackers, schedule, stop_rule,
+              stop_every, progress, seed, backend, dt_check) -> Solution:
+    """The work of :func:`solve` (all arguments given; see there)."""
     t_wall = _time.perf_counter()
     model = Model() if model is None else model
     _check_solve_args(model, T=T, dt=dt, N=N, eps=eps, schedule=schedule, stop_rule=stop_rule,
@@ -602,7 +631,8 @@ def solve(
         noise = Noise(noise.sigma, noise.correlation, seed)
     (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position,
                                     batch=model.batch_size, branch=branch)
-    dt, step_info = resolve_dt(dt, T, _rule_model(model, schedule, T), dt_check)
+    # stacklevel 4: warnings point at the caller of solve / simulate (one frame above this one)
+    dt, step_info = resolve_dt(dt, T, _rule_model(model, schedule, T), dt_check, stacklevel=4)
     n_steps = check_steps(T, dt, max_steps=2**62)  # ValueError, not OverflowError, for T/dt=inf
     if abs(n_steps * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
@@ -623,7 +653,7 @@ def solve(
     _backends.get(name)(run)
     run.flag_nonfinite_outputs()
     run.mask_failed()
-    warn_failed(run.failed, run.t_failed)
+    warn_failed(run.failed, run.t_failed, stacklevel=4)
     attrs = dict(T=T, dt=dt, N=N, eps=eps, position=position, quadrature=quadrature,
                  init=init if isinstance(init, str) else "arrays", branch=branch,
                  seed=(noise.seed if noise is not None else seed),
@@ -631,7 +661,7 @@ def solve(
                  noise=repr(noise) if noise is not None else "none",
                  D_field="heterogeneous" if D_field is not None else "uniform",
                  wall_s=_time.perf_counter() - t_wall, **step_info)
-    return _to_dataset(model, run, bump, attrs)
+    return Solution(model, run, bump, attrs)
 
 
 def _rule_model(model: Model, schedule: dict | None, T: float) -> Model:
@@ -675,6 +705,16 @@ def _check_solve_args(model: Model, *, T, dt, N, eps, schedule, stop_rule,
 
 
 # ---------------------------------------------------------------------- the run record
+class _NoBar:
+    """The part of a tqdm bar the backends use, doing nothing (``progress=False``)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 @dataclass
 class Run:
     """One :func:`solve` call: its inputs for a backend and the outputs the backend fills.
@@ -731,7 +771,10 @@ class Run:
         return out
 
     def progress_bar(self):
-        """A tqdm bar over the steps (imported here: tqdm is slow to import)."""
+        """A tqdm bar over the steps, or a do-nothing bar for ``progress=False`` (tqdm is
+        imported only when a bar may be shown: it is slow to import)."""
+        if self.progress is False:
+            return _NoBar()
         from tqdm.auto import tqdm
 
         show = self.progress if self.progress is not None else True
@@ -917,11 +960,36 @@ def _split_bump_resource(st: State, bump: dict) -> None:
     st.q_out[:] = np.clip(q_out, 0.0, 1.0)
 
 
-def _to_dataset(model: Model, run: Run, bump: dict | None, run_attrs: dict) -> xr.Dataset:
-    """The labelled output of :func:`solve` (see its Returns section)."""
-    B = model.batch_size
+# ---------------------------------------------------------------------- the result
+@dataclass
+class Solution:
+    """The result of one run before labelling (:func:`simulate`).
+
+    :meth:`to_dataset` builds the :func:`solve` dataset; :meth:`values` gives the same numbers
+    as plain numpy arrays without importing xarray.
+    """
+
+    model: Model
+    run: Run
+    bump: dict | None
+    attrs: dict
+
+    def values(self) -> dict[str, np.ndarray]:
+        """Each data variable of :meth:`to_dataset` as the numpy array ``ds[name].values``
+        (for an unbatched model the ``batch`` dimension is dropped, as in the dataset)."""
+        drop = not self.model.is_batched  # the dataset is then its member 0
+        return {k: (values[0] if drop and dims[0] == "batch" else values)
+                for k, (dims, values, *_) in _data_vars(self.model, self.run, self.bump).items()}
+
+    def to_dataset(self) -> xr.Dataset:
+        """The labelled dataset of :func:`solve` (see its Returns section)."""
+        return _to_dataset(self.model, self.run, self.bump, self.attrs)
+
+
+def _data_vars(model: Model, run: Run, bump: dict | None) -> dict[str, tuple]:
+    """``name -> (dims, values, attrs)`` of the dataset's data variables (numpy only)."""
     rec, final = run.rec, run.final
-    dims_t = ("batch", "time")
+    dims_b, dims_t = ("batch",), ("batch", "time")
     data_vars: dict[str, Any] = {
         "position": (dims_t, rec["position"], {"long_name": "bump position", "units": "rad"}),
         "velocity": (dims_t, rec["velocity"], {"long_name": "d position / dt",
@@ -929,20 +997,20 @@ def _to_dataset(model: Model, run: Run, bump: dict | None, run_attrs: dict) -> x
         "width": (dims_t, rec["width"], {"long_name": "active width", "units": "rad"}),
         "mass": (dims_t, rec["mass"], {"long_name": "total resource ∫(q + a) dx",
                                        "units": "1"}),
-        "drift": ("batch", final["position"] - run.pos0,
+        "drift": (dims_b, final["position"] - run.pos0,
                   {"long_name": "change of bump position by the final time", "units": "rad"}),
-        "velocity_final": ("batch", final["velocity"], {"long_name": "velocity at final time",
+        "velocity_final": (dims_b, final["velocity"], {"long_name": "velocity at final time",
                                                         "units": "rad per unit time"}),
-        "width_final": ("batch", final["width"], {"long_name": "active width at final time",
+        "width_final": (dims_b, final["width"], {"long_name": "active width at final time",
                                                   "units": "rad"}),
-        "mass_drift": ("batch", (final["mass"] - run.mass0) / run.mass0,
+        "mass_drift": (dims_b, (final["mass"] - run.mass0) / run.mass0,
                        {"long_name": "relative change of ∫(q + a) dx", "units": "1"}),
-        "t_final": ("batch", final["t_final"], {"long_name": "time the member was decided",
+        "t_final": (dims_b, final["t_final"], {"long_name": "time the member was decided",
                                                 "units": "neural time constants"}),
-        "failed": ("batch", run.failed.copy(),
+        "failed": (dims_b, run.failed.copy(),
                    {"long_name": "state became non-finite (member frozen, results NaN)",
                     "units": "1"}),
-        "t_failed": ("batch", run.t_failed.copy(),
+        "t_failed": (dims_b, run.t_failed.copy(),
                      {"long_name": "time of the first non-finite state (NaN: did not fail)",
                       "units": "neural time constants"}),
     }
@@ -956,15 +1024,39 @@ def _to_dataset(model: Model, run: Run, bump: dict | None, run_attrs: dict) -> x
                             {"long_name": long, "units": "1"})
     if bump is not None:
         for k in ("Delta", "c0", "A0"):
-            data_vars[f"bump_{k}"] = ("batch", np.asarray(bump[k]))
+            data_vars[f"bump_{k}"] = (dims_b, np.asarray(bump[k]))
     for tr, tt, td in zip(run.trackers, run.tracker_times, run.tracker_data, strict=True):
         tdim = f"time_{tr.name}"
         for k, v in td.items():
             data_vars[k] = (("batch", tdim), np.stack(v, axis=1), tr.attrs.get(k, {}))
-        data_vars[tdim] = (tdim, np.asarray(tt))
-    coords: dict[str, Any] = {"time": run.frames * run.dt, "x": run.sim.ring.x}
+        data_vars[tdim] = ((tdim,), np.asarray(tt))
+    return data_vars
+
+
+def _to_dataset(model: Model, run: Run, bump: dict | None, run_attrs: dict) -> xr.Dataset:
+    """The labelled output of :func:`solve` (see its Returns section).
+
+    Built so that xarray does not import dask (about 0.5 s) for these plain numpy arrays: the
+    data variables are :class:`xarray.Variable` objects made on xarray's fast path (no probe
+    for dask arrays; the values are already float, int or bool numpy arrays, which is all the
+    slow path would check), and the dimension coordinates are given as :class:`pandas.Index`
+    (xarray builds its index from it directly). The dataset is identical to one built from
+    ``(dims, values)`` tuples (``tests/test_startup.py``).
+    """
+    import pandas as pd
+    import xarray as xr
+
+    B = model.batch_size
+    data_vars: dict[str, Any] = {}
+    for k, (dims, values, *attrs) in _data_vars(model, run, bump).items():
+        if dims == (k,):  # a dimension coordinate (the times of a tracker)
+            data_vars[k] = pd.Index(values)
+        else:
+            data_vars[k] = _variable(xr, dims, values, attrs[0] if attrs else None)
+    coords: dict[str, Any] = {"time": pd.Index(run.frames * run.dt),
+                              "x": pd.Index(run.sim.ring.x)}
     for name in ("theta", "beta", "gamma", "tau", "D", "steepness"):
-        coords[name] = ("batch", model.param(name, B)[:, 0])
+        coords[name] = _variable(xr, "batch", model.param(name, B)[:, 0])
     ds = xr.Dataset(data_vars, coords=coords)
     attrs = {"astrofield_version": __version__, "scheme": SCHEME, "model": "ring",
              "firing": model.firing, "kernel": model.kernel.describe()}
@@ -977,3 +1069,10 @@ def _to_dataset(model: Model, run: Run, bump: dict | None, run_attrs: dict) -> x
         ds = ds.isel(batch=0)
     return ds
 
+
+def _variable(xr, dims, values, attrs: dict | None = None):
+    """``xr.Variable(dims, values, attrs)`` for a float, int or bool numpy array, made without
+    xarray's probe for dask arrays (its fast path; any other input takes the normal path)."""
+    values = np.asarray(values)
+    fast = type(values) is np.ndarray and values.dtype.kind in "biuf"
+    return xr.Variable(dims, values, attrs, fastpath=fast)

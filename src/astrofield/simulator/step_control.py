@@ -81,8 +81,8 @@ def _auto_dt(T: float, dt_max: float) -> float:
     return T / math.ceil(T / dt_max * (1 - 1e-12))
 
 
-def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error"
-               ) -> tuple[float, dict[str, Any]]:
+def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error", *,
+               stacklevel: int = 3) -> tuple[float, dict[str, Any]]:
     """Apply the step-size rule.
 
     Parameters
@@ -95,6 +95,8 @@ def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error"
         The :class:`~astrofield.model.Model`.
     check
         ``"error"`` (refuse ``dt > dt_max``), ``"warn"`` (run, warn and flag) or ``"off"``.
+    stacklevel
+        Of the warning, as in :func:`warnings.warn` (3: the caller of this function's caller).
 
     Returns
     -------
@@ -123,7 +125,7 @@ def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error"
     if not ok and check == "warn":
         warnings.warn(f"dt = {dt:g} exceeds the step-size rule dt <= {dt_max:g}; the result may "
                       "be off by more than the documented tolerance (attr dt_rule_ok = 0)",
-                      StepSizeWarning, stacklevel=3)
+                      StepSizeWarning, stacklevel=stacklevel)
     return float(dt), {"dt_max": dt_max, "dt_rule": "checked" if check != "off" else "unchecked",
                        "dt_rule_ok": int(ok)}
 
@@ -153,12 +155,13 @@ def nonfinite_rows(*arrays: np.ndarray) -> np.ndarray:
     return bad
 
 
-def warn_failed(failed: np.ndarray, t_failed: np.ndarray) -> None:
-    """Emit a :class:`NonFiniteWarning` describing the failed members (if any)."""
+def warn_failed(failed: np.ndarray, t_failed: np.ndarray, *, stacklevel: int = 3) -> None:
+    """Emit a :class:`NonFiniteWarning` describing the failed members (if any); ``stacklevel``
+    as in :func:`warnings.warn` (3: the caller of the function that calls this one)."""
     n = int(np.count_nonzero(failed))
     if n:
         first = float(np.nanmin(t_failed))
         warnings.warn(f"{n} of {failed.size} parameter set(s) produced non-finite values (first "
                       f"at t = {first:g}); they were frozen at their last finite state and are "
                       "flagged in the variables 'failed' and 't_failed'", NonFiniteWarning,
-                      stacklevel=3)
+                      stacklevel=stacklevel)
