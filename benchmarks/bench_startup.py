@@ -11,7 +11,7 @@ does.
 
 Warm means numba's cache and Python's bytecode cache (``__pycache__``) are filled: the measured
 processes run without ``PYTHONDONTWRITEBYTECODE``, whatever this shell sets, since an installed
-package has its bytecode compiled (recompiling astrofield's sources costs about 0.3 s a run).
+package has its bytecode compiled (recompiling astrofield's sources costs about 0.05-0.1 s a run).
 
 The command is the installed ``astrofield`` console script next to this Python (not a shell
 shim), else ``python -m astrofield``. ``--src DIR [DIR ...]`` measures the same command with each
