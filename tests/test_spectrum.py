@@ -244,3 +244,23 @@ def test_heaviside_large_N_two_unstable_real_eigenvalues():
                if abs(zz.lam.imag) < 1e-9 and zz.lam.real > 1e-6)
     assert sp.n_unstable == 2 and sp.certified
     np.testing.assert_allclose(np.sort(sp.eigenvalues[:2].real), z, atol=1e-3)
+
+
+def test_warm_started_grid_equals_independent_cold_verdicts():
+    """numerical_stability_grid (warm Newton along a snake, no eigenvector matrix) gives the
+    verdicts and leading eigenvalues of independent cold numerical_stability calls."""
+    from astrofield.cli.continuation import _snake
+    from astrofield.theory.spectra import numerical_stability_grid
+
+    betas, Ds = np.linspace(0.005, 0.1, 4), np.linspace(0.05, 0.6, 4)
+    order = _snake((4, 4))
+    assert all(sum(abs(a - b) for a, b in zip(p, q, strict=True)) == 1
+               for p, q in zip(order, order[1:], strict=False))
+    models = [Model(firing="sigmoid", steepness=10.0, beta=betas[i], D=Ds[j]) for i, j in order]
+    warm = numerical_stability_grid(models, 128)  # resolved: N >= 10 steepness
+    for m, r in zip(models, warm, strict=True):
+        ref = numerical_stability(m, 128)
+        assert (r["exists"], r["stable"], r["n_unstable"]) == (
+            ref["exists"], ref["stable"], ref["n_unstable"])
+        assert abs(r["leading_real"] - ref["leading_real"]) < 1e-9
+    assert len({r["stable"] for r in warm}) == 2  # both verdicts occur on this grid

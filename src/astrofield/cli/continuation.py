@@ -366,18 +366,21 @@ def numerical_map(vals: dict, opts: dict):
     ``xarray.Dataset`` with ``exists``, ``stable``, ``n_unstable``, ``leading_real``)."""
     import xarray as xr
 
-    from astrofield.theory.spectra import numerical_stability
+    from astrofield.theory.spectra import numerical_stability_grid
 
     names = list(vals)
     grids = np.meshgrid(*[np.atleast_1d(vals[k]) for k in names], indexing="ij")
     shape = grids[0].shape
     out = {k: np.zeros(shape, dtype) for k, dtype in
            (("exists", bool), ("stable", bool), ("n_unstable", int), ("leading_real", float))}
-    for idx in np.ndindex(shape):
+    order = _snake(shape)  # neighbours follow each other: Newton warm-starts along the path
+    models = []
+    for idx in order:
         p = {k: float(g[idx]) for k, g in zip(names, grids, strict=True)}
-        model = build_model(p["theta"], p["beta"], p["gamma"], 1.0, p["D"], opts["firing"],
-                            opts["steepness"], opts["kernel"], opts["kernel_params"])
-        r = numerical_stability(model, opts["N"])
+        models.append(build_model(p["theta"], p["beta"], p["gamma"], 1.0, p["D"],
+                                  opts["firing"], opts["steepness"], opts["kernel"],
+                                  opts["kernel_params"]))
+    for idx, r in zip(order, numerical_stability_grid(models, opts["N"]), strict=True):
         out["exists"][idx] = r["exists"]
         out["stable"][idx] = r["stable"]
         out["n_unstable"][idx] = -1 if r["n_unstable"] is None else r["n_unstable"]
@@ -388,6 +391,20 @@ def numerical_map(vals: dict, opts: dict):
     ds = ds.squeeze([k for k in names if np.ndim(vals[k]) == 0], drop=False)
     ds.attrs.update({k: str(v) for k, v in opts.items()})
     return ds
+
+
+def _snake(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """All indices of ``shape`` in boustrophedon order: consecutive ones differ by one step
+    along one axis (the last axis runs forwards, then backwards, ...)."""
+    if len(shape) == 0:
+        return [()]
+    if len(shape) == 1:
+        return [(i,) for i in range(shape[0])]
+    out = []
+    for i in range(shape[0]):
+        sub = _snake(shape[1:])
+        out += [(i, *j) for j in (sub if i % 2 == 0 else sub[::-1])]
+    return out
 
 
 def numerical_map_cmd(vals: dict, opts: dict, output: str | None, as_json: bool) -> None:
