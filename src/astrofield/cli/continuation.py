@@ -128,7 +128,7 @@ def _spectrum_obj(sp, n_show: int) -> dict:
             "leading": {"real": json_number(sp.leading.real), "imag": json_number(sp.leading.imag)},
             "translation_eigenvalue": json_number(np.real(sp.translation_eigenvalue)),
             "residual": json_number(sp.steady.residual), "speed": json_number(sp.steady.speed),
-            "resolved": bool(sp.resolved), "method": sp.method}
+            "resolved": bool(sp.resolved), "certified": bool(sp.certified), "method": sp.method}
 
 
 @command("spectrum", example="""
@@ -317,7 +317,7 @@ def numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, firing, steepne
                        "imag": json_number(r["leading_imag"])},
            "translation_eigenvalue": json_number(r["translation_eigenvalue"]),
            "residual": json_number(r["residual"]), "resolved": r["resolved"],
-           "message": r["message"]}
+           "certified": r["certified"], "message": r["message"]}
     if not r["exists"]:
         lines = [f"no bump: {r['message']}"]
     else:

@@ -15,7 +15,9 @@ the continuous translation symmetry.
 
 Dense ``numpy.linalg.eig`` is used up to ``dense_max`` unknowns; beyond, the ``k`` eigenvalues
 nearest a shift ``sigma`` are found by shift-invert Arnoldi (:func:`scipy.sparse.linalg.eigs`)
-with a dense LU factorisation.
+with a dense LU factorisation, and every eigenvalue in the closed right half-plane is added with
+a certificate (:func:`_certify`: a bound ``|lambda| <= R`` there and ARPACK on a rational filter
+that is ``>= 0.8`` on that half-disk, ``k`` grown until its smallest returned value is below).
 
 Heaviside firing
 ----------------
@@ -45,7 +47,13 @@ import xarray as xr
 
 from astrofield._validate import check_int
 from astrofield._version import __version__
-from astrofield.theory.steady import RingSystem, Steady, single_blas_thread, steady_bump
+from astrofield.theory.steady import (
+    RingSystem,
+    Steady,
+    one_blas_thread,
+    single_blas_thread,
+    steady_bump,
+)
 
 __all__ = ["Spectrum", "spectrum", "numerical_stability", "numerical_stability_grid",
            "UNSTABLE_TOL"]
@@ -357,23 +365,31 @@ def _eigenvalues_only(st: Steady, Ad: np.ndarray, trans: np.ndarray, shift: floa
     keep = np.ones(w.size, bool)
     keep[np.argmin(np.abs(w - shift))] = False
     cand = [j for j in np.argsort(np.abs(w)) if keep[j]][:_N_NEAR_ZERO]
-    n = Ad.shape[0]
     overlap = np.empty(len(cand))
     for i, j in enumerate(cand):
-        lam = w[j] + 1e-10 * (1.0 + abs(w[j]))  # avoid an exactly singular matrix
-        A_l = Ad - lam * np.eye(n) if w[j].imag else Ad - lam.real * np.eye(n)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", sla.LinAlgWarning)
-            x = sla.solve(A_l, trans.astype(A_l.dtype), check_finite=False)
-        overlap[i] = abs(trans @ x.conj()) / (np.linalg.norm(trans) * np.linalg.norm(x))
+        twin = [c for c in cand[:i] if w[c] == np.conj(w[j]) and w[j].imag]
+        # a conjugate eigenvector has the same overlap with the real translation vector
+        overlap[i] = overlap[cand.index(twin[0])] if twin else _overlap(Ad, w[j], trans)
     aligned = overlap > 0.5 * overlap.max()
     it = _nearest_zero(w, np.asarray(cand)[aligned])
     lam_t = complex(w[it])
     keep[it] = False
     w = w[keep]
     w = w[np.lexsort((-w.imag, -w.real))]
-    return Spectrum(w, np.zeros((n, 0)), lam_t, int(np.sum(w.real > UNSTABLE_TOL)), st,
+    return Spectrum(w, np.zeros((Ad.shape[0], 0)), lam_t, int(np.sum(w.real > UNSTABLE_TOL)), st,
                     np.zeros(w.size, bool), "dense (eigenvalues only)")
+
+
+def _overlap(Ad: np.ndarray, lam: complex, trans: np.ndarray) -> float:
+    """``|cos|`` of the angle between ``trans`` and the eigenvector of ``lam`` (one step of
+    inverse iteration from ``trans``; real arithmetic for a real eigenvalue)."""
+    n = Ad.shape[0]
+    shifted = lam + 1e-10 * (1.0 + abs(lam))  # avoid an exactly singular matrix
+    A_l = Ad - (shifted if lam.imag else shifted.real) * np.eye(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sla.LinAlgWarning)
+        x = sla.solve(A_l, trans.astype(A_l.dtype), check_finite=False)
+    return float(abs(trans @ x.conj()) / (np.linalg.norm(trans) * np.linalg.norm(x)))
 
 
 def _nearest_zero(w: np.ndarray, idx: np.ndarray) -> int:
@@ -703,10 +719,12 @@ def numerical_stability(model=None, N: int = 128, **kw: Any) -> dict[str, Any]:
     ``translation_eigenvalue``, ``residual`` of the bump, ``exists``.
 
     A missing bump gives ``exists = False`` and ``stable = False`` (with the reason in
-    ``message``) rather than an exception.
+    ``message``) rather than an exception. ``kw`` go to :func:`spectrum` (``vectors``
+    defaults to ``False`` here: no eigenvector matrix is needed for a verdict).
     """
     from astrofield.theory.steady import SteadyStateError
 
+    kw.setdefault("vectors", False)
     try:
         sp = spectrum(model=model, N=N, **kw)
     except SteadyStateError as exc:
@@ -740,14 +758,8 @@ def numerical_stability_grid(models: list, N: int = 128, *, warm: bool = True,
     homotopy), so verdicts do not depend on ``warm``. Heaviside models are always cold (their
     bumps come from the edge equations).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-        ctx = threadpool_limits(limits=1, user_api="blas")
-    except ImportError:  # pragma: no cover - optional speed-up
-        import contextlib
-        ctx = contextlib.nullcontext()
     out, prev = [], None
-    with ctx:
+    with one_blas_thread():
         for model in models:
             r, prev = _verdict(model, N, prev if warm else None, kw)
             out.append(r)
