@@ -264,3 +264,17 @@ def test_warm_started_grid_equals_independent_cold_verdicts():
             ref["exists"], ref["stable"], ref["n_unstable"])
         assert abs(r["leading_real"] - ref["leading_real"]) < 1e-9
     assert len({r["stable"] for r in warm}) == 2  # both verdicts occur on this grid
+
+
+def test_grid_with_two_worker_processes_equals_serial():
+    from astrofield.theory.spectra import numerical_stability_grid
+
+    models = [Model(firing="sigmoid", steepness=10.0, beta=b, D=0.3)
+              for b in np.linspace(0.005, 0.1, 6)]
+    serial = numerical_stability_grid(models, 64)
+    parallel = numerical_stability_grid(models, 64, workers=2)
+    assert [r["stable"] for r in parallel] == [r["stable"] for r in serial]
+    np.testing.assert_allclose([r["leading_real"] for r in parallel],
+                               [r["leading_real"] for r in serial], atol=1e-9)
+    with pytest.raises(ValueError, match="workers = 0"):
+        numerical_stability_grid(models, 64, workers=0)

@@ -380,7 +380,8 @@ def numerical_map(vals: dict, opts: dict):
         models.append(build_model(p["theta"], p["beta"], p["gamma"], 1.0, p["D"],
                                   opts["firing"], opts["steepness"], opts["kernel"],
                                   opts["kernel_params"]))
-    for idx, r in zip(order, numerical_stability_grid(models, opts["N"]), strict=True):
+    results = numerical_stability_grid(models, opts["N"], workers=opts.get("workers") or 1)
+    for idx, r in zip(order, results, strict=True):
         out["exists"][idx] = r["exists"]
         out["stable"][idx] = r["stable"]
         out["n_unstable"][idx] = -1 if r["n_unstable"] is None else r["n_unstable"]
@@ -389,7 +390,7 @@ def numerical_map(vals: dict, opts: dict):
     ds = xr.Dataset({k: (dims, v) for k, v in out.items()},
                     coords={k: np.atleast_1d(vals[k]) for k in names})
     ds = ds.squeeze([k for k in names if np.ndim(vals[k]) == 0], drop=False)
-    ds.attrs.update({k: str(v) for k, v in opts.items()})
+    ds.attrs.update({k: str(v) for k, v in opts.items() if k != "workers"})
     return ds
 
 

@@ -748,7 +748,7 @@ def _verdict_dict(sp: Spectrum) -> dict[str, Any]:
 
 
 def numerical_stability_grid(models: list, N: int = 128, *, warm: bool = True,
-                             **kw: Any) -> list[dict[str, Any]]:
+                             workers: int = 1, **kw: Any) -> list[dict[str, Any]]:
     """:func:`numerical_stability` for a sequence of models, fast (one BLAS thread throughout,
     no eigenvector matrix, Newton warm-started from the previous point's bump).
 
@@ -757,7 +757,27 @@ def numerical_stability_grid(models: list, N: int = 128, *, warm: bool = True,
     otherwise the point is recomputed from the usual cold start (Heaviside guess, steepness
     homotopy), so verdicts do not depend on ``warm``. Heaviside models are always cold (their
     bumps come from the edge equations).
+
+    ``workers > 1`` splits the sequence into that many contiguous pieces, each solved (warm
+    within the piece) in its own process (:class:`concurrent.futures.ProcessPoolExecutor`);
+    the results are the same, in the same order. Worth it only for maps of many points on
+    otherwise idle cores (each process imports the package first, about 2 s).
     """
+    workers = check_int("workers", workers, 1)
+    models = list(models)
+    if workers == 1 or len(models) < 2:
+        return _grid_piece(models, N, warm, kw)
+    from concurrent.futures import ProcessPoolExecutor
+
+    bounds = np.linspace(0, len(models), min(workers, len(models)) + 1).round().astype(int)
+    pieces = [models[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    with ProcessPoolExecutor(max_workers=len(pieces)) as ex:
+        futures = [ex.submit(_grid_piece, p, N, warm, kw) for p in pieces]
+        return [r for f in futures for r in f.result()]
+
+
+def _grid_piece(models: list, N: int, warm: bool, kw: dict) -> list[dict[str, Any]]:
+    """Serial part of :func:`numerical_stability_grid` (module level: picklable)."""
     out, prev = [], None
     with one_blas_thread():
         for model in models:
