@@ -292,3 +292,31 @@ def test_grid_with_two_worker_processes_equals_serial():
                                [r["leading_real"] for r in serial], atol=1e-9)
     with pytest.raises(ValueError, match="workers = 0"):
         numerical_stability_grid(models, 64, workers=0)
+
+
+def test_certificate_finds_unstable_eigenvalues_planted_in_a_bump_operator():
+    """The deflated operator of a real sigmoid bump with two of its stable eigenvalues moved
+    into the right half-plane (A + V diag(delta) V^-1 changes only those two): a stiff
+    diffusive one to +3.0 (far from any shift) and one near the axis to +0.02. The certified
+    set has every right half-plane eigenvalue of a dense decomposition of the modified matrix
+    (these two, the bump's own drift eigenvalue and the small translation eigenvalue)."""
+    from astrofield.theory.spectra import _cayley_shift, _certify, _operator, _rhp_radius
+
+    st = steady_bump(Model(firing="sigmoid", steepness=10.0, D=0.3, beta=0.05), 96)
+    A, lA, _ = _operator(st)
+    shift = -1.0 - 2.0 * float(np.max(np.abs(np.diag(A))))
+    P = np.outer(lA * (shift / (lA @ lA)), lA)
+    w, V = np.linalg.eig(A + P)
+    real = np.flatnonzero(np.abs(w.imag) < 1e-12)
+    j_stiff = real[np.argmin(np.abs(w[real] + 50.0))]
+    j_near = real[np.argmin(np.abs(w[real] + 0.2))]
+    delta = np.zeros(w.size, complex)
+    delta[j_stiff], delta[j_near] = 3.0 - w[j_stiff], 0.02 - w[j_near]
+    Ap = np.real(A + P + (V * delta) @ np.linalg.inv(V))
+    cert, _ = _certify(Ap, _rhp_radius(st, Ap, P), _cayley_shift(st))
+    assert cert.certified
+    ref = np.linalg.eigvals(Ap)
+    ref = np.sort_complex(ref[ref.real > 1e-9])
+    assert ref.size == 4 and np.min(np.abs(ref - 3.0)) < 1e-8 and np.min(np.abs(ref - 0.02)) < 1e-8
+    found = np.sort_complex(cert.eigenvalues[cert.eigenvalues.real > 1e-9])
+    np.testing.assert_allclose(found, ref, atol=1e-8)
