@@ -367,19 +367,26 @@ def _eigenvalues_only(st: Steady, Ad: np.ndarray, trans: np.ndarray, shift: floa
     there). The translation eigenvalue is picked as in :func:`_smooth_spectrum` (nearest zero
     among the eigenvectors aligned with ``d(u, q, a)/dx``), with the eigenvectors of the
     ``_N_NEAR_ZERO`` eigenvalues nearest zero from one step of inverse iteration started from
-    the translation vector.
+    the translation vector. Usually only the first is needed: an overlap above 0.5 is aligned
+    whatever the others are (overlaps are at most 1).
     """
     w = np.linalg.eigvals(Ad)
     keep = np.ones(w.size, bool)
     keep[np.argmin(np.abs(w - shift))] = False
-    cand = [j for j in np.argsort(np.abs(w)) if keep[j]][:_N_NEAR_ZERO]
-    overlap = np.empty(len(cand))
-    for i, j in enumerate(cand):
-        twin = [c for c in cand[:i] if w[c] == np.conj(w[j]) and w[j].imag]
-        # a conjugate eigenvector has the same overlap with the real translation vector
-        overlap[i] = overlap[cand.index(twin[0])] if twin else _overlap(Ad, w[j], trans)
-    aligned = overlap > 0.5 * overlap.max()
-    it = _nearest_zero(w, np.asarray(cand)[aligned])
+    idx = np.flatnonzero(keep)
+    cand = idx[np.lexsort((-w[idx].imag, np.round(np.abs(w[idx]), 12)))][:_N_NEAR_ZERO]
+    first = _overlap(Ad, w[cand[0]], trans)
+    if first > 0.5:  # aligned whatever the others (overlaps are <= 1), and nearest zero
+        it = int(cand[0])
+    else:
+        overlap = np.empty(cand.size)
+        overlap[0] = first
+        for i in range(1, cand.size):
+            j = cand[i]
+            # a conjugate eigenvector has the same overlap with the real translation vector
+            overlap[i] = (overlap[i - 1] if w[j].imag and w[j] == np.conj(w[cand[i - 1]])
+                          else _overlap(Ad, w[j], trans))
+        it = _nearest_zero(w, cand[overlap > 0.5 * overlap.max()])
     lam_t = complex(w[it])
     keep[it] = False
     w = w[keep]
