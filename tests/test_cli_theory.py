@@ -111,3 +111,15 @@ def test_boundary_plot(tmp_path):
     res = run("boundary", "--D", "0.3", "--plot", str(png), "--json")
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["plot"] == str(png) and png.stat().st_size > 1000
+
+
+def test_numerical_stability_map_sigmoid(tmp_path):
+    nc = tmp_path / "m.nc"
+    res = run("stability-map", "--firing", "sigmoid", "--steepness", "20", "--N", "64",
+              "--beta", "0.005:0.1:3", "--D", "0.05:0.6:3", "-o", str(nc), "--json")
+    assert res.exit_code == 0, res.output
+    obj = json.loads(res.stdout)
+    assert obj["points"] == 9 and obj["exists"] == 9
+    ds = xr.load_dataset(nc, engine="h5netcdf")
+    st = ds["stable"].squeeze()  # singleton theta, gamma are kept as length-1 dims
+    assert st.dims == ("beta", "D") and int(st.sum()) == obj["stable"]

@@ -128,7 +128,7 @@ def _spectrum_obj(sp, n_show: int) -> dict:
             "leading": {"real": json_number(sp.leading.real), "imag": json_number(sp.leading.imag)},
             "translation_eigenvalue": json_number(np.real(sp.translation_eigenvalue)),
             "residual": json_number(sp.steady.residual), "speed": json_number(sp.steady.speed),
-            "resolved": bool(sp.resolved), "method": sp.method}
+            "resolved": bool(sp.resolved), "certified": bool(sp.certified), "method": sp.method}
 
 
 @command("spectrum", example="""
@@ -322,7 +322,7 @@ def numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, firing, steepne
                        "imag": json_number(r["leading_imag"])},
            "translation_eigenvalue": json_number(r["translation_eigenvalue"]),
            "residual": json_number(r["residual"]), "resolved": r["resolved"],
-           "message": r["message"]}
+           "certified": r["certified"], "message": r["message"]}
     if not r["exists"]:
         lines = [f"no bump: {r['message']}"]
     else:
@@ -371,18 +371,22 @@ def numerical_map(vals: dict, opts: dict):
     ``xarray.Dataset`` with ``exists``, ``stable``, ``n_unstable``, ``leading_real``)."""
     import xarray as xr
 
-    from astrofield.theory.spectra import numerical_stability
+    from astrofield.theory.spectra import numerical_stability_grid
 
     names = list(vals)
     grids = np.meshgrid(*[np.atleast_1d(vals[k]) for k in names], indexing="ij")
     shape = grids[0].shape
     out = {k: np.zeros(shape, dtype) for k, dtype in
            (("exists", bool), ("stable", bool), ("n_unstable", int), ("leading_real", float))}
-    for idx in np.ndindex(shape):
+    order = _snake(shape)  # neighbours follow each other: Newton warm-starts along the path
+    models = []
+    for idx in order:
         p = {k: float(g[idx]) for k, g in zip(names, grids, strict=True)}
-        model = build_model(p["theta"], p["beta"], p["gamma"], 1.0, p["D"], opts["firing"],
-                            opts["steepness"], opts["kernel"], opts["kernel_params"])
-        r = numerical_stability(model, opts["N"])
+        models.append(build_model(p["theta"], p["beta"], p["gamma"], 1.0, p["D"],
+                                  opts["firing"], opts["steepness"], opts["kernel"],
+                                  opts["kernel_params"]))
+    results = numerical_stability_grid(models, opts["N"], workers=opts.get("workers") or 1)
+    for idx, r in zip(order, results, strict=True):
         out["exists"][idx] = r["exists"]
         out["stable"][idx] = r["stable"]
         out["n_unstable"][idx] = -1 if r["n_unstable"] is None else r["n_unstable"]
@@ -391,8 +395,22 @@ def numerical_map(vals: dict, opts: dict):
     ds = xr.Dataset({k: (dims, v) for k, v in out.items()},
                     coords={k: np.atleast_1d(vals[k]) for k in names})
     ds = ds.squeeze([k for k in names if np.ndim(vals[k]) == 0], drop=False)
-    ds.attrs.update({k: str(v) for k, v in opts.items()})
+    ds.attrs.update({k: str(v) for k, v in opts.items() if k != "workers"})
     return ds
+
+
+def _snake(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """All indices of ``shape`` in boustrophedon order: consecutive ones differ by one step
+    along one axis (the last axis runs forwards, then backwards, ...)."""
+    if len(shape) == 0:
+        return [()]
+    if len(shape) == 1:
+        return [(i,) for i in range(shape[0])]
+    out = []
+    for i in range(shape[0]):
+        sub = _snake(shape[1:])
+        out += [(i, *j) for j in (sub if i % 2 == 0 else sub[::-1])]
+    return out
 
 
 def numerical_map_cmd(vals: dict, opts: dict, output: str | None, as_json: bool) -> None:

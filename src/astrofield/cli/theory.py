@@ -279,14 +279,17 @@ astrofield stability-map --vary beta=1e-3:0.1:40:log --vary gamma=1:1.6:4 --D in
 @option("--gamma", default="2", help="Replenishment rate: SPEC.")
 @option("--D", "D", default="0.001:0.6:50", help="Astrocytic diffusion: SPEC ('inf' allowed).")
 @vary_option()
+@option("--workers", type=click.IntRange(min=1), default=1,
+        help="Processes for the numerical route (--firing sigmoid or another --kernel): the "
+             "grid path is split into this many pieces.")
 @output_option()
 @plot_option("Figure of E'(0) with both boundaries (needs exactly two swept parameters).")
 @json_option
 @quiet_option
 @_numeric.numerical_options
 def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str, ...],
-                      output: str | None, plot: str | None, as_json: bool, quiet: bool,
-                      **numopts: Any) -> None:
+                      workers: int, output: str | None, plot: str | None, as_json: bool,
+                      quiet: bool, **numopts: Any) -> None:
     """Analytic phase map (Evans E'(0) and Fourier verdict) over any two swept parameters.
 
     SPEC: start:stop:count, start:stop:count:log, v1,v2,... or one value; --vary NAME=SPEC
@@ -301,7 +304,8 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str
         points = int(np.prod([v.size for v in vals.values()]))
         check_memory(8.0 * 16 * points, f"a stability map of {points} points")
     if _numeric.wants_numerical(numopts):  # sigmoid / other kernels: one spectrum per point
-        return _numeric.numerical_map_cmd(vals, numopts, output, as_json)
+        return _numeric.numerical_map_cmd(vals, {**numopts, "workers": workers}, output,
+                                          as_json)
     swept = [k for k, v in vals.items() if v.size > 1]
     if plot and len(swept) != 2:
         raise click.BadParameter(f"--plot needs exactly two swept parameters, got {swept}",

@@ -16,7 +16,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "stability": ["stability", "boundary", "beta_star", "gamma_star", "stability_map",
                       "plot_figure2"],
         "steady": ["steady_bump", "heaviside_bump", "Steady", "SteadyStateError"],
-        "spectra": ["spectrum", "numerical_stability", "Spectrum"],
+        "spectra": ["spectrum", "numerical_stability", "numerical_stability_grid", "Spectrum"],
         "continuation": ["continue_bumps", "numerical_boundary"],
         "travelling": ["travelling_bump", "TravellingBump"],
     },

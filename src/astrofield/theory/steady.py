@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import threading
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -51,10 +52,36 @@ from astrofield._validate import check_int, check_range
 from astrofield.model.definition import Model
 
 __all__ = ["RingSystem", "Steady", "SteadyStateError", "steady_bump", "heaviside_bump",
-           "bump_measures", "DEFAULT_TOL", "single_blas_thread"]
+           "bump_measures", "DEFAULT_TOL", "single_blas_thread", "one_blas_thread"]
 
 #: Default Newton tolerance on the max-norm of the residual.
 DEFAULT_TOL = 1e-10
+
+
+_BLAS_LIMIT = threading.local()
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Context with BLAS limited to one thread; re-entrant (inner uses cost nothing)."""
+    if getattr(_BLAS_LIMIT, "depth", 0) > 0:
+        _BLAS_LIMIT.depth += 1
+        try:
+            yield
+        finally:
+            _BLAS_LIMIT.depth -= 1
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+        ctx = threadpool_limits(limits=1, user_api="blas")
+    except ImportError:  # pragma: no cover - optional speed-up
+        ctx = contextlib.nullcontext()
+    with ctx:
+        _BLAS_LIMIT.depth = 1
+        try:
+            yield
+        finally:
+            _BLAS_LIMIT.depth = 0
 
 
 def single_blas_thread(fun):
@@ -62,17 +89,14 @@ def single_blas_thread(fun):
 
     The matrices here have a few hundred to ~1500 rows: one thread is as fast as several on an
     idle machine, and several threads spin-wait badly when the cores are shared (a 10x slow-down
-    was measured with two processes on two busy cores).
+    was measured with two processes on two busy cores). Nested calls (a spectrum computing its
+    bump, a map computing many) set the limit once: entering ``threadpool_limits`` rescans the
+    loaded libraries, several milliseconds each time.
     """
 
     @functools.wraps(fun)
     def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-            ctx = threadpool_limits(limits=1, user_api="blas")
-        except ImportError:  # pragma: no cover - optional speed-up
-            ctx = contextlib.nullcontext()
-        with ctx:
+        with one_blas_thread():
             return fun(*args, **kwargs)
 
     return wrapper
