@@ -38,7 +38,7 @@ _TINY = 1e-300
 _AXIS = np.zeros(1, dtype=np.int64)  # the one transform axis of a row
 #: Heaviside drive of a non-cosine kernel: summed directly over the active cells when there are
 #: at most this many (cost ``N`` per active cell), else by an ``rfft``/``irfft`` pair.
-SPARSE_MAX = 8
+SPARSE_MAX = 32
 
 
 @njit(cache=True, inline="always")
