@@ -289,22 +289,43 @@ def _relax_row(out, q, kk, ss, h):  # pragma: no cover - compiled
         out[j] = relax_scalar(q[j], kk[j], ss[j], h)
 
 
+@njit(cache=True, inline="always")
+def _pair_coeffs(s, bk, emb, h):  # pragma: no cover - compiled
+    """``(e^{-s h} - 1, phi1(-s h), e^{-k h} - 1, phi1(-k h))`` with ``k = s + bk`` from one
+    ``expm1``, via ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` and the member
+    constant ``emb = expm1(-bk h)`` (no cancellation, round-off level)."""
+    z = -s * h
+    em = math.expm1(z)
+    p1 = 1.0 + 0.5 * z if abs(z) < 1e-8 else em / z
+    z2 = -(s + bk) * h
+    em2 = em + emb + em * emb
+    p2 = 1.0 + 0.5 * z2 if abs(z2) < 1e-8 else em2 / z2
+    return em, p1, em2, p2
+
+
 @njit(cache=True)
 def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
-    """Heaviside resource updates sharing one ``expm1`` per cell: ``qo`` relaxes with rate
-    ``s`` (``q' = s - s q``), ``qi`` with rate ``s + bk`` (``bk = beta / tau``), using the exact
-    identity ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` with the per-member
-    constant ``emb = expm1(-bk h)`` (no cancellation, round-off level)."""
-    for j in range(qi.shape[0]):
+    """Heaviside resource updates: ``qo`` relaxes with rate ``s`` (``q' = s - s q``), ``qi``
+    with rate ``s + bk`` (``bk = beta / tau``), one ``expm1`` per cell (:func:`_pair_coeffs`).
+    Where ``s`` is the same in every cell (uniform ``a``, as for ``D = inf``) the coefficients
+    are computed once: the same numbers, one ``expm1`` per member."""
+    n = qi.shape[0]
+    s0 = ss[0]
+    uniform = True
+    for j in range(n):
+        if ss[j] != s0:
+            uniform = False
+            break
+    if uniform:
+        em, p1, em2, p2 = _pair_coeffs(s0, bk, emb, h)
+        for j in range(n):
+            qo_out[j] = qo[j] * (em + 1.0) + s0 * h * p1
+            qi_out[j] = qi[j] * (em2 + 1.0) + s0 * h * p2
+        return
+    for j in range(n):
         s = ss[j]
-        z = -s * h
-        em = math.expm1(z)
-        p1 = 1.0 + 0.5 * z if abs(z) < 1e-8 else em / z
+        em, p1, em2, p2 = _pair_coeffs(s, bk, emb, h)
         qo_out[j] = qo[j] * (em + 1.0) + s * h * p1
-        k = s + bk
-        z2 = -k * h
-        em2 = em + emb + em * emb
-        p2 = 1.0 + 0.5 * z2 if abs(z2) < 1e-8 else em2 / z2
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
