@@ -6,17 +6,27 @@ only the order of a few sums differs, so results agree with the numpy path to ro
 
 Layout: batch members are independent, so the loop runs *member by member*: ``prange`` hands
 members to the cores and each member advances through all steps of a chunk with its working set
-(about 25 vectors of length ``N`` plus its three diffusion kernels) resident in the L1/L2 cache.
-Memory per member is therefore constant as the batch grows. Python is called only between
-chunks (stop rules), never per step.
+(about 30 vectors of length ``N``, three complex rows of length ``N // 2 + 1`` and its diffusion
+multipliers) resident in the L1/L2 cache. Memory per member is therefore constant as the batch
+grows. Python is called only between chunks (stop rules), never per step.
 
-Circular convolutions (the astrocyte diffusion operators ``e^{hL}``, ``phi1(hL)``,
-``phi2(hL)`` of a uniform ``D``, and the synaptic kernel ``w`` and its derivative for non-cosine
-kernels) are done directly in real space as ``axpy`` updates with the periodically extended
-kernel: ``O(N^2)`` per product, vectorised by the compiler, and exact for any ``N``. Zero entries
-of the convolved vector are skipped, so the drive of a Heaviside bump (non-zero only on the active
-cells) and the first-moment correction (non-zero only in the two edge cells) are cheap.
-A heterogeneous ``D(x)`` uses the same products with the dense flux-form matrices.
+Astrocyte diffusion, uniform ``D``: ``e^{hL}``, ``phi1(hL)``, ``phi2(hL)`` are diagonal in
+Fourier space; the driver passes each member's real multipliers (mean mode exactly ``1, 1, 1/2``,
+so the total resource is conserved to round-off) and a step applies them between real FFTs
+(``r2c``/``c2r`` of ``rocket-fft``, writing into preallocated rows, one thread each)::
+
+    P  = e_k rfft(a) + h phi1_k rfft(J0);        a_p = irfft(P)
+    P += h phi2_k rfft(dJ);                      a_n = irfft(P)
+
+five transforms per step. ``D = inf`` (all multipliers but the mean one 0) needs two sums
+instead, and the resource relaxation then has one rate per member, so one ``expm1``. A
+heterogeneous ``D(x)`` uses dense products with the flux-form matrices.
+
+Synaptic drive: the cosine kernel needs only the first Fourier moments. Other kernels convolve
+by an ``rfft``/``irfft`` pair with the kernel's transform, except a Heaviside bump with at most
+:data:`SPARSE_MAX` active cells, summed directly over them (``axpy`` over the periodically
+extended kernel; cheaper for so few cells); the first-moment correction (non-zero in the two
+edge cells only) is always summed directly.
 
 Failure detection: after every step each member's ``u, q, a`` are checked for finiteness; a member
 whose new state is not finite keeps its last finite state, stops, and its ``t_failed`` is set.
