@@ -15,10 +15,10 @@ Fourier space; the driver passes each member's real multipliers (mean mode exact
 so the total resource is conserved to round-off) and a step applies them between real FFTs
 (``r2c``/``c2r`` of ``rocket-fft``, writing into preallocated rows, one thread each)::
 
-    P  = e_k rfft(a) + h phi1_k rfft(J0);        a_p = irfft(P)
-    P += h phi2_k rfft(dJ);                      a_n = irfft(P)
+    P  = e_k A + h phi1_k rfft(J0);        a_p = irfft(P)
+    P += h phi2_k rfft(dJ);                a_n = irfft(P),  A = P for the next step
 
-five transforms per step. ``D = inf`` (all multipliers but the mean one 0) needs two sums
+four transforms per step (``A = rfft(a)`` is taken only at the start of a chunk). ``D = inf`` (all multipliers but the mean one 0) needs two sums
 instead, and the resource relaxation then has one rate per member, so one ``expm1``. A
 heterogeneous ``D(x)`` uses dense products with the flux-form matrices.
 
@@ -90,13 +90,15 @@ def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, Z):  # pragma: no cover - compiled
+def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragma: no cover
     """``ap = e^{hL} a + h phi1(hL) J0`` for member ``b``.
 
     Uniform ``D``: ``ops[b, :, 0]`` are the Fourier multipliers of ``e^{hL}, phi1(hL), phi2(hL)``
     and the product is ``irfft(e_k rfft(a) + h phi1_k rfft(J0))``, whose transform is left in
-    ``Z[0]`` for :func:`_astro_corrector`; ``mean_only`` (``D = inf``: every multiplier but the
-    mean one is 0) needs only two sums. Heterogeneous ``D``: dense products."""
+    ``Z[0]`` for :func:`_astro_corrector`; ``rfft(a)`` is taken from ``Z[0]`` where ``a_hat``
+    says it is there (the corrector of the previous step left it). ``mean_only`` (``D = inf``:
+    every multiplier but the mean one is 0) needs only two sums. Heterogeneous ``D``: dense
+    products."""
     n = a.shape[0]
     if dense:
         ap[:] = 0.0
@@ -115,7 +117,8 @@ def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, Z):  # pragma: no c
             ap[j] = m
         return
     ah, jh = Z[0], Z[1]
-    _rfft(a, ah)
+    if not a_hat:
+        _rfft(a, ah)
     _rfft(J0, jh)
     for k in range(ah.shape[0]):
         ah[k] = e[k] * ah[k] + (h * p1[k]) * jh[k]
@@ -124,7 +127,8 @@ def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, Z):  # pragma: no c
 
 @njit(cache=True)
 def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no cover - compiled
-    """``an = ap + h phi2(hL) dJ`` (uniform ``D``: from the transform of ``ap`` in ``Z[0]``)."""
+    """``an = ap + h phi2(hL) dJ`` (uniform ``D``: from the transform of ``ap`` in ``Z[0]``,
+    which then holds ``rfft(an)``)."""
     n = an.shape[0]
     if dense:
         an[:] = ap
@@ -340,11 +344,12 @@ def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - c
 
 
 @njit(cache=True)
-def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only, W,
-          Z):  # pragma: no cover - compiled
+def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only,
+          a_hat, W, Z):  # pragma: no cover - compiled
     """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
     replaced by the new state only if it is finite (returns whether it was). Scratch: ``W``
-    real ``(28, N)``, ``Z`` complex ``(3, N // 2 + 1)``."""
+    real ``(28, N)``, ``Z`` complex ``(3, N // 2 + 1)``; ``a_hat``: ``Z[0]`` holds ``rfft(a)``
+    (uniform finite ``D``, left there by the previous step)."""
     heav, subgrid, cosine, dense = flags[0], flags[1], flags[2], flags[3]
     n = st.shape[1]
     u, qi, qo, a = st[0], st[1], st[2], st[3]
@@ -375,7 +380,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     else:
         _relax_row(qo_p, qo, kk, ss, h)
         qi_p[:] = qi
-    _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, Z)
+    _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z)
     _geometry(u1, th, heav, subgrid, ring, g1[0], g1[1], g1[2], g1[3])
     _firing_out(u1, th, steep, heav, fo1)
     if heav:
@@ -496,6 +501,7 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, 
     W = np.zeros((28, n))
     Z = np.zeros((3, n // 2 + 1), dtype=np.complex128)
     mean_only = _mean_only(ops, flags[3], b)
+    a_hat = False  # Z[0] holds rfft(a) (after a step with Fourier-space diffusion)
     scratch = np.zeros((8, n))
     zero = np.zeros(n)
     bi = b if inp.shape[2] > 1 else 0
@@ -505,11 +511,12 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, 
         i1 = inp[1, k, bi] if has_inp else zero
         nz = noise[k, b] if has_noise else zero
         if not _step(st, g, i0, i1, nz, pr, dt, E, flags, amp, ring, wk, wh, ops, b, mean_only,
-                     W, Z):
+                     a_hat, W, Z):
             failed[b] = True
             t_failed[b] = step * dt
             running[b] = False
             break
+        a_hat = not (flags[3] or mean_only)
         c = 0.0
         s = 0.0
         for j in range(n):
