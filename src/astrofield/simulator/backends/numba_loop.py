@@ -18,9 +18,10 @@ so the total resource is conserved to round-off) and a step applies them between
     P  = e_k A + h phi1_k rfft(J0);        a_p = irfft(P)
     P += h phi2_k rfft(dJ);                a_n = irfft(P),  A = P for the next step
 
-four transforms per step (``A = rfft(a)`` is taken only at the start of a chunk). ``D = inf`` (all multipliers but the mean one 0) needs two sums
-instead, and the resource relaxation then has one rate per member, so one ``expm1``. A
-heterogeneous ``D(x)`` uses dense products with the flux-form matrices.
+four transforms per step (``A = rfft(a)`` is taken only at the start of a chunk). ``D = inf``
+(all multipliers but the mean one 0) needs two sums instead, and the resource relaxation then
+has one rate per member, so one ``expm1``. A heterogeneous ``D(x)`` uses dense products with
+the flux-form matrices.
 
 Synaptic drive: the cosine kernel needs only the first Fourier moments. Other kernels convolve
 by an ``rfft``/``irfft`` pair with the kernel's transform, except a Heaviside bump with at most
@@ -237,7 +238,7 @@ def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, w
         _conv_fft(out, work, wh[0], zh)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover - compiled
     """Drive of the cosine kernel: ``amp (C cos x + S sin x)`` from the first Fourier moments."""
     n = out.shape[0]
@@ -303,44 +304,55 @@ def _relax_row(out, q, kk, ss, h):  # pragma: no cover - compiled
         out[j] = relax_scalar(q[j], kk[j], ss[j], h)
 
 
-@njit(cache=True, inline="always")
-def _pair_coeffs(s, bk, emb, h):  # pragma: no cover - compiled
-    """``(e^{-s h} - 1, phi1(-s h), e^{-k h} - 1, phi1(-k h))`` with ``k = s + bk`` from one
-    ``expm1``, via ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` and the member
+@njit(cache=True)
+def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
+    """Heaviside resource updates sharing one ``expm1`` per cell: ``qo`` relaxes with rate
+    ``s`` (``q' = s - s q``), ``qi`` with rate ``s + bk`` (``bk = beta / tau``), using the exact
+    identity ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` with the per-member
     constant ``emb = expm1(-bk h)`` (no cancellation, round-off level)."""
-    z = -s * h
-    em = math.expm1(z)
-    p1 = 1.0 + 0.5 * z if abs(z) < 1e-8 else em / z
-    z2 = -(s + bk) * h
-    em2 = em + emb + em * emb
-    p2 = 1.0 + 0.5 * z2 if abs(z2) < 1e-8 else em2 / z2
-    return em, p1, em2, p2
+    for j in range(qi.shape[0]):
+        s = ss[j]
+        z = -s * h
+        em = math.expm1(z)
+        p1 = 1.0 + 0.5 * z if abs(z) < 1e-8 else em / z
+        qo_out[j] = qo[j] * (em + 1.0) + s * h * p1
+        k = s + bk
+        z2 = -k * h
+        em2 = em + emb + em * emb
+        p2 = 1.0 + 0.5 * z2 if abs(z2) < 1e-8 else em2 / z2
+        qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
 @njit(cache=True)
-def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
-    """Heaviside resource updates: ``qo`` relaxes with rate ``s`` (``q' = s - s q``), ``qi``
-    with rate ``s + bk`` (``bk = beta / tau``), one ``expm1`` per cell (:func:`_pair_coeffs`).
-    Where ``s`` is the same in every cell (uniform ``a``, as for ``D = inf``) the coefficients
-    are computed once: the same numbers, one ``expm1`` per member."""
-    n = qi.shape[0]
-    s0 = ss[0]
-    uniform = True
-    for j in range(n):
-        if ss[j] != s0:
-            uniform = False
-            break
-    if uniform:
-        em, p1, em2, p2 = _pair_coeffs(s0, bk, emb, h)
-        for j in range(n):
-            qo_out[j] = qo[j] * (em + 1.0) + s0 * h * p1
-            qi_out[j] = qi[j] * (em2 + 1.0) + s0 * h * p2
-        return
-    for j in range(n):
-        s = ss[j]
-        em, p1, em2, p2 = _pair_coeffs(s, bk, emb, h)
+def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
+    """:func:`_relax_pair` for the same rate ``s`` in every cell: one ``expm1``, same numbers."""
+    z = -s * h
+    em = math.expm1(z)
+    p1 = 1.0 + 0.5 * z if abs(z) < 1e-8 else em / z
+    k = s + bk
+    z2 = -k * h
+    em2 = em + emb + em * emb
+    p2 = 1.0 + 0.5 * z2 if abs(z2) < 1e-8 else em2 / z2
+    for j in range(qi.shape[0]):
         qo_out[j] = qo[j] * (em + 1.0) + s * h * p1
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
+
+
+@njit(cache=True)
+def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no cover - compiled
+    """:func:`_relax_pair`, or :func:`_relax_uniform` when diffusion keeps only the mean
+    (``D = inf``: ``a``, hence the rate, is then the same in every cell; checked)."""
+    emb = math.expm1(-bk * h)
+    if mean_only:
+        uniform = True
+        for j in range(ss.shape[0]):
+            if ss[j] != ss[0]:
+                uniform = False
+                break
+        if uniform:
+            _relax_uniform(qi, qo, ss[0], bk, emb, h, qi_out, qo_out)
+            return
+    _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out)
 
 
 @njit(cache=True)
@@ -376,7 +388,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
             J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) / ta
             kk[j] = s0 + be * fo0[j] / ta
     if heav:
-        _relax_pair(qi, qo, ss, be / ta, math.expm1(-(be / ta) * h), h, qi_p, qo_p)
+        _relax_member(qi, qo, ss, be / ta, h, qi_p, qo_p, mean_only)
     else:
         _relax_row(qo_p, qo, kk, ss, h)
         qi_p[:] = qi
@@ -392,7 +404,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
         N1[j] += inp1[j]
         un[j] = u1[j] + c * (N1[j] - N0[j])
     # corrector: exponential trapezoid for q, shared exchange flux into a
-    _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W)
+    _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W)
     for j in range(n):
         dJ[j] = (2.0 * (-(work[j]) / h) - J0[j]) - J0[j]
     _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z)
@@ -417,7 +429,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
 
 
 @njit(cache=True)
-def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W):  # pragma: no cover - compiled
+def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma: no cover - compiled
     """Resource corrector of :func:`_step`; leaves ``dq`` in ``W[19]`` (the ``work`` row)."""
     n = st.shape[1]
     qi, qo, a = st[1], st[2], st[3]
@@ -435,7 +447,7 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W):  # pragma: no cover -
         for j in range(n):
             phim[j] = 0.5 * (g[0, j] + g1[0, j])
         remap_row(qi, qo, g[0], phim, qi_m, qo_m)
-        _relax_pair(qi_m, qo_m, ss, be / ta, math.expm1(-(be / ta) * h), h, qi_n, qo_n)
+        _relax_member(qi_m, qo_m, ss, be / ta, h, qi_n, qo_n, mean_only)
         for j in range(n):
             p = phim[j]
             dq[j] = p * (qi_n[j] - qi_m[j]) + (1 - p) * (qo_n[j] - qo_m[j])
