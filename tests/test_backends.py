@@ -129,3 +129,15 @@ def test_default_backend_and_errors(monkeypatch):
     assert backends.choose(None) == "numpy"
     with pytest.raises(ValueError, match="backend = 'fortran' is not one of"):
         solve(Model(), T=1.0, backend="fortran")
+
+
+def test_numba_backend_needs_rocket_fft(monkeypatch):
+    """Without rocket-fft the compiled loop cannot be imported: the default falls back to
+    numpy and asking for numba says what is missing."""
+    find_spec = backends.importlib.util.find_spec
+    monkeypatch.setattr(backends.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "rocket_fft" else find_spec(name, *a))
+    assert not backends.available("numba")
+    assert backends.choose(None) == "numpy"
+    with pytest.raises(ValueError, match="numba.*not available here.*rocket-fft"):
+        backends.choose("numba")
