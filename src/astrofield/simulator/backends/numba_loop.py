@@ -90,7 +90,7 @@ def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragma: no cover
     """``ap = e^{hL} a + h phi1(hL) J0`` for member ``b``.
 
@@ -126,7 +126,7 @@ def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragm
     _irfft(ah, ap)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no cover - compiled
     """``an = ap + h phi2(hL) dJ`` (uniform ``D``: from the transform of ``ap`` in ``Z[0]``,
     which then holds ``rfft(an)``)."""
@@ -164,7 +164,7 @@ def _mean_only(ops, dense, b):  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover - compiled
     """Active-region quadrature of one member (zeros for sigmoid firing)."""
     n = u.shape[0]
@@ -187,7 +187,7 @@ def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover 
         m1[j] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _firing_out(u, th, steep, heav, fo):  # pragma: no cover - compiled
     for j in range(u.shape[0]):
         fo[j] = 0.0 if heav else 0.5 * (1.0 + math.tanh(0.5 * steep * (u[j] - th)))
@@ -203,7 +203,7 @@ def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
     _irfft(zh, out)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, wh,
            work, zh):  # pragma: no cover - compiled
     """Synaptic drive ``∫ w(x - y) q f dy`` of one member into ``out`` (overwritten).
@@ -338,7 +338,7 @@ def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover -
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no cover - compiled
     """:func:`_relax_pair`, or :func:`_relax_uniform` when diffusion keeps only the mean
     (``D = inf``: ``a``, hence the rate, is then the same in every cell; checked)."""
@@ -428,7 +428,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     return ok
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma: no cover - compiled
     """Resource corrector of :func:`_step`; leaves ``dq`` in ``W[19]`` (the ``work`` row)."""
     n = st.shape[1]
