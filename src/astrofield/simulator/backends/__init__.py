@@ -52,10 +52,11 @@ def names() -> list[str]:
 
 def available(name: str) -> bool:
     """Whether backend ``name`` can run here (its libraries are importable)."""
-    if name == "numba":
+    if name == "numba":  # the compiled loop also needs rocket-fft (numpy.fft inside numba)
         from astrofield.simulator import compiled
 
-        return bool(compiled.HAVE_NUMBA and compiled.ENABLED)
+        return bool(compiled.HAVE_NUMBA and compiled.ENABLED
+                    and importlib.util.find_spec("rocket_fft") is not None)
     if name == "jax":
         return importlib.util.find_spec("jax") is not None
     return name in _REGISTRY
@@ -84,7 +85,8 @@ def choose(backend: str | None, **used: bool) -> str:
     if backend not in _REGISTRY:
         raise ValueError(f"backend = {backend!r} is not one of {tuple(_REGISTRY)}")
     if not available(backend):
-        extra = " (pip install 'astrofield[jax]')" if backend == "jax" else ""
+        extra = {"jax": " (pip install 'astrofield[jax]')",
+                 "numba": " (needs numba and rocket-fft)"}.get(backend, "")
         raise ValueError(f"backend = {backend!r} is not available here{extra}")
     missing = supports(backend, flags)
     if missing:

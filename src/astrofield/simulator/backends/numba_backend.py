@@ -30,25 +30,30 @@ def pack(run) -> dict:
     ring_arr = np.stack([ring.x, ring.cos, ring.sin, ring.cell_cos, ring.cell_sin])
     if sim.cosine:
         wk = np.zeros((2, 2 * N))
+        wh = np.zeros((2, N // 2 + 1), dtype=complex)
     else:
         wk = np.stack([np.tile(sim._w, 2), np.tile(sim._dw, 2)])
+        wh = np.ascontiguousarray(np.stack([sim._w_hat, sim._dw_hat]).astype(complex))
     return dict(P=np.ascontiguousarray(P), flags=flags, amp=float(sim.kernel_amp),
-                ring=ring_arr, wk=wk, ops=_diffusion_kernels(sim, run.dt))
+                ring=ring_arr, wk=wk, wh=wh, ops=_diffusion_multipliers(sim, run.dt))
 
 
-def _diffusion_kernels(sim, h: float) -> np.ndarray:
-    """``e^{hL}, phi1(hL), phi2(hL)`` as circulant kernels ``(B, 3, 1, 2N)`` (uniform ``D``;
-    mean-mode sums 1, 1, 1/2 exact so the total resource is conserved) or transposed dense
-    matrices ``(1, 3, N, N)`` (heterogeneous ``D``)."""
+def _diffusion_multipliers(sim, h: float) -> np.ndarray:
+    """``e^{hL}, phi1(hL), phi2(hL)`` as real Fourier multipliers ``(B, 3, 1, N // 2 + 1)``
+    (uniform ``D``) or transposed dense matrices ``(1, 3, N, N)`` (heterogeneous ``D``).
+
+    The mean-mode multipliers are set to exactly ``1, 1, 1/2`` (the values of ``e^0``,
+    ``phi1(0)``, ``phi2(0)``), so the products change the total of ``a`` by exactly
+    ``h (J0 + J1) / 2`` summed over the ring and the total resource is conserved to round-off.
+    """
     ops = sim.diffusion_operators(h)
-    N, B = sim.ring.N, sim.B
+    B = sim.B
     if sim.D_field is not None:
         return np.ascontiguousarray(np.stack([M.T for M in ops])[None])
-    out = np.empty((B, 3, 1, 2 * N))
-    for i, (mult, total) in enumerate(zip(ops, (1.0, 1.0, 0.5), strict=True)):
-        k = np.fft.irfft(np.broadcast_to(mult, (B, mult.shape[-1])), n=N, axis=-1)
-        k[:, 0] += total - k.sum(axis=-1)
-        out[:, i, 0] = np.concatenate([k, k], axis=-1)
+    out = np.empty((B, 3, 1, ops[0].shape[-1]))
+    for i, (mult, mean) in enumerate(zip(ops, (1.0, 1.0, 0.5), strict=True)):
+        out[:, i, 0] = np.broadcast_to(mult, (B, mult.shape[-1]))
+        out[:, i, 0, 0] = mean
     return out
 
 
@@ -113,7 +118,7 @@ def _observe(run, arr, pk, t: float, mask) -> np.ndarray:
     sim = run.sim
     inp = np.broadcast_to(sim.input(t), (sim.B, sim.ring.N)).astype(float)
     fn = _loop.observe_all if _parallel(sim.B) else _loop.observe_all_serial
-    return fn(arr, pk["P"], pk["flags"], pk["amp"], pk["ring"], pk["wk"],
+    return fn(arr, pk["P"], pk["flags"], pk["amp"], pk["ring"], pk["wk"], pk["wh"],
               np.ascontiguousarray(inp), mask)
 
 
@@ -139,7 +144,7 @@ def integrate(run) -> None:
     for n1 in _boundaries(run):
         inp = (_inputs(sim, n0, n1, dt) if sim.stimulus else np.zeros((3, 1, 1, sim.ring.N)))
         chunk(n0, n1, dt, E, frame_of, arr, pk["P"], pk["flags"], pk["amp"], pk["ring"],
-              pk["wk"], pk["ops"], inp, _noise(sim, n0, n1, dt), running, pos, last, rec,
+              pk["wk"], pk["wh"], pk["ops"], inp, _noise(sim, n0, n1, dt), running, pos, last, rec,
               fields, run.failed, run.t_failed)
         bar.update(n1 - n0)
         n0 = n1

@@ -6,17 +6,28 @@ only the order of a few sums differs, so results agree with the numpy path to ro
 
 Layout: batch members are independent, so the loop runs *member by member*: ``prange`` hands
 members to the cores and each member advances through all steps of a chunk with its working set
-(about 25 vectors of length ``N`` plus its three diffusion kernels) resident in the L1/L2 cache.
-Memory per member is therefore constant as the batch grows. Python is called only between
-chunks (stop rules), never per step.
+(about 30 vectors of length ``N``, three complex rows of length ``N // 2 + 1`` and its diffusion
+multipliers) resident in the L1/L2 cache. Memory per member is therefore constant as the batch
+grows. Python is called only between chunks (stop rules), never per step.
 
-Circular convolutions (the astrocyte diffusion operators ``e^{hL}``, ``phi1(hL)``,
-``phi2(hL)`` of a uniform ``D``, and the synaptic kernel ``w`` and its derivative for non-cosine
-kernels) are done directly in real space as ``axpy`` updates with the periodically extended
-kernel: ``O(N^2)`` per product, vectorised by the compiler, and exact for any ``N``. Zero entries
-of the convolved vector are skipped, so the drive of a Heaviside bump (non-zero only on the active
-cells) and the first-moment correction (non-zero only in the two edge cells) are cheap.
-A heterogeneous ``D(x)`` uses the same products with the dense flux-form matrices.
+Astrocyte diffusion, uniform ``D``: ``e^{hL}``, ``phi1(hL)``, ``phi2(hL)`` are diagonal in
+Fourier space; the driver passes each member's real multipliers (mean mode exactly ``1, 1, 1/2``,
+so the total resource is conserved to round-off) and a step applies them between real FFTs
+(``r2c``/``c2r`` of ``rocket-fft``, writing into preallocated rows, one thread each)::
+
+    P  = e_k A + h phi1_k rfft(J0);        a_p = irfft(P)
+    P += h phi2_k rfft(dJ);                a_n = irfft(P),  A = P for the next step
+
+four transforms per step (``A = rfft(a)`` is taken only at the start of a chunk). ``D = inf``
+(all multipliers but the mean one 0) needs two sums instead, and the resource relaxation then
+has one rate per member, so one ``expm1``. A heterogeneous ``D(x)`` uses dense products with
+the flux-form matrices.
+
+Synaptic drive: the cosine kernel needs only the first Fourier moments. Other kernels convolve
+by an ``rfft``/``irfft`` pair with the kernel's transform, except a Heaviside bump with at most
+:data:`SPARSE_MAX` active cells, summed directly over them (``axpy`` over the periodically
+extended kernel; cheaper for so few cells); the first-moment correction (non-zero in the two
+edge cells only) is always summed directly.
 
 Failure detection: after every step each member's ``u, q, a`` are checked for finiteness; a member
 whose new state is not finite keeps its last finite state, stops, and its ``t_failed`` is set.
@@ -28,12 +39,29 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from rocket_fft import c2r, r2c  # registers numpy.fft for numba; r2c/c2r write into `out`
 
 from astrofield.simulator.compiled import edges_row, relax_scalar, remap_row
 
 __all__ = ["run_chunk", "run_chunk_serial", "observe_all", "observe_all_serial"]
 
 _TINY = 1e-300
+_AXIS = np.zeros(1, dtype=np.int64)  # the one transform axis of a row
+#: Heaviside drive of a non-cosine kernel: summed directly over the active cells when there are
+#: at most this many (cost ``N`` per active cell), else by an ``rfft``/``irfft`` pair.
+SPARSE_MAX = 32
+
+
+@njit(cache=True, inline="always")
+def _rfft(x, out):  # pragma: no cover - compiled
+    """``out = numpy.fft.rfft(x)`` into a preallocated complex row of length ``N // 2 + 1``."""
+    r2c(x, out, _AXIS, True, 1.0, 1)
+
+
+@njit(cache=True, inline="always")
+def _irfft(xh, out):  # pragma: no cover - compiled
+    """``out = numpy.fft.irfft(xh, n=len(out))`` (``xh`` is left unchanged)."""
+    c2r(xh, out, _AXIS, False, 1.0 / out.shape[0], 1)
 
 
 @njit(cache=True, inline="always")
@@ -62,16 +90,81 @@ def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True)
-def _apply_op(out, r, ops, dense, b, which, scale):  # pragma: no cover - compiled
-    """``out += scale * Op_which r`` for member ``b`` (0: e^{hL}, 1: phi1, 2: phi2)."""
+@njit(cache=True, inline="always")
+def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragma: no cover
+    """``ap = e^{hL} a + h phi1(hL) J0`` for member ``b``.
+
+    Uniform ``D``: ``ops[b, :, 0]`` are the Fourier multipliers of ``e^{hL}, phi1(hL), phi2(hL)``
+    and the product is ``irfft(e_k rfft(a) + h phi1_k rfft(J0))``, whose transform is left in
+    ``Z[0]`` for :func:`_astro_corrector`; ``rfft(a)`` is taken from ``Z[0]`` where ``a_hat``
+    says it is there (the corrector of the previous step left it). ``mean_only`` (``D = inf``:
+    every multiplier but the mean one is 0) needs only two sums. Heterogeneous ``D``: dense
+    products."""
+    n = a.shape[0]
     if dense:
-        _dense_axpy(out, r, ops[0, which], scale)
-    else:
-        _conv_axpy(out, r, ops[b, which, 0], scale)
+        ap[:] = 0.0
+        _dense_axpy(ap, a, ops[0, 0], 1.0)
+        _dense_axpy(ap, J0, ops[0, 1], h)
+        return
+    e, p1 = ops[b, 0, 0], ops[b, 1, 0]
+    if mean_only:
+        sa = 0.0
+        sj = 0.0
+        for j in range(n):
+            sa += a[j]
+            sj += J0[j]
+        m = (e[0] * sa + h * p1[0] * sj) / n
+        for j in range(n):
+            ap[j] = m
+        return
+    ah, jh = Z[0], Z[1]
+    if not a_hat:
+        _rfft(a, ah)
+    _rfft(J0, jh)
+    for k in range(ah.shape[0]):
+        ah[k] = e[k] * ah[k] + (h * p1[k]) * jh[k]
+    _irfft(ah, ap)
+
+
+@njit(cache=True, inline="always")
+def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no cover - compiled
+    """``an = ap + h phi2(hL) dJ`` (uniform ``D``: from the transform of ``ap`` in ``Z[0]``,
+    which then holds ``rfft(an)``)."""
+    n = an.shape[0]
+    if dense:
+        an[:] = ap
+        _dense_axpy(an, dJ, ops[0, 2], h)
+        return
+    p2 = ops[b, 2, 0]
+    if mean_only:
+        s = 0.0
+        for j in range(n):
+            s += dJ[j]
+        c = h * p2[0] * s / n
+        for j in range(n):
+            an[j] = ap[j] + c
+        return
+    ah, dh = Z[0], Z[1]
+    _rfft(dJ, dh)
+    for k in range(ah.shape[0]):
+        ah[k] += (h * p2[k]) * dh[k]
+    _irfft(ah, an)
 
 
 @njit(cache=True)
+def _mean_only(ops, dense, b):  # pragma: no cover - compiled
+    """Whether member ``b``'s diffusion keeps only the mean (all multipliers ``k > 0`` zero)."""
+    if dense:
+        return False
+    for i in range(3):
+        row = ops[b, i, 0]
+        for k in range(1, row.shape[0]):
+            if row[k] != 0.0:
+                return False
+    return True
+
+
+@njit(cache=True, inline="always")
 def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover - compiled
     """Active-region quadrature of one member (zeros for sigmoid firing)."""
     n = u.shape[0]
@@ -94,39 +187,47 @@ def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover 
         m1[j] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _firing_out(u, th, steep, heav, fo):  # pragma: no cover - compiled
     for j in range(u.shape[0]):
         fo[j] = 0.0 if heav else 0.5 * (1.0 + math.tanh(0.5 * steep * (u[j] - th)))
 
 
 @njit(cache=True)
-def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk,
-           work):  # pragma: no cover - compiled
-    """Synaptic drive ``∫ w(x - y) q f dy`` of one member into ``out`` (overwritten)."""
+def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
+    """``out = irfft(kh rfft(r))``: circular convolution with the kernel of transform ``kh``
+    (``zh``: complex scratch row of length ``N // 2 + 1``)."""
+    _rfft(r, zh)
+    for k in range(zh.shape[0]):
+        zh[k] *= kh[k]
+    _irfft(zh, out)
+
+
+@njit(cache=True, inline="always")
+def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, wh,
+           work, zh):  # pragma: no cover - compiled
+    """Synaptic drive ``∫ w(x - y) q f dy`` of one member into ``out`` (overwritten).
+
+    Non-cosine kernels: the convolution with ``w`` (transform ``wh[0]``) by FFT, except for a
+    Heaviside bump with at most :data:`SPARSE_MAX` active cells, which is summed directly over
+    them (``wk[0]``: ``w`` extended periodically); the first-moment correction (non-zero in the
+    two edge cells only) is always summed directly (``wk[1]``: ``w'``).
+    """
     n = out.shape[0]
     dx = 2 * np.pi / n
     if cosine:
-        C = 0.0
-        S = 0.0
-        if heav:
-            for j in range(n):
-                C += qi[j] * mc[j]
-                S += qi[j] * ms[j]
-        else:
-            for j in range(n):
-                v = qo[j] * fo[j]
-                C += v * ring[1, j] * dx
-                S += v * ring[2, j] * dx
-        for j in range(n):
-            out[j] = amp * (C * ring[1, j] + S * ring[2, j])
+        _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring)
         return
-    for j in range(n):
-        out[j] = 0.0
     if heav:
+        nnz = 0
         for j in range(n):
             work[j] = qi[j] * phi[j] * dx
-        _conv_axpy(out, work, wk[0], 1.0)
+            nnz += work[j] != 0.0
+        if nnz <= SPARSE_MAX:
+            out[:] = 0.0
+            _conv_axpy(out, work, wk[0], 1.0)
+        else:
+            _conv_fft(out, work, wh[0], zh)
         if subgrid:
             for j in range(n):
                 work[j] = qi[j] * m1[j]
@@ -134,19 +235,40 @@ def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, w
     else:
         for j in range(n):
             work[j] = qo[j] * fo[j] * dx
-        _conv_axpy(out, work, wk[0], 1.0)
+        _conv_fft(out, work, wh[0], zh)
+
+
+@njit(cache=True, inline="always")
+def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover - compiled
+    """Drive of the cosine kernel: ``amp (C cos x + S sin x)`` from the first Fourier moments."""
+    n = out.shape[0]
+    dx = 2 * np.pi / n
+    C = 0.0
+    S = 0.0
+    if heav:
+        for j in range(n):
+            C += qi[j] * mc[j]
+            S += qi[j] * ms[j]
+    else:
+        for j in range(n):
+            v = qo[j] * fo[j]
+            C += v * ring[1, j] * dx
+            S += v * ring[2, j] * dx
+    for j in range(n):
+        out[j] = amp * (C * ring[1, j] + S * ring[2, j])
 
 
 @njit(cache=True)
-def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, amp, ring, wk,
-             w):  # pragma: no cover - compiled
-    """``(velocity, width, mass, phase)`` of one member (``w``: scratch ``(8, N)``)."""
+def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, amp, ring, wk, wh,
+             w, zh):  # pragma: no cover - compiled
+    """``(velocity, width, mass, phase)`` of one member (scratch: ``w`` real ``(8, N)``, ``zh``
+    complex ``(N // 2 + 1,)``)."""
     n = u.shape[0]
     dx = 2 * np.pi / n
     th, steep = pr[0], pr[4]
     fo, du = w[0], w[1]
     _firing_out(u, th, steep, heav, fo)
-    _drive(du, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, w[2])
+    _drive(du, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, wh, w[2], zh)
     c = 0.0
     s = 0.0
     dc = 0.0
@@ -202,10 +324,44 @@ def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - c
 
 
 @njit(cache=True)
-def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, ops, b,
-          W):  # pragma: no cover - compiled
+def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
+    """:func:`_relax_pair` for the same rate ``s`` in every cell: one ``expm1``, same numbers."""
+    z = -s * h
+    em = math.expm1(z)
+    p1 = 1.0 + 0.5 * z if abs(z) < 1e-8 else em / z
+    k = s + bk
+    z2 = -k * h
+    em2 = em + emb + em * emb
+    p2 = 1.0 + 0.5 * z2 if abs(z2) < 1e-8 else em2 / z2
+    for j in range(qi.shape[0]):
+        qo_out[j] = qo[j] * (em + 1.0) + s * h * p1
+        qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
+
+
+@njit(cache=True, inline="always")
+def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no cover - compiled
+    """:func:`_relax_pair`, or :func:`_relax_uniform` when diffusion keeps only the mean
+    (``D = inf``: ``a``, hence the rate, is then the same in every cell; checked)."""
+    emb = math.expm1(-bk * h)
+    if mean_only:
+        uniform = True
+        for j in range(ss.shape[0]):
+            if ss[j] != ss[0]:
+                uniform = False
+                break
+        if uniform:
+            _relax_uniform(qi, qo, ss[0], bk, emb, h, qi_out, qo_out)
+            return
+    _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out)
+
+
+@njit(cache=True)
+def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only,
+          a_hat, W, Z):  # pragma: no cover - compiled
     """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
-    replaced by the new state only if it is finite (returns whether it was)."""
+    replaced by the new state only if it is finite (returns whether it was). Scratch: ``W``
+    real ``(28, N)``, ``Z`` complex ``(3, N // 2 + 1)``; ``a_hat``: ``Z[0]`` holds ``rfft(a)``
+    (uniform finite ``D``, left there by the previous step)."""
     heav, subgrid, cosine, dense = flags[0], flags[1], flags[2], flags[3]
     n = st.shape[1]
     u, qi, qo, a = st[0], st[1], st[2], st[3]
@@ -217,7 +373,8 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, ops, b,
     gn = W[24:28]
     # predictor: exponential Euler for u (ETD stage), q and a
     _firing_out(u, th, steep, heav, fo0)
-    _drive(N0, g[0], g[1], g[2], g[3], qi, qo, fo0, heav, subgrid, cosine, amp, ring, wk, work)
+    _drive(N0, g[0], g[1], g[2], g[3], qi, qo, fo0, heav, subgrid, cosine, amp, ring, wk, wh,
+           work, Z[2])
     for j in range(n):
         N0[j] += inp0[j]
         u1[j] = E * u[j] + (1.0 - E) * N0[j]
@@ -231,29 +388,26 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, ops, b,
             J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) / ta
             kk[j] = s0 + be * fo0[j] / ta
     if heav:
-        _relax_pair(qi, qo, ss, be / ta, math.expm1(-(be / ta) * h), h, qi_p, qo_p)
+        _relax_member(qi, qo, ss, be / ta, h, qi_p, qo_p, mean_only)
     else:
         _relax_row(qo_p, qo, kk, ss, h)
         qi_p[:] = qi
-    ap[:] = 0.0
-    _apply_op(ap, a, ops, dense, b, 0, 1.0)
-    _apply_op(ap, J0, ops, dense, b, 1, h)
+    _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z)
     _geometry(u1, th, heav, subgrid, ring, g1[0], g1[1], g1[2], g1[3])
     _firing_out(u1, th, steep, heav, fo1)
     if heav:
         remap_row(qi_p, qo_p, g[0], g1[0], qi_p, qo_p)
     _drive(N1, g1[0], g1[1], g1[2], g1[3], qi_p, qo_p, fo1, heav, subgrid, cosine, amp, ring, wk,
-           work)
+           wh, work, Z[2])
     c = (E - 1.0 + h) / h
     for j in range(n):
         N1[j] += inp1[j]
         un[j] = u1[j] + c * (N1[j] - N0[j])
     # corrector: exponential trapezoid for q, shared exchange flux into a
-    _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W)
+    _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W)
     for j in range(n):
         dJ[j] = (2.0 * (-(work[j]) / h) - J0[j]) - J0[j]
-        an[j] = ap[j]
-    _apply_op(an, dJ, ops, dense, b, 2, h)
+    _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z)
     for j in range(n):
         un[j] += noise[j]
     _geometry(un, th, heav, subgrid, ring, gn[0], gn[1], gn[2], gn[3])
@@ -274,8 +428,8 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, ops, b,
     return ok
 
 
-@njit(cache=True)
-def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W):  # pragma: no cover - compiled
+@njit(cache=True, inline="always")
+def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma: no cover - compiled
     """Resource corrector of :func:`_step`; leaves ``dq`` in ``W[19]`` (the ``work`` row)."""
     n = st.shape[1]
     qi, qo, a = st[1], st[2], st[3]
@@ -293,7 +447,7 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W):  # pragma: no cover -
         for j in range(n):
             phim[j] = 0.5 * (g[0, j] + g1[0, j])
         remap_row(qi, qo, g[0], phim, qi_m, qo_m)
-        _relax_pair(qi_m, qo_m, ss, be / ta, math.expm1(-(be / ta) * h), h, qi_n, qo_n)
+        _relax_member(qi_m, qo_m, ss, be / ta, h, qi_n, qo_n, mean_only)
         for j in range(n):
             p = phim[j]
             dq[j] = p * (qi_n[j] - qi_m[j]) + (1 - p) * (qo_n[j] - qo_m[j])
@@ -305,7 +459,7 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, W):  # pragma: no cover -
 
 # ---------------------------------------------------------------------- the chunk loop
 @njit(cache=True, parallel=True)
-def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp, noise,
+def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp, noise,
               running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """Advance every running member from step ``n0`` to ``n1`` (one member per task).
 
@@ -317,8 +471,9 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp,
     flags : int64 ``(6,)`` = heaviside, subgrid, cosine, dense D, has input, store fields.
     ring : ``(5, N)`` = ``x, cos x, sin x`` and the exact cell integrals of ``cos``, ``sin``.
     wk : ``(2, 2N)`` kernel ``w`` and ``w'`` extended periodically (non-cosine kernels).
-    ops : ``(B, 3, 1, 2N)`` diffusion kernels (uniform D) or ``(1, 3, N, N)`` transposed
-        matrices (heterogeneous D).
+    wh : complex ``(2, N // 2 + 1)``, ``rfft`` of ``w`` and ``w'`` (non-cosine kernels).
+    ops : ``(B, 3, 1, N // 2 + 1)`` Fourier multipliers of the diffusion operators (uniform
+        D) or ``(1, 3, N, N)`` transposed matrices (heterogeneous D).
     inp : ``(3, K, Bi, N)`` input at the start, end and frame time of each step of the chunk.
     noise : ``(K, B, N)`` noise increments, or ``(1, 1, N)`` zeros.
     running, failed : bool ``(B,)``; pos, last, t_failed ``(B,)``.
@@ -327,22 +482,23 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp,
     for b in prange(state.shape[1]):
         if running[b]:
             _run_member(np.int64(b), n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk,
-                        ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
+                        wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
 @njit(cache=True)
-def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp, noise,
+def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
+                     noise,
                      running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """:func:`run_chunk` on the calling thread only (small batches: no thread start-up)."""
     for b in range(state.shape[1]):
         if running[b]:
-            _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp,
-                        noise, running, pos, last, rec, fields, failed, t_failed)
+            _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops,
+                        inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
 @njit(cache=True)
-def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops, inp, noise,
-                running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
+def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
+                noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`)."""
     n = state.shape[2]
     has_inp, store = flags[4], flags[5]
@@ -355,6 +511,9 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops,
     pr = P[b]
     _geometry(st[0], pr[0], flags[0], flags[1], ring, g[0], g[1], g[2], g[3])
     W = np.zeros((28, n))
+    Z = np.zeros((3, n // 2 + 1), dtype=np.complex128)
+    mean_only = _mean_only(ops, flags[3], b)
+    a_hat = False  # Z[0] holds rfft(a) (after a step with Fourier-space diffusion)
     scratch = np.zeros((8, n))
     zero = np.zeros(n)
     bi = b if inp.shape[2] > 1 else 0
@@ -363,11 +522,13 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops,
         i0 = inp[0, k, bi] if has_inp else zero
         i1 = inp[1, k, bi] if has_inp else zero
         nz = noise[k, b] if has_noise else zero
-        if not _step(st, g, i0, i1, nz, pr, dt, E, flags, amp, ring, wk, ops, b, W):
+        if not _step(st, g, i0, i1, nz, pr, dt, E, flags, amp, ring, wk, wh, ops, b, mean_only,
+                     a_hat, W, Z):
             failed[b] = True
             t_failed[b] = step * dt
             running[b] = False
             break
+        a_hat = not (flags[3] or mean_only)
         c = 0.0
         s = 0.0
         for j in range(n):
@@ -381,7 +542,7 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, ops,
             it = inp[2, k, bi] if has_inp else zero
             vel, width, mass, _ = _observe(st[0], st[1], st[2], st[3], g[0], g[1], g[2], g[3],
                                            it, pr, flags[0], flags[1], flags[2], amp, ring, wk,
-                                           scratch)
+                                           wh, scratch, Z[2])
             rec[0, b, f] = pos[b]
             rec[1, b, f] = vel
             rec[2, b, f] = width
@@ -402,36 +563,38 @@ def _store(fields, b, f, st, g):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def observe_all(state, P, flags, amp, ring, wk, inp_t, mask):  # pragma: no cover - compiled
+def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover - compiled
     """``(B, 4)`` velocity, width, mass and phase of the members where ``mask`` is set
     (``inp_t``: input ``(Bi, N)`` at the observation time)."""
     out = np.full((state.shape[1], 4), np.nan)
     for b in prange(state.shape[1]):
         if mask[b]:
-            _observe_member(np.int64(b), state, P, flags, amp, ring, wk, inp_t, out)
+            _observe_member(np.int64(b), state, P, flags, amp, ring, wk, wh, inp_t, out)
     return out
 
 
 @njit(cache=True)
-def observe_all_serial(state, P, flags, amp, ring, wk, inp_t, mask):  # pragma: no cover
+def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover
     """:func:`observe_all` on the calling thread only."""
     out = np.full((state.shape[1], 4), np.nan)
     for b in range(state.shape[1]):
         if mask[b]:
-            _observe_member(b, state, P, flags, amp, ring, wk, inp_t, out)
+            _observe_member(b, state, P, flags, amp, ring, wk, wh, inp_t, out)
     return out
 
 
 @njit(cache=True)
-def _observe_member(b, state, P, flags, amp, ring, wk, inp_t, out):  # pragma: no cover
+def _observe_member(b, state, P, flags, amp, ring, wk, wh, inp_t, out):  # pragma: no cover
     n = state.shape[2]
     g = np.empty((4, n))
     pr = P[b]
     _geometry(state[0, b], pr[0], flags[0], flags[1], ring, g[0], g[1], g[2], g[3])
     scratch = np.zeros((8, n))
+    zh = np.zeros(n // 2 + 1, dtype=np.complex128)
     it = inp_t[b] if inp_t.shape[0] > 1 else inp_t[0]
     v, w, m, ph = _observe(state[0, b], state[1, b], state[2, b], state[3, b], g[0], g[1], g[2],
-                           g[3], it, pr, flags[0], flags[1], flags[2], amp, ring, wk, scratch)
+                           g[3], it, pr, flags[0], flags[1], flags[2], amp, ring, wk, wh, scratch,
+                           zh)
     out[b, 0] = v
     out[b, 1] = w
     out[b, 2] = m
