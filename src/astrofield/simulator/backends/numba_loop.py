@@ -479,10 +479,13 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
     running, failed : bool ``(B,)``; pos, last, t_failed ``(B,)``.
     rec : ``(4, B, nf)`` position, velocity, width, mass. fields : ``(3, B, nf, N)``.
     """
-    for b in prange(state.shape[1]):
-        if running[b]:
-            _run_member(np.int64(b), n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk,
-                        wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
+    # prange splits its range into equal blocks, one per thread: iterate over the running
+    # members only, so that decided members (often neighbours on a parameter grid, hence in the
+    # same block) do not leave one thread with most of the work
+    alive = np.nonzero(running)[0]
+    for i in prange(alive.size):
+        _run_member(np.int64(alive[i]), n0, n1, dt, E, frame_of, state, P, flags, amp, ring,
+                    wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
 @njit(cache=True)
@@ -567,9 +570,9 @@ def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no 
     """``(B, 4)`` velocity, width, mass and phase of the members where ``mask`` is set
     (``inp_t``: input ``(Bi, N)`` at the observation time)."""
     out = np.full((state.shape[1], 4), np.nan)
-    for b in prange(state.shape[1]):
-        if mask[b]:
-            _observe_member(np.int64(b), state, P, flags, amp, ring, wk, wh, inp_t, out)
+    alive = np.nonzero(mask)[0]  # balanced blocks (see run_chunk)
+    for i in prange(alive.size):
+        _observe_member(np.int64(alive[i]), state, P, flags, amp, ring, wk, wh, inp_t, out)
     return out
 
 
