@@ -7,7 +7,8 @@ next to the boundary; memory a few hundred MB at most.
 
 Prints, from one run: wall time, agreement, disagreements and how many touch the boundary (a cell
 whose 8-neighbourhood contains the other Evans verdict), peak memory (driver and workers, from
-``resource.getrusage``; driver Python allocations from ``tracemalloc``), the cost per point of
+``resource.getrusage``; with ``--trace-memory`` also the driver's Python allocations from
+``tracemalloc``), the cost per point of
 the published scheme (``benchmarks/published_scheme.py`` at N = 3000, dt = 0.01, timed on a few
 points over a short T and extrapolated to T = 500) and the ratio of the two costs per point.
 
@@ -65,6 +66,9 @@ def main() -> None:
                     help="local: one dask worker process per core (the CLI default); serial: "
                     "in this process, the compiled loop spreading each chunk over the cores")
     ap.add_argument("--backend", default=None, help="solve backend (default: numba)")
+    ap.add_argument("--trace-memory", action="store_true",
+                    help="also record the driver's Python allocations with tracemalloc (slows "
+                    "the in-process executor down several times: not for timing)")
     ap.add_argument("--published-points", type=int, default=3)
     ap.add_argument("--published-T", type=float, default=None)
     ap.add_argument("-o", "--output", default=None, help="NetCDF of the map (default: temp)")
@@ -74,14 +78,15 @@ def main() -> None:
     T_pub = args.published_T or (1.0 if args.quick else 5.0)
     out = args.output or os.path.join(tempfile.mkdtemp(prefix="bench_phase_"), "map.nc")
 
-    tracemalloc.start()
+    if args.trace_memory:  # tracemalloc slows every allocation of this process: off by default
+        tracemalloc.start()
     t0 = time.perf_counter()
     ds = phase_diagram([f"D=0.001:0.6:{n}", f"beta=0.001:0.1:{n}"], theta=0.1, gamma=2.0, T=T,
                        N=args.N, dt=args.dt, early_stop=not args.no_early_stop,
                        chunk_size=args.chunk_size, executor=args.executor,
                        workers=args.workers, store=out, progress=True, backend=args.backend)
     wall = time.perf_counter() - t0
-    _, py_peak = tracemalloc.get_traced_memory()
+    _, py_peak = tracemalloc.get_traced_memory() if args.trace_memory else (0, float("nan"))
     tracemalloc.stop()
     rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MB (Linux: KiB)
     rss_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
