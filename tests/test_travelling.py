@@ -175,3 +175,22 @@ def test_branch_in_D_passes_the_speed_maximum_and_matches_simulation():
                 store_fields=False, progress=False)
     assert tb.speed < c.max() and abs(float(sim.velocity_final)) == pytest.approx(tb.speed,
                                                                                   rel=0.005)
+
+
+def test_narrow_branch_at_infinite_D_finds_the_pitchfork_and_its_travelling_branch():
+    # At D = inf (theta 0.1, gamma 2) the drift pitchfork lies on the narrow family, which is
+    # unstable on both sides (another mode), so only the sign of E'(0) can locate it.
+    from astrofield import evans_dprime
+
+    b_star = brentq(lambda b: float(evans_dprime(0.1, b, 2.0, np.inf, "narrow")), 3.9, 4.2,
+                    xtol=1e-12)
+    ds = continue_bumps(Model(theta=0.1, gamma=2.0, D=np.inf), "beta", 3.8, 4.3, N=64,
+                        branch="narrow", max_points=11, max_travelling=8)
+    assert ds.attrs["bump_branch"] == "narrow"
+    drift = json.loads(ds.attrs["drift_bifurcations"])
+    assert len(drift) == 1 and drift[0] == pytest.approx(b_star, abs=1e-6)
+    trav = ds["branch"].values == "travelling"
+    assert trav.sum() >= 3
+    c, b = ds["speed"].values[trav], ds["beta"].values[trav]
+    assert c.min() < 0.01 and np.all(c > 0)
+    assert b[np.argmin(c)] == pytest.approx(b_star, abs=1e-3)  # born at the pitchfork

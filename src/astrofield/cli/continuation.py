@@ -197,13 +197,16 @@ astrofield continue --firing sigmoid --steepness 20 --D 0.3 --param beta --start
               help="Largest number of points on the stationary branch.")
 @click.option("--ds", type=float, default=0.05, show_default=True,
               help="Initial arclength step (parameter in units of |stop - start|).")
+@click.option("--branch", type=click.Choice(["wide", "narrow"]), default="wide",
+              show_default=True, help="Bump family to follow (Heaviside; the sigmoid start "
+              "guess). Near the fold at large D the drift bifurcation is on the narrow one.")
 @click.option("--no-travelling", is_flag=True, help="Do not switch onto travelling bumps.")
 @output_option("NetCDF file of the branch (written atomically).")
 @plot_option("Bifurcation diagram (solid stable, dashed unstable, markers at special points).")
 @json_option
 @quiet_option
 def continue_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params, N, param,
-                 start, stop, max_points, ds, no_travelling, output, plot, as_json,
+                 start, stop, max_points, ds, branch, no_travelling, output, plot, as_json,
                  quiet) -> None:
     """Follow bumps in one parameter: folds, drift bifurcations, travelling bumps."""
     from astrofield.model.definition import PARAMETER_RANGES
@@ -225,7 +228,7 @@ def continue_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_p
     _check_dir(plot, "--plot")
     try:
         res = continue_bumps(model, param, start, stop, N=N, max_points=max_points, ds=ds,
-                             travelling=not no_travelling)
+                             travelling=not no_travelling, branch=branch)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if output:

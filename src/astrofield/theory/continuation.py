@@ -52,6 +52,7 @@ import xarray as xr
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.model.definition import PARAMETER_RANGES, Model
+from astrofield.theory.evans import evans_dprime
 from astrofield.theory.spectra import UNSTABLE_TOL, spectrum
 from astrofield.theory.steady import (
     DEFAULT_TOL,
@@ -313,7 +314,7 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
                    mass: float = 2 * np.pi, init: Any = "heaviside", ds: float = 0.05,
                    ds_min: float = 1e-5, ds_max: float = 0.2, max_points: int = 200,
                    tol: float = DEFAULT_TOL, spectra: bool = True, travelling: bool = True,
-                   max_travelling: int = 60) -> xr.Dataset:
+                   max_travelling: int = 60, branch: str = "wide") -> xr.Dataset:
     """Follow the bump branch of ``model`` in ``param`` from ``start`` to ``stop``.
 
     Parameters
@@ -333,6 +334,11 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         Largest number of points on the stationary branch.
     spectra
         Compute the spectrum (``n_unstable``, leading eigenvalue) at every point.
+    branch
+        Bump family to follow: ``"wide"`` or ``"narrow"`` (Heaviside firing: the two roots of
+        the edge equations either side of the fold; sigmoid firing: the Heaviside bump used as
+        the start guess when ``init="heaviside"``). Near the fold at large ``D`` the drift
+        bifurcation can lie on the narrow family only.
     travelling
         Switch onto the travelling branch at the first drift bifurcation (sigmoid) or at every
         drift bifurcation (Heaviside, homogeneous ``D``) and follow it for at most
@@ -367,6 +373,8 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         raise ValueError(f"start = stop = {start:g}: give a range to continue over")
     N = check_int("N", N, 16)
     max_points = check_int("max_points", max_points, 2)
+    if branch not in ("wide", "narrow"):
+        raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     check_range("ds", ds, 0, np.inf, lo_open=True)
     from dataclasses import replace
 
@@ -375,24 +383,27 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
             "spectra": spectra, "eig_kw": {"k": 10, "dense_max": 400}}
     if model.firing == "heaviside":
         pts, msg = _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points,
-                                     spectra)
+                                     spectra, branch)
         if travelling and D_field is None:
             msg = _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pts,
-                                        msg)
+                                        msg, branch)
         elif travelling and any(p.kind == "drift" for p in pts):
             msg = (msg + "; " if msg else "") + (
                 "travelling Heaviside bumps are not computed with a heterogeneous D_field")
     else:
         pts, msg = _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts,
-                                  travelling, max_travelling)
-    return _to_dataset(pts, msg, model, param, N, tol, time.perf_counter() - t0, D_field)
+                                  travelling, max_travelling, branch)
+    out = _to_dataset(pts, msg, model, param, N, tol, time.perf_counter() - t0, D_field)
+    out.attrs["bump_branch"] = branch
+    return out
 
 
 def _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts, travelling,
-                   max_travelling):
+                   max_travelling, branch="wide"):
     pts: list[_Point] = []
     try:
-        st = steady_bump(model, N, init=init, D_field=D_field, mass=mass, tol=tol)
+        st = steady_bump(model, N, init=init, D_field=D_field, mass=mass, tol=tol,
+                         branch=branch)
     except SteadyStateError as exc:
         return pts, f"no bump to continue from at {param} = {start:g}: {exc}"
     br = _Branch(st.system, param, abs(stop - start), tol)
@@ -464,9 +475,9 @@ def _switch(br: _Branch, bp: _Point, stop, start, opts, max_travelling, pts) -> 
 # Heaviside: natural-parameter steps on the edge equations
 # --------------------------------------------------------------------------------------------
 
-def _heaviside_point(system, param, p, spectra):
+def _heaviside_point(system, param, p, spectra, branch="wide"):
     sysm = system.with_params(**{param: float(p)})
-    st = heaviside_bump(sysm)
+    st = heaviside_bump(sysm, branch=branch)
     pt = _Point(np.zeros(0), float(p), residual=st.residual, measures=bump_measures(sysm, st.u))
     pt.measures["width"] = 2 * st.Delta
     if spectra:
@@ -475,29 +486,39 @@ def _heaviside_point(system, param, p, spectra):
     return pt
 
 
-def _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points, spectra):
+def _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points, spectra,
+                      branch="wide"):
     system = RingSystem(model, N, D_field=D_field, mass=mass)
     pts: list[_Point] = []
     values = np.linspace(start, stop, max_points)
     msg = ""
+    pitch = _pitchfork_sign(system, param, branch)
     for i, p in enumerate(values):
         try:
-            pt = _heaviside_point(system, param, p, True)
+            pt = _heaviside_point(system, param, p, True, branch)
         except SteadyStateError as exc:
             if i == 0:
                 return pts, f"no bump to continue from at {param} = {start:g}: {exc}"
             pf = _bisect_heaviside(system, param, values[i - 1], p,
-                                   lambda q: _exists(system, param, q))
-            fold = _heaviside_point(system, param, pf, spectra)
+                                   lambda q: _exists(system, param, q, branch))
+            fold = _heaviside_point(system, param, pf, spectra, branch)
             fold.kind = "fold"
             pts.append(fold)
             msg = f"the bump ceases to exist past the fold at {param} = {pf:.8g}"
             break
-        if pts and pts[-1].stable != pt.stable and pts[-1].kind != "fold":
+        if pts and pitch is not None and pitch(values[i - 1]) != pitch(p):
+            # special case: E'(0) changes sign -- a drift pitchfork, also on unstable branches
+            s0 = pitch(values[i - 1])
+            pd = _bisect_heaviside(system, param, values[i - 1], p,
+                                   lambda q, s0=s0: pitch(q) == s0)
+            d = _heaviside_point(system, param, pd, spectra, branch)
+            d.kind = "drift"
+            pts.append(d)
+        elif pts and pts[-1].stable != pt.stable and pts[-1].kind != "fold":
             pd = _bisect_heaviside(system, param, values[i - 1], p,
                                    lambda q, s0=pts[-1].stable: _heaviside_point(
-                                       system, param, q, True).stable == s0)
-            d = _heaviside_point(system, param, pd, spectra)
+                                       system, param, q, True, branch).stable == s0)
+            d = _heaviside_point(system, param, pd, spectra, branch)
             d.kind = "drift"
             pts.append(d)
         pt.kind = "start" if i == 0 else "regular"
@@ -507,7 +528,29 @@ def _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points, s
     return pts, msg
 
 
-def _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pts, msg):
+def _pitchfork_sign(system, param, branch):
+    """``p -> sign E'(0)`` where the Evans function applies (cosine kernel of amplitude 1,
+    ``tau = 1``, resting mass ``2 pi``, uniform ``D``), else ``None``. ``E'(0)`` changes sign
+    exactly at a drift pitchfork, whether or not another mode is unstable there."""
+    m = system.model
+    k = m.kernel
+    special = (type(k).__name__ == "Cosine" and float(getattr(k, "amplitude", 0.0)) == 1.0
+               and float(m.tau) == 1.0 and system.D_field is None
+               and abs(system.mass - 2 * np.pi) < 1e-12 and param in ("beta", "gamma", "D",
+                                                                       "theta"))
+    if not special:
+        return None
+
+    def sign(p):
+        pr = {"theta": m.theta, "beta": m.beta, "gamma": m.gamma, "D": m.D}
+        pr[param] = float(p)
+        return bool(evans_dprime(pr["theta"], pr["beta"], pr["gamma"], pr["D"], branch) > 0)
+
+    return sign
+
+
+def _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pts, msg,
+                          branch="wide"):
     """At every drift point of the stationary Heaviside branch, follow the travelling branch
     (:func:`astrofield.theory.travelling.follow_speed`); its points are appended to ``pts``."""
     drift = [p for p in pts if p.kind == "drift"]
@@ -515,7 +558,7 @@ def _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pt
         return msg
     system = RingSystem(model, N, mass=mass)
     for d in drift:
-        st = heaviside_bump(system.with_params(**{param: d.p}))
+        st = heaviside_bump(system.with_params(**{param: d.p}), branch=branch)
         bumps, why = follow_speed(model, param, d.p, st.Delta, st.extra["A0"], start, stop,
                                   max_points=max_travelling, mass=mass)
         for i, b in enumerate(bumps):
@@ -528,9 +571,9 @@ def _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pt
     return msg
 
 
-def _exists(system, param, p) -> bool:
+def _exists(system, param, p, branch="wide") -> bool:
     try:
-        heaviside_bump(system.with_params(**{param: float(p)}))
+        heaviside_bump(system.with_params(**{param: float(p)}), branch=branch)
         return True
     except SteadyStateError:
         return False
