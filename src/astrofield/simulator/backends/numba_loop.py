@@ -34,8 +34,8 @@ view (``W[3]``, ``g[0]``, ...) and every array passed to a compiled function; in
 touches some forty rows these updates cost about a third of the time, and in parallel runs the
 shared read-only arrays (``ring``, ``ops``, ...) bounce their counters between cores.
 :func:`_run_member` therefore works on *borrowed* arrays (:func:`_borrow`: same data, no
-reference count, so views and calls of them update nothing) of arrays that it keeps alive
-itself until the member's chunk is done.
+reference count, so views and calls of them update nothing) of its arguments, which its caller
+keeps alive until the member's chunk is done.
 
 Failure detection: after every step each member's ``u, q, a`` are checked for finiteness; a member
 whose new state is not finite keeps its last finite state, stops, and its ``t_failed`` is set.
@@ -532,8 +532,8 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, 
                 noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`).
 
-    Owns the member's working arrays and hands :func:`_member_steps` borrowed views of them and
-    of the inputs (no reference counting in the step); they stay alive until it returns."""
+    Owns the member's working arrays; :func:`_member_steps` borrows them and the inputs (no
+    reference counting in the steps), which stay alive here until it returns."""
     n = state.shape[2]
     st = np.empty((4, n))
     for k in range(4):
@@ -543,27 +543,23 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, 
     Z = np.zeros((3, n // 2 + 1), dtype=np.complex128)
     scratch = np.zeros((8, n))
     zero = np.zeros(n)
-    _member_steps(b, n0, n1, dt, E, frame_of, _borrow(st), _borrow(g), _borrow(P), _borrow(flags),
-                  amp, _borrow(ring), _borrow(wk), _borrow(wh), _borrow(ops), _borrow(inp),
-                  _borrow(noise), running, pos, last, rec, _borrow(fields), failed, t_failed,
-                  _borrow(W), _borrow(Z), _borrow(scratch), _borrow(zero))
-    for k in range(4):  # the owned arrays are used here, after the borrowed ones are done
+    _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
+                  noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch, zero)
+    for k in range(4):
         state[k, b] = st[k]
-    _keep_alive(g, W, Z, scratch, zero)
-
-
-@njit(cache=True)
-def _keep_alive(g, W, Z, scratch, zero):  # pragma: no cover - compiled
-    """A last use of owned arrays whose borrowed views were in use until now."""
-    return g.size + W.size + Z.size + scratch.size + zero.size
 
 
 @njit(cache=True)
 def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
                   noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch,
                   zero):  # pragma: no cover - compiled
-    """The step loop of :func:`_run_member` on borrowed arrays (``st``: the member's state,
-    ``g`` its geometry; scratch ``W``, ``Z``, ``scratch``, ``zero``)."""
+    """The step loop of :func:`_run_member` (``st``: the member's state, ``g`` its geometry;
+    scratch ``W``, ``Z``, ``scratch``, ``zero``). Every array that a step views or passes on is
+    borrowed first: the caller holds the arguments alive for the whole call."""
+    st, g, P, flags, ring, wk, wh = (_borrow(st), _borrow(g), _borrow(P), _borrow(flags),
+                                     _borrow(ring), _borrow(wk), _borrow(wh))
+    ops, inp, noise, fields = _borrow(ops), _borrow(inp), _borrow(noise), _borrow(fields)
+    W, Z, scratch, zero = _borrow(W), _borrow(Z), _borrow(scratch), _borrow(zero)
     n = st.shape[1]
     has_inp, store = flags[4], flags[5]
     has_noise = noise.shape[0] > 1 or noise.shape[1] > 1
