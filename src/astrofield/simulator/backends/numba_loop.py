@@ -31,11 +31,12 @@ edge cells only) is always summed directly.
 
 Reference counting: numba counts references to every array with atomic operations, on every
 view (``W[3]``, ``g[0]``, ...) and every array passed to a compiled function; in a step that
-touches some forty rows these updates cost about a third of the time, and in parallel runs the
-shared read-only arrays (``ring``, ``ops``, ...) bounce their counters between cores.
-:func:`_run_member` therefore works on *borrowed* arrays (:func:`_borrow`: same data, no
-reference count, so views and calls of them update nothing) of its arguments, which its caller
-keeps alive until the member's chunk is done.
+touches some forty rows these updates took a fifth to a third of the time (gdb sampling at
+``N`` 128), and in parallel runs the shared read-only arrays (``ring``, ``ops``, ...) bounce
+their counters between cores. The step loop (:func:`_member_steps`) therefore works on
+*borrowed* arrays (:func:`_borrow`: same data, no reference count, so views and calls of them
+update nothing) of its arguments, which its caller :func:`_run_member` holds alive for the
+whole call.
 
 Failure detection: after every step each member's ``u, q, a`` are checked for finiteness; a member
 whose new state is not finite keeps its last finite state, stops, and its ``t_failed`` is set.
@@ -66,9 +67,9 @@ SPARSE_MAX = 32
 def _borrow(typingctx, arr):
     """A view of ``arr`` (same data, shape and strides) without a reference count.
 
-    Views of it and calls passing it do no atomic reference-count updates. The caller must keep
-    ``arr`` itself alive (use it after the last use of the borrowed array): the borrowed array
-    does not keep the memory alive.
+    Views of it and calls passing it do no atomic reference-count updates. The borrowed array
+    does not keep the memory alive: borrow only arrays that outlive every use of the result,
+    such as a function's own arguments (its caller holds them for the whole call).
     """
     def codegen(context, builder, signature, args):
         ary = context.make_array(arr)(context, builder, value=args[0])
