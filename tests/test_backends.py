@@ -141,3 +141,29 @@ def test_numba_backend_needs_rocket_fft(monkeypatch):
     assert backends.choose(None) == "numpy"
     with pytest.raises(ValueError, match="numba.*not available here.*rocket-fft"):
         backends.choose("numba")
+
+
+def test_borrowed_array_is_the_same_memory():
+    """``_borrow`` (the step loop's arrays without a reference count) reads and writes the
+    owner's data with the owner's shape and strides, also through views of views."""
+    from numba import njit
+
+    from astrofield.simulator.backends.numba_loop import _borrow
+
+    @njit
+    def touch(a):
+        v = _borrow(a)
+        row = v[1]
+        row[:] = -1.0
+        v[2, 1:3] = 5.0
+        s = 0.0
+        for j in range(v.shape[1]):
+            s += v[0, j]
+        return s, v.shape[0], v.shape[1], v.strides[0]
+
+    a = np.arange(12.0).reshape(3, 4)
+    s, n0, n1, stride = touch(a)
+    assert (s, n0, n1, stride) == (0.0 + 1.0 + 2.0 + 3.0, 3, 4, a.strides[0])
+    np.testing.assert_array_equal(a[1], -1.0)
+    np.testing.assert_array_equal(a[2], [8.0, 5.0, 5.0, 11.0])
+    np.testing.assert_array_equal(a[0], [0.0, 1.0, 2.0, 3.0])

@@ -36,33 +36,71 @@ ENABLED = HAVE_NUMBA
 #: in units of ``dx`` from the left node of the interval holding a crossing). ``VINV`` is the
 #: inverse Vandermonde matrix: ``coef = VINV @ values`` are the monomial coefficients of the
 #: interpolating polynomial (degree ``2 HALF - 1``, crossing error ``O(dx^(2 HALF))``).
-HALF = 4
+HALF = 4  # _crossing is unrolled for 2 * HALF = 8 stencil values
 STENCIL = np.arange(1.0 - HALF, HALF + 1.0)
 VINV = np.linalg.inv(np.vander(STENCIL, 2 * HALF, increasing=True))
 
 if HAVE_NUMBA:
 
+    @njit(cache=True, inline="always")
+    def _coef(j, v0, v1, v2, v3, v4, v5, v6, v7):  # pragma: no cover - compiled
+        """Monomial coefficient ``j`` of the interpolant: ``sum_i VINV[j, i] v_i`` (in order)."""
+        c = 0.0
+        c += VINV[j, 0] * v0
+        c += VINV[j, 1] * v1
+        c += VINV[j, 2] * v2
+        c += VINV[j, 3] * v3
+        c += VINV[j, 4] * v4
+        c += VINV[j, 5] * v5
+        c += VINV[j, 6] * v6
+        c += VINV[j, 7] * v7
+        return c
+
     @njit(cache=True)
     def _crossing(row, th, k, n, v0, v1):  # pragma: no cover - compiled
-        """Offset ``s`` in [0, 1] of the root of the interpolant through ``row[k+STENCIL] - th``."""
-        m = 2 * HALF
-        c = np.zeros(m)
-        for i in range(m):
-            vi = row[(k + 1 - HALF + i) % n] - th
-            for j in range(m):
-                c[j] += VINV[j, i] * vi
+        """Offset ``s`` in [0, 1] of the root of the interpolant through ``row[k+STENCIL] - th``.
+
+        The ``2 HALF = 8`` values and coefficients are local scalars (no allocation per call);
+        the root is refined by Newton's method from the linear guess ``v0 / (v0 - v1)``.
+        """
+        i0 = k + 1 - HALF
+        w0 = row[i0 % n] - th
+        w1 = row[(i0 + 1) % n] - th
+        w2 = row[(i0 + 2) % n] - th
+        w3 = row[(i0 + 3) % n] - th
+        w4 = row[(i0 + 4) % n] - th
+        w5 = row[(i0 + 5) % n] - th
+        w6 = row[(i0 + 6) % n] - th
+        w7 = row[(i0 + 7) % n] - th
+        c0 = _coef(0, w0, w1, w2, w3, w4, w5, w6, w7)
+        c1 = _coef(1, w0, w1, w2, w3, w4, w5, w6, w7)
+        c2 = _coef(2, w0, w1, w2, w3, w4, w5, w6, w7)
+        c3 = _coef(3, w0, w1, w2, w3, w4, w5, w6, w7)
+        c4 = _coef(4, w0, w1, w2, w3, w4, w5, w6, w7)
+        c5 = _coef(5, w0, w1, w2, w3, w4, w5, w6, w7)
+        c6 = _coef(6, w0, w1, w2, w3, w4, w5, w6, w7)
+        c7 = _coef(7, w0, w1, w2, w3, w4, w5, w6, w7)
         s = v0 / (v0 - v1)
-        for _ in range(4):
-            p = c[m - 1]
-            dp = 0.0
-            for j in range(m - 2, -1, -1):
-                dp = dp * s + p
-                p = p * s + c[j]
+        for _ in range(4):  # Newton on the degree-7 polynomial (Horner for p and p')
+            p = c7
+            dp = p
+            p = p * s + c6
+            dp = dp * s + p
+            p = p * s + c5
+            dp = dp * s + p
+            p = p * s + c4
+            dp = dp * s + p
+            p = p * s + c3
+            dp = dp * s + p
+            p = p * s + c2
+            dp = dp * s + p
+            p = p * s + c1
+            dp = dp * s + p
+            p = p * s + c0
             if dp == 0:
                 break
             s = s - p / dp
         return min(max(s, 0.0), 1.0)
-
 
     @njit(cache=True, fastmath=False)
     def edges_row(u, th, x, dx, cell_cos, cell_sin, phi, mc, ms, m1):  # pragma: no cover

@@ -29,6 +29,15 @@ by an ``rfft``/``irfft`` pair with the kernel's transform, except a Heaviside bu
 extended kernel; cheaper for so few cells); the first-moment correction (non-zero in the two
 edge cells only) is always summed directly.
 
+Reference counting: numba counts references to every array with atomic operations, on every
+view (``W[3]``, ``g[0]``, ...) and every array passed to a compiled function; in a step that
+touches some forty rows these updates took a fifth to a third of the time (gdb sampling at
+``N`` 128), and in parallel runs the shared read-only arrays (``ring``, ``ops``, ...) bounce
+their counters between cores. The step loop (:func:`_member_steps`) therefore works on
+*borrowed* arrays (:func:`_borrow`: same data, no reference count, so views and calls of them
+update nothing) of its arguments, which its caller :func:`_run_member` holds alive for the
+whole call.
+
 Failure detection: after every step each member's ``u, q, a`` are checked for finiteness; a member
 whose new state is not finite keeps its last finite state, stops, and its ``t_failed`` is set.
 """
@@ -39,6 +48,8 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba.core import cgutils
+from numba.extending import intrinsic
 from rocket_fft import c2r, r2c  # registers numpy.fft for numba; r2c/c2r write into `out`
 
 from astrofield.simulator.compiled import edges_row, relax_scalar, remap_row
@@ -50,6 +61,24 @@ _AXIS = np.zeros(1, dtype=np.int64)  # the one transform axis of a row
 #: Heaviside drive of a non-cosine kernel: summed directly over the active cells when there are
 #: at most this many (cost ``N`` per active cell), else by an ``rfft``/``irfft`` pair.
 SPARSE_MAX = 32
+
+
+@intrinsic
+def _borrow(typingctx, arr):
+    """A view of ``arr`` (same data, shape and strides) without a reference count.
+
+    Views of it and calls passing it do no atomic reference-count updates. The borrowed array
+    does not keep the memory alive: borrow only arrays that outlive every use of the result,
+    such as a function's own arguments (its caller holds them for the whole call).
+    """
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(arr)(context, builder, value=args[0])
+        null = cgutils.get_null_value(ary.meminfo.type)
+        ary.meminfo = null
+        ary.parent = cgutils.get_null_value(ary.parent.type)
+        return ary._getvalue()
+
+    return arr(arr), codegen
 
 
 @njit(cache=True, inline="always")
@@ -502,23 +531,44 @@ def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh
 @njit(cache=True)
 def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
                 noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
-    """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`)."""
+    """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`).
+
+    Owns the member's working arrays; :func:`_member_steps` borrows them and the inputs (no
+    reference counting in the steps), which stay alive here until it returns."""
     n = state.shape[2]
-    has_inp, store = flags[4], flags[5]
-    has_noise = noise.shape[0] > 1 or noise.shape[1] > 1
-    dx = 2 * np.pi / n
     st = np.empty((4, n))
     for k in range(4):
         st[k] = state[k, b]
     g = np.empty((4, n))
-    pr = P[b]
-    _geometry(st[0], pr[0], flags[0], flags[1], ring, g[0], g[1], g[2], g[3])
     W = np.zeros((28, n))
     Z = np.zeros((3, n // 2 + 1), dtype=np.complex128)
-    mean_only = _mean_only(ops, flags[3], b)
-    a_hat = False  # Z[0] holds rfft(a) (after a step with Fourier-space diffusion)
     scratch = np.zeros((8, n))
     zero = np.zeros(n)
+    _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
+                  noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch, zero)
+    for k in range(4):
+        state[k, b] = st[k]
+
+
+@njit(cache=True)
+def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
+                  noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch,
+                  zero):  # pragma: no cover - compiled
+    """The step loop of :func:`_run_member` (``st``: the member's state, ``g`` its geometry;
+    scratch ``W``, ``Z``, ``scratch``, ``zero``). Every array that a step views or passes on is
+    borrowed first: the caller holds the arguments alive for the whole call."""
+    st, g, P, flags, ring, wk, wh = (_borrow(st), _borrow(g), _borrow(P), _borrow(flags),
+                                     _borrow(ring), _borrow(wk), _borrow(wh))
+    ops, inp, noise, fields = _borrow(ops), _borrow(inp), _borrow(noise), _borrow(fields)
+    W, Z, scratch, zero = _borrow(W), _borrow(Z), _borrow(scratch), _borrow(zero)
+    n = st.shape[1]
+    has_inp, store = flags[4], flags[5]
+    has_noise = noise.shape[0] > 1 or noise.shape[1] > 1
+    dx = 2 * np.pi / n
+    pr = P[b]
+    _geometry(st[0], pr[0], flags[0], flags[1], ring, g[0], g[1], g[2], g[3])
+    mean_only = _mean_only(ops, flags[3], b)
+    a_hat = False  # Z[0] holds rfft(a) (after a step with Fourier-space diffusion)
     bi = b if inp.shape[2] > 1 else 0
     for step in range(n0 + 1, n1 + 1):
         k = step - n0 - 1
@@ -552,8 +602,6 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, 
             rec[3, b, f] = mass
             if store:
                 _store(fields, b, f, st, g)
-    for k in range(4):
-        state[k, b] = st[k]
 
 
 @njit(cache=True)
