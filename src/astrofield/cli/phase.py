@@ -3,7 +3,7 @@
 Command shapes::
 
     astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 --theta 0.1 \\
-        --T 500 -o map.nc --plot map.png [--json] [--N 64] [--dt 0.05] [--eps 0.05] \\
+        --T 500 -o map.nc --plot map.png [--json] [--N 128] [--dt 0.05] [--eps 0.05] \\
         [--chunk-size 125] [--workers 2] [--scheduler local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...]
