@@ -158,3 +158,10 @@ def test_cli_run_summary_matches_the_saved_dataset(tmp_path):
     assert s["drift"] == float(ds["drift"]) and s["width"] == float(ds["width_final"])
     assert s["final_position"] == float(ds["position"].values[-1])
     assert s["mass_drift"] == float(ds["mass_drift"])
+
+
+def test_simulate_is_exported_at_the_top_level():
+    import astrofield
+    from astrofield.simulator import integrator
+
+    assert astrofield.simulate is integrator.simulate

@@ -37,7 +37,7 @@ _ATTRS = {
     "model.noise": ["Noise"],
     "model.stimulus": ["Pulse", "Stimulus"],
     "simulator": ["trackers"],
-    "simulator.integrator": ["solve"],
+    "simulator.integrator": ["solve", "simulate"],
     "theory.bump": ["Bump", "stationary_bumps", "bump_branches", "fold", "existence_curve"],
     "theory.evans": ["evans", "evans_dprime", "evans_zeros"],
     "theory.fourier": ["fourier_stability"],
