@@ -305,6 +305,12 @@ class EarlyStop:
                                                <= self.resolution * dx)
 
 
+def _early_stop(T: float, N: int, rule: VerdictRule) -> EarlyStop:
+    """The phase map's early-decision rule: travel threshold at least the verdict rule's
+    ``growth``, so that stopping a traveller cannot change its verdict."""
+    return EarlyStop(T, N, travel=max(2.0, rule.growth))
+
+
 def extrapolate_to_T(T: float, t_d: np.ndarray, drift_d: np.ndarray, v_d: np.ndarray,
                      v_before: np.ndarray, kind: np.ndarray, t_ref: float
                      ) -> dict[str, np.ndarray]:
@@ -464,7 +470,7 @@ def _simulate(res: dict[str, Any], idx: np.ndarray, model: Model, rule: VerdictR
               T: float, N: int, dt: float, eps: float, stride: int, early_stop: bool,
               traces: bool, backend: str | None = None) -> None:
     """Run the points ``idx`` (all with a bump) and fill their entries of ``res``."""
-    stop = EarlyStop(T, N, travel=max(2.0, rule.growth)) if early_stop else None
+    stop = _early_stop(T, N, rule) if early_stop else None
     with warnings.catch_warnings():  # failures are reported per point (verdict "failed")
         warnings.simplefilter("ignore", NonFiniteWarning)
         ds = solve(model, T=T, dt=dt, N=N, init="bump", eps=eps, store_fields=False,
@@ -570,7 +576,7 @@ def _attrs(**kw: Any) -> dict[str, Any]:
            "reference": "Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036"}
     out.update({f"rule_{k}": v for k, v in asdict(rule).items()})
     if kw.get("early_stop"):
-        es = EarlyStop(1.0, 16, travel=max(2.0, rule.growth))
+        es = _early_stop(1.0, 16, rule)
         out.update({"early_travel": es.travel, "early_relax": es.relax,
                     "early_resolution": es.resolution})
     out.update({k: (int(v) if isinstance(v, bool) else v) for k, v in kw.items()})

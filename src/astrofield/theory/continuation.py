@@ -534,7 +534,7 @@ def _pitchfork_sign(system, param, branch):
     exactly at a drift pitchfork, whether or not another mode is unstable there."""
     m = system.model
     k = m.kernel
-    special = (type(k).__name__ == "Cosine" and float(getattr(k, "amplitude", 0.0)) == 1.0
+    special = (k.is_cosine and float(k.amplitude) == 1.0
                and float(m.tau) == 1.0 and system.D_field is None
                and abs(system.mass - 2 * np.pi) < 1e-12 and param in ("beta", "gamma", "D",
                                                                        "theta"))

@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.integrate import solve_bvp
+from scipy.integrate import cumulative_trapezoid, solve_bvp
 from scipy.interpolate import CubicSpline
 from scipy.optimize import root
 
@@ -373,10 +373,11 @@ class _Arcs:
         Qi = _closed_q(h + Li * s * (1 - 1e-12), h, A, c, m)
         G = self.green(c)
         xa = -h + La * s
-        Ip = _cumtrapz(La * G(h - xa) * Qa, s)
-        Im = _cumtrapz(La * G(-h - xa) * Qa, s)
+        Ip = cumulative_trapezoid(La * G(h - xa) * Qa, s, initial=0.0)
+        Im = cumulative_trapezoid(La * G(-h - xa) * Qa, s, initial=0.0)
         if self.inf:
-            y = np.vstack([Qa, Ip, Im, Qi, _cumtrapz(La * Qa, s), _cumtrapz(Li * Qi, s)])
+            y = np.vstack([Qa, Ip, Im, Qi, cumulative_trapezoid(La * Qa, s, initial=0.0),
+                           cumulative_trapezoid(Li * Qi, s, initial=0.0)])
         else:
             y = np.vstack([Qa, np.full_like(s, A), Ip, Im, Qi, np.full_like(s, A)])
         return s, y
@@ -386,10 +387,6 @@ def _base_mesh(n: int = 400) -> np.ndarray:
     """Uniform nodes on ``[0, 1]`` plus geometric clusters at both ends (edge layers)."""
     return np.unique(np.concatenate([np.linspace(0, 1, n), 1 - np.geomspace(1e-6, 0.2, 60),
                                      np.geomspace(1e-6, 0.2, 60)]))
-
-
-def _cumtrapz(f: np.ndarray, s: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(s))])
 
 
 def _bvp_solve(arcs: _Arcs, s, y, p, tol: float) -> TravellingBump:
