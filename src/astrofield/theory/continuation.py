@@ -493,6 +493,7 @@ def _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points, s
     values = np.linspace(start, stop, max_points)
     msg = ""
     pitch = _pitchfork_sign(system, param, branch)
+    sign = None  # sign of E'(0) at the previous point (special case only)
     for i, p in enumerate(values):
         try:
             pt = _heaviside_point(system, param, p, True, branch)
@@ -506,9 +507,9 @@ def _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points, s
             pts.append(fold)
             msg = f"the bump ceases to exist past the fold at {param} = {pf:.8g}"
             break
-        if pts and pitch is not None and pitch(values[i - 1]) != pitch(p):
+        s0, sign = sign, (pitch(p) if pitch is not None else None)
+        if pts and s0 is not None and s0 != sign:
             # special case: E'(0) changes sign -- a drift pitchfork, also on unstable branches
-            s0 = pitch(values[i - 1])
             pd = _bisect_heaviside(system, param, values[i - 1], p,
                                    lambda q, s0=s0: pitch(q) == s0)
             d = _heaviside_point(system, param, pd, spectra, branch)
