@@ -66,36 +66,58 @@ def test_verdict_rule_validation():
 def test_early_stop_rule_follows_members():
     rule = EarlyStop(T=500, N=128)
     z = np.zeros(4)
-    assert not rule(10.0, z, np.full(4, 1e-3), z, np.arange(4)).any()  # records v_ref only
-    # member 0: steady but slow (no decision); 1: travels at 5 v_ref, steady only once the
-    # window holds four equal speeds; 2: geometric decay below the resolution; 3: an oscillating
-    # relaxation passing through zero (never decided: it would move back afterwards)
-    v = np.array([[1e-3, 5e-3, 1e-5, 4e-6], [1e-3, 5e-3, 5e-6, 2e-6],
-                  [1e-3, 5e-3, 2.5e-6, 1e-7], [1e-3, 5e-3, 1.25e-6, -1e-7]])
-    out = [rule(20.0 + 10 * k, z, v[k], z, np.arange(4)).tolist() for k in range(4)]
-    assert out[:3] == [[False] * 4] * 3
-    assert out[3] == [False, True, True, False]
+    assert not rule(5.0, z, np.full(4, 1e-3), z, np.arange(4)).any()  # before t_ref: ignored
+    d10 = np.array([1e-2, 5e-2, 0.0, 0.0])
+    assert not rule(10.0, d10, np.full(4, 1e-3), z, np.arange(4)).any()  # records v_ref only
+    # member 0: steady but slow (no decision); 1: travels at 5 v_ref (drift 5e-3 t), decided
+    # once the window holds seven mean speeds (t = 80); 2: halves every 10 time units below
+    # 5 % of v_ref, remaining motion 2 |v| / mu = 1.4e-4 rad < a tenth of a cell (4.9e-3):
+    # decided at t = 50; 3: an oscillating relaxation passing through zero (never decided)
+    out = []
+    for k, t in enumerate(np.arange(20.0, 90.0, 10.0)):
+        v = np.array([1e-3, 5e-3, 4e-5 * 0.5 ** k, 1e-7 * (-1) ** k])
+        drift = np.array([1e-3 * t, 5e-3 * t, 0.0, 0.0])
+        alive = rule.decided < 0
+        out.append(rule(t, drift[alive], v[alive], z[alive], np.flatnonzero(alive)).tolist())
+    assert out[2] == [False, False, False, False] and out[3] == [False, False, True, False]
+    assert out[6] == [False, True, False]
     assert rule.decided.tolist() == [-1, 1, 0, -1]
-    assert rule.t_decided[1] == 50.0 and rule.velocity_decided[1] == 5e-3
-    assert rule.velocity_before[2] == 2.5e-6
-    # the remaining members 0 and 3 keep their own histories after the others left
-    d = rule(60.0, z[:2], np.array([1e-3, -1e-7]), z[:2], np.array([0, 3]))
-    assert d.tolist() == [False, False]
+    assert rule.t_decided[1] == 80.0 and rule.speed[1] == pytest.approx(5e-3, rel=1e-12)
+    assert rule.drift_bound[1] == pytest.approx(0.0, abs=1e-12)  # steady: exact
+    assert rule.t_decided[2] == 50.0 and rule.rate[2] == pytest.approx(np.log(2) / 10)
+    assert rule.drift_bound[2] == pytest.approx(5e-6 / (0.5 * np.log(2) / 10))
+
+
+def test_travelling_decision_bounds_an_exponential_approach_to_steady_speed():
+    """Speed c (1 - 0.9 exp(-mu t)): closed-form drift; the extrapolated drift at T is within
+    the reported bound and the decision comes once the bound is below 0.2 % of the drift."""
+    c, mu, T = 0.02, 0.02, 500.0
+    drift = lambda t: c * t - 0.9 * c * (1 - np.exp(-mu * t)) / mu  # noqa: E731
+    speed = lambda t: c * (1 - 0.9 * np.exp(-mu * t))  # noqa: E731
+    rule = EarlyStop(T=T, N=128)
+    for t in np.arange(10.0, T, 10.0):
+        if rule(t, np.array([drift(t)]), np.array([speed(t)]), np.zeros(1), np.array([0]))[0]:
+            break
+    assert rule.decided[0] == 1 and rule.t_decided[0] < 400
+    out = extrapolate_to_T(T, rule.t_decided, rule.drift_decided, rule.velocity_decided,
+                           rule.decided, rule.speed, rule.rate)
+    err = abs(out["drift"][0] - drift(T))
+    assert err <= rule.drift_bound[0] <= 2 * 2e-3 * drift(T) * 1.01
 
 
 def test_extrapolation_is_exact_for_steady_travel_and_exponential_relaxation():
-    T, t_d, tr = 500.0, np.array([200.0, 200.0]), 10.0
+    T, t_d = 500.0, np.array([200.0, 200.0])
     lam = 0.03
     v_d = np.array([0.02, 1e-5])
-    v_before = np.array([0.02, 1e-5 * np.exp(lam * tr)])
-    out = extrapolate_to_T(T, t_d, np.array([4.0, 0.1]), v_d, v_before, np.array([1, 0]), tr)
+    out = extrapolate_to_T(T, t_d, np.array([4.0, 0.1]), v_d, np.array([1, 0]),
+                           np.array([0.021, np.nan]), np.array([np.nan, lam]))
     # independent: travel at constant speed; integral of v_d exp(-lam s) over [0, 300]
-    assert out["drift"][0] == pytest.approx(4.0 + 0.02 * 300)
+    assert out["drift"][0] == pytest.approx(4.0 + 0.021 * 300)
+    assert out["velocity"][0] == 0.021
     s = np.linspace(0, 300, 300001)
     integral = np.trapezoid(1e-5 * np.exp(-lam * s), s)
     assert out["drift"][1] == pytest.approx(0.1 + integral, rel=1e-9)
     assert out["velocity"][1] == pytest.approx(1e-5 * np.exp(-lam * 300))
-    assert out["drift_bound"][0] == 0.0 and out["drift_bound"][1] == pytest.approx(3e-3)
 
 
 # --------------------------------------------------------------------------- experiment
