@@ -65,27 +65,45 @@ def test_verdict_rule_validation():
 
 def test_early_stop_rule_follows_members():
     rule = EarlyStop(T=500, N=128)
-    z = np.zeros(4)
-    assert not rule(5.0, z, np.full(4, 1e-3), z, np.arange(4)).any()  # before t_ref: ignored
-    d10 = np.array([1e-2, 5e-2, 0.0, 0.0])
-    assert not rule(10.0, d10, np.full(4, 1e-3), z, np.arange(4)).any()  # records v_ref only
-    # member 0: steady but slow (no decision); 1: travels at 5 v_ref (drift 5e-3 t), decided
-    # once the window holds seven mean speeds (t = 80); 2: halves every 10 time units below
-    # 5 % of v_ref, remaining motion 2 |v| / mu = 1.4e-4 rad < a tenth of a cell (4.9e-3):
-    # decided at t = 50; 3: an oscillating relaxation passing through zero (never decided)
-    out = []
-    for k, t in enumerate(np.arange(20.0, 90.0, 10.0)):
-        v = np.array([1e-3, 5e-3, 4e-5 * 0.5 ** k, 1e-7 * (-1) ** k])
-        drift = np.array([1e-3 * t, 5e-3 * t, 0.0, 0.0])
-        alive = rule.decided < 0
-        out.append(rule(t, drift[alive], v[alive], z[alive], np.flatnonzero(alive)).tolist())
-    assert out[2] == [False, False, False, False] and out[3] == [False, False, True, False]
-    assert out[6] == [False, True, False]
-    assert rule.decided.tolist() == [-1, 1, 0, -1]
-    assert rule.t_decided[1] == 80.0 and rule.speed[1] == pytest.approx(5e-3, rel=1e-12)
+    z = np.zeros(5)
+    speed = [  # v(t) of each member
+        lambda t: 1e-3,  # 0: steady at v_ref: the persist criterion holds, decided at t = 80
+        lambda t: 5e-3,  # 1: travels at 5 v_ref, decided once seven mean speeds agree (t = 80)
+        # 2: halves every 10 time units below 20 % of v_ref; remaining motion |v| / mu at
+        # t = 50 is 7e-5 rad < a tenth of a cell (4.9e-3 rad): decided then
+        lambda t: 1e-3 if t <= 10 else 4e-5 * 0.5 ** ((t - 20) / 10),
+        lambda t: 1e-7 * (-1) ** round(t / 10),  # 3: oscillates through zero: never decided
+        lambda t: 1e-3 * (1 + (t - 10) / 100),  # 4: accelerates: drift at T unpredictable
+    ]
+    drift = [lambda t: 1e-3 * t, lambda t: 5e-3 * t, lambda t: 0.0, lambda t: 0.0,
+             lambda t: 1e-3 * (t + (t - 10) ** 2 / 200)]
+    assert not rule(5.0, z, np.full(5, 1e-3), z, np.arange(5)).any()  # before t_ref: ignored
+    out = {}
+    for t in np.arange(10.0, 100.0, 10.0):
+        alive = np.flatnonzero(rule.decided < 0) if rule.decided is not None else np.arange(5)
+        v = np.array([speed[i](t) for i in alive])
+        p = np.array([drift[i](t) for i in alive])
+        out[t] = dict(zip(alive.tolist(), rule(t, p, v, z[alive], alive).tolist(), strict=True))
+    assert not any(out[10.0].values())  # the first call records v_ref only
+    assert rule.decided.tolist() == [1, 1, 0, -1, -1]
+    assert rule.t_decided[2] == 50.0 and rule.t_decided[0] == rule.t_decided[1] == 80.0
+    assert rule.speed[1] == pytest.approx(5e-3, rel=1e-12)
+    assert rule.speed[0] == pytest.approx(1e-3, rel=1e-12)
     assert rule.drift_bound[1] == pytest.approx(0.0, abs=1e-12)  # steady: exact
-    assert rule.t_decided[2] == 50.0 and rule.rate[2] == pytest.approx(np.log(2) / 10)
-    assert rule.drift_bound[2] == pytest.approx(5e-6 / (0.5 * np.log(2) / 10))
+    mu = np.log(2) / 10
+    assert rule.rate[2] == pytest.approx(mu)
+    assert rule.drift_bound[2] == pytest.approx(5e-6 / mu, rel=1e-9)  # max(E, 2|v|/mu - E)
+
+
+def test_early_stop_does_not_extrapolate_a_traveller_that_slows_down():
+    """A bump that travelled (|v| >= 2 v_ref) and then decays (the small-D corner) is not
+    decided relaxed, however geometric its decay looks."""
+    rule = EarlyStop(T=500, N=128)
+    one = np.zeros(1), np.array([0])
+    rule(10.0, one[0], np.array([1e-3]), *one)
+    rule(20.0, one[0], np.array([3e-3]), *one)
+    for k, t in enumerate(np.arange(30.0, 300.0, 10.0)):
+        assert not rule(t, one[0], np.array([1e-5 * 0.5 ** k]), *one)[0]
 
 
 def test_travelling_decision_bounds_an_exponential_approach_to_steady_speed():

@@ -76,6 +76,9 @@ def test_replayed_early_decisions_keep_every_verdict_and_the_drift_at_T(full):
     np.testing.assert_array_equal(unstable.astype(int), verdict)
     kind = stop.decided
     assert (kind == 1).sum() >= 3 and (kind == 0).sum() >= 2  # both kinds are exercised
+    # next to the boundary, travellers that never double their speed are decided on the
+    # persist criterion
+    assert np.any((kind == 1) & (stop.peak < stop.travel))
     m = kind >= 0
     err = np.abs(at_T["drift"] - full["drift"].values[m])
     bound = stop.drift_bound[m]
