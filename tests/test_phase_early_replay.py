@@ -99,3 +99,9 @@ def test_early_stop_parameters_are_validated():
         EarlyStop(500, 128, travel_window=2)
     with pytest.raises(ValueError, match="safety = 2"):
         EarlyStop(500, 128, safety=2.0)
+    with pytest.raises(ValueError, match="persist_margin = 0.9"):
+        EarlyStop(500, 128, persist_margin=0.9)  # would decide below the persist threshold
+    with pytest.raises(ValueError, match="rate_spread = 0"):
+        EarlyStop(500, 128, rate_spread=0.0)
+    with pytest.raises(ValueError, match="window = 2"):
+        EarlyStop(500, 128, window=2)

@@ -275,8 +275,8 @@ class EarlyStop:
         geometrically at a steady rate, and the error bound of the extrapolated remaining
         motion is below ``resolution`` grid cells. Must be below the rule's ``persist``.
     resolution
-        Fraction of a grid cell ``2 pi / N`` that the remaining motion of a relaxing bump must
-        stay below.
+        Fraction of a grid cell ``2 pi / N`` that the error bound of a relaxing bump's
+        extrapolated remaining motion (its ``drift_bound``) must stay below.
     window
         Number of velocity samples of the relaxation test (``window - 1`` intervals of
         ``t_ref``; at least 3).
