@@ -57,6 +57,10 @@ from astrofield.simulator.compiled import edges_row, relax_scalar, remap_row
 __all__ = ["run_chunk", "run_chunk_serial", "observe_all", "observe_all_serial"]
 
 _TINY = 1e-300
+#: LLVM fast-math flags of the step: reassociation (vectorised sums), FMA contraction,
+#: reciprocal multiplication, no signed zeros; never the no-NaN/no-inf flags (the failure
+#: check relies on NaN propagating).
+_FM = {"reassoc", "contract", "arcp", "nsz"}
 _AXIS = np.zeros(1, dtype=np.int64)  # the one transform axis of a row
 #: Heaviside drive of a non-cosine kernel: summed directly over the active cells when there are
 #: at most this many (cost ``N`` per active cell), else by an ``rfft``/``irfft`` pair.
@@ -81,19 +85,19 @@ def _borrow(typingctx, arr):
     return arr(arr), codegen
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _rfft(x, out):  # pragma: no cover - compiled
     """``out = numpy.fft.rfft(x)`` into a preallocated complex row of length ``N // 2 + 1``."""
     r2c(x, out, _AXIS, True, 1.0, 1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _irfft(xh, out):  # pragma: no cover - compiled
     """``out = numpy.fft.irfft(xh, n=len(out))`` (``xh`` is left unchanged)."""
     c2r(xh, out, _AXIS, False, 1.0 / out.shape[0], 1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
     """``out[i] += scale * sum_j kext[i - j + n] r[j]`` (circular convolution, ``kext`` 2n)."""
     n = r.shape[0]
@@ -106,7 +110,7 @@ def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
     """``out += scale * M r`` with ``mt = M.T`` (contiguous rows)."""
     n = r.shape[0]
@@ -119,7 +123,7 @@ def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragma: no cover
     """``ap = e^{hL} a + h phi1(hL) J0`` for member ``b``.
 
@@ -155,7 +159,7 @@ def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragm
     _irfft(ah, ap)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no cover - compiled
     """``an = ap + h phi2(hL) dJ`` (uniform ``D``: from the transform of ``ap`` in ``Z[0]``,
     which then holds ``rfft(an)``)."""
@@ -180,7 +184,7 @@ def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no 
     _irfft(ah, an)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _mean_only(ops, dense, b):  # pragma: no cover - compiled
     """Whether member ``b``'s diffusion keeps only the mean (all multipliers ``k > 0`` zero)."""
     if dense:
@@ -193,7 +197,7 @@ def _mean_only(ops, dense, b):  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover - compiled
     """Active-region quadrature of one member (zeros for sigmoid firing)."""
     n = u.shape[0]
@@ -216,13 +220,13 @@ def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover 
         m1[j] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _firing_out(u, th, steep, heav, fo):  # pragma: no cover - compiled
     for j in range(u.shape[0]):
         fo[j] = 0.0 if heav else 0.5 * (1.0 + math.tanh(0.5 * steep * (u[j] - th)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
     """``out = irfft(kh rfft(r))``: circular convolution with the kernel of transform ``kh``
     (``zh``: complex scratch row of length ``N // 2 + 1``)."""
@@ -232,7 +236,7 @@ def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
     _irfft(zh, out)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, wh,
            work, zh):  # pragma: no cover - compiled
     """Synaptic drive ``∫ w(x - y) q f dy`` of one member into ``out`` (overwritten).
@@ -267,7 +271,7 @@ def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, w
         _conv_fft(out, work, wh[0], zh)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover - compiled
     """Drive of the cosine kernel: ``amp (C cos x + S sin x)`` from the first Fourier moments."""
     n = out.shape[0]
@@ -287,7 +291,7 @@ def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover
         out[j] = amp * (C * ring[1, j] + S * ring[2, j])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, amp, ring, wk, wh,
              w, zh):  # pragma: no cover - compiled
     """``(velocity, width, mass, phase)`` of one member (scratch: ``w`` real ``(8, N)``, ``zh``
@@ -327,16 +331,70 @@ def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, am
 
 
 # ---------------------------------------------------------------------- one step, one member
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _relax_row(out, q, kk, ss, h):  # pragma: no cover - compiled
     for j in range(q.shape[0]):
         out[j] = relax_scalar(q[j], kk[j], ss[j], h)
 
 
-@njit(cache=True)
+#: Largest ``|z|`` (``z = -k h``, the relaxation exponent of a step) at which ``phi1(z)`` is
+#: summed as its Taylor series (:func:`_phi1_series`, degree 16: truncation below ``3e-21``
+#: relative) instead of by ``expm1(z) / z``; beyond it, or at any cell of a row beyond it,
+#: :func:`_relax_pair` takes the ``expm1`` path.
+PHI1_SERIES_MAX = 0.5
+
+
+@njit(cache=True, fastmath=_FM, inline="always")
+def _phi1_series(z):  # pragma: no cover - compiled
+    """``phi1(z) = expm1(z) / z = sum_k z^k / (k + 1)!`` for ``|z| <= PHI1_SERIES_MAX``
+    (Horner form, no division and no call: the loop around it vectorises)."""
+    p = 1.0 / 355687428096000.0  # 1 / 17!
+    p = p * z + 1.0 / 20922789888000.0
+    p = p * z + 1.0 / 1307674368000.0
+    p = p * z + 1.0 / 87178291200.0
+    p = p * z + 1.0 / 6227020800.0
+    p = p * z + 1.0 / 479001600.0
+    p = p * z + 1.0 / 39916800.0
+    p = p * z + 1.0 / 3628800.0
+    p = p * z + 1.0 / 362880.0
+    p = p * z + 1.0 / 40320.0
+    p = p * z + 1.0 / 5040.0
+    p = p * z + 1.0 / 720.0
+    p = p * z + 1.0 / 120.0
+    p = p * z + 1.0 / 24.0
+    p = p * z + 1.0 / 6.0
+    p = p * z + 0.5
+    return p * z + 1.0
+
+
+@njit(cache=True, fastmath=_FM)
 def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
-    """Heaviside resource updates sharing one ``expm1`` per cell: ``qo`` relaxes with rate
-    ``s`` (``q' = s - s q``), ``qi`` with rate ``s + bk`` (``bk = beta / tau``), using the exact
+    """Heaviside resource updates: ``qo`` relaxes with rate ``s`` (``q' = s - s q``), ``qi``
+    with rate ``s + bk`` (``bk = beta / tau``): ``q_new = q (1 + z phi1(z)) + s h phi1(z)``
+    with ``z = -rate h``. Where every ``|z|`` of the row is at most :data:`PHI1_SERIES_MAX`
+    (the usual case: ``z = -(gamma a + beta) h / tau``), ``phi1`` is its Taylor series
+    (vectorised); otherwise :func:`_relax_pair_expm1`. Both agree to round-off."""
+    n = qi.shape[0]
+    zb = -bk * h
+    far = 0
+    for j in range(n):
+        far += abs(ss[j] * h) > PHI1_SERIES_MAX or abs(ss[j] * h - zb) > PHI1_SERIES_MAX
+    if far:
+        _relax_pair_expm1(qi, qo, ss, bk, emb, h, qi_out, qo_out)
+        return
+    for j in range(n):
+        s = ss[j]
+        z = -s * h
+        p1 = _phi1_series(z)
+        qo_out[j] = qo[j] * (1.0 + z * p1) + s * h * p1
+        z2 = z + zb
+        p2 = _phi1_series(z2)
+        qi_out[j] = qi[j] * (1.0 + z2 * p2) + s * h * p2
+
+
+@njit(cache=True, fastmath=_FM)
+def _relax_pair_expm1(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
+    """:func:`_relax_pair` for any ``z``, sharing one ``expm1`` per cell through the exact
     identity ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` with the per-member
     constant ``emb = expm1(-bk h)`` (no cancellation, round-off level)."""
     for j in range(qi.shape[0]):
@@ -352,7 +410,7 @@ def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - c
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
     """:func:`_relax_pair` for the same rate ``s`` in every cell: one ``expm1``, same numbers."""
     z = -s * h
@@ -367,7 +425,7 @@ def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover -
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no cover - compiled
     """:func:`_relax_pair`, or :func:`_relax_uniform` when diffusion keeps only the mean
     (``D = inf``: ``a``, hence the rate, is then the same in every cell; checked)."""
@@ -384,7 +442,7 @@ def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no c
     _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only,
           a_hat, W, Z):  # pragma: no cover - compiled
     """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
@@ -457,7 +515,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     return ok
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, inline="always")
 def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma: no cover - compiled
     """Resource corrector of :func:`_step`; leaves ``dq`` in ``W[19]`` (the ``work`` row)."""
     n = st.shape[1]
@@ -487,7 +545,7 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma:
 
 
 # ---------------------------------------------------------------------- the chunk loop
-@njit(cache=True, parallel=True)
+@njit(cache=True, fastmath=_FM, parallel=True)
 def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp, noise,
               running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """Advance every running member from step ``n0`` to ``n1`` (one member per task).
@@ -517,7 +575,7 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
                     wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
                      noise,
                      running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
@@ -528,7 +586,7 @@ def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh
                         inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
                 noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`).
@@ -550,7 +608,7 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, 
         state[k, b] = st[k]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
                   noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch,
                   zero):  # pragma: no cover - compiled
@@ -604,7 +662,7 @@ def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh
                 _store(fields, b, f, st, g)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _store(fields, b, f, st, g):  # pragma: no cover - compiled
     for j in range(st.shape[1]):
         p = g[0, j]
@@ -613,7 +671,7 @@ def _store(fields, b, f, st, g):  # pragma: no cover - compiled
         fields[2, b, f, j] = st[3, j]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, fastmath=_FM, parallel=True)
 def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover - compiled
     """``(B, 4)`` velocity, width, mass and phase of the members where ``mask`` is set
     (``inp_t``: input ``(Bi, N)`` at the observation time)."""
@@ -624,7 +682,7 @@ def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no 
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover
     """:func:`observe_all` on the calling thread only."""
     out = np.full((state.shape[1], 4), np.nan)
@@ -634,7 +692,7 @@ def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # prag
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM)
 def _observe_member(b, state, P, flags, amp, ring, wk, wh, inp_t, out):  # pragma: no cover
     n = state.shape[2]
     g = np.empty((4, n))
