@@ -57,6 +57,9 @@ from astrofield.simulator.compiled import edges_row, relax_scalar, remap_row
 __all__ = ["run_chunk", "run_chunk_serial", "observe_all", "observe_all_serial"]
 
 _TINY = 1e-300
+#: Every kernel below also uses numba's ``error_model="numpy"``: a float division by zero gives
+#: inf/NaN (caught by the failure check) instead of a Python exception, so divisions carry no
+#: zero test and loops containing them can vectorise.
 #: LLVM fast-math flags of the step: reassociation (vectorised sums), FMA contraction,
 #: reciprocal multiplication, no signed zeros; never the no-NaN/no-inf flags (the failure
 #: check relies on NaN propagating).
@@ -85,19 +88,28 @@ def _borrow(typingctx, arr):
     return arr(arr), codegen
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _copy(dst, src):  # pragma: no cover - compiled
+    """``dst[:] = src`` as an element loop with one load and one store (it vectorises; loops
+    that read and write many rows are not vectorised by LLVM, which would need a run-time
+    overlap check for every pair of rows, and numba's slice assignment is not vectorised)."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _rfft(x, out):  # pragma: no cover - compiled
     """``out = numpy.fft.rfft(x)`` into a preallocated complex row of length ``N // 2 + 1``."""
     r2c(x, out, _AXIS, True, 1.0, 1)
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _irfft(xh, out):  # pragma: no cover - compiled
     """``out = numpy.fft.irfft(xh, n=len(out))`` (``xh`` is left unchanged)."""
     c2r(xh, out, _AXIS, False, 1.0 / out.shape[0], 1)
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
     """``out[i] += scale * sum_j kext[i - j + n] r[j]`` (circular convolution, ``kext`` 2n)."""
     n = r.shape[0]
@@ -110,7 +122,7 @@ def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
     """``out += scale * M r`` with ``mt = M.T`` (contiguous rows)."""
     n = r.shape[0]
@@ -123,7 +135,7 @@ def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragma: no cover
     """``ap = e^{hL} a + h phi1(hL) J0`` for member ``b``.
 
@@ -159,7 +171,7 @@ def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragm
     _irfft(ah, ap)
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no cover - compiled
     """``an = ap + h phi2(hL) dJ`` (uniform ``D``: from the transform of ``ap`` in ``Z[0]``,
     which then holds ``rfft(an)``)."""
@@ -184,7 +196,7 @@ def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no 
     _irfft(ah, an)
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _mean_only(ops, dense, b):  # pragma: no cover - compiled
     """Whether member ``b``'s diffusion keeps only the mean (all multipliers ``k > 0`` zero)."""
     if dense:
@@ -197,7 +209,7 @@ def _mean_only(ops, dense, b):  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover - compiled
     """Active-region quadrature of one member (zeros for sigmoid firing)."""
     n = u.shape[0]
@@ -220,13 +232,13 @@ def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover 
         m1[j] = 0.0
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _firing_out(u, th, steep, heav, fo):  # pragma: no cover - compiled
     for j in range(u.shape[0]):
         fo[j] = 0.0 if heav else 0.5 * (1.0 + math.tanh(0.5 * steep * (u[j] - th)))
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
     """``out = irfft(kh rfft(r))``: circular convolution with the kernel of transform ``kh``
     (``zh``: complex scratch row of length ``N // 2 + 1``)."""
@@ -236,7 +248,7 @@ def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
     _irfft(zh, out)
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, wh,
            work, zh):  # pragma: no cover - compiled
     """Synaptic drive ``∫ w(x - y) q f dy`` of one member into ``out`` (overwritten).
@@ -271,7 +283,7 @@ def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, w
         _conv_fft(out, work, wh[0], zh)
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover - compiled
     """Drive of the cosine kernel: ``amp (C cos x + S sin x)`` from the first Fourier moments."""
     n = out.shape[0]
@@ -291,7 +303,7 @@ def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover
         out[j] = amp * (C * ring[1, j] + S * ring[2, j])
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, amp, ring, wk, wh,
              w, zh):  # pragma: no cover - compiled
     """``(velocity, width, mass, phase)`` of one member (scratch: ``w`` real ``(8, N)``, ``zh``
@@ -331,7 +343,7 @@ def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, am
 
 
 # ---------------------------------------------------------------------- one step, one member
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _relax_row(out, q, kk, ss, h):  # pragma: no cover - compiled
     for j in range(q.shape[0]):
         out[j] = relax_scalar(q[j], kk[j], ss[j], h)
@@ -342,9 +354,12 @@ def _relax_row(out, q, kk, ss, h):  # pragma: no cover - compiled
 #: relative) instead of by ``expm1(z) / z``; beyond it, or at any cell of a row beyond it,
 #: :func:`_relax_pair` takes the ``expm1`` path.
 PHI1_SERIES_MAX = 0.5
+#: Below this ``|z|`` in every cell of a row the series stops at degree 10 (:func:`_phi1_short`,
+#: truncation below ``2e-19`` relative): the usual case ``z = -(gamma a + beta) h / tau``.
+PHI1_SHORT_MAX = 0.125
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _phi1_series(z):  # pragma: no cover - compiled
     """``phi1(z) = expm1(z) / z = sum_k z^k / (k + 1)!`` for ``|z| <= PHI1_SERIES_MAX``
     (Horner form, no division and no call: the loop around it vectorises)."""
@@ -355,7 +370,19 @@ def _phi1_series(z):  # pragma: no cover - compiled
     p = p * z + 1.0 / 6227020800.0
     p = p * z + 1.0 / 479001600.0
     p = p * z + 1.0 / 39916800.0
-    p = p * z + 1.0 / 3628800.0
+    return _phi1_tail(p * z + 1.0 / 3628800.0, z)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _phi1_short(z):  # pragma: no cover - compiled
+    """:func:`_phi1_series` to degree 10, for ``|z| <= PHI1_SHORT_MAX``."""
+    p = 1.0 / 39916800.0  # 1 / 11!
+    return _phi1_tail(p * z + 1.0 / 3628800.0, z)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _phi1_tail(p, z):  # pragma: no cover - compiled
+    """The last nine Horner steps of the ``phi1`` series (``p``: the coefficient of ``z^9``)."""
     p = p * z + 1.0 / 362880.0
     p = p * z + 1.0 / 40320.0
     p = p * z + 1.0 / 5040.0
@@ -367,7 +394,7 @@ def _phi1_series(z):  # pragma: no cover - compiled
     return p * z + 1.0
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
     """Heaviside resource updates: ``qo`` relaxes with rate ``s`` (``q' = s - s q``), ``qi``
     with rate ``s + bk`` (``bk = beta / tau``): ``q_new = q (1 + z phi1(z)) + s h phi1(z)``
@@ -376,23 +403,35 @@ def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - c
     (vectorised); otherwise :func:`_relax_pair_expm1`. Both agree to round-off."""
     n = qi.shape[0]
     zb = -bk * h
-    far = 0
+    far = 0  # cells beyond each switch (integer counts: the loop vectorises; NaN counts in
+    mid = 0  # neither and propagates through the series)
     for j in range(n):
-        far += abs(ss[j] * h) > PHI1_SERIES_MAX or abs(ss[j] * h - zb) > PHI1_SERIES_MAX
+        z = abs(ss[j] * h) + abs(zb)  # bounds |z| and |z + zb|
+        far += z > PHI1_SERIES_MAX
+        mid += z > PHI1_SHORT_MAX
     if far:
         _relax_pair_expm1(qi, qo, ss, bk, emb, h, qi_out, qo_out)
-        return
+    elif mid:
+        _relax_series(qi, qo, ss, zb, h, qi_out, qo_out, False)
+    else:
+        _relax_series(qi, qo, ss, zb, h, qi_out, qo_out, True)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _relax_series(qi, qo, ss, zb, h, qi_out, qo_out, short):  # pragma: no cover - compiled
+    """The series path of :func:`_relax_pair` (two single-output loops: each vectorises)."""
+    n = qi.shape[0]
     for j in range(n):
-        s = ss[j]
-        z = -s * h
-        p1 = _phi1_series(z)
-        qo_out[j] = qo[j] * (1.0 + z * p1) + s * h * p1
-        z2 = z + zb
-        p2 = _phi1_series(z2)
-        qi_out[j] = qi[j] * (1.0 + z2 * p2) + s * h * p2
+        z = -ss[j] * h
+        p1 = _phi1_short(z) if short else _phi1_series(z)
+        qo_out[j] = qo[j] * (1.0 + z * p1) + ss[j] * h * p1
+    for j in range(n):
+        z2 = -ss[j] * h + zb
+        p2 = _phi1_short(z2) if short else _phi1_series(z2)
+        qi_out[j] = qi[j] * (1.0 + z2 * p2) + ss[j] * h * p2
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _relax_pair_expm1(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
     """:func:`_relax_pair` for any ``z``, sharing one ``expm1`` per cell through the exact
     identity ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` with the per-member
@@ -410,7 +449,7 @@ def _relax_pair_expm1(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cov
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
     """:func:`_relax_pair` for the same rate ``s`` in every cell: one ``expm1``, same numbers."""
     z = -s * h
@@ -425,7 +464,7 @@ def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover -
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no cover - compiled
     """:func:`_relax_pair`, or :func:`_relax_uniform` when diffusion keeps only the mean
     (``D = inf``: ``a``, hence the rate, is then the same in every cell; checked)."""
@@ -442,7 +481,7 @@ def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no c
     _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out)
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only,
           a_hat, W, Z):  # pragma: no cover - compiled
     """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
@@ -465,15 +504,16 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     for j in range(n):
         N0[j] += inp0[j]
         u1[j] = E * u[j] + (1.0 - E) * N0[j]
-        s0 = ga * a[j] / ta
-        ss[j] = s0
-        if heav:
+        ss[j] = ga * a[j] / ta
+    if heav:  # separate loops (no branch inside: they vectorise)
+        for j in range(n):
             p0 = g[0, j]
             J0[j] = (be * qi[j] * p0 - ga * a[j] * (1.0 - (p0 * qi[j] + (1 - p0) * qo[j]))) / ta
-            kk[j] = s0 + be / ta
-        else:
+            kk[j] = ss[j] + be / ta
+    else:
+        for j in range(n):
             J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) / ta
-            kk[j] = s0 + be * fo0[j] / ta
+            kk[j] = ss[j] + be * fo0[j] / ta
     if heav:
         _relax_member(qi, qo, ss, be / ta, h, qi_p, qo_p, mean_only)
     else:
@@ -507,15 +547,16 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
         total += un[j] + qi_n[j] + qo_n[j] + an[j]
     ok = math.isfinite(total)
     if ok:
-        u[:] = un
-        qi[:] = qi_n
-        qo[:] = qo_n
-        a[:] = an
-        g[:, :] = gn
+        _copy(u, un)
+        _copy(qi, qi_n)
+        _copy(qo, qo_n)
+        _copy(a, an)
+        for i in range(4):
+            _copy(g[i], gn[i])
     return ok
 
 
-@njit(cache=True, fastmath=_FM, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma: no cover - compiled
     """Resource corrector of :func:`_step`; leaves ``dq`` in ``W[19]`` (the ``work`` row)."""
     n = st.shape[1]
@@ -524,12 +565,13 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma:
     phim, qi_m, qo_m, qi_n, qo_n = W[9], W[10], W[11], W[12], W[13]
     kk, ss, dq = W[17], W[18], W[19]
     for j in range(n):
-        sb = ga * 0.5 * (a[j] + ap[j]) / ta
-        ss[j] = sb
-        if heav:
-            kk[j] = sb + be / ta
-        else:
-            kk[j] = sb + be * (0.5 * (fo0[j] + fo1[j])) / ta
+        ss[j] = ga * 0.5 * (a[j] + ap[j]) / ta
+    if heav:
+        for j in range(n):
+            kk[j] = ss[j] + be / ta
+    else:
+        for j in range(n):
+            kk[j] = ss[j] + be * (0.5 * (fo0[j] + fo1[j])) / ta
     if heav:
         for j in range(n):
             phim[j] = 0.5 * (g[0, j] + g1[0, j])
@@ -545,7 +587,7 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma:
 
 
 # ---------------------------------------------------------------------- the chunk loop
-@njit(cache=True, fastmath=_FM, parallel=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True)
 def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp, noise,
               running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """Advance every running member from step ``n0`` to ``n1`` (one member per task).
@@ -575,7 +617,7 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
                     wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
                      noise,
                      running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
@@ -586,7 +628,7 @@ def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh
                         inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
                 noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`).
@@ -608,7 +650,7 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, 
         state[k, b] = st[k]
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
                   noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch,
                   zero):  # pragma: no cover - compiled
@@ -662,7 +704,7 @@ def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh
                 _store(fields, b, f, st, g)
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _store(fields, b, f, st, g):  # pragma: no cover - compiled
     for j in range(st.shape[1]):
         p = g[0, j]
@@ -671,7 +713,7 @@ def _store(fields, b, f, st, g):  # pragma: no cover - compiled
         fields[2, b, f, j] = st[3, j]
 
 
-@njit(cache=True, fastmath=_FM, parallel=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True)
 def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover - compiled
     """``(B, 4)`` velocity, width, mass and phase of the members where ``mask`` is set
     (``inp_t``: input ``(Bi, N)`` at the observation time)."""
@@ -682,7 +724,7 @@ def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no 
     return out
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover
     """:func:`observe_all` on the calling thread only."""
     out = np.full((state.shape[1], 4), np.nan)
@@ -692,7 +734,7 @@ def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # prag
     return out
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _observe_member(b, state, P, flags, amp, ring, wk, wh, inp_t, out):  # pragma: no cover
     n = state.shape[2]
     g = np.empty((4, n))
