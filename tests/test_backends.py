@@ -122,6 +122,32 @@ def test_non_finite_member_is_frozen_and_reported():
         np.testing.assert_allclose(ds.drift.values[1], float(alone.drift), rtol=0, atol=1e-12)
 
 
+def test_blocks_of_mixed_members_with_a_failure():
+    """More members than one block (members are advanced in blocks with batched transforms):
+    uniform finite and infinite ``D`` mixed inside the blocks, one member blowing up mid-run
+    while its block-mates go on; every member matches the numpy reference, and a member's
+    result does not depend on its block-mates (it equals the member run alone)."""
+    B = 19
+    D = np.where(np.arange(B) % 5 == 3, np.inf, np.linspace(0.05, 0.9, B))
+    m = Model(theta=0.1, beta=np.linspace(0.02, 0.08, B), gamma=2.0, D=D)
+
+    def blowup(x, t):  # infinite input to member 9 from t = 2
+        out = np.zeros((B, x.size))
+        out[9] = np.inf if t >= 2.0 else 0.0
+        return out
+
+    ref, fast = _both(m, stimulus=blowup)
+    assert fast.failed.values.tolist() == [i == 9 for i in range(B)]
+    keep = np.arange(B) != 9
+    for k in ("drift", "velocity_final", "width_final", "mass_drift"):
+        np.testing.assert_allclose(fast[k].values[keep], ref[k].values[keep], rtol=0,
+                                   atol=1e-12, err_msg=k)
+    alone = solve(Model(theta=0.1, beta=float(m.beta[4]), gamma=2.0, D=float(D[4])), **KW,
+                  backend="numba")
+    np.testing.assert_allclose(float(fast.drift.values[4]), float(alone.drift), rtol=0,
+                               atol=1e-13)
+
+
 def test_default_backend_and_errors(monkeypatch):
     assert backends.choose(None) == "numba"
     assert backends.choose(None, trackers=True) == "numpy"

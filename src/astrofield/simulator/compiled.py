@@ -102,20 +102,40 @@ if HAVE_NUMBA:
             s = s - p / dp
         return min(max(s, 0.0), 1.0)
 
-    @njit(cache=True, fastmath=False)
+    @njit(cache=True, fastmath=False, error_model="numpy")
     def edges_row(u, th, x, dx, cell_cos, cell_sin, phi, mc, ms, m1):  # pragma: no cover
         """Sub-grid active-region geometry of one member (writes ``phi, mc, ms, m1``).
 
         See :meth:`astrofield.simulator.ring.Ring.edges`.
         """
         n = u.shape[0]
-        for j in range(n):  # full cells (branch-free: the compiler vectorises it)
-            p = 1.0 if u[j] - th > 0 else 0.0
-            phi[j] = p
-            mc[j] = p * cell_cos[j]
-            ms[j] = p * cell_sin[j]
+        # full cells: branch-free single-output loops (each vectorises; a loop writing four
+        # rows would need run-time overlap checks for every pair and is left scalar)
+        for j in range(n):
+            phi[j] = 1.0 if u[j] - th > 0 else 0.0
+        for j in range(n):
+            mc[j] = phi[j] * cell_cos[j]
+        for j in range(n):
+            ms[j] = phi[j] * cell_sin[j]
+        for j in range(n):
             m1[j] = 0.0
-        for k in range(n):
+        # crossings: blocks of 16 pairs are tested at once (an integer count of sign changes,
+        # which vectorises) and only blocks with a crossing are walked pair by pair
+        for b0 in range(0, n, 16):
+            b1 = min(b0 + 16, n - 1)
+            flips = 0
+            for k in range(b0, b1):
+                flips += (u[k] - th > 0) != (u[k + 1] - th > 0)
+            if b1 == n - 1:  # the pair (n - 1, 0) closes the ring
+                flips += (u[n - 1] - th > 0) != (u[0] - th > 0)
+            if flips:
+                _edges_block(u, th, x, dx, phi, mc, ms, m1, b0, min(b0 + 16, n))
+
+    @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+    def _edges_block(u, th, x, dx, phi, mc, ms, m1, k0, k1):  # pragma: no cover - compiled
+        """The edge cells of the crossings between ``k`` and ``k + 1`` for ``k0 <= k < k1``."""
+        n = u.shape[0]
+        for k in range(k0, k1):
             kp = k + 1 if k + 1 < n else 0
             a0 = u[k] - th > 0
             a1 = u[kp] - th > 0
@@ -155,12 +175,14 @@ if HAVE_NUMBA:
             edges_row(u[b], theta[b], x, dx, cell_cos, cell_sin, phi[b], mc[b], ms[b], m1[b])
         return phi, mc, ms, m1
 
-    @njit(cache=True)
+    @njit(cache=True, error_model="numpy")
     def remap_row(q_in, q_out, phi_old, phi_new, qi, qo):  # pragma: no cover - compiled
         """Conservative two-part remap of one member into ``qi, qo`` (may alias the inputs).
 
         See :func:`astrofield.simulator.integrator._remap`.
         """
+        # a branch per cell, not a vectorised select: only the few edge cells change, and the
+        # select would divide in every cell
         for j in range(q_in.shape[0]):
             po = phi_old[j]
             pn = phi_new[j]

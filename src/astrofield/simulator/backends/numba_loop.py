@@ -57,7 +57,14 @@ from astrofield.simulator.compiled import edges_row, relax_scalar, remap_row
 __all__ = ["run_chunk", "run_chunk_serial", "observe_all", "observe_all_serial"]
 
 _TINY = 1e-300
-_AXIS = np.zeros(1, dtype=np.int64)  # the one transform axis of a row
+#: Every kernel below also uses numba's ``error_model="numpy"``: a float division by zero gives
+#: inf/NaN (caught by the failure check) instead of a Python exception, so divisions carry no
+#: zero test and loops containing them can vectorise.
+#: LLVM fast-math flags of the step: reassociation (vectorised sums), FMA contraction,
+#: reciprocal multiplication, no signed zeros; never the no-NaN/no-inf flags (the failure
+#: check relies on NaN propagating).
+_FM = {"reassoc", "contract", "arcp", "nsz"}
+_AXIS = np.full(1, -1, dtype=np.int64)  # transforms along the last axis (rows)
 #: Heaviside drive of a non-cosine kernel: summed directly over the active cells when there are
 #: at most this many (cost ``N`` per active cell), else by an ``rfft``/``irfft`` pair.
 SPARSE_MAX = 32
@@ -81,19 +88,29 @@ def _borrow(typingctx, arr):
     return arr(arr), codegen
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _copy(dst, src):  # pragma: no cover - compiled
+    """``dst[:] = src`` as an element loop with one load and one store (it vectorises; loops
+    that read and write many rows are not vectorised by LLVM, which would need a run-time
+    overlap check for every pair of rows, and numba's slice assignment is not vectorised)."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _rfft(x, out):  # pragma: no cover - compiled
-    """``out = numpy.fft.rfft(x)`` into a preallocated complex row of length ``N // 2 + 1``."""
+    """``out = numpy.fft.rfft(x, axis=-1)`` into preallocated complex rows of length
+    ``N // 2 + 1`` (one row, or a 2-D block of rows with any strides)."""
     r2c(x, out, _AXIS, True, 1.0, 1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _irfft(xh, out):  # pragma: no cover - compiled
-    """``out = numpy.fft.irfft(xh, n=len(out))`` (``xh`` is left unchanged)."""
-    c2r(xh, out, _AXIS, False, 1.0 / out.shape[0], 1)
+    """``out = numpy.fft.irfft(xh, n=out.shape[-1], axis=-1)`` (``xh`` is left unchanged)."""
+    c2r(xh, out, _AXIS, False, 1.0 / out.shape[-1], 1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
     """``out[i] += scale * sum_j kext[i - j + n] r[j]`` (circular convolution, ``kext`` 2n)."""
     n = r.shape[0]
@@ -106,7 +123,7 @@ def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
     """``out += scale * M r`` with ``mt = M.T`` (contiguous rows)."""
     n = r.shape[0]
@@ -119,7 +136,7 @@ def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragma: no cover
     """``ap = e^{hL} a + h phi1(hL) J0`` for member ``b``.
 
@@ -155,7 +172,7 @@ def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragm
     _irfft(ah, ap)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no cover - compiled
     """``an = ap + h phi2(hL) dJ`` (uniform ``D``: from the transform of ``ap`` in ``Z[0]``,
     which then holds ``rfft(an)``)."""
@@ -180,7 +197,7 @@ def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no 
     _irfft(ah, an)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _mean_only(ops, dense, b):  # pragma: no cover - compiled
     """Whether member ``b``'s diffusion keeps only the mean (all multipliers ``k > 0`` zero)."""
     if dense:
@@ -193,7 +210,7 @@ def _mean_only(ops, dense, b):  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover - compiled
     """Active-region quadrature of one member (zeros for sigmoid firing)."""
     n = u.shape[0]
@@ -216,13 +233,13 @@ def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover 
         m1[j] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _firing_out(u, th, steep, heav, fo):  # pragma: no cover - compiled
     for j in range(u.shape[0]):
         fo[j] = 0.0 if heav else 0.5 * (1.0 + math.tanh(0.5 * steep * (u[j] - th)))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
     """``out = irfft(kh rfft(r))``: circular convolution with the kernel of transform ``kh``
     (``zh``: complex scratch row of length ``N // 2 + 1``)."""
@@ -232,7 +249,7 @@ def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
     _irfft(zh, out)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, wh,
            work, zh):  # pragma: no cover - compiled
     """Synaptic drive ``∫ w(x - y) q f dy`` of one member into ``out`` (overwritten).
@@ -267,7 +284,7 @@ def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, w
         _conv_fft(out, work, wh[0], zh)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover - compiled
     """Drive of the cosine kernel: ``amp (C cos x + S sin x)`` from the first Fourier moments."""
     n = out.shape[0]
@@ -287,7 +304,7 @@ def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover
         out[j] = amp * (C * ring[1, j] + S * ring[2, j])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, amp, ring, wk, wh,
              w, zh):  # pragma: no cover - compiled
     """``(velocity, width, mass, phase)`` of one member (scratch: ``w`` real ``(8, N)``, ``zh``
@@ -327,16 +344,97 @@ def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, am
 
 
 # ---------------------------------------------------------------------- one step, one member
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _relax_row(out, q, kk, ss, h):  # pragma: no cover - compiled
     for j in range(q.shape[0]):
         out[j] = relax_scalar(q[j], kk[j], ss[j], h)
 
 
-@njit(cache=True)
+#: Largest ``|z|`` (``z = -k h``, the relaxation exponent of a step) at which ``phi1(z)`` is
+#: summed as its Taylor series (:func:`_phi1_series`, degree 16: truncation below ``3e-21``
+#: relative) instead of by ``expm1(z) / z``; beyond it, or at any cell of a row beyond it,
+#: :func:`_relax_pair` takes the ``expm1`` path.
+PHI1_SERIES_MAX = 0.5
+#: Below this ``|z|`` in every cell of a row the series stops at degree 10 (:func:`_phi1_short`,
+#: truncation below ``2e-19`` relative): the usual case ``z = -(gamma a + beta) h / tau``.
+PHI1_SHORT_MAX = 0.125
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _phi1_series(z):  # pragma: no cover - compiled
+    """``phi1(z) = expm1(z) / z = sum_k z^k / (k + 1)!`` for ``|z| <= PHI1_SERIES_MAX``
+    (Horner form, no division and no call: the loop around it vectorises)."""
+    p = 1.0 / 355687428096000.0  # 1 / 17!
+    p = p * z + 1.0 / 20922789888000.0
+    p = p * z + 1.0 / 1307674368000.0
+    p = p * z + 1.0 / 87178291200.0
+    p = p * z + 1.0 / 6227020800.0
+    p = p * z + 1.0 / 479001600.0
+    p = p * z + 1.0 / 39916800.0
+    return _phi1_tail(p * z + 1.0 / 3628800.0, z)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _phi1_short(z):  # pragma: no cover - compiled
+    """:func:`_phi1_series` to degree 10, for ``|z| <= PHI1_SHORT_MAX``."""
+    p = 1.0 / 39916800.0  # 1 / 11!
+    return _phi1_tail(p * z + 1.0 / 3628800.0, z)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _phi1_tail(p, z):  # pragma: no cover - compiled
+    """The last nine Horner steps of the ``phi1`` series (``p``: the coefficient of ``z^9``)."""
+    p = p * z + 1.0 / 362880.0
+    p = p * z + 1.0 / 40320.0
+    p = p * z + 1.0 / 5040.0
+    p = p * z + 1.0 / 720.0
+    p = p * z + 1.0 / 120.0
+    p = p * z + 1.0 / 24.0
+    p = p * z + 1.0 / 6.0
+    p = p * z + 0.5
+    return p * z + 1.0
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
-    """Heaviside resource updates sharing one ``expm1`` per cell: ``qo`` relaxes with rate
-    ``s`` (``q' = s - s q``), ``qi`` with rate ``s + bk`` (``bk = beta / tau``), using the exact
+    """Heaviside resource updates: ``qo`` relaxes with rate ``s`` (``q' = s - s q``), ``qi``
+    with rate ``s + bk`` (``bk = beta / tau``): ``q_new = q (1 + z phi1(z)) + s h phi1(z)``
+    with ``z = -rate h``. Where every ``|z|`` of the row is at most :data:`PHI1_SERIES_MAX`
+    (the usual case: ``z = -(gamma a + beta) h / tau``), ``phi1`` is its Taylor series
+    (vectorised); otherwise :func:`_relax_pair_expm1`. Both agree to round-off."""
+    n = qi.shape[0]
+    zb = -bk * h
+    far = 0  # cells beyond each switch (integer counts: the loop vectorises; NaN counts in
+    mid = 0  # neither and propagates through the series)
+    for j in range(n):
+        z = abs(ss[j] * h) + abs(zb)  # bounds |z| and |z + zb|
+        far += z > PHI1_SERIES_MAX
+        mid += z > PHI1_SHORT_MAX
+    if far:
+        _relax_pair_expm1(qi, qo, ss, bk, emb, h, qi_out, qo_out)
+    elif mid:
+        _relax_series(qi, qo, ss, zb, h, qi_out, qo_out, False)
+    else:
+        _relax_series(qi, qo, ss, zb, h, qi_out, qo_out, True)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _relax_series(qi, qo, ss, zb, h, qi_out, qo_out, short):  # pragma: no cover - compiled
+    """The series path of :func:`_relax_pair` (two single-output loops: each vectorises)."""
+    n = qi.shape[0]
+    for j in range(n):
+        z = -ss[j] * h
+        p1 = _phi1_short(z) if short else _phi1_series(z)
+        qo_out[j] = qo[j] * (1.0 + z * p1) + ss[j] * h * p1
+    for j in range(n):
+        z2 = -ss[j] * h + zb
+        p2 = _phi1_short(z2) if short else _phi1_series(z2)
+        qi_out[j] = qi[j] * (1.0 + z2 * p2) + ss[j] * h * p2
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _relax_pair_expm1(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
+    """:func:`_relax_pair` for any ``z``, sharing one ``expm1`` per cell through the exact
     identity ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` with the per-member
     constant ``emb = expm1(-bk h)`` (no cancellation, round-off level)."""
     for j in range(qi.shape[0]):
@@ -352,7 +450,7 @@ def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - c
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
     """:func:`_relax_pair` for the same rate ``s`` in every cell: one ``expm1``, same numbers."""
     z = -s * h
@@ -367,7 +465,7 @@ def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover -
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no cover - compiled
     """:func:`_relax_pair`, or :func:`_relax_uniform` when diffusion keeps only the mean
     (``D = inf``: ``a``, hence the rate, is then the same in every cell; checked)."""
@@ -384,50 +482,60 @@ def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no c
     _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out)
 
 
-@njit(cache=True)
-def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only,
-          a_hat, W, Z):  # pragma: no cover - compiled
-    """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
-    replaced by the new state only if it is finite (returns whether it was). Scratch: ``W``
-    real ``(28, N)``, ``Z`` complex ``(3, N // 2 + 1)``; ``a_hat``: ``Z[0]`` holds ``rfft(a)``
-    (uniform finite ``D``, left there by the previous step)."""
-    heav, subgrid, cosine, dense = flags[0], flags[1], flags[2], flags[3]
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _stage1(st, g, inp0, pr, h, E, flags, amp, ring, wk, wh, mean_only, W,
+            zrow):  # pragma: no cover - compiled
+    """First part of a step of one member, up to the exchange flux ``J0`` (into ``W[5]``):
+    the ETD predictor ``u1`` of ``u`` and the predicted resources ``qi_p, qo_p``. Rows: ``st =
+    (u, q_in, q_out, a)`` and ``g`` its geometry, both ``(4, N)``; scratch ``W`` ``(28, N)``
+    (row names as in :func:`_stage2`); ``zrow`` a complex row of length ``N // 2 + 1``."""
+    heav, subgrid, cosine = flags[0], flags[1], flags[2]
     n = st.shape[1]
     u, qi, qo, a = st[0], st[1], st[2], st[3]
     th, be, ga, ta, steep = pr[0], pr[1], pr[2], pr[3], pr[4]
-    u1, N0, N1, fo0, fo1, J0, qi_p, qo_p = W[0], W[1], W[2], W[3], W[4], W[5], W[6], W[7]
-    ap, phim, qi_n, qo_n, dJ, an = W[8], W[9], W[12], W[13], W[14], W[15]
-    un, kk, ss, work = W[16], W[17], W[18], W[19]
-    g1 = W[20:24]
-    gn = W[24:28]
-    # predictor: exponential Euler for u (ETD stage), q and a
+    u1, N0, fo0, J0, qi_p, qo_p = W[0], W[1], W[3], W[5], W[6], W[7]
+    kk, ss, work = W[17], W[18], W[19]
     _firing_out(u, th, steep, heav, fo0)
     _drive(N0, g[0], g[1], g[2], g[3], qi, qo, fo0, heav, subgrid, cosine, amp, ring, wk, wh,
-           work, Z[2])
+           work, zrow)
     for j in range(n):
         N0[j] += inp0[j]
         u1[j] = E * u[j] + (1.0 - E) * N0[j]
-        s0 = ga * a[j] / ta
-        ss[j] = s0
-        if heav:
+        ss[j] = ga * a[j] / ta
+    if heav:  # separate loops (no branch inside: they vectorise)
+        for j in range(n):
             p0 = g[0, j]
             J0[j] = (be * qi[j] * p0 - ga * a[j] * (1.0 - (p0 * qi[j] + (1 - p0) * qo[j]))) / ta
-            kk[j] = s0 + be / ta
-        else:
-            J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) / ta
-            kk[j] = s0 + be * fo0[j] / ta
-    if heav:
+            kk[j] = ss[j] + be / ta
         _relax_member(qi, qo, ss, be / ta, h, qi_p, qo_p, mean_only)
     else:
+        for j in range(n):
+            J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) / ta
+            kk[j] = ss[j] + be * fo0[j] / ta
         _relax_row(qo_p, qo, kk, ss, h)
-        qi_p[:] = qi
-    _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z)
+        _copy(qi_p, qi)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _stage2(st, g, inp1, pr, h, E, flags, amp, ring, wk, wh, mean_only, W,
+            zrow):  # pragma: no cover - compiled
+    """Second part of a step (the predicted ``a`` is in ``W[8]``): geometry and drive of the
+    predictor, the corrected ``u`` (without noise) and the corrected resources; leaves the
+    corrector's flux increment in ``dJ``. Rows of ``W``: ``u1 N0 N1 fo0 fo1 J0 qi_p qo_p`` (0-7),
+    ``ap phim qi_m qo_m qi_n qo_n dJ an`` (8-15), ``un kk ss work`` (16-19), predictor geometry
+    (20-23), new geometry (24-27)."""
+    heav, subgrid, cosine = flags[0], flags[1], flags[2]
+    n = st.shape[1]
+    th, steep = pr[0], pr[4]
+    u1, N0, N1, fo0, fo1, J0, qi_p, qo_p = W[0], W[1], W[2], W[3], W[4], W[5], W[6], W[7]
+    ap, dJ, un, work = W[8], W[14], W[16], W[19]
+    g1 = W[20:24]
     _geometry(u1, th, heav, subgrid, ring, g1[0], g1[1], g1[2], g1[3])
     _firing_out(u1, th, steep, heav, fo1)
     if heav:
         remap_row(qi_p, qo_p, g[0], g1[0], qi_p, qo_p)
     _drive(N1, g1[0], g1[1], g1[2], g1[3], qi_p, qo_p, fo1, heav, subgrid, cosine, amp, ring, wk,
-           wh, work, Z[2])
+           wh, work, zrow)
     c = (E - 1.0 + h) / h
     for j in range(n):
         N1[j] += inp1[j]
@@ -436,28 +544,40 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W)
     for j in range(n):
         dJ[j] = (2.0 * (-(work[j]) / h) - J0[j]) - J0[j]
-    _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _stage3(st, g, noise, pr, flags, ring, W):  # pragma: no cover - compiled
+    """Last part of a step (the corrected ``a`` is in ``W[15]``): noise, new geometry and
+    remap; the state is replaced by the new one only if it is finite (returns whether it was)."""
+    heav, subgrid = flags[0], flags[1]
+    n = st.shape[1]
+    u, qi, qo, a = st[0], st[1], st[2], st[3]
+    th = pr[0]
+    phim, qi_n, qo_n, an, un = W[9], W[12], W[13], W[15], W[16]
+    gn = W[24:28]
     for j in range(n):
         un[j] += noise[j]
     _geometry(un, th, heav, subgrid, ring, gn[0], gn[1], gn[2], gn[3])
     if heav:
         remap_row(qi_n, qo_n, phim, gn[0], qi_n, qo_n)
     else:
-        qi_n[:] = qo_n
+        _copy(qi_n, qo_n)
     total = 0.0  # NaN or inf anywhere makes the sum non-finite
     for j in range(n):
         total += un[j] + qi_n[j] + qo_n[j] + an[j]
     ok = math.isfinite(total)
     if ok:
-        u[:] = un
-        qi[:] = qi_n
-        qo[:] = qo_n
-        a[:] = an
-        g[:, :] = gn
+        _copy(u, un)
+        _copy(qi, qi_n)
+        _copy(qo, qo_n)
+        _copy(a, an)
+        for i in range(4):
+            _copy(g[i], gn[i])
     return ok
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma: no cover - compiled
     """Resource corrector of :func:`_step`; leaves ``dq`` in ``W[19]`` (the ``work`` row)."""
     n = st.shape[1]
@@ -466,12 +586,13 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma:
     phim, qi_m, qo_m, qi_n, qo_n = W[9], W[10], W[11], W[12], W[13]
     kk, ss, dq = W[17], W[18], W[19]
     for j in range(n):
-        sb = ga * 0.5 * (a[j] + ap[j]) / ta
-        ss[j] = sb
-        if heav:
-            kk[j] = sb + be / ta
-        else:
-            kk[j] = sb + be * (0.5 * (fo0[j] + fo1[j])) / ta
+        ss[j] = ga * 0.5 * (a[j] + ap[j]) / ta
+    if heav:
+        for j in range(n):
+            kk[j] = ss[j] + be / ta
+    else:
+        for j in range(n):
+            kk[j] = ss[j] + be * (0.5 * (fo0[j] + fo1[j])) / ta
     if heav:
         for j in range(n):
             phim[j] = 0.5 * (g[0, j] + g1[0, j])
@@ -487,10 +608,30 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma:
 
 
 # ---------------------------------------------------------------------- the chunk loop
-@njit(cache=True, parallel=True)
+#: Members advanced together (one block) by a thread: their transforms are batched into
+#: one 2-D ``rfft``/``irfft`` call, which the FFT library vectorises across the rows.
+BLOCK = 8
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _blocks(running, n_threads):  # pragma: no cover - compiled
+    """The running members split into blocks of at most :data:`BLOCK` (fewer when there are
+    too few members to give every thread a block): ``(members, starts)``, block ``i`` being
+    ``members[starts[i]:starts[i + 1]]``."""
+    alive = np.nonzero(running)[0]
+    size = min(BLOCK, max(1, -(-alive.size // n_threads)))
+    nb = -(-alive.size // size)
+    starts = np.empty(nb + 1, dtype=np.int64)
+    for i in range(nb):
+        starts[i] = i * size
+    starts[nb] = alive.size
+    return alive, starts
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True)
 def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp, noise,
-              running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
-    """Advance every running member from step ``n0`` to ``n1`` (one member per task).
+              running, pos, last, rec, fields, failed, t_failed, n_threads):  # pragma: no cover
+    """Advance every running member from step ``n0`` to ``n1`` (one block of members per task).
 
     Parameters (all arrays float64 unless stated)
     ---------------------------------------------
@@ -507,104 +648,196 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
     noise : ``(K, B, N)`` noise increments, or ``(1, 1, N)`` zeros.
     running, failed : bool ``(B,)``; pos, last, t_failed ``(B,)``.
     rec : ``(4, B, nf)`` position, velocity, width, mass. fields : ``(3, B, nf, N)``.
+    n_threads : number of threads (``numba.get_num_threads()``, read by the caller: a compiled
+        function that reads it cannot be cached).
     """
-    # prange splits its range into equal blocks, one per thread: iterate over the running
-    # members only, so that decided members (often neighbours on a parameter grid, hence in the
-    # same block) do not leave one thread with most of the work
-    alive = np.nonzero(running)[0]
-    for i in prange(alive.size):
-        _run_member(np.int64(alive[i]), n0, n1, dt, E, frame_of, state, P, flags, amp, ring,
-                    wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
+    # prange splits its range into equal parts, one per thread: blocks are formed from the
+    # running members only, so that decided members (often neighbours on a parameter grid)
+    # do not leave one thread with most of the work
+    alive, starts = _blocks(running, n_threads)
+    for i in prange(starts.size - 1):
+        _run_block(alive[starts[i]:starts[i + 1]], n0, n1, dt, E, frame_of, state, P, flags,
+                   amp, ring, wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed,
+                   t_failed)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
-                     noise,
-                     running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
-    """:func:`run_chunk` on the calling thread only (small batches: no thread start-up)."""
-    for b in range(state.shape[1]):
-        if running[b]:
-            _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops,
-                        inp, noise, running, pos, last, rec, fields, failed, t_failed)
+                     noise, running, pos, last, rec, fields, failed, t_failed,
+                     n_threads):  # pragma: no cover
+    """:func:`run_chunk` on the calling thread only (small batches: no thread start-up;
+    ``n_threads`` is ignored)."""
+    alive, starts = _blocks(running, 1)
+    for i in range(starts.size - 1):
+        _run_block(alive[starts[i]:starts[i + 1]], n0, n1, dt, E, frame_of, state, P, flags,
+                   amp, ring, wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed,
+                   t_failed)
 
 
-@njit(cache=True)
-def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
-                noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
-    """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`).
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _run_block(blk, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
+               noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
+    """The steps ``n0 + 1 .. n1`` of the members ``blk`` (see :func:`run_chunk`).
 
-    Owns the member's working arrays; :func:`_member_steps` borrows them and the inputs (no
+    Owns the block's working arrays (state ``(M, 4, N)``, geometry and scratch of each
+    member, contiguous per member; the batched transforms take the same row of every member
+    as a strided ``(M, N)`` view); :func:`_block_steps` borrows them and the inputs (no
     reference counting in the steps), which stay alive here until it returns."""
     n = state.shape[2]
-    st = np.empty((4, n))
-    for k in range(4):
-        st[k] = state[k, b]
-    g = np.empty((4, n))
-    W = np.zeros((28, n))
-    Z = np.zeros((3, n // 2 + 1), dtype=np.complex128)
-    scratch = np.zeros((8, n))
+    m = blk.size
+    st = np.empty((m, 4, n))
+    for i in range(m):
+        for k in range(4):
+            st[i, k] = state[k, blk[i]]
+    g = np.empty((m, 4, n))
+    W = np.zeros((m, 28, n))
+    Z = np.zeros((m, 3, n // 2 + 1), dtype=np.complex128)
+    scratch = np.zeros((m, 8, n))
     zero = np.zeros(n)
-    _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
-                  noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch, zero)
-    for k in range(4):
-        state[k, b] = st[k]
+    live = np.zeros(m, dtype=np.bool_)
+    mo = np.zeros(m, dtype=np.bool_)
+    _block_steps(blk, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
+                 noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch, zero,
+                 live, mo)
+    for i in range(m):
+        for k in range(4):
+            state[k, blk[i]] = st[i, k]
 
 
-@njit(cache=True)
-def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
-                  noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch,
-                  zero):  # pragma: no cover - compiled
-    """The step loop of :func:`_run_member` (``st``: the member's state, ``g`` its geometry;
-    scratch ``W``, ``Z``, ``scratch``, ``zero``). Every array that a step views or passes on is
-    borrowed first: the caller holds the arguments alive for the whole call."""
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _block_steps(blk, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
+                 noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch, zero,
+                 live, mo):  # pragma: no cover - compiled
+    """The step loop of :func:`_run_block`: every step runs :func:`_stage1` for each member,
+    the batched predictor of ``a`` (:func:`_astro_block`), :func:`_stage2`, the batched
+    corrector, then :func:`_stage3` and the member's phase and frames (:func:`_after_step`).
+    Arrays per member: ``st`` and ``g`` ``(M, 4, N)``, ``W`` ``(M, 28, N)``, ``Z`` complex
+    ``(M, 3, N // 2 + 1)``, ``scratch`` ``(M, 8, N)``.
+    A member whose step is not finite leaves the block (``live``); ``mo``: members whose
+    diffusion keeps only the mean (``D = inf``), which take the direct sums instead."""
     st, g, P, flags, ring, wk, wh = (_borrow(st), _borrow(g), _borrow(P), _borrow(flags),
                                      _borrow(ring), _borrow(wk), _borrow(wh))
     ops, inp, noise, fields = _borrow(ops), _borrow(inp), _borrow(noise), _borrow(fields)
     W, Z, scratch, zero = _borrow(W), _borrow(Z), _borrow(scratch), _borrow(zero)
-    n = st.shape[1]
-    has_inp, store = flags[4], flags[5]
+    m = blk.size
+    has_inp, dense = flags[4], flags[3]
     has_noise = noise.shape[0] > 1 or noise.shape[1] > 1
-    dx = 2 * np.pi / n
-    pr = P[b]
-    _geometry(st[0], pr[0], flags[0], flags[1], ring, g[0], g[1], g[2], g[3])
-    mean_only = _mean_only(ops, flags[3], b)
-    a_hat = False  # Z[0] holds rfft(a) (after a step with Fourier-space diffusion)
-    bi = b if inp.shape[2] > 1 else 0
+    fft = False
+    for i in range(m):
+        b = blk[i]
+        _geometry(st[i, 0], P[b, 0], flags[0], flags[1], ring, g[i, 0], g[i, 1], g[i, 2],
+                  g[i, 3])
+        mo[i] = _mean_only(ops, dense, b)
+        live[i] = True
+        fft = fft or not (dense or mo[i])
+    a_hat = False  # Z[0] holds rfft(a) of every member (after a batched corrector)
     for step in range(n0 + 1, n1 + 1):
         k = step - n0 - 1
-        i0 = inp[0, k, bi] if has_inp else zero
-        i1 = inp[1, k, bi] if has_inp else zero
-        nz = noise[k, b] if has_noise else zero
-        if not _step(st, g, i0, i1, nz, pr, dt, E, flags, amp, ring, wk, wh, ops, b, mean_only,
-                     a_hat, W, Z):
-            failed[b] = True
-            t_failed[b] = step * dt
-            running[b] = False
+        for i in range(m):
+            if live[i]:
+                b = blk[i]
+                i0 = inp[0, k, b if inp.shape[2] > 1 else 0] if has_inp else zero
+                _stage1(st[i], g[i], i0, P[b], dt, E, flags, amp, ring, wk, wh, mo[i], W[i],
+                        Z[i, 2])
+        _astro_block(W[:, 8], st[:, 3], W[:, 5], ops, dense, blk, dt, mo, live, fft, a_hat, Z,
+                     True)
+        for i in range(m):
+            if live[i]:
+                b = blk[i]
+                i1 = inp[1, k, b if inp.shape[2] > 1 else 0] if has_inp else zero
+                _stage2(st[i], g[i], i1, P[b], dt, E, flags, amp, ring, wk, wh, mo[i], W[i],
+                        Z[i, 2])
+        _astro_block(W[:, 15], W[:, 8], W[:, 14], ops, dense, blk, dt, mo, live, fft, True, Z,
+                     False)
+        a_hat = fft
+        any_live = False
+        for i in range(m):
+            if live[i]:
+                _after_step(i, blk[i], step, k, dt, frame_of, st, g, P, flags, amp, ring, wk,
+                            wh, inp, noise, has_inp, has_noise, running, pos, last, rec, fields,
+                            failed, t_failed, W, Z, scratch, zero, live)
+                any_live = any_live or live[i]
+        if not any_live:
             break
-        a_hat = not (flags[3] or mean_only)
-        c = 0.0
-        s = 0.0
-        for j in range(n):
-            c += st[0, j] * (ring[1, j] * dx)
-            s += st[0, j] * (ring[2, j] * dx)
-        ph = math.atan2(s, c)
-        pos[b] += (ph - last[b] + np.pi) % (2 * np.pi) - np.pi
-        last[b] = ph
-        f = frame_of[step]
-        if f >= 0:
-            it = inp[2, k, bi] if has_inp else zero
-            vel, width, mass, _ = _observe(st[0], st[1], st[2], st[3], g[0], g[1], g[2], g[3],
-                                           it, pr, flags[0], flags[1], flags[2], amp, ring, wk,
-                                           wh, scratch, Z[2])
-            rec[0, b, f] = pos[b]
-            rec[1, b, f] = vel
-            rec[2, b, f] = width
-            rec[3, b, f] = mass
-            if store:
-                _store(fields, b, f, st, g)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _astro_block(out, a, J, ops, dense, blk, h, mo, live, fft, a_hat, Z,
+                 predictor):  # pragma: no cover - compiled
+    """Astrocyte update of a block, strided rows ``(M, N)``: the predictor ``out = e^{hL} a + h
+    phi1(hL) J`` (``predictor``; ``J = J0``) or the corrector ``out = a + h phi2(hL) J``
+    (``a = ap``, ``J = dJ``). Uniform finite ``D``: one batched ``rfft`` of ``J`` (and of ``a``
+    unless ``a_hat``: ``Z[:, 0]`` already holds it), the member's multipliers applied to its
+    row of ``Z[:, 0]`` and one batched ``irfft``; ``Z[:, 0]`` then holds the transform of
+    ``out``. Other
+    members (``D = inf``, heterogeneous ``D``): :func:`_astro_predictor` /
+    :func:`_astro_corrector` row by row."""
+    if fft:
+        if predictor and not a_hat:
+            _rfft(a, Z[:, 0])
+        _rfft(J, Z[:, 1])
+        for i in range(blk.size):
+            if live[i] and not mo[i]:
+                b = blk[i]
+                za, zj = Z[i, 0], Z[i, 1]
+                if predictor:
+                    e, p1 = ops[b, 0, 0], ops[b, 1, 0]
+                    for q in range(za.shape[0]):
+                        za[q] = e[q] * za[q] + (h * p1[q]) * zj[q]
+                else:
+                    p2 = ops[b, 2, 0]
+                    for q in range(za.shape[0]):
+                        za[q] += (h * p2[q]) * zj[q]
+        _irfft(Z[:, 0], out)
+    for i in range(blk.size):
+        if live[i] and (dense or mo[i]):
+            if predictor:
+                _astro_predictor(out[i], a[i], J[i], ops, dense, blk[i], h, True, False, Z[i])
+            else:
+                _astro_corrector(out[i], a[i], J[i], ops, dense, blk[i], h, True, Z[i])
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _after_step(i, b, step, k, dt, frame_of, st, g, P, flags, amp, ring, wk, wh, inp, noise,
+                has_inp, has_noise, running, pos, last, rec, fields, failed, t_failed, W, Z,
+                scratch, zero, live):  # pragma: no cover - compiled
+    """:func:`_stage3` for member ``i`` of the block (``b`` in the batch), then its phase (the
+    unwrapped argument of the first Fourier mode of ``u``) and, at frame steps, its record."""
+    n = st.shape[2]
+    dx = 2 * np.pi / n
+    nz = noise[k, b] if has_noise else zero
+    if not _stage3(st[i], g[i], nz, P[b], flags, ring, W[i]):
+        failed[b] = True
+        t_failed[b] = step * dt
+        running[b] = False
+        live[i] = False
+        return
+    u = st[i, 0]
+    c = 0.0
+    s = 0.0
+    for j in range(n):
+        c += u[j] * (ring[1, j] * dx)
+        s += u[j] * (ring[2, j] * dx)
+    ph = math.atan2(s, c)
+    pos[b] += (ph - last[b] + np.pi) % (2 * np.pi) - np.pi
+    last[b] = ph
+    f = frame_of[step]
+    if f >= 0:
+        bi = b if inp.shape[2] > 1 else 0
+        it = inp[2, k, bi] if has_inp else zero
+        gi = g[i]
+        vel, width, mass, _ = _observe(u, st[i, 1], st[i, 2], st[i, 3], gi[0], gi[1], gi[2],
+                                       gi[3], it, P[b], flags[0], flags[1], flags[2], amp, ring,
+                                       wk, wh, scratch[i], Z[i, 2])
+        rec[0, b, f] = pos[b]
+        rec[1, b, f] = vel
+        rec[2, b, f] = width
+        rec[3, b, f] = mass
+        if flags[5]:
+            _store(fields, b, f, st[i], gi)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _store(fields, b, f, st, g):  # pragma: no cover - compiled
     for j in range(st.shape[1]):
         p = g[0, j]
@@ -613,7 +846,7 @@ def _store(fields, b, f, st, g):  # pragma: no cover - compiled
         fields[2, b, f, j] = st[3, j]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True)
 def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover - compiled
     """``(B, 4)`` velocity, width, mass and phase of the members where ``mask`` is set
     (``inp_t``: input ``(Bi, N)`` at the observation time)."""
@@ -624,7 +857,7 @@ def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no 
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover
     """:func:`observe_all` on the calling thread only."""
     out = np.full((state.shape[1], 4), np.nan)
@@ -634,7 +867,7 @@ def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # prag
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FM, error_model="numpy")
 def _observe_member(b, state, P, flags, amp, ring, wk, wh, inp_t, out):  # pragma: no cover
     n = state.shape[2]
     g = np.empty((4, n))
