@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import numba
 import numpy as np
 
 from astrofield.simulator.backends import numba_loop as _loop
@@ -140,14 +139,13 @@ def integrate(run) -> None:
     frame_of = run.frame_of()
     E = float(np.exp(-dt))
     chunk = _loop.run_chunk if _parallel(B) else _loop.run_chunk_serial
-    n_threads = numba.get_num_threads() if _parallel(B) else 1
     bar = run.progress_bar()
     n0 = 0
     for n1 in _boundaries(run):
         inp = (_inputs(sim, n0, n1, dt) if sim.stimulus else np.zeros((3, 1, 1, sim.ring.N)))
         chunk(n0, n1, dt, E, frame_of, arr, pk["P"], pk["flags"], pk["amp"], pk["ring"],
               pk["wk"], pk["wh"], pk["ops"], inp, _noise(sim, n0, n1, dt), running, pos, last, rec,
-              fields, run.failed, run.t_failed, n_threads)
+              fields, run.failed, run.t_failed)
         bar.update(n1 - n0)
         n0 = n1
         if not running.any():

@@ -64,7 +64,7 @@ _TINY = 1e-300
 #: reciprocal multiplication, no signed zeros; never the no-NaN/no-inf flags (the failure
 #: check relies on NaN propagating).
 _FM = {"reassoc", "contract", "arcp", "nsz"}
-_AXIS = np.full(1, -1, dtype=np.int64)  # transforms along the last axis (rows)
+_AXIS = np.zeros(1, dtype=np.int64)  # the one transform axis of a row
 #: Heaviside drive of a non-cosine kernel: summed directly over the active cells when there are
 #: at most this many (cost ``N`` per active cell), else by an ``rfft``/``irfft`` pair.
 SPARSE_MAX = 32
@@ -99,15 +99,14 @@ def _copy(dst, src):  # pragma: no cover - compiled
 
 @njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _rfft(x, out):  # pragma: no cover - compiled
-    """``out = numpy.fft.rfft(x, axis=-1)`` into preallocated complex rows of length
-    ``N // 2 + 1`` (one row, or a 2-D block of rows with any strides)."""
+    """``out = numpy.fft.rfft(x)`` into a preallocated complex row of length ``N // 2 + 1``."""
     r2c(x, out, _AXIS, True, 1.0, 1)
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _irfft(xh, out):  # pragma: no cover - compiled
-    """``out = numpy.fft.irfft(xh, n=out.shape[-1], axis=-1)`` (``xh`` is left unchanged)."""
-    c2r(xh, out, _AXIS, False, 1.0 / out.shape[-1], 1)
+    """``out = numpy.fft.irfft(xh, n=len(out))`` (``xh`` is left unchanged)."""
+    c2r(xh, out, _AXIS, False, 1.0 / out.shape[0], 1)
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
@@ -483,21 +482,25 @@ def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no c
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
-def _stage1(st, g, inp0, pr, h, E, flags, amp, ring, wk, wh, mean_only, W,
-            zrow):  # pragma: no cover - compiled
-    """First part of a step of one member, up to the exchange flux ``J0`` (into ``W[5]``):
-    the ETD predictor ``u1`` of ``u`` and the predicted resources ``qi_p, qo_p``. Rows: ``st =
-    (u, q_in, q_out, a)`` and ``g`` its geometry, both ``(4, N)``; scratch ``W`` ``(28, N)``
-    (row names as in :func:`_stage2`); ``zrow`` a complex row of length ``N // 2 + 1``."""
-    heav, subgrid, cosine = flags[0], flags[1], flags[2]
+def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only,
+          a_hat, W, Z):  # pragma: no cover - compiled
+    """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
+    replaced by the new state only if it is finite (returns whether it was). Scratch: ``W``
+    real ``(28, N)``, ``Z`` complex ``(3, N // 2 + 1)``; ``a_hat``: ``Z[0]`` holds ``rfft(a)``
+    (uniform finite ``D``, left there by the previous step)."""
+    heav, subgrid, cosine, dense = flags[0], flags[1], flags[2], flags[3]
     n = st.shape[1]
     u, qi, qo, a = st[0], st[1], st[2], st[3]
     th, be, ga, ta, steep = pr[0], pr[1], pr[2], pr[3], pr[4]
-    u1, N0, fo0, J0, qi_p, qo_p = W[0], W[1], W[3], W[5], W[6], W[7]
-    kk, ss, work = W[17], W[18], W[19]
+    u1, N0, N1, fo0, fo1, J0, qi_p, qo_p = W[0], W[1], W[2], W[3], W[4], W[5], W[6], W[7]
+    ap, phim, qi_n, qo_n, dJ, an = W[8], W[9], W[12], W[13], W[14], W[15]
+    un, kk, ss, work = W[16], W[17], W[18], W[19]
+    g1 = W[20:24]
+    gn = W[24:28]
+    # predictor: exponential Euler for u (ETD stage), q and a
     _firing_out(u, th, steep, heav, fo0)
     _drive(N0, g[0], g[1], g[2], g[3], qi, qo, fo0, heav, subgrid, cosine, amp, ring, wk, wh,
-           work, zrow)
+           work, Z[2])
     for j in range(n):
         N0[j] += inp0[j]
         u1[j] = E * u[j] + (1.0 - E) * N0[j]
@@ -507,35 +510,22 @@ def _stage1(st, g, inp0, pr, h, E, flags, amp, ring, wk, wh, mean_only, W,
             p0 = g[0, j]
             J0[j] = (be * qi[j] * p0 - ga * a[j] * (1.0 - (p0 * qi[j] + (1 - p0) * qo[j]))) / ta
             kk[j] = ss[j] + be / ta
-        _relax_member(qi, qo, ss, be / ta, h, qi_p, qo_p, mean_only)
     else:
         for j in range(n):
             J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) / ta
             kk[j] = ss[j] + be * fo0[j] / ta
+    if heav:
+        _relax_member(qi, qo, ss, be / ta, h, qi_p, qo_p, mean_only)
+    else:
         _relax_row(qo_p, qo, kk, ss, h)
-        _copy(qi_p, qi)
-
-
-@njit(cache=True, fastmath=_FM, error_model="numpy")
-def _stage2(st, g, inp1, pr, h, E, flags, amp, ring, wk, wh, mean_only, W,
-            zrow):  # pragma: no cover - compiled
-    """Second part of a step (the predicted ``a`` is in ``W[8]``): geometry and drive of the
-    predictor, the corrected ``u`` (without noise) and the corrected resources; leaves the
-    corrector's flux increment in ``dJ``. Rows of ``W``: ``u1 N0 N1 fo0 fo1 J0 qi_p qo_p`` (0-7),
-    ``ap phim qi_m qo_m qi_n qo_n dJ an`` (8-15), ``un kk ss work`` (16-19), predictor geometry
-    (20-23), new geometry (24-27)."""
-    heav, subgrid, cosine = flags[0], flags[1], flags[2]
-    n = st.shape[1]
-    th, steep = pr[0], pr[4]
-    u1, N0, N1, fo0, fo1, J0, qi_p, qo_p = W[0], W[1], W[2], W[3], W[4], W[5], W[6], W[7]
-    ap, dJ, un, work = W[8], W[14], W[16], W[19]
-    g1 = W[20:24]
+        qi_p[:] = qi
+    _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z)
     _geometry(u1, th, heav, subgrid, ring, g1[0], g1[1], g1[2], g1[3])
     _firing_out(u1, th, steep, heav, fo1)
     if heav:
         remap_row(qi_p, qo_p, g[0], g1[0], qi_p, qo_p)
     _drive(N1, g1[0], g1[1], g1[2], g1[3], qi_p, qo_p, fo1, heav, subgrid, cosine, amp, ring, wk,
-           wh, work, zrow)
+           wh, work, Z[2])
     c = (E - 1.0 + h) / h
     for j in range(n):
         N1[j] += inp1[j]
@@ -544,25 +534,14 @@ def _stage2(st, g, inp1, pr, h, E, flags, amp, ring, wk, wh, mean_only, W,
     _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W)
     for j in range(n):
         dJ[j] = (2.0 * (-(work[j]) / h) - J0[j]) - J0[j]
-
-
-@njit(cache=True, fastmath=_FM, error_model="numpy")
-def _stage3(st, g, noise, pr, flags, ring, W):  # pragma: no cover - compiled
-    """Last part of a step (the corrected ``a`` is in ``W[15]``): noise, new geometry and
-    remap; the state is replaced by the new one only if it is finite (returns whether it was)."""
-    heav, subgrid = flags[0], flags[1]
-    n = st.shape[1]
-    u, qi, qo, a = st[0], st[1], st[2], st[3]
-    th = pr[0]
-    phim, qi_n, qo_n, an, un = W[9], W[12], W[13], W[15], W[16]
-    gn = W[24:28]
+    _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z)
     for j in range(n):
         un[j] += noise[j]
     _geometry(un, th, heav, subgrid, ring, gn[0], gn[1], gn[2], gn[3])
     if heav:
         remap_row(qi_n, qo_n, phim, gn[0], qi_n, qo_n)
     else:
-        _copy(qi_n, qo_n)
+        qi_n[:] = qo_n
     total = 0.0  # NaN or inf anywhere makes the sum non-finite
     for j in range(n):
         total += un[j] + qi_n[j] + qo_n[j] + an[j]
@@ -608,30 +587,10 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma:
 
 
 # ---------------------------------------------------------------------- the chunk loop
-#: Members advanced together (one block) by a thread: their transforms are batched into
-#: one 2-D ``rfft``/``irfft`` call, which the FFT library vectorises across the rows.
-BLOCK = 8
-
-
-@njit(cache=True, fastmath=_FM, error_model="numpy")
-def _blocks(running, n_threads):  # pragma: no cover - compiled
-    """The running members split into blocks of at most :data:`BLOCK` (fewer when there are
-    too few members to give every thread a block): ``(members, starts)``, block ``i`` being
-    ``members[starts[i]:starts[i + 1]]``."""
-    alive = np.nonzero(running)[0]
-    size = min(BLOCK, max(1, -(-alive.size // n_threads)))
-    nb = -(-alive.size // size)
-    starts = np.empty(nb + 1, dtype=np.int64)
-    for i in range(nb):
-        starts[i] = i * size
-    starts[nb] = alive.size
-    return alive, starts
-
-
 @njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True)
 def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp, noise,
-              running, pos, last, rec, fields, failed, t_failed, n_threads):  # pragma: no cover
-    """Advance every running member from step ``n0`` to ``n1`` (one block of members per task).
+              running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
+    """Advance every running member from step ``n0`` to ``n1`` (one member per task).
 
     Parameters (all arrays float64 unless stated)
     ---------------------------------------------
@@ -648,193 +607,101 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
     noise : ``(K, B, N)`` noise increments, or ``(1, 1, N)`` zeros.
     running, failed : bool ``(B,)``; pos, last, t_failed ``(B,)``.
     rec : ``(4, B, nf)`` position, velocity, width, mass. fields : ``(3, B, nf, N)``.
-    n_threads : number of threads (``numba.get_num_threads()``, read by the caller: a compiled
-        function that reads it cannot be cached).
     """
-    # prange splits its range into equal parts, one per thread: blocks are formed from the
-    # running members only, so that decided members (often neighbours on a parameter grid)
-    # do not leave one thread with most of the work
-    alive, starts = _blocks(running, n_threads)
-    for i in prange(starts.size - 1):
-        _run_block(alive[starts[i]:starts[i + 1]], n0, n1, dt, E, frame_of, state, P, flags,
-                   amp, ring, wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed,
-                   t_failed)
+    # prange splits its range into equal blocks, one per thread: iterate over the running
+    # members only, so that decided members (often neighbours on a parameter grid, hence in the
+    # same block) do not leave one thread with most of the work
+    alive = np.nonzero(running)[0]
+    for i in prange(alive.size):
+        _run_member(np.int64(alive[i]), n0, n1, dt, E, frame_of, state, P, flags, amp, ring,
+                    wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
 def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
-                     noise, running, pos, last, rec, fields, failed, t_failed,
-                     n_threads):  # pragma: no cover
-    """:func:`run_chunk` on the calling thread only (small batches: no thread start-up;
-    ``n_threads`` is ignored)."""
-    alive, starts = _blocks(running, 1)
-    for i in range(starts.size - 1):
-        _run_block(alive[starts[i]:starts[i + 1]], n0, n1, dt, E, frame_of, state, P, flags,
-                   amp, ring, wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed,
-                   t_failed)
+                     noise,
+                     running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
+    """:func:`run_chunk` on the calling thread only (small batches: no thread start-up)."""
+    for b in range(state.shape[1]):
+        if running[b]:
+            _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops,
+                        inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
-def _run_block(blk, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
-               noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
-    """The steps ``n0 + 1 .. n1`` of the members ``blk`` (see :func:`run_chunk`).
+def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
+                noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
+    """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`).
 
-    Owns the block's working arrays (state ``(M, 4, N)``, geometry and scratch of each
-    member, contiguous per member; the batched transforms take the same row of every member
-    as a strided ``(M, N)`` view); :func:`_block_steps` borrows them and the inputs (no
+    Owns the member's working arrays; :func:`_member_steps` borrows them and the inputs (no
     reference counting in the steps), which stay alive here until it returns."""
     n = state.shape[2]
-    m = blk.size
-    st = np.empty((m, 4, n))
-    for i in range(m):
-        for k in range(4):
-            st[i, k] = state[k, blk[i]]
-    g = np.empty((m, 4, n))
-    W = np.zeros((m, 28, n))
-    Z = np.zeros((m, 3, n // 2 + 1), dtype=np.complex128)
-    scratch = np.zeros((m, 8, n))
+    st = np.empty((4, n))
+    for k in range(4):
+        st[k] = state[k, b]
+    g = np.empty((4, n))
+    W = np.zeros((28, n))
+    Z = np.zeros((3, n // 2 + 1), dtype=np.complex128)
+    scratch = np.zeros((8, n))
     zero = np.zeros(n)
-    live = np.zeros(m, dtype=np.bool_)
-    mo = np.zeros(m, dtype=np.bool_)
-    _block_steps(blk, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
-                 noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch, zero,
-                 live, mo)
-    for i in range(m):
-        for k in range(4):
-            state[k, blk[i]] = st[i, k]
+    _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
+                  noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch, zero)
+    for k in range(4):
+        state[k, b] = st[k]
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
-def _block_steps(blk, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
-                 noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch, zero,
-                 live, mo):  # pragma: no cover - compiled
-    """The step loop of :func:`_run_block`: every step runs :func:`_stage1` for each member,
-    the batched predictor of ``a`` (:func:`_astro_block`), :func:`_stage2`, the batched
-    corrector, then :func:`_stage3` and the member's phase and frames (:func:`_after_step`).
-    Arrays per member: ``st`` and ``g`` ``(M, 4, N)``, ``W`` ``(M, 28, N)``, ``Z`` complex
-    ``(M, 3, N // 2 + 1)``, ``scratch`` ``(M, 8, N)``.
-    A member whose step is not finite leaves the block (``live``); ``mo``: members whose
-    diffusion keeps only the mean (``D = inf``), which take the direct sums instead."""
+def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
+                  noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch,
+                  zero):  # pragma: no cover - compiled
+    """The step loop of :func:`_run_member` (``st``: the member's state, ``g`` its geometry;
+    scratch ``W``, ``Z``, ``scratch``, ``zero``). Every array that a step views or passes on is
+    borrowed first: the caller holds the arguments alive for the whole call."""
     st, g, P, flags, ring, wk, wh = (_borrow(st), _borrow(g), _borrow(P), _borrow(flags),
                                      _borrow(ring), _borrow(wk), _borrow(wh))
     ops, inp, noise, fields = _borrow(ops), _borrow(inp), _borrow(noise), _borrow(fields)
     W, Z, scratch, zero = _borrow(W), _borrow(Z), _borrow(scratch), _borrow(zero)
-    m = blk.size
-    has_inp, dense = flags[4], flags[3]
+    n = st.shape[1]
+    has_inp, store = flags[4], flags[5]
     has_noise = noise.shape[0] > 1 or noise.shape[1] > 1
-    fft = False
-    for i in range(m):
-        b = blk[i]
-        _geometry(st[i, 0], P[b, 0], flags[0], flags[1], ring, g[i, 0], g[i, 1], g[i, 2],
-                  g[i, 3])
-        mo[i] = _mean_only(ops, dense, b)
-        live[i] = True
-        fft = fft or not (dense or mo[i])
-    a_hat = False  # Z[0] holds rfft(a) of every member (after a batched corrector)
+    dx = 2 * np.pi / n
+    pr = P[b]
+    _geometry(st[0], pr[0], flags[0], flags[1], ring, g[0], g[1], g[2], g[3])
+    mean_only = _mean_only(ops, flags[3], b)
+    a_hat = False  # Z[0] holds rfft(a) (after a step with Fourier-space diffusion)
+    bi = b if inp.shape[2] > 1 else 0
     for step in range(n0 + 1, n1 + 1):
         k = step - n0 - 1
-        for i in range(m):
-            if live[i]:
-                b = blk[i]
-                i0 = inp[0, k, b if inp.shape[2] > 1 else 0] if has_inp else zero
-                _stage1(st[i], g[i], i0, P[b], dt, E, flags, amp, ring, wk, wh, mo[i], W[i],
-                        Z[i, 2])
-        _astro_block(W[:, 8], st[:, 3], W[:, 5], ops, dense, blk, dt, mo, live, fft, a_hat, Z,
-                     True)
-        for i in range(m):
-            if live[i]:
-                b = blk[i]
-                i1 = inp[1, k, b if inp.shape[2] > 1 else 0] if has_inp else zero
-                _stage2(st[i], g[i], i1, P[b], dt, E, flags, amp, ring, wk, wh, mo[i], W[i],
-                        Z[i, 2])
-        _astro_block(W[:, 15], W[:, 8], W[:, 14], ops, dense, blk, dt, mo, live, fft, True, Z,
-                     False)
-        a_hat = fft
-        any_live = False
-        for i in range(m):
-            if live[i]:
-                _after_step(i, blk[i], step, k, dt, frame_of, st, g, P, flags, amp, ring, wk,
-                            wh, inp, noise, has_inp, has_noise, running, pos, last, rec, fields,
-                            failed, t_failed, W, Z, scratch, zero, live)
-                any_live = any_live or live[i]
-        if not any_live:
+        i0 = inp[0, k, bi] if has_inp else zero
+        i1 = inp[1, k, bi] if has_inp else zero
+        nz = noise[k, b] if has_noise else zero
+        if not _step(st, g, i0, i1, nz, pr, dt, E, flags, amp, ring, wk, wh, ops, b, mean_only,
+                     a_hat, W, Z):
+            failed[b] = True
+            t_failed[b] = step * dt
+            running[b] = False
             break
-
-
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
-def _astro_block(out, a, J, ops, dense, blk, h, mo, live, fft, a_hat, Z,
-                 predictor):  # pragma: no cover - compiled
-    """Astrocyte update of a block, strided rows ``(M, N)``: the predictor ``out = e^{hL} a + h
-    phi1(hL) J`` (``predictor``; ``J = J0``) or the corrector ``out = a + h phi2(hL) J``
-    (``a = ap``, ``J = dJ``). Uniform finite ``D``: one batched ``rfft`` of ``J`` (and of ``a``
-    unless ``a_hat``: ``Z[:, 0]`` already holds it), the member's multipliers applied to its
-    row of ``Z[:, 0]`` and one batched ``irfft``; ``Z[:, 0]`` then holds the transform of
-    ``out``. Other
-    members (``D = inf``, heterogeneous ``D``): :func:`_astro_predictor` /
-    :func:`_astro_corrector` row by row."""
-    if fft:
-        if predictor and not a_hat:
-            _rfft(a, Z[:, 0])
-        _rfft(J, Z[:, 1])
-        for i in range(blk.size):
-            if live[i] and not mo[i]:
-                b = blk[i]
-                za, zj = Z[i, 0], Z[i, 1]
-                if predictor:
-                    e, p1 = ops[b, 0, 0], ops[b, 1, 0]
-                    for q in range(za.shape[0]):
-                        za[q] = e[q] * za[q] + (h * p1[q]) * zj[q]
-                else:
-                    p2 = ops[b, 2, 0]
-                    for q in range(za.shape[0]):
-                        za[q] += (h * p2[q]) * zj[q]
-        _irfft(Z[:, 0], out)
-    for i in range(blk.size):
-        if live[i] and (dense or mo[i]):
-            if predictor:
-                _astro_predictor(out[i], a[i], J[i], ops, dense, blk[i], h, True, False, Z[i])
-            else:
-                _astro_corrector(out[i], a[i], J[i], ops, dense, blk[i], h, True, Z[i])
-
-
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
-def _after_step(i, b, step, k, dt, frame_of, st, g, P, flags, amp, ring, wk, wh, inp, noise,
-                has_inp, has_noise, running, pos, last, rec, fields, failed, t_failed, W, Z,
-                scratch, zero, live):  # pragma: no cover - compiled
-    """:func:`_stage3` for member ``i`` of the block (``b`` in the batch), then its phase (the
-    unwrapped argument of the first Fourier mode of ``u``) and, at frame steps, its record."""
-    n = st.shape[2]
-    dx = 2 * np.pi / n
-    nz = noise[k, b] if has_noise else zero
-    if not _stage3(st[i], g[i], nz, P[b], flags, ring, W[i]):
-        failed[b] = True
-        t_failed[b] = step * dt
-        running[b] = False
-        live[i] = False
-        return
-    u = st[i, 0]
-    c = 0.0
-    s = 0.0
-    for j in range(n):
-        c += u[j] * (ring[1, j] * dx)
-        s += u[j] * (ring[2, j] * dx)
-    ph = math.atan2(s, c)
-    pos[b] += (ph - last[b] + np.pi) % (2 * np.pi) - np.pi
-    last[b] = ph
-    f = frame_of[step]
-    if f >= 0:
-        bi = b if inp.shape[2] > 1 else 0
-        it = inp[2, k, bi] if has_inp else zero
-        gi = g[i]
-        vel, width, mass, _ = _observe(u, st[i, 1], st[i, 2], st[i, 3], gi[0], gi[1], gi[2],
-                                       gi[3], it, P[b], flags[0], flags[1], flags[2], amp, ring,
-                                       wk, wh, scratch[i], Z[i, 2])
-        rec[0, b, f] = pos[b]
-        rec[1, b, f] = vel
-        rec[2, b, f] = width
-        rec[3, b, f] = mass
-        if flags[5]:
-            _store(fields, b, f, st[i], gi)
+        a_hat = not (flags[3] or mean_only)
+        c = 0.0
+        s = 0.0
+        for j in range(n):
+            c += st[0, j] * (ring[1, j] * dx)
+            s += st[0, j] * (ring[2, j] * dx)
+        ph = math.atan2(s, c)
+        pos[b] += (ph - last[b] + np.pi) % (2 * np.pi) - np.pi
+        last[b] = ph
+        f = frame_of[step]
+        if f >= 0:
+            it = inp[2, k, bi] if has_inp else zero
+            vel, width, mass, _ = _observe(st[0], st[1], st[2], st[3], g[0], g[1], g[2], g[3],
+                                           it, pr, flags[0], flags[1], flags[2], amp, ring, wk,
+                                           wh, scratch, Z[2])
+            rec[0, b, f] = pos[b]
+            rec[1, b, f] = vel
+            rec[2, b, f] = width
+            rec[3, b, f] = mass
+            if store:
+                _store(fields, b, f, st, g)
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
