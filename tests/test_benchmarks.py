@@ -20,6 +20,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("bench_continuation.py", "continuation benchmark done"),
     ("phase_accuracy.py", "relative drift error"),
     ("bench_startup.py", "target: astrofield run"),
+    ("bench_step.py", "us per step"),
 ])
 def test_benchmark_quick_mode_runs(script, expect):
     res = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True,
