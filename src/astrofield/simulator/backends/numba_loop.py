@@ -57,13 +57,13 @@ from astrofield.simulator.compiled import edges_row, relax_scalar, remap_row
 __all__ = ["run_chunk", "run_chunk_serial", "observe_all", "observe_all_serial"]
 
 _TINY = 1e-300
-#: Every kernel below also uses numba's ``error_model="numpy"``: a float division by zero gives
+#: Every kernel below uses numba's ``error_model="numpy"``: a float division by zero gives
 #: inf/NaN (caught by the failure check) instead of a Python exception, so divisions carry no
-#: zero test and loops containing them can vectorise.
-#: LLVM fast-math flags of the step: reassociation (vectorised sums), FMA contraction,
-#: reciprocal multiplication, no signed zeros; never the no-NaN/no-inf flags (the failure
-#: check relies on NaN propagating).
-_FM = {"reassoc", "contract", "arcp", "nsz"}
+#: zero test and loops containing them vectorise. No fast-math flags: with reassociation or
+#: contraction LLVM may round a sum differently depending on where a function is inlined (the
+#: parallel and the serial chunk loops), and every executor must give identical numbers; the
+#: hot sums use four explicit partial sums instead (:func:`_dot`), whose order is fixed.
+_FM = False
 _AXIS = np.zeros(1, dtype=np.int64)  # the one transform axis of a row
 #: Heaviside drive of a non-cosine kernel: summed directly over the active cells when there are
 #: at most this many (cost ``N`` per active cell), else by an ``rfft``/``irfft`` pair.
@@ -88,6 +88,25 @@ def _borrow(typingctx, arr):
     return arr(arr), codegen
 
 
+@intrinsic
+def _fma(typingctx, x, y, z):
+    """``x * y + z`` with one rounding (``llvm.fma.f64``, the hardware instruction where there
+    is one). Explicit, so the rounding is the same wherever the caller is compiled (unlike the
+    fast-math contraction, which LLVM may apply in one inlining context and not another)."""
+    from llvmlite import ir
+    from numba.core import types
+
+    def codegen(context, builder, signature, args):
+        dbl = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [dbl],
+                                              ir.FunctionType(dbl, [dbl, dbl, dbl]))
+        return builder.call(fn, args)
+
+    if x == types.float64 and y == types.float64 and z == types.float64:
+        return types.float64(types.float64, types.float64, types.float64), codegen
+    return None
+
+
 @njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _copy(dst, src):  # pragma: no cover - compiled
     """``dst[:] = src`` as an element loop with one load and one store (it vectorises; loops
@@ -95,6 +114,50 @@ def _copy(dst, src):  # pragma: no cover - compiled
     overlap check for every pair of rows, and numba's slice assignment is not vectorised)."""
     for j in range(dst.shape[0]):
         dst[j] = src[j]
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _dot(x, y, scale):  # pragma: no cover - compiled
+    """``sum_j x[j] * (scale * y[j])`` in eight interleaved partial sums (``j mod 8``, each
+    updated by a fused multiply-add) combined pairwise: a fixed order, so the same rounding
+    wherever it is compiled, and eight independent chains that the compiler can pack into
+    vector registers (a sum in one chain is latency-bound)."""
+    n = x.shape[0]
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    m = n - n % 8
+    for j in range(0, m, 8):
+        s0 = _fma(x[j], scale * y[j], s0)
+        s1 = _fma(x[j + 1], scale * y[j + 1], s1)
+        s2 = _fma(x[j + 2], scale * y[j + 2], s2)
+        s3 = _fma(x[j + 3], scale * y[j + 3], s3)
+        s4 = _fma(x[j + 4], scale * y[j + 4], s4)
+        s5 = _fma(x[j + 5], scale * y[j + 5], s5)
+        s6 = _fma(x[j + 6], scale * y[j + 6], s6)
+        s7 = _fma(x[j + 7], scale * y[j + 7], s7)
+    for j in range(m, n):
+        s0 = _fma(x[j], scale * y[j], s0)
+    return ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+def _total(a, b, c, d):  # pragma: no cover - compiled
+    """``sum_j (a[j] + b[j] + c[j] + d[j])`` in eight partial sums (see :func:`_dot`); NaN or
+    inf in any entry makes it non-finite."""
+    n = a.shape[0]
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    m = n - n % 8
+    for j in range(0, m, 8):
+        s0 += (a[j] + b[j]) + (c[j] + d[j])
+        s1 += (a[j + 1] + b[j + 1]) + (c[j + 1] + d[j + 1])
+        s2 += (a[j + 2] + b[j + 2]) + (c[j + 2] + d[j + 2])
+        s3 += (a[j + 3] + b[j + 3]) + (c[j + 3] + d[j + 3])
+        s4 += (a[j + 4] + b[j + 4]) + (c[j + 4] + d[j + 4])
+        s5 += (a[j + 5] + b[j + 5]) + (c[j + 5] + d[j + 5])
+        s6 += (a[j + 6] + b[j + 6]) + (c[j + 6] + d[j + 6])
+        s7 += (a[j + 7] + b[j + 7]) + (c[j + 7] + d[j + 7])
+    for j in range(m, n):
+        s0 += (a[j] + b[j]) + (c[j] + d[j])
+    return ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
@@ -291,9 +354,8 @@ def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover
     C = 0.0
     S = 0.0
     if heav:
-        for j in range(n):
-            C += qi[j] * mc[j]
-            S += qi[j] * ms[j]
+        C = _dot(qi, mc, 1.0)
+        S = _dot(qi, ms, 1.0)
     else:
         for j in range(n):
             v = qo[j] * fo[j]
@@ -364,34 +426,34 @@ def _phi1_series(z):  # pragma: no cover - compiled
     """``phi1(z) = expm1(z) / z = sum_k z^k / (k + 1)!`` for ``|z| <= PHI1_SERIES_MAX``
     (Horner form, no division and no call: the loop around it vectorises)."""
     p = 1.0 / 355687428096000.0  # 1 / 17!
-    p = p * z + 1.0 / 20922789888000.0
-    p = p * z + 1.0 / 1307674368000.0
-    p = p * z + 1.0 / 87178291200.0
-    p = p * z + 1.0 / 6227020800.0
-    p = p * z + 1.0 / 479001600.0
-    p = p * z + 1.0 / 39916800.0
-    return _phi1_tail(p * z + 1.0 / 3628800.0, z)
+    p = _fma(p, z, 1.0 / 20922789888000.0)
+    p = _fma(p, z, 1.0 / 1307674368000.0)
+    p = _fma(p, z, 1.0 / 87178291200.0)
+    p = _fma(p, z, 1.0 / 6227020800.0)
+    p = _fma(p, z, 1.0 / 479001600.0)
+    p = _fma(p, z, 1.0 / 39916800.0)
+    return _phi1_tail(_fma(p, z, 1.0 / 3628800.0), z)
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _phi1_short(z):  # pragma: no cover - compiled
     """:func:`_phi1_series` to degree 10, for ``|z| <= PHI1_SHORT_MAX``."""
     p = 1.0 / 39916800.0  # 1 / 11!
-    return _phi1_tail(p * z + 1.0 / 3628800.0, z)
+    return _phi1_tail(_fma(p, z, 1.0 / 3628800.0), z)
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
 def _phi1_tail(p, z):  # pragma: no cover - compiled
     """The last nine Horner steps of the ``phi1`` series (``p``: the coefficient of ``z^9``)."""
-    p = p * z + 1.0 / 362880.0
-    p = p * z + 1.0 / 40320.0
-    p = p * z + 1.0 / 5040.0
-    p = p * z + 1.0 / 720.0
-    p = p * z + 1.0 / 120.0
-    p = p * z + 1.0 / 24.0
-    p = p * z + 1.0 / 6.0
-    p = p * z + 0.5
-    return p * z + 1.0
+    p = _fma(p, z, 1.0 / 362880.0)
+    p = _fma(p, z, 1.0 / 40320.0)
+    p = _fma(p, z, 1.0 / 5040.0)
+    p = _fma(p, z, 1.0 / 720.0)
+    p = _fma(p, z, 1.0 / 120.0)
+    p = _fma(p, z, 1.0 / 24.0)
+    p = _fma(p, z, 1.0 / 6.0)
+    p = _fma(p, z, 0.5)
+    return _fma(p, z, 1.0)
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
@@ -497,6 +559,8 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     un, kk, ss, work = W[16], W[17], W[18], W[19]
     g1 = W[20:24]
     gn = W[24:28]
+    it = 1.0 / ta  # loops multiply by reciprocals (a vector division costs several products)
+    ih = 1.0 / h
     # predictor: exponential Euler for u (ETD stage), q and a
     _firing_out(u, th, steep, heav, fo0)
     _drive(N0, g[0], g[1], g[2], g[3], qi, qo, fo0, heav, subgrid, cosine, amp, ring, wk, wh,
@@ -504,15 +568,15 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     for j in range(n):
         N0[j] += inp0[j]
         u1[j] = E * u[j] + (1.0 - E) * N0[j]
-        ss[j] = ga * a[j] / ta
+        ss[j] = ga * a[j] * it
     if heav:  # separate loops (no branch inside: they vectorise)
         for j in range(n):
             p0 = g[0, j]
-            J0[j] = (be * qi[j] * p0 - ga * a[j] * (1.0 - (p0 * qi[j] + (1 - p0) * qo[j]))) / ta
+            J0[j] = (be * qi[j] * p0 - ga * a[j] * (1.0 - (p0 * qi[j] + (1 - p0) * qo[j]))) * it
             kk[j] = ss[j] + be / ta
     else:
         for j in range(n):
-            J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) / ta
+            J0[j] = (be * qo[j] * fo0[j] - ga * a[j] * (1.0 - qo[j])) * it
             kk[j] = ss[j] + be * fo0[j] / ta
     if heav:
         _relax_member(qi, qo, ss, be / ta, h, qi_p, qo_p, mean_only)
@@ -533,7 +597,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     # corrector: exponential trapezoid for q, shared exchange flux into a
     _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W)
     for j in range(n):
-        dJ[j] = (2.0 * (-(work[j]) / h) - J0[j]) - J0[j]
+        dJ[j] = (2.0 * (-(work[j]) * ih) - J0[j]) - J0[j]
     _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z)
     for j in range(n):
         un[j] += noise[j]
@@ -542,10 +606,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
         remap_row(qi_n, qo_n, phim, gn[0], qi_n, qo_n)
     else:
         qi_n[:] = qo_n
-    total = 0.0  # NaN or inf anywhere makes the sum non-finite
-    for j in range(n):
-        total += un[j] + qi_n[j] + qo_n[j] + an[j]
-    ok = math.isfinite(total)
+    ok = math.isfinite(_total(un, qi_n, qo_n, an))  # NaN or inf anywhere: not finite
     if ok:
         _copy(u, un)
         _copy(qi, qi_n)
@@ -565,7 +626,7 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma:
     phim, qi_m, qo_m, qi_n, qo_n = W[9], W[10], W[11], W[12], W[13]
     kk, ss, dq = W[17], W[18], W[19]
     for j in range(n):
-        ss[j] = ga * 0.5 * (a[j] + ap[j]) / ta
+        ss[j] = ga * 0.5 * (a[j] + ap[j]) * (1.0 / ta)
     if heav:
         for j in range(n):
             kk[j] = ss[j] + be / ta
@@ -682,11 +743,8 @@ def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh
             running[b] = False
             break
         a_hat = not (flags[3] or mean_only)
-        c = 0.0
-        s = 0.0
-        for j in range(n):
-            c += st[0, j] * (ring[1, j] * dx)
-            s += st[0, j] * (ring[2, j] * dx)
+        c = _dot(st[0], ring[1], dx)
+        s = _dot(st[0], ring[2], dx)
         ph = math.atan2(s, c)
         pos[b] += (ph - last[b] + np.pi) % (2 * np.pi) - np.pi
         last[b] = ph
