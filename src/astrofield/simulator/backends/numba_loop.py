@@ -62,8 +62,8 @@ _TINY = 1e-300
 #: zero test and loops containing them vectorise. No fast-math flags: with reassociation or
 #: contraction LLVM may round a sum differently depending on where a function is inlined (the
 #: parallel and the serial chunk loops), and every executor must give identical numbers; the
-#: hot sums use four explicit partial sums instead (:func:`_dot`), whose order is fixed.
-_FM = False
+#: hot sums use eight explicit partial sums instead (:func:`_dot`), whose order is fixed, and
+#: the series an explicit fused multiply-add (:func:`_fma`).
 _AXIS = np.zeros(1, dtype=np.int64)  # the one transform axis of a row
 #: Heaviside drive of a non-cosine kernel: summed directly over the active cells when there are
 #: at most this many (cost ``N`` per active cell), else by an ``rfft``/``irfft`` pair.
@@ -107,7 +107,7 @@ def _fma(typingctx, x, y, z):
     return None
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _copy(dst, src):  # pragma: no cover - compiled
     """``dst[:] = src`` as an element loop with one load and one store (it vectorises; loops
     that read and write many rows are not vectorised by LLVM, which would need a run-time
@@ -116,7 +116,7 @@ def _copy(dst, src):  # pragma: no cover - compiled
         dst[j] = src[j]
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _dot(x, y, scale):  # pragma: no cover - compiled
     """``sum_j x[j] * (scale * y[j])`` in eight interleaved partial sums (``j mod 8``, each
     updated by a fused multiply-add) combined pairwise: a fixed order, so the same rounding
@@ -139,7 +139,7 @@ def _dot(x, y, scale):  # pragma: no cover - compiled
     return ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _total(a, b, c, d):  # pragma: no cover - compiled
     """``sum_j (a[j] + b[j] + c[j] + d[j])`` in eight partial sums (see :func:`_dot`); NaN or
     inf in any entry makes it non-finite."""
@@ -160,19 +160,19 @@ def _total(a, b, c, d):  # pragma: no cover - compiled
     return ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _rfft(x, out):  # pragma: no cover - compiled
     """``out = numpy.fft.rfft(x)`` into a preallocated complex row of length ``N // 2 + 1``."""
     r2c(x, out, _AXIS, True, 1.0, 1)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _irfft(xh, out):  # pragma: no cover - compiled
     """``out = numpy.fft.irfft(xh, n=len(out))`` (``xh`` is left unchanged)."""
     c2r(xh, out, _AXIS, False, 1.0 / out.shape[0], 1)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
     """``out[i] += scale * sum_j kext[i - j + n] r[j]`` (circular convolution, ``kext`` 2n)."""
     n = r.shape[0]
@@ -185,7 +185,7 @@ def _conv_axpy(out, r, kext, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
     """``out += scale * M r`` with ``mt = M.T`` (contiguous rows)."""
     n = r.shape[0]
@@ -198,7 +198,7 @@ def _dense_axpy(out, r, mt, scale):  # pragma: no cover - compiled
             out[i] += c * row[i]
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragma: no cover
     """``ap = e^{hL} a + h phi1(hL) J0`` for member ``b``.
 
@@ -234,7 +234,7 @@ def _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z):  # pragm
     _irfft(ah, ap)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no cover - compiled
     """``an = ap + h phi2(hL) dJ`` (uniform ``D``: from the transform of ``ap`` in ``Z[0]``,
     which then holds ``rfft(an)``)."""
@@ -259,7 +259,7 @@ def _astro_corrector(an, ap, dJ, ops, dense, b, h, mean_only, Z):  # pragma: no 
     _irfft(ah, an)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _mean_only(ops, dense, b):  # pragma: no cover - compiled
     """Whether member ``b``'s diffusion keeps only the mean (all multipliers ``k > 0`` zero)."""
     if dense:
@@ -272,7 +272,7 @@ def _mean_only(ops, dense, b):  # pragma: no cover - compiled
     return True
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover - compiled
     """Active-region quadrature of one member (zeros for sigmoid firing)."""
     n = u.shape[0]
@@ -295,13 +295,13 @@ def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover 
         m1[j] = 0.0
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _firing_out(u, th, steep, heav, fo):  # pragma: no cover - compiled
     for j in range(u.shape[0]):
         fo[j] = 0.0 if heav else 0.5 * (1.0 + math.tanh(0.5 * steep * (u[j] - th)))
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
     """``out = irfft(kh rfft(r))``: circular convolution with the kernel of transform ``kh``
     (``zh``: complex scratch row of length ``N // 2 + 1``)."""
@@ -311,7 +311,7 @@ def _conv_fft(out, r, kh, zh):  # pragma: no cover - compiled
     _irfft(zh, out)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, wh,
            work, zh):  # pragma: no cover - compiled
     """Synaptic drive ``∫ w(x - y) q f dy`` of one member into ``out`` (overwritten).
@@ -346,7 +346,7 @@ def _drive(out, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, w
         _conv_fft(out, work, wh[0], zh)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover - compiled
     """Drive of the cosine kernel: ``amp (C cos x + S sin x)`` from the first Fourier moments."""
     n = out.shape[0]
@@ -365,7 +365,7 @@ def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover
         out[j] = amp * (C * ring[1, j] + S * ring[2, j])
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, amp, ring, wk, wh,
              w, zh):  # pragma: no cover - compiled
     """``(velocity, width, mass, phase)`` of one member (scratch: ``w`` real ``(8, N)``, ``zh``
@@ -405,7 +405,7 @@ def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, am
 
 
 # ---------------------------------------------------------------------- one step, one member
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _relax_row(out, q, kk, ss, h):  # pragma: no cover - compiled
     for j in range(q.shape[0]):
         out[j] = relax_scalar(q[j], kk[j], ss[j], h)
@@ -421,7 +421,7 @@ PHI1_SERIES_MAX = 0.5
 PHI1_SHORT_MAX = 0.125
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _phi1_series(z):  # pragma: no cover - compiled
     """``phi1(z) = expm1(z) / z = sum_k z^k / (k + 1)!`` for ``|z| <= PHI1_SERIES_MAX``
     (Horner form, no division and no call: the loop around it vectorises)."""
@@ -435,14 +435,14 @@ def _phi1_series(z):  # pragma: no cover - compiled
     return _phi1_tail(_fma(p, z, 1.0 / 3628800.0), z)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _phi1_short(z):  # pragma: no cover - compiled
     """:func:`_phi1_series` to degree 10, for ``|z| <= PHI1_SHORT_MAX``."""
     p = 1.0 / 39916800.0  # 1 / 11!
     return _phi1_tail(_fma(p, z, 1.0 / 3628800.0), z)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _phi1_tail(p, z):  # pragma: no cover - compiled
     """The last nine Horner steps of the ``phi1`` series (``p``: the coefficient of ``z^9``)."""
     p = _fma(p, z, 1.0 / 362880.0)
@@ -456,7 +456,7 @@ def _phi1_tail(p, z):  # pragma: no cover - compiled
     return _fma(p, z, 1.0)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
     """Heaviside resource updates: ``qo`` relaxes with rate ``s`` (``q' = s - s q``), ``qi``
     with rate ``s + bk`` (``bk = beta / tau``): ``q_new = q (1 + z phi1(z)) + s h phi1(z)``
@@ -479,7 +479,7 @@ def _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - c
         _relax_series(qi, qo, ss, zb, h, qi_out, qo_out, True)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _relax_series(qi, qo, ss, zb, h, qi_out, qo_out, short):  # pragma: no cover - compiled
     """The series path of :func:`_relax_pair` (two single-output loops: each vectorises)."""
     n = qi.shape[0]
@@ -493,7 +493,7 @@ def _relax_series(qi, qo, ss, zb, h, qi_out, qo_out, short):  # pragma: no cover
         qi_out[j] = qi[j] * (1.0 + z2 * p2) + ss[j] * h * p2
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _relax_pair_expm1(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
     """:func:`_relax_pair` for any ``z``, sharing one ``expm1`` per cell through the exact
     identity ``expm1(a + b) = expm1(a) + expm1(b) + expm1(a) expm1(b)`` with the per-member
@@ -511,7 +511,7 @@ def _relax_pair_expm1(qi, qo, ss, bk, emb, h, qi_out, qo_out):  # pragma: no cov
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover - compiled
     """:func:`_relax_pair` for the same rate ``s`` in every cell: one ``expm1``, same numbers."""
     z = -s * h
@@ -526,7 +526,7 @@ def _relax_uniform(qi, qo, s, bk, emb, h, qi_out, qo_out):  # pragma: no cover -
         qi_out[j] = qi[j] * (em2 + 1.0) + s * h * p2
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no cover - compiled
     """:func:`_relax_pair`, or :func:`_relax_uniform` when diffusion keeps only the mean
     (``D = inf``: ``a``, hence the rate, is then the same in every cell; checked)."""
@@ -543,7 +543,7 @@ def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no c
     _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only,
           a_hat, W, Z):  # pragma: no cover - compiled
     """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
@@ -617,7 +617,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     return ok
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma: no cover - compiled
     """Resource corrector of :func:`_step`; leaves ``dq`` in ``W[19]`` (the ``work`` row)."""
     n = st.shape[1]
@@ -648,7 +648,7 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma:
 
 
 # ---------------------------------------------------------------------- the chunk loop
-@njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp, noise,
               running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """Advance every running member from step ``n0`` to ``n1`` (one member per task).
@@ -678,7 +678,7 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
                     wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
                      noise,
                      running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
@@ -689,7 +689,7 @@ def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh
                         inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
                 noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`).
@@ -711,7 +711,7 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, 
         state[k, b] = st[k]
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
                   noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch,
                   zero):  # pragma: no cover - compiled
@@ -762,7 +762,7 @@ def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh
                 _store(fields, b, f, st, g)
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _store(fields, b, f, st, g):  # pragma: no cover - compiled
     for j in range(st.shape[1]):
         p = g[0, j]
@@ -771,7 +771,7 @@ def _store(fields, b, f, st, g):  # pragma: no cover - compiled
         fields[2, b, f, j] = st[3, j]
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover - compiled
     """``(B, 4)`` velocity, width, mass and phase of the members where ``mask`` is set
     (``inp_t``: input ``(Bi, N)`` at the observation time)."""
@@ -782,7 +782,7 @@ def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no 
     return out
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover
     """:func:`observe_all` on the calling thread only."""
     out = np.full((state.shape[1], 4), np.nan)
@@ -792,7 +792,7 @@ def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # prag
     return out
 
 
-@njit(cache=True, fastmath=_FM, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _observe_member(b, state, P, flags, amp, ring, wk, wh, inp_t, out):  # pragma: no cover
     n = state.shape[2]
     g = np.empty((4, n))
