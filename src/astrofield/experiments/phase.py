@@ -497,25 +497,32 @@ def extrapolate_to_T(T: float, t_d: np.ndarray, drift_d: np.ndarray, v_d: np.nda
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         mu = np.where(travelling | ~(rate > 0), 1.0, rate)
         relax_extra = np.where(rate > 0, v_d * -np.expm1(-mu * rest) / mu, v_d * rest)
-        v_relax = np.where(rate > 0, v_d * np.exp(-mu * rest), v_d)
     drift = drift_d + np.where(travelling, speed * rest, relax_extra)
-    velocity = np.where(travelling, speed, v_relax)
-    return {"drift": drift, "velocity": velocity}
+    return {"drift": drift, "velocity": _velocity_after(rest, kind, v_d, speed, rate)}
+
+
+def _velocity_after(s: np.ndarray, kind: np.ndarray, v_d: np.ndarray, speed: np.ndarray,
+                    rate: np.ndarray) -> np.ndarray:
+    """The extrapolated velocity a time ``s`` after a decision (broadcast): ``speed`` for a
+    travelling point (``kind`` 1), ``v_d exp(-rate s)`` for a relaxed one (``v_d`` where the
+    rate is not positive)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        decay = np.where(rate > 0, np.exp(-np.where(rate > 0, rate, 1.0) * s), 1.0)
+    return np.where(kind == 1, speed, v_d * decay)
 
 
 def _extend_trace(time: np.ndarray, v: np.ndarray, kind: np.ndarray, t_d: np.ndarray,
                   v_d: np.ndarray, speed: np.ndarray, rate: np.ndarray) -> np.ndarray:
     """Velocity traces with the samples after each member's decision filled by the
-    extrapolation (constant ``speed``, or ``v_d exp(-rate (t - t_d))``): the verdict rule reads
+    extrapolation (:func:`_velocity_after`): the verdict rule reads
     these, so its persist and late criteria see the motion up to ``T``."""
     out = v.copy()
     dec = np.flatnonzero(kind >= 0)
     if dec.size == 0:
         return out
     s = time[None, :] - t_d[dec, None]
-    with np.errstate(over="ignore", invalid="ignore"):
-        fill = np.where(kind[dec, None] == 1, speed[dec, None],
-                        v_d[dec, None] * np.exp(-np.nan_to_num(rate[dec, None]) * s))
+    fill = _velocity_after(s, kind[dec, None], v_d[dec, None], speed[dec, None],
+                           rate[dec, None])
     out[dec] = np.where(s > 1e-9, fill, v[dec])
     return out
 
