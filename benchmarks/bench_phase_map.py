@@ -63,6 +63,9 @@ def main() -> None:
     ap.add_argument("--chunk-size", type=int, default=DEFAULTS["chunk_size"])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-early-stop", action="store_true")
+    ap.add_argument("--error-control", default="auto", choices=["auto", "on", "off"],
+                    help="Richardson error control of the travelling points' drift")
+    ap.add_argument("--refine-tol", type=float, default=DEFAULTS["refine_tol"])
     ap.add_argument("--executor", default="local", choices=["local", "serial"],
                     help="local: one dask worker process per core (the CLI default); serial: "
                     "in this process, the compiled loop spreading each chunk over the cores")
@@ -85,7 +88,9 @@ def main() -> None:
     ds = phase_diagram([f"D=0.001:0.6:{n}", f"beta=0.001:0.1:{n}"], theta=0.1, gamma=2.0, T=T,
                        N=args.N, dt=args.dt, early_stop=not args.no_early_stop,
                        chunk_size=args.chunk_size, executor=args.executor,
-                       workers=args.workers, store=out, progress=True, backend=args.backend)
+                       workers=args.workers, store=out, progress=True, backend=args.backend,
+                       error_control={"auto": None, "on": True, "off": False}[args.error_control],
+                       refine_tol=args.refine_tol)
     wall = time.perf_counter() - t0
     _, py_peak = tracemalloc.get_traced_memory() if args.trace_memory else (0, float("nan"))
     tracemalloc.stop()

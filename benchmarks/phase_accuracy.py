@@ -3,8 +3,8 @@
 Draws ``--points`` random (D, beta) points of the 50 x 50 map's region (theta 0.1, gamma 2,
 D in [0.001, 0.6], beta in [0.001, 0.1]), runs the drift experiment
 
-* with the settings under test (default: the ``astrofield phase`` defaults, early decisions on,
-  exactly as the map runs them), and
+* with the settings under test (default: the ``astrofield phase`` defaults, early decisions and
+  error control on, exactly as the map runs them), and
 * with a converged reference (N 256, dt 0.0125, no early decisions),
 
 and prints, for the points the reference calls unstable, the relative error of ``drift`` (the
@@ -14,7 +14,8 @@ resolution) -- and whether every verdict agrees. The issue's accuracy criterion 
 travelling points.
 
     python benchmarks/phase_accuracy.py                     # 24 points, phase defaults
-    python benchmarks/phase_accuracy.py --N 64 --dt 0.1     # a candidate setting
+    python benchmarks/phase_accuracy.py --N 128 --dt 0.05   # a candidate setting
+    python benchmarks/phase_accuracy.py --error-control off # one resolution, no extrapolation
     python benchmarks/phase_accuracy.py --quick             # 4 points, short T (smoke test)
 """
 
@@ -37,6 +38,8 @@ def main() -> None:
     ap.add_argument("--T", type=float, default=DEFAULTS["T"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--error-control", default="auto", choices=["auto", "on", "off"])
+    ap.add_argument("--refine-tol", type=float, default=DEFAULTS["refine_tol"])
     args = ap.parse_args()
     if args.quick:
         args.points, args.T = 4, 100.0
@@ -44,12 +47,14 @@ def main() -> None:
     D = rng.uniform(0.001, 0.6, args.points)
     beta = rng.uniform(0.001, 0.1, args.points)
     t0 = time.perf_counter()
+    control = {"auto": None, "on": True, "off": False}[args.error_control]
     test = drift_experiment(0.1, beta, 2.0, D, T=args.T, N=args.N, dt=args.dt,
-                            early_stop=True)
+                            early_stop=True, error_control=control, refine_tol=args.refine_tol)
     t_test = time.perf_counter() - t0
     t0 = time.perf_counter()
     ref_N, ref_dt = (64, 0.05) if args.quick else (256, 0.0125)
-    ref = drift_experiment(0.1, beta, 2.0, D, T=args.T, N=ref_N, dt=ref_dt, early_stop=False)
+    ref = drift_experiment(0.1, beta, 2.0, D, T=args.T, N=ref_N, dt=ref_dt, early_stop=False,
+                           error_control=False)
     t_ref = time.perf_counter() - t0
     unstable = ref["verdict"].values == "unstable"
     rel = np.abs(test["drift"].values - ref["drift"].values) / np.abs(ref["drift"].values)
@@ -66,6 +71,13 @@ def main() -> None:
               f"{D[worst]:.3f}, beta {beta[worst]:.4f} (E'(0) = "
               f"{float(test['evans_dprime'].values[worst]):.3g}); points above 2 %: "
               f"{int((r > 0.02).sum())}")
+        est = test["drift_error"].values[unstable] / np.abs(ref["drift"].values[unstable])
+        if np.isfinite(est).any():
+            print(f"error control ({test.attrs['error_control']}): "
+                  f"{int(test['refined'].values.sum())} points refined; estimated error of the "
+                  f"finer run (drift_error / |drift|) median {np.nanmedian(est):.2%}, max "
+                  f"{np.nanmax(est):.2%}; actual error of the reported drift / estimate: max "
+                  f"{np.nanmax(r / est):.2f}")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,10 @@
 Command shapes::
 
     astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 --theta 0.1 \\
-        --T 500 -o map.nc --plot map.png [--json] [--N 128] [--dt 0.05] [--eps 0.05] \\
+        --T 500 -o map.nc --plot map.png [--json] [--N 64] [--dt 0.1] [--eps 0.05] \\
         [--chunk-size 125] [--workers 2] [--scheduler local|serial|ADDRESS] [--resume] \\
-        [--early-stop/--no-early-stop] [--quiet]
+        [--early-stop/--no-early-stop] [--error-control auto|on|off] [--refine-tol 0.05] \\
+        [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...]
 """
 
@@ -34,6 +35,7 @@ from astrofield.cli._common import (
 )
 
 _PHASE = "astrofield.experiments.phase:phase_diagram"
+_CONTROL = {"auto": None, "on": True, "off": False}
 #: A dask scheduler address: ``scheme://host[:port]`` or ``host:port``.
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx|inproc)://[^\s/]+|[\w.\-]+:\d+)$")
 
@@ -122,6 +124,13 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --scheduler serial""")
         help="Continue an interrupted sweep from the finished chunks in OUT.parts/.")
 @option("--early-stop/--no-early-stop", default=True,
         help="Decide clearly travelling / fully relaxed points before T.")
+@option("--error-control", type=click.Choice(["auto", "on", "off"]), default="auto",
+        help="Rerun travelling points at (N/2, 2 dt), extrapolate their drift from the two "
+             "resolutions and rerun at (2N, dt/2) where the estimated error exceeds "
+             "--refine-tol (auto: where N and dt allow it).")
+@option("--refine-tol", type=click.FloatRange(min=0, min_open=True),
+        default=api_default(_PHASE, "refine_tol"),
+        help="Relative drift error above which error control refines a point.")
 @option("--backend", type=click.Choice(["auto", "numba", "numpy", "jax"]), default="auto",
         help="Time-integration backend (jax: pip install 'astrofield[jax]').")
 @output_option("NetCDF output (chunks go to OUTPUT.parts/ while running).")
@@ -157,7 +166,9 @@ def phase_cmd(**p: Any) -> None:
                                chunk_size=p["chunk_size"], executor=executor,
                                workers=p["workers"], store=p["output"], resume=p["resume"],
                                progress=False if p["quiet"] else None,
-                               backend=None if p["backend"] == "auto" else p["backend"])
+                               backend=None if p["backend"] == "auto" else p["backend"],
+                               error_control=_CONTROL[p["error_control"]],
+                               refine_tol=p["refine_tol"])
     finally:
         if client is not None:
             client.close()
@@ -170,6 +181,7 @@ def phase_cmd(**p: Any) -> None:
     out = {**s, "wall_s": timer.wall_s, "dims": list(ds["verdict"].dims),
            "shape": list(ds["verdict"].shape), "T": p["T"], "N": p["N"], "dt": p["dt"],
            "eps": p["eps"], "early_stop": p["early_stop"], "chunk_size": p["chunk_size"],
+           "error_control": ds.attrs.get("error_control"), "refine_tol": p["refine_tol"],
            "scheduler": p["scheduler"], "output": p["output"], "plot": p["plot"]}
     emit(out, p["as_json"],
          f"{s['points']} points: {s['n_stable']} stable, {s['n_unstable']} unstable, "

@@ -89,6 +89,29 @@ unchanged, travellers' drift errors at ``T`` stay below 0.23 % (at most 0.7 time
 (``tests/test_phase_early_replay.py`` replays a small set); ``tests/test_phase_drift_at_T.py``
 checks runs with and without early decisions against each other.
 
+Error control (:func:`control_errors`)
+--------------------------------------
+The scheme is second order in both ``dt`` and ``dx = 2 pi / N``, so a drift computed at
+``(N, dt)`` is ``p* + A dt^2 + B dx^2 + ...`` and one computed at ``(N / 2, 2 dt)`` carries four
+times that leading error. Every point that travels at ``(N, dt)`` is therefore run again at
+``(N / 2, 2 dt)`` (about a third of the cost of the first run at the defaults); its ``drift`` and
+``velocity`` at ``T`` are the Richardson extrapolations ``fine + (fine - coarse) / 3``
+(:func:`richardson`), and ``drift_error = |fine - coarse| / 3`` estimates the discretisation
+error of the fine run. A point whose coarse run does not travel (next to the boundary, where the
+travelling speed itself depends on the resolution), or whose ``drift_error`` exceeds
+``refine_tol`` (5 %) of its drift, is run at ``(2 N, dt / 2)``: that run gives its verdict, and the
+extrapolation of ``(2 N, dt / 2)`` and ``(N, dt)`` its drift (``refined``). Stable points are not
+rerun (their drift is the offset of a relaxation, not a travelling distance). Each run decides
+early on its own; ``drift_bound`` of an extrapolated drift is ``(4 b_fine + b_coarse) / 3``.
+``drift_error`` is an estimate, not a bound: it assumes both runs are in the asymptotic
+(second-order) regime. Checked on the 50 x 50 map of the paper (gamma 2, theta 0.1,
+D in [0.001, 0.6], beta in [0.001, 0.1], T 500) at the defaults N 64, dt 0.1, against every
+travelling point run to ``T`` at N 256, dt 0.0125: all 1627 verdicts agree, the extrapolated
+drift is within 1.05 % (median 0.04 %; N 64 alone: up to 7.8 %, N 128 alone: up to 2.0 %), and
+within ``drift_error + drift_bound`` for 97 % of the points; the others lie at D = 0.001, where
+the resource field is too sharp for the coarse grid's error to be asymptotic, and are within
+0.4 % (``docs/reliability.md``; ``tests/test_phase_error_control.py`` checks three points).
+
 Failed points and short runs
 ----------------------------
 A point whose state becomes non-finite gets the verdict **"failed"** (code -2; ``drift`` etc.
@@ -129,6 +152,10 @@ __all__ = [
     "VerdictRule",
     "EarlyStop",
     "extrapolate_to_T",
+    "error_control_plan",
+    "control_errors",
+    "richardson",
+    "CONTROL_MIN_N",
     "check_T",
     "T_MIN",
     "drift_experiment",
@@ -145,14 +172,15 @@ VERDICT_CODES = {"stable": 0, "unstable": 1, "no bump": -1, "failed": -2, "undec
 #: ``|lambda| >= max(ln(1 / persist), 2.5 ln(1 / late)) / (T - t_ref)``, 0.0102 at T = 100).
 T_MIN = 100.0
 
-#: Default numerical settings of the drift experiment. N = 128: the 50 x 50 map agrees with
-#: Evans on 99.2 % of the cells (every disagreement next to the boundary) and the drift at T of
-#: travelling points is within 2 % of a converged run (N 256, dt 0.0125): median 0.1 %, largest
-#: 1.7 % over 16 sampled travelling points, next to the boundary, where the travelling speed
-#: itself depends on the resolution (``benchmarks/phase_accuracy.py``). N = 64 gives the same
-#: verdicts at half the cost, but drift errors up to 3.5 % there.
-DEFAULTS: dict[str, Any] = {"T": 500.0, "N": 128, "dt": 0.05, "eps": 0.05, "chunk_size": 125,
-                            "frame_dt": 1.0}
+#: Default numerical settings of the drift experiment. N = 64, dt = 0.1 with error control
+#: (:func:`drift_experiment`): each travelling point is rerun at (N/2, 2 dt), its drift and
+#: velocity at T are extrapolated from the two runs (Richardson) and points whose estimated
+#: error exceeds ``refine_tol`` (2 %) are rerun at (2N, dt/2). Measured on 60 + 24 random points
+#: of the 50 x 50 map's region against converged runs (N 256, dt 0.0125; run
+#: ``benchmarks/phase_accuracy.py``): drift at T of travelling points within 2 %; the 50 x 50 map
+#: agrees with Evans on 99 % of the cells, every disagreement next to the boundary.
+DEFAULTS: dict[str, Any] = {"T": 500.0, "N": 64, "dt": 0.1, "eps": 0.05, "chunk_size": 125,
+                            "frame_dt": 1.0, "error_control": None, "refine_tol": 0.05}
 
 
 @dataclass(frozen=True)
@@ -461,10 +489,14 @@ class EarlyStop:
         return ok, bound, mu
 
 
-def _early_stop(T: float, N: int, rule: VerdictRule) -> EarlyStop:
+def _early_stop(T: float, N: int, rule: VerdictRule, weight: float = 1.0) -> EarlyStop:
     """The phase map's early-decision rule: travel threshold at least the verdict rule's
-    ``growth``, so that stopping a traveller cannot change its verdict."""
-    return EarlyStop(T, N, rule, travel=max(2.0, rule.growth))
+    ``growth``, so that stopping a traveller cannot change its verdict. ``weight``: the weight
+    of this run's drift in an extrapolated drift (1/3 for the coarse run of error control,
+    whose travelling decisions may then be three times less accurate for the same error)."""
+    es = EarlyStop(T, N, rule, travel=max(2.0, rule.growth))
+    es.accuracy /= weight
+    return es
 
 
 def extrapolate_to_T(T: float, t_d: np.ndarray, drift_d: np.ndarray, v_d: np.ndarray,
@@ -543,6 +575,113 @@ def analytic_columns(theta: Any, beta: Any, gamma: Any, D: Any,
     return out
 
 
+# ----------------------------------------------------------------------------- error control
+#: Smallest grid of the coarse run of error control (``N / 2``).
+CONTROL_MIN_N = 32
+#: Per-point results that the finer run of a refined point replaces.
+_RUN_RESULTS = ("width", "t_final", "growth", "persist", "mass_drift", "drift_decided",
+                "velocity_decided", "t_decided", "t_failed")
+
+
+def _whole(x: float, h: float) -> bool:
+    n = round(x / h)
+    return n >= 1 and abs(n * h - x) <= 1e-9 * x
+
+
+def error_control_plan(error_control: bool | None, *, T: float, N: int, dt: float,
+                       frame_dt: float, rule: VerdictRule) -> tuple[bool, str]:
+    """Whether error control runs for these settings, and the reason (stored as an attr).
+
+    It needs a coarse run at ``(N / 2, 2 dt)``: ``N`` even with ``N / 2 >=``
+    :data:`CONTROL_MIN_N`, and ``T``, ``frame_dt`` and ``rule.t_ref`` whole numbers of steps
+    ``2 dt``. ``error_control=True`` raises a ``ValueError`` naming what is missing;
+    ``None`` switches it off quietly (the attr says why); ``False`` switches it off.
+    """
+    if error_control is False:
+        return False, "off"
+    missing = []
+    if N % 2 or N // 2 < CONTROL_MIN_N:
+        missing.append(f"N = {N} is not an even number >= {2 * CONTROL_MIN_N}")
+    for name, x in (("T", T), ("frame_dt", frame_dt), ("t_ref", rule.t_ref)):
+        if not _whole(x, 2 * dt):
+            missing.append(f"{name} = {x:g} is not a whole number of steps 2 dt = {2 * dt:g}")
+    if not missing:
+        return True, "on"
+    if error_control is None:
+        return False, "off: " + "; ".join(missing)
+    raise ValueError("error_control = True needs a coarse run at (N / 2, 2 dt): "
+                     + "; ".join(missing))
+
+
+def richardson(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    """Richardson extrapolation of a second-order quantity from resolutions ``(N, dt)`` and
+    ``(N / 2, 2 dt)``: ``fine + (fine - coarse) / 3``.
+
+    Both the time error (``O(dt^2)``) and the space error (``O(dx^2)``) of the scheme are of
+    second order, so halving both resolutions multiplies the leading error by 4 and the
+    combination cancels it.
+    """
+    fine = np.asarray(fine, float)
+    return fine + (fine - np.asarray(coarse, float)) / 3.0
+
+
+def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float,
+                   refine_tol: float) -> None:
+    """Error control of the travelling points of ``res`` (the results at ``(N, dt)``).
+
+    1. Every point that travels at ``(N, dt)`` is rerun at ``(N / 2, 2 dt)`` (``run(idx, N,
+       dt, coarse)`` runs points and returns their results; a coarse run is exempt from the
+       step-size rule and decides early with a 3x looser accuracy, since its drift enters the
+       extrapolation with weight 1/3). Its ``drift`` and ``velocity``
+       at ``T`` become the Richardson extrapolations (:func:`richardson`); ``drift_error =
+       |fine - coarse| / 3`` estimates the discretisation error of the fine run (an
+       estimate, not a bound; see the module docstring for how it was checked);
+       ``drift_bound`` (extrapolation from an early decision)
+       becomes ``(4 b_fine + b_coarse) / 3``.
+    2. A point whose coarse run does not travel (next to the boundary), or whose
+       ``drift_error`` exceeds ``refine_tol |drift|``, is rerun at ``(2 N, dt / 2)``
+       (``refined``): that run gives its verdict and statistics, and, if it travels, the
+       extrapolation of ``(2 N, dt / 2)`` and ``(N, dt)`` its drift and velocity.
+
+    ``res`` is updated in place; ``t_companion`` records the coarse run's simulated time.
+    """
+    trav = np.nonzero(res["unstable"] & ~res["failed"])[0]
+    if not trav.size:
+        return
+    fine = {k: res[k].copy() for k in ("drift", "velocity", "drift_bound")}
+    # the coarse run may break the step-size rule (its error is what is measured), and its
+    # drift enters the extrapolation with weight 1/3 (its early decisions may be 3x looser)
+    coarse = run(trav, N // 2, 2.0 * dt, True)
+    res["t_companion"][trav] = coarse["t_final"][trav]
+    ok = coarse["unstable"][trav] & ~coarse["failed"][trav]
+    _combine(res, fine, coarse, trav[ok])
+    with np.errstate(invalid="ignore"):
+        loose = ~(res["drift_error"][trav] <= refine_tol * np.abs(res["drift"][trav]))
+    again = trav[~ok | loose]
+    if not again.size:
+        return
+    finer = run(again, 2 * N, 0.5 * dt)
+    res["refined"][again] = True
+    for k in (*_RUN_RESULTS, "drift", "velocity", "drift_bound", "unstable", "failed",
+              "decided"):
+        res[k][again] = finer[k][again]
+    if res["velocity_trace"] is not None:
+        res["velocity_trace"][again] = finer["velocity_trace"][again]
+    res["drift_error"][again] = np.nan
+    _combine(res, finer, fine, again[finer["unstable"][again] & ~finer["failed"][again]])
+
+
+def _combine(res: dict[str, Any], fine: dict[str, Any], coarse: dict[str, Any],
+             idx: np.ndarray) -> None:
+    """Set ``drift``, ``velocity``, ``drift_bound`` and ``drift_error`` of ``res`` at ``idx``
+    from a run and the run at half its resolution (:func:`richardson`)."""
+    d_f, d_c = fine["drift"][idx], coarse["drift"][idx]
+    res["drift_error"][idx] = np.abs(d_f - d_c) / 3.0
+    res["drift"][idx] = richardson(d_f, d_c)
+    res["velocity"][idx] = richardson(fine["velocity"][idx], coarse["velocity"][idx])
+    res["drift_bound"][idx] = (4.0 * fine["drift_bound"][idx] + coarse["drift_bound"][idx]) / 3
+
+
 # ----------------------------------------------------------------------------- experiment
 def drift_experiment(
     theta: Any = 0.1,
@@ -560,6 +699,8 @@ def drift_experiment(
     tau: float = 1.0,
     traces: bool = False,
     backend: str | None = None,
+    error_control: bool | None = DEFAULTS["error_control"],
+    refine_tol: float = DEFAULTS["refine_tol"],
 ) -> xr.Dataset:
     """The drift experiment for a batch of parameter points (one vectorised run).
 
@@ -584,35 +725,58 @@ def drift_experiment(
     backend
         Time-integration backend of :func:`astrofield.simulator.integrator.solve` (``None``:
         its default).
+    error_control
+        Estimate and remove the discretisation error of the travelling points' drift (see
+        :func:`control_errors`): ``True`` on (a ``ValueError`` if the settings do not allow
+        it), ``False`` off, ``None`` (default) on where the settings allow it: ``N`` even and
+        at least 64, and ``T``, ``frame_dt`` and the rule's ``t_ref`` whole numbers of steps
+        ``2 dt``.
+    refine_tol
+        Error control: points whose estimated relative drift error exceeds ``refine_tol``, or
+        whose coarse run does not travel, are rerun at ``(2 N, dt / 2)``.
 
     Returns
     -------
     xarray.Dataset
         On dimension ``point``: ``drift`` and ``velocity`` *at T* (rad, rad per unit time;
         simulated, or extrapolated for points decided early, with ``drift_bound`` bounding the
-        extrapolation error, 0 where simulated), ``drift_decided``, ``velocity_decided`` and
-        ``t_decided`` (the values at the decision, NaN where the point ran to ``T``),
-        (verdicts ``"undecided"`` when ``T < T_MIN``)
+        extrapolation error, 0 where simulated; for travelling points under error control the
+        Richardson extrapolation of two resolutions, with ``drift_error`` its estimated
+        discretisation error and ``refined`` marking points rerun at ``(2 N, dt / 2)``),
+        ``t_companion`` (simulated time of the coarse run), ``drift_decided``,
+        ``velocity_decided`` and ``t_decided`` (the values at the decision, NaN where the
+        point ran to ``T``),
         ``width`` (at ``t_final``), ``t_final`` (the last simulated time), ``verdict``
-        (``"stable"``, ``"unstable"``, ``"no bump"``, ``"failed"``), ``verdict_code``
-        (0, 1, -1, -2), ``growth`` and ``persist`` (the verdict statistics), ``decided_early``,
-        ``failed``, ``t_failed``, ``mass_drift``, and the analytic ``evans_dprime``,
-        ``evans_stable``, ``fourier_stable``, ``exists``; the parameters as coordinates.
+        (``"stable"``, ``"unstable"``, ``"no bump"``, ``"failed"``; ``"undecided"`` when
+        ``T < T_MIN``), ``verdict_code`` (0, 1, -1, -2, -3), ``growth`` and ``persist``
+        (the verdict statistics), ``decided_early``, ``failed``, ``t_failed``,
+        ``mass_drift``, and the analytic ``evans_dprime``, ``evans_stable``,
+        ``fourier_stable``, ``exists``; the parameters as coordinates.
         A failed point (non-finite state) has NaN drift, velocity and statistics.
     """
     rule = VerdictRule() if rule is None else rule
     decidable = T >= _t_min(rule)
+    control, why = error_control_plan(error_control, T=T, N=N, dt=dt, frame_dt=frame_dt,
+                                      rule=rule)
+    refine_tol = float(check_range("refine_tol", refine_tol, 0.0, math.inf, lo_open=True))
     arrs = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)) for p in
                                  (theta, beta, gamma, D)))
     th, be, ga, Dd = (np.ascontiguousarray(a.ravel()) for a in arrs)
     an = analytic_columns(th, be, ga, Dd, tau=tau)
-    stride = max(1, int(round(frame_dt / dt)))
-    res = _empty_results(th.size, int(round(T / dt)) // stride + 1, stride * dt, traces)
-    idx = np.nonzero(an["exists"])[0]
-    if idx.size:
-        model = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=tau)
-        _simulate(res, idx, model, rule, T=T, N=N, dt=dt, eps=eps, stride=stride,
-                  early_stop=early_stop, traces=traces, backend=backend)
+
+    def run(idx: np.ndarray, n: int, h: float, coarse: bool = False) -> dict[str, Any]:
+        stride = max(1, int(round(frame_dt / h)))
+        out = _empty_results(th.size, int(round(T / h)) // stride + 1, stride * h, traces)
+        if idx.size:
+            model = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=tau)
+            _simulate(out, idx, model, rule, T=T, N=n, dt=h, eps=eps, stride=stride,
+                      early_stop=early_stop, traces=traces, backend=backend,
+                      dt_check="off" if coarse else "error", weight=1 / 3 if coarse else 1.0)
+        return out
+
+    res = run(np.nonzero(an["exists"])[0], N, dt)
+    if control:
+        control_errors(res, run, N=N, dt=dt, refine_tol=refine_tol)
     if not decidable:  # too short for the verdict rule: say so instead of guessing
         res["undecided"] = True
     out = xr.Dataset(_data_vars(res, an, traces),
@@ -621,12 +785,14 @@ def drift_experiment(
     if traces:
         out = out.assign_coords(time=res["time"])
     out.attrs.update(_attrs(T=T, N=N, dt=dt, eps=eps, early_stop=early_stop, rule=rule,
-                            tau=tau))
+                            tau=tau, error_control=why,
+                            refine_tol=refine_tol if control else np.nan))
     return out
 
 
 _FLOAT_RESULTS = ("drift", "velocity", "width", "t_final", "growth", "persist", "mass_drift",
-                  "drift_decided", "velocity_decided", "t_decided", "drift_bound", "t_failed")
+                  "drift_decided", "velocity_decided", "t_decided", "drift_bound", "t_failed",
+                  "drift_error", "t_companion")
 
 
 def _empty_results(n: int, n_t: int, frame_dt: float, traces: bool) -> dict[str, Any]:
@@ -634,6 +800,7 @@ def _empty_results(n: int, n_t: int, frame_dt: float, traces: bool) -> dict[str,
     res["decided"] = np.full(n, -1, dtype=np.int8)
     res["unstable"] = np.zeros(n, bool)
     res["failed"] = np.zeros(n, bool)
+    res["refined"] = np.zeros(n, bool)
     res["time"] = np.arange(n_t) * frame_dt
     res["velocity_trace"] = np.full((n, n_t), np.nan) if traces else None
     return res
@@ -641,14 +808,16 @@ def _empty_results(n: int, n_t: int, frame_dt: float, traces: bool) -> dict[str,
 
 def _simulate(res: dict[str, Any], idx: np.ndarray, model: Model, rule: VerdictRule, *,
               T: float, N: int, dt: float, eps: float, stride: int, early_stop: bool,
-              traces: bool, backend: str | None = None) -> None:
-    """Run the points ``idx`` (all with a bump) and fill their entries of ``res``."""
-    stop = _early_stop(T, N, rule) if early_stop else None
+              traces: bool, backend: str | None = None, dt_check: str = "error",
+              weight: float = 1.0) -> None:
+    """Run the points ``idx`` (all with a bump) and fill their entries of ``res`` (``weight``:
+    see :func:`_early_stop`)."""
+    stop = _early_stop(T, N, rule, weight) if early_stop else None
     with warnings.catch_warnings():  # failures are reported per point (verdict "failed")
         warnings.simplefilter("ignore", NonFiniteWarning)
         ds = solve(model, T=T, dt=dt, N=N, init="bump", eps=eps, store_fields=False,
                    sample_every=stride, stop_rule=stop, stop_every=rule.t_ref, progress=False,
-                   backend=backend)
+                   backend=backend, dt_check=dt_check)
     v = ds["velocity"].values
     ext = _extrapolated(stop, T, v.shape[0])
     v_ext = v if ext is None else _extend_trace(ds["time"].values, v, **ext["trace"])
@@ -715,13 +884,23 @@ def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> 
     rate = "rad per unit time"
     data: dict[str, Any] = {
         "drift": ("point", res["drift"], {
-            "long_name": "drift p(T) - p(0) at the final time T (extrapolated from t_decided "
-                         "for points decided early, error at most drift_bound)", "units": "rad"}),
+            "long_name": "drift p(T) - p(0) at the final time T (travelling points under error "
+                         "control: extrapolated from two resolutions; points decided early: "
+                         "extrapolated from t_decided, within drift_bound)", "units": "rad"}),
         "velocity": ("point", res["velocity"], {"long_name": "dp/dt at the final time T "
                                                              "(extrapolated if decided early)",
                                                 "units": rate}),
         "drift_bound": ("point", res["drift_bound"], {
-            "long_name": "bound on the error of drift (0 where simulated to T)", "units": "rad"}),
+            "long_name": "bound on the error of drift from extrapolating an early decision to "
+                         "T (0 where simulated to T)", "units": "rad"}),
+        "drift_error": ("point", res["drift_error"], {
+            "long_name": "estimated discretisation error of the finer run's drift, |fine - "
+                         "coarse| / 3 (error control; NaN: not estimated)", "units": "rad"}),
+        "refined": ("point", res["refined"], {
+            "long_name": "rerun at (2 N, dt / 2) by error control", "units": "1"}),
+        "t_companion": ("point", res["t_companion"], {
+            "long_name": "last simulated time of the coarse (N / 2, 2 dt) run of error control "
+                         "(NaN: none)", "units": "1"}),
         "drift_decided": ("point", res["drift_decided"], {
             "long_name": "p(t_decided) - p(0) (NaN: ran to T)", "units": "rad"}),
         "velocity_decided": ("point", res["velocity_decided"], {
@@ -803,6 +982,8 @@ def phase_diagram(
     progress: bool | None = None,
     rule: VerdictRule | None = None,
     backend: str | None = None,
+    error_control: bool | None = DEFAULTS["error_control"],
+    refine_tol: float = DEFAULTS["refine_tol"],
 ) -> xr.Dataset:
     """Numerical phase diagram of the drift experiment over a grid of one or two parameters.
 
@@ -813,7 +994,7 @@ def phase_diagram(
         :func:`astrofield.sweep.parse_axis`), e.g. ``["D=0.001:0.6:50", "beta=0.001:0.1:50"]``.
     theta, beta, gamma, D
         Values of the parameters that are not swept.
-    T, N, dt, eps, early_stop
+    T, N, dt, eps, early_stop, error_control, refine_tol
         See :func:`drift_experiment`.
     chunk_size, executor, workers, store, resume, progress
         See :func:`astrofield.sweep.run_sweep`.
@@ -835,13 +1016,18 @@ def phase_diagram(
     grid = make_grid(vary, {"theta": theta, "beta": beta, "gamma": gamma, "D": D}, max_dims=2)
     rule = VerdictRule() if rule is None else rule
     opts = _check_settings(T=T, N=N, dt=dt, eps=eps, grid=grid, rule=rule)
-    opts.update(early_stop=bool(early_stop), rule=rule)
+    control, why = error_control_plan(error_control, T=opts["T"], N=opts["N"],
+                                      dt=opts["dt"], frame_dt=DEFAULTS["frame_dt"], rule=rule)
+    opts.update(early_stop=bool(early_stop), rule=rule, error_control=control,
+                refine_tol=float(check_range("refine_tol", refine_tol, 0.0, math.inf,
+                                             lo_open=True)))
     if backend is not None:
         from astrofield.simulator.backends import choose
 
         opts["backend"] = choose(str(backend))  # unknown / not installed: ValueError now
     func = functools.partial(_chunk, **opts)
     meta = {k: v for k, v in opts.items() if k != "rule"}
+    meta["error_control"] = why
     meta.update({f"rule_{k}": v for k, v in asdict(rule).items()})
     t0 = time.perf_counter()
 
@@ -903,7 +1089,10 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
     the Fourier truncation; ``NaN`` when no such point exists. ``n_failed`` counts points whose
     state became non-finite (verdict ``"failed"``, never counted as stable or unstable);
     ``max_drift_bound`` is the largest error bound of a ``drift`` at ``T`` (rad; 0 when every
-    point ran to ``T``).
+    point ran to ``T``). Error control: ``n_refined`` points were rerun at ``(2 N, dt / 2)``,
+    ``companion_time_fraction`` is the coarse runs' simulated time per simulated point and
+    ``T``, ``max_relative_drift_error`` the largest ``drift_error / |drift|`` (NaN: none
+    estimated).
     """
     code = ds["verdict_code"].values
     has = code >= 0
@@ -925,7 +1114,22 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
             "n_decided_early": int((ds["decided_early"].values >= 0).sum()),
             "max_drift_bound": float(np.nanmax(bound)) if np.isfinite(bound).any() else 0.0,
             "simulated_time_fraction": (float(np.nansum(te[sim]) / (n_sim * T)) if n_sim
-                                        else 0.0)}
+                                        else 0.0),
+            **_control_summary(ds, n_sim * T)}
+
+
+def _control_summary(ds: xr.Dataset, total: float) -> dict[str, Any]:
+    """The error-control entries of :func:`summarize` (maps made before it: zeros / NaN)."""
+    if "drift_error" not in ds:
+        return {"n_refined": 0, "companion_time_fraction": 0.0,
+                "max_relative_drift_error": float("nan")}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = ds["drift_error"].values / np.abs(ds["drift"].values)
+    return {"n_refined": int(ds["refined"].values.sum()),
+            "companion_time_fraction": (float(np.nansum(ds["t_companion"].values) / total)
+                                        if total else 0.0),
+            "max_relative_drift_error": (float(np.nanmax(rel)) if np.isfinite(rel).any()
+                                         else float("nan"))}
 
 
 def grid_of(ds: xr.Dataset) -> Grid:
