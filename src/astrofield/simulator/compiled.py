@@ -64,14 +64,24 @@ if HAVE_NUMBA:
         the root is refined by Newton's method from the linear guess ``v0 / (v0 - v1)``.
         """
         i0 = k + 1 - HALF
-        w0 = row[i0 % n] - th
-        w1 = row[(i0 + 1) % n] - th
-        w2 = row[(i0 + 2) % n] - th
-        w3 = row[(i0 + 3) % n] - th
-        w4 = row[(i0 + 4) % n] - th
-        w5 = row[(i0 + 5) % n] - th
-        w6 = row[(i0 + 6) % n] - th
-        w7 = row[(i0 + 7) % n] - th
+        if i0 >= 0 and i0 + 7 < n:  # stencil inside the row: no integer modulo
+            w0 = row[i0] - th
+            w1 = row[i0 + 1] - th
+            w2 = row[i0 + 2] - th
+            w3 = row[i0 + 3] - th
+            w4 = row[i0 + 4] - th
+            w5 = row[i0 + 5] - th
+            w6 = row[i0 + 6] - th
+            w7 = row[i0 + 7] - th
+        else:  # the stencil wraps around the ring
+            w0 = row[i0 % n] - th
+            w1 = row[(i0 + 1) % n] - th
+            w2 = row[(i0 + 2) % n] - th
+            w3 = row[(i0 + 3) % n] - th
+            w4 = row[(i0 + 4) % n] - th
+            w5 = row[(i0 + 5) % n] - th
+            w6 = row[(i0 + 6) % n] - th
+            w7 = row[(i0 + 7) % n] - th
         c0 = _coef(0, w0, w1, w2, w3, w4, w5, w6, w7)
         c1 = _coef(1, w0, w1, w2, w3, w4, w5, w6, w7)
         c2 = _coef(2, w0, w1, w2, w3, w4, w5, w6, w7)
