@@ -62,6 +62,9 @@ def _newton(coef, s, rule):
             break
         d = p / dp
         s = s - d
+        if rule == "stop" and abs(d) <= _accel.NEWTON_ASYMPTOTIC and \
+                abs(ddp) * (d * d) <= _accel.NEWTON_TOL * max(abs(s), 1.0) * abs(dp):
+            break
     return s
 
 
@@ -72,7 +75,7 @@ def _crossing_reference(u, th, k, n, rule):
     return min(max(s, 0.0), 1.0)
 
 
-def _edges_reference(ring, u, th, rule="4"):
+def _edges_reference(ring, u, th, rule="stop"):
     """Geometry of one row ``u`` (see the module docstring)."""
     n, dx, x = ring.N, ring.dx, ring.x
     phi = np.where(u - th > 0, 1.0, 0.0)
