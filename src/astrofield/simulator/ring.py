@@ -4,9 +4,9 @@ Grid points ``x_j = -pi + j dx`` (``j = 0..N-1``, ``dx = 2 pi / N``); cell ``j``
 ``[x_j - dx/2, x_j + dx/2]``.
 
 For Heaviside firing the active set ``{u > theta}`` is located *between* grid points: in every grid
-interval where ``u - theta`` changes sign the crossing is found by Newton's method on the quintic
-Lagrange interpolant through six neighbouring values (sixth-order accurate in ``dx``; a cubic, used
-before, left an ``O(dx^4)`` position-dependent error in the edge positions that made the exact
+interval where ``u - theta`` changes sign the crossing is found by Newton's method on the degree-7
+Lagrange interpolant through the eight nearest values (eighth-order accurate in ``dx``; a cubic,
+used before, left an ``O(dx^4)`` position-dependent error in the edge positions that made the exact
 bump creep at ``~1e-8`` (N = 128), enough to seed a drift instability early: see
 ``docs/verdicts.md``). Each
 cell then carries its exact active fraction ``phi_j`` and the exact integrals of ``cos y``,
