@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
 __all__ = ["HAVE_NUMBA", "ENABLED", "edges_compiled", "remap_compiled",
-           "relax_compiled", "edges_row", "remap_row"]
+           "relax_compiled", "edges_row", "remap_row", "face_positions", "libm_table"]
 
 #: Use the compiled kernels (set to False to force the numpy path, e.g. to compare them).
 ENABLED = HAVE_NUMBA
@@ -39,6 +39,32 @@ ENABLED = HAVE_NUMBA
 HALF = 4  # _crossing is unrolled for 2 * HALF = 8 stencil values
 STENCIL = np.arange(1.0 - HALF, HALF + 1.0)
 VINV = np.linalg.inv(np.vander(STENCIL, 2 * HALF, increasing=True))
+#: Newton's method for a crossing stops once its predicted next update ``|p''/(2p')| d^2`` is at
+#: most ``NEWTON_TOL * max(|s|, 1)`` (``s`` in units of ``dx``), an estimate trusted only once the
+#: update ``d`` itself is at most ``NEWTON_ASYMPTOTIC`` (the quadratic regime).
+NEWTON_TOL = 4e-16
+NEWTON_ASYMPTOTIC = 1e-6
+
+
+def face_positions(x: np.ndarray, dx: float) -> np.ndarray:
+    """The cell faces an edge cell can have, shape ``(4, N)``.
+
+    A crossing between ``x_k`` and ``x_{k+1}`` lies in the cell centred on ``xc = x_k`` (rows
+    0, 1: its faces ``xc - dx/2``, ``xc + dx/2``) or on ``xc = x_k + dx`` (rows 2, 3), computed
+    exactly as the edge kernel computes them (``x_k + dx`` is not ``x_{k+1}`` to the last bit,
+    and for ``k = N - 1`` it is ``pi``, not ``x_0``).
+    """
+    xn = x + dx
+    return np.stack([x - dx / 2, x + dx / 2, xn - dx / 2, xn + dx / 2])
+
+
+def libm_table(fn, a: np.ndarray) -> np.ndarray:
+    """``fn`` (``math.sin`` or ``math.cos``) applied to every element of ``a``.
+
+    The C library's scalar function, as the compiled kernels call it (numpy's array ``sin``
+    may use a SIMD implementation that differs in the last bit).
+    """
+    return np.fromiter(map(fn, a.ravel().tolist()), float, a.size).reshape(a.shape)
 
 if HAVE_NUMBA:
 
@@ -61,17 +87,34 @@ if HAVE_NUMBA:
         """Offset ``s`` in [0, 1] of the root of the interpolant through ``row[k+STENCIL] - th``.
 
         The ``2 HALF = 8`` values and coefficients are local scalars (no allocation per call);
-        the root is refined by Newton's method from the linear guess ``v0 / (v0 - v1)``.
+        the root is refined by Newton's method from the linear guess ``v0 / (v0 - v1)``, at most
+        four iterations. Newton converges quadratically: after an update ``d`` the error is about
+        ``C d^2`` with ``C = |p''(s) / (2 p'(s))|``, so the iteration stops as soon as that
+        predicted next update is below round-off (``C d^2 <= NEWTON_TOL max(|s|, 1)``, trusted
+        once ``|d| <= NEWTON_ASYMPTOTIC``). This saves the last iteration, whose update is
+        rounding noise, for nearly every crossing (on smooth bumps a quarter of the crossings
+        at ``N`` 32, 40 % at 64 and 70 % at 128 stop after two iterations, nearly all others
+        after three).
         """
         i0 = k + 1 - HALF
-        w0 = row[i0 % n] - th
-        w1 = row[(i0 + 1) % n] - th
-        w2 = row[(i0 + 2) % n] - th
-        w3 = row[(i0 + 3) % n] - th
-        w4 = row[(i0 + 4) % n] - th
-        w5 = row[(i0 + 5) % n] - th
-        w6 = row[(i0 + 6) % n] - th
-        w7 = row[(i0 + 7) % n] - th
+        if i0 >= 0 and i0 + 7 < n:  # stencil inside the row: no integer modulo
+            w0 = row[i0] - th
+            w1 = row[i0 + 1] - th
+            w2 = row[i0 + 2] - th
+            w3 = row[i0 + 3] - th
+            w4 = row[i0 + 4] - th
+            w5 = row[i0 + 5] - th
+            w6 = row[i0 + 6] - th
+            w7 = row[i0 + 7] - th
+        else:  # the stencil wraps around the ring
+            w0 = row[i0 % n] - th
+            w1 = row[(i0 + 1) % n] - th
+            w2 = row[(i0 + 2) % n] - th
+            w3 = row[(i0 + 3) % n] - th
+            w4 = row[(i0 + 4) % n] - th
+            w5 = row[(i0 + 5) % n] - th
+            w6 = row[(i0 + 6) % n] - th
+            w7 = row[(i0 + 7) % n] - th
         c0 = _coef(0, w0, w1, w2, w3, w4, w5, w6, w7)
         c1 = _coef(1, w0, w1, w2, w3, w4, w5, w6, w7)
         c2 = _coef(2, w0, w1, w2, w3, w4, w5, w6, w7)
@@ -81,32 +124,47 @@ if HAVE_NUMBA:
         c6 = _coef(6, w0, w1, w2, w3, w4, w5, w6, w7)
         c7 = _coef(7, w0, w1, w2, w3, w4, w5, w6, w7)
         s = v0 / (v0 - v1)
-        for _ in range(4):  # Newton on the degree-7 polynomial (Horner for p and p')
+        for _ in range(4):  # Newton on the degree-7 polynomial (Horner for p, p', p''/2)
             p = c7
             dp = p
+            ddp = dp
             p = p * s + c6
             dp = dp * s + p
             p = p * s + c5
+            ddp = ddp * s + dp
             dp = dp * s + p
             p = p * s + c4
+            ddp = ddp * s + dp
             dp = dp * s + p
             p = p * s + c3
+            ddp = ddp * s + dp
             dp = dp * s + p
             p = p * s + c2
+            ddp = ddp * s + dp
             dp = dp * s + p
             p = p * s + c1
+            ddp = ddp * s + dp
             dp = dp * s + p
             p = p * s + c0
             if dp == 0:
                 break
-            s = s - p / dp
+            d = p / dp
+            s = s - d
+            # the next update would be about (p''/2p') d^2: stop once that is below round-off
+            if abs(d) <= NEWTON_ASYMPTOTIC and \
+                    abs(ddp) * (d * d) <= NEWTON_TOL * max(abs(s), 1.0) * abs(dp):
+                break
         return min(max(s, 0.0), 1.0)
 
     @njit(cache=True, fastmath=False, error_model="numpy")
-    def edges_row(u, th, x, dx, cell_cos, cell_sin, phi, mc, ms, m1):  # pragma: no cover
+    def edges_row(u, th, x, dx, cell_cos, cell_sin, face_sin, face_cos, phi, mc, ms,
+                  m1):  # pragma: no cover - compiled
         """Sub-grid active-region geometry of one member (writes ``phi, mc, ms, m1``).
 
-        See :meth:`astrofield.simulator.ring.Ring.edges`.
+        ``face_sin, face_cos`` are the tables :func:`face_positions` of the grid passed through
+        ``sin`` and ``cos`` (:attr:`astrofield.simulator.ring.Ring.face_sin`), so an edge cell
+        evaluates only ``sin`` and ``cos`` of its crossing. See
+        :meth:`astrofield.simulator.ring.Ring.edges`.
         """
         n = u.shape[0]
         # full cells: branch-free single-output loops (each vectorises; a loop writing four
@@ -129,11 +187,17 @@ if HAVE_NUMBA:
             if b1 == n - 1:  # the pair (n - 1, 0) closes the ring
                 flips += (u[n - 1] - th > 0) != (u[0] - th > 0)
             if flips:
-                _edges_block(u, th, x, dx, phi, mc, ms, m1, b0, min(b0 + 16, n))
+                _edges_block(u, th, x, dx, face_sin, face_cos, phi, mc, ms, m1, b0,
+                             min(b0 + 16, n))
 
     @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-    def _edges_block(u, th, x, dx, phi, mc, ms, m1, k0, k1):  # pragma: no cover - compiled
-        """The edge cells of the crossings between ``k`` and ``k + 1`` for ``k0 <= k < k1``."""
+    def _edges_block(u, th, x, dx, face_sin, face_cos, phi, mc, ms, m1, k0,
+                     k1):  # pragma: no cover - compiled
+        """The edge cells of the crossings between ``k`` and ``k + 1`` for ``k0 <= k < k1``.
+
+        The edge cell's centre is ``xc = x_k`` or ``x_k + dx`` and its active part runs from the
+        crossing ``xi`` to one of its faces ``xc -+ dx/2``, row ``f`` of the face tables.
+        """
         n = u.shape[0]
         for k in range(k0, k1):
             kp = k + 1 if k + 1 < n else 0
@@ -149,22 +213,29 @@ if HAVE_NUMBA:
             if s >= 0.5:
                 xc = x[k] + dx
                 c = kp
+                f = 2
             else:
                 xc = x[k]
                 c = k
-            if a0:  # falling edge: active on the left
+                f = 0
+            sxi = np.sin(xi)
+            cxi = np.cos(xi)
+            if a0:  # falling edge: active on the left, from the left face to xi
                 lo = xc - dx / 2
                 hi = xi
-            else:
+                mc[c] = sxi - face_sin[f, k]
+                ms[c] = face_cos[f, k] - cxi
+            else:  # rising edge: from xi to the right face
                 lo = xi
                 hi = xc + dx / 2
+                mc[c] = face_sin[f + 1, k] - sxi
+                ms[c] = cxi - face_cos[f + 1, k]
             phi[c] = (hi - lo) / dx
-            mc[c] = np.sin(hi) - np.sin(lo)
-            ms[c] = np.cos(lo) - np.cos(hi)
             m1[c] = 0.5 * ((hi - xc) ** 2 - (lo - xc) ** 2)
 
     @njit(cache=True, fastmath=False)
-    def edges_compiled(u, theta, x, dx, cell_cos, cell_sin):  # pragma: no cover - compiled
+    def edges_compiled(u, theta, x, dx, cell_cos, cell_sin, face_sin,
+                       face_cos):  # pragma: no cover - compiled
         """Sub-grid active-region geometry of a batch ``(B, N)``; see :func:`edges_row`."""
         B, n = u.shape
         phi = np.zeros((B, n))
@@ -172,7 +243,8 @@ if HAVE_NUMBA:
         ms = np.zeros((B, n))
         m1 = np.zeros((B, n))
         for b in range(B):
-            edges_row(u[b], theta[b], x, dx, cell_cos, cell_sin, phi[b], mc[b], ms[b], m1[b])
+            edges_row(u[b], theta[b], x, dx, cell_cos, cell_sin, face_sin, face_cos, phi[b],
+                      mc[b], ms[b], m1[b])
         return phi, mc, ms, m1
 
     @njit(cache=True, error_model="numpy")
