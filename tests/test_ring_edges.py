@@ -146,7 +146,7 @@ def test_crossings_against_high_precision_root(N):
     rounded to float64, the polynomial Newton's method solves; the coefficients' own rounding
     moves the root by up to about 2e-14 of a cell, far below the interpolation error) and of
     the result of four Newton iterations."""
-    mp = pytest.importorskip("mpmath")
+    import mpmath as mp
     ring = Ring(N)
     rng = np.random.default_rng(100 + N)
     u, th = _random_bumps(ring, rng, 60)
