@@ -886,9 +886,9 @@ def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> 
             "long_name": "drift p(T) - p(0) at the final time T (travelling points under error "
                          "control: extrapolated from two resolutions; points decided early: "
                          "extrapolated from t_decided, within drift_bound)", "units": "rad"}),
-        "velocity": ("point", res["velocity"], {"long_name": "dp/dt at the final time T "
-                                                             "(extrapolated if decided early)",
-                                                "units": rate}),
+        "velocity": ("point", res["velocity"], {
+            "long_name": "dp/dt at the final time T (extrapolated if decided early; from two "
+                         "resolutions under error control)", "units": rate}),
         "drift_bound": ("point", res["drift_bound"], {
             "long_name": "bound on the error of drift from extrapolating an early decision to "
                          "T (0 where simulated to T)", "units": "rad"}),
