@@ -94,8 +94,8 @@ Error control (:func:`control_errors`)
 The scheme is second order in both ``dt`` and ``dx = 2 pi / N``, so a drift computed at
 ``(N, dt)`` is ``p* + A dt^2 + B dx^2 + ...`` and one computed at ``(N / 2, 2 dt)`` carries four
 times that leading error. Every simulated point is therefore run again at ``(N / 2, 2 dt)``
-(about a third of the cost of the first run at the defaults); where the two verdicts agree its
-``drift`` and ``velocity`` at ``T`` are the Richardson extrapolations
+(about a third of the cost of the first run at the defaults); its ``drift`` and ``velocity``
+at ``T`` are the Richardson extrapolations
 ``fine + (fine - coarse) / 3`` (:func:`richardson`), and ``drift_error = |fine - coarse| / 3``
 estimates the discretisation error of the fine run. A point whose two runs disagree on the
 verdict, or whose ``persist`` or ``growth`` statistic lies within twice its estimated error
@@ -635,8 +635,9 @@ def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_t
     1. Every simulated point that did not fail is rerun at ``(N / 2, 2 dt)`` (``run(idx, N, dt,
        coarse)`` runs points and returns their results; a coarse run is exempt from the
        step-size rule and decides early with a 3x looser accuracy, since its drift enters the
-       extrapolation with weight 1/3). Where both runs give the same verdict, ``drift`` and
-       ``velocity`` at ``T`` become the Richardson extrapolations (:func:`richardson`),
+       extrapolation with weight 1/3). Where the coarse run did not fail, ``drift`` and
+       ``velocity`` at ``T`` become the Richardson extrapolations (:func:`richardson`; the
+       drift is continuous in the resolution even where the verdict flips),
        ``drift_error = |fine - coarse| / 3`` estimates the discretisation error of the fine
        run (an estimate, not a bound; see the module docstring for how it was checked) and
        ``drift_bound`` (extrapolation from an early decision) becomes
@@ -645,9 +646,8 @@ def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_t
        ``growth`` lies closer to its threshold than twice its estimated error (both next to
        the boundary, where the verdict depends on the resolution), or a travelling point whose
        ``drift_error`` exceeds ``refine_tol |drift|``, is rerun at ``(2 N, dt / 2)``
-       (``refined``): that run gives its verdict and statistics, and, if its
-       verdict is the fine run's, the extrapolation of ``(2 N, dt / 2)`` and ``(N, dt)`` its
-       drift and velocity (else that run's own, with no ``drift_error``). Stable points are
+       (``refined``): that run gives its verdict and statistics, and the extrapolation of
+       ``(2 N, dt / 2)`` and ``(N, dt)`` its drift and velocity. Stable points are
        not refined for their estimate: their drift is the offset of a relaxation, and
        refining the slow ones next to the boundary would cost more than the whole coarse pass.
 
@@ -662,7 +662,9 @@ def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_t
     coarse = run(pts, N // 2, 2.0 * dt, True)
     res["t_companion"][pts] = coarse["t_final"][pts]
     ok = (coarse["unstable"][pts] == res["unstable"][pts]) & ~coarse["failed"][pts]
-    _combine(res, fine, coarse, pts[ok])
+    # the drift is continuous in the resolution even where a verdict flips (next to the
+    # boundary the verdict statistics sit at their thresholds): extrapolate every finite pair
+    _combine(res, fine, coarse, pts[~coarse["failed"][pts]])
     with np.errstate(invalid="ignore"):
         loose = res["unstable"][pts] & ~(res["drift_error"][pts]
                                          <= refine_tol * np.abs(res["drift"][pts]))
@@ -670,7 +672,6 @@ def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_t
     if not again.size:
         return
     finer = run(again, 2 * N, 0.5 * dt)
-    fine_unstable = res["unstable"].copy()
     res["refined"][again] = True
     for k in (*_RUN_RESULTS, "drift", "velocity", "drift_bound", "unstable", "failed",
               "decided"):
@@ -678,8 +679,7 @@ def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_t
     if res["velocity_trace"] is not None:
         res["velocity_trace"][again] = finer["velocity_trace"][again]
     res["drift_error"][again] = np.nan
-    _combine(res, finer, fine, again[(finer["unstable"][again] == fine_unstable[again])
-                                     & ~finer["failed"][again]])
+    _combine(res, finer, fine, again[~finer["failed"][again]])
 
 
 def _borderline(res: dict[str, Any], coarse: dict[str, Any], idx: np.ndarray,
