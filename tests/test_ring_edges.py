@@ -5,8 +5,8 @@ interval ``(x_k, x_k+1)`` where ``u - theta`` changes sign, the crossing is the 
 degree-7 interpolant through the eight values ``k - 3 .. k + 4`` (indices modulo ``N``, always),
 found by Newton's method from the linear estimate; the crossing's cell (centre ``x_k`` or
 ``x_k + dx``) carries its active fraction and the exact integrals of ``cos``, ``sin`` and
-``y - xc`` over its active part, evaluated with ``math.sin``/``math.cos`` at both ends (no
-tables). Full cells carry the exact cell integrals. Scalar Python floats round every operation
+``y - xc`` over its active part, evaluated with ``math.sin``/``math.cos`` at both ends. Full
+cells carry the exact cell integrals. Scalar Python floats round every operation
 like the compiled code, so the kernel must reproduce the reference bit for bit.
 
 Separately, the crossings are checked against the root of the same interpolant computed in
@@ -126,18 +126,6 @@ def test_kernel_matches_reference_bitwise(N):
                               (fast.phi[b], fast.mc[b], fast.ms[b], fast.m1[b]), strict=True):
             np.testing.assert_array_equal(f, r, err_msg=f"{name}, member {b}, N {N}")
     assert n_edges > 300
-
-
-def test_face_tables_are_the_faces():
-    """The tables hold sin/cos of exactly the face positions the kernel forms."""
-    ring = Ring(64)
-    dx = ring.dx
-    for k in (0, 17, 63):
-        xk = float(ring.x[k])
-        faces = (xk - dx / 2, xk + dx / 2, (xk + dx) - dx / 2, (xk + dx) + dx / 2)
-        for f, y in enumerate(faces):
-            assert ring.face_sin[f, k] == math.sin(y)
-            assert ring.face_cos[f, k] == math.cos(y)
 
 
 @pytest.mark.parametrize("N", [32, 64, 128])

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
 __all__ = ["HAVE_NUMBA", "ENABLED", "edges_compiled", "remap_compiled",
-           "relax_compiled", "edges_row", "remap_row", "face_positions", "libm_table"]
+           "relax_compiled", "edges_row", "remap_row"]
 
 #: Use the compiled kernels (set to False to force the numpy path, e.g. to compare them).
 ENABLED = HAVE_NUMBA
@@ -45,26 +45,6 @@ VINV = np.linalg.inv(np.vander(STENCIL, 2 * HALF, increasing=True))
 NEWTON_TOL = 4e-16
 NEWTON_ASYMPTOTIC = 1e-6
 
-
-def face_positions(x: np.ndarray, dx: float) -> np.ndarray:
-    """The cell faces an edge cell can have, shape ``(4, N)``.
-
-    A crossing between ``x_k`` and ``x_{k+1}`` lies in the cell centred on ``xc = x_k`` (rows
-    0, 1: its faces ``xc - dx/2``, ``xc + dx/2``) or on ``xc = x_k + dx`` (rows 2, 3), computed
-    exactly as the edge kernel computes them (``x_k + dx`` is not ``x_{k+1}`` to the last bit,
-    and for ``k = N - 1`` it is ``pi``, not ``x_0``).
-    """
-    xn = x + dx
-    return np.stack([x - dx / 2, x + dx / 2, xn - dx / 2, xn + dx / 2])
-
-
-def libm_table(fn, a: np.ndarray) -> np.ndarray:
-    """``fn`` (``math.sin`` or ``math.cos``) applied to every element of ``a``.
-
-    The C library's scalar function, as the compiled kernels call it (numpy's array ``sin``
-    may use a SIMD implementation that differs in the last bit).
-    """
-    return np.fromiter(map(fn, a.ravel().tolist()), float, a.size).reshape(a.shape)
 
 if HAVE_NUMBA:
 
@@ -97,24 +77,14 @@ if HAVE_NUMBA:
         after three).
         """
         i0 = k + 1 - HALF
-        if i0 >= 0 and i0 + 7 < n:  # stencil inside the row: no integer modulo
-            w0 = row[i0] - th
-            w1 = row[i0 + 1] - th
-            w2 = row[i0 + 2] - th
-            w3 = row[i0 + 3] - th
-            w4 = row[i0 + 4] - th
-            w5 = row[i0 + 5] - th
-            w6 = row[i0 + 6] - th
-            w7 = row[i0 + 7] - th
-        else:  # the stencil wraps around the ring
-            w0 = row[i0 % n] - th
-            w1 = row[(i0 + 1) % n] - th
-            w2 = row[(i0 + 2) % n] - th
-            w3 = row[(i0 + 3) % n] - th
-            w4 = row[(i0 + 4) % n] - th
-            w5 = row[(i0 + 5) % n] - th
-            w6 = row[(i0 + 6) % n] - th
-            w7 = row[(i0 + 7) % n] - th
+        w0 = row[i0 % n] - th
+        w1 = row[(i0 + 1) % n] - th
+        w2 = row[(i0 + 2) % n] - th
+        w3 = row[(i0 + 3) % n] - th
+        w4 = row[(i0 + 4) % n] - th
+        w5 = row[(i0 + 5) % n] - th
+        w6 = row[(i0 + 6) % n] - th
+        w7 = row[(i0 + 7) % n] - th
         c0 = _coef(0, w0, w1, w2, w3, w4, w5, w6, w7)
         c1 = _coef(1, w0, w1, w2, w3, w4, w5, w6, w7)
         c2 = _coef(2, w0, w1, w2, w3, w4, w5, w6, w7)
@@ -157,14 +127,10 @@ if HAVE_NUMBA:
         return min(max(s, 0.0), 1.0)
 
     @njit(cache=True, fastmath=False, error_model="numpy")
-    def edges_row(u, th, x, dx, cell_cos, cell_sin, face_sin, face_cos, phi, mc, ms,
-                  m1):  # pragma: no cover - compiled
+    def edges_row(u, th, x, dx, cell_cos, cell_sin, phi, mc, ms, m1):  # pragma: no cover
         """Sub-grid active-region geometry of one member (writes ``phi, mc, ms, m1``).
 
-        ``face_sin, face_cos`` are the tables :func:`face_positions` of the grid passed through
-        ``sin`` and ``cos`` (:attr:`astrofield.simulator.ring.Ring.face_sin`), so an edge cell
-        evaluates only ``sin`` and ``cos`` of its crossing. See
-        :meth:`astrofield.simulator.ring.Ring.edges`.
+        See :meth:`astrofield.simulator.ring.Ring.edges`.
         """
         n = u.shape[0]
         # full cells: branch-free single-output loops (each vectorises; a loop writing four
@@ -187,17 +153,11 @@ if HAVE_NUMBA:
             if b1 == n - 1:  # the pair (n - 1, 0) closes the ring
                 flips += (u[n - 1] - th > 0) != (u[0] - th > 0)
             if flips:
-                _edges_block(u, th, x, dx, face_sin, face_cos, phi, mc, ms, m1, b0,
-                             min(b0 + 16, n))
+                _edges_block(u, th, x, dx, phi, mc, ms, m1, b0, min(b0 + 16, n))
 
     @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-    def _edges_block(u, th, x, dx, face_sin, face_cos, phi, mc, ms, m1, k0,
-                     k1):  # pragma: no cover - compiled
-        """The edge cells of the crossings between ``k`` and ``k + 1`` for ``k0 <= k < k1``.
-
-        The edge cell's centre is ``xc = x_k`` or ``x_k + dx`` and its active part runs from the
-        crossing ``xi`` to one of its faces ``xc -+ dx/2``, row ``f`` of the face tables.
-        """
+    def _edges_block(u, th, x, dx, phi, mc, ms, m1, k0, k1):  # pragma: no cover - compiled
+        """The edge cells of the crossings between ``k`` and ``k + 1`` for ``k0 <= k < k1``."""
         n = u.shape[0]
         for k in range(k0, k1):
             kp = k + 1 if k + 1 < n else 0
@@ -213,29 +173,22 @@ if HAVE_NUMBA:
             if s >= 0.5:
                 xc = x[k] + dx
                 c = kp
-                f = 2
             else:
                 xc = x[k]
                 c = k
-                f = 0
-            sxi = np.sin(xi)
-            cxi = np.cos(xi)
-            if a0:  # falling edge: active on the left, from the left face to xi
+            if a0:  # falling edge: active on the left
                 lo = xc - dx / 2
                 hi = xi
-                mc[c] = sxi - face_sin[f, k]
-                ms[c] = face_cos[f, k] - cxi
-            else:  # rising edge: from xi to the right face
+            else:
                 lo = xi
                 hi = xc + dx / 2
-                mc[c] = face_sin[f + 1, k] - sxi
-                ms[c] = cxi - face_cos[f + 1, k]
             phi[c] = (hi - lo) / dx
+            mc[c] = np.sin(hi) - np.sin(lo)
+            ms[c] = np.cos(lo) - np.cos(hi)
             m1[c] = 0.5 * ((hi - xc) ** 2 - (lo - xc) ** 2)
 
     @njit(cache=True, fastmath=False)
-    def edges_compiled(u, theta, x, dx, cell_cos, cell_sin, face_sin,
-                       face_cos):  # pragma: no cover - compiled
+    def edges_compiled(u, theta, x, dx, cell_cos, cell_sin):  # pragma: no cover - compiled
         """Sub-grid active-region geometry of a batch ``(B, N)``; see :func:`edges_row`."""
         B, n = u.shape
         phi = np.zeros((B, n))
@@ -243,8 +196,7 @@ if HAVE_NUMBA:
         ms = np.zeros((B, n))
         m1 = np.zeros((B, n))
         for b in range(B):
-            edges_row(u[b], theta[b], x, dx, cell_cos, cell_sin, face_sin, face_cos, phi[b],
-                      mc[b], ms[b], m1[b])
+            edges_row(u[b], theta[b], x, dx, cell_cos, cell_sin, phi[b], mc[b], ms[b], m1[b])
         return phi, mc, ms, m1
 
     @njit(cache=True, error_model="numpy")

@@ -17,7 +17,6 @@ edges to grid points, which is what makes small grids give accurate positions an
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,15 +54,7 @@ class EdgeGeometry:
 
 @dataclass
 class Ring:
-    """Uniform periodic grid with ``N`` points on ``[-pi, pi)``.
-
-    Besides the grid ``x`` (spacing ``dx``) it holds ``cos x``, ``sin x``, the exact integrals
-    ``cell_cos``, ``cell_sin`` of ``cos``, ``sin`` over each cell, and for the compiled edge
-    kernel ``face_sin``, ``face_cos``, shape ``(4, N)``: ``sin``, ``cos`` at the faces an edge
-    cell can have (:func:`astrofield.simulator.compiled.face_positions`; column ``k`` serves
-    the crossing between ``x_k`` and ``x_k+1``), so an edge cell evaluates ``sin`` and ``cos``
-    only at its crossing.
-    """
+    """Uniform periodic grid with ``N`` points on ``[-pi, pi)``."""
 
     N: int
     x: np.ndarray = field(init=False)
@@ -78,10 +69,6 @@ class Ring:
         fac = 2 * np.sin(self.dx / 2)
         self.cell_cos = fac * self.cos
         self.cell_sin = fac * self.sin
-        # sin / cos at the faces an edge cell can have (for the compiled edge kernel)
-        faces = _accel.face_positions(self.x, self.dx)
-        self.face_sin = _accel.libm_table(math.sin, faces)
-        self.face_cos = _accel.libm_table(math.cos, faces)
         self.k = np.fft.rfftfreq(self.N, d=1.0 / self.N)  # integer wavenumbers 0..N/2
         self._modes = np.stack([self.cos, self.sin], axis=1) * self.dx
 
@@ -119,8 +106,7 @@ class Ring:
             th = np.broadcast_to(np.asarray(theta, dtype=float).reshape(-1), (u.shape[0],))
             return EdgeGeometry(*_accel.edges_compiled(np.ascontiguousarray(u, dtype=float),
                                                        np.ascontiguousarray(th), self.x,
-                                                       self.dx, self.cell_cos, self.cell_sin,
-                                                       self.face_sin, self.face_cos))
+                                                       self.dx, self.cell_cos, self.cell_sin))
         n, dx = self.N, self.dx
         v = u - theta
         above = v > 0

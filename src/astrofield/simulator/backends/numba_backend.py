@@ -27,8 +27,7 @@ def pack(run) -> dict:
     flags = np.array([sim.heaviside, sim.quadrature == "subgrid", sim.cosine,
                       sim.D_field is not None, bool(sim.stimulus), run.store_fields],
                      dtype=np.int64)
-    ring_arr = np.concatenate([np.stack([ring.x, ring.cos, ring.sin, ring.cell_cos,
-                                         ring.cell_sin]), ring.face_sin, ring.face_cos])
+    ring_arr = np.stack([ring.x, ring.cos, ring.sin, ring.cell_cos, ring.cell_sin])
     if sim.cosine:
         wk = np.zeros((2, 2 * N))
         wh = np.zeros((2, N // 2 + 1), dtype=complex)
