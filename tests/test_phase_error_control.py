@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from astrofield.cli import main
 from astrofield.experiments.phase import (
@@ -13,6 +15,7 @@ from astrofield.experiments.phase import (
     VerdictRule,
     drift_experiment,
     error_control_plan,
+    phase_diagram,
     richardson,
 )
 
@@ -144,3 +147,13 @@ def test_borderline_verdicts_are_refined():
     assert bool(ctl["refined"][0])
     assert ctl["verdict"].values[0] == finer["verdict"].values[0] == "unstable"
     assert fine["verdict"].values[0] == "stable"
+
+
+@settings(max_examples=40, deadline=None)
+@given(tol=st.one_of(st.floats(max_value=0.0), st.just(float("nan"))),
+       control=st.sampled_from([None, True, False]))
+def test_bad_refine_tol_fuzzed(tol, control):
+    """Any refine_tol <= 0 or NaN is refused, naming the parameter, before the sweep starts."""
+    with pytest.raises(ValueError, match="refine_tol"):
+        phase_diagram(["D=0.1,0.2"], T=100.0, refine_tol=tol, error_control=control,
+                      executor="serial", progress=False)
