@@ -66,9 +66,10 @@ def main() -> None:
     ap.add_argument("--error-control", default="auto", choices=["auto", "on", "off"],
                     help="Richardson error control of the travelling points' drift")
     ap.add_argument("--refine-tol", type=float, default=DEFAULTS["refine_tol"])
-    ap.add_argument("--executor", default="local", choices=["local", "serial"],
-                    help="local: one dask worker process per core (the CLI default); serial: "
-                    "in this process, the compiled loop spreading each chunk over the cores")
+    ap.add_argument("--executor", default="threads", choices=["threads", "local", "serial"],
+                    help="threads (the CLI default): one chunk per core on threads of this "
+                    "process; local: one dask worker process per core; serial: in this "
+                    "process, one chunk at a time, the compiled loop spreading it over the cores")
     ap.add_argument("--backend", default=None, help="solve backend (default: numba)")
     ap.add_argument("--trace-memory", action="store_true",
                     help="also record the driver's Python allocations with tracemalloc (slows "

@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import functools
 import json
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -191,7 +192,8 @@ def test_keyboard_interrupt_keeps_finished_chunks(tmp_path):
 
 
 def test_bad_executor():
-    with pytest.raises(ValueError, match="executor = 'gpu'"):
+    with pytest.raises(ValueError, match="executor = 'gpu' is not one of None, 'serial', "
+                       "'threads'"):
         run_sweep(toy, _grid(), executor="gpu", progress=False)
     with pytest.raises(TypeError, match="Grid"):
         run_sweep(toy, {"D": [1]}, progress=False)
@@ -214,6 +216,35 @@ def test_dask_local_cluster_matches_in_process():
         np.testing.assert_array_equal(got[k].values, ref[k].values)
     assert (got["verdict"].values == ref["verdict"].values).all()
     assert got.attrs["sweep_executor"] == "dask"
+
+
+def test_thread_executor_matches_in_process():
+    """``executor="threads"``: chunks on a pool of threads give exactly the serial numbers
+    (real drift experiment with error control), the simulator runs each chunk on its own
+    thread with the single-thread loop, and that loop releases the GIL. With two workers the
+    six points are cut into other chunks (1, 2, 1, 2 points instead of 2, 2, 2): a point's
+    numbers do not depend on the batch it runs in (the initial bump position was once a
+    matrix product whose rounding depended on the number of rows)."""
+    from astrofield.experiments.phase import _chunk
+    from astrofield.simulator.backends import numba_backend, numba_loop
+
+    g = make_grid(["D=0.05,0.3,0.6", "beta=0.01,0.05"], {"theta": 0.1, "gamma": 2.0})
+    func = functools.partial(_chunk, T=100.0, N=64, dt=0.1, eps=0.05, early_stop=True,
+                             error_control=True, refine_tol=0.05)
+    ref = run_sweep(func, g, chunk_size=2, progress=False)
+    got = run_sweep(func, g, executor="threads", workers=2, chunk_size=2, progress=False)
+    for k in ("drift", "velocity", "drift_error", "width", "t_final", "evans_dprime"):
+        np.testing.assert_array_equal(got[k].values, ref[k].values)
+    assert (got["verdict"].values == ref["verdict"].values).all()
+    assert got.attrs["sweep_executor"] == "threads" and got.attrs["sweep_workers"] == 2
+    # off the main thread a batch runs on the calling thread, with the GIL released
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(numba_backend._parallel(8)))
+    worker.start()
+    worker.join()
+    assert seen == [False] and numba_backend._parallel(8)
+    assert numba_loop.run_chunk_serial.targetoptions.get("nogil") is True
+    assert numba_loop.observe_all_serial.targetoptions.get("nogil") is True
 
 
 def test_balanced_chunks_give_every_worker_equal_work():

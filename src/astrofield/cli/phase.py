@@ -4,7 +4,7 @@ Command shapes::
 
     astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 --theta 0.1 \\
         --T 500 -o map.nc --plot map.png [--json] [--N 64] [--dt 0.1] [--eps 0.05] \\
-        [--chunk-size 125] [--workers 2] [--scheduler local|serial|ADDRESS] [--resume] \\
+        [--chunk-size 125] [--workers 2] [--scheduler threads|local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--error-control auto|on|off] [--refine-tol 0.05] \\
         [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...]
@@ -41,15 +41,20 @@ _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx|inproc)://[^\s/]+|[\w.\-]+:\d+
 
 
 def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if value in ("serial", "local") or _ADDRESS.match(value or ""):
+    from astrofield.experiments.sweep import EXECUTORS
+
+    if value in EXECUTORS or _ADDRESS.match(value or ""):
         return value
-    raise click.BadParameter(f"{value!r} is not 'local', 'serial' or a dask scheduler address "
-                             "such as tcp://host:8786", ctx, param)
+    raise click.BadParameter(f"{value!r} is not 'threads', 'local', 'serial' or a dask "
+                             "scheduler address such as tcp://host:8786", ctx, param)
 
 
 def _executor(scheduler: str):
-    """``serial`` -> in process, ``local`` -> LocalCluster, anything else -> Client(ADDRESS)."""
-    if scheduler in ("serial", "local"):
+    """``serial`` -> in process, ``threads`` -> a pool of threads in process, ``local`` ->
+    LocalCluster, anything else -> Client(ADDRESS)."""
+    from astrofield.experiments.sweep import EXECUTORS
+
+    if scheduler in EXECUTORS:
         return scheduler, None
     from distributed import Client
 
@@ -116,10 +121,11 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --scheduler serial""")
 @option("--chunk-size", type=click.IntRange(min=1), default=api_default(_PHASE, "chunk_size"),
         help="Grid points per batched simulator call.")
 @option("--workers", type=click.IntRange(min=1), default=None,
-        help="Worker processes of the local cluster [default: all cores].")
-@option("--scheduler", default="local", callback=_check_scheduler,
-        help="'local' (start a dask LocalCluster), 'serial' (in process, no dask) or the "
-             "ADDRESS of a running dask scheduler (e.g. tcp://host:8786).")
+        help="Threads or worker processes [default: all cores].")
+@option("--scheduler", default="threads", callback=_check_scheduler,
+        help="'threads' (in process, one chunk per core), 'local' (start a dask "
+             "LocalCluster of worker processes), 'serial' (in process, one chunk at a time) "
+             "or the ADDRESS of a running dask scheduler (e.g. tcp://host:8786).")
 @option("--resume", is_flag=True,
         help="Continue an interrupted sweep from the finished chunks in OUT.parts/.")
 @option("--early-stop/--no-early-stop", default=True,
@@ -206,9 +212,9 @@ astrofield figure 5 -o figures/ --resolution 20 --T 200 --scheduler serial""")
         help="Early decisions in the Figure 5/6 maps (drift/velocity at T are then "
              "extrapolated; drift_bound bounds the error).")
 @option("--workers", type=click.IntRange(min=1), default=None,
-        help="Worker processes [default: all cores].")
-@option("--scheduler", default="local", callback=_check_scheduler,
-        help="'local', 'serial' or a dask scheduler ADDRESS (Figures 5/6).")
+        help="Threads or worker processes [default: all cores].")
+@option("--scheduler", default="threads", callback=_check_scheduler,
+        help="'threads', 'local', 'serial' or a dask scheduler ADDRESS (Figures 5/6).")
 @json_option
 @quiet_option
 def figure_cmd(**p: Any) -> None:

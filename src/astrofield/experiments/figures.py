@@ -136,7 +136,7 @@ def figure2(outdir: str | os.PathLike) -> list[Path]:
 
 def figure5(outdir: str | os.PathLike, *, resolution: int = 50, T: float | None = None,
             N: int | None = None, dt: float | None = None, early_stop: bool = False,
-            executor: Any = "local", workers: int | None = None,
+            executor: Any = "threads", workers: int | None = None,
             progress: bool | None = None) -> list[Path]:
     """Figure 5: drift and |velocity| over ``(D, beta)`` at ``gamma = 2``, ``theta = 0.1``."""
     n = check_int("resolution", resolution, 2)
@@ -165,7 +165,7 @@ def figure5(outdir: str | os.PathLike, *, resolution: int = 50, T: float | None 
 
 def figure6(outdir: str | os.PathLike, *, resolution: int = 50, T: float | None = None,
             N: int | None = None, dt: float | None = None, early_stop: bool = False,
-            executor: Any = "local", workers: int | None = None,
+            executor: Any = "threads", workers: int | None = None,
             progress: bool | None = None) -> list[Path]:
     """Figure 6: ``(gamma, beta)`` maps at ``D = 1`` and the large-``D`` panel (``D = inf``)."""
     n = check_int("resolution", resolution, 2)
@@ -253,7 +253,7 @@ def figure7(outdir: str | os.PathLike, *, T: float | None = None, N: int | None 
 
 def make_figure(number: int, outdir: str | os.PathLike, *, resolution: int = 50,
                 T: float | None = None, N: int | None = None, dt: float | None = None,
-                early_stop: bool = False, executor: Any = "local",
+                early_stop: bool = False, executor: Any = "threads",
                 workers: int | None = None, progress: bool | None = None) -> list[Path]:
     """Write figure ``number`` (2, 5, 6 or 7) to ``outdir`` as PNG, PDF and NetCDF.
 

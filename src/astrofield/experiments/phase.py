@@ -1000,7 +1000,7 @@ def phase_diagram(
     eps: float = DEFAULTS["eps"],
     early_stop: bool = True,
     chunk_size: int = DEFAULTS["chunk_size"],
-    executor: Any = None,
+    executor: Any = "threads",
     workers: int | None = None,
     store: Any = None,
     resume: bool = False,
@@ -1021,7 +1021,11 @@ def phase_diagram(
         Values of the parameters that are not swept.
     T, N, dt, eps, early_stop, error_control, refine_tol
         See :func:`drift_experiment`.
-    chunk_size, executor, workers, store, resume, progress
+    executor
+        Where the chunks run (see :func:`astrofield.sweep.run_sweep`). Default ``"threads"``:
+        in this process, one chunk per core at a time (the fastest on one machine); ``"local"``
+        or a :class:`distributed.Client` for dask, ``None`` for one chunk after the other.
+    chunk_size, workers, store, resume, progress
         See :func:`astrofield.sweep.run_sweep`.
     backend
         Time-integration backend (see :func:`astrofield.simulator.integrator.solve`;

@@ -6,7 +6,7 @@ precomputed stimulus and noise blocks, progress), and unpacks the results.
 
 from __future__ import annotations
 
-import sys
+import threading
 
 import numpy as np
 
@@ -99,19 +99,12 @@ def _boundaries(run) -> list[int]:
 
 def _parallel(B: int) -> bool:
     """Spread members over threads only when there are several (a parallel region costs a
-    thread hand-over, which on a loaded machine can be a scheduler time slice), and not inside
-    a dask worker process (the sweep already runs one such process per core)."""
-    return B >= 2 and not _in_dask_worker()
-
-
-def _in_dask_worker() -> bool:
-    if "distributed" not in sys.modules:
-        return False
-    try:
-        sys.modules["distributed"].get_worker()
-    except (ValueError, AttributeError):
-        return False
-    return True
+    thread hand-over, which on a loaded machine can be a scheduler time slice), and only when
+    called on the main thread. A call from any other thread is one task among several that the
+    caller already runs concurrently, one per core (the ``"threads"`` sweep executor, the task
+    threads of a dask worker, a thread pool of the user's): it runs its members on that thread,
+    with the GIL released, instead of nesting a second team of threads over the same cores."""
+    return B >= 2 and threading.current_thread() is threading.main_thread()
 
 
 def _observe(run, arr, pk, t: float, mask) -> np.ndarray:

@@ -678,11 +678,12 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
                     wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
                      noise,
                      running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
-    """:func:`run_chunk` on the calling thread only (small batches: no thread start-up)."""
+    """:func:`run_chunk` on the calling thread only: for one member (no thread start-up) and
+    for calls off the main thread, which run concurrently with others (it releases the GIL)."""
     for b in range(state.shape[1]):
         if running[b]:
             _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops,
@@ -782,9 +783,9 @@ def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no 
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover
-    """:func:`observe_all` on the calling thread only."""
+    """:func:`observe_all` on the calling thread only (releases the GIL)."""
     out = np.full((state.shape[1], 4), np.nan)
     for b in range(state.shape[1]):
         if mask[b]:
