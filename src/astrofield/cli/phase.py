@@ -131,12 +131,14 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --scheduler serial""")
 @option("--early-stop/--no-early-stop", default=True,
         help="Decide clearly travelling / fully relaxed points before T.")
 @option("--error-control", type=click.Choice(["auto", "on", "off"]), default="auto",
-        help="Rerun travelling points at (N/2, 2 dt), extrapolate their drift from the two "
-             "resolutions and rerun at (2N, dt/2) where the estimated error exceeds "
-             "--refine-tol (auto: where N and dt allow it).")
+        help="Rerun every simulated point at (N/2, 2 dt) and extrapolate its drift from the "
+             "two resolutions; rerun at (2N, dt/2) the points whose two runs disagree on the "
+             "verdict or sit at a verdict threshold, and travelling points whose estimated "
+             "error exceeds --refine-tol (auto: where N and dt allow it).")
 @option("--refine-tol", type=click.FloatRange(min=0, min_open=True),
         default=api_default(_PHASE, "refine_tol"),
-        help="Relative drift error above which error control refines a point.")
+        help="Estimated relative drift error above which error control refines a "
+             "travelling point.")
 @option("--backend", type=click.Choice(["auto", "numba", "numpy", "jax"]), default="auto",
         help="Time-integration backend (jax: pip install 'astrofield[jax]').")
 @output_option("NetCDF output (chunks go to OUTPUT.parts/ while running).")

@@ -757,8 +757,9 @@ def drift_experiment(
         ``2 dt``.
     refine_tol
         Error control: travelling points whose estimated relative drift error exceeds
-        ``refine_tol``, and points whose coarse run gives another verdict, are rerun at
-        ``(2 N, dt / 2)``.
+        ``refine_tol`` are rerun at ``(2 N, dt / 2)``, as are points whose coarse run gives
+        another verdict or whose verdict statistic lies at its threshold (see
+        :func:`control_errors`).
 
     Returns
     -------
