@@ -1,8 +1,8 @@
 """Benchmark: the full 50 x 50 (D, beta) drift phase map against its targets.
 
 Targets: D in [0.001, 0.6], beta in [0.001, 0.1], gamma 2, theta 0.1, T 500, with the
-``astrofield phase`` defaults, at most 30 s on a 2-core machine, everything included (cluster
-start, analytic columns, merge, store); verdicts agree with the Evans boundary on >= 99 % of
+``astrofield phase`` defaults, at most 30 s on a 2-core machine, everything included (start of
+the executor, analytic columns, merge, store); verdicts agree with the Evans boundary on >= 99 % of
 cells and every disagreement lies next to the boundary (the drift accuracy of the travelling
 points is checked by ``phase_accuracy.py``); memory a few hundred MB at most.
 
@@ -64,7 +64,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-early-stop", action="store_true")
     ap.add_argument("--error-control", default="auto", choices=["auto", "on", "off"],
-                    help="Richardson error control of the travelling points' drift")
+                    help="error control of the drift (Richardson extrapolation of every point "
+                    "from two resolutions, refinement next to the boundary)")
     ap.add_argument("--refine-tol", type=float, default=DEFAULTS["refine_tol"])
     ap.add_argument("--executor", default="threads", choices=["threads", "local", "serial"],
                     help="threads (the CLI default): one chunk per core on threads of this "
