@@ -49,6 +49,15 @@ NEWTON_ASYMPTOTIC = 1e-6
 if HAVE_NUMBA:
 
     @njit(cache=True, inline="always")
+    def _wrap(i, n):  # pragma: no cover - compiled
+        """Index ``i`` of a stencil (``-n <= i < 2 n``) mapped onto the ring ``0 .. n - 1``."""
+        if i < 0:
+            return i + n
+        if i >= n:
+            return i - n
+        return i
+
+    @njit(cache=True, inline="always")
     def _coef(j, v0, v1, v2, v3, v4, v5, v6, v7):  # pragma: no cover - compiled
         """Monomial coefficient ``j`` of the interpolant: ``sum_i VINV[j, i] v_i`` (in order)."""
         c = 0.0
@@ -77,14 +86,24 @@ if HAVE_NUMBA:
         after three).
         """
         i0 = k + 1 - HALF
-        w0 = row[i0 % n] - th
-        w1 = row[(i0 + 1) % n] - th
-        w2 = row[(i0 + 2) % n] - th
-        w3 = row[(i0 + 3) % n] - th
-        w4 = row[(i0 + 4) % n] - th
-        w5 = row[(i0 + 5) % n] - th
-        w6 = row[(i0 + 6) % n] - th
-        w7 = row[(i0 + 7) % n] - th
+        if i0 >= 0 and i0 + 7 < n:  # inside the row: no wrap (an integer % costs ~25 cycles)
+            w0 = row[i0] - th
+            w1 = row[i0 + 1] - th
+            w2 = row[i0 + 2] - th
+            w3 = row[i0 + 3] - th
+            w4 = row[i0 + 4] - th
+            w5 = row[i0 + 5] - th
+            w6 = row[i0 + 6] - th
+            w7 = row[i0 + 7] - th
+        else:
+            w0 = row[_wrap(i0, n)] - th
+            w1 = row[_wrap(i0 + 1, n)] - th
+            w2 = row[_wrap(i0 + 2, n)] - th
+            w3 = row[_wrap(i0 + 3, n)] - th
+            w4 = row[_wrap(i0 + 4, n)] - th
+            w5 = row[_wrap(i0 + 5, n)] - th
+            w6 = row[_wrap(i0 + 6, n)] - th
+            w7 = row[_wrap(i0 + 7, n)] - th
         c0 = _coef(0, w0, w1, w2, w3, w4, w5, w6, w7)
         c1 = _coef(1, w0, w1, w2, w3, w4, w5, w6, w7)
         c2 = _coef(2, w0, w1, w2, w3, w4, w5, w6, w7)
@@ -126,69 +145,73 @@ if HAVE_NUMBA:
                 break
         return min(max(s, 0.0), 1.0)
 
-    @njit(cache=True, fastmath=False, error_model="numpy")
-    def edges_row(u, th, x, dx, cell_cos, cell_sin, phi, mc, ms, m1):  # pragma: no cover
+    @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+    def edges_row(u, th, ring, phi, mc, ms, m1):  # pragma: no cover - compiled
         """Sub-grid active-region geometry of one member (writes ``phi, mc, ms, m1``).
 
-        See :meth:`astrofield.simulator.ring.Ring.edges`.
+        See :meth:`astrofield.simulator.ring.Ring.edges`; ``ring`` is its
+        :attr:`~astrofield.simulator.ring.Ring.table`. Inlined into its callers: a call would
+        increment and decrement the reference counts of its array arguments.
         """
         n = u.shape[0]
-        # full cells: branch-free single-output loops (each vectorises; a loop writing four
-        # rows would need run-time overlap checks for every pair and is left scalar)
+        cell_cos, cell_sin = ring[3], ring[4]
+        # full cells, then the sign changes counted on them: short single-purpose loops
+        # without branches (each vectorises)
         for j in range(n):
             phi[j] = 1.0 if u[j] - th > 0 else 0.0
+        flips = 0
+        for j in range(n - 1):
+            flips += phi[j] != phi[j + 1]
         for j in range(n):
             mc[j] = phi[j] * cell_cos[j]
-        for j in range(n):
             ms[j] = phi[j] * cell_sin[j]
-        for j in range(n):
             m1[j] = 0.0
-        # crossings: blocks of 16 pairs are tested at once (an integer count of sign changes,
-        # which vectorises) and only blocks with a crossing are walked pair by pair
-        for b0 in range(0, n, 16):
-            b1 = min(b0 + 16, n - 1)
-            flips = 0
-            for k in range(b0, b1):
-                flips += (u[k] - th > 0) != (u[k + 1] - th > 0)
-            if b1 == n - 1:  # the pair (n - 1, 0) closes the ring
-                flips += (u[n - 1] - th > 0) != (u[0] - th > 0)
-            if flips:
-                _edges_block(u, th, x, dx, phi, mc, ms, m1, b0, min(b0 + 16, n))
+        wrap = phi[n - 1] != phi[0]  # the pair (n - 1, 0) closes the ring
+        if flips == 0 and not wrap:
+            return
+        for k in range(n - 1):  # only rows with a crossing are walked pair by pair
+            if (u[k] - th > 0) != (u[k + 1] - th > 0):
+                _edge_cell(u, th, ring, phi, mc, ms, m1, k, n)
+        if wrap:
+            _edge_cell(u, th, ring, phi, mc, ms, m1, n - 1, n)
 
     @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-    def _edges_block(u, th, x, dx, phi, mc, ms, m1, k0, k1):  # pragma: no cover - compiled
-        """The edge cells of the crossings between ``k`` and ``k + 1`` for ``k0 <= k < k1``."""
-        n = u.shape[0]
-        for k in range(k0, k1):
-            kp = k + 1 if k + 1 < n else 0
-            a0 = u[k] - th > 0
-            a1 = u[kp] - th > 0
-            if a0 == a1:
-                continue
-            v0 = u[k] - th
-            v1 = u[kp] - th
-            s = _crossing(u, th, k, n, v0, v1)
-            s = min(max(s, 0.0), 1.0)
-            xi = x[k] + s * dx
-            if s >= 0.5:
-                xc = x[k] + dx
-                c = kp
-            else:
-                xc = x[k]
-                c = k
-            if a0:  # falling edge: active on the left
-                lo = xc - dx / 2
-                hi = xi
-            else:
-                lo = xi
-                hi = xc + dx / 2
-            phi[c] = (hi - lo) / dx
-            mc[c] = np.sin(hi) - np.sin(lo)
-            ms[c] = np.cos(lo) - np.cos(hi)
-            m1[c] = 0.5 * ((hi - xc) ** 2 - (lo - xc) ** 2)
+    def _edge_cell(u, th, ring, phi, mc, ms, m1, k, n):  # pragma: no cover - compiled
+        """The edge cell of the crossing between ``k`` and ``k + 1`` (mod ``n``): the cell
+        holding the crossing gets its active fraction and exact moments. One end of the
+        active part is the crossing ``xi``, the other a boundary of the cell, whose ``sin``
+        and ``cos`` are tabulated (:meth:`~astrofield.simulator.ring.Ring.edge_bounds`: one
+        ``sin`` and ``cos`` per edge instead of two)."""
+        x, dx = ring[0], 2 * np.pi / n
+        kp = k + 1 if k + 1 < n else 0
+        v0 = u[k] - th
+        v1 = u[kp] - th
+        s = _crossing(u, th, k, n, v0, v1)
+        xi = x[k] + s * dx
+        if s >= 0.5:
+            xc = x[k] + dx
+            c = kp
+        else:
+            xc = x[k]
+            c = k
+        s_xi = np.sin(xi)
+        c_xi = np.cos(xi)
+        r = 5 + 4 * (s >= 0.5)  # Ring.edge_bounds: the cell's boundaries, rounded as below
+        if v0 > 0:  # falling edge: active from the cell's left boundary to xi
+            lo = xc - dx / 2
+            hi = xi
+            mc[c] = s_xi - ring[r, k]
+            ms[c] = ring[r + 1, k] - c_xi
+        else:  # rising edge: active from xi to the cell's right boundary
+            lo = xi
+            hi = xc + dx / 2
+            mc[c] = ring[r + 2, k] - s_xi
+            ms[c] = c_xi - ring[r + 3, k]
+        phi[c] = (hi - lo) / dx
+        m1[c] = 0.5 * ((hi - xc) ** 2 - (lo - xc) ** 2)
 
     @njit(cache=True, fastmath=False)
-    def edges_compiled(u, theta, x, dx, cell_cos, cell_sin):  # pragma: no cover - compiled
+    def edges_compiled(u, theta, ring):  # pragma: no cover - compiled
         """Sub-grid active-region geometry of a batch ``(B, N)``; see :func:`edges_row`."""
         B, n = u.shape
         phi = np.zeros((B, n))
@@ -196,7 +219,7 @@ if HAVE_NUMBA:
         ms = np.zeros((B, n))
         m1 = np.zeros((B, n))
         for b in range(B):
-            edges_row(u[b], theta[b], x, dx, cell_cos, cell_sin, phi[b], mc[b], ms[b], m1[b])
+            edges_row(u[b], theta[b], ring, phi[b], mc[b], ms[b], m1[b])
         return phi, mc, ms, m1
 
     @njit(cache=True, error_model="numpy")

@@ -206,7 +206,7 @@ class Simulator:
             if _accel.ENABLED:  # direct call: skips the argument normalisation of Ring.edges
                 r = self.ring
                 return EdgeGeometry(*_accel.edges_compiled(u, np.ascontiguousarray(th[:, 0]),
-                                                           r.x, r.dx, r.cell_cos, r.cell_sin))
+                                                           r.table))
             return self.ring.edges(u, th)
         phi = (u > th).astype(float)
         r = self.ring

@@ -17,6 +17,7 @@ edges to grid points, which is what makes small grids give accurate positions an
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,8 +70,30 @@ class Ring:
         fac = 2 * np.sin(self.dx / 2)
         self.cell_cos = fac * self.cos
         self.cell_sin = fac * self.sin
+        #: The rows the compiled kernels read: ``x, cos x, sin x``, the cell integrals of
+        #: ``cos`` and ``sin``, then :meth:`edge_bounds`.
+        self.table = np.concatenate([np.stack([self.x, self.cos, self.sin, self.cell_cos,
+                                               self.cell_sin]), self.edge_bounds()])
         self.k = np.fft.rfftfreq(self.N, d=1.0 / self.N)  # integer wavenumbers 0..N/2
         self._modes = np.stack([self.cos, self.sin]) * self.dx  # (2, N), contiguous rows
+
+    def edge_bounds(self) -> np.ndarray:
+        """``sin`` and ``cos`` of the fixed end of an edge cell's active part, shape ``(8, N)``.
+
+        A crossing in ``(x_k, x_k + dx)`` lies in the cell centred on ``xc = x_k`` or
+        ``x_k + dx``; its active part runs from the crossing to the cell boundary
+        ``xc - dx / 2`` (falling edge) or ``xc + dx / 2`` (rising edge). Row pairs ``(sin,
+        cos)``, indexed by ``k``: ``x_k - dx / 2``, ``x_k + dx / 2``, ``(x_k + dx) - dx / 2``,
+        ``(x_k + dx) + dx / 2``, each rounded as the edge geometry rounds it and evaluated by
+        the C library (``math.sin``), as the compiled kernel would.
+        """
+        h = self.dx / 2
+        ends = (self.x - h, self.x + h, (self.x + self.dx) - h, (self.x + self.dx) + h)
+        rows = []
+        for e in ends:
+            rows.append([math.sin(v) for v in e.tolist()])
+            rows.append([math.cos(v) for v in e.tolist()])
+        return np.array(rows)
 
     # ------------------------------------------------------------------ Fourier helpers
     def first_mode(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -108,8 +131,7 @@ class Ring:
         if _accel.ENABLED:
             th = np.broadcast_to(np.asarray(theta, dtype=float).reshape(-1), (u.shape[0],))
             return EdgeGeometry(*_accel.edges_compiled(np.ascontiguousarray(u, dtype=float),
-                                                       np.ascontiguousarray(th), self.x,
-                                                       self.dx, self.cell_cos, self.cell_sin))
+                                                       np.ascontiguousarray(th), self.table))
         n, dx = self.N, self.dx
         v = u - theta
         above = v > 0

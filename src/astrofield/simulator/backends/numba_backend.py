@@ -27,7 +27,6 @@ def pack(run) -> dict:
     flags = np.array([sim.heaviside, sim.quadrature == "subgrid", sim.cosine,
                       sim.D_field is not None, bool(sim.stimulus), run.store_fields],
                      dtype=np.int64)
-    ring_arr = np.stack([ring.x, ring.cos, ring.sin, ring.cell_cos, ring.cell_sin])
     if sim.cosine:
         wk = np.zeros((2, 2 * N))
         wh = np.zeros((2, N // 2 + 1), dtype=complex)
@@ -35,7 +34,7 @@ def pack(run) -> dict:
         wk = np.stack([np.tile(sim._w, 2), np.tile(sim._dw, 2)])
         wh = np.ascontiguousarray(np.stack([sim._w_hat, sim._dw_hat]).astype(complex))
     return dict(P=np.ascontiguousarray(P), flags=flags, amp=float(sim.kernel_amp),
-                ring=ring_arr, wk=wk, wh=wh, ops=_diffusion_multipliers(sim, run.dt))
+                ring=ring.table, wk=wk, wh=wh, ops=_diffusion_multipliers(sim, run.dt))
 
 
 def _diffusion_multipliers(sim, h: float) -> np.ndarray:

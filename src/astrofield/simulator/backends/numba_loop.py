@@ -283,9 +283,9 @@ def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover 
             ms[j] = 0.0
             m1[j] = 0.0
         return
-    x, dx = ring[0], 2 * np.pi / n
+    dx = 2 * np.pi / n
     if subgrid:
-        edges_row(u, th, x, dx, ring[3], ring[4], phi, mc, ms, m1)
+        edges_row(u, th, ring, phi, mc, ms, m1)
         return
     for j in range(n):
         p = 1.0 if u[j] > th else 0.0
@@ -397,7 +397,7 @@ def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, am
         for j in range(n):
             width += phi[j]
     else:  # sigmoid: width of {u > theta} from the sub-grid edges
-        edges_row(u, th, ring[0], dx, ring[3], ring[4], w[3], w[4], w[5], w[6])
+        edges_row(u, th, ring, w[3], w[4], w[5], w[6])
         width = 0.0
         for j in range(n):
             width += w[3, j]
@@ -659,7 +659,7 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
     state : ``(4, B, N)`` = ``u, q_in, q_out, a`` (updated in place).
     P : ``(B, 5)`` = ``theta, beta, gamma, tau, steepness``.
     flags : int64 ``(6,)`` = heaviside, subgrid, cosine, dense D, has input, store fields.
-    ring : ``(5, N)`` = ``x, cos x, sin x`` and the exact cell integrals of ``cos``, ``sin``.
+    ring : ``(13, N)``, :attr:`astrofield.simulator.ring.Ring.table`.
     wk : ``(2, 2N)`` kernel ``w`` and ``w'`` extended periodically (non-cosine kernels).
     wh : complex ``(2, N // 2 + 1)``, ``rfft`` of ``w`` and ``w'`` (non-cosine kernels).
     ops : ``(B, 3, 1, N // 2 + 1)`` Fourier multipliers of the diffusion operators (uniform
