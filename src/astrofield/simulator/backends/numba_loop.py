@@ -36,7 +36,10 @@ touches some forty rows these updates took a fifth to a third of the time (gdb s
 their counters between cores. The step loop (:func:`_member_steps`) therefore works on
 *borrowed* arrays (:func:`_borrow`: same data, no reference count, so views and calls of them
 update nothing) of its arguments, which its caller :func:`_run_member` holds alive for the
-whole call.
+whole call. The step itself (:func:`_step`) and the edge kernel are inlined into that loop: a
+call still passes each array argument through the counting calls on entry and exit (on null
+counters, but calls nonetheless), and once inlined LLVM also keeps the rows and flags that do
+not change from step to step out of the loop (a step at ``N`` 32 about a quarter cheaper).
 
 Failure detection: after every step each member's ``u, q, a`` are checked for finiteness; a member
 whose new state is not finite keeps its last finite state, stops, and its ``t_failed`` is set.
@@ -543,7 +546,7 @@ def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no c
     _relax_pair(qi, qo, ss, bk, emb, h, qi_out, qo_out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only,
           a_hat, W, Z):  # pragma: no cover - compiled
     """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
