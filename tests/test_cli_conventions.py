@@ -171,10 +171,19 @@ def test_clean_errors(args, code, words):
 
 def test_non_finite_run_is_a_failure_not_a_result(tmp_path):
     out = tmp_path / "r.nc"
-    res = invoke(*TINY_RUN, "--kernel", "mexican_hat", "--kernel-param", "s_e=1e-300", "-o",
-                 str(out), "--json")
+    res = invoke(*TINY_RUN, "--pulse", "0,0.5,1e308,0,1", "-o", str(out), "--json")
     assert res.exit_code == 1 and "non-finite" in res.output and res.stdout == ""
     assert not out.exists()
+
+
+def test_kernel_not_finite_on_the_grid_is_refused_before_work(tmp_path):
+    """A kernel that overflows on the grid (width 1e-300) is bad input: exit 2, nothing
+    written, before the run starts (it used to run and fail as non-finite)."""
+    out = tmp_path / "r.nc"
+    res = invoke(*TINY_RUN, "--kernel", "mexican_hat", "--kernel-param", "s_e=1e-300", "-o",
+                 str(out), "--json")
+    assert res.exit_code == 2 and "is not finite on the grid" in res.output
+    assert res.stdout == "" and not out.exists()
 
 
 def test_output_checked_before_work(tmp_path):

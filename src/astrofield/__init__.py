@@ -33,7 +33,9 @@ _SUBMODULES = ["io", "plotting", "model", "theory", "simulator", "experiments", 
                "cli"]
 _ATTRS = {
     "model.definition": ["Model"],
-    "model.kernels": ["Kernel", "Cosine", "Gaussian", "MexicanHat", "WizardHat"],
+    "model.kernels": ["Kernel", "KernelFunction", "Cosine", "Gaussian", "MexicanHat",
+                      "WizardHat"],
+    "model.firing": ["Firing", "FiringFunction", "Heaviside", "Sigmoid", "ThresholdTanh"],
     "model.noise": ["Noise"],
     "model.stimulus": ["Pulse", "Stimulus"],
     "simulator": ["trackers"],

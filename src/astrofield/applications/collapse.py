@@ -167,7 +167,7 @@ def ramp_collapse(
     ds.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME, "application": "collapse",
         "theta": float(model.theta), "gamma": float(model.gamma), "tau": float(model.tau),
-        "D": float(model.D), "firing": model.firing, "kernel": model.kernel.describe(),
+        "D": float(model.D), "firing": model.firing.describe(), "kernel": model.kernel.describe(),
         "beta_start": float(beta_start), "beta_end": float(beta_end),
         "drive_start": float(drive_start), "drive_end": float(drive_end),
         "t_hold": float(t_hold), "T_ramp": float(T_ramp), "t_after": float(t_after),

@@ -163,7 +163,7 @@ class Simulator2D:
         self.model = model
         self.torus = torus
         self.B = model.batch_size
-        self.heaviside = model.firing == "heaviside"
+        self.heaviside = model.firing.edges
         self.p = {n: model.param(n, self.B)[:, :, None] for n in PARAMS}  # (B, 1, 1)
         self.w_hat = torus.kernel_hat(kernel)
         self.stimulus = stimulus
@@ -174,10 +174,8 @@ class Simulator2D:
         self._ops: dict[float, tuple[np.ndarray, ...]] = {}
 
     def firing(self, u: np.ndarray) -> np.ndarray:
-        th = self.p["theta"]
-        if self.heaviside:
-            return (u > th).astype(float)
-        return 0.5 * (1.0 + np.tanh(0.5 * self.p["steepness"] * (u - th)))
+        """The model's firing rate at the nodes (Heaviside: plain nodal sampling)."""
+        return self.model.firing.rate(u, self.p["theta"], self.p["steepness"])
 
     def conv(self, g: np.ndarray) -> np.ndarray:
         n = self.torus.N
@@ -326,7 +324,7 @@ def solve2d(
                      (torus.integrate(q + a) - mass0) / mass0)
     ds.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME_2D, "model": "torus",
-        "firing": model.firing, "kernel2d": kernel.describe(), "N": N, "L": L, "T": T,
+        "firing": model.firing.describe(), "kernel2d": kernel.describe(), "N": N, "L": L, "T": T,
         "dt": dt, "init": init if isinstance(init, str) else "arrays",
         "stimulus": repr(stimulus) if stimulus is not None else "none",
         "wall_s": _time.perf_counter() - t_wall,

@@ -154,7 +154,7 @@ def working_memory(
         "astrofield_version": __version__, "scheme": SCHEME, "application": "working_memory",
         "T": T, "dt": dt, "N": N, "cue_amplitude": float(cue_amplitude),
         "cue_width": float(cue_width), "cue_duration": float(cue_duration),
-        "delay": float(delay), "firing": model.firing, "kernel": model.kernel.describe(),
+        "delay": float(delay), "firing": model.firing.describe(), "kernel": model.kernel.describe(),
         "noise": repr(noise) if noise is not None else "none",
         "seed": seed if (seed is not None and noise is not None) else "none",
         "demand_region": "ring" if demand_region is None else list(demand_region),

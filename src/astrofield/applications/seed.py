@@ -94,10 +94,12 @@ import numpy as np
 from scipy.special import ive
 
 from astrofield._validate import check_int, check_range
+from astrofield.model.firing import Sigmoid, ThresholdTanh
 
 __all__ = ["AstrocyteNeuralField", "mexican_hat_ring"]
 
 FIRING_SEED = ("tanh", "sigmoid")
+_SEED_RATES = {"tanh": ThresholdTanh(), "sigmoid": Sigmoid()}
 
 
 def mexican_hat_ring(n_grid: int, dx: float, w_exc: float = 1.5, w_inh: float = 0.75,
@@ -198,11 +200,11 @@ class AstrocyteNeuralField:
 
     # ------------------------------------------------------------------ model pieces
     def firing_rate(self, u: np.ndarray) -> np.ndarray:
-        """Firing rate ``f(u)`` in ``[0, 1]`` (sigmoid or thresholded tanh)."""
-        z = self.gain * (np.asarray(u, dtype=float) - self.threshold)
-        if self.firing == "sigmoid":
-            return 0.5 * (1.0 + np.tanh(0.5 * z))
-        return np.tanh(np.maximum(z, 0.0))
+        """Firing rate ``f(u)`` in ``[0, 1]`` (sigmoid or thresholded tanh, with the gain as
+        steepness: :class:`~astrofield.model.firing.Sigmoid`,
+        :class:`~astrofield.model.firing.ThresholdTanh`)."""
+        rate = _SEED_RATES[self.firing]
+        return rate.rate(np.asarray(u, dtype=float), self.threshold, self.gain)
 
     def convolve(self, g: np.ndarray) -> np.ndarray:
         """Circular convolution ``(w * g)_i = sum_j w(x_i - x_j) g_j dx`` (FFT)."""

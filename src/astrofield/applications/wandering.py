@@ -247,7 +247,7 @@ def measure_wandering(
                progress=progress, seed=seed)
     data = _msd_statistics(ds, big, P, n_trials, T, t_fit, ci, n_boot, seed)
     beta = big.param("beta")[::n_trials, 0]
-    if model.kernel.is_cosine and correlation == "cosine" and model.firing == "heaviside":
+    if model.kernel.is_cosine and correlation == "cosine" and model.firing.edges:
         theta = big.param("theta")[::n_trials, 0]
         th = amari_wandering_theory(np.clip(theta, 1e-12, 1 - 1e-12), sigma)
         data["D_theory"] = ("param", np.where(beta == 0, th["D_eff"], np.nan),
@@ -261,7 +261,7 @@ def measure_wandering(
         "astrofield_version": __version__, "scheme": SCHEME, "application": "wandering",
         "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
         "n_trials": n_trials, "T": float(T), "dt": float(dt), "N": int(N),
-        "t_fit": float(t_fit), "ci": ci, "n_boot": n_boot, "firing": model.firing,
+        "t_fit": float(t_fit), "ci": ci, "n_boot": n_boot, "firing": model.firing.describe(),
         "kernel": model.kernel.describe(),
         "reference": "Kilpatrick & Ermentrout, SIAM J Appl Dyn Syst 12 (2013); "
                      "Palmer et al. arXiv:2604.10036",

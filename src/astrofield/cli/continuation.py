@@ -27,6 +27,7 @@ from astrofield.cli._common import (
     say,
 )
 from astrofield.io.jsonio import json_number
+from astrofield.model.firing import firing_names
 
 __all__ = ["spectrum_cmd", "continue_cmd", "model_options", "numerical_options",
            "wants_numerical"]
@@ -37,10 +38,10 @@ KERNELS = ["cosine", "gaussian", "mexican_hat", "wizard_hat"]
 def numerical_options(f):
     """``--firing --steepness --kernel --kernel-param --N`` (added to the theory commands)."""
     opts = [
-        click.option("--firing", type=click.Choice(["heaviside", "sigmoid"]),
+        click.option("--firing", type=click.Choice(firing_names()),
                      default="heaviside", show_default=True, help="Firing-rate function."),
         click.option("--steepness", type=float, default=50.0, show_default=True,
-                     help="Sigmoid steepness s."),
+                     help="Steepness s of the smooth firing rates."),
         click.option("--kernel", type=click.Choice(KERNELS), default="cosine",
                      show_default=True, help="Connectivity kernel."),
         click.option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
@@ -72,8 +73,9 @@ def model_options(f):
 
 
 def wants_numerical(opts: dict) -> bool:
-    """Whether the Evans theory does not apply (sigmoid firing or a non-cosine kernel)."""
-    return opts.get("firing") == "sigmoid" or opts.get("kernel", "cosine") != "cosine"
+    """Whether the Evans theory does not apply (smooth firing or a non-cosine kernel)."""
+    return opts.get("firing", "heaviside") != "heaviside" or opts.get("kernel",
+                                                                    "cosine") != "cosine"
 
 
 def build_model(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_params):
@@ -339,11 +341,12 @@ def numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, firing, steepne
 
 def numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json, firing, steepness, kernel,
                            kernel_params, N, **_ignored) -> None:
-    """``astrofield boundary`` for sigmoid firing or other kernels (drift bifurcation)."""
+    """``astrofield boundary`` for smooth firing or other kernels (drift bifurcation)."""
     from astrofield.theory.continuation import numerical_boundary
 
-    if firing != "sigmoid":
-        raise click.BadParameter("numerical boundaries need --firing sigmoid (Heaviside "
+    if firing == "heaviside":
+        raise click.BadParameter("numerical boundaries need a smooth --firing, e.g. sigmoid "
+                                 "(Heaviside "
                                  "bumps with other kernels: use 'astrofield continue')",
                                  param_hint="--firing")
     lo, hi = (1e-3, 0.3) if vary == "beta" else (0.1, 10.0)

@@ -33,6 +33,7 @@ from astrofield.cli._common import (
     quiet_option,
     vary_option,
 )
+from astrofield.simulator.backends import names as backend_names
 
 _PHASE = "astrofield.experiments.phase:phase_diagram"
 _CONTROL = {"auto": None, "on": True, "off": False}
@@ -139,8 +140,9 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --scheduler serial""")
         default=api_default(_PHASE, "refine_tol"),
         help="Estimated relative drift error above which error control refines a "
              "travelling point.")
-@option("--backend", type=click.Choice(["auto", "numba", "numpy", "jax"]), default="auto",
-        help="Time-integration backend (jax: pip install 'astrofield[jax]').")
+@option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
+        help="Time-integration backend: any registered one (jax: pip install "
+             "'astrofield[jax]'; plug-ins: entry-point group astrofield.backends).")
 @output_option("NetCDF output (chunks go to OUTPUT.parts/ while running).")
 @plot_option("Figure of |drift| and |velocity| with the analytic boundaries (png, pdf, ...).")
 @json_option

@@ -21,6 +21,8 @@ from astrofield.cli._common import (
     quiet_option,
     save_outputs,
 )
+from astrofield.model.firing import firing_names
+from astrofield.simulator.backends import names as backend_names
 
 __all__ = ["run_cmd", "parse_pulse", "parse_kernel_params", "FLOAT_INF"]
 
@@ -109,10 +111,10 @@ astrofield run --config run.toml --D inf      # file values, D overridden""")
 @option("--tau", type=FINITE, default=api_default(_MODEL, "tau"), help="Resource time scale.")
 @option("--D", "D", type=FLOAT_INF, default=api_default(_MODEL, "D"),
         help="Astrocytic diffusion ('inf' for the well-mixed limit).")
-@option("--firing", type=click.Choice(["heaviside", "sigmoid"]), default="heaviside",
-        help="Firing-rate function.")
+@option("--firing", type=click.Choice(firing_names()), default="heaviside",
+        help="Firing-rate function (a built-in; your own function: the Python API).")
 @option("--steepness", type=FINITE, default=api_default(_MODEL, "steepness"),
-        help="Sigmoid steepness (sigmoid firing only).")
+        help="Steepness of the smooth firing rates (sigmoid, threshold_tanh).")
 @option("--kernel", type=click.Choice(["cosine", "gaussian", "mexican_hat", "wizard_hat"]),
         default="cosine", help="Synaptic connectivity kernel.")
 @option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
@@ -136,8 +138,9 @@ astrofield run --config run.toml --D inf      # file values, D overridden""")
 @option("--seed", type=click.IntRange(min=0), default=0, help="Noise seed.")
 @option("--n-frames", type=click.IntRange(min=2), default=api_default(_SOLVE, "n_frames"),
         help="Stored frames of u, q, a.")
-@option("--backend", type=click.Choice(["auto", "numba", "numpy", "jax"]), default="auto",
-        help="Time-integration backend (jax: pip install 'astrofield[jax]').")
+@option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
+        help="Time-integration backend: any registered one (jax: pip install "
+             "'astrofield[jax]'; plug-ins: entry-point group astrofield.backends).")
 @output_option()
 @plot_option("Figure file (kymographs and position trace), e.g. run.png.")
 @json_option

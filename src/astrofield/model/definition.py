@@ -19,19 +19,23 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
 from astrofield._validate import PARAMETER_RANGES, check_range
+from astrofield.model.firing import Firing, firing_names, make_firing
 from astrofield.model.kernels import Kernel, make_kernel
 
 __all__ = ["Model", "PARAMETER_RANGES", "FIRING"]
 
 # PARAMETER_RANGES (name -> (lo, hi, lo_open, hi_open, allow_inf)), the checks Model applies, is
 # the one table of parameter limits; it lives in astrofield._validate and is re-exported here.
-FIRING = ("heaviside", "sigmoid")
+#: Names of the built-in firing rates when this module was imported (see
+#: :func:`astrofield.model.firing.firing_names` for the live registry).
+FIRING = tuple(firing_names())
 _RATE_NAMES = ("theta", "beta", "gamma", "tau", "D", "steepness")
 
 
@@ -52,12 +56,18 @@ class Model:
     D
         Astrocytic diffusion coefficient, >= 0, ``inf`` for the well-mixed limit. Default 0.7.
     firing
-        ``"heaviside"`` (``f = H(u - theta)``, the paper's choice) or ``"sigmoid"``
-        (``f = 1 / (1 + exp(-steepness (u - theta)))``).
+        The firing rate ``f(u)``: a built-in name (``"heaviside"``, ``f = H(u - theta)``, the
+        paper's choice; ``"sigmoid"``, ``f = 1 / (1 + exp(-steepness (u - theta)))``;
+        ``"threshold_tanh"``), a :class:`~astrofield.model.firing.Firing` object, or any
+        vectorised Python function ``u -> f(u)`` (wrapped as
+        :class:`~astrofield.model.firing.FiringFunction`). Stored as a ``Firing`` object.
     steepness
-        Sigmoid steepness ``s`` (ignored for Heaviside firing).
+        Steepness ``s`` of the built-in smooth rates (ignored by Heaviside firing and by user
+        functions).
     kernel
-        A :class:`~astrofield.kernels.Kernel` or its name; default the cosine kernel.
+        A :class:`~astrofield.model.kernels.Kernel`, its name, or any Python function
+        ``x -> w(x)`` on ring distances ``x in [-pi, pi)`` (wrapped as
+        :class:`~astrofield.model.kernels.KernelFunction`); default the cosine kernel.
 
     Notes
     -----
@@ -70,9 +80,9 @@ class Model:
     gamma: Any = 2.0
     tau: Any = 1.0
     D: Any = 0.7
-    firing: str = "heaviside"
+    firing: Firing | str | Callable = "heaviside"
     steepness: Any = 50.0
-    kernel: Kernel | str = field(default="cosine")
+    kernel: Kernel | str | Callable = field(default="cosine")
 
     def __post_init__(self) -> None:
         for name in _RATE_NAMES:
@@ -82,8 +92,7 @@ class Model:
             if arr.ndim > 1:
                 raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
             object.__setattr__(self, name, float(arr) if arr.ndim == 0 else arr)
-        if self.firing not in FIRING:
-            raise ValueError(f"firing = {self.firing!r} is not one of {FIRING}")
+        object.__setattr__(self, "firing", make_firing(self.firing))
         object.__setattr__(self, "kernel", make_kernel(self.kernel))
         self.batch_size  # noqa: B018 - validates that array lengths agree
 
@@ -114,18 +123,16 @@ class Model:
     def firing_rate(self, u: np.ndarray, theta: np.ndarray | float | None = None) -> np.ndarray:
         """Pointwise firing rate ``f(u)`` (batch-broadcast parameters)."""
         th = self.param("theta") if theta is None else theta
-        if self.firing == "heaviside":
-            return (u > th).astype(float)
         s = self.param("steepness") if np.ndim(self.steepness) else self.steepness
-        return 0.5 * (1.0 + np.tanh(0.5 * s * (u - th)))
+        return self.firing.rate(u, th, s)
 
     def to_attrs(self) -> dict[str, Any]:
         """Flat attribute dictionary (for NetCDF ``attrs``); arrays become lists."""
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name == "kernel":
-                out["kernel"] = v.describe()
+            if f.name in ("kernel", "firing"):
+                out[f.name] = v.describe()
             elif isinstance(v, np.ndarray):
                 out[f.name] = v.tolist()
             else:

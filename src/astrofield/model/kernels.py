@@ -17,8 +17,16 @@ import numpy as np
 
 from astrofield._validate import check_range
 
-__all__ = ["Kernel", "Cosine", "Gaussian", "MexicanHat", "WizardHat", "make_kernel",
-           "ring_distance"]
+__all__ = ["Kernel", "KernelFunction", "Cosine", "Gaussian", "MexicanHat", "WizardHat",
+           "make_kernel", "ring_distance"]
+
+from collections.abc import Callable
+
+#: Samples per ring on which a user kernel is checked and its Fourier content measured.
+_SAMPLES = 256
+#: Relative size below which a user kernel's Fourier modes other than ``cos x`` count as absent
+#: (the kernel is then exactly ``amplitude cos x`` to round-off and takes the exact cosine path).
+_COSINE_TOL = 1e-12
 
 
 def ring_distance(x: np.ndarray) -> np.ndarray:
@@ -116,18 +124,89 @@ class WizardHat(Kernel):
         return self.amplitude * (1 - r) * np.exp(-r)
 
 
+class KernelFunction(Kernel):
+    """A user's kernel ``x -> w(x)``, evaluated on ring distances ``x in [-pi, pi)``.
+
+    The ring needs only the kernel's samples (the simulator convolves by FFT, the numerical
+    theory samples it on its grid). A function that is ``A cos x`` to round-off (all other
+    Fourier modes below ``1e-12`` of the largest, checked on 256 samples) is recognised as the
+    cosine kernel with amplitude ``A``: it then takes the exact two-mode path of
+    :class:`Cosine` and the Evans-function theory applies to it.
+
+    Parameters
+    ----------
+    function
+        Vectorised callable: array of ring distances in, array of the same shape out, finite.
+    name
+        Label for output attributes (default: the function's ``__name__``).
+    """
+
+    name = "function"
+
+    def __init__(self, function: Callable, name: str | None = None) -> None:
+        if not callable(function):
+            raise TypeError(f"kernel = {function!r} is not callable")
+        object.__setattr__(self, "function", function)
+        object.__setattr__(self, "label", name or getattr(function, "__name__", "function"))
+        d = ring_distance(np.linspace(-np.pi, np.pi, _SAMPLES, endpoint=False))
+        try:
+            with np.errstate(all="ignore"):  # non-finite values are reported below
+                w = np.asarray(function(d.copy()), dtype=float)
+        except Exception as exc:  # noqa: BLE001 - the user's code: report what it raised
+            raise ValueError(f"kernel function {self.label!r} failed on a numpy array input "
+                             f"({type(exc).__name__}: {exc})") from exc
+        if w.shape != d.shape:
+            raise ValueError(f"kernel function {self.label!r} returned shape {w.shape} for an "
+                             f"input of shape {d.shape}; it must be vectorised")
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"kernel function {self.label!r} returned non-finite values on "
+                             "[-pi, pi)")
+        c = np.fft.rfft(w) / (_SAMPLES / 2)
+        scale = max(float(np.max(np.abs(c))), 1e-300)
+        others = np.delete(np.abs(c), 1)
+        cosine = bool(np.max(others) <= _COSINE_TOL * scale and abs(c[1].imag) <= _COSINE_TOL
+                      * scale and scale > 1e-300)
+        # A = w(0) for a cosine (sample _SAMPLES // 2 is d = 0)
+        object.__setattr__(self, "_cosine", cosine)
+        object.__setattr__(self, "amplitude", float(w[_SAMPLES // 2]) if cosine else 1.0)
+
+    def profile(self, d):
+        return np.asarray(self.function(np.asarray(d, dtype=float)), dtype=float)
+
+    @property
+    def is_cosine(self) -> bool:
+        return self._cosine
+
+    def describe(self) -> str:
+        return f"function {self.label}" + (f" (= {self.amplitude:g} cos x)" if self._cosine
+                                            else "")
+
+    def __repr__(self) -> str:
+        return f"KernelFunction({self.label})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KernelFunction) and other.function is self.function
+
+    def __hash__(self) -> int:
+        return hash(id(self.function))
+
+
 _KERNELS = {"cosine": Cosine, "gaussian": Gaussian, "mexican_hat": MexicanHat,
             "mexican-hat": MexicanHat, "wizard_hat": WizardHat, "wizard-hat": WizardHat}
 
 
 def make_kernel(kernel: str | Kernel | None = None, **kwargs) -> Kernel:
     """Return a :class:`Kernel` from a name (``cosine``, ``gaussian``, ``mexican_hat``,
-    ``wizard_hat``) or pass an existing kernel through."""
+    ``wizard_hat``; ``kwargs`` are its parameters), pass an existing kernel through, or wrap a
+    function ``x -> w(x)`` as a :class:`KernelFunction`."""
     if kernel is None:
-        return Cosine()
+        return Cosine(**kwargs)
     if isinstance(kernel, Kernel):
         return kernel
+    if callable(kernel) and not isinstance(kernel, str):
+        return KernelFunction(kernel, **kwargs)
     key = str(kernel).lower()
     if key not in _KERNELS:
-        raise ValueError(f"kernel = {kernel!r} is not one of {sorted(set(_KERNELS))}")
+        raise ValueError(f"kernel = {kernel!r} is not one of {sorted(set(_KERNELS))}, a Kernel "
+                         "object or a vectorised function x -> w(x) on [-pi, pi)")
     return _KERNELS[key](**kwargs)

@@ -69,6 +69,7 @@ from astrofield.model.stimulus import Pulse, Stimulus
 from astrofield.simulator import backends as _backends
 from astrofield.simulator import compiled as _accel
 from astrofield.simulator.expint import phi1, phi2, relax
+from astrofield.simulator.kernel_table import KernelTable
 from astrofield.simulator.ring import EdgeGeometry, Ring
 from astrofield.simulator.step_control import (
     limit_negative_a,
@@ -166,24 +167,18 @@ class Simulator:
         self.B = model.batch_size if batch is None else batch
         self.B_full = self.B  # before any member leaves the batch
         self.quadrature = quadrature
-        self.heaviside = model.firing == "heaviside"
+        self.firing = model.firing
+        self.heaviside = model.firing.edges  # sub-grid edges, two resource values per cell
         self.stimulus = stimulus if stimulus is not None else Stimulus()
         self.stimulus.bind(self.ring.x)
         self.noise = noise
-        self._draw = noise.sampler(self.ring.x, self.B) if noise is not None else None
+        #: ``draw(h)``: the noise increment of one step of length ``h``, ``(B, N)`` (or ``None``)
+        self.draw_noise = noise.sampler(self.ring.x, self.B) if noise is not None else None
         self.params = {n: model.param(n, self.B) for n in
                        ("theta", "beta", "gamma", "tau", "D", "steepness")}
-        kern = model.kernel
-        self.cosine = kern.is_cosine
-        self.kernel_amp = float(getattr(kern, "amplitude", 1.0)) if self.cosine else 1.0
-        if not self.cosine:
-            x = self.ring.x
-            d = x - x[0]
-            eps = 1e-6
-            self._w = np.asarray(kern(d), dtype=float)
-            self._dw = (kern(d + eps) - kern(d - eps)) / (2 * eps)
-            self._w_hat = np.fft.rfft(self._w)
-            self._dw_hat = np.fft.rfft(self._dw)
+        self.kernel_table = KernelTable.sample(model.kernel, self.ring.x)
+        self.cosine = self.kernel_table.cosine
+        self.kernel_amp = self.kernel_table.amplitude
         self.D_field = None
         if D_field is not None:
             dfield = D_field(self.ring.x) if callable(D_field) else np.asarray(D_field, float)
@@ -213,11 +208,11 @@ class Simulator:
         return EdgeGeometry(phi, phi * r.cos * r.dx, phi * r.sin * r.dx, np.zeros_like(phi))
 
     def firing_out(self, u: np.ndarray) -> np.ndarray | float:
-        """Firing rate on the inactive/nodal part: 0 for Heaviside, ``f(u_j)`` for sigmoid."""
+        """Firing rate on the inactive/nodal part: 0 for Heaviside (its active parts are the
+        sub-grid cells), ``f(u_j)`` for a smooth rate."""
         if self.heaviside:
             return 0.0
-        s, th = self.params["steepness"], self.params["theta"]
-        return 0.5 * (1.0 + np.tanh(0.5 * s * (u - th)))
+        return self.firing.rate(u, self.params["theta"], self.params["steepness"])
 
     def drive(self, geo: EdgeGeometry, q_in, q_out, f_out) -> np.ndarray:
         """Synaptic drive ``∫ w(x - y) q(y) f(u(y)) dy`` on the grid, shape ``(B, N)``."""
@@ -231,13 +226,15 @@ class Simulator:
             return self.kernel_amp * (C[:, None] * r.cos + S[:, None] * r.sin)
         if self.heaviside:
             rho0 = q_in * geo.phi * r.dx
-            out = np.fft.irfft(self._w_hat * np.fft.rfft(rho0, axis=-1), n=r.N, axis=-1)
+            kt = self.kernel_table
+            out = np.fft.irfft(kt.w_hat * np.fft.rfft(rho0, axis=-1), n=r.N, axis=-1)
             if self.quadrature == "subgrid":
                 rho1 = q_in * geo.m1
-                out -= np.fft.irfft(self._dw_hat * np.fft.rfft(rho1, axis=-1), n=r.N, axis=-1)
+                out -= np.fft.irfft(kt.dw_hat * np.fft.rfft(rho1, axis=-1), n=r.N, axis=-1)
             return out
         rho0 = q_out * f_out * r.dx
-        return np.fft.irfft(self._w_hat * np.fft.rfft(rho0, axis=-1), n=r.N, axis=-1)
+        return np.fft.irfft(self.kernel_table.w_hat * np.fft.rfft(rho0, axis=-1), n=r.N,
+                            axis=-1)
 
     def diffusion_operators(self, h: float):
         """``(e^{hL}, phi1(hL), phi2(hL))`` for the astrocyte operator ``L = (D / tau) d_xx``.
@@ -359,8 +356,8 @@ class Simulator:
             a_n, qi_n, qo_n = limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim)
         else:
             a_n, qo_n, _ = limit_negative_a(a_n, qo_n, qo_n, qo0, qo0, 1.0)
-        if self._draw is not None:
-            u_new = u_new + self._draw(h)
+        if self.draw_noise is not None:
+            u_new = u_new + self.draw_noise(h)
         g_new = self.geometry(u_new)
         if self.heaviside:
             qi_n, qo_n = _remap(qi_n, qo_n, phim, g_new.phi)
@@ -636,11 +633,11 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     n_steps = check_steps(T, dt, max_steps=2**62)  # ValueError, not OverflowError, for T/dt=inf
     if abs(n_steps * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
-    if backend is None and _exchange_stiffness(model, q, a, dt) > 1.0:
-        backend = "numpy"  # the only step with the stiff-exchange safeguards
-    name = _backends.choose(backend, trackers=bool(trackers), schedule=bool(schedule),
-                            noise=noise is not None, stimulus=bool(stimulus),
-                            D_field=D_field is not None, grid_quadrature=quadrature == "grid")
+    name = _backends.choose(backend, model.firing, trackers=bool(trackers),
+                            schedule=bool(schedule), noise=noise is not None,
+                            stimulus=bool(stimulus), D_field=D_field is not None,
+                            grid_quadrature=quadrature == "grid",
+                            stiff_exchange=_exchange_stiffness(model, q, a, dt) > 1.0)
     sim = Simulator(model, N, quadrature=quadrature, stimulus=stimulus, noise=noise,
                     D_field=D_field, batch=model.batch_size)
     st = sim.make_state(u, q, a)
@@ -650,7 +647,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
               frames=_frame_steps(n_steps, n_frames, sample_every), store_fields=store_fields,
               schedule=dict(schedule or {}), trackers=tuple(trackers), stop_rule=stop_rule,
               stop_stride=max(1, int(round(stop_every / dt))), progress=progress)
-    _backends.get(name)(run)
+    _backends.get(name).integrate(run)
     run.flag_nonfinite_outputs()
     run.mask_failed()
     warn_failed(run.failed, run.t_failed, stacklevel=4)
@@ -1059,7 +1056,7 @@ def _to_dataset(model: Model, run: Run, bump: dict | None, run_attrs: dict) -> x
         coords[name] = _variable(xr, "batch", model.param(name, B)[:, 0])
     ds = xr.Dataset(data_vars, coords=coords)
     attrs = {"astrofield_version": __version__, "scheme": SCHEME, "model": "ring",
-             "firing": model.firing, "kernel": model.kernel.describe()}
+             "firing": model.firing.describe(), "kernel": model.kernel.describe()}
     attrs.update({k: (v if v is not None else "none") for k, v in run_attrs.items()})
     for name in ("theta", "beta", "gamma", "tau", "D", "steepness"):
         val = getattr(model, name)

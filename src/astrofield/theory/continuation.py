@@ -361,8 +361,9 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     model = Model() if model is None else model
     if param not in PARAMETERS:
         raise ValueError(f"param = {param!r} is not one of {PARAMETERS}")
-    if param == "steepness" and model.firing != "sigmoid":
-        raise ValueError("param = 'steepness' needs firing = 'sigmoid'")
+    if param == "steepness" and not model.firing.uses_steepness:
+        raise ValueError(f"param = 'steepness' needs a firing rate with a steepness (sigmoid, "
+                         f"threshold_tanh), not {model.firing.describe()}")
     if param == "D" and D_field is not None:
         raise ValueError("param = 'D' cannot be continued with a heterogeneous D_field")
     start = float(getattr(model, param)) if start is None else float(start)
@@ -381,7 +382,7 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     model = replace(model, **{param: start})
     opts = {"ds": ds, "ds_min": ds_min, "ds_max": ds_max, "max_points": max_points,
             "spectra": spectra, "eig_kw": {"k": 10, "dense_max": 400}}
-    if model.firing == "heaviside":
+    if model.firing.edges:
         pts, msg = _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points,
                                      spectra, branch)
         if travelling and D_field is None:
@@ -652,7 +653,7 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
                      "wall_s": wall, "heterogeneous_D": int(D_field is not None),
                      "method": ("stationary: edges+natural; travelling: co-moving edges, "
                                 "local (speed, parameter) steps, closed form or collocation")
-                     if model.firing == "heaviside" else "pseudo-arclength",
+                     if model.firing.edges else "pseudo-arclength",
                      "astrofield_version": __version__})
     return ds
 
@@ -662,7 +663,7 @@ def numerical_boundary(model: Model | None = None, param: str = "beta", lo: floa
                        hi: float = 0.3, *, N: int = 128, n_scan: int = 16,
                        tol: float = DEFAULT_TOL, D_field: np.ndarray | None = None,
                        xtol: float = 1e-8) -> float:
-    """Drift-stability boundary (e.g. ``beta*`` at the model's ``D``), sigmoid firing.
+    """Drift-stability boundary (e.g. ``beta*`` at the model's ``D``), smooth firing rates.
 
     The stationary bump is followed on ``n_scan`` values of ``param`` in ``[lo, hi]`` (each
     Newton solve warm-started from the previous one). The drift bifurcation is where the
@@ -674,8 +675,9 @@ def numerical_boundary(model: Model | None = None, param: str = "beta", lo: floa
     from scipy.optimize import brentq
 
     model = Model() if model is None else model
-    if model.firing != "sigmoid":
-        raise ValueError("numerical_boundary needs firing = 'sigmoid' (Heaviside: beta_star)")
+    if model.firing.edges:
+        raise ValueError("numerical_boundary needs a smooth firing rate, e.g. 'sigmoid' "
+                         "(Heaviside: beta_star)")
     if param not in PARAMETERS:
         raise ValueError(f"param = {param!r} is not one of {PARAMETERS}")
     rng = PARAMETER_RANGES[param]

@@ -806,7 +806,7 @@ def _verdict(model, N: int, prev: Steady | None, kw: dict) -> tuple[dict[str, An
     from astrofield.theory.steady import SteadyStateError
 
     st = None
-    if prev is not None and model.firing == "sigmoid" and prev.system.N == N:
+    if prev is not None and model.firing.smooth and prev.system.N == N:
         try:
             st = steady_bump(model, N, init=(prev.u, prev.q, prev.a))
         except SteadyStateError:
@@ -818,7 +818,7 @@ def _verdict(model, N: int, prev: Steady | None, kw: dict) -> tuple[dict[str, An
     except SteadyStateError as exc:
         return _no_bump(exc), None
     sp = spectrum(st, vectors=False, **kw)
-    return _verdict_dict(sp), (st if model.firing == "sigmoid" else None)
+    return _verdict_dict(sp), (st if model.firing.smooth else None)
 
 
 def _message(sp: Spectrum) -> str:

@@ -212,13 +212,14 @@ class RingSystem:
         return r
 
     def firing(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``f(u)`` and ``f'(u)`` (sigmoid only; Heaviside has no derivative)."""
+        """``f(u)`` and ``f'(u)`` of the model's smooth firing rate (Heaviside has no
+        derivative: its bumps come from their edges)."""
         m = self.model
-        if m.firing != "sigmoid":
-            raise ValueError("the grid Newton solver needs smooth (sigmoid) firing; Heaviside "
-                             "bumps are computed from their edges (heaviside_bump)")
-        f = 0.5 * (1.0 + np.tanh(0.5 * m.steepness * (u - m.theta)))
-        return f, m.steepness * f * (1.0 - f)
+        if m.firing.edges:
+            raise ValueError("the grid Newton solver needs a smooth firing rate (e.g. sigmoid); "
+                             "Heaviside bumps are computed from their edges (heaviside_bump)")
+        return (m.firing.rate(u, m.theta, m.steepness),
+                m.firing.derivative(u, m.theta, m.steepness))
 
     def tau_vector(self) -> np.ndarray:
         """Diagonal of the mass matrix: 1 for ``u``, ``tau`` for ``q`` and ``a``."""
@@ -441,8 +442,8 @@ def steady_bump(model: Model | None = None, N: int = 128, *, init: Any = "heavis
     Parameters
     ----------
     model
-        Unbatched model; any kernel, ``firing="sigmoid"`` or ``"heaviside"``, ``D`` finite
-        (> 0) or ``inf``.
+        Unbatched model; any kernel, any firing rate (smooth rates, built-in or the user's, by
+        Newton on the grid; Heaviside from the edge equations), ``D`` finite (> 0) or ``inf``.
     N
         Grid points (even).
     init
@@ -464,17 +465,18 @@ def steady_bump(model: Model | None = None, N: int = 128, *, init: Any = "heavis
     model = Model() if model is None else model
     system = RingSystem(model, N, D_field=D_field, mass=mass)
     tol = float(check_range("tol", tol, 0.0, 1e-3, lo_open=True))
-    if model.firing == "heaviside":
+    if model.firing.edges:
         if not isinstance(init, str):
             raise ValueError("Heaviside bumps are computed from their edge equations; init "
-                             "arrays are only used for sigmoid firing")
+                             "arrays are only used for smooth firing rates")
         return heaviside_bump(system, branch=branch)
     y0 = _initial_vector(system, init, branch)
     try:
         y, res, it = newton(system.augmented, system.augmented_jacobian, y0, tol=tol,
                             maxit=maxit)
     except SteadyStateError:
-        if not (isinstance(init, str) and model.steepness > _S_START):
+        if not (isinstance(init, str) and model.firing.uses_steepness
+                and model.steepness > _S_START):
             raise
         y, res, it = _steepness_homotopy(system, y0, tol, maxit)
     u, q, a = system.split(y[:-1])

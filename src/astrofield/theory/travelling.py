@@ -254,9 +254,9 @@ def _check_inputs(model: Model, speed, free: str, mass: float) -> None:
     """Clear errors for a batched or sigmoid model, a bad ``free``, ``speed`` or ``mass``."""
     if model.is_batched:
         raise ValueError("travelling bumps need an unbatched Model (scalar parameters)")
-    if model.firing != "heaviside":
-        raise ValueError(f"firing = {model.firing!r}: travelling bumps here are for Heaviside "
-                         "firing (sigmoid: continue_bumps)")
+    if not model.firing.edges:
+        raise ValueError(f"firing = {model.firing.describe()}: travelling bumps here are for "
+                         "Heaviside firing (smooth rates: continue_bumps)")
     _check_free(free, model)
     if free != "c" and not (speed is not None and 0 < speed < np.inf):
         raise ValueError(f"speed = {speed} must be in (0, inf) when free = {free!r}")

@@ -97,11 +97,11 @@ def _constants(sim, h: float) -> tuple[tuple, dict]:
     """Static configuration (hashable: selects the compiled function) and the arrays."""
     r = sim.ring
     static = (bool(sim.heaviside), bool(sim.cosine), int(r.N), float(h), float(np.exp(-h)),
-              float(sim.kernel_amp), float(r.dx))
+              float(sim.kernel_amp), float(r.dx), sim.firing)
     arrs = {"x": r.x, "cos": r.cos, "sin": r.sin, "cell_cos": r.cell_cos,
             "cell_sin": r.cell_sin}
     if not sim.cosine:
-        arrs["w_hat"], arrs["dw_hat"] = sim._w_hat, sim._dw_hat
+        arrs["w_hat"], arrs["dw_hat"] = sim.kernel_table.w_hat, sim.kernel_table.dw_hat
     for name, o in zip(("e", "p1", "p2"), sim.diffusion_operators(h), strict=True):
         arrs[name] = np.broadcast_to(o, (sim.B, o.shape[-1])).copy()
     for k in ("theta", "beta", "gamma", "tau", "steepness"):
@@ -114,7 +114,8 @@ class _Step:
     are tracers inside the compiled functions)."""
 
     def __init__(self, static: tuple, a: dict) -> None:
-        self.heav, self.cosine, self.N, self.h, self.E, self.amp, self.dx = static
+        self.heav, self.cosine, self.N, self.h, self.E, self.amp, self.dx, firing = static
+        self.fire = None if self.heav else firing.jax_function()
         self.x, self.cos, self.sin = a["x"], a["cos"], a["sin"]
         self.cell_cos, self.cell_sin = a["cell_cos"], a["cell_sin"]
         if not self.cosine:
@@ -134,7 +135,7 @@ class _Step:
         _, jnp = _jax()
         if self.heav:
             return jnp.zeros_like(u)
-        return 0.5 * (1.0 + jnp.tanh(0.5 * self.st * (u - self.th)))
+        return self.fire(u, self.th, self.st)
 
     def drive(self, g, qi, qo, fo):
         _, jnp = _jax()

@@ -31,9 +31,14 @@ def pack(run) -> dict:
         wk = np.zeros((2, 2 * N))
         wh = np.zeros((2, N // 2 + 1), dtype=complex)
     else:
-        wk = np.stack([np.tile(sim._w, 2), np.tile(sim._dw, 2)])
-        wh = np.ascontiguousarray(np.stack([sim._w_hat, sim._dw_hat]).astype(complex))
-    return dict(P=np.ascontiguousarray(P), flags=flags, amp=float(sim.kernel_amp),
+        kt = sim.kernel_table
+        wk = np.stack([np.tile(kt.w, 2), np.tile(kt.dw, 2)])
+        wh = np.ascontiguousarray(np.stack([kt.w_hat, kt.dw_hat]).astype(complex))
+    fire = sim.firing.numba_function()
+    if fire is None:
+        raise ValueError(f"backend = 'numba' cannot evaluate firing = {sim.firing.describe()}: "
+                         f"{sim.firing.numba_error}; use backend='numpy'")
+    return dict(P=np.ascontiguousarray(P), flags=flags, fire=fire, amp=float(sim.kernel_amp),
                 ring=ring.table, wk=wk, wh=wh, ops=_diffusion_multipliers(sim, run.dt))
 
 
@@ -73,9 +78,9 @@ def _inputs(sim, n0: int, n1: int, dt: float) -> np.ndarray:
 
 
 def _noise(sim, n0: int, n1: int, dt: float) -> np.ndarray:
-    if sim._draw is None:
+    if sim.draw_noise is None:
         return np.zeros((1, 1, sim.ring.N))
-    return np.stack([sim._draw(dt) for _ in range(n0, n1)])
+    return np.stack([sim.draw_noise(dt) for _ in range(n0, n1)])
 
 
 #: Element-steps (members x grid points x steps) of work per progress-bar update at least.
@@ -86,7 +91,7 @@ def _boundaries(run) -> list[int]:
     """Steps at which the compiled loop returns to Python."""
     sim, n = run.sim, run.n_steps
     stride = n
-    if sim.stimulus or sim._draw is not None:
+    if sim.stimulus or sim.draw_noise is not None:
         stride = max(1, int(CHUNK_BYTES // (3 * 8 * sim.B * sim.ring.N)))
     if run.progress is not False:  # about 20 bar updates, each after enough work
         stride = min(stride, max(-(-n // 20), -(-PROGRESS_WORK // (sim.B * sim.ring.N))))
@@ -110,7 +115,7 @@ def _observe(run, arr, pk, t: float, mask) -> np.ndarray:
     sim = run.sim
     inp = np.broadcast_to(sim.input(t), (sim.B, sim.ring.N)).astype(float)
     fn = _loop.observe_all if _parallel(sim.B) else _loop.observe_all_serial
-    return fn(arr, pk["P"], pk["flags"], pk["amp"], pk["ring"], pk["wk"], pk["wh"],
+    return fn(arr, pk["P"], pk["flags"], pk["fire"], pk["amp"], pk["ring"], pk["wk"], pk["wh"],
               np.ascontiguousarray(inp), mask)
 
 
@@ -135,7 +140,7 @@ def integrate(run) -> None:
     n0 = 0
     for n1 in _boundaries(run):
         inp = (_inputs(sim, n0, n1, dt) if sim.stimulus else np.zeros((3, 1, 1, sim.ring.N)))
-        chunk(n0, n1, dt, E, frame_of, arr, pk["P"], pk["flags"], pk["amp"], pk["ring"],
+        chunk(n0, n1, dt, E, frame_of, arr, pk["P"], pk["flags"], pk["fire"], pk["amp"], pk["ring"],
               pk["wk"], pk["wh"], pk["ops"], inp, _noise(sim, n0, n1, dt), running, pos, last, rec,
               fields, run.failed, run.t_failed)
         bar.update(n1 - n0)

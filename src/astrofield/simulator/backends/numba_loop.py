@@ -299,9 +299,15 @@ def _geometry(u, th, heav, subgrid, ring, phi, mc, ms, m1):  # pragma: no cover 
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _firing_out(u, th, steep, heav, fo):  # pragma: no cover - compiled
+def _firing_out(fire, u, th, steep, heav, fo):  # pragma: no cover - compiled
+    """Firing rate on the inactive/nodal part: 0 for Heaviside firing (its active parts are
+    the sub-grid cells), else ``fire(u_j, theta, steepness)`` (the model's compiled rate)."""
+    if heav:
+        for j in range(u.shape[0]):
+            fo[j] = 0.0
+        return
     for j in range(u.shape[0]):
-        fo[j] = 0.0 if heav else 0.5 * (1.0 + math.tanh(0.5 * steep * (u[j] - th)))
+        fo[j] = fire(u[j], th, steep)
 
 
 @njit(cache=True, error_model="numpy")
@@ -369,7 +375,8 @@ def _drive_cosine(out, mc, ms, qi, qo, fo, heav, amp, ring):  # pragma: no cover
 
 
 @njit(cache=True, error_model="numpy")
-def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, amp, ring, wk, wh,
+def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, fire, heav, subgrid, cosine, amp, ring,
+             wk, wh,
              w, zh):  # pragma: no cover - compiled
     """``(velocity, width, mass, phase)`` of one member (scratch: ``w`` real ``(8, N)``, ``zh``
     complex ``(N // 2 + 1,)``)."""
@@ -377,7 +384,7 @@ def _observe(u, qi, qo, a, phi, mc, ms, m1, inp_t, pr, heav, subgrid, cosine, am
     dx = 2 * np.pi / n
     th, steep = pr[0], pr[4]
     fo, du = w[0], w[1]
-    _firing_out(u, th, steep, heav, fo)
+    _firing_out(fire, u, th, steep, heav, fo)
     _drive(du, phi, mc, ms, m1, qi, qo, fo, heav, subgrid, cosine, amp, ring, wk, wh, w[2], zh)
     c = 0.0
     s = 0.0
@@ -547,7 +554,7 @@ def _relax_member(qi, qo, ss, bk, h, qi_out, qo_out, mean_only):  # pragma: no c
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, mean_only,
+def _step(st, g, inp0, inp1, noise, pr, h, E, flags, fire, amp, ring, wk, wh, ops, b, mean_only,
           a_hat, W, Z):  # pragma: no cover - compiled
     """One step of member ``b``; ``st = (u, q_in, q_out, a)`` and its geometry ``g`` are
     replaced by the new state only if it is finite (returns whether it was). Scratch: ``W``
@@ -565,7 +572,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
     it = 1.0 / ta  # loops multiply by reciprocals (a vector division costs several products)
     ih = 1.0 / h
     # predictor: exponential Euler for u (ETD stage), q and a
-    _firing_out(u, th, steep, heav, fo0)
+    _firing_out(fire, u, th, steep, heav, fo0)
     _drive(N0, g[0], g[1], g[2], g[3], qi, qo, fo0, heav, subgrid, cosine, amp, ring, wk, wh,
            work, Z[2])
     for j in range(n):
@@ -588,7 +595,7 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, amp, ring, wk, wh, ops, b, 
         qi_p[:] = qi
     _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z)
     _geometry(u1, th, heav, subgrid, ring, g1[0], g1[1], g1[2], g1[3])
-    _firing_out(u1, th, steep, heav, fo1)
+    _firing_out(fire, u1, th, steep, heav, fo1)
     if heav:
         remap_row(qi_p, qo_p, g[0], g1[0], qi_p, qo_p)
     _drive(N1, g1[0], g1[1], g1[2], g1[3], qi_p, qo_p, fo1, heav, subgrid, cosine, amp, ring, wk,
@@ -652,7 +659,7 @@ def _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W):  # pragma:
 
 # ---------------------------------------------------------------------- the chunk loop
 @njit(cache=True, error_model="numpy", parallel=True)
-def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp, noise,
+def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, fire, amp, ring, wk, wh, ops, inp, noise,
               running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """Advance every running member from step ``n0`` to ``n1`` (one member per task).
 
@@ -662,6 +669,9 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
     state : ``(4, B, N)`` = ``u, q_in, q_out, a`` (updated in place).
     P : ``(B, 5)`` = ``theta, beta, gamma, tau, steepness``.
     flags : int64 ``(6,)`` = heaviside, subgrid, cosine, dense D, has input, store fields.
+    fire : compiled firing rate ``f(u, theta, steepness)`` (a numba ``cfunc``, passed as a
+        first-class function: one compiled loop serves every firing rate; not called for
+        Heaviside firing).
     ring : ``(13, N)``, :attr:`astrofield.simulator.ring.Ring.table`.
     wk : ``(2, 2N)`` kernel ``w`` and ``w'`` extended periodically (non-cosine kernels).
     wh : complex ``(2, N // 2 + 1)``, ``rfft`` of ``w`` and ``w'`` (non-cosine kernels).
@@ -677,24 +687,24 @@ def run_chunk(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, 
     # same block) do not leave one thread with most of the work
     alive = np.nonzero(running)[0]
     for i in prange(alive.size):
-        _run_member(np.int64(alive[i]), n0, n1, dt, E, frame_of, state, P, flags, amp, ring,
+        _run_member(np.int64(alive[i]), n0, n1, dt, E, frame_of, state, P, flags, fire, amp, ring,
                     wk, wh, ops, inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
+def run_chunk_serial(n0, n1, dt, E, frame_of, state, P, flags, fire, amp, ring, wk, wh, ops, inp,
                      noise,
                      running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """:func:`run_chunk` on the calling thread only: for one member (no thread start-up) and
     for calls off the main thread, which run concurrently with others (it releases the GIL)."""
     for b in range(state.shape[1]):
         if running[b]:
-            _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops,
+            _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, fire, amp, ring, wk, wh, ops,
                         inp, noise, running, pos, last, rec, fields, failed, t_failed)
 
 
 @njit(cache=True, error_model="numpy")
-def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, ops, inp,
+def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, fire, amp, ring, wk, wh, ops, inp,
                 noise, running, pos, last, rec, fields, failed, t_failed):  # pragma: no cover
     """The steps ``n0 + 1 .. n1`` of member ``b`` (see :func:`run_chunk`).
 
@@ -709,14 +719,14 @@ def _run_member(b, n0, n1, dt, E, frame_of, state, P, flags, amp, ring, wk, wh, 
     Z = np.zeros((3, n // 2 + 1), dtype=np.complex128)
     scratch = np.zeros((8, n))
     zero = np.zeros(n)
-    _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
+    _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, fire, amp, ring, wk, wh, ops, inp,
                   noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch, zero)
     for k in range(4):
         state[k, b] = st[k]
 
 
 @njit(cache=True, error_model="numpy")
-def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh, ops, inp,
+def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, fire, amp, ring, wk, wh, ops, inp,
                   noise, running, pos, last, rec, fields, failed, t_failed, W, Z, scratch,
                   zero):  # pragma: no cover - compiled
     """The step loop of :func:`_run_member` (``st``: the member's state, ``g`` its geometry;
@@ -740,8 +750,8 @@ def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh
         i0 = inp[0, k, bi] if has_inp else zero
         i1 = inp[1, k, bi] if has_inp else zero
         nz = noise[k, b] if has_noise else zero
-        if not _step(st, g, i0, i1, nz, pr, dt, E, flags, amp, ring, wk, wh, ops, b, mean_only,
-                     a_hat, W, Z):
+        if not _step(st, g, i0, i1, nz, pr, dt, E, flags, fire, amp, ring, wk, wh, ops, b,
+                     mean_only, a_hat, W, Z):
             failed[b] = True
             t_failed[b] = step * dt
             running[b] = False
@@ -756,8 +766,8 @@ def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, amp, ring, wk, wh
         if f >= 0:
             it = inp[2, k, bi] if has_inp else zero
             vel, width, mass, _ = _observe(st[0], st[1], st[2], st[3], g[0], g[1], g[2], g[3],
-                                           it, pr, flags[0], flags[1], flags[2], amp, ring, wk,
-                                           wh, scratch, Z[2])
+                                           it, pr, fire, flags[0], flags[1], flags[2], amp,
+                                           ring, wk, wh, scratch, Z[2])
             rec[0, b, f] = pos[b]
             rec[1, b, f] = vel
             rec[2, b, f] = width
@@ -776,28 +786,29 @@ def _store(fields, b, f, st, g):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def observe_all(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover - compiled
+def observe_all(state, P, flags, fire, amp, ring, wk, wh, inp_t,
+                mask):  # pragma: no cover - compiled
     """``(B, 4)`` velocity, width, mass and phase of the members where ``mask`` is set
     (``inp_t``: input ``(Bi, N)`` at the observation time)."""
     out = np.full((state.shape[1], 4), np.nan)
     alive = np.nonzero(mask)[0]  # balanced blocks (see run_chunk)
     for i in prange(alive.size):
-        _observe_member(np.int64(alive[i]), state, P, flags, amp, ring, wk, wh, inp_t, out)
+        _observe_member(np.int64(alive[i]), state, P, flags, fire, amp, ring, wk, wh, inp_t, out)
     return out
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def observe_all_serial(state, P, flags, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover
+def observe_all_serial(state, P, flags, fire, amp, ring, wk, wh, inp_t, mask):  # pragma: no cover
     """:func:`observe_all` on the calling thread only (releases the GIL)."""
     out = np.full((state.shape[1], 4), np.nan)
     for b in range(state.shape[1]):
         if mask[b]:
-            _observe_member(b, state, P, flags, amp, ring, wk, wh, inp_t, out)
+            _observe_member(b, state, P, flags, fire, amp, ring, wk, wh, inp_t, out)
     return out
 
 
 @njit(cache=True, error_model="numpy")
-def _observe_member(b, state, P, flags, amp, ring, wk, wh, inp_t, out):  # pragma: no cover
+def _observe_member(b, state, P, flags, fire, amp, ring, wk, wh, inp_t, out):  # pragma: no cover
     n = state.shape[2]
     g = np.empty((4, n))
     pr = P[b]
@@ -806,8 +817,8 @@ def _observe_member(b, state, P, flags, amp, ring, wk, wh, inp_t, out):  # pragm
     zh = np.zeros(n // 2 + 1, dtype=np.complex128)
     it = inp_t[b] if inp_t.shape[0] > 1 else inp_t[0]
     v, w, m, ph = _observe(state[0, b], state[1, b], state[2, b], state[3, b], g[0], g[1], g[2],
-                           g[3], it, pr, flags[0], flags[1], flags[2], amp, ring, wk, wh, scratch,
-                           zh)
+                           g[3], it, pr, fire, flags[0], flags[1], flags[2], amp, ring, wk, wh,
+                           scratch, zh)
     out[b, 0] = v
     out[b, 1] = w
     out[b, 2] = m
