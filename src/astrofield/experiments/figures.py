@@ -38,9 +38,10 @@ from astrofield._validate import check_int, check_range
 from astrofield.experiments.phase import DEFAULTS, phase_diagram
 from astrofield.io import atomic_write, save
 from astrofield.model.definition import Model
+from astrofield.plotting.stability import plot_figure2
 from astrofield.simulator.integrator import solve
 from astrofield.theory.bump import fold
-from astrofield.theory.stability import boundary, plot_figure2
+from astrofield.theory.stability import boundary
 
 __all__ = ["make_figure", "figure2", "figure5", "figure6", "figure7", "boundary_curve",
            "boundary_curves", "FIGURES", "LARGE_D"]

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from astrofield.io import atomic_write
 
 __all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "plot_indicator",
-           "save_figure", "plt", "new_figure"]
+           "plot_map", "plot_figure2", "draw_figure2", "save_figure", "plt", "new_figure"]
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
@@ -104,7 +104,8 @@ def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
 
 
 _LAZY = {"plot_phase": "maps", "plot_bumps": "bumps", "plot_spectrum": "bumps",
-         "plot_indicator": "bumps"}
+         "plot_indicator": "bumps", "plot_map": "stability", "plot_figure2": "stability",
+         "draw_figure2": "stability"}
 
 
 def __getattr__(name: str):
