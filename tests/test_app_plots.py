@@ -15,11 +15,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import astrofield as af
-from astrofield.applications.collapse import plot_collapse, ramp_collapse
-from astrofield.applications.field2d import plot_field2d, solve2d
-from astrofield.applications.memory import (memory_bold, plot_memory, plot_memory_bold,
-                                            working_memory)
-from astrofield.applications.wandering import measure_wandering, plot_wandering
+from astrofield.applications.collapse import ramp_collapse
+from astrofield.applications.field2d import solve2d
+from astrofield.applications.memory import memory_bold, working_memory
+from astrofield.applications.wandering import measure_wandering
+from astrofield.plotting import (plot_collapse, plot_field2d, plot_memory, plot_memory_bold,
+                                 plot_wandering)
 
 wm = working_memory(cue_positions=[0.0, 1.0], N=32, delay=2.0, dt=0.1)
 wm_b, bold = memory_bold(seconds_per_unit=0.1, delay=40.0, tr=1.0, N=32, dt=0.1)
