@@ -18,8 +18,8 @@ from astrofield.io import atomic_write
 
 __all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "plot_indicator",
            "plot_map", "plot_figure2", "draw_figure2", "plot_memory", "plot_memory_bold",
-           "plot_wandering", "plot_collapse", "plot_field2d", "save_figure", "plt",
-           "new_figure"]
+           "plot_wandering", "plot_collapse", "plot_field2d", "plot_branch", "save_figure",
+           "plt", "new_figure"]
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
@@ -109,7 +109,8 @@ _LAZY = {"plot_phase": "maps", "plot_bumps": "bumps", "plot_spectrum": "bumps",
          "plot_indicator": "bumps", "plot_map": "stability", "plot_figure2": "stability",
          "draw_figure2": "stability", "plot_memory": "applications",
          "plot_memory_bold": "applications", "plot_wandering": "applications",
-         "plot_collapse": "applications", "plot_field2d": "applications"}
+         "plot_collapse": "applications", "plot_field2d": "applications",
+         "plot_branch": "continuation"}
 
 
 def __getattr__(name: str):
