@@ -30,11 +30,18 @@ co = ramp_collapse(n_trials=1, N=16, t_hold=5.0, T_ramp=40.0, t_after=5.0, windo
 f2 = solve2d(N=8, T=0.5, dt=0.05, n_frames=3)
 calls = [(plot_memory, (wm,), 3), (plot_memory_bold, (wm_b, bold), 2),
          (plot_wandering, (wa,), 2), (plot_collapse, (co,), 5), (plot_field2d, (f2,), 8)]
+import matplotlib.pyplot as plt
+
 for helper, args, min_axes in calls:
     fig = Figure()
     out = helper(*args, fig=fig)
     assert out is fig, helper.__name__
     assert len(fig.axes) >= min_axes, (helper.__name__, len(fig.axes))
+    own = helper(*args)  # a new Figure of its own, not registered with pyplot
+    assert isinstance(own, Figure) and own.canvas.manager is None, helper.__name__
+assert plt.get_fignums() == [], plt.get_fignums()
+bars = [im.colorbar for ax in own.axes for im in ax.images if im.colorbar is not None]
+assert len(bars) == 6 and all(cb.ax.get_ylabel() for cb in bars), "plot_field2d colorbars"
 print("BACKEND", matplotlib.get_backend())
 """
 

@@ -22,6 +22,11 @@ __all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "plot_indica
            "plt", "new_figure"]
 
 
+#: Colorbar labels of the fields (all dimensionless).
+FIELD_LABELS = {"u": "u (synaptic input)", "q": "q (synaptic resource)",
+                "a": "a (astrocytic resource)"}
+
+
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
                constrained_layout: bool = False, **kw: Any):
     """``(Figure, axes)`` like :func:`matplotlib.pyplot.subplots`, without pyplot or a backend."""
@@ -88,7 +93,7 @@ def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
         if name in ds:
             im = ax.pcolormesh(x, t, ds[name].values, shading="auto", cmap=cmap,
                                rasterized=True)
-            fig.colorbar(im, ax=ax)
+            fig.colorbar(im, ax=ax, label=FIELD_LABELS[name])
         ax.set(xlabel="x (rad)", ylabel="t", title=name)
     pos = ds["position"].values
     axes[3].plot(t, pos, color="k")

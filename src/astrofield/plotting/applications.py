@@ -14,13 +14,10 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from astrofield.plotting import FIELD_LABELS
+
 __all__ = ["plot_memory", "plot_memory_bold", "plot_wandering", "plot_collapse",
            "plot_field2d"]
-
-#: Colorbar labels of the fields (all dimensionless).
-FIELD_LABELS = {"u": "u (synaptic input)", "q": "q (synaptic resource)",
-                "a": "a (astrocytic resource)"}
-
 
 def _figure(fig: Figure | None, figsize: tuple[float, float]) -> Figure:
     """``fig`` if given, else a new constrained-layout Figure of ``figsize`` inches."""
