@@ -1,4 +1,8 @@
-"""Figures of simulation output.
+"""Every figure of astrofield: simulation runs (here), stability maps and Figure 2
+(:mod:`.stability`), the paper's figures (:mod:`.paper`), bumps and spectra (:mod:`.bumps`), phase
+diagrams (:mod:`.maps`), bifurcation diagrams (:mod:`.continuation`) and the applications
+(:mod:`.applications`). The computing layers import no matplotlib; files are written by the
+caller with :func:`save_figure` (atomic: a temporary file, then a rename).
 
 Library code never selects a matplotlib backend: every helper draws on Axes it is given
 (``ax=``/``axes=``) or on a new :class:`matplotlib.figure.Figure` that is not registered with
@@ -74,6 +78,8 @@ def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
     Returns
     -------
     matplotlib.figure.Figure
+        Kymographs with labelled colorbars (the fields are dimensionless; ``x`` in rad) and
+        the position trace (rad).
     """
     if "batch" in ds.dims:
         n = ds.sizes["batch"]
