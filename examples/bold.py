@@ -7,8 +7,8 @@ The demand of the cued region, ∫ beta q f(u) dx, drives the Balloon-Windkessel
 
 from _common import parse
 
-from astrofield.applications.memory import memory_bold, plot_memory_bold
-from astrofield.plotting import save_figure
+from astrofield.applications.memory import memory_bold
+from astrofield.plotting import plot_memory_bold, save_figure
 
 args = parse(__doc__)
 wm, bold = memory_bold(cue_position=0.5, seconds_per_unit=0.02,

@@ -9,8 +9,8 @@ Figure: ``<outdir>/collapse.png``.
 import numpy as np
 from _common import parse
 
-from astrofield.applications.collapse import plot_collapse, ramp_collapse
-from astrofield.plotting import save_figure
+from astrofield.applications.collapse import ramp_collapse
+from astrofield.plotting import plot_collapse, save_figure
 
 args = parse(__doc__)
 if args.small:

@@ -8,9 +8,9 @@ spot). Figure: ``<outdir>/field2d.png``.
 import numpy as np
 from _common import parse
 
-from astrofield.applications.field2d import plot_field2d, solve2d
+from astrofield.applications.field2d import solve2d
 from astrofield.model.definition import Model
-from astrofield.plotting import save_figure
+from astrofield.plotting import plot_field2d, save_figure
 
 args = parse(__doc__)
 model = Model(theta=0.3, steepness=10.0, firing="sigmoid", beta=0.05,

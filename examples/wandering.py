@@ -9,9 +9,9 @@ and ``<outdir>/wandering_D_gamma.png``.
 import numpy as np
 from _common import parse
 
-from astrofield.applications.wandering import measure_wandering, plot_wandering
+from astrofield.applications.wandering import measure_wandering
 from astrofield.model.definition import Model
-from astrofield.plotting import save_figure
+from astrofield.plotting import plot_wandering, save_figure
 
 args = parse(__doc__)
 small = args.small

@@ -8,10 +8,10 @@ diffusion D. Figure: ``<outdir>/working_memory.png`` (delay traces, error histog
 import numpy as np
 from _common import parse
 
-from astrofield.applications.memory import plot_memory, working_memory
+from astrofield.applications.memory import working_memory
 from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
-from astrofield.plotting import plt, save_figure
+from astrofield.plotting import plot_memory, plt, save_figure
 
 args = parse(__doc__)
 Ds = np.array([0.3, 1.0, np.inf]) if args.small else np.array([0.2, 0.3, 0.5, 1.0, 3.0, np.inf])

@@ -15,11 +15,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import astrofield as af
-from astrofield.applications.collapse import plot_collapse, ramp_collapse
-from astrofield.applications.field2d import plot_field2d, solve2d
-from astrofield.applications.memory import (memory_bold, plot_memory, plot_memory_bold,
-                                            working_memory)
-from astrofield.applications.wandering import measure_wandering, plot_wandering
+from astrofield.applications.collapse import ramp_collapse
+from astrofield.applications.field2d import solve2d
+from astrofield.applications.memory import memory_bold, working_memory
+from astrofield.applications.wandering import measure_wandering
+from astrofield.plotting import (plot_collapse, plot_field2d, plot_memory, plot_memory_bold,
+                                 plot_wandering)
 
 wm = working_memory(cue_positions=[0.0, 1.0], N=32, delay=2.0, dt=0.1)
 wm_b, bold = memory_bold(seconds_per_unit=0.1, delay=40.0, tr=1.0, N=32, dt=0.1)
@@ -29,11 +30,18 @@ co = ramp_collapse(n_trials=1, N=16, t_hold=5.0, T_ramp=40.0, t_after=5.0, windo
 f2 = solve2d(N=8, T=0.5, dt=0.05, n_frames=3)
 calls = [(plot_memory, (wm,), 3), (plot_memory_bold, (wm_b, bold), 2),
          (plot_wandering, (wa,), 2), (plot_collapse, (co,), 5), (plot_field2d, (f2,), 8)]
+import matplotlib.pyplot as plt
+
 for helper, args, min_axes in calls:
     fig = Figure()
     out = helper(*args, fig=fig)
     assert out is fig, helper.__name__
     assert len(fig.axes) >= min_axes, (helper.__name__, len(fig.axes))
+    own = helper(*args)  # a new Figure of its own, not registered with pyplot
+    assert isinstance(own, Figure) and own.canvas.manager is None, helper.__name__
+assert plt.get_fignums() == [], plt.get_fignums()
+bars = [im.colorbar for ax in own.axes for im in ax.images if im.colorbar is not None]
+assert len(bars) == 6 and all(cb.ax.get_ylabel() for cb in bars), "plot_field2d colorbars"
 print("BACKEND", matplotlib.get_backend())
 """
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from astrofield.applications.collapse import plot_collapse, ramp_collapse
+from astrofield.applications.collapse import ramp_collapse
 from astrofield.model.definition import Model
+from astrofield.plotting import plot_collapse
 
 FAST = dict(N=32, T_ramp=300.0, window=50.0, n_trials=4)
 

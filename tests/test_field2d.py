@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from astrofield.applications.field2d import DoG2D, Gaussian2D, Torus, plot_field2d, solve2d
+from astrofield.applications.field2d import DoG2D, Gaussian2D, Torus, solve2d
 from astrofield.model.definition import Model
 from astrofield.model.kernels import Kernel
+from astrofield.plotting import plot_field2d
 from astrofield.simulator.integrator import solve
 
 SIG = dict(theta=0.3, steepness=10.0, firing="sigmoid", gamma=10.0)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from astrofield.experiments.figures import boundary_curve, make_figure
+from astrofield.experiments.figures import boundary_curve
 from astrofield.experiments.phase import drift_experiment
+from astrofield.plotting.paper import make_figure
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -41,6 +42,26 @@ def test_figure6_tiny(tmp_path):
     ds = xr.open_dataset(tmp_path / "figure6.nc", engine="h5netcdf").load()
     assert ds["beta_star_evans_largeD"].shape[0] == 5
     assert "Dinf_velocity" in ds and "D1_drift" in ds
+    _check_legends_readable(ds)
+
+
+def _check_legends_readable(ds):
+    """Figure 6's legends: every white boundary line sits on a non-white box (the third
+    panel's D = 1, 2.5, 10, 50 lines used to be white on white)."""
+    from matplotlib.colors import to_rgba
+
+    from astrofield.plotting.paper import draw_figure6
+
+    fig = draw_figure6(ds)
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) == 2
+    third = legends[-1]
+    assert [t.get_text() for t in third.get_texts()][:4] == ["D = 1", "D = 2.5", "D = 10",
+                                                            "D = 50"]
+    for leg in legends:
+        face = to_rgba(leg.get_frame().get_facecolor())
+        for line in leg.get_lines():
+            assert np.linalg.norm(np.subtract(to_rgba(line.get_color())[:3], face[:3])) > 0.3
 
 
 def test_figure2(tmp_path):
@@ -51,6 +72,15 @@ def test_figure2(tmp_path):
 def test_bad_figure_number(tmp_path):
     with pytest.raises(ValueError, match="figure number = 4"):
         make_figure(4, tmp_path)
+
+
+def test_old_experiments_make_figure_is_a_deprecated_alias():
+    import astrofield
+    import astrofield.experiments.figures as figures_mod
+
+    with pytest.warns(DeprecationWarning, match="astrofield.plotting.paper"):
+        old = figures_mod.make_figure
+    assert old is make_figure is astrofield.make_figure
 
 
 def test_boundary_curve_nan_without_crossing():

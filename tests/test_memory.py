@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from astrofield.applications.memory import plot_memory, working_memory
+from astrofield.applications.memory import working_memory
 from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
+from astrofield.plotting import plot_memory
 from astrofield.theory.bump import bump_branches
 
 

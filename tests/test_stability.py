@@ -12,11 +12,10 @@ from astrofield.theory.evans import evans_dprime, evans_zeros
 from astrofield.theory.stability import (
     beta_star,
     boundary,
+    figure2_data,
     gamma_star,
-    plot_figure2,
     stability,
     stability_map,
-    write_netcdf,
 )
 
 
@@ -114,9 +113,15 @@ def test_map_without_bumps_is_nan_not_crash():
     assert not ds["evans_stable"].values[1:].any() and not ds["disagree"].values[1:].any()
 
 
-def test_write_netcdf_atomic(tmp_path):
+def test_write_netcdf_is_a_deprecated_alias_of_io_save(tmp_path):
+    import astrofield.theory.stability as stab_mod
+    from astrofield.io import save
+
     ds = stability_map(beta=np.linspace(0.01, 0.1, 3), D=np.array([0.3, 1.0]))
     path = tmp_path / "map.nc"
+    with pytest.warns(DeprecationWarning, match="astrofield.io.save"):
+        write_netcdf = stab_mod.write_netcdf
+    assert write_netcdf is save
     write_netcdf(ds, path)
     assert sorted(os.listdir(tmp_path)) == ["map.nc"]
     back = xr.load_dataset(path, engine="h5netcdf")
@@ -124,10 +129,16 @@ def test_write_netcdf_atomic(tmp_path):
     assert back.attrs["astrofield_version"] == astrofield.__version__
 
 
-def test_plot_figure2(tmp_path):
-    fig, ds = plot_figure2(tmp_path)
-    assert len(fig.axes) == 2
-    assert (tmp_path / "figure2.png").exists() and (tmp_path / "figure2.nc").exists()
+def test_figure2_data_and_drawing(tmp_path):
+    from astrofield.plotting import plot_figure2
+
+    ds = figure2_data()
+    fig, ds2 = plot_figure2()
+    assert len(fig.axes) == 2 and not os.listdir(tmp_path)
+    xr.testing.assert_identical(ds, ds2)
+    with pytest.warns(DeprecationWarning, match="save_figure"):
+        plot_figure2(tmp_path, n=30)
+    assert sorted(os.listdir(tmp_path)) == ["figure2.nc", "figure2.png"]
     # panel (a) profile is the theta=0.03, beta=0.3, gamma=2 bump: U crosses theta at the jump of Q
     jump = np.nonzero(np.diff(ds["Q"].values))[0]
     assert np.all(np.abs(ds["U"].values[jump] - 0.03) < 0.02)

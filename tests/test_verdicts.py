@@ -167,10 +167,12 @@ def test_plot_helpers_take_ax_and_leave_the_backend_alone():
                                 D=np.linspace(0.05, 0.6, 5))
     fig = Figure()
     ax = fig.add_subplot(111)
-    assert stab_mod.plot_map(ds, ax=ax) is fig
+    from astrofield.plotting import plot_figure2, plot_map
+
+    assert plot_map(ds, ax=ax) is fig
     fig2 = Figure()
     axes = fig2.subplots(1, 2)
-    out, data = stab_mod.plot_figure2(ax=axes, n=30)
+    out, data = plot_figure2(ax=axes, n=30)
     assert out is fig2 and "wide_stable_0p03" in data
     for k in ("evans_n_real", "evans_growth_rate", "evans_stable"):
         assert ds[k].attrs["units"] and ds[k].attrs["long_name"]

@@ -8,9 +8,9 @@ from astrofield.applications.wandering import (
     fit_diffusion,
     measure_wandering,
     msd_chi2_interval,
-    plot_wandering,
 )
 from astrofield.model.definition import Model
+from astrofield.plotting import plot_wandering
 from astrofield.theory.bump import bump_branches
 
 

@@ -5,8 +5,8 @@ exact bump solutions and their stability, sweep phase diagrams and run the appli
 
 The package is layered; each layer imports only from the layers above it in this list:
 
-``astrofield.io``, ``astrofield.plotting``
-    Atomic NetCDF/JSON output and figure helpers.
+``astrofield.io``
+    Atomic NetCDF/JSON output.
 ``astrofield.model``
     The declarative model: parameters (:class:`Model`), kernels, stimuli, noise.
 ``astrofield.theory``
@@ -14,10 +14,13 @@ The package is layered; each layer imports only from the layers above it in this
 ``astrofield.simulator``
     The ring, the time integrator (:func:`solve`), compiled kernels and trackers.
 ``astrofield.experiments``
-    Parameter sweeps, phase diagrams and the paper's figures.
+    Parameter sweeps, phase diagrams and the data of the paper's figures.
 ``astrofield.applications``
     Working memory, wandering, BOLD, early warnings, collapse, the 2-D torus and the
     seed-compatible :class:`AstrocyteNeuralField`.
+``astrofield.plotting``
+    Every figure: functions that draw the results of the layers above on unmanaged
+    :class:`matplotlib.figure.Figure` objects (no pyplot state), and the atomic figure writer.
 ``astrofield.cli``
     The ``astrofield`` command.
 
@@ -43,14 +46,15 @@ _ATTRS = {
     "theory.bump": ["Bump", "stationary_bumps", "bump_branches", "fold", "existence_curve"],
     "theory.evans": ["evans", "evans_dprime", "evans_zeros"],
     "theory.fourier": ["fourier_stability"],
-    "theory.stability": ["stability", "boundary", "beta_star", "gamma_star", "stability_map",
-                         "plot_figure2"],
+    "theory.stability": ["stability", "boundary", "beta_star", "gamma_star", "stability_map"],
+    "plotting.stability": ["plot_figure2", "plot_map"],
     "theory.steady": ["steady_bump"],
     "theory.spectra": ["spectrum", "numerical_stability"],
     "theory.continuation": ["continue_bumps", "numerical_boundary"],
     "experiments.sweep": ["run_sweep", "make_grid"],
     "experiments.phase": ["phase_diagram", "drift_experiment"],
-    "experiments.figures": ["make_figure"],
+    "experiments.figures": ["figure_data"],
+    "plotting.paper": ["make_figure"],
     "applications.seed": ["AstrocyteNeuralField"],
     "applications.memory": ["working_memory", "memory_bold"],
     "applications.wandering": ["measure_wandering"],

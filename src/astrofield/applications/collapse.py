@@ -50,7 +50,6 @@ import xarray as xr
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
-from astrofield.applications._plot import new_figure
 from astrofield.applications.early_warning import early_warning_indicators, time_to_depletion
 from astrofield.applications.memory import tile_model
 from astrofield.model.definition import Model
@@ -60,7 +59,7 @@ from astrofield.simulator.integrator import SCHEME, solve
 from astrofield.simulator.trackers import BumpTracker, DemandTracker, ResourceTracker
 from astrofield.theory.bump import bump_branches
 
-__all__ = ["ramp_collapse", "plot_collapse", "DEFAULT_COLLAPSE_MODEL"]
+__all__ = ["ramp_collapse", "DEFAULT_COLLAPSE_MODEL"]
 
 #: theta = 0.3 puts the fold at beta_max = 0.893 (gamma = 2); D = inf keeps the wide branch
 #: drift-stable up to the fold.
@@ -289,46 +288,17 @@ def _alarm_time(tv: np.ndarray, v: np.ndarray, alarm_sd: float) -> float:
     return float(tv[ok][last_below[-1] + 1 if last_below.size else 0])
 
 
-def plot_collapse(ds: xr.Dataset, trial: int = 0, *, fig=None):
-    """Amplitude, resource, rolling variance and AC1 against time, with the collapse marked.
+_MOVED = ('plot_collapse',)
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Output of :func:`ramp_collapse`.
-    trial : int
-        Index of the trial to show.
-    fig : matplotlib.figure.Figure, optional
-        Figure to draw into (four stacked panels are added); default a new 8 x 10 inch figure.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure.
-    """
-    d = ds.isel(trial=trial)
-    t = d["time"].values
-    fig = new_figure(fig, (8, 10))
-    axes = fig.subplots(4, 1, sharex=True)
-    axes[0].plot(t, d["amplitude"], color="k", lw=0.8)
-    axes[0].set(ylabel="bump amplitude")
-    ax2 = axes[0].twinx()
-    ax2.plot(t, d["beta"], color="C3", lw=1)
-    ax2.set_ylabel("beta(t)", color="C3")
-    axes[1].plot(t, d["q_min"], label="min q")
-    axes[1].plot(t, d["q_mean"], label="mean q")
-    axes[1].legend()
-    axes[1].set(ylabel="synaptic resource")
-    axes[2].plot(t, d["variance"], color="C0")
-    axes[2].set(ylabel="rolling variance", title=f"Kendall tau = {float(d['variance_tau']):.2f}")
-    axes[3].plot(t, d["ac1"], color="C1")
-    axes[3].set(ylabel="rolling AC1", xlabel="t", title=f"Kendall tau = {float(d['ac1_tau']):.2f}")
-    for ax in axes:
-        if np.isfinite(float(d["t_collapse"])):
-            ax.axvline(float(d["t_collapse"]), color="r", ls="--", lw=1)
-        ax.axvline(float(ds["t_fold"]), color="0.5", ls=":", lw=1)
-        if np.isfinite(float(d["t_alarm"])):
-            ax.axvline(float(d["t_alarm"]), color="g", ls="-.", lw=1)
-    fig.suptitle(f"ramped depletion: collapse at t = {float(d['t_collapse']):.1f} "
-                 f"(fold {float(ds['t_fold']):.1f}), lead time {float(d['lead_time']):.1f}")
-    return fig
+def __getattr__(name: str):
+    """Deprecated aliases: the figures of this module are drawn by
+    :mod:`astrofield.plotting.applications`."""
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"{__name__}.{name} is deprecated; use "
+                      f"astrofield.plotting.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module("astrofield.plotting.applications"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

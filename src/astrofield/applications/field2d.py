@@ -55,11 +55,10 @@ import xarray as xr
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
-from astrofield.applications._plot import new_figure
 from astrofield.model.definition import Model
 from astrofield.simulator.expint import phi1, phi2, relax
 
-__all__ = ["Kernel2D", "Gaussian2D", "DoG2D", "Torus", "solve2d", "plot_field2d", "SCHEME_2D"]
+__all__ = ["Kernel2D", "Gaussian2D", "DoG2D", "Torus", "solve2d", "SCHEME_2D"]
 
 SCHEME_2D = "etd2-exact-diffusion-shared-flux-2d"
 PARAMS = ("theta", "beta", "gamma", "tau", "D", "steepness")
@@ -413,41 +412,17 @@ def _dataset_2d(recorder: _Recorder, times: np.ndarray, torus: Torus, model: Mod
     return xr.Dataset(data, coords=coords)
 
 
-def plot_field2d(ds: xr.Dataset, member: int = 0, *, fig=None):
-    """Snapshots of ``u`` and ``q`` at the first, middle and last stored frame, and traces.
+_MOVED = ('plot_field2d',)
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Output of :func:`solve2d` (with fields stored).
-    member : int
-        Batch member to show (ignored for unbatched runs).
-    fig : matplotlib.figure.Figure, optional
-        Figure to draw into (2 x 4 panels are added); default a new 15 x 7 inch figure.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure.
-    """
-    if "batch" in ds.dims:
-        ds = ds.isel(batch=member)
-    idx = [0, ds.sizes["time"] // 2, ds.sizes["time"] - 1]
-    fig = new_figure(fig, (15, 7))
-    axes = fig.subplots(2, 4)
-    ext = [float(ds.x[0]), float(ds.x[-1]), float(ds.y[0]), float(ds.y[-1])]
-    for j, i in enumerate(idx):
-        for r, name, cmap in ((0, "u", "viridis"), (1, "q", "magma")):
-            if name in ds:
-                im = axes[r, j].imshow(ds[name].values[i], origin="lower", extent=ext, cmap=cmap)
-                fig.colorbar(im, ax=axes[r, j], shrink=0.8)
-            axes[r, j].set(title=f"{name}, t = {float(ds.time[i]):g}", xlabel="x", ylabel="y")
-    t = ds["time"].values
-    axes[0, 3].plot(t, ds["u_max"], label="max u")
-    axes[0, 3].plot(t, ds["area"], label="active area")
-    axes[0, 3].legend()
-    axes[0, 3].set(xlabel="t")
-    m = ds["mass"].values
-    axes[1, 3].plot(t, (m - m[0]) / m[0])
-    axes[1, 3].set(xlabel="t", ylabel="relative change of ∬(q + a)", title="conservation")
-    return fig
+def __getattr__(name: str):
+    """Deprecated aliases: the figures of this module are drawn by
+    :mod:`astrofield.plotting.applications`."""
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"{__name__}.{name} is deprecated; use "
+                      f"astrofield.plotting.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module("astrofield.plotting.applications"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

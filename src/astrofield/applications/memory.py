@@ -44,15 +44,13 @@ from scipy.integrate import trapezoid
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
-from astrofield.applications._plot import new_figure
 from astrofield.model.definition import Model
 from astrofield.model.kernels import ring_distance
 from astrofield.model.noise import Noise
 from astrofield.simulator.integrator import SCHEME, solve
 from astrofield.simulator.trackers import BumpTracker, DemandTracker
 
-__all__ = ["BumpTracker", "working_memory", "tile_model", "plot_memory", "memory_bold",
-           "plot_memory_bold", "MODEL_PARAMS"]
+__all__ = ["BumpTracker", "working_memory", "tile_model", "memory_bold", "MODEL_PARAMS"]
 
 MODEL_PARAMS = ("theta", "beta", "gamma", "tau", "D", "steepness")
 
@@ -278,63 +276,6 @@ def _trial_dataset(trials: dict[str, np.ndarray], ds: xr.Dataset, big: Model, cu
     )
 
 
-def plot_memory(ds: xr.Dataset, param: int = 0, *, fig=None, axes=None):
-    """Figure of a working-memory run: delay traces, read-out errors, cost and demand.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Output of :func:`working_memory`.
-    param : int
-        Index of the parameter set to show.
-    fig : matplotlib.figure.Figure, optional
-        Figure to draw into (three panels are added); default a new 14 x 4 inch figure.
-    axes : sequence of three matplotlib Axes, optional
-        Axes to draw on instead (e.g. one row of a grid showing every parameter set);
-        overrides ``fig``.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure (the backend is left as the user set it).
-    """
-    d = ds.isel(param=param)
-    own = axes is None
-    if own:
-        fig = new_figure(fig, (14, 4))
-        axes = fig.subplots(1, 3)
-    else:
-        fig = axes[0].figure
-    t = d["time"].values
-    for ci, cue in enumerate(d["cue"].values):
-        for k in range(d.sizes["trial"]):
-            pos = d["position"].values[ci, k]
-            rel = pos - pos[-1] + float(d["decoded"].values[ci, k])
-            axes[0].plot(t, np.angle(np.exp(1j * rel)), lw=0.8, color=f"C{ci % 10}")
-        axes[0].axhline(cue, color=f"C{ci % 10}", ls=":", lw=0.8)
-    axes[0].axvspan(0, ds.attrs["cue_duration"], color="0.85")
-    axes[0].set(xlabel="t", ylabel="bump position (rad)", title="cue (grey), delay, read-out")
-    err = d["error"].values.ravel()
-    err = err[np.isfinite(err)]
-    if err.size:
-        axes[1].hist(err, bins=max(5, min(30, err.size // 3)), color="C0")
-    axes[1].set(xlabel="read-out error (rad)", ylabel="trials",
-                title=f"persist {float(d['p_persist']):.2f}, rms err "
-                      f"{float(d['rms_error']):.3g}")
-    td = d["time_demand"].values
-    dem = d["demand"].values.reshape(-1, td.size)
-    axes[2].plot(td, dem.mean(axis=0), color="k")
-    axes[2].set(xlabel="t", ylabel="demand ∫ beta q f dx",
-                title=f"mean cost {float(d['mean_cost']):.3g}")
-    label = (f"theta={float(d['theta']):g}, beta={float(d['beta']):g}, "
-             f"gamma={float(d['gamma']):g}, D={float(d['D']):g}")
-    if own:
-        fig.suptitle(f"working memory: {label}")
-    else:
-        axes[0].set_title(f"{label}\n{axes[0].get_title()}", fontsize=9)
-    return fig
-
-
 def memory_bold(
     model: Model | None = None,
     cue_position: float = 0.0,
@@ -391,31 +332,17 @@ def memory_bold(
     return wm, bold
 
 
-def plot_memory_bold(wm: xr.Dataset, bold: xr.Dataset, *, fig=None):
-    """Demand of the trial (model time) and the predicted BOLD signal (seconds).
+_MOVED = ('plot_memory', 'plot_memory_bold')
 
-    Parameters
-    ----------
-    wm, bold : xarray.Dataset
-        The two outputs of :func:`memory_bold`.
-    fig : matplotlib.figure.Figure, optional
-        Figure to draw into (two panels are added); default a new 8 x 6 inch figure.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure.
-    """
-    fig = new_figure(fig, (8, 6))
-    axes = fig.subplots(2, 1)
-    spu = float(bold.attrs["seconds_per_unit"])
-    d = wm["demand"].isel(param=0, cue=0, trial=0)
-    axes[0].plot(d["time_demand"].values * spu, d.values, color="k")
-    axes[0].axvspan(0, wm.attrs["cue_duration"] * spu, color="0.85")
-    axes[0].set(ylabel="demand ∫ beta q f dx", title="metabolic demand of the cued region")
-    axes[1].plot(bold["time"].values, bold["bold"].values, color="C3", label="BOLD")
-    axes[1].step(bold["tr_time"].values, bold["bold_tr"].values, where="mid", color="C0",
-                 label=f"TR = {bold.attrs['tr']:g} s")
-    axes[1].set(xlabel="time (s)", ylabel="BOLD (fractional)", title="Balloon-Windkessel")
-    axes[1].legend()
-    return fig
+def __getattr__(name: str):
+    """Deprecated aliases: the figures of this module are drawn by
+    :mod:`astrofield.plotting.applications`."""
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"{__name__}.{name} is deprecated; use "
+                      f"astrofield.plotting.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module("astrofield.plotting.applications"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -83,15 +83,13 @@ from scipy.stats import chi2
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
-from astrofield.applications._plot import new_figure
 from astrofield.applications.memory import MODEL_PARAMS, tile_model
 from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
 from astrofield.simulator.integrator import SCHEME, solve
 from astrofield.simulator.trackers import BumpTracker
 
-__all__ = ["amari_wandering_theory", "msd_chi2_interval", "fit_diffusion", "measure_wandering",
-           "plot_wandering"]
+__all__ = ["amari_wandering_theory", "msd_chi2_interval", "fit_diffusion", "measure_wandering"]
 
 
 def amari_wandering_theory(theta: Any, sigma: Any) -> dict[str, np.ndarray]:
@@ -306,44 +304,17 @@ def _msd_statistics(ds: xr.Dataset, big: Model, P: int, n_trials: int, T: float,
     }
 
 
-def plot_wandering(ds: xr.Dataset, labels: list[str] | None = None, *, fig=None):
-    """MSD against time (with chi-square bands) and ``D_eff`` with bootstrap intervals.
+_MOVED = ('plot_wandering',)
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Output of :func:`measure_wandering`.
-    labels : list of str, optional
-        One legend label per parameter set; default the values of D, gamma and beta.
-    fig : matplotlib.figure.Figure, optional
-        Figure to draw into (two panels are added); default a new 11 x 4 inch figure.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure.
-    """
-    fig = new_figure(fig, (11, 4))
-    axes = fig.subplots(1, 2)
-    t = ds["time"].values
-    P = ds.sizes["param"]
-    labels = labels or [f"D={float(ds['D'][i]):g}, gamma={float(ds['gamma'][i]):g}, "
-                        f"beta={float(ds['beta'][i]):g}" for i in range(P)]
-    for i in range(P):
-        c = f"C{i % 10}"
-        axes[0].plot(t, ds["msd"].values[i], color=c, label=labels[i])
-        axes[0].fill_between(t, ds["msd_lo"].values[i], ds["msd_hi"].values[i], color=c,
-                             alpha=0.2)
-        if "D_theory" in ds and np.isfinite(ds["D_theory"].values[i]):
-            axes[0].plot(t, 2 * ds["D_theory"].values[i] * t, color=c, ls="--", lw=1,
-                         label="theory sigma^2 t / R^2")
-    axes[0].set(xlabel="t", ylabel="MSD of bump position (rad^2)",
-                title=f"sigma={ds.attrs['sigma']:g}, {ds.attrs['n_trials']} trials")
-    axes[0].legend(fontsize=7)
-    x = np.arange(P)
-    D = ds["D_eff"].values
-    yerr = np.vstack([D - ds["D_lo"].values, ds["D_hi"].values - D])
-    axes[1].errorbar(x, D, yerr=yerr, fmt="o", capsize=3)
-    axes[1].set_xticks(x, labels, rotation=30, ha="right", fontsize=7)
-    axes[1].set(ylabel="D_eff (rad^2 / time)", title="effective diffusion (95% bootstrap CI)")
-    return fig
+def __getattr__(name: str):
+    """Deprecated aliases: the figures of this module are drawn by
+    :mod:`astrofield.plotting.applications`."""
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"{__name__}.{name} is deprecated; use "
+                      f"astrofield.plotting.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module("astrofield.plotting.applications"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -350,13 +350,9 @@ def save_outputs(ds: Any, output: str | None, plot: str | None,
     if output:
         save(ds, output)
     if plot and figure is not None:
-        import matplotlib.pyplot as plt
-
         from astrofield.plotting import save_figure
 
-        fig = figure()
-        save_figure(fig, plot)
-        plt.close(fig)
+        save_figure(figure(), plot)  # an unmanaged Figure: nothing to close in pyplot
 
 
 def command(name: str, example: str, **kw: Any) -> Callable:

@@ -78,8 +78,8 @@ def _noise(sigma: float, correlation: float, seed: int):
 
 
 def _memory_figure(ds):
-    from astrofield.applications.memory import plot_memory
     from astrofield.plotting import new_figure
+    from astrofield.plotting.applications import plot_memory
 
     n = ds.sizes["param"]
     fig, axes = new_figure(n, 3, figsize=(14, 3.6 * n), constrained_layout=True, squeeze=False)
@@ -180,8 +180,9 @@ astrofield bold --seconds-per-unit 0.01 --delay 600 --tr 1 --plot bold.png --jso
 @quiet_option
 def bold_cmd(**p: Any) -> None:
     """BOLD prediction of a working-memory trial (demand -> Balloon-Windkessel)."""
-    from astrofield.applications.memory import memory_bold, plot_memory_bold
+    from astrofield.applications.memory import memory_bold
     from astrofield.model.definition import Model
+    from astrofield.plotting.applications import plot_memory_bold
 
     timer = Timer()
     with guard():
@@ -239,7 +240,8 @@ astrofield wander --beta 0 --correlation cosine --sigma 0.1""")
 @quiet_option
 def wander_cmd(**p: Any) -> None:
     """Noise-driven bump wandering: MSD and effective diffusion with confidence intervals."""
-    from astrofield.applications.wandering import measure_wandering, plot_wandering
+    from astrofield.applications.wandering import measure_wandering
+    from astrofield.plotting.applications import plot_wandering
 
     timer = Timer()
     corr = p["correlation"]
@@ -294,8 +296,9 @@ astrofield collapse --beta-start 0.3 --beta-end 1.2 --T-ramp 400 --trials 4 --pl
 @quiet_option
 def collapse_cmd(**p: Any) -> None:
     """Early warnings of resource collapse under a slow depletion ramp."""
-    from astrofield.applications.collapse import plot_collapse, ramp_collapse
+    from astrofield.applications.collapse import ramp_collapse
     from astrofield.model.definition import Model
+    from astrofield.plotting.applications import plot_collapse
 
     timer = Timer()
     with guard():
@@ -335,8 +338,9 @@ astrofield field2d --N 48 --T 100 --plot field2d.png --json""")
 @quiet_option
 def field2d_cmd(**p: Any) -> None:
     """2-D bump on the torus (sigmoid firing theta 0.3, steepness 10; difference of Gaussians)."""
-    from astrofield.applications.field2d import plot_field2d, solve2d
+    from astrofield.applications.field2d import solve2d
     from astrofield.model.definition import Model
+    from astrofield.plotting.applications import plot_field2d
 
     timer = Timer()
     with guard():

@@ -24,6 +24,7 @@ from astrofield.cli._common import (
     output_option,
     plot_option,
     quiet_option,
+    save_outputs,
     say,
 )
 from astrofield.io.jsonio import json_number
@@ -238,7 +239,9 @@ def continue_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_p
 
         save(res, output)
     if plot and res.sizes["point"]:
-        plot_branch(res, plot)
+        from astrofield.plotting.continuation import plot_branch
+
+        save_outputs(None, None, plot, lambda: plot_branch(res))
     _report_branch(res, param, output, plot, as_json, quiet)
 
 
@@ -273,38 +276,6 @@ def _report_branch(res, param: str, output, plot, as_json: bool, quiet: bool) ->
     emit(obj, as_json, lines)
     if msg:
         say(f"warning: {msg}", quiet)
-
-
-def plot_branch(res, path: str) -> None:
-    """Bifurcation diagram: amplitude and speed against the parameter (solid stable, dashed
-    unstable, markers at folds and drift bifurcations)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    param = res.attrs["continuation_parameter"]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
-    for ax, var in zip(axes, ("amplitude", "speed"), strict=True):
-        for name, colour in (("stationary", "C0"), ("travelling", "C1")):
-            sel = res["branch"].values == name
-            p, y = res[param].values[sel], res[var].values[sel]
-            st = res["stable"].values[sel]
-            for i in range(len(p) - 1):
-                ax.plot(p[i:i + 2], y[i:i + 2], color=colour,
-                        ls="-" if (st[i] and st[i + 1]) else "--")
-            if sel.any():
-                ax.plot([], [], color=colour, label=name)
-        for kind, mk in (("fold", "s"), ("drift", "o")):
-            sel = res["point_type"].values == kind
-            if sel.any():
-                ax.plot(res[param].values[sel], res[var].values[sel], mk, color="k",
-                        mfc="none", label=kind)
-        ax.set_xlabel(param)
-        ax.set_ylabel(var)
-    axes[0].legend(fontsize=8, title="solid: stable, dashed: unstable", title_fontsize=7)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------------------------

@@ -223,8 +223,8 @@ astrofield figure 5 -o figures/ --resolution 20 --T 200 --scheduler serial""")
 @quiet_option
 def figure_cmd(**p: Any) -> None:
     """Reproduce the paper's Figure 2, 5, 6 or 7 (PNG, PDF and the data as NetCDF)."""
-    from astrofield.experiments.figures import make_figure
     from astrofield.io.files import check_output_path
+    from astrofield.plotting.paper import make_figure
 
     timer = Timer()
     with guard():

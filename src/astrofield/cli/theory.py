@@ -296,7 +296,8 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str
     overrides the parameter's option.
     """
     from astrofield._validate import check_memory
-    from astrofield.theory.stability import plot_map, stability_map
+    from astrofield.plotting.stability import plot_map
+    from astrofield.theory.stability import stability_map
 
     timer = Timer()
     with guard():

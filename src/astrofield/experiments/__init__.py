@@ -1,5 +1,5 @@
 """Experiments built on the simulator and the theory: parameter sweeps, phase diagrams and the
-paper"s figures.
+data of the paper's figures (drawn by :mod:`astrofield.plotting`).
 """
 
 import lazy_loader as _lazy
@@ -10,6 +10,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     submod_attrs={
         "sweep": ["Grid", "make_grid", "run_sweep"],
         "phase": ["phase_diagram", "drift_experiment", "summarize"],
-        "figures": ["make_figure"],
+        "figures": ["figure_data"],
     },
 )

@@ -1,4 +1,8 @@
-"""Figures of simulation output.
+"""Every figure of astrofield: simulation runs (here), stability maps and Figure 2
+(:mod:`.stability`), the paper's figures (:mod:`.paper`), bumps and spectra (:mod:`.bumps`), phase
+diagrams (:mod:`.maps`), bifurcation diagrams (:mod:`.continuation`) and the applications
+(:mod:`.applications`). The computing layers import no matplotlib; files are written by the
+caller with :func:`save_figure` (atomic: a temporary file, then a rename).
 
 Library code never selects a matplotlib backend: every helper draws on Axes it is given
 (``ax=``/``axes=``) or on a new :class:`matplotlib.figure.Figure` that is not registered with
@@ -17,7 +21,14 @@ from matplotlib.figure import Figure
 from astrofield.io import atomic_write
 
 __all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "plot_indicator",
-           "save_figure", "plt", "new_figure"]
+           "plot_map", "plot_figure2", "draw_figure2", "plot_memory", "plot_memory_bold",
+           "plot_wandering", "plot_collapse", "plot_field2d", "plot_branch", "save_figure",
+           "plt", "new_figure"]
+
+
+#: Colorbar labels of the fields (all dimensionless).
+FIELD_LABELS = {"u": "u (synaptic input)", "q": "q (synaptic resource)",
+                "a": "a (astrocytic resource)"}
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
@@ -67,6 +78,8 @@ def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
     Returns
     -------
     matplotlib.figure.Figure
+        Kymographs with labelled colorbars (the fields are dimensionless; ``x`` in rad) and
+        the position trace (rad).
     """
     if "batch" in ds.dims:
         n = ds.sizes["batch"]
@@ -86,7 +99,7 @@ def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
         if name in ds:
             im = ax.pcolormesh(x, t, ds[name].values, shading="auto", cmap=cmap,
                                rasterized=True)
-            fig.colorbar(im, ax=ax)
+            fig.colorbar(im, ax=ax, label=FIELD_LABELS[name])
         ax.set(xlabel="x (rad)", ylabel="t", title=name)
     pos = ds["position"].values
     axes[3].plot(t, pos, color="k")
@@ -104,7 +117,11 @@ def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
 
 
 _LAZY = {"plot_phase": "maps", "plot_bumps": "bumps", "plot_spectrum": "bumps",
-         "plot_indicator": "bumps"}
+         "plot_indicator": "bumps", "plot_map": "stability", "plot_figure2": "stability",
+         "draw_figure2": "stability", "plot_memory": "applications",
+         "plot_memory_bold": "applications", "plot_wandering": "applications",
+         "plot_collapse": "applications", "plot_field2d": "applications",
+         "plot_branch": "continuation"}
 
 
 def __getattr__(name: str):

@@ -47,6 +47,23 @@ def plot_bumps(bumps: Sequence[Any], axes: Sequence[Any] | None = None, n: int =
     return fig
 
 
+#: Imaginary parts below this fraction of the real extent are taken as round-off.
+IMAG_ROUNDOFF = 1e-8
+
+
+def _imag_range(lam: np.ndarray) -> float | None:
+    """Half-height of a symmetric Im axis when every imaginary part is round-off, else None.
+
+    Autoscaling would stretch round-off (``|Im| ~ 1e-22``) over the whole axis; the half-height
+    is half the real extent of the zeros (at least 1e-3, 1 when there are none)."""
+    finite = lam[np.isfinite(lam)]
+    re_scale = float(max(np.ptp(finite.real), np.max(np.abs(finite.real)))) if finite.size else 0.0
+    im_scale = float(np.max(np.abs(finite.imag))) if finite.size else 0.0
+    if im_scale > IMAG_ROUNDOFF * max(re_scale, 1e-300):
+        return None
+    return max(0.5 * re_scale, 1e-3) if finite.size else 1.0
+
+
 def plot_spectrum(eigenvalues: Any, multiplicities: Any | None = None, ax: Any = None,
                   region: Sequence[float] | None = None):
     """Zeros ``lambda`` of the Evans function in the complex plane (``Re > 0``: unstable).
@@ -61,6 +78,13 @@ def plot_spectrum(eigenvalues: Any, multiplicities: Any | None = None, ax: Any =
         Axes to draw on; default a new Figure.
     region
         ``(re_min, re_max, im_min, im_max)`` of the searched rectangle, drawn as a frame.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``lambda`` in units of 1 / time. When every imaginary part is round-off (e.g. only
+        real zeros) and no ``region`` is given, the Im axis is symmetric about 0 with half
+        the real extent as half-height, instead of being scaled to the round-off.
     """
     lam = np.asarray(eigenvalues)
     if lam.ndim == 2 and lam.shape[-1] == 2:
@@ -79,7 +103,12 @@ def plot_spectrum(eigenvalues: Any, multiplicities: Any | None = None, ax: Any =
     if region is not None:
         r0, r1, i0, i1 = region
         ax.plot([r0, r1, r1, r0, r0], [i0, i0, i1, i1, i0], color="0.8", lw=0.8)
-    ax.set(xlabel="Re lambda", ylabel="Im lambda", title="zeros of E (red: Re > 0)")
+    else:
+        half = _imag_range(lam)
+        if half is not None:
+            ax.set_ylim(-half, half)
+    ax.set(xlabel="Re lambda (1 / time)", ylabel="Im lambda (1 / time)",
+           title="zeros of E (red: Re > 0)")
     return fig
 
 

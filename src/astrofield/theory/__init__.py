@@ -14,7 +14,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "evans": ["evans", "evans_dprime", "evans_zeros"],
         "fourier": ["fourier_stability", "fourier_spectrum"],
         "stability": ["stability", "boundary", "beta_star", "gamma_star", "stability_map",
-                      "plot_figure2"],
+                      "figure2_data"],
         "steady": ["steady_bump", "heaviside_bump", "Steady", "SteadyStateError"],
         "spectra": ["spectrum", "numerical_stability", "numerical_stability_grid", "Spectrum"],
         "continuation": ["continue_bumps", "numerical_boundary"],

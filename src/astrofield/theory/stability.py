@@ -25,7 +25,6 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any
 
@@ -35,7 +34,6 @@ from scipy.optimize import brentq
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
-from astrofield.io import save
 from astrofield.theory import fourier as _fourier
 from astrofield.theory.bump import bump_branches, fold, stationary_bumps
 from astrofield.theory.evans import _dprime_cauchy, count_unstable_zeros, evans_dprime
@@ -46,9 +44,7 @@ __all__ = [
     "beta_star",
     "gamma_star",
     "stability_map",
-    "write_netcdf",
-    "plot_map",
-    "plot_figure2",
+    "figure2_data",
 ]
 
 _NAMES = ("theta", "beta", "gamma", "D")
@@ -388,126 +384,74 @@ def stability_map(theta: Any = 0.1, beta: Any = 0.05, gamma: Any = 2.0, D: Any =
     return ds
 
 
-def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> None:
-    """Write ``ds`` to NetCDF atomically (:func:`astrofield.io.save`; booleans round-trip)."""
-    save(ds, path)
+def figure2_data(D: float = 0.3, gamma: float = 2.0, n: int = 400) -> xr.Dataset:
+    """Data of the paper's Figure 2 (existence and stability of bumps); no drawing.
 
-
-def plot_map(ds: xr.Dataset, fig=None, *, ax=None):
-    """Plot a 2-D map: colour ``E'(0)``, hatched where the Evans verdict is unstable; the
-    Evans boundaries (black, every change of the unstable real-zero count) and the Fourier ones
-    (red dashed). Draws on ``ax`` (or a new axes in ``fig``/a new figure); returns the figure.
-    """
-    import matplotlib.colors as mcolors
-
-    dims = list(ds["evans_dprime"].dims)
-    if len(dims) != 2:
-        raise ValueError(f"plot_map needs a 2-D map, got dims {dims}")
-    ydim, xdim = dims
-    if ax is None:
-        if fig is None:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(6, 4.5))
-        ax = fig.add_subplot(111)
-    fig = ax.figure
-    x, y = ds[xdim].values, ds[ydim].values
-    z = ds["evans_dprime"].values
-    lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-    norm = mcolors.SymLogNorm(linthresh=1e-2 * max(lim, 1e-300), vmin=-lim, vmax=lim)
-    pc = ax.pcolormesh(x, y, z, cmap="RdBu", norm=norm, shading="auto")
-    fig.colorbar(pc, ax=ax, label="E'(0)")
-    for var, style in (("evans_n_real", dict(colors="k")),
-                       ("fourier_n_real", dict(colors="r", linestyles="--"))):
-        n = np.where(ds["exists"].values, ds[var].values.astype(float), np.nan)
-        levels = np.arange(np.nanmin(n), np.nanmax(n)) + 0.5 if np.isfinite(n).any() else []
-        if len(levels):
-            ax.contour(x, y, n, levels=levels, **style)
-    ax.set_xlabel(xdim)
-    ax.set_ylabel(ydim)
-    ax.set_title("E'(0); boundaries: Evans (black), Fourier (red dashed)", fontsize=10)
-    return fig
-
-
-def plot_figure2(outdir: str | os.PathLike | None = None, fig=None, *, ax=None, D: float = 0.3,
-                 gamma: float = 2.0, n: int = 400):
-    """Existence/stability diagram (the paper's Figure 2).
-
-    (a) Bump profiles ``U, Q, A`` for ``theta = 0.03, beta = 0.3, gamma = 2`` (wide branch; the
-    profile does not depend on ``D``). (b) ``Delta`` against ``beta`` (log axis) for
-    ``theta = 0.03`` and ``0.3`` at ``gamma = 2``, ``D = 0.3``: narrow branch dashed, wide branch
-    solid where the Evans verdict is stable (no real unstable zero) and dashed where
-    drift-unstable.
+    Panel (a): profiles ``U, Q, A`` of the wide bump at ``theta = 0.03, beta = 0.3``, ``gamma``
+    (the profile does not depend on ``D``). Panel (b): half-width ``Delta`` of both branches
+    against ``beta`` for ``theta = 0.03`` and ``0.3`` with the Evans verdict of the wide branch.
+    Drawn by :func:`astrofield.plotting.plot_figure2`.
 
     Parameters
     ----------
-    ax
-        Two matplotlib axes ``(ax_a, ax_b)`` to draw on (default: a new figure, or ``fig``).
+    D
+        Astrocytic diffusion of panel (b), rad^2 per unit time (``inf`` allowed).
+    gamma
+        Replenishment rate, per unit time.
+    n
+        Points along ``beta`` (log-spaced from ``1e-3`` to the fold), at least 20.
 
     Returns
     -------
-    fig, data
-        The matplotlib Figure and an ``xr.Dataset`` with the plotted data. If ``outdir`` is
-        given, ``figure2.png`` and ``figure2.nc`` are written there.
+    xarray.Dataset
+        ``x`` (rad) with ``U, Q, A``; for each ``theta`` tag (``0p03``, ``0p3``): ``beta_<tag>``
+        (per unit time), ``Delta_wide_<tag>``, ``Delta_narrow_<tag>`` (rad),
+        ``evans_dprime_<tag>`` and ``wide_stable_<tag>``; attrs ``gamma``, ``D``.
     """
     n = check_int("n", n, 20)
     check_range("D", D, 0.0, np.inf, lo_open=True, allow_inf=True)
-    if ax is not None:
-        ax_a, ax_b = ax
-        fig = ax_a.figure
-    else:
-        if fig is None:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(10, 4))
-        ax_a, ax_b = fig.subplots(1, 2)
     bump = stationary_bumps(0.03, 0.3, gamma)[0]
     x = np.linspace(-np.pi, np.pi, 1001)
-    ax_a.plot(x, bump.U(x), label="U")
-    ax_a.plot(x, bump.Q(x), label="Q")
-    ax_a.plot(x, bump.A(x), label="A")
-    ax_a.axhline(0.03, color="gray", lw=0.5, ls=":")
-    ax_a.set_xlabel("x")
-    ax_a.set_title(rf"(a) $\theta$=0.03, $\beta$=0.3, $\gamma$={gamma:g}")
-    ax_a.legend()
     data = {"x": x, "U": ("x", bump.U(x)), "Q": ("x", bump.Q(x)), "A": ("x", bump.A(x))}
-    colors = {0.03: "C0", 0.3: "C3"}
-    for th in (0.03, 0.3):
+    for th in FIGURE2_THETAS:
         bmax = float(fold(th, gamma)[0])
         b = np.geomspace(1e-3, bmax, n)
         b[-1] = bmax
         br = bump_branches(th, b, gamma)
-        dn, dw = br["narrow"]["Delta"], br["wide"]["Delta"]
         with warnings.catch_warnings():  # the fold point itself has E'(0) = 0: no count there
             warnings.simplefilter("ignore", RuntimeWarning)
             verdict = stability(th, b, gamma, D)
-        ed = verdict["evans_dprime"]
-        stable = verdict["evans_stable"]
-        ax_b.semilogx(b, dn, "--", color=colors[th], lw=1)
-        ax_b.semilogx(b, np.where(stable, dw, np.nan), "-", color=colors[th],
-                      label=rf"$\theta$={th:g}")
-        un = ~stable
-        un[1:] |= un[:-1]  # join the dashed part to the solid one
-        ax_b.semilogx(b, np.where(un, dw, np.nan), "--", color=colors[th], lw=2)
         tag = f"{th:g}".replace(".", "p")
         data[f"beta_{tag}"] = (f"s_{tag}", b)
-        data[f"Delta_wide_{tag}"] = (f"s_{tag}", dw)
-        data[f"Delta_narrow_{tag}"] = (f"s_{tag}", dn)
-        data[f"evans_dprime_{tag}"] = (f"s_{tag}", ed)
-        data[f"wide_stable_{tag}"] = (f"s_{tag}", stable)
-    ax_b.set_xlabel(r"$\beta$")
-    ax_b.set_ylabel(r"$\Delta$")
-    ax_b.set_xlim(1e-3, None)
-    ax_b.set_title(rf"(b) $\gamma$={gamma:g}, D={D:g}: solid stable, dashed unstable")
-    ax_b.legend()
-    fig.tight_layout()
+        data[f"Delta_wide_{tag}"] = (f"s_{tag}", br["wide"]["Delta"])
+        data[f"Delta_narrow_{tag}"] = (f"s_{tag}", br["narrow"]["Delta"])
+        data[f"evans_dprime_{tag}"] = (f"s_{tag}", verdict["evans_dprime"])
+        data[f"wide_stable_{tag}"] = (f"s_{tag}", verdict["evans_stable"])
     ds = xr.Dataset(data)
     ds.attrs.update({"gamma": float(gamma), "D": float(D), "astrofield_version": __version__,
                      "panel_a": "theta=0.03, beta=0.3 wide bump",
                      "panel_b": "existence curve, wide stability from the real unstable "
                                 "zeros of E"})
-    if outdir is not None:
-        os.makedirs(outdir, exist_ok=True)
-        fig.savefig(os.path.join(outdir, "figure2.png"), dpi=120)
-        write_netcdf(ds, os.path.join(outdir, "figure2.nc"))
-    return fig, ds
+    return ds
+
+
+#: Thresholds of the two existence curves of Figure 2, panel (b).
+FIGURE2_THETAS = (0.03, 0.3)
+
+_MOVED = {"plot_map": "astrofield.plotting.plot_map",
+          "plot_figure2": "astrofield.plotting.plot_figure2"}
+
+
+def __getattr__(name: str):
+    """``write_netcdf`` (deprecated alias of :func:`astrofield.io.save`); a clear message for
+    the figure functions that moved to :mod:`astrofield.plotting` (theory draws nothing)."""
+    if name == "write_netcdf":
+        warnings.warn("astrofield.theory.stability.write_netcdf is deprecated; use "
+                      "astrofield.io.save", DeprecationWarning, stacklevel=2)
+        from astrofield.io import save
+
+        return save
+    if name in _MOVED:
+        raise AttributeError(f"{name} moved to {_MOVED[name]} (the theory layer draws no "
+                             "figures and writes no files)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
