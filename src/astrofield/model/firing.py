@@ -21,6 +21,9 @@ write :meth:`SmoothFiring.formula` once, with ``xp`` standing for numpy or ``jax
 ``"threshold_tanh"``
     ``f = tanh(s max(u - theta, 0))``: silent below threshold, saturating above (continuous,
     with a kink at ``theta``).
+``"naka_rushton"``
+    ``f = r^2 / (1 + r^2)``, ``r = s max(u - theta, 0)``: silent below threshold, saturating
+    above, smooth.
 
 Any Python callable ``u -> f(u)`` (vectorised over numpy arrays) becomes a
 :class:`FiringFunction`; see its docstring for how it is compiled and differentiated.
@@ -33,8 +36,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Firing", "Heaviside", "SmoothFiring", "Sigmoid", "ThresholdTanh", "FiringFunction",
-           "make_firing", "firing_names", "numerical_derivative"]
+__all__ = ["Firing", "Heaviside", "SmoothFiring", "Sigmoid", "ThresholdTanh", "NakaRushton",
+           "FiringFunction", "make_firing", "firing_names", "numerical_derivative"]
 
 _BUILTIN: dict[str, type[Firing]] = {}
 
@@ -229,6 +232,30 @@ class ThresholdTanh(SmoothFiring):
     def derivative(self, u, theta, steepness):
         f = self.rate(u, theta, steepness)
         return np.where(np.asarray(u) > theta, steepness * (1.0 - f * f), 0.0)
+
+
+class NakaRushton(SmoothFiring):
+    """``f(u) = r^2 / (1 + r^2)`` with ``r = s max(u - theta, 0)``: the Naka-Rushton (Hill,
+    exponent 2) rate, silent below threshold, half-saturated at ``u = theta + 1 / s``; smooth
+    (``f'`` is continuous, 0 at threshold). ``f' = 2 s r / (1 + r^2)^2`` above threshold.
+
+    Reference: Naka and Rushton, J. Physiol. 185 (1966) 536-555.
+    """
+
+    name = "naka_rushton"
+    uses_steepness = True
+
+    @staticmethod
+    def formula(xp):
+        def naka_rushton(u, theta, steepness):
+            r = steepness * xp.maximum(u - theta, 0.0)
+            return r * r / (1.0 + r * r)
+
+        return naka_rushton
+
+    def derivative(self, u, theta, steepness):
+        r = steepness * np.maximum(np.asarray(u, dtype=float) - theta, 0.0)
+        return 2.0 * steepness * r / (1.0 + r * r) ** 2
 
 
 class FiringFunction(Firing):
