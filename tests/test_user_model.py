@@ -174,3 +174,26 @@ def test_jax_refuses_an_untraceable_firing_by_reason():
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="JAX cannot trace firing = function user_sigmoid"):
             af.solve(af.Model(firing=user_sigmoid), backend="jax", **RUN)
+
+
+def test_naka_rushton_builtin_everywhere():
+    """The built-in added as one class: closed-form derivative against Ridders' differences,
+    the compiled and numpy runs agree, and the CLI accepts the name."""
+    from click.testing import CliRunner
+
+    from astrofield.cli import main
+    from astrofield.model.firing import NakaRushton
+
+    u = np.linspace(-0.3, 0.9, 25) + 0.013  # off the threshold, where f'' jumps
+    nr = NakaRushton()
+    num, _ = numerical_derivative(lambda v: nr.rate(v, 0.1, 5.0), u)
+    np.testing.assert_allclose(nr.derivative(u, 0.1, 5.0), num, rtol=0, atol=1e-10)
+    half = nr.rate(np.array([0.1 + 1 / 5.0]), 0.1, 5.0)[0]
+    assert half == pytest.approx(0.5, rel=1e-15)  # half-saturation at theta + 1/s
+    m = af.Model(firing="naka_rushton", steepness=5.0)
+    fast = af.solve(m, backend="numba", **RUN)
+    ref = af.solve(m, backend="numpy", **RUN)
+    assert abs(float(fast.drift) - float(ref.drift)) <= 1e-10
+    res = CliRunner().invoke(main, ["run", "--firing", "naka_rushton", "--steepness", "5",
+                                    "--N", "32", "--T", "2", "--dt", "0.05", "-q", "--json"])
+    assert res.exit_code == 0, res.output
