@@ -8,7 +8,7 @@ Additive noise enters the activity equation (Euler-Maruyama in :func:`astrofield
           \qquad E[dW(x,t)\, dW(y,t)] = c(x - y)\, dt,
 
 with a Gaussian correlation ``c(d) = exp(-d^2 / 2 lambda^2)`` or the ``"cosine"`` correlation
-``c(d) = cos d`` (``dW = cos x dW_1 + sin x dW_2``), see :class:`astrofield.noise.Noise`.
+``c(d) = cos d`` (``dW = cos x dW_1 + sin x dW_2``), see :class:`astrofield.model.noise.Noise`.
 
 Measurement
 -----------

@@ -4,10 +4,10 @@ Every figure is written as ``figureN.png`` and ``figureN.pdf`` together with the
 ``figureN.nc`` (NetCDF, written atomically). :func:`make_figure` dispatches on the number.
 
 * **Figure 2** - existence and stability of bumps; drawn by
-  :func:`astrofield.stability.plot_figure2`.
+  :func:`astrofield.theory.stability.plot_figure2`.
 * **Figure 5** - numerical drift and |velocity| at ``T`` over ``(D, beta)`` at ``gamma = 2``,
   ``theta = 0.1`` (``D`` in [0.001, 0.6], ``beta`` in [0.001, 0.1]) from the drift experiment
-  (:func:`astrofield.phase.phase_diagram`), with the Evans boundary ``beta*(D)`` (solid,
+  (:func:`astrofield.experiments.phase.phase_diagram`), with the Evans boundary ``beta*(D)`` (solid,
   ``E'(0) = 0``) and the Fourier-truncation boundary (dashed) on top.
 * **Figure 6** - the same over ``(gamma, beta)`` at ``D = 1`` (``gamma`` in [1, 1.6]), and a
   large-diffusion panel: |velocity| at ``D = inf`` over ``gamma`` in [1, 1.6] and ``beta`` up to
@@ -129,7 +129,7 @@ def _settings(T, N, dt, default_T):
 
 # ------------------------------------------------------------------------------ figures
 def figure2(outdir: str | os.PathLike) -> list[Path]:
-    """Figure 2 (bump existence and stability) from :func:`astrofield.stability.plot_figure2`."""
+    """Figure 2 (bump existence and stability) from :func:`astrofield.plot_figure2`."""
     fig, ds = plot_figure2(None)
     return _save_all(fig, ds, outdir, "figure2")
 

@@ -29,7 +29,7 @@ rate 1, is over) a point with a bump is
   provided the bump moves at all: if ``|v| < v_floor`` throughout ``[t_ref, T]`` the velocity
   samples are round-off and the point is stable;
 * **stable** otherwise; points past the fold (no wide bump, checked with
-  :func:`astrofield.bump.bump_branches`) get **"no bump"** and are not simulated.
+  :func:`astrofield.theory.bump.bump_branches`) get **"no bump"** and are not simulated.
 
 A stable point is misread only if ``|lambda| < max(ln(1 / persist), 2.5 ln(1 / late)) /
 (T - t_ref)`` (``1.9e-3`` at ``T = 500``) and an unstable point only if its velocity neither
@@ -566,7 +566,7 @@ def _extend_trace(time: np.ndarray, v: np.ndarray, kind: np.ndarray, t_d: np.nda
 def analytic_columns(theta: Any, beta: Any, gamma: Any, D: Any,
                      tau: float = 1.0) -> dict[str, np.ndarray]:
     """Evans ``E'(0)`` and verdict, Fourier-truncation verdict and bump existence per point
-    (:func:`astrofield.stability.stability`)."""
+    (:func:`astrofield.theory.stability.stability`)."""
     br = bump_branches(theta, beta, gamma)
     exists = np.asarray(br["wide"]["exists"], bool)
     shape = np.broadcast_shapes(exists.shape, np.shape(D))
@@ -1017,17 +1017,18 @@ def phase_diagram(
     ----------
     vary
         One or two axis specifications over ``beta, D, gamma, theta`` (see
-        :func:`astrofield.sweep.parse_axis`), e.g. ``["D=0.001:0.6:50", "beta=0.001:0.1:50"]``.
+        :func:`astrofield.experiments.sweep.parse_axis`), e.g.
+        ``["D=0.001:0.6:50", "beta=0.001:0.1:50"]``.
     theta, beta, gamma, D
         Values of the parameters that are not swept.
     T, N, dt, eps, early_stop, error_control, refine_tol
         See :func:`drift_experiment`.
     executor
-        Where the chunks run (see :func:`astrofield.sweep.run_sweep`). Default ``"threads"``:
+        Where the chunks run (see :func:`astrofield.run_sweep`). Default ``"threads"``:
         in this process, one chunk per core at a time (the fastest on one machine); ``"local"``
         or a :class:`distributed.Client` for dask, ``None`` for one chunk after the other.
     chunk_size, workers, store, resume, progress
-        See :func:`astrofield.sweep.run_sweep`.
+        See :func:`astrofield.experiments.sweep.run_sweep`.
     backend
         Time-integration backend (see :func:`astrofield.simulator.integrator.solve`;
         ``None``: default).
@@ -1163,7 +1164,7 @@ def _control_summary(ds: xr.Dataset, total: float) -> dict[str, Any]:
 
 
 def grid_of(ds: xr.Dataset) -> Grid:
-    """The :class:`~astrofield.sweep.Grid` of a phase diagram (for re-running it)."""
+    """The :class:`~astrofield.experiments.sweep.Grid` of a phase diagram (for re-running it)."""
     dims = [d for d in ds["verdict"].dims]
     fixed = {k[len("param_"):]: float(v) for k, v in ds.attrs.items()
              if k.startswith("param_")}

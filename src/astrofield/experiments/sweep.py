@@ -3,7 +3,7 @@
 The engine follows the spirit of xyzpy's ``Crop``/``Runner`` (a function evaluated over the outer
 product of parameter values, results labelled with ``xarray``), specialised to *batched*
 functions: the function receives a whole chunk of grid points at once as 1-D arrays, which is what
-makes sweeps of the batched simulator (:func:`astrofield.simulate.solve`) fast.
+makes sweeps of the batched simulator (:func:`astrofield.simulator.integrator.solve`) fast.
 
 Grid specifications
 -------------------

@@ -57,7 +57,7 @@ class Model:
     steepness
         Sigmoid steepness ``s`` (ignored for Heaviside firing).
     kernel
-        A :class:`~astrofield.kernels.Kernel` or its name; default the cosine kernel.
+        A :class:`~astrofield.model.kernels.Kernel` or its name; default the cosine kernel.
 
     Notes
     -----

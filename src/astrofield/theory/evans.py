@@ -306,7 +306,7 @@ def evans(lam: Any, theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wi
 
 
 def evans_from_bump(lam: Any, bump, D: Any) -> np.ndarray:
-    """``E(lambda)`` for a :class:`~astrofield.bump.Bump` (no re-solve of the bump)."""
+    """``E(lambda)`` for a :class:`~astrofield.theory.bump.Bump` (no re-solve of the bump)."""
     _check_D(D)
     return _evans_core(lam, bump.Delta, bump.c0, bump.beta, bump.gamma, D)[0]
 
