@@ -89,13 +89,14 @@ def _instance_attribute(cls: type, name: str) -> bool:
 
 
 def _canonical(obj: object, path: str) -> str:
-    """The path where ``obj`` is defined (and documented), else ``path``."""
+    """The path where an ``astrofield`` class or function is defined (and documented), else
+    ``path``."""
     if inspect.ismodule(obj):
         return obj.__name__
     module = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
-    if (inspect.isclass(obj) or inspect.isroutine(obj)) and module and qualname \
-            and "<" not in qualname:
+    if (inspect.isclass(obj) or inspect.isroutine(obj)) and qualname and "<" not in qualname \
+            and module and module.split(".")[0] == PACKAGE:
         return f"{module}.{qualname}"
     return path
 
@@ -295,14 +296,15 @@ def _indent(line: str) -> int:
 
 # ----------------------------------------------------------------------------- docstrings
 
-def iter_docstrings(src: Path) -> Iterator[tuple[str, str, str, Path, int]]:
-    """Every docstring of the package under ``src``: ``(module, scope, text, file, line)``.
+def iter_docstrings(package: Path) -> Iterator[tuple[str, str, str, Path, int]]:
+    """Every docstring of the package in directory ``package``: ``(module, scope, text, file,
+    line)``.
 
     Read from the source (nothing is imported): module, class and function docstrings, nested
     ones included; ``scope`` is the qualified name of the enclosing class, or ``""``.
     """
-    for path in sorted(src.rglob("*.py")):
-        parts = list(path.relative_to(src).with_suffix("").parts)
+    for path in sorted(package.rglob("*.py")):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
         module = ".".join(parts)

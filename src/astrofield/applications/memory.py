@@ -127,6 +127,9 @@ def working_memory(
         ``(x_lo, x_hi)`` arc over which the demand (cost) is integrated; ``None``: whole ring.
     seed
         Noise seed (reproducible).
+    progress
+        Show a tqdm bar of the run (``None``: only when it takes longer than about a second;
+        default not shown).
 
     Returns
     -------

@@ -223,6 +223,9 @@ def measure_wandering(
         Bootstrap resamples and interval level for ``D_eff``.
     seed
         Noise seed (all trials draw from one seeded generator: reproducible).
+    progress
+        Show a tqdm bar of the run (``None``: only when it takes longer than about a second;
+        default not shown).
 
     Returns
     -------

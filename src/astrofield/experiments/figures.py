@@ -257,9 +257,33 @@ def make_figure(number: int, outdir: str | os.PathLike, *, resolution: int = 50,
                 workers: int | None = None, progress: bool | None = None) -> list[Path]:
     """Write figure ``number`` (2, 5, 6 or 7) to ``outdir`` as PNG, PDF and NetCDF.
 
-    Returns the written paths. Figures 5 and 6 run the drift experiment on a
-    ``resolution x resolution`` grid (``T`` default 500) on ``executor``; Figure 7 one run
-    (``T`` default 200, ``N`` 256, ``dt`` 0.02).
+    Figures 5 and 6 run the drift experiment on a ``resolution x resolution`` grid (``T``
+    default 500) on ``executor``; Figure 7 one run (``T`` default 200, ``N`` 256, ``dt`` 0.02).
+
+    Parameters
+    ----------
+    number
+        The paper's figure: 2, 5, 6 or 7.
+    outdir
+        Directory the files are written to (created if missing).
+    resolution
+        Grid points per axis of Figures 5 and 6.
+    T, dt
+        Final time and time step (units of the membrane time constant; ``None``: the figure's
+        default).
+    N
+        Grid cells on the ring (``None``: the figure's default).
+    early_stop
+        Stop decided points early in Figures 5 and 6 (see
+        :func:`astrofield.experiments.phase.drift_experiment`).
+    executor, workers, progress
+        Where the chunks of Figures 5 and 6 run, how many at a time, and the progress bar (see
+        :func:`astrofield.experiments.phase.phase_diagram`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files.
     """
     if number not in FIGURES:
         raise ValueError(f"figure number = {number!r} is not one of {FIGURES}")

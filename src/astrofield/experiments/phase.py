@@ -731,10 +731,13 @@ def drift_experiment(
     Parameters
     ----------
     theta, beta, gamma, D
-        Broadcastable scalars or 1-D arrays (``D = inf`` allowed): one point per element.
+        Threshold (dimensionless), depletion and replenishment rates (per unit time) and
+        astrocytic diffusion (rad^2 per unit time; ``D = inf`` allowed); broadcastable scalars
+        or 1-D arrays, one point per element.
     T, dt, N
-        Final time (>= :data:`T_MIN`), time step (within the step-size rule of
-        :func:`astrofield.simulator.step_control.max_step`) and grid size.
+        Final time (>= :data:`T_MIN`) and time step (both in units of the membrane time
+        constant; ``dt`` within the step-size rule of
+        :func:`astrofield.simulator.step_control.max_step`) and grid size (cells on the ring).
     eps
         Shift perturbation as a fraction of the bump amplitude ``2 c0 sin Delta`` (> 0).
     early_stop
@@ -744,6 +747,8 @@ def drift_experiment(
         Spacing of the stored velocity samples used by the verdict.
     rule
         The :class:`VerdictRule` (default thresholds if ``None``).
+    tau
+        Resource time scale (in units of the membrane time constant), shared by all points.
     traces
         Also return the ``velocity_trace`` on ``(point, time)``.
     backend
@@ -1020,8 +1025,8 @@ def phase_diagram(
         :func:`astrofield.experiments.sweep.parse_axis`), e.g.
         ``["D=0.001:0.6:50", "beta=0.001:0.1:50"]``.
     theta, beta, gamma, D
-        Values of the parameters that are not swept.
-    T, N, dt, eps, early_stop, error_control, refine_tol
+        Values of the parameters that are not swept (units as in :func:`drift_experiment`).
+    T, N, dt, eps, early_stop, rule, error_control, refine_tol
         See :func:`drift_experiment`.
     executor
         Where the chunks run (see :func:`astrofield.run_sweep`). Default ``"threads"``:

@@ -133,7 +133,18 @@ class Grid:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def points(self, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
-        """Swept values of the flat points ``start:stop`` (C order) as 1-D arrays."""
+        """Swept values of the flat points ``start:stop`` (C order) as 1-D arrays.
+
+        Parameters
+        ----------
+        start, stop
+            Range of flat point indices (``stop`` default: all points).
+
+        Returns
+        -------
+        dict of numpy.ndarray
+            Axis name -> its value at each point, in the axis's own units.
+        """
         stop = self.size if stop is None else stop
         idx = np.unravel_index(np.arange(start, stop), self.shape)
         return {n: v[i] for (n, v), i in zip(self.axes.items(), idx, strict=True)}
@@ -144,9 +155,22 @@ class Grid:
         return [(s, min(s + chunk_size, self.size)) for s in range(0, self.size, chunk_size)]
 
     def balanced_chunks(self, chunk_size: int, workers: int = 1) -> list[tuple[int, int]]:
-        """Chunks of at most ``chunk_size`` consecutive points, as equal as possible, in a
-        number that is a multiple of ``workers`` (every worker gets the same number of chunks
-        and every chunk the same number of points, to within one)."""
+        """Chunks of at most ``chunk_size`` consecutive points, as equal as possible.
+
+        Parameters
+        ----------
+        chunk_size
+            Largest number of points in a chunk (>= 1).
+        workers
+            Number of workers (>= 1); the number of chunks is a multiple of it, so every worker
+            gets the same number of chunks and every chunk the same number of points, to within
+            one.
+
+        Returns
+        -------
+        list of tuple of int
+            ``(start, stop)`` flat point indices of each chunk, in order.
+        """
         chunk_size = check_int("chunk_size", chunk_size, 1)
         workers = check_int("workers", workers, 1)
         per = math.ceil(self.size / (workers * chunk_size))

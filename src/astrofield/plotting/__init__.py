@@ -22,7 +22,24 @@ __all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "plot_indica
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
                constrained_layout: bool = False, **kw: Any):
-    """``(Figure, axes)`` like :func:`matplotlib.pyplot.subplots`, without pyplot or a backend."""
+    """``(Figure, axes)`` like :func:`matplotlib.pyplot.subplots`, without pyplot or a backend.
+
+    Parameters
+    ----------
+    nrows, ncols
+        Grid of subplots.
+    figsize
+        ``(width, height)`` in inches (default: matplotlib's).
+    constrained_layout
+        Use matplotlib's constrained layout.
+    **kw
+        Passed to :meth:`matplotlib.figure.Figure.subplots` (``sharex``, ``squeeze``, ...).
+
+    Returns
+    -------
+    tuple
+        The :class:`matplotlib.figure.Figure` and its Axes (one, or an array of them).
+    """
     fig = Figure(figsize=figsize, layout="constrained" if constrained_layout else None)
     return fig, fig.subplots(nrows, ncols, **kw)
 
@@ -46,7 +63,17 @@ plt = _Figures()
 
 
 def save_figure(fig, path: str | os.PathLike, **kw) -> None:
-    """Save ``fig`` atomically (format from the file suffix; default png)."""
+    """Save ``fig`` atomically (format from the file suffix; default png).
+
+    Parameters
+    ----------
+    fig
+        The :class:`matplotlib.figure.Figure`.
+    path
+        Output file (see :func:`astrofield.io.atomic_write`).
+    **kw
+        Passed to :meth:`matplotlib.figure.Figure.savefig`; ``dpi`` defaults to 120.
+    """
     fmt = os.path.splitext(str(path))[1].lstrip(".").lower() or "png"
     dpi = kw.pop("dpi", 120)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, **kw))

@@ -152,8 +152,20 @@ def fold(theta: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
 def existence_curve(theta: Any, gamma: Any, n: int = 200) -> dict[str, np.ndarray]:
     """The existence curve sampled at ``n`` half-widths across the whole admissible interval.
 
-    Returns a dict of 1-D arrays ``Delta, beta, c0, A0, branch`` (branch ``"narrow"`` left of the
-    fold, ``"wide"`` right of it); scalar ``theta`` and ``gamma`` only.
+    Parameters
+    ----------
+    theta
+        Firing threshold (dimensionless scalar).
+    gamma
+        Synaptic replenishment rate (per unit time, scalar).
+    n
+        Number of half-widths ``Delta`` sampled.
+
+    Returns
+    -------
+    dict
+        1-D arrays ``Delta`` (rad), ``beta`` (per unit time), ``c0``, ``A0`` and ``branch``
+        (``"narrow"`` left of the fold, ``"wide"`` right of it).
     """
     th, ga = _check_theta_gamma(theta, gamma)
     if th.ndim or ga.ndim:
@@ -284,20 +296,72 @@ class Bump:
     gamma: float
 
     def U(self, x: Any, centre: float = 0.0) -> np.ndarray:
-        """Synaptic input ``U(x) = 2 c0 sin(Delta) cos(x - centre)``."""
+        """Synaptic input ``U(x) = 2 c0 sin(Delta) cos(x - centre)``.
+
+        Parameters
+        ----------
+        x
+            Positions on the ring (rad), any shape.
+        centre
+            Centre of the bump (rad).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``U`` at ``x``, same shape.
+        """
         return self.amplitude * np.cos(np.asarray(x, dtype=float) - centre)
 
     def active(self, x: Any, centre: float = 0.0) -> np.ndarray:
-        """Indicator of the active arc ``|x - centre| < Delta`` (ring distance)."""
+        """Indicator of the active arc ``|x - centre| < Delta`` (ring distance).
+
+        Parameters
+        ----------
+        x
+            Positions on the ring (rad), any shape.
+        centre
+            Centre of the bump (rad).
+
+        Returns
+        -------
+        numpy.ndarray
+            Boolean, same shape as ``x``.
+        """
         r = (np.asarray(x, dtype=float) - centre + np.pi) % (2 * np.pi) - np.pi
         return np.abs(r) < self.Delta
 
     def Q(self, x: Any, centre: float = 0.0) -> np.ndarray:
-        """Synaptic resource: ``c0`` on the active arc, 1 elsewhere."""
+        """Synaptic resource: ``c0`` on the active arc, 1 elsewhere.
+
+        Parameters
+        ----------
+        x
+            Positions on the ring (rad), any shape.
+        centre
+            Centre of the bump (rad).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``Q`` at ``x`` (dimensionless fraction), same shape.
+        """
         return np.where(self.active(x, centre), self.c0, 1.0)
 
     def A(self, x: Any, centre: float = 0.0) -> np.ndarray:
-        """Astrocytic resource, uniform ``A0``."""
+        """Astrocytic resource, uniform ``A0``.
+
+        Parameters
+        ----------
+        x
+            Positions on the ring (rad), any shape.
+        centre
+            Centre of the bump (rad).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``A0`` (dimensionless fraction) in the shape of ``x``.
+        """
         return np.full(np.shape(x), self.A0)
 
     def as_dict(self) -> dict[str, Any]:
@@ -308,8 +372,20 @@ class Bump:
 def stationary_bumps(theta: float, beta: float, gamma: float) -> list[Bump]:
     """Every stationary bump for scalar ``(theta, beta, gamma)``: wide first, then narrow.
 
-    Returns an empty list past the fold (``beta > beta_max``). At the fold both branches coincide
-    and one bump labelled ``"wide"`` is returned.
+    Parameters
+    ----------
+    theta
+        Firing threshold (dimensionless).
+    beta
+        Synaptic depletion rate (per unit time, time in units of the membrane time constant).
+    gamma
+        Synaptic replenishment rate (per unit time).
+
+    Returns
+    -------
+    list of Bump
+        Empty past the fold (``beta > beta_max``). At the fold both branches coincide and one
+        bump labelled ``"wide"`` is returned.
     """
     for name, v in (("theta", theta), ("beta", beta), ("gamma", gamma)):
         if np.ndim(v):

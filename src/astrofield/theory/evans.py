@@ -350,7 +350,23 @@ def evans_dprime(theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wide"
     The circle has radius half the distance to the nearest singularity
     (:func:`singularity_radius`), so the ``n``-point trapezoid rule converges like ``2^-n``
     (``n = 64``: rounding-limited). ``E'(0) > 0``: stable side; ``< 0``: drift-unstable.
-    Broadcasts over all parameter arrays; ``NaN`` where no bump exists.
+
+    Parameters
+    ----------
+    theta, beta, gamma, D
+        Threshold (dimensionless), depletion and replenishment rates (per unit time) and
+        astrocytic diffusion (rad^2 per unit time; ``inf`` for the well-mixed limit), broadcast
+        together.
+    branch
+        Bump branch, ``"wide"`` (default) or ``"narrow"``.
+    n
+        Number of trapezoid nodes on the circle, at least 8.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``E'(0)`` (per unit time, since ``E ~ lambda^2``), broadcast over all parameter arrays;
+        ``NaN`` where no bump exists.
     """
     n = check_int("n", n, 8)
     D = _check_D(D)
@@ -459,10 +475,14 @@ def evans_zeros(theta: float, beta: float, gamma: float, D: float,
     Parameters
     ----------
     theta, beta, gamma, D
-        Scalars; ``D = inf`` allowed.
+        Scalars: threshold (dimensionless), depletion and replenishment rates (per unit time)
+        and astrocytic diffusion (rad^2 per unit time); ``D = inf`` allowed.
     region
-        ``(re_min, re_max, im_min, im_max)``; default :func:`default_region`. For finite ``D`` it
-        must not contain ``-(beta + gamma A0)``, where zeros and poles accumulate.
+        ``(re_min, re_max, im_min, im_max)`` in the ``lambda`` plane (per unit time); default
+        :func:`default_region`. For finite ``D`` it must not contain ``-(beta + gamma A0)``,
+        where zeros and poles accumulate.
+    branch
+        Bump branch, ``"wide"`` (default) or ``"narrow"``.
     tol
         Newton step tolerance (relative).
     max_depth

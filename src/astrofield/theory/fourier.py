@@ -120,6 +120,15 @@ def fourier_spectrum(theta: Any, beta: Any, gamma: Any, D: Any,
                      branch: str = "wide") -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues of ``Z`` and the shift-mode mask.
 
+    Parameters
+    ----------
+    theta, beta, gamma, D
+        Threshold (dimensionless), depletion and replenishment rates (per unit time) and
+        astrocytic diffusion (rad^2 per unit time; ``inf`` for the well-mixed limit), broadcast
+        together.
+    branch
+        Bump branch, ``"wide"`` (default) or ``"narrow"``.
+
     Returns
     -------
     eigenvalues, kept
@@ -154,6 +163,15 @@ def fourier_dprime(theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wid
 def fourier_stability(theta: Any, beta: Any, gamma: Any, D: Any,
                       branch: str = "wide") -> dict[str, np.ndarray]:
     """Fourier-truncation verdict (vectorised).
+
+    Parameters
+    ----------
+    theta, beta, gamma, D
+        Threshold (dimensionless), depletion and replenishment rates (per unit time) and
+        astrocytic diffusion (rad^2 per unit time; ``inf`` for the well-mixed limit), broadcast
+        together.
+    branch
+        Bump branch, ``"wide"`` (default) or ``"narrow"``.
 
     Returns
     -------

@@ -254,9 +254,12 @@ def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float 
     ----------
     vary
         ``"beta"`` (``gamma`` fixed) or ``"gamma"`` (``beta`` fixed).
+    *legacy
+        Deprecated positional ``theta, D`` (the old form ``boundary(vary, theta, D, ...)``).
     theta, beta, gamma, D, tau
-        Keyword-only, in this order; the varied one of ``beta``/``gamma`` is left out.
-        (The old positional form ``boundary(vary, theta, D, ...)`` still works.)
+        Threshold (dimensionless), depletion and replenishment rates (per unit time),
+        astrocytic diffusion (rad^2 per unit time) and resource time scale. Keyword-only, in
+        this order; the varied one of ``beta``/``gamma`` is left out.
     lo, hi
         Search interval. ``beta`` in ``[1e-10, beta_max)`` (default: all of it), ``gamma`` in
         ``(gamma_min, 1e6]`` (default ``(gamma_min, 20)``; ``gamma_min`` is where the bump is
@@ -265,6 +268,8 @@ def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float 
         ``"evans"`` (zeros of ``E``) or ``"fourier"`` (eigenvalues of the 6 x 6 truncation).
     n_scan
         Points of the log-spaced scan that brackets the crossings.
+    xtol
+        Absolute tolerance of the located crossings (units of the varied rate, per unit time).
 
     Returns
     -------
@@ -309,15 +314,58 @@ def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float 
 
 def beta_star(theta: float, gamma: float, D: float, *, tau: float = 1.0,
               method: str = "evans", **kw) -> np.ndarray:
-    """Every stability boundary ``beta*`` along ``beta`` at fixed ``gamma, D`` (ascending array;
-    empty if the wide bump keeps its verdict up to the fold). See :func:`boundary`."""
+    """Every stability boundary ``beta*`` along ``beta`` at fixed ``gamma, D``.
+
+    Parameters
+    ----------
+    theta
+        Firing threshold (dimensionless).
+    gamma
+        Synaptic replenishment rate (per unit time).
+    D
+        Astrocytic diffusion (rad^2 per unit time; ``inf`` allowed).
+    tau
+        Resource time scale (in units of the membrane time constant); see
+        :func:`astrofield.theory.stability.stability`.
+    method
+        ``"evans"`` (zeros of ``E``) or ``"fourier"`` (eigenvalues of the 6 x 6 truncation).
+    **kw
+        Passed to :func:`boundary` (``lo``, ``hi``, ``n_scan``, ``xtol``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The crossings ``beta*`` (per unit time), ascending; empty if the wide bump keeps its
+        verdict up to the fold.
+    """
     return boundary("beta", theta=theta, gamma=gamma, D=D, tau=tau, method=method, **kw)
 
 
 def gamma_star(theta: float, beta: float, D: float, *, tau: float = 1.0,
                method: str = "evans", **kw) -> np.ndarray:
-    """Every stability boundary ``gamma*`` along ``gamma`` at fixed ``beta, D`` (ascending
-    array). See :func:`boundary`."""
+    """Every stability boundary ``gamma*`` along ``gamma`` at fixed ``beta, D``.
+
+    Parameters
+    ----------
+    theta
+        Firing threshold (dimensionless).
+    beta
+        Synaptic depletion rate (per unit time).
+    D
+        Astrocytic diffusion (rad^2 per unit time; ``inf`` allowed).
+    tau
+        Resource time scale (in units of the membrane time constant); see
+        :func:`astrofield.theory.stability.stability`.
+    method
+        ``"evans"`` (zeros of ``E``) or ``"fourier"`` (eigenvalues of the 6 x 6 truncation).
+    **kw
+        Passed to :func:`boundary` (``lo``, ``hi``, ``n_scan``, ``xtol``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The crossings ``gamma*`` (per unit time), ascending.
+    """
     return boundary("gamma", theta=theta, beta=beta, D=D, tau=tau, method=method, **kw)
 
 
@@ -441,8 +489,19 @@ def plot_figure2(outdir: str | os.PathLike | None = None, fig=None, *, ax=None, 
 
     Parameters
     ----------
+    outdir
+        Directory to write ``figure2.png`` and ``figure2.nc`` to (default: nothing written).
+    fig
+        A :class:`matplotlib.figure.Figure` to draw on (default: a new one, 10 x 4 inches).
     ax
         Two matplotlib axes ``(ax_a, ax_b)`` to draw on (default: a new figure, or ``fig``).
+    D
+        Astrocytic diffusion of the verdicts in panel (b) (rad^2 per unit time; ``inf``
+        allowed).
+    gamma
+        Synaptic replenishment rate (per unit time) of both panels.
+    n
+        Number of half-widths per existence curve in panel (b), at least 20.
 
     Returns
     -------
