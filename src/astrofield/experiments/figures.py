@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -41,6 +41,11 @@ from astrofield.model.definition import Model
 from astrofield.simulator.integrator import solve
 from astrofield.theory.bump import fold
 from astrofield.theory.stability import boundary, plot_figure2
+
+if TYPE_CHECKING:  # annotations only
+    import concurrent.futures as cf
+
+    from distributed import Client
 
 __all__ = ["make_figure", "figure2", "figure5", "figure6", "figure7", "boundary_curve",
            "boundary_curves", "FIGURES", "LARGE_D"]
@@ -136,7 +141,7 @@ def figure2(outdir: str | os.PathLike) -> list[Path]:
 
 def figure5(outdir: str | os.PathLike, *, resolution: int = 50, T: float | None = None,
             N: int | None = None, dt: float | None = None, early_stop: bool = False,
-            executor: Any = "threads", workers: int | None = None,
+            executor: str | cf.Executor | Client | None = "threads", workers: int | None = None,
             progress: bool | None = None) -> list[Path]:
     """Figure 5: drift and |velocity| over ``(D, beta)`` at ``gamma = 2``, ``theta = 0.1``."""
     n = check_int("resolution", resolution, 2)
@@ -165,7 +170,7 @@ def figure5(outdir: str | os.PathLike, *, resolution: int = 50, T: float | None 
 
 def figure6(outdir: str | os.PathLike, *, resolution: int = 50, T: float | None = None,
             N: int | None = None, dt: float | None = None, early_stop: bool = False,
-            executor: Any = "threads", workers: int | None = None,
+            executor: str | cf.Executor | Client | None = "threads", workers: int | None = None,
             progress: bool | None = None) -> list[Path]:
     """Figure 6: ``(gamma, beta)`` maps at ``D = 1`` and the large-``D`` panel (``D = inf``)."""
     n = check_int("resolution", resolution, 2)
@@ -253,7 +258,7 @@ def figure7(outdir: str | os.PathLike, *, T: float | None = None, N: int | None 
 
 def make_figure(number: int, outdir: str | os.PathLike, *, resolution: int = 50,
                 T: float | None = None, N: int | None = None, dt: float | None = None,
-                early_stop: bool = False, executor: Any = "threads",
+                early_stop: bool = False, executor: str | cf.Executor | Client | None = "threads",
                 workers: int | None = None, progress: bool | None = None) -> list[Path]:
     """Write figure ``number`` (2, 5, 6 or 7) to ``outdir`` as PNG, PDF and NetCDF.
 

@@ -131,14 +131,16 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
@@ -148,6 +150,11 @@ from astrofield.simulator.integrator import SCHEME, solve
 from astrofield.simulator.step_control import NonFiniteWarning, resolve_dt
 from astrofield.theory.bump import bump_branches
 from astrofield.theory.stability import stability
+
+if TYPE_CHECKING:  # annotations only
+    import concurrent.futures as cf
+
+    from distributed import Client
 
 __all__ = [
     "VERDICTS",
@@ -563,7 +570,7 @@ def _extend_trace(time: np.ndarray, v: np.ndarray, kind: np.ndarray, t_d: np.nda
 
 
 # ----------------------------------------------------------------------------- analytic
-def analytic_columns(theta: Any, beta: Any, gamma: Any, D: Any,
+def analytic_columns(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
                      tau: float = 1.0) -> dict[str, np.ndarray]:
     """Evans ``E'(0)`` and verdict, Fourier-truncation verdict and bump existence per point
     (:func:`astrofield.theory.stability.stability`)."""
@@ -708,10 +715,10 @@ def _combine(res: dict[str, Any], fine: dict[str, Any], coarse: dict[str, Any],
 
 # ----------------------------------------------------------------------------- experiment
 def drift_experiment(
-    theta: Any = 0.1,
-    beta: Any = 0.05,
-    gamma: Any = 2.0,
-    D: Any = 1.0,
+    theta: ArrayLike = 0.1,
+    beta: ArrayLike = 0.05,
+    gamma: ArrayLike = 2.0,
+    D: ArrayLike = 1.0,
     *,
     T: float = DEFAULTS["T"],
     N: int = DEFAULTS["N"],
@@ -994,7 +1001,7 @@ def _chunk(theta=0.1, beta=0.05, gamma=2.0, D=1.0, **opts: Any) -> xr.Dataset:
 
 # ----------------------------------------------------------------------------- phase map
 def phase_diagram(
-    vary: Iterable[str | tuple[str, Any]],
+    vary: Iterable[str | tuple[str, ArrayLike]],
     *,
     theta: float = 0.1,
     beta: float = 0.05,
@@ -1006,9 +1013,9 @@ def phase_diagram(
     eps: float = DEFAULTS["eps"],
     early_stop: bool = True,
     chunk_size: int = DEFAULTS["chunk_size"],
-    executor: Any = "threads",
+    executor: str | cf.Executor | Client | None = "threads",
     workers: int | None = None,
-    store: Any = None,
+    store: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool | None = None,
     rule: VerdictRule | None = None,

@@ -74,7 +74,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -84,6 +84,10 @@ from astrofield._validate import SWEEP_RANGES, check_int, check_range, parse_axi
 from astrofield._version import __version__
 from astrofield.io import atomic_write, load, save
 from astrofield.io.jsonio import json_number as _jfloat
+
+if TYPE_CHECKING:  # annotations only: dask is imported where it is used
+    from distributed import Client
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "Grid",
@@ -185,8 +189,8 @@ class Grid:
 
 
 def make_grid(
-    vary: Iterable[str | tuple[str, Any]],
-    fixed: Mapping[str, Any] | None = None,
+    vary: Iterable[str | tuple[str, ArrayLike]],
+    fixed: Mapping[str, float] | None = None,
     *,
     limits: Mapping[str, tuple] | None = None,
     max_dims: int | None = None,
@@ -510,9 +514,9 @@ class _Runner:
 
 
 def run_sweep(
-    func: Callable[..., Any],
+    func: Callable[..., xr.Dataset | Mapping[str, ArrayLike]],
     grid: Grid,
-    executor: Any = None,
+    executor: str | cf.Executor | Client | None = None,
     chunk_size: int = 128,
     store: str | os.PathLike | None = None,
     resume: bool = False,

@@ -8,10 +8,12 @@ pyplot (so no global state, no open-figure leaks, and it works without a display
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from astrofield.io import atomic_write
@@ -79,7 +81,7 @@ def save_figure(fig, path: str | os.PathLike, **kw) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, **kw))
 
 
-def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
+def plot_run(ds: xr.Dataset, member: int = 0, axes: Sequence[Axes] | None = None):
     """Kymographs of ``u``, ``q``, ``a`` (x against time) and the bump position trace.
 
     Parameters

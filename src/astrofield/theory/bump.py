@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from astrofield._validate import check_int, check_range
 
@@ -60,17 +61,17 @@ BRANCHES = ("wide", "narrow")
 _BISECT_ITERS = 80
 
 
-def _check_theta_gamma(theta: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
+def _check_theta_gamma(theta: ArrayLike, gamma: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     th = check_range("theta", theta, 0.0, 1.0, lo_open=True, hi_open=True)
     ga = check_range("gamma", gamma, 0.0, np.inf, lo_open=True, hi_open=True)
     return th, ga
 
 
-def _check_beta(beta: Any) -> np.ndarray:
+def _check_beta(beta: ArrayLike) -> np.ndarray:
     return check_range("beta", beta, 0.0, np.inf, hi_open=True)
 
 
-def delta_limits(theta: Any) -> tuple[np.ndarray, np.ndarray]:
+def delta_limits(theta: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Interval of half-widths on the existence curve: ``(asin(theta)/2, pi/2 - asin(theta)/2)``.
 
     At both ends ``c0 = 1`` and ``beta = 0`` (the Amari bumps without depression).
@@ -80,7 +81,7 @@ def delta_limits(theta: Any) -> tuple[np.ndarray, np.ndarray]:
     return lo, 0.5 * np.pi - lo
 
 
-def c0_of_delta(Delta: Any, theta: Any) -> np.ndarray:
+def c0_of_delta(Delta: ArrayLike, theta: ArrayLike) -> np.ndarray:
     """Resource inside the bump from the threshold condition, ``c0 = theta / sin(2 Delta)``."""
     return np.asarray(theta, dtype=float) / np.sin(2.0 * np.asarray(Delta, dtype=float))
 
@@ -91,7 +92,7 @@ def _beta_of_delta_unit(Delta: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return Delta * (s - theta) ** 2 / (np.pi * s * theta)
 
 
-def beta_of_delta(Delta: Any, theta: Any, gamma: Any) -> np.ndarray:
+def beta_of_delta(Delta: ArrayLike, theta: ArrayLike, gamma: ArrayLike) -> np.ndarray:
     """Existence curve ``beta(Delta) = gamma Delta (1 - c0)^2 / (pi c0)``, ``c0 = theta/sin2D``.
 
     ``Delta`` outside :func:`delta_limits` gives ``NaN``.
@@ -129,7 +130,7 @@ def _fold_delta_unit(theta: np.ndarray) -> np.ndarray:
     return _bisect(g, np.full_like(theta, 0.25 * np.pi), hi)
 
 
-def fold(theta: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
+def fold(theta: ArrayLike, gamma: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Fold (saddle-node) of the bump branches.
 
     Parameters
@@ -149,7 +150,7 @@ def fold(theta: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
     return ga * _beta_of_delta_unit(d, th), d
 
 
-def existence_curve(theta: Any, gamma: Any, n: int = 200) -> dict[str, np.ndarray]:
+def existence_curve(theta: ArrayLike, gamma: ArrayLike, n: int = 200) -> dict[str, np.ndarray]:
     """The existence curve sampled at ``n`` half-widths across the whole admissible interval.
 
     Parameters
@@ -187,7 +188,8 @@ def existence_curve(theta: Any, gamma: Any, n: int = 200) -> dict[str, np.ndarra
     }
 
 
-def bump_quantities(Delta: Any, theta: Any, beta: Any, gamma: Any) -> dict[str, np.ndarray]:
+def bump_quantities(Delta: ArrayLike, theta: ArrayLike, beta: ArrayLike,
+                    gamma: ArrayLike) -> dict[str, np.ndarray]:
     """Derived bump quantities for half-widths on the existence curve (no validation).
 
     ``c0`` uses the closed form
@@ -216,7 +218,7 @@ def bump_quantities(Delta: Any, theta: Any, beta: Any, gamma: Any) -> dict[str, 
         }
 
 
-def bump_branches(theta: Any, beta: Any, gamma: Any) -> dict[str, Any]:
+def bump_branches(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike) -> dict[str, Any]:
     """Both bump branches for broadcastable parameter arrays.
 
     Parameters
@@ -295,7 +297,7 @@ class Bump:
     beta: float
     gamma: float
 
-    def U(self, x: Any, centre: float = 0.0) -> np.ndarray:
+    def U(self, x: ArrayLike, centre: float = 0.0) -> np.ndarray:
         """Synaptic input ``U(x) = 2 c0 sin(Delta) cos(x - centre)``.
 
         Parameters
@@ -312,7 +314,7 @@ class Bump:
         """
         return self.amplitude * np.cos(np.asarray(x, dtype=float) - centre)
 
-    def active(self, x: Any, centre: float = 0.0) -> np.ndarray:
+    def active(self, x: ArrayLike, centre: float = 0.0) -> np.ndarray:
         """Indicator of the active arc ``|x - centre| < Delta`` (ring distance).
 
         Parameters
@@ -330,7 +332,7 @@ class Bump:
         r = (np.asarray(x, dtype=float) - centre + np.pi) % (2 * np.pi) - np.pi
         return np.abs(r) < self.Delta
 
-    def Q(self, x: Any, centre: float = 0.0) -> np.ndarray:
+    def Q(self, x: ArrayLike, centre: float = 0.0) -> np.ndarray:
         """Synaptic resource: ``c0`` on the active arc, 1 elsewhere.
 
         Parameters
@@ -347,7 +349,7 @@ class Bump:
         """
         return np.where(self.active(x, centre), self.c0, 1.0)
 
-    def A(self, x: Any, centre: float = 0.0) -> np.ndarray:
+    def A(self, x: ArrayLike, centre: float = 0.0) -> np.ndarray:
         """Astrocytic resource, uniform ``A0``.
 
         Parameters

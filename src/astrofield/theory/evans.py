@@ -62,12 +62,12 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from astrofield._validate import check_int, check_range
-from astrofield.theory.bump import bump_branches
+from astrofield.theory.bump import Bump, bump_branches
 
 __all__ = [
     "evans",
@@ -280,7 +280,8 @@ def _check_D(D):
     return check_range("D", D, 0.0, np.inf, lo_open=True, allow_inf=True)
 
 
-def evans(lam: Any, theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wide") -> np.ndarray:
+def evans(lam: ArrayLike, theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
+          branch: str = "wide") -> np.ndarray:
     """Evans function ``E(lambda)`` for shift perturbations of a stationary bump.
 
     Parameters
@@ -305,7 +306,7 @@ def evans(lam: Any, theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wi
     return _evans_core(lam, Delta, c0, be, ga, D)[0]
 
 
-def evans_from_bump(lam: Any, bump, D: Any) -> np.ndarray:
+def evans_from_bump(lam: ArrayLike, bump: Bump, D: ArrayLike) -> np.ndarray:
     """``E(lambda)`` for a :class:`~astrofield.theory.bump.Bump` (no re-solve of the bump)."""
     _check_D(D)
     return _evans_core(lam, bump.Delta, bump.c0, bump.beta, bump.gamma, D)[0]
@@ -343,8 +344,8 @@ def _dprime_cauchy(Delta, c0, beta, gamma, D, n: int = 64):
     return np.real(np.mean(E / z, axis=-1)) / r
 
 
-def evans_dprime(theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wide",
-                 n: int = 64) -> np.ndarray:
+def evans_dprime(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
+                 branch: str = "wide", n: int = 64) -> np.ndarray:
     """``E'(0)`` by the Cauchy integral ``(1/2 pi i) ∮ E(lambda) / lambda^2 d lambda``.
 
     The circle has radius half the distance to the nearest singularity
@@ -375,7 +376,7 @@ def evans_dprime(theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wide"
     return _dprime_cauchy(Delta, c0, be, ga, D, n)
 
 
-def evans_dprime_complex_step(theta: Any, beta: Any, gamma: Any, D: Any,
+def evans_dprime_complex_step(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
                               branch: str = "wide", h: float = 1e-9) -> np.ndarray:
     """``E'(0) ~ Im E(i h r) / (h r)`` (complex step; ``E`` is real on the real axis).
 

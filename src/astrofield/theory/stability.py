@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
 from astrofield._validate import check_int, check_range
@@ -122,8 +122,8 @@ def _evaluate(theta, beta, gamma, D, branch="wide") -> dict[str, np.ndarray]:
             "fourier_max_real": fmr, "fourier_dprime": fdp, "disagree": ex & (es != fs)}
 
 
-def stability(theta: Any, beta: Any, gamma: Any, D: Any, *, tau: float = 1.0,
-              branch: str = "wide") -> dict[str, np.ndarray]:
+def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike, *,
+              tau: float = 1.0, branch: str = "wide") -> dict[str, np.ndarray]:
     """Drift-stability verdicts for broadcastable parameter arrays (``D = inf`` allowed).
 
     Parameters
@@ -373,8 +373,8 @@ def gamma_star(theta: float, beta: float, D: float, *, tau: float = 1.0,
 # phase maps
 # --------------------------------------------------------------------------------------------
 
-def stability_map(theta: Any = 0.1, beta: Any = 0.05, gamma: Any = 2.0, D: Any = 1.0,
-                  branch: str = "wide") -> xr.Dataset:
+def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLike = 2.0,
+                  D: ArrayLike = 1.0, branch: str = "wide") -> xr.Dataset:
     """Analytic phase map over every parameter given as a 1-D array (outer product).
 
     Parameters
