@@ -152,12 +152,3 @@ def test_readme_relative_links_exist():
     missing = [link for link in local if not (ROOT / link).exists()]
     assert not missing, f"README links to missing files: {missing}"
 
-
-def test_hook_renders_sphinx_roles():
-    sys.path.insert(0, str(ROOT))
-    try:
-        from mkdocs_hooks import render_roles
-    finally:
-        sys.path.remove(str(ROOT))
-    html = "see :func:<code>astrofield.solve</code> and :class:<code>~astrofield.model.Model</code>"
-    assert render_roles(html) == "see <code>astrofield.solve</code> and <code>Model</code>"

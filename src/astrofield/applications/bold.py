@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 
 from astrofield._validate import as_time_series, check_range, time_last
 from astrofield._version import __version__
@@ -259,7 +260,7 @@ def _batch_dims(shape: tuple[int, ...]) -> list[str]:
 
 
 def balloon_windkessel(
-    drive: Any,
+    drive: ArrayLike,
     dt: float,
     params: BalloonParams | str | None = None,
     *,
@@ -382,7 +383,7 @@ def _balloon_dataset(out: np.ndarray, z: np.ndarray, dt: float, n_sub: int, p: B
     )
 
 
-def _as_drive(drive: Any) -> np.ndarray:
+def _as_drive(drive: ArrayLike) -> np.ndarray:
     if isinstance(drive, xr.DataArray):
         if "time" in drive.dims:
             drive = drive.transpose(..., "time")
@@ -391,7 +392,7 @@ def _as_drive(drive: Any) -> np.ndarray:
     return z
 
 
-def resample_to_tr(t: Any, y: Any, tr: float) -> tuple[np.ndarray, np.ndarray]:
+def resample_to_tr(t: ArrayLike, y: ArrayLike, tr: float) -> tuple[np.ndarray, np.ndarray]:
     r"""Average a time series over consecutive scan windows of length ``TR``.
 
     Window ``k`` is ``[t_0 + k TR, t_0 + (k + 1) TR)``; its value is the exact mean of the
@@ -447,7 +448,7 @@ def resample_to_tr(t: Any, y: Any, tr: float) -> tuple[np.ndarray, np.ndarray]:
     return t_tr, y_tr
 
 
-def hrf_features(t: Any, y: Any) -> dict[str, np.ndarray]:
+def hrf_features(t: ArrayLike, y: ArrayLike) -> dict[str, np.ndarray]:
     """Shape descriptors of a (positive) haemodynamic response ``y(t)``.
 
     Parameters
@@ -545,7 +546,7 @@ def impulse_response(
 
 
 def bold_from_demand(
-    demand: Any,
+    demand: ArrayLike,
     dt_model: float | None = None,
     *,
     seconds_per_unit: float,
@@ -642,7 +643,7 @@ def bold_from_demand(
     return ds
 
 
-def _demand_series(demand: Any, dt_model: float | None):
+def _demand_series(demand: ArrayLike, dt_model: float | None):
     """Step 1 of :func:`bold_from_demand`: the demand as an array, its step and time origin.
 
     Returns ``(values, dt_model, t0_model, dims, coords)``; ``dims``/``coords`` are the

@@ -16,7 +16,7 @@ Protocol (:func:`ramp_collapse`)
   model through ``solve(schedule={"beta": ...})``, each step using the value at its midpoint).
   Optionally a uniform drive ``I(t)`` is ramped the same way (callable
   stimulus).
-* Weak additive noise (:class:`~astrofield.noise.Noise`, seeded) makes fluctuations to measure.
+* Weak additive noise (:class:`~astrofield.Noise`, seeded) makes fluctuations to measure.
 * Every ``record_every`` steps record the bump amplitude (first-mode amplitude of ``u``), the
   peak ``u``, the active width, the minimum and mean synaptic resource ``q`` and the demand.
 * The **collapse time** ``t_c`` is the first sample with ``max u < theta`` (no active region).

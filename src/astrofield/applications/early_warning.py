@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 from scipy.ndimage import gaussian_filter1d
 from scipy.stats import kendalltau
 
@@ -65,7 +66,7 @@ WINDOW_UNITS = ("time", "samples", "fraction")
 
 # --------------------------------------------------------------------------- input handling
 
-def _as_time(t: Any, n: int) -> np.ndarray:
+def _as_time(t: ArrayLike, n: int) -> np.ndarray:
     tt = np.asarray(t, dtype=float)
     if tt.ndim != 1 or tt.size != n:
         raise ValueError(f"t must be 1-D with the length of the time axis ({n}), got shape "
@@ -163,7 +164,7 @@ def _pad_front(values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def rolling_mean(x: Any, window: int) -> np.ndarray:
+def rolling_mean(x: ArrayLike, window: int) -> np.ndarray:
     r"""Trailing rolling mean :math:`\bar x_i = \frac1w \sum_{j=i-w+1}^{i} x_j`.
 
     Parameters
@@ -184,7 +185,7 @@ def rolling_mean(x: Any, window: int) -> np.ndarray:
     return _pad_front(mean, x.shape[-1])
 
 
-def rolling_variance(x: Any, window: int, *, ddof: int = 0) -> np.ndarray:
+def rolling_variance(x: ArrayLike, window: int, *, ddof: int = 0) -> np.ndarray:
     r"""Trailing rolling variance :math:`\frac{1}{w - \mathrm{ddof}} \sum (x_j - \bar x)^2`.
 
     Parameters
@@ -208,7 +209,7 @@ def rolling_variance(x: Any, window: int, *, ddof: int = 0) -> np.ndarray:
     return _pad_front(caa / (w - ddof), x.shape[-1])
 
 
-def rolling_ac1(x: Any, window: int) -> np.ndarray:
+def rolling_ac1(x: ArrayLike, window: int) -> np.ndarray:
     r"""Trailing rolling lag-1 autocorrelation.
 
     Within each window of ``w`` samples the ``w - 1`` consecutive pairs ``(x_j, x_{j+1})`` are
@@ -245,7 +246,7 @@ def rolling_ac1(x: Any, window: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- detrending
 
-def gaussian_smooth(x: Any, bandwidth: float) -> np.ndarray:
+def gaussian_smooth(x: ArrayLike, bandwidth: float) -> np.ndarray:
     r"""Gaussian kernel (Nadaraya-Watson) smoother along the last axis.
 
     .. math:: \hat x_i = \frac{\sum_j K(i - j) x_j}{\sum_j K(i - j)},\qquad
@@ -269,7 +270,7 @@ def gaussian_smooth(x: Any, bandwidth: float) -> np.ndarray:
     return num / den
 
 
-def detrend(x: Any, method: str = "gaussian", bandwidth: float | None = None
+def detrend(x: ArrayLike, method: str = "gaussian", bandwidth: float | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
     """Split a series into a slow trend and the residual fluctuations.
 
@@ -305,7 +306,7 @@ def detrend(x: Any, method: str = "gaussian", bandwidth: float | None = None
 
 # --------------------------------------------------------------------------- trend statistics
 
-def kendall_trend(t: Any, indicator: Any, *, start: float | None = None,
+def kendall_trend(t: ArrayLike, indicator: ArrayLike, *, start: float | None = None,
                   stop: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""Kendall rank correlation ``tau`` between time and an indicator (trend statistic).
 
@@ -348,7 +349,7 @@ def kendall_trend(t: Any, indicator: Any, *, start: float | None = None,
     return tau, pval
 
 
-def minimum_over_time(t: Any, x: Any) -> tuple[np.ndarray, np.ndarray]:
+def minimum_over_time(t: ArrayLike, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Minimum of a (resource) series over time and the first time it is attained.
 
     Parameters
@@ -369,7 +370,7 @@ def minimum_over_time(t: Any, x: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(x, i[..., None], -1)[..., 0], tt[i]
 
 
-def time_to_depletion(t: Any, x: Any, threshold: float, *, interpolate: bool = True
+def time_to_depletion(t: ArrayLike, x: ArrayLike, threshold: float, *, interpolate: bool = True
                       ) -> np.ndarray:
     r"""First time a resource series falls below ``threshold``; NaN if it never does.
 
@@ -414,8 +415,8 @@ def time_to_depletion(t: Any, x: Any, threshold: float, *, interpolate: bool = T
 # --------------------------------------------------------------------------- all at once
 
 def early_warning_indicators(
-    t: Any,
-    x: Any = None,
+    t: ArrayLike,
+    x: ArrayLike = None,
     window: float | None = None,
     *,
     window_unit: str = "time",
@@ -493,7 +494,8 @@ def early_warning_indicators(
     return ds
 
 
-def _series_input(t: Any, x: Any) -> tuple[np.ndarray, np.ndarray, list[str] | None, dict]:
+def _series_input(t: ArrayLike, x: ArrayLike) -> tuple[np.ndarray, np.ndarray, list[str] | None,
+                  dict]:
     """Step 1: times and values of the series (a DataArray keeps its dims and coordinates)."""
     dims: list[str] | None = None
     coords: dict[str, Any] = {}

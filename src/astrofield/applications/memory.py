@@ -17,7 +17,7 @@ the remembered position is read out at ``T = t_cue + delay``:
   per-step :class:`~astrofield.trackers.DemandTracker` samples), and the part spent during the
   delay.
 
-All trials and parameter sets run as one batch of :func:`astrofield.simulate.solve`: the batch is
+All trials and parameter sets run as one batch of :func:`astrofield.solve`: the batch is
 ``(parameter set) x (cue position) x (repeat)``, the per-trial cue positions enter through a
 callable stimulus returning a ``(B, N)`` array, and noise (if any) is drawn independently for
 every member from one seeded generator.
@@ -116,7 +116,7 @@ def working_memory(
     delay
         Delay after the cue; the read-out is at ``T = cue_duration + delay``.
     noise
-        Optional additive noise (:class:`~astrofield.noise.Noise`); ``seed`` overrides its seed.
+        Optional additive noise (:class:`~astrofield.Noise`); ``seed`` overrides its seed.
     N, dt
         Grid points and time step; ``T`` must be a whole number of steps.
     record_every
@@ -125,6 +125,9 @@ def working_memory(
         ``(x_lo, x_hi)`` arc over which the demand (cost) is integrated; ``None``: whole ring.
     seed
         Noise seed (reproducible).
+    progress
+        Show a tqdm bar of the run (``None``: only when it takes longer than about a second;
+        default not shown).
 
     Returns
     -------
@@ -297,7 +300,7 @@ def memory_bold(
 
     The metabolic demand ``m(t) = ∫_region beta q f(u) dx`` of the trial (a
     :class:`~astrofield.trackers.DemandTracker` over ``region``) drives the Balloon-Windkessel
-    model through :func:`astrofield.bold.bold_from_demand` (vasodilatory signal
+    model through :func:`astrofield.applications.bold.bold_from_demand` (vasodilatory signal
     ``z = gain (m - m_rest)``; Friston et al. 2000, Stephan et al. 2007).
 
     Parameters

@@ -8,7 +8,7 @@ Additive noise enters the activity equation (Euler-Maruyama in :func:`astrofield
           \qquad E[dW(x,t)\, dW(y,t)] = c(x - y)\, dt,
 
 with a Gaussian correlation ``c(d) = exp(-d^2 / 2 lambda^2)`` or the ``"cosine"`` correlation
-``c(d) = cos d`` (``dW = cos x dW_1 + sin x dW_2``), see :class:`astrofield.noise.Noise`.
+``c(d) = cos d`` (``dW = cos x dW_1 + sin x dW_2``), see :class:`astrofield.model.noise.Noise`.
 
 Measurement
 -----------
@@ -75,10 +75,9 @@ Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036 (2026).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 from scipy.stats import chi2
 
 from astrofield._validate import check_int, check_range
@@ -92,7 +91,7 @@ from astrofield.simulator.trackers import BumpTracker
 __all__ = ["amari_wandering_theory", "msd_chi2_interval", "fit_diffusion", "measure_wandering"]
 
 
-def amari_wandering_theory(theta: Any, sigma: Any) -> dict[str, np.ndarray]:
+def amari_wandering_theory(theta: ArrayLike, sigma: ArrayLike) -> dict[str, np.ndarray]:
     """Small-noise wandering law of the Amari bump (``beta = 0``, cosine kernel and noise).
 
     Parameters
@@ -120,7 +119,7 @@ def amari_wandering_theory(theta: Any, sigma: Any) -> dict[str, np.ndarray]:
             "radial_rate": k, "var_R": sg**2 / (2 * k)}
 
 
-def msd_chi2_interval(msd: Any, n: int, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def msd_chi2_interval(msd: ArrayLike, n: int, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Chi-square confidence interval for a mean squared displacement of ``n`` trials.
 
     For independent zero-mean Gaussian displacements with variance ``s^2``,
@@ -145,7 +144,7 @@ def _loglog_slope(t: np.ndarray, msd: np.ndarray) -> np.ndarray:
         return _fit_slope(np.log(t[ok]), np.log(np.maximum(msd[:, ok], 1e-300)))
 
 
-def fit_diffusion(t: Any, displacement: Any, *, t_min: float = 0.0, n_boot: int = 1000,
+def fit_diffusion(t: ArrayLike, displacement: ArrayLike, *, t_min: float = 0.0, n_boot: int = 1000,
                   ci: float = 0.95, seed: int | None = 0) -> dict[str, np.ndarray]:
     """Effective diffusion coefficient from trial displacements, with a bootstrap interval.
 
@@ -221,6 +220,9 @@ def measure_wandering(
         Bootstrap resamples and interval level for ``D_eff``.
     seed
         Noise seed (all trials draw from one seeded generator: reproducible).
+    progress
+        Show a tqdm bar of the run (``None``: only when it takes longer than about a second;
+        default not shown).
 
     Returns
     -------

@@ -230,6 +230,23 @@ def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
     Figures 5 and 6 run the drift experiment on a ``resolution x resolution`` grid (``T``
     default 500) on ``executor``; Figure 7 one run (``T`` default 200, ``N`` 256, ``dt`` 0.02);
     Figure 2 is analytic (the other arguments are ignored).
+
+    Parameters
+    ----------
+    number
+        The paper's figure: 2, 5, 6 or 7.
+    resolution
+        Grid points per axis of the maps of Figures 5 and 6.
+    T, N, dt
+        Final time (neural time constants), grid points and time step (``None``: the figure's
+        default).
+    early_stop
+        Stop decided points early (Figures 5 and 6).
+    executor, workers
+        Where the map's chunks run and how many at once (see
+        :func:`astrofield.experiments.sweep.run_sweep`).
+    progress
+        Show a progress bar (``None``: only for long runs).
     """
     if number not in FIGURES:
         raise ValueError(f"figure number = {number!r} is not one of {FIGURES}")

@@ -29,7 +29,7 @@ rate 1, is over) a point with a bump is
   provided the bump moves at all: if ``|v| < v_floor`` throughout ``[t_ref, T]`` the velocity
   samples are round-off and the point is stable;
 * **stable** otherwise; points past the fold (no wide bump, checked with
-  :func:`astrofield.bump.bump_branches`) get **"no bump"** and are not simulated.
+  :func:`astrofield.theory.bump.bump_branches`) get **"no bump"** and are not simulated.
 
 A stable point is misread only if ``|lambda| < max(ln(1 / persist), 2.5 ln(1 / late)) /
 (T - t_ref)`` (``1.9e-3`` at ``T = 500``) and an unstable point only if its velocity neither
@@ -131,14 +131,16 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
@@ -148,6 +150,11 @@ from astrofield.simulator.integrator import SCHEME, solve
 from astrofield.simulator.step_control import NonFiniteWarning, resolve_dt
 from astrofield.theory.bump import bump_branches
 from astrofield.theory.stability import stability
+
+if TYPE_CHECKING:  # annotations only
+    import concurrent.futures as cf
+
+    from distributed import Client
 
 __all__ = [
     "VERDICTS",
@@ -563,10 +570,10 @@ def _extend_trace(time: np.ndarray, v: np.ndarray, kind: np.ndarray, t_d: np.nda
 
 
 # ----------------------------------------------------------------------------- analytic
-def analytic_columns(theta: Any, beta: Any, gamma: Any, D: Any,
+def analytic_columns(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
                      tau: float = 1.0) -> dict[str, np.ndarray]:
     """Evans ``E'(0)`` and verdict, Fourier-truncation verdict and bump existence per point
-    (:func:`astrofield.stability.stability`)."""
+    (:func:`astrofield.theory.stability.stability`)."""
     br = bump_branches(theta, beta, gamma)
     exists = np.asarray(br["wide"]["exists"], bool)
     shape = np.broadcast_shapes(exists.shape, np.shape(D))
@@ -708,10 +715,10 @@ def _combine(res: dict[str, Any], fine: dict[str, Any], coarse: dict[str, Any],
 
 # ----------------------------------------------------------------------------- experiment
 def drift_experiment(
-    theta: Any = 0.1,
-    beta: Any = 0.05,
-    gamma: Any = 2.0,
-    D: Any = 1.0,
+    theta: ArrayLike = 0.1,
+    beta: ArrayLike = 0.05,
+    gamma: ArrayLike = 2.0,
+    D: ArrayLike = 1.0,
     *,
     T: float = DEFAULTS["T"],
     N: int = DEFAULTS["N"],
@@ -731,10 +738,13 @@ def drift_experiment(
     Parameters
     ----------
     theta, beta, gamma, D
-        Broadcastable scalars or 1-D arrays (``D = inf`` allowed): one point per element.
+        Threshold (dimensionless), depletion and replenishment rates (per unit time) and
+        astrocytic diffusion (rad^2 per unit time; ``D = inf`` allowed); broadcastable scalars
+        or 1-D arrays, one point per element.
     T, dt, N
-        Final time (>= :data:`T_MIN`), time step (within the step-size rule of
-        :func:`astrofield.simulator.step_control.max_step`) and grid size.
+        Final time (>= :data:`T_MIN`) and time step (both in units of the membrane time
+        constant; ``dt`` within the step-size rule of
+        :func:`astrofield.simulator.step_control.max_step`) and grid size (cells on the ring).
     eps
         Shift perturbation as a fraction of the bump amplitude ``2 c0 sin Delta`` (> 0).
     early_stop
@@ -744,6 +754,8 @@ def drift_experiment(
         Spacing of the stored velocity samples used by the verdict.
     rule
         The :class:`VerdictRule` (default thresholds if ``None``).
+    tau
+        Resource time scale (in units of the membrane time constant), shared by all points.
     traces
         Also return the ``velocity_trace`` on ``(point, time)``.
     backend
@@ -989,7 +1001,7 @@ def _chunk(theta=0.1, beta=0.05, gamma=2.0, D=1.0, **opts: Any) -> xr.Dataset:
 
 # ----------------------------------------------------------------------------- phase map
 def phase_diagram(
-    vary: Iterable[str | tuple[str, Any]],
+    vary: Iterable[str | tuple[str, ArrayLike]],
     *,
     theta: float = 0.1,
     beta: float = 0.05,
@@ -1001,9 +1013,9 @@ def phase_diagram(
     eps: float = DEFAULTS["eps"],
     early_stop: bool = True,
     chunk_size: int = DEFAULTS["chunk_size"],
-    executor: Any = "threads",
+    executor: str | cf.Executor | Client | None = "threads",
     workers: int | None = None,
-    store: Any = None,
+    store: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool | None = None,
     rule: VerdictRule | None = None,
@@ -1017,17 +1029,18 @@ def phase_diagram(
     ----------
     vary
         One or two axis specifications over ``beta, D, gamma, theta`` (see
-        :func:`astrofield.sweep.parse_axis`), e.g. ``["D=0.001:0.6:50", "beta=0.001:0.1:50"]``.
+        :func:`astrofield.experiments.sweep.parse_axis`), e.g.
+        ``["D=0.001:0.6:50", "beta=0.001:0.1:50"]``.
     theta, beta, gamma, D
-        Values of the parameters that are not swept.
-    T, N, dt, eps, early_stop, error_control, refine_tol
+        Values of the parameters that are not swept (units as in :func:`drift_experiment`).
+    T, N, dt, eps, early_stop, rule, error_control, refine_tol
         See :func:`drift_experiment`.
     executor
-        Where the chunks run (see :func:`astrofield.sweep.run_sweep`). Default ``"threads"``:
+        Where the chunks run (see :func:`astrofield.run_sweep`). Default ``"threads"``:
         in this process, one chunk per core at a time (the fastest on one machine); ``"local"``
         or a :class:`distributed.Client` for dask, ``None`` for one chunk after the other.
     chunk_size, workers, store, resume, progress
-        See :func:`astrofield.sweep.run_sweep`.
+        See :func:`astrofield.experiments.sweep.run_sweep`.
     backend
         Time-integration backend (see :func:`astrofield.simulator.integrator.solve`;
         ``None``: default).
@@ -1163,7 +1176,7 @@ def _control_summary(ds: xr.Dataset, total: float) -> dict[str, Any]:
 
 
 def grid_of(ds: xr.Dataset) -> Grid:
-    """The :class:`~astrofield.sweep.Grid` of a phase diagram (for re-running it)."""
+    """The :class:`~astrofield.experiments.sweep.Grid` of a phase diagram (for re-running it)."""
     dims = [d for d in ds["verdict"].dims]
     fixed = {k[len("param_"):]: float(v) for k, v in ds.attrs.items()
              if k.startswith("param_")}

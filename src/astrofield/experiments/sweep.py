@@ -3,7 +3,7 @@
 The engine follows the spirit of xyzpy's ``Crop``/``Runner`` (a function evaluated over the outer
 product of parameter values, results labelled with ``xarray``), specialised to *batched*
 functions: the function receives a whole chunk of grid points at once as 1-D arrays, which is what
-makes sweeps of the batched simulator (:func:`astrofield.simulate.solve`) fast.
+makes sweeps of the batched simulator (:func:`astrofield.simulator.integrator.solve`) fast.
 
 Grid specifications
 -------------------
@@ -74,7 +74,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -84,6 +84,10 @@ from astrofield._validate import SWEEP_RANGES, check_int, check_range, parse_axi
 from astrofield._version import __version__
 from astrofield.io import atomic_write, load, save
 from astrofield.io.jsonio import json_number as _jfloat
+
+if TYPE_CHECKING:  # annotations only: dask is imported where it is used
+    from distributed import Client
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "Grid",
@@ -133,7 +137,18 @@ class Grid:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def points(self, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
-        """Swept values of the flat points ``start:stop`` (C order) as 1-D arrays."""
+        """Swept values of the flat points ``start:stop`` (C order) as 1-D arrays.
+
+        Parameters
+        ----------
+        start, stop
+            Range of flat point indices (``stop`` default: all points).
+
+        Returns
+        -------
+        dict of numpy.ndarray
+            Axis name -> its value at each point, in the axis's own units.
+        """
         stop = self.size if stop is None else stop
         idx = np.unravel_index(np.arange(start, stop), self.shape)
         return {n: v[i] for (n, v), i in zip(self.axes.items(), idx, strict=True)}
@@ -144,9 +159,22 @@ class Grid:
         return [(s, min(s + chunk_size, self.size)) for s in range(0, self.size, chunk_size)]
 
     def balanced_chunks(self, chunk_size: int, workers: int = 1) -> list[tuple[int, int]]:
-        """Chunks of at most ``chunk_size`` consecutive points, as equal as possible, in a
-        number that is a multiple of ``workers`` (every worker gets the same number of chunks
-        and every chunk the same number of points, to within one)."""
+        """Chunks of at most ``chunk_size`` consecutive points, as equal as possible.
+
+        Parameters
+        ----------
+        chunk_size
+            Largest number of points in a chunk (>= 1).
+        workers
+            Number of workers (>= 1); the number of chunks is a multiple of it, so every worker
+            gets the same number of chunks and every chunk the same number of points, to within
+            one.
+
+        Returns
+        -------
+        list of tuple of int
+            ``(start, stop)`` flat point indices of each chunk, in order.
+        """
         chunk_size = check_int("chunk_size", chunk_size, 1)
         workers = check_int("workers", workers, 1)
         per = math.ceil(self.size / (workers * chunk_size))
@@ -161,8 +189,8 @@ class Grid:
 
 
 def make_grid(
-    vary: Iterable[str | tuple[str, Any]],
-    fixed: Mapping[str, Any] | None = None,
+    vary: Iterable[str | tuple[str, ArrayLike]],
+    fixed: Mapping[str, float] | None = None,
     *,
     limits: Mapping[str, tuple] | None = None,
     max_dims: int | None = None,
@@ -486,9 +514,9 @@ class _Runner:
 
 
 def run_sweep(
-    func: Callable[..., Any],
+    func: Callable[..., xr.Dataset | Mapping[str, ArrayLike]],
     grid: Grid,
-    executor: Any = None,
+    executor: str | cf.Executor | Client | None = None,
     chunk_size: int = 128,
     store: str | os.PathLike | None = None,
     resume: bool = False,

@@ -41,7 +41,20 @@ def _clean_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` to NetCDF (h5netcdf) atomically; returns the path written.
+    """Write ``ds`` to NetCDF (h5netcdf) atomically.
+
+    Parameters
+    ----------
+    ds
+        The dataset; attributes that NetCDF cannot hold (``None``, booleans, nested
+        containers) are stored as ``"none"``, integers and JSON strings.
+    path
+        Output file; missing parent directories are created.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written (a symbolic link's target).
 
     Raises
     ------

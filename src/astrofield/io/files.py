@@ -142,8 +142,20 @@ def _target_mode(target: Path) -> int:
 def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
     """Call ``write(tmp_path)`` and then rename ``tmp_path`` onto ``path`` atomically.
 
-    ``path`` is checked with :func:`check_output_path` first; missing parent directories are
-    created. Returns the path written (a symbolic link's target).
+    Parameters
+    ----------
+    path
+        Output file, checked with :func:`check_output_path` first; missing parent directories
+        are created.
+    write
+        Called once with the path of a temporary file in the target's directory, which it must
+        write; its return value is ignored. If it raises, the temporary file is removed and
+        ``path`` is left untouched.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written (a symbolic link's target).
     """
     target = check_output_path(path, make_parents=True)
     target.parent.mkdir(parents=True, exist_ok=True)

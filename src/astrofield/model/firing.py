@@ -71,6 +71,10 @@ class Firing:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name"):
             _BUILTIN[cls.name] = cls
+        for method in ("rate", "derivative"):  # overrides keep the documented signature
+            own = cls.__dict__.get(method)
+            if own is not None and not own.__doc__:
+                own.__doc__ = getattr(Firing, method).__doc__
 
     @property
     def smooth(self) -> bool:
@@ -92,7 +96,17 @@ class Firing:
         raise NotImplementedError
 
     def derivative(self, u: np.ndarray, theta: Any, steepness: Any) -> np.ndarray:
-        """``f'(u)``, with the arguments of :meth:`rate`."""
+        """``f'(u)`` (per unit of ``u``), broadcast over the arguments.
+
+        Parameters
+        ----------
+        u
+            Synaptic input (dimensionless), any shape.
+        theta
+            Threshold(s), broadcastable against ``u``.
+        steepness
+            Steepness(es) ``s`` (1 / units of ``u``), broadcastable; ignored by rates without one.
+        """
         raise NotImplementedError
 
     def numba_function(self) -> Any:

@@ -12,10 +12,12 @@ pyplot (so no global state, no open-figure leaks, and it works without a display
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from astrofield.io import atomic_write
@@ -33,7 +35,24 @@ FIELD_LABELS = {"u": "u (synaptic input)", "q": "q (synaptic resource)",
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
                constrained_layout: bool = False, **kw: Any):
-    """``(Figure, axes)`` like :func:`matplotlib.pyplot.subplots`, without pyplot or a backend."""
+    """``(Figure, axes)`` like :func:`matplotlib.pyplot.subplots`, without pyplot or a backend.
+
+    Parameters
+    ----------
+    nrows, ncols
+        Grid of subplots.
+    figsize
+        ``(width, height)`` in inches (default: matplotlib's).
+    constrained_layout
+        Use matplotlib's constrained layout.
+    **kw
+        Passed to :meth:`matplotlib.figure.Figure.subplots` (``sharex``, ``squeeze``, ...).
+
+    Returns
+    -------
+    tuple
+        The :class:`matplotlib.figure.Figure` and its Axes (one, or an array of them).
+    """
     fig = Figure(figsize=figsize, layout="constrained" if constrained_layout else None)
     return fig, fig.subplots(nrows, ncols, **kw)
 
@@ -57,13 +76,23 @@ plt = _Figures()
 
 
 def save_figure(fig, path: str | os.PathLike, **kw) -> None:
-    """Save ``fig`` atomically (format from the file suffix; default png)."""
+    """Save ``fig`` atomically (format from the file suffix; default png).
+
+    Parameters
+    ----------
+    fig
+        The :class:`matplotlib.figure.Figure`.
+    path
+        Output file (see :func:`astrofield.io.atomic_write`).
+    **kw
+        Passed to :meth:`matplotlib.figure.Figure.savefig`; ``dpi`` defaults to 120.
+    """
     fmt = os.path.splitext(str(path))[1].lstrip(".").lower() or "png"
     dpi = kw.pop("dpi", 120)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, **kw))
 
 
-def plot_run(ds: xr.Dataset, member: int = 0, axes: Any = None):
+def plot_run(ds: xr.Dataset, member: int = 0, axes: Sequence[Axes] | None = None):
     """Kymographs of ``u``, ``q``, ``a`` (x against time) and the bump position trace.
 
     Parameters

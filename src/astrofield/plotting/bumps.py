@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 __all__ = ["plot_bumps", "plot_spectrum"]
 
 
-def plot_bumps(bumps: Sequence[Any], axes: Sequence[Any] | None = None, n: int = 400):
+def plot_bumps(bumps: Sequence[Any], axes: Sequence[Axes] | None = None, n: int = 400):
     """Profiles ``U(x)``, ``Q(x)``, ``A(x)`` of stationary bumps (one line per branch).
 
     Parameters
@@ -64,8 +66,8 @@ def _imag_range(lam: np.ndarray) -> float | None:
     return max(0.5 * re_scale, 1e-3) if finite.size else 1.0
 
 
-def plot_spectrum(eigenvalues: Any, multiplicities: Any | None = None, ax: Any = None,
-                  region: Sequence[float] | None = None):
+def plot_spectrum(eigenvalues: ArrayLike, multiplicities: ArrayLike | None = None,
+                  ax: Axes | None = None, region: Sequence[float] | None = None):
     """Zeros ``lambda`` of the Evans function in the complex plane (``Re > 0``: unstable).
 
     Parameters
@@ -112,8 +114,9 @@ def plot_spectrum(eigenvalues: Any, multiplicities: Any | None = None, ax: Any =
     return fig
 
 
-def plot_indicator(x: Any, curves: dict[str, Any], crossings: dict[str, Any] | None = None,
-                   xlabel: str = "beta", ax: Any = None):
+def plot_indicator(x: ArrayLike, curves: dict[str, ArrayLike],
+                   crossings: dict[str, ArrayLike] | None = None,
+                   xlabel: str = "beta", ax: Axes | None = None):
     """Stability indicators (e.g. E'(0), > 0 stable) against a parameter, with their zeros.
 
     Parameters

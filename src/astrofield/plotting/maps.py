@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = ["plot_phase"]
@@ -24,7 +25,7 @@ def _log_abs(a: np.ndarray, floor: float = 1e-12) -> np.ndarray:
         return np.log10(np.maximum(np.abs(a), floor))
 
 
-def _axes(axes: Sequence[Any] | None, n: int):
+def _axes(axes: Sequence[Axes] | None, n: int):
     if axes is not None:
         if len(axes) != n:
             raise ValueError(f"axes must hold {n} Axes (drift and velocity), got {len(axes)}")
@@ -56,7 +57,7 @@ def _panel_1d(ax, ds: xr.Dataset, var: str, label: str, dim: str) -> None:
 
 
 def plot_phase(ds: xr.Dataset, boundaries: Mapping[str, Any] | None = None,
-               axes: Sequence[Any] | None = None):
+               axes: Sequence[Axes] | None = None):
     """Drift and |velocity| maps of a phase diagram with analytic stability boundaries.
 
     Parameters

@@ -269,7 +269,7 @@ if HAVE_NUMBA:
 
     @njit(cache=True)
     def relax_compiled(q, k, s, h):  # pragma: no cover - compiled
-        """``q e^{-kh} + s h phi1(-kh)``; see :func:`astrofield._expint.relax`."""
+        """``q e^{-kh} + s h phi1(-kh)``; see :func:`astrofield.simulator.expint.relax`."""
         q, k, s = np.broadcast_arrays(q, k, s)
         out = np.empty(q.shape)
         qf, kf, sf, of = q.ravel(), k.ravel(), s.ravel(), out.ravel()

@@ -39,7 +39,7 @@ Sigmoid firing is smooth: plain nodal values with the (spectrally accurate) trap
 Design orders: 2 in ``h``; in ``N`` spectral for the smooth parts, with the sub-grid edge treatment
 second order or better (see ``tests/test_convergence.py`` for the measured orders).
 
-Optional additive noise (:class:`~astrofield.noise.Noise`) is added by Euler-Maruyama.
+Optional additive noise (:class:`~astrofield.model.noise.Noise`) is added by Euler-Maruyama.
 
 Organisation: :func:`solve` validates its arguments (:func:`_check_solve_args`), builds the
 :class:`Simulator` and the initial :class:`State`, collects everything a run needs and produces in

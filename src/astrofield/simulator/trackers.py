@@ -1,7 +1,7 @@
 """Trackers: small objects that record extra observables during :func:`astrofield.solve`.
 
 A tracker is called every ``every`` steps with the current state and returns a dictionary of
-``(B,)`` arrays; :func:`~astrofield.simulate.solve` stacks them on a time axis of their own,
+``(B,)`` arrays; :func:`~astrofield.solve` stacks them on a time axis of their own,
 ``time_<name>``, in the output dataset.
 """
 
@@ -26,7 +26,7 @@ class Tracker:
         self.every = check_int("every", every, 1)
 
     def start(self, sim) -> None:
-        """Called once before the run with the :class:`~astrofield.simulate.Simulator`."""
+        """Called once before the run with the :class:`~astrofield.simulator.Simulator`."""
 
     def handle(self, state, t: float, sim) -> dict[str, np.ndarray]:  # pragma: no cover
         raise NotImplementedError

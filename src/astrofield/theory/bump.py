@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from astrofield._validate import check_int, check_range
 
@@ -60,17 +61,17 @@ BRANCHES = ("wide", "narrow")
 _BISECT_ITERS = 80
 
 
-def _check_theta_gamma(theta: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
+def _check_theta_gamma(theta: ArrayLike, gamma: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     th = check_range("theta", theta, 0.0, 1.0, lo_open=True, hi_open=True)
     ga = check_range("gamma", gamma, 0.0, np.inf, lo_open=True, hi_open=True)
     return th, ga
 
 
-def _check_beta(beta: Any) -> np.ndarray:
+def _check_beta(beta: ArrayLike) -> np.ndarray:
     return check_range("beta", beta, 0.0, np.inf, hi_open=True)
 
 
-def delta_limits(theta: Any) -> tuple[np.ndarray, np.ndarray]:
+def delta_limits(theta: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Interval of half-widths on the existence curve: ``(asin(theta)/2, pi/2 - asin(theta)/2)``.
 
     At both ends ``c0 = 1`` and ``beta = 0`` (the Amari bumps without depression).
@@ -80,7 +81,7 @@ def delta_limits(theta: Any) -> tuple[np.ndarray, np.ndarray]:
     return lo, 0.5 * np.pi - lo
 
 
-def c0_of_delta(Delta: Any, theta: Any) -> np.ndarray:
+def c0_of_delta(Delta: ArrayLike, theta: ArrayLike) -> np.ndarray:
     """Resource inside the bump from the threshold condition, ``c0 = theta / sin(2 Delta)``."""
     return np.asarray(theta, dtype=float) / np.sin(2.0 * np.asarray(Delta, dtype=float))
 
@@ -91,7 +92,7 @@ def _beta_of_delta_unit(Delta: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return Delta * (s - theta) ** 2 / (np.pi * s * theta)
 
 
-def beta_of_delta(Delta: Any, theta: Any, gamma: Any) -> np.ndarray:
+def beta_of_delta(Delta: ArrayLike, theta: ArrayLike, gamma: ArrayLike) -> np.ndarray:
     """Existence curve ``beta(Delta) = gamma Delta (1 - c0)^2 / (pi c0)``, ``c0 = theta/sin2D``.
 
     ``Delta`` outside :func:`delta_limits` gives ``NaN``.
@@ -129,7 +130,7 @@ def _fold_delta_unit(theta: np.ndarray) -> np.ndarray:
     return _bisect(g, np.full_like(theta, 0.25 * np.pi), hi)
 
 
-def fold(theta: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
+def fold(theta: ArrayLike, gamma: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Fold (saddle-node) of the bump branches.
 
     Parameters
@@ -149,11 +150,23 @@ def fold(theta: Any, gamma: Any) -> tuple[np.ndarray, np.ndarray]:
     return ga * _beta_of_delta_unit(d, th), d
 
 
-def existence_curve(theta: Any, gamma: Any, n: int = 200) -> dict[str, np.ndarray]:
+def existence_curve(theta: ArrayLike, gamma: ArrayLike, n: int = 200) -> dict[str, np.ndarray]:
     """The existence curve sampled at ``n`` half-widths across the whole admissible interval.
 
-    Returns a dict of 1-D arrays ``Delta, beta, c0, A0, branch`` (branch ``"narrow"`` left of the
-    fold, ``"wide"`` right of it); scalar ``theta`` and ``gamma`` only.
+    Parameters
+    ----------
+    theta
+        Firing threshold (dimensionless scalar).
+    gamma
+        Synaptic replenishment rate (per unit time, scalar).
+    n
+        Number of half-widths ``Delta`` sampled.
+
+    Returns
+    -------
+    dict
+        1-D arrays ``Delta`` (rad), ``beta`` (per unit time), ``c0``, ``A0`` and ``branch``
+        (``"narrow"`` left of the fold, ``"wide"`` right of it).
     """
     th, ga = _check_theta_gamma(theta, gamma)
     if th.ndim or ga.ndim:
@@ -175,7 +188,8 @@ def existence_curve(theta: Any, gamma: Any, n: int = 200) -> dict[str, np.ndarra
     }
 
 
-def bump_quantities(Delta: Any, theta: Any, beta: Any, gamma: Any) -> dict[str, np.ndarray]:
+def bump_quantities(Delta: ArrayLike, theta: ArrayLike, beta: ArrayLike,
+                    gamma: ArrayLike) -> dict[str, np.ndarray]:
     """Derived bump quantities for half-widths on the existence curve (no validation).
 
     ``c0`` uses the closed form
@@ -204,7 +218,7 @@ def bump_quantities(Delta: Any, theta: Any, beta: Any, gamma: Any) -> dict[str, 
         }
 
 
-def bump_branches(theta: Any, beta: Any, gamma: Any) -> dict[str, Any]:
+def bump_branches(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike) -> dict[str, Any]:
     """Both bump branches for broadcastable parameter arrays.
 
     Parameters
@@ -283,21 +297,73 @@ class Bump:
     beta: float
     gamma: float
 
-    def U(self, x: Any, centre: float = 0.0) -> np.ndarray:
-        """Synaptic input ``U(x) = 2 c0 sin(Delta) cos(x - centre)``."""
+    def U(self, x: ArrayLike, centre: float = 0.0) -> np.ndarray:
+        """Synaptic input ``U(x) = 2 c0 sin(Delta) cos(x - centre)``.
+
+        Parameters
+        ----------
+        x
+            Positions on the ring (rad), any shape.
+        centre
+            Centre of the bump (rad).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``U`` at ``x``, same shape.
+        """
         return self.amplitude * np.cos(np.asarray(x, dtype=float) - centre)
 
-    def active(self, x: Any, centre: float = 0.0) -> np.ndarray:
-        """Indicator of the active arc ``|x - centre| < Delta`` (ring distance)."""
+    def active(self, x: ArrayLike, centre: float = 0.0) -> np.ndarray:
+        """Indicator of the active arc ``|x - centre| < Delta`` (ring distance).
+
+        Parameters
+        ----------
+        x
+            Positions on the ring (rad), any shape.
+        centre
+            Centre of the bump (rad).
+
+        Returns
+        -------
+        numpy.ndarray
+            Boolean, same shape as ``x``.
+        """
         r = (np.asarray(x, dtype=float) - centre + np.pi) % (2 * np.pi) - np.pi
         return np.abs(r) < self.Delta
 
-    def Q(self, x: Any, centre: float = 0.0) -> np.ndarray:
-        """Synaptic resource: ``c0`` on the active arc, 1 elsewhere."""
+    def Q(self, x: ArrayLike, centre: float = 0.0) -> np.ndarray:
+        """Synaptic resource: ``c0`` on the active arc, 1 elsewhere.
+
+        Parameters
+        ----------
+        x
+            Positions on the ring (rad), any shape.
+        centre
+            Centre of the bump (rad).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``Q`` at ``x`` (dimensionless fraction), same shape.
+        """
         return np.where(self.active(x, centre), self.c0, 1.0)
 
-    def A(self, x: Any, centre: float = 0.0) -> np.ndarray:
-        """Astrocytic resource, uniform ``A0``."""
+    def A(self, x: ArrayLike, centre: float = 0.0) -> np.ndarray:
+        """Astrocytic resource, uniform ``A0``.
+
+        Parameters
+        ----------
+        x
+            Positions on the ring (rad), any shape.
+        centre
+            Centre of the bump (rad).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``A0`` (dimensionless fraction) in the shape of ``x``.
+        """
         return np.full(np.shape(x), self.A0)
 
     def as_dict(self) -> dict[str, Any]:
@@ -308,8 +374,20 @@ class Bump:
 def stationary_bumps(theta: float, beta: float, gamma: float) -> list[Bump]:
     """Every stationary bump for scalar ``(theta, beta, gamma)``: wide first, then narrow.
 
-    Returns an empty list past the fold (``beta > beta_max``). At the fold both branches coincide
-    and one bump labelled ``"wide"`` is returned.
+    Parameters
+    ----------
+    theta
+        Firing threshold (dimensionless).
+    beta
+        Synaptic depletion rate (per unit time, time in units of the membrane time constant).
+    gamma
+        Synaptic replenishment rate (per unit time).
+
+    Returns
+    -------
+    list of Bump
+        Empty past the fold (``beta > beta_max``). At the fold both branches coincide and one
+        bump labelled ``"wide"`` is returned.
     """
     for name, v in (("theta", theta), ("beta", beta), ("gamma", gamma)):
         if np.ndim(v):

@@ -62,12 +62,12 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from astrofield._validate import check_int, check_range
-from astrofield.theory.bump import bump_branches
+from astrofield.theory.bump import Bump, bump_branches
 
 __all__ = [
     "evans",
@@ -280,7 +280,8 @@ def _check_D(D):
     return check_range("D", D, 0.0, np.inf, lo_open=True, allow_inf=True)
 
 
-def evans(lam: Any, theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wide") -> np.ndarray:
+def evans(lam: ArrayLike, theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
+          branch: str = "wide") -> np.ndarray:
     """Evans function ``E(lambda)`` for shift perturbations of a stationary bump.
 
     Parameters
@@ -305,8 +306,8 @@ def evans(lam: Any, theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wi
     return _evans_core(lam, Delta, c0, be, ga, D)[0]
 
 
-def evans_from_bump(lam: Any, bump, D: Any) -> np.ndarray:
-    """``E(lambda)`` for a :class:`~astrofield.bump.Bump` (no re-solve of the bump)."""
+def evans_from_bump(lam: ArrayLike, bump: Bump, D: ArrayLike) -> np.ndarray:
+    """``E(lambda)`` for a :class:`~astrofield.theory.bump.Bump` (no re-solve of the bump)."""
     _check_D(D)
     return _evans_core(lam, bump.Delta, bump.c0, bump.beta, bump.gamma, D)[0]
 
@@ -343,14 +344,30 @@ def _dprime_cauchy(Delta, c0, beta, gamma, D, n: int = 64):
     return np.real(np.mean(E / z, axis=-1)) / r
 
 
-def evans_dprime(theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wide",
-                 n: int = 64) -> np.ndarray:
+def evans_dprime(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
+                 branch: str = "wide", n: int = 64) -> np.ndarray:
     """``E'(0)`` by the Cauchy integral ``(1/2 pi i) ∮ E(lambda) / lambda^2 d lambda``.
 
     The circle has radius half the distance to the nearest singularity
     (:func:`singularity_radius`), so the ``n``-point trapezoid rule converges like ``2^-n``
     (``n = 64``: rounding-limited). ``E'(0) > 0``: stable side; ``< 0``: drift-unstable.
-    Broadcasts over all parameter arrays; ``NaN`` where no bump exists.
+
+    Parameters
+    ----------
+    theta, beta, gamma, D
+        Threshold (dimensionless), depletion and replenishment rates (per unit time) and
+        astrocytic diffusion (rad^2 per unit time; ``inf`` for the well-mixed limit), broadcast
+        together.
+    branch
+        Bump branch, ``"wide"`` (default) or ``"narrow"``.
+    n
+        Number of trapezoid nodes on the circle, at least 8.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``E'(0)`` (per unit time, since ``E ~ lambda^2``), broadcast over all parameter arrays;
+        ``NaN`` where no bump exists.
     """
     n = check_int("n", n, 8)
     D = _check_D(D)
@@ -359,7 +376,7 @@ def evans_dprime(theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wide"
     return _dprime_cauchy(Delta, c0, be, ga, D, n)
 
 
-def evans_dprime_complex_step(theta: Any, beta: Any, gamma: Any, D: Any,
+def evans_dprime_complex_step(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
                               branch: str = "wide", h: float = 1e-9) -> np.ndarray:
     """``E'(0) ~ Im E(i h r) / (h r)`` (complex step; ``E`` is real on the real axis).
 
@@ -459,10 +476,14 @@ def evans_zeros(theta: float, beta: float, gamma: float, D: float,
     Parameters
     ----------
     theta, beta, gamma, D
-        Scalars; ``D = inf`` allowed.
+        Scalars: threshold (dimensionless), depletion and replenishment rates (per unit time)
+        and astrocytic diffusion (rad^2 per unit time); ``D = inf`` allowed.
     region
-        ``(re_min, re_max, im_min, im_max)``; default :func:`default_region`. For finite ``D`` it
-        must not contain ``-(beta + gamma A0)``, where zeros and poles accumulate.
+        ``(re_min, re_max, im_min, im_max)`` in the ``lambda`` plane (per unit time); default
+        :func:`default_region`. For finite ``D`` it must not contain ``-(beta + gamma A0)``,
+        where zeros and poles accumulate.
+    branch
+        Bump branch, ``"wide"`` (default) or ``"narrow"``.
     tol
         Newton step tolerance (relative).
     max_depth

@@ -34,9 +34,8 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 from astrofield._validate import check_range
 from astrofield.theory.bump import bump_branches
@@ -95,7 +94,8 @@ def _check(D, branch):
     return check_range("D", D, 0.0, np.inf, lo_open=True, allow_inf=True)
 
 
-def fourier_matrix(theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wide") -> np.ndarray:
+def fourier_matrix(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
+                   branch: str = "wide") -> np.ndarray:
     """The truncation matrix ``Z`` (``(..., 6, 6)``; ``(..., 4, 4)`` for ``D = inf``)."""
     D = _check(D, branch)
     Delta, c0, be, ga, _ = _bump(theta, beta, gamma, branch)
@@ -116,9 +116,18 @@ def _spectrum_core(Delta, c0, beta, gamma, D):
     return w, kept, Z
 
 
-def fourier_spectrum(theta: Any, beta: Any, gamma: Any, D: Any,
+def fourier_spectrum(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
                      branch: str = "wide") -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues of ``Z`` and the shift-mode mask.
+
+    Parameters
+    ----------
+    theta, beta, gamma, D
+        Threshold (dimensionless), depletion and replenishment rates (per unit time) and
+        astrocytic diffusion (rad^2 per unit time; ``inf`` for the well-mixed limit), broadcast
+        together.
+    branch
+        Bump branch, ``"wide"`` (default) or ``"narrow"``.
 
     Returns
     -------
@@ -142,7 +151,8 @@ def _dprime_core(Z: np.ndarray) -> np.ndarray:
     return tot
 
 
-def fourier_dprime(theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wide") -> np.ndarray:
+def fourier_dprime(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
+                   branch: str = "wide") -> np.ndarray:
     """``p'(0)`` of ``p(lambda) = det(lambda I - Z)`` (``p(0) = 0``); ``> 0`` on the stable side."""
     D = _check(D, branch)
     Delta, c0, be, ga, ex = _bump(theta, beta, gamma, branch)
@@ -151,9 +161,18 @@ def fourier_dprime(theta: Any, beta: Any, gamma: Any, D: Any, branch: str = "wid
     return np.where(ex, _dprime_core(Z), np.nan)
 
 
-def fourier_stability(theta: Any, beta: Any, gamma: Any, D: Any,
+def fourier_stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
                       branch: str = "wide") -> dict[str, np.ndarray]:
     """Fourier-truncation verdict (vectorised).
+
+    Parameters
+    ----------
+    theta, beta, gamma, D
+        Threshold (dimensionless), depletion and replenishment rates (per unit time) and
+        astrocytic diffusion (rad^2 per unit time; ``inf`` for the well-mixed limit), broadcast
+        together.
+    branch
+        Bump branch, ``"wide"`` (default) or ``"narrow"``.
 
     Returns
     -------

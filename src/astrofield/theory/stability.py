@@ -26,10 +26,10 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
 from astrofield._validate import check_int, check_range
@@ -118,8 +118,8 @@ def _evaluate(theta, beta, gamma, D, branch="wide") -> dict[str, np.ndarray]:
             "fourier_max_real": fmr, "fourier_dprime": fdp, "disagree": ex & (es != fs)}
 
 
-def stability(theta: Any, beta: Any, gamma: Any, D: Any, *, tau: float = 1.0,
-              branch: str = "wide") -> dict[str, np.ndarray]:
+def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike, *,
+              tau: float = 1.0, branch: str = "wide") -> dict[str, np.ndarray]:
     """Drift-stability verdicts for broadcastable parameter arrays (``D = inf`` allowed).
 
     Parameters
@@ -250,9 +250,12 @@ def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float 
     ----------
     vary
         ``"beta"`` (``gamma`` fixed) or ``"gamma"`` (``beta`` fixed).
+    *legacy
+        Deprecated positional ``theta, D`` (the old form ``boundary(vary, theta, D, ...)``).
     theta, beta, gamma, D, tau
-        Keyword-only, in this order; the varied one of ``beta``/``gamma`` is left out.
-        (The old positional form ``boundary(vary, theta, D, ...)`` still works.)
+        Threshold (dimensionless), depletion and replenishment rates (per unit time),
+        astrocytic diffusion (rad^2 per unit time) and resource time scale. Keyword-only, in
+        this order; the varied one of ``beta``/``gamma`` is left out.
     lo, hi
         Search interval. ``beta`` in ``[1e-10, beta_max)`` (default: all of it), ``gamma`` in
         ``(gamma_min, 1e6]`` (default ``(gamma_min, 20)``; ``gamma_min`` is where the bump is
@@ -261,6 +264,8 @@ def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float 
         ``"evans"`` (zeros of ``E``) or ``"fourier"`` (eigenvalues of the 6 x 6 truncation).
     n_scan
         Points of the log-spaced scan that brackets the crossings.
+    xtol
+        Absolute tolerance of the located crossings (units of the varied rate, per unit time).
 
     Returns
     -------
@@ -305,15 +310,58 @@ def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float 
 
 def beta_star(theta: float, gamma: float, D: float, *, tau: float = 1.0,
               method: str = "evans", **kw) -> np.ndarray:
-    """Every stability boundary ``beta*`` along ``beta`` at fixed ``gamma, D`` (ascending array;
-    empty if the wide bump keeps its verdict up to the fold). See :func:`boundary`."""
+    """Every stability boundary ``beta*`` along ``beta`` at fixed ``gamma, D``.
+
+    Parameters
+    ----------
+    theta
+        Firing threshold (dimensionless).
+    gamma
+        Synaptic replenishment rate (per unit time).
+    D
+        Astrocytic diffusion (rad^2 per unit time; ``inf`` allowed).
+    tau
+        Resource time scale (in units of the membrane time constant); see
+        :func:`astrofield.theory.stability.stability`.
+    method
+        ``"evans"`` (zeros of ``E``) or ``"fourier"`` (eigenvalues of the 6 x 6 truncation).
+    **kw
+        Passed to :func:`boundary` (``lo``, ``hi``, ``n_scan``, ``xtol``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The crossings ``beta*`` (per unit time), ascending; empty if the wide bump keeps its
+        verdict up to the fold.
+    """
     return boundary("beta", theta=theta, gamma=gamma, D=D, tau=tau, method=method, **kw)
 
 
 def gamma_star(theta: float, beta: float, D: float, *, tau: float = 1.0,
                method: str = "evans", **kw) -> np.ndarray:
-    """Every stability boundary ``gamma*`` along ``gamma`` at fixed ``beta, D`` (ascending
-    array). See :func:`boundary`."""
+    """Every stability boundary ``gamma*`` along ``gamma`` at fixed ``beta, D``.
+
+    Parameters
+    ----------
+    theta
+        Firing threshold (dimensionless).
+    beta
+        Synaptic depletion rate (per unit time).
+    D
+        Astrocytic diffusion (rad^2 per unit time; ``inf`` allowed).
+    tau
+        Resource time scale (in units of the membrane time constant); see
+        :func:`astrofield.theory.stability.stability`.
+    method
+        ``"evans"`` (zeros of ``E``) or ``"fourier"`` (eigenvalues of the 6 x 6 truncation).
+    **kw
+        Passed to :func:`boundary` (``lo``, ``hi``, ``n_scan``, ``xtol``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The crossings ``gamma*`` (per unit time), ascending.
+    """
     return boundary("gamma", theta=theta, beta=beta, D=D, tau=tau, method=method, **kw)
 
 
@@ -321,8 +369,8 @@ def gamma_star(theta: float, beta: float, D: float, *, tau: float = 1.0,
 # phase maps
 # --------------------------------------------------------------------------------------------
 
-def stability_map(theta: Any = 0.1, beta: Any = 0.05, gamma: Any = 2.0, D: Any = 1.0,
-                  branch: str = "wide") -> xr.Dataset:
+def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLike = 2.0,
+                  D: ArrayLike = 1.0, branch: str = "wide") -> xr.Dataset:
     """Analytic phase map over every parameter given as a 1-D array (outer product).
 
     Parameters

@@ -441,6 +441,9 @@ def travelling_bump(model: Model, *, speed: float | None = None, free: str = "c"
         A nearby :class:`TravellingBump` (its profiles start the collocation) or a tuple
         ``(h, X, A)``: half-width, value of the unknown and mean pool (the resource then starts
         from the ``D = inf`` closed form).
+    mass
+        Total resource per period, ``∫ (Q + A) dxi`` (rad; default ``2 pi``, the resting
+        value of ``Q = 1, A = 0``).
     tol
         Collocation tolerance (relative residual and boundary conditions).
 
