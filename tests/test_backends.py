@@ -96,6 +96,7 @@ def test_stop_rule_same_decisions():
         return np.abs(drift) > 0.2
 
     ref, fast = _both(m, T=100.0, store_fields=False, stop_rule=rule, stop_every=5.0)
+    # decision times: the same Python schedule of checks, the drifts 1e-12 apart (a decision)
     np.testing.assert_array_equal(fast.t_final.values, ref.t_final.values)
     assert fast.t_final.values[1] < 100.0
     _agree(ref, fast, fields=False)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _ulp import assert_ulp_close
 from scipy.integrate import quad
 from scipy.optimize import minimize_scalar
 
@@ -118,7 +119,12 @@ def test_vectorised_shapes_and_nan():
     assert np.all(np.isnan(br["wide"]["Delta"][2]))
     assert not br["narrow"]["exists"][2].any()
     single = bump_branches(0.1, 0.1, 1.0)
-    assert br["wide"]["Delta"][1, 0] == single["wide"]["Delta"]
+    # not bit for bit: numpy may evaluate sin/arcsin of a broadcast (strided) array and of a
+    # scalar by different loops (vectorised and scalar C library), an ulp apart. The root of
+    # the wide branch moves by that rounding of beta(Delta) over its slope (about -5.5 here,
+    # with a cancellation s - theta of 0.06 against sin 0.16): well below one ulp of Delta,
+    # plus the bisection's last step; 4 ulp.
+    assert_ulp_close(br["wide"]["Delta"][1, 0], single["wide"]["Delta"], 4)
 
 
 def test_profiles_centred():

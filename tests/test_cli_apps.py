@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from astrofield.cli import main
@@ -37,10 +38,22 @@ def test_bold_command_requires_seconds_per_unit(tmp_path):
 
 
 def test_wander_command():
-    out = _run(["wander", "--beta", "0", "--correlation", "cosine", "--sigma", "0.1",
-                "--trials", "20", "--T", "5", "--N", "32", "--json"])
+    n, sigma, theta = 200, 0.1, 0.1  # theta: the command's default
+    out = _run(["wander", "--beta", "0", "--correlation", "cosine", "--sigma", str(sigma),
+                "--trials", str(n), "--T", "5", "--N", "32", "--json", "-q"])
     s = json.loads(out)
-    assert np.isfinite(s["D_eff"][0]) and s["D_theory"][0] > 0
+    # theory (Kilpatrick & Ermentrout 2013, cosine kernel and cosine-correlated noise, no
+    # depression): D = sigma^2 / (2 R^2), R = 2 sin(Delta) the Amari bump's first-mode
+    # amplitude, sin(2 Delta) = theta on the wide branch
+    R = 2 * np.sin(0.5 * (np.pi - np.arcsin(theta)))
+    d_theory = sigma**2 / (2 * R**2)
+    assert s["D_theory"][0] == pytest.approx(d_theory, rel=1e-9)
+    # the estimate from n trials: the mean square displacement of n independent walks has a
+    # relative standard deviation sqrt(2 / n) (chi-square with n degrees of freedom), 0.1 here;
+    # four of them cover the statistics (grid error and the O(sigma^2) mean shift of the
+    # amplitude are a few per cent, tests/test_wandering.py)
+    assert s["D_eff"][0] == pytest.approx(d_theory, rel=4 * np.sqrt(2 / n))
+    assert s["D_lo"][0] < s["D_eff"][0] < s["D_hi"][0]
 
 
 def test_collapse_and_field2d_commands(tmp_path):

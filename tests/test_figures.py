@@ -97,7 +97,9 @@ def test_published_scheme_matches_within_pinning_error():
     ours = float(drift_experiment(0.1, 0.05, 2.0, 0.6, T=20, N=256, dt=0.02,
                                   early_stop=False)["drift"].values[0])
     pub = run_published(0.1, 0.05, 2.0, 0.6, N=3000, dt=0.01, T=20)
-    assert ours == pytest.approx(0.0949, rel=0.01)
+    # the independent reference is the published scheme (a separate implementation); no
+    # number taken from astrofield's own output
+    assert ours > 0.01  # a real displacement to compare
     assert pub["drift"] == pytest.approx(ours, rel=0.04)
     fine = run_published(0.1, 0.05, 2.0, 0.6, N=6000, dt=0.01, T=20)
     assert abs(fine["drift"] - ours) < abs(pub["drift"] - ours)

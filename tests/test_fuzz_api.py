@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -39,15 +40,58 @@ def _finite_dataset(ds) -> None:
             assert np.all(np.isfinite(var.values)), name
 
 
+#: The documented parameter ranges (the "allowed" column of docs/model.md), written out here
+#: independently of the library's table: theta in (0, 1); beta, gamma >= 0; tau > 0; D >= 0 or inf.
+DOCUMENTED = {
+    "theta": lambda v: 0 < v < 1,
+    "beta": lambda v: 0 <= v < math.inf,
+    "gamma": lambda v: 0 <= v < math.inf,
+    "tau": lambda v: 0 < v < math.inf,
+    "D": lambda v: 0 <= v,  # inf allowed (well-mixed astrocytes); NaN compares False
+}
+
+_RANGE = re.compile(r" = (\S+) is outside the allowed range "
+                    r"(?:([\[(])(\S+), (\S+?)([\])])|>= (\S+))")
+
+
+def _outside(value: float, m: re.Match) -> bool:
+    """Whether ``value`` indeed lies outside the range a message states."""
+    if m.group(6) is not None:  # ">= lo"
+        return not value >= float(m.group(6))
+    lo, hi = float(m.group(3)), float(m.group(4))
+    above_lo = value > lo if m.group(2) == "(" else value >= lo
+    below_hi = value < hi if m.group(5) == ")" else value <= hi
+    if "(or inf)" in m.string and value == math.inf:
+        return False
+    return not (above_lo and below_hi)
+
+
+def check_message(exc: ValueError, args: dict) -> None:
+    """The error names one of the arguments with the value it was given; where it states an
+    allowed range, that value does lie outside it."""
+    msg = str(exc)
+    named = [k for k, v in args.items() if f"{k} = {v:g}" in msg]
+    assert named, f"{msg!r} names none of {args}"
+    m = _RANGE.search(msg)
+    if m is not None:
+        assert any(_outside(float(args[k]), m) for k in named
+                   if f"{k} = {args[k]:g} is outside" in msg), msg
+
+
 def model_property(theta, beta, gamma, D, tau):
+    args = dict(theta=theta, beta=beta, gamma=gamma, D=D, tau=tau)
+    valid = all(DOCUMENTED[k](v) for k, v in args.items())
     try:
-        m = Model(theta=theta, beta=beta, gamma=gamma, D=D, tau=tau)
+        m = Model(**args)
     except ValueError as exc:
-        assert str(exc)  # a message, naming the parameter
+        assert not valid, f"{args} are in the documented ranges, yet refused: {exc}"
+        check_message(exc, args)
+        bad = [k for k, v in args.items() if not DOCUMENTED[k](v)]
+        assert any(str(exc).startswith(f"{k} = ") for k in bad), (str(exc), bad)
         return
-    for name in ("theta", "beta", "gamma", "tau"):
-        assert math.isfinite(getattr(m, name)), name
-    assert m.D > 0 or m.D == 0
+    assert valid, f"{args} accepted although outside the documented ranges"
+    for name, v in args.items():  # stored as given
+        assert getattr(m, name) == v, name
 
 
 @given(theta_s, beta_s, gamma_s, D_s, st.one_of(st.just(1.0), anyfloat))
@@ -60,7 +104,8 @@ def solve_property(theta, beta, D, N, T, dt, eps, amp):
         ds = solve(Model(theta=theta, beta=beta, D=D), T=T, dt=dt, N=N, eps=eps,
                    stimulus=[Pulse(0.0, 0.3, amp, 0.0, 1.0)], n_frames=3, progress=False)
     except ValueError as exc:
-        assert str(exc)
+        check_message(exc, {"theta": theta, "beta": beta, "D": D, "N": N, "T": T, "dt": dt,
+                            "eps": eps, "pulse amplitude": amp})
         return
     if "failed" in ds and bool(np.any(ds["failed"].values)):  # flagged, never silent
         return
@@ -79,7 +124,7 @@ def stability_property(theta, beta, gamma, D):
     try:
         r = stability(theta, beta, gamma, D)
     except ValueError as exc:
-        assert str(exc)
+        check_message(exc, {"theta": theta, "beta": beta, "gamma": gamma, "D": D})
         return
     if bool(r["exists"]):
         assert math.isfinite(float(r["evans_dprime"]))
@@ -116,7 +161,10 @@ def test_parse_axis_fuzz(text):
     try:
         name, values = parse_axis(text)
     except ValueError as exc:
-        assert str(exc)
+        assert f"grid axis {text.strip()!r}" in str(exc) or f"grid axis {text!r}" in str(exc)
+        m = _RANGE.search(str(exc))
+        if m is not None:  # a value outside the range it states
+            assert _outside(float(m.group(1)), m), str(exc)
         return
     assert values.ndim == 1 and values.size >= 1 and not np.any(np.isnan(values))
     assert name == "D" or np.all(np.isfinite(values))

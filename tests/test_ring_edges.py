@@ -6,8 +6,12 @@ degree-7 interpolant through the eight values ``k - 3 .. k + 4`` (indices modulo
 found by Newton's method from the linear estimate; the crossing's cell (centre ``x_k`` or
 ``x_k + dx``) carries its active fraction and the exact integrals of ``cos``, ``sin`` and
 ``y - xc`` over its active part, evaluated with ``math.sin``/``math.cos`` at both ends. Full
-cells carry the exact cell integrals. Scalar Python floats round every operation
-like the compiled code, so the kernel must reproduce the reference bit for bit.
+cells carry the exact cell integrals. Scalar Python floats round every operation like the
+compiled code, but the two are different code paths: the C library's ``sin``/``cos`` (and, for
+Python's ``**``, ``pow``) differ between builds and CPU-specific variants, and a compiler may
+fuse a multiply and an add, so the kernel is held to an ulp bound (see
+:func:`test_kernel_matches_reference`), not to bit-for-bit equality (which held on one CPU and
+failed by one ulp on another).
 
 Separately, the crossings are checked against the root of the same interpolant computed in
 high precision (mpmath), and against four full Newton iterations.
@@ -19,6 +23,7 @@ import math
 
 import numpy as np
 import pytest
+from _ulp import assert_ulp_close
 
 from astrofield.simulator import compiled as _accel
 from astrofield.simulator.ring import Ring
@@ -94,7 +99,8 @@ def _edges_reference(ring, u, th, rule="stop"):
         phi[c] = (hi - lo) / dx
         mc[c] = math.sin(hi) - math.sin(lo)  # ∫_lo^hi cos y dy
         ms[c] = math.cos(lo) - math.cos(hi)  # ∫_lo^hi sin y dy
-        m1[c] = 0.5 * ((hi - xc) ** 2 - (lo - xc) ** 2)  # ∫_lo^hi (y - xc) dy
+        # ∫_lo^hi (y - xc) dy; products, not ``**`` (the C library's pow, not correctly rounded)
+        m1[c] = 0.5 * ((hi - xc) * (hi - xc) - (lo - xc) * (lo - xc))
     return phi, mc, ms, m1
 
 
@@ -109,8 +115,23 @@ def _random_bumps(ring, rng, B):
     return u, th
 
 
+#: Ulp bound of the kernel against the reference, in ulps of each quantity's natural scale.
+#: The budget: the crossing ``xi = x_k + s dx`` may move by the rounding of the interpolant's
+#: coefficients (a fused multiply-add in their sums changes it by an ulp; that moves the root
+#: by up to about 2e-14 of a cell, see test_crossings_against_high_precision_root) plus two ulps
+#: of the position itself: at most about 11 ulp of pi at N = 32 (fewer at larger N, dx being
+#: smaller). Every sin, cos and square may differ by one ulp between C libraries. Hence, with
+#: the scales of the intermediate results:
+#: phi = (hi - lo) / dx: positions of magnitude pi over dx, scale pi / dx = N / 2 (<= 7 units);
+#: mc, ms: a difference of sin/cos of positions, scale pi (<= 11 + 1 units);
+#: m1 = ((hi - xc)^2 - (lo - xc)^2) / 2: the lever |hi - xc| <= dx / 2 times the position's
+#: error, scale pi dx / 2 (<= 9 units). 16 leaves a margin; a wrong crossing or a wrong cell
+#: (errors of order dx or more) is 1e10 or more such units away.
+EDGE_MAX_ULP = 16
+
+
 @pytest.mark.parametrize("N", [32, 64, 128])
-def test_kernel_matches_reference_bitwise(N):
+def test_kernel_matches_reference(N):
     ring = Ring(N)
     rng = np.random.default_rng(N)
     u, th = _random_bumps(ring, rng, 200)
@@ -118,13 +139,15 @@ def test_kernel_matches_reference_bitwise(N):
     u[0] = 0.8 * np.cos(ring.x - (-np.pi + 0.02))
     th[0] = 0.79 * np.cos(0.5 * ring.dx)
     fast = ring.edges(u, th[:, None])
+    scales = {"phi": np.pi / ring.dx, "mc": np.pi, "ms": np.pi, "m1": np.pi * ring.dx / 2}
     n_edges = 0
     for b in range(u.shape[0]):
         ref = _edges_reference(ring, u[b], float(th[b]))
         n_edges += int(np.sum((ref[0] > 0) & (ref[0] < 1)))
         for name, r, f in zip(("phi", "mc", "ms", "m1"), ref,
                               (fast.phi[b], fast.mc[b], fast.ms[b], fast.m1[b]), strict=True):
-            np.testing.assert_array_equal(f, r, err_msg=f"{name}, member {b}, N {N}")
+            assert_ulp_close(f, r, EDGE_MAX_ULP, scale=scales[name],
+                             err_msg=f"{name}, member {b}, N {N}")
     assert n_edges > 300
 
 

@@ -73,9 +73,9 @@ def test_evans_and_fourier_boundaries_agree():
 
 def test_boundary_validation():
     with pytest.raises(ValueError, match="vary"):
-        boundary("tau", 0.1, 0.3, gamma=2.0)
+        boundary("tau", theta=0.1, D=0.3, gamma=2.0)
     with pytest.raises(ValueError, match="needs"):
-        boundary("gamma", 0.1, 0.3)
+        boundary("gamma", theta=0.1, D=0.3)
     with pytest.raises(ValueError, match="method"):
         beta_star(0.1, 2.0, 0.3, method="guess")
     # D = inf, gamma 2: E'(0) > 0 up to the fold, yet two real zeros appear just below it

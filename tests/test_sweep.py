@@ -212,6 +212,9 @@ def test_dask_local_cluster_matches_in_process():
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         got = run_sweep(func, g, executor=client, chunk_size=2, progress=False)
+    # bit for bit on one machine: the workers run the serial compiled loop, the in-process
+    # sweep the parallel one; neither carries fast-math flags, so both round every operation
+    # the same (docs/reliability.md, "Identical numbers and ulp bounds")
     for k in ("drift", "velocity", "width", "evans_dprime"):
         np.testing.assert_array_equal(got[k].values, ref[k].values)
     assert (got["verdict"].values == ref["verdict"].values).all()

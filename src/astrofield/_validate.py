@@ -18,7 +18,7 @@ import numpy as np
 
 __all__ = ["check_range", "check_int", "check_param", "check_memory", "available_memory",
            "check_steps", "parse_number", "parse_values", "parse_axis", "PARAMETER_RANGES",
-           "SWEEP_RANGES", "as_param_array", "as_time_series", "time_last"]
+           "SWEEP_RANGES", "as_time_series", "time_last"]
 
 #: Allowed values of each model parameter: name -> ``(lo, hi, lo_open, hi_open, allow_inf)``.
 #: The single table of parameter limits: :class:`astrofield.Model` applies it, and
@@ -121,16 +121,6 @@ def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
         rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
         raise ValueError(f"{name} = {iv} is outside the allowed range {rng}")
     return iv
-
-
-def as_param_array(value: Any, batch: int) -> np.ndarray:
-    """Broadcast a scalar or length-``batch`` parameter to shape ``(batch, 1)``."""
-    arr = np.asarray(value, dtype=float).ravel()
-    if arr.size == 1:
-        return np.full((batch, 1), arr[0])
-    if arr.size != batch:
-        raise ValueError(f"parameter array of length {arr.size} does not match batch size {batch}")
-    return arr.reshape(batch, 1)
 
 
 def as_time_series(x: Any, name: str = "x") -> np.ndarray:

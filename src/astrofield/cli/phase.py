@@ -82,7 +82,7 @@ def _boundaries(ds, fixed: dict[str, float]) -> dict[str, Any]:
     dims = list(ds["drift"].dims)
     if dims in (["beta"], ["gamma"]):  # critical values along the swept axis: vertical lines
         kw = {"gamma": fixed["gamma"]} if dims == ["beta"] else {"beta": fixed["beta"]}
-        return {name: boundary(dims[0], fixed["theta"], fixed["D"], method=method, **kw)
+        return {name: boundary(dims[0], theta=fixed["theta"], D=fixed["D"], method=method, **kw)
                 for method, name in (("evans", "Evans E'(0) = 0"),
                                      ("fourier", "Fourier truncation"))}
     other = [d for d in dims if d != "beta"]

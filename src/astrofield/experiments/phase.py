@@ -1175,10 +1175,4 @@ def _control_summary(ds: xr.Dataset, total: float) -> dict[str, Any]:
                                          else float("nan"))}
 
 
-def grid_of(ds: xr.Dataset) -> Grid:
-    """The :class:`~astrofield.experiments.sweep.Grid` of a phase diagram (for re-running it)."""
-    dims = [d for d in ds["verdict"].dims]
-    fixed = {k[len("param_"):]: float(v) for k, v in ds.attrs.items()
-             if k.startswith("param_")}
-    return Grid({d: ds[d].values for d in dims}, fixed)
 

@@ -366,10 +366,6 @@ class Bump:
         """
         return np.full(np.shape(x), self.A0)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-friendly)."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
 
 def stationary_bumps(theta: float, beta: float, gamma: float) -> list[Bump]:
     """Every stationary bump for scalar ``(theta, beta, gamma)``: wide first, then narrow.

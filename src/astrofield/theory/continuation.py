@@ -67,7 +67,7 @@ from astrofield.theory.steady import (
 )
 from astrofield.theory.travelling import follow_speed
 
-__all__ = ["continue_bumps", "numerical_boundary", "PARAMETERS", "ContinuationResult"]
+__all__ = ["continue_bumps", "numerical_boundary", "PARAMETERS"]
 
 #: Parameters that can be continued.
 PARAMETERS = ("beta", "gamma", "D", "theta", "steepness", "tau")
@@ -85,13 +85,6 @@ class _Point:
     measures: dict = field(default_factory=dict)
     stable: bool = False
     resolved: bool = True
-
-
-@dataclass
-class ContinuationResult:
-    points: list
-    message: str
-    wall_s: float
 
 
 class _Branch:

@@ -48,7 +48,6 @@ import xarray as xr
 from astrofield._validate import check_int
 from astrofield._version import __version__
 from astrofield.theory.steady import (
-    RingSystem,
     Steady,
     one_blas_thread,
     single_blas_thread,
@@ -830,7 +829,3 @@ def _message(sp: Spectrum) -> str:
         return (f"translation eigenvalue {abs(sp.translation_eigenvalue):.2g} is not small: "
                 "the grid pins the bump; increase N or lower the steepness")
     return ""
-
-
-def _system_of(st: Steady) -> RingSystem:  # convenience for callers holding only a Steady
-    return st.system

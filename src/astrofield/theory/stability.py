@@ -235,7 +235,7 @@ def _refine_crossing(evaluate, a, b, ca, xtol, smooth_root: bool):
     return 0.5 * (a + b)
 
 
-def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float | None = None,
+def boundary(vary: str, *, theta: float | None = None, beta: float | None = None,
              gamma: float | None = None, D: float | None = None, tau: float = 1.0,
              lo: float | None = None, hi: float | None = None, method: str = "evans",
              n_scan: int = 400, xtol: float = 1e-13) -> np.ndarray:
@@ -250,8 +250,6 @@ def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float 
     ----------
     vary
         ``"beta"`` (``gamma`` fixed) or ``"gamma"`` (``beta`` fixed).
-    *legacy
-        Deprecated positional ``theta, D`` (the old form ``boundary(vary, theta, D, ...)``).
     theta, beta, gamma, D, tau
         Threshold (dimensionless), depletion and replenishment rates (per unit time),
         astrocytic diffusion (rad^2 per unit time) and resource time scale. Keyword-only, in
@@ -277,11 +275,6 @@ def boundary(vary: str, *legacy: float, theta: float | None = None, beta: float 
         raise ValueError(f"vary = {vary!r} is not one of ('beta', 'gamma')")
     if method not in ("evans", "fourier"):
         raise ValueError(f"method = {method!r} is not one of ('evans', 'fourier')")
-    if legacy:
-        if len(legacy) != 2 or theta is not None or D is not None:
-            raise ValueError("pass theta, beta, gamma, D as keywords: boundary(vary, theta=..., "
-                             "gamma=..., D=...)")
-        theta, D = legacy
     if theta is None or D is None:
         raise ValueError("boundary needs theta and D")
     n_scan = check_int("n_scan", n_scan, 10)
