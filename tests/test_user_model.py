@@ -197,3 +197,24 @@ def test_naka_rushton_builtin_everywhere():
     res = CliRunner().invoke(main, ["run", "--firing", "naka_rushton", "--steepness", "5",
                                     "--N", "32", "--T", "2", "--dt", "0.05", "-q", "--json"])
     assert res.exit_code == 0, res.output
+
+
+def test_user_firing_pickles_and_maps_numerically():
+    """A user rate travels to worker processes (pickled without its compiled form) and gives
+    the same numerical stability map there as in this process."""
+    import pickle
+
+    from astrofield.theory.spectra import numerical_stability_grid
+
+    f = FiringFunction(user_sigmoid)
+    assert f.numba_function() is not None
+    g = pickle.loads(pickle.dumps(f))
+    assert g.numba_function() is not None
+    np.testing.assert_array_equal(g.rate(np.linspace(0, 0.2, 5)), f.rate(np.linspace(0, 0.2, 5)))
+    models = [af.Model(firing=f, D=0.3, beta=b) for b in (0.01, 0.05)]
+    here = numerical_stability_grid(models, N=64)
+    there = numerical_stability_grid(models, N=64, workers=2)
+    assert [r["stable"] for r in here] == [r["stable"] for r in there]
+    ref = numerical_stability_grid([af.Model(firing="sigmoid", D=0.3, beta=b)
+                                    for b in (0.01, 0.05)], N=64)
+    assert [r["stable"] for r in here] == [r["stable"] for r in ref]

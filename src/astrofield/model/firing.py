@@ -310,6 +310,10 @@ class FiringFunction(Firing):
         self._numba_error: str | None = None
         self._probe()
 
+    def __getstate__(self) -> dict:
+        """Pickle without the compiled function (a process compiles its own on first use)."""
+        return {**self.__dict__, "_numba": None, "_numba_error": None}
+
     def _probe(self) -> None:
         """Call the function on a few inputs: a clear error now instead of deep in a run."""
         try:

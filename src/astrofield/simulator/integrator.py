@@ -416,10 +416,12 @@ def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05
     Parameters
     ----------
     init
-        ``"rest"`` (``u = 0, q = 1, a = 0``), ``"bump"`` (the exact wide stationary bump of
-        centred at ``position``, with the shift perturbation
-        ``u += eps * amplitude * sin(x - position)`` of §5), or a tuple/dict of arrays
-        ``(u, q, a)`` of shape ``(N,)`` or ``(B, N)``.
+        ``"rest"`` (``u = 0, q = 1, a = 0``), ``"bump"`` (the exact wide stationary bump of the
+        paper's model, Heaviside firing with the cosine kernel, centred at ``position``, with
+        the shift perturbation ``u += eps * amplitude * sin(x - position)``; for another
+        kernel or firing rate it is only a start guess, which the model reshapes: start from
+        :func:`~astrofield.theory.steady.steady_bump`'s ``(u, q, a)`` for the model's own
+        bump), or a tuple/dict of arrays ``(u, q, a)`` of shape ``(N,)`` or ``(B, N)``.
     eps
         Shift perturbation as a fraction of the bump amplitude ``2 c0 sin Delta``.
     branch
