@@ -23,8 +23,8 @@ N = 128
 
 
 def lateral(x):
-    """Excitation of width 0.5 rad minus inhibition of width 1 rad."""
-    return 2.0 * np.exp(-x**2 / (2 * 0.5**2)) - 1.0 * np.exp(-x**2 / (2 * 1.0**2))
+    """Excitation of width 0.6 rad minus broader inhibition of width 1.5 rad."""
+    return 2.5 * np.exp(-x**2 / (2 * 0.6**2)) - 1.0 * np.exp(-x**2 / (2 * 1.5**2))
 
 
 def ramp(u):
@@ -75,6 +75,21 @@ def test_user_ramp_firing_unstable_bump_travels_and_continuation_brackets_it():
     below = spectrum(model=af.Model(firing=ramp, beta=drift[0] * 0.97, D=0.3), N=N)
     above = spectrum(model=af.Model(firing=ramp, beta=drift[0] * 1.03, D=0.3), N=N)
     assert below.leading.real < 0 < above.leading.real
+
+
+def test_two_bump_pattern_is_reported_not_passed_off_as_a_bump():
+    """The default Mexican hat's strongest Fourier mode is cos 2x: Newton from the single
+    Heaviside bump lands on a two-bump pattern (only even Fourier modes), which is reported."""
+    model = af.Model(kernel="mexican_hat", firing="sigmoid", steepness=10.0, beta=0.01, D=0.3)
+    with pytest.warns(UserWarning, match="2 active regions, not a single bump"):
+        st = steady_bump(model, N)
+    modes = np.abs(np.fft.rfft(st.u)) / N
+    assert st.active_regions == 2 and modes[1] < 1e-12 * modes[2]
+    with pytest.warns(UserWarning):
+        r = af.theory.spectra.numerical_stability(model, N=N)
+    assert r["active_regions"] == 2 and "multi-bump" in r["message"]
+    one = steady_bump(af.Model(kernel=lateral, firing="sigmoid", steepness=10.0, D=0.3), N)
+    assert one.active_regions == 1
 
 
 def test_user_lateral_kernel_bump_is_stable_in_simulation():

@@ -162,7 +162,7 @@ def _attrs(sp: Spectrum) -> dict[str, Any]:
                 "translation_eigenvalue_real": float(np.real(sp.translation_eigenvalue)),
                 "leading_real": float(sp.leading.real), "leading_imag": float(sp.leading.imag),
                 "residual": st.residual, "speed": st.speed, "resolved": int(sp.resolved),
-                "steady_method": st.method,
+                "steady_method": st.method, "active_regions": st.active_regions,
                 "eig_method": sp.method, "certified": int(sp.certified),
                 "unstable_tol": UNSTABLE_TOL,
                 "heterogeneous_D": int(st.system.D_field is not None),
@@ -758,7 +758,8 @@ def _verdict_dict(sp: Spectrum) -> dict[str, Any]:
             "leading_real": lead.real, "leading_imag": lead.imag,
             "translation_eigenvalue": float(np.real(sp.translation_eigenvalue)),
             "residual": sp.steady.residual, "resolved": sp.resolved,
-            "certified": sp.certified, "message": _message(sp)}
+            "certified": sp.certified, "active_regions": sp.steady.active_regions,
+            "message": _message(sp)}
 
 
 def numerical_stability_grid(models: list, N: int = 128, *, warm: bool = True,
@@ -821,7 +822,10 @@ def _verdict(model, N: int, prev: Steady | None, kw: dict) -> tuple[dict[str, An
 
 
 def _message(sp: Spectrum) -> str:
-    """Why a verdict is not trustworthy ('' when it is)."""
+    """Why a verdict is not trustworthy, or what it is about ('' when it is a single bump's)."""
+    if sp.steady.active_regions != 1:
+        return (f"the steady state has {sp.steady.active_regions} active regions (a multi-bump "
+                "pattern, not a single bump): the verdict is that pattern's")
     if not sp.certified:
         return (f"the sparse spectrum could not certify the number of unstable eigenvalues "
                 f"(at least {sp.n_unstable}); use a larger dense_fallback or a smaller N")

@@ -364,6 +364,14 @@ class Steady:
         """Amplitude, width and speed, see :func:`bump_measures`."""
         return bump_measures(self.system, self.u, self.speed)
 
+    @property
+    def active_regions(self) -> int:
+        """Number of arcs of the ring where ``u > theta``: 1 for a single bump, 2 or more for a
+        multi-bump pattern (which kernels whose strongest Fourier mode is not ``cos x`` can
+        favour)."""
+        above = self.u > float(self.system.model.theta)
+        return int(np.count_nonzero(above != np.roll(above, 1))) // 2
+
 
 def bump_measures(system: RingSystem, u: np.ndarray, speed: float = 0.0) -> dict[str, float]:
     """``amplitude`` (max of ``u``), ``width`` (length of ``{u > theta}``, edges by linear
@@ -525,13 +533,21 @@ def _initial_vector(system: RingSystem, init: Any, branch: str) -> np.ndarray:
 
 
 def _check_is_bump(st: Steady) -> None:
-    """A converged state must be a localised bump: active somewhere, inactive somewhere."""
+    """A converged state must be localised: active somewhere, inactive somewhere (an error
+    otherwise); a multi-bump pattern (more than one active arc) is returned with a warning."""
     th = float(st.system.model.theta)
     if not (st.u.max() > th > st.u.min()):
         raise SteadyStateError(
             f"Newton converged to a state without a bump (u in [{st.u.min():.3g}, "
             f"{st.u.max():.3g}], theta = {th:g}): no bump near the initial guess for these "
             "parameters; lower beta or theta, or give init arrays from a simulated bump")
+    if st.active_regions != 1:
+        warnings.warn(
+            f"Newton converged to a pattern with {st.active_regions} active regions, not a "
+            "single bump (the kernel favours multi-bump patterns near this guess); its "
+            "spectrum is that pattern's. For a single bump give init arrays from a simulated "
+            "one, or use a kernel whose strongest Fourier mode is cos x", UserWarning,
+            stacklevel=4)
 
 
 # --------------------------------------------------------------------------------------------
