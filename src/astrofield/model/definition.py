@@ -109,7 +109,19 @@ class Model:
         return any(np.ndim(getattr(self, n)) == 1 for n in _RATE_NAMES)
 
     def param(self, name: str, batch: int | None = None) -> np.ndarray:
-        """Parameter ``name`` broadcast to shape ``(B, 1)``."""
+        """Parameter ``name`` broadcast to shape ``(B, 1)``.
+
+        Parameters
+        ----------
+        name
+            A rate field of the model: ``"theta"``, ``"beta"``, ``"gamma"``, ``"tau"``, ``"D"``
+            or ``"steepness"``, in its own units (``tau`` in neural time constants, ``beta`` and
+            ``gamma`` per unit time, ``D`` in rad^2 per unit time).
+        batch
+            Number of rows ``B`` (default: :attr:`batch_size`). A scalar parameter is broadcast
+            to it (a read-only view); an array parameter must have exactly ``batch`` entries
+            (otherwise ``ValueError``).
+        """
         b = self.batch_size if batch is None else batch
         arr = np.asarray(getattr(self, name), dtype=float).ravel()
         return np.broadcast_to(arr, (b,)).reshape(b, 1) if arr.size == 1 else arr.reshape(b, 1)
@@ -121,7 +133,18 @@ class Model:
         return replace(self, **kw)
 
     def firing_rate(self, u: np.ndarray, theta: np.ndarray | float | None = None) -> np.ndarray:
-        """Pointwise firing rate ``f(u)`` (batch-broadcast parameters)."""
+        """Pointwise firing rate ``f(u)`` (batch-broadcast parameters).
+
+        Parameters
+        ----------
+        u
+            Synaptic input (dimensionless), broadcastable against ``(B, 1)``, e.g. ``(B, N)``
+            for ``B`` members on ``N`` grid points.
+        theta
+            Threshold(s) to use instead of the model's (default: :meth:`param` ``("theta")``,
+            shape ``(B, 1)``); broadcastable against ``u``. The steepness is always the model's
+            (shape ``(B, 1)`` if it is an array, else the scalar).
+        """
         th = self.param("theta") if theta is None else theta
         s = self.param("steepness") if np.ndim(self.steepness) else self.steepness
         return self.firing.rate(u, th, s)
