@@ -149,20 +149,6 @@ SUBPACKAGES = ["astrofield", "astrofield.io", "astrofield.plotting", "astrofield
 # (``None``: no Parameters section yet). Remove an entry once it is documented; the test
 # fails on entries that are no longer needed.
 PENDING_REWRITE_PARAMETERS: dict[str, list[str] | None] = {
-    "astrofield.simulator.integrator.Simulator": ["batch"],
-    "astrofield.simulator.integrator.Simulator.astro_update": None,
-    "astrofield.simulator.integrator.Simulator.drive": None,
-    "astrofield.simulator.integrator.Simulator.make_state": None,
-    "astrofield.simulator.integrator.Simulator.rhs_u": None,
-    "astrofield.simulator.integrator.Simulator.step": None,
-    "astrofield.simulator.integrator.State": None,
-    "astrofield.simulator.integrator.initial_state": ["model", "N", "position", "batch"],
-    "astrofield.simulator.integrator.simulate": None,
-    "astrofield.simulator.integrator.solve": ["stop_every", "seed"],
-    "astrofield.simulator.trackers.BumpTracker.handle": None,
-    "astrofield.simulator.trackers.DemandTracker.handle": None,
-    "astrofield.simulator.trackers.ResourceTracker.handle": None,
-    "astrofield.simulator.trackers.Tracker.handle": None,
     "astrofield.theory.continuation.continue_bumps": ["start", "stop", "D_field", "mass", "tol",
                                                       "max_travelling"],
     "astrofield.theory.continuation.numerical_boundary": None,

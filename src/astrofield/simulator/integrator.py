@@ -96,6 +96,22 @@ class State:
 
     ``q_in``/``q_out`` are the resource fractions on the active / inactive part of each cell
     (for sigmoid firing only ``q_out`` is used); :attr:`q` is the cell mean.
+
+    Attributes
+    ----------
+    u
+        Synaptic input at the grid points (dimensionless).
+    q_in
+        Synaptic resource fraction (0..1) on the active part ``{u > theta}`` of each cell
+        (Heaviside firing; a copy of ``q_out`` for smooth firing rates).
+    q_out
+        Synaptic resource fraction (0..1) on the inactive part of each cell; for smooth firing
+        rates the nodal value of ``q``.
+    a
+        Astrocytic resource at the grid points (>= 0).
+    geo
+        The :class:`~astrofield.simulator.ring.EdgeGeometry` of ``u`` (the active fraction
+        ``phi`` of each cell and its moments; zeros for smooth firing rates).
     """
 
     u: np.ndarray
@@ -155,6 +171,10 @@ class Simulator:
     D_field
         Optional heterogeneous diffusion ``D(x)``: array of length ``N`` or callable of ``x``
         (replaces ``model.D``).
+    batch
+        Number of members ``B`` (default: ``model.batch_size``); the parameters are broadcast
+        to it by :meth:`~astrofield.model.definition.Model.param` (array parameters must have
+        ``B`` entries).
     """
 
     def __init__(self, model: Model, N: int, *, quadrature: str = "subgrid",
@@ -215,7 +235,22 @@ class Simulator:
         return self.firing.rate(u, self.params["theta"], self.params["steepness"])
 
     def drive(self, geo: EdgeGeometry, q_in, q_out, f_out) -> np.ndarray:
-        """Synaptic drive ``∫ w(x - y) q(y) f(u(y)) dy`` on the grid, shape ``(B, N)``."""
+        """Synaptic drive ``∫ w(x - y) q(y) f(u(y)) dy`` on the grid, shape ``(B, N)``.
+
+        Parameters
+        ----------
+        geo
+            Active-region quadrature data of the current ``u`` (:meth:`geometry`); used for
+            Heaviside firing.
+        q_in
+            Resource on the active part of each cell, ``(B, N)`` (Heaviside firing).
+        q_out
+            Resource on the inactive part of each cell, ``(B, N)``: the nodal ``q`` of a smooth
+            firing rate.
+        f_out
+            Firing rate on the nodal part, :meth:`firing_out` of ``u``: ``(B, N)`` for a smooth
+            rate (used with ``q_out``), 0.0 for Heaviside firing (not used).
+        """
         r = self.ring
         if self.cosine:
             if self.heaviside:
@@ -280,6 +315,20 @@ class Simulator:
         ``a0 e^{hL} + h phi1(hL) J0 + h phi2(hL) (J1 - J0)``; the mean of ``a`` changes by exactly
         ``h (J0 + J1) / 2``, which is what makes the shared exchange flux conservative. Calls with
         the same ``a0``, ``J0`` may share a ``cache`` dict (the transforms of the first part).
+
+        Parameters
+        ----------
+        a0
+            Astrocytic resource at the start of the step, ``(B, N)``.
+        J0, J1
+            Exchange flux into ``a`` (already divided by ``tau``: resource per unit time) at the
+            start and at the end of the step, ``(B, N)``. Pass the same array object twice for
+            a constant flux (then the ``phi2`` term is skipped).
+        h
+            Step length, in neural time constants.
+        cache
+            Dict shared by calls with the same ``a0``, ``J0`` and ``h`` (filled on the first
+            call; ignored for a heterogeneous ``D_field``). ``None``: no sharing.
         """
         e, p1, p2 = self.diffusion_operators(h)
         if self.D_field is not None:
@@ -297,10 +346,29 @@ class Simulator:
         return self.stimulus(t) if self.stimulus else 0.0
 
     def rhs_u(self, st: State, t: float) -> np.ndarray:
-        """``u_t`` at the current state (deterministic part)."""
+        """``u_t`` at the current state (deterministic part).
+
+        Parameters
+        ----------
+        st
+            The current :class:`State`.
+        t
+            Its time, in neural time constants (where the stimulus is evaluated).
+        """
         return -st.u + self.drive(st.geo, st.q_in, st.q_out, self.firing_out(st.u)) + self.input(t)
 
     def make_state(self, u, q, a) -> State:
+        """A :class:`State` from nodal fields, with its edge geometry computed from ``u``.
+
+        Parameters
+        ----------
+        u
+            Synaptic input, shape ``(B, N)`` (copied as float).
+        q
+            Synaptic resource fraction, ``(B, N)``; both ``q_in`` and ``q_out`` start from it.
+        a
+            Astrocytic resource, ``(B, N)`` (copied as float).
+        """
         u = np.array(u, dtype=float)
         q = np.array(q, dtype=float)
         return State(u, q.copy(), q.copy(), np.array(a, dtype=float), self.geometry(u))
@@ -311,6 +379,22 @@ class Simulator:
 
         The astrocyte update uses the step-averaged exchange flux ``J_eff = -Δq / h`` taken from
         the resource update itself, so ``∫ (q + a) dx`` is conserved to round-off.
+
+        Parameters
+        ----------
+        st
+            The state at time ``t`` (not modified).
+        t
+            Time at the start of the step, in neural time constants (the stimulus is evaluated
+            at ``t`` and ``t + h``).
+        h
+            Step length, in neural time constants (> 0).
+
+        Returns
+        -------
+        State
+            The state at ``t + h`` (with this step's noise increment, if the simulator has
+            noise).
         """
         P = self.params
         beta, gamma, tau = P["beta"], P["gamma"], P["tau"]
@@ -415,13 +499,24 @@ def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05
 
     Parameters
     ----------
+    model
+        The model; ``theta``, ``beta`` and ``gamma`` (per member) select the exact bump for
+        ``init="bump"`` (Heaviside bump of the cosine kernel, whatever the model's kernel and
+        firing rate).
+    N
+        Grid points on the ring.
     init
-        ``"rest"`` (``u = 0, q = 1, a = 0``), ``"bump"`` (the exact wide stationary bump of
-        centred at ``position``, with the shift perturbation
+        ``"rest"`` (``u = 0, q = 1, a = 0``), ``"bump"`` (the exact stationary bump of branch
+        ``branch`` centred at ``position``, with the shift perturbation
         ``u += eps * amplitude * sin(x - position)`` of §5), or a tuple/dict of arrays
         ``(u, q, a)`` of shape ``(N,)`` or ``(B, N)``.
     eps
         Shift perturbation as a fraction of the bump amplitude ``2 c0 sin Delta``.
+    position
+        Centre of the bump for ``init="bump"``, in rad on the ring (ignored otherwise).
+    batch
+        Number of members ``B`` (default: ``model.batch_size``); arrays of shape ``(N,)`` are
+        broadcast to ``(B, N)``.
     branch
         Which stationary bump ``init="bump"`` starts from: ``"wide"`` (default) or ``"narrow"``.
     """
@@ -567,8 +662,14 @@ def solve(
         the batch; the other arrays are aligned with it; ``decided`` is boolean of the same
         length). Decided members are dropped from the batch and their final values frozen
         (``t_final`` records when). Requires ``store_fields=False``.
+    stop_every
+        Time between evaluations of ``stop_rule``, in neural time constants; rounded to a whole
+        number of steps (at least one). Ignored without ``stop_rule``.
     progress
         Show a tqdm bar (default: only when the run takes longer than about a second).
+    seed
+        Seed of the noise increments: replaces ``noise.seed`` when given (``None`` keeps it).
+        Without ``noise`` it is only recorded in ``attrs``.
     backend
         ``"numba"`` (the whole time loop compiled, both cores over the batch), ``"numpy"`` (the
         reference step of :class:`Simulator`, one vectorised numpy call per operation), ``"jax"``
@@ -603,6 +704,14 @@ def simulate(model: Model | None = None, **options: Any) -> Solution:
     ``simulate(...).to_dataset()`` is ``solve(...)``. Use it where only a few numbers of the
     run are needed (:meth:`Solution.values`): the command line's ``astrofield run`` without
     ``-o``/``--plot`` never imports xarray or pandas this way.
+
+    Parameters
+    ----------
+    model
+        As for :func:`solve` (default: ``Model()``).
+    **options
+        The keyword arguments of :func:`solve` (``T``, ``dt``, ``N``, ``init``, ...), with its
+        defaults.
 
     Raises
     ------
