@@ -147,18 +147,8 @@ SUBPACKAGES = ["astrofield", "astrofield.io", "astrofield.plotting", "astrofield
 # applications/field2d.py, applications/seed.py, cli/run.py, cli/_common.py), whose Parameters
 # sections are theirs to complete: qualified name -> the parameters still undocumented
 # (``None``: no Parameters section yet). Remove an entry once it is documented; the test
-# fails on entries that are no longer needed.
-PENDING_REWRITE_PARAMETERS: dict[str, list[str] | None] = {
-    "astrofield.theory.continuation.continue_bumps": ["start", "stop", "D_field", "mass", "tol",
-                                                      "max_travelling"],
-    "astrofield.theory.continuation.numerical_boundary": None,
-    "astrofield.theory.spectra.numerical_stability": None,
-    "astrofield.theory.spectra.numerical_stability_grid": None,
-    "astrofield.theory.spectra.spectrum": ["model", "N", "steady_kw"],
-    "astrofield.theory.steady.Steady": ["extra"],
-    "astrofield.theory.steady.heaviside_bump": None,
-    "astrofield.theory.steady.steady_bump": ["maxit", "branch"],
-}
+# fails on entries that are no longer needed. (Empty: every one of them is documented now.)
+PENDING_REWRITE_PARAMETERS: dict[str, list[str] | None] = {}
 
 
 def _public_callables() -> dict[str, object]:

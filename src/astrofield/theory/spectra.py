@@ -685,6 +685,9 @@ def spectrum(steady: Steady | None = None, *, model=None, N: int = 128, k: int |
     steady
         A converged :class:`~astrofield.theory.steady.Steady`; if omitted one is computed with
         :func:`~astrofield.theory.steady.steady_bump` from ``model``, ``N`` and ``steady_kw``.
+    model, N
+        Unbatched model (default: ``Model()``) and number of grid points of that bump (used
+        only without ``steady``).
     k, sigma
         For systems with more than ``dense_max`` unknowns (``3 N`` or ``2 N + 1``): the ``k``
         eigenvalues nearest ``sigma`` by shift-invert Arnoldi (fewer if ARPACK cannot converge
@@ -707,6 +710,9 @@ def spectrum(steady: Steady | None = None, *, model=None, N: int = 128, k: int |
         ``False``: skip the eigenvector matrix on the dense smooth path (verdicts and leading
         eigenvalue only; ``vectors`` is then empty and the eigenfunction in
         :meth:`Spectrum.to_dataset` is NaN). Ignored for Heaviside and sparse spectra.
+    **steady_kw
+        Further arguments of :func:`~astrofield.theory.steady.steady_bump` (``init``,
+        ``D_field``, ``mass``, ``tol``, ``maxit``, ``branch``); ignored with ``steady``.
 
     Returns
     -------
@@ -735,6 +741,17 @@ def numerical_stability(model=None, N: int = 128, **kw: Any) -> dict[str, Any]:
     A missing bump gives ``exists = False`` and ``stable = False`` (with the reason in
     ``message``) rather than an exception. ``kw`` go to :func:`spectrum` (``vectors``
     defaults to ``False`` here: no eigenvector matrix is needed for a verdict).
+
+    Parameters
+    ----------
+    model
+        Unbatched model (default: ``Model()``).
+    N
+        Grid points of the bump.
+    **kw
+        Arguments of :func:`spectrum` (``k``, ``sigma``, ``dense_max``, ``dense_fallback``,
+        ``vectors``) and, through it, of :func:`~astrofield.theory.steady.steady_bump`
+        (``init``, ``D_field``, ``mass``, ``tol``, ``maxit``, ``branch``).
     """
     from astrofield.theory.steady import SteadyStateError
 
@@ -776,6 +793,27 @@ def numerical_stability_grid(models: list, N: int = 128, *, warm: bool = True,
     within the piece) in its own process (:class:`concurrent.futures.ProcessPoolExecutor`);
     the results are the same, in the same order. Worth it only for maps of many points on
     otherwise idle cores (each process imports the package first, about 2 s).
+
+    Parameters
+    ----------
+    models
+        Iterable of unbatched models (any firing rates; picklable for ``workers > 1``).
+    N
+        Grid points of every bump.
+    warm
+        Warm-start Newton from the previous point's bump (smooth firing rates only).
+    workers
+        Number of processes (>= 1).
+    **kw
+        Eigenvalue options of :func:`spectrum` (``k``, ``sigma``, ``dense_max``,
+        ``dense_fallback``). ``vectors`` is always ``False`` here, and the bumps are computed
+        with the defaults of :func:`~astrofield.theory.steady.steady_bump` (its options cannot
+        be given).
+
+    Returns
+    -------
+    list of dict
+        One verdict per model, in order, keyed as by :func:`numerical_stability`.
     """
     workers = check_int("workers", workers, 1)
     models = list(models)

@@ -337,7 +337,12 @@ class Steady:
     method
         ``"newton"`` (grid Newton) or ``"edges"`` (Heaviside edge equations).
     Delta
-        Half-width of the active arc for Heaviside bumps (``NaN`` otherwise).
+        Half-width of the active arc for Heaviside bumps, in rad (``NaN`` otherwise).
+    extra
+        Further data of a Heaviside bump from :func:`heaviside_bump`: ``c0`` (resource on the
+        active arc), ``A0`` (the uniform astrocytic resource), ``beta_fold`` (``beta`` at the
+        fold of the existence curve, per unit time) and ``dU_edge`` (the slope ``U'(Delta)``
+        of the profile at the right edge, per rad); empty for bumps from grid Newton.
     """
 
     system: RingSystem
@@ -456,6 +461,12 @@ def steady_bump(model: Model | None = None, N: int = 128, *, init: Any = "heavis
         Total resource ``∫ (q + a) dx``.
     tol
         Max-norm tolerance of the residual (dimensionless rates).
+    maxit
+        Largest number of Newton iterations (smooth firing; per step of the steepness
+        homotopy that is tried when Newton from the Heaviside bump fails).
+    branch
+        ``"wide"`` or ``"narrow"``: the Heaviside bump returned (Heaviside firing) or used as
+        the start guess (smooth firing with ``init="heaviside"``).
 
     Returns
     -------
@@ -581,6 +592,18 @@ def heaviside_bump(system: RingSystem, branch: str = "wide", n_scan: int = 200) 
     the bump with the model's ``beta`` by Brent's method on each side of it: ``"wide"`` is the
     root right of the fold, ``"narrow"`` the one left of it. Raises :class:`SteadyStateError` if
     the model's ``beta`` is above the fold.
+
+    Parameters
+    ----------
+    system
+        The discretised model: its ``theta``, ``beta``, ``gamma``, kernel and ``mass`` define
+        the bump (its firing rate is taken to be Heaviside), its grid is where ``U, Q, A0`` are
+        sampled. ``a`` is uniform (length 1 for ``D = inf``).
+    branch
+        ``"wide"`` (the root right of the fold) or ``"narrow"`` (left of it).
+    n_scan
+        Number of half-widths ``Delta``, equally spaced in ``(0, pi)``, on which the existence
+        curve is scanned for its maximum.
     """
     from scipy.optimize import minimize_scalar
 
