@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from astrofield._validate import PARAMETER_RANGES, check_range
 from astrofield.model.firing import Firing, firing_names, make_firing
 from astrofield.model.kernels import Kernel, make_kernel
+
+if TYPE_CHECKING:  # annotations only
+    from numpy.typing import ArrayLike
 
 __all__ = ["Model", "PARAMETER_RANGES", "FIRING"]
 
@@ -75,13 +78,13 @@ class Model:
     scalar or the same length): the model then stands for ``B`` parameter sets.
     """
 
-    theta: Any = 0.1
-    beta: Any = 0.05
-    gamma: Any = 2.0
-    tau: Any = 1.0
-    D: Any = 0.7
+    theta: ArrayLike = 0.1
+    beta: ArrayLike = 0.05
+    gamma: ArrayLike = 2.0
+    tau: ArrayLike = 1.0
+    D: ArrayLike = 0.7
     firing: Firing | str | Callable = "heaviside"
-    steepness: Any = 50.0
+    steepness: ArrayLike = 50.0
     kernel: Kernel | str | Callable = field(default="cosine")
 
     def __post_init__(self) -> None:
@@ -149,9 +152,9 @@ class Model:
         s = self.param("steepness") if np.ndim(self.steepness) else self.steepness
         return self.firing.rate(u, th, s)
 
-    def to_attrs(self) -> dict[str, Any]:
+    def to_attrs(self) -> dict[str, float | list[float] | str]:
         """Flat attribute dictionary (for NetCDF ``attrs``); arrays become lists."""
-        out: dict[str, Any] = {}
+        out: dict[str, float | list[float] | str] = {}
         for f in fields(self):
             v = getattr(self, f.name)
             if f.name in ("kernel", "firing"):
