@@ -81,6 +81,7 @@ from astrofield.simulator.trackers import Tracker
 
 if TYPE_CHECKING:  # imported where a dataset is built: xarray and pandas take ~0.4 s to import
     import xarray as xr
+    from numpy.typing import ArrayLike
 
 __all__ = ["solve", "simulate", "Solution", "initial_state", "SCHEME", "State", "Simulator", "Run",
            "integrate_numpy"]
@@ -208,7 +209,7 @@ class Simulator:
             if np.ndim(model.tau) != 0:
                 raise ValueError("a heterogeneous D_field needs a scalar tau")
             self.D_field = dfield
-        self._diff_cache: dict[float, Any] = {}
+        self._diff_cache: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ pieces
     def geometry(self, u: np.ndarray) -> EdgeGeometry:
@@ -493,8 +494,16 @@ class Simulator:
 
 
 # ---------------------------------------------------------------------- initial states
-def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05,
-                  position: float = 0.0, batch: int | None = None, branch: str = "wide"):
+def initial_state(
+    model: Model,
+    N: int,
+    init: str | Sequence[ArrayLike] | dict[str, ArrayLike] = "rest",
+    *,
+    eps: float = 0.05,
+    position: float = 0.0,
+    batch: int | None = None,
+    branch: str = "wide",
+) -> tuple[tuple[np.ndarray, ...], dict[str, np.ndarray] | None]:
     """Initial ``(u, q, a)`` arrays shaped ``(B, N)`` and the bump data used (or ``None``).
 
     Parameters
@@ -601,7 +610,7 @@ def solve(
     T: float = 200.0,
     dt: float | str = 0.05,
     N: int = 256,
-    init: Any = "bump",
+    init: str | Sequence[ArrayLike] | dict[str, ArrayLike] = "bump",
     eps: float = 0.3,
     position: float = 0.0,
     branch: str = "wide",
@@ -613,7 +622,7 @@ def solve(
     sample_every: int | None = None,
     store_fields: bool = True,
     trackers: Sequence[Tracker] = (),
-    schedule: dict[str, Callable[[float], Any]] | None = None,
+    schedule: dict[str, Callable[[float], ArrayLike]] | None = None,
     stop_rule: Callable | None = None,
     stop_every: float = 10.0,
     progress: bool | None = None,

@@ -42,8 +42,9 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg as sla
@@ -66,6 +67,9 @@ from astrofield.theory.steady import (
     steady_bump,
 )
 from astrofield.theory.travelling import follow_speed
+
+if TYPE_CHECKING:  # annotations only
+    from numpy.typing import ArrayLike
 
 __all__ = ["continue_bumps", "numerical_boundary", "PARAMETERS"]
 
@@ -304,8 +308,9 @@ def _run_branch(br: _Branch, Y: np.ndarray, T: np.ndarray, stop: float, opts: di
 @single_blas_thread
 def continue_bumps(model: Model | None = None, param: str = "beta", start: float | None = None,
                    stop: float = 0.1, *, N: int = 64, D_field: np.ndarray | None = None,
-                   mass: float = 2 * np.pi, init: Any = "heaviside", ds: float = 0.05,
-                   ds_min: float = 1e-5, ds_max: float = 0.2, max_points: int = 200,
+                   mass: float = 2 * np.pi, init: str | Sequence[ArrayLike] = "heaviside",
+                   ds: float = 0.05, ds_min: float = 1e-5, ds_max: float = 0.2,
+                   max_points: int = 200,
                    tol: float = DEFAULT_TOL, spectra: bool = True, travelling: bool = True,
                    max_travelling: int = 60, branch: str = "wide") -> xr.Dataset:
     """Follow the bump branch of ``model`` in ``param`` from ``start`` to ``stop``.

@@ -40,8 +40,9 @@ import copy
 import functools
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -50,6 +51,9 @@ from scipy.optimize import brentq
 
 from astrofield._validate import check_int, check_range
 from astrofield.model.definition import Model
+
+if TYPE_CHECKING:  # annotations only
+    from numpy.typing import ArrayLike
 
 __all__ = ["RingSystem", "Steady", "SteadyStateError", "steady_bump", "heaviside_bump",
            "bump_measures", "DEFAULT_TOL", "single_blas_thread", "one_blas_thread"]
@@ -439,7 +443,8 @@ def _heaviside_guess(system: RingSystem, branch: str = "wide") -> np.ndarray:
 
 
 @single_blas_thread
-def steady_bump(model: Model | None = None, N: int = 128, *, init: Any = "heaviside",
+def steady_bump(model: Model | None = None, N: int = 128, *,
+                init: str | Sequence[ArrayLike] = "heaviside",
                 D_field: np.ndarray | None = None, mass: float = 2 * np.pi,
                 tol: float = DEFAULT_TOL, maxit: int = 40, branch: str = "wide") -> Steady:
     """A stationary bump of ``model`` on ``N`` grid points, converged to ``tol``.
@@ -515,7 +520,8 @@ def _steepness_homotopy(system: RingSystem, y0: np.ndarray, tol: float, maxit: i
     return y, res, it_total
 
 
-def _initial_vector(system: RingSystem, init: Any, branch: str) -> np.ndarray:
+def _initial_vector(system: RingSystem, init: str | Sequence[ArrayLike],
+                    branch: str) -> np.ndarray:
     if isinstance(init, str):
         if init != "heaviside":
             raise ValueError(f"init = {init!r} is not 'heaviside' or a tuple (u, q, a)")
