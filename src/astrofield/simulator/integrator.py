@@ -839,6 +839,32 @@ class Run:
     and scheduled values on ``(B, n_frames)`` at the steps ``frames``), ``fields`` (``u, q, a``
     on ``(B, n_frames, N)`` if ``store_fields``), ``final`` (values at ``t_final``), ``failed``
     and ``t_failed`` and the tracker outputs.
+
+    Attributes
+    ----------
+    sim
+        The :class:`Simulator` (parameters, grid, kernel table, firing rate, noise).
+    state
+        The initial :class:`State`, ``(B, N)`` arrays.
+    dt
+        Step length, in neural time constants.
+    n_steps
+        Number of steps (the final time is ``n_steps * dt``).
+    frames
+        The step indices at which frames are recorded (increasing, from 0 to ``n_steps``).
+    store_fields
+        Record ``u, q, a`` at the frames (``fields``).
+    schedule
+        ``name -> f(t)``: time-dependent parameters (see :func:`solve`).
+    trackers
+        The :class:`~astrofield.simulator.trackers.Tracker` objects of the run.
+    stop_rule
+        ``rule(t, drift, velocity, width, members) -> decided`` (see :func:`solve`), or
+        ``None``.
+    stop_stride
+        Steps between evaluations of ``stop_rule`` (>= 1).
+    progress
+        Show a progress bar (``None``: only for runs longer than about a second).
     """
 
     sim: Simulator
@@ -1082,6 +1108,19 @@ class Solution:
 
     :meth:`to_dataset` builds the :func:`solve` dataset; :meth:`values` gives the same numbers
     as plain numpy arrays without importing xarray.
+
+    Attributes
+    ----------
+    model
+        The model that was run.
+    run
+        The :class:`Run` after its backend filled the outputs (failed members masked).
+    bump
+        ``Delta``, ``c0`` and ``A0`` per member of the exact bump the run started from
+        (``init="bump"``), else ``None``.
+    attrs
+        The run's settings and diagnostics for the dataset's ``attrs`` (``T``, ``dt``, ``N``,
+        backend, seed, wall time, the step-size rule's values, ...).
     """
 
     model: Model

@@ -197,6 +197,16 @@ class RingSystem:
         return v[:n], v[n:2 * n], v[2 * n:]
 
     def pack(self, u, q, a) -> np.ndarray:
+        """The state vector ``v = (u, q, a)`` of length :attr:`size`.
+
+        Parameters
+        ----------
+        u, q
+            Synaptic input and resource on the grid, shape ``(N,)``.
+        a
+            Astrocytic resource: ``(N,)`` or a scalar (broadcast); for ``D = inf`` its mean is
+            the one uniform value.
+        """
         a = np.atleast_1d(np.asarray(a, dtype=float))
         if self.well_mixed:
             a = np.array([a.mean()])
@@ -376,7 +386,17 @@ class Steady:
 
 def bump_measures(system: RingSystem, u: np.ndarray, speed: float = 0.0) -> dict[str, float]:
     """``amplitude`` (max of ``u``), ``width`` (length of ``{u > theta}``, edges by linear
-    interpolation between grid points) and ``speed``."""
+    interpolation between grid points) and ``speed``.
+
+    Parameters
+    ----------
+    system
+        The discretisation (its grid spacing and the model's ``theta``).
+    u
+        Synaptic input on the grid, shape ``(N,)``.
+    speed
+        Bump speed, in rad per unit time; returned as it is.
+    """
     th = float(system.model.theta)
     v = u - th
     above = v > 0
