@@ -147,39 +147,8 @@ SUBPACKAGES = ["astrofield", "astrofield.io", "astrofield.plotting", "astrofield
 # applications/field2d.py, applications/seed.py, cli/run.py, cli/_common.py), whose Parameters
 # sections are theirs to complete: qualified name -> the parameters still undocumented
 # (``None``: no Parameters section yet). Remove an entry once it is documented; the test
-# fails on entries that are no longer needed.
-PENDING_REWRITE_PARAMETERS: dict[str, list[str] | None] = {
-    "astrofield.model.definition.Model.firing_rate": None,
-    "astrofield.model.definition.Model.param": None,
-    "astrofield.model.kernels.Gaussian": None,
-    "astrofield.model.kernels.MexicanHat": None,
-    "astrofield.model.kernels.WizardHat": None,
-    "astrofield.model.kernels.make_kernel": None,
-    "astrofield.model.noise.Noise.sampler": None,
-    "astrofield.simulator.integrator.Simulator": ["batch"],
-    "astrofield.simulator.integrator.Simulator.astro_update": None,
-    "astrofield.simulator.integrator.Simulator.drive": None,
-    "astrofield.simulator.integrator.Simulator.make_state": None,
-    "astrofield.simulator.integrator.Simulator.rhs_u": None,
-    "astrofield.simulator.integrator.Simulator.step": None,
-    "astrofield.simulator.integrator.State": None,
-    "astrofield.simulator.integrator.initial_state": ["model", "N", "position", "batch"],
-    "astrofield.simulator.integrator.simulate": None,
-    "astrofield.simulator.integrator.solve": ["stop_every", "seed"],
-    "astrofield.simulator.trackers.BumpTracker.handle": None,
-    "astrofield.simulator.trackers.DemandTracker.handle": None,
-    "astrofield.simulator.trackers.ResourceTracker.handle": None,
-    "astrofield.simulator.trackers.Tracker.handle": None,
-    "astrofield.theory.continuation.continue_bumps": ["start", "stop", "D_field", "mass", "tol",
-                                                      "max_travelling"],
-    "astrofield.theory.continuation.numerical_boundary": None,
-    "astrofield.theory.spectra.numerical_stability": None,
-    "astrofield.theory.spectra.numerical_stability_grid": None,
-    "astrofield.theory.spectra.spectrum": ["model", "N", "steady_kw"],
-    "astrofield.theory.steady.Steady": ["extra"],
-    "astrofield.theory.steady.heaviside_bump": None,
-    "astrofield.theory.steady.steady_bump": ["maxit", "branch"],
-}
+# fails on entries that are no longer needed. (Empty: every one of them is documented now.)
+PENDING_REWRITE_PARAMETERS: dict[str, list[str] | None] = {}
 
 
 def _public_callables() -> dict[str, object]:

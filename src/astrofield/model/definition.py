@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from astrofield._validate import PARAMETER_RANGES, check_range
 from astrofield.model.firing import Firing, firing_names, make_firing
 from astrofield.model.kernels import Kernel, make_kernel
+
+if TYPE_CHECKING:  # annotations only
+    from numpy.typing import ArrayLike
 
 __all__ = ["Model", "PARAMETER_RANGES", "FIRING"]
 
@@ -75,13 +78,13 @@ class Model:
     scalar or the same length): the model then stands for ``B`` parameter sets.
     """
 
-    theta: Any = 0.1
-    beta: Any = 0.05
-    gamma: Any = 2.0
-    tau: Any = 1.0
-    D: Any = 0.7
+    theta: ArrayLike = 0.1
+    beta: ArrayLike = 0.05
+    gamma: ArrayLike = 2.0
+    tau: ArrayLike = 1.0
+    D: ArrayLike = 0.7
     firing: Firing | str | Callable = "heaviside"
-    steepness: Any = 50.0
+    steepness: ArrayLike = 50.0
     kernel: Kernel | str | Callable = field(default="cosine")
 
     def __post_init__(self) -> None:
@@ -109,7 +112,19 @@ class Model:
         return any(np.ndim(getattr(self, n)) == 1 for n in _RATE_NAMES)
 
     def param(self, name: str, batch: int | None = None) -> np.ndarray:
-        """Parameter ``name`` broadcast to shape ``(B, 1)``."""
+        """Parameter ``name`` broadcast to shape ``(B, 1)``.
+
+        Parameters
+        ----------
+        name
+            A rate field of the model: ``"theta"``, ``"beta"``, ``"gamma"``, ``"tau"``, ``"D"``
+            or ``"steepness"``, in its own units (``tau`` in neural time constants, ``beta`` and
+            ``gamma`` per unit time, ``D`` in rad^2 per unit time).
+        batch
+            Number of rows ``B`` (default: :attr:`batch_size`). A scalar parameter is broadcast
+            to it (a read-only view); an array parameter must have exactly ``batch`` entries
+            (otherwise ``ValueError``).
+        """
         b = self.batch_size if batch is None else batch
         arr = np.asarray(getattr(self, name), dtype=float).ravel()
         return np.broadcast_to(arr, (b,)).reshape(b, 1) if arr.size == 1 else arr.reshape(b, 1)
@@ -121,14 +136,25 @@ class Model:
         return replace(self, **kw)
 
     def firing_rate(self, u: np.ndarray, theta: np.ndarray | float | None = None) -> np.ndarray:
-        """Pointwise firing rate ``f(u)`` (batch-broadcast parameters)."""
+        """Pointwise firing rate ``f(u)`` (batch-broadcast parameters).
+
+        Parameters
+        ----------
+        u
+            Synaptic input (dimensionless), broadcastable against ``(B, 1)``, e.g. ``(B, N)``
+            for ``B`` members on ``N`` grid points.
+        theta
+            Threshold(s) to use instead of the model's (default: :meth:`param` ``("theta")``,
+            shape ``(B, 1)``); broadcastable against ``u``. The steepness is always the model's
+            (shape ``(B, 1)`` if it is an array, else the scalar).
+        """
         th = self.param("theta") if theta is None else theta
         s = self.param("steepness") if np.ndim(self.steepness) else self.steepness
         return self.firing.rate(u, th, s)
 
-    def to_attrs(self) -> dict[str, Any]:
+    def to_attrs(self) -> dict[str, float | list[float] | str]:
         """Flat attribute dictionary (for NetCDF ``attrs``); arrays become lists."""
-        out: dict[str, Any] = {}
+        out: dict[str, float | list[float] | str] = {}
         for f in fields(self):
             v = getattr(self, f.name)
             if f.name in ("kernel", "firing"):

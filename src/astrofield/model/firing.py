@@ -32,9 +32,15 @@ Any Python callable ``u -> f(u)`` (vectorised over numpy arrays) becomes a
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: numba is imported where a rate is compiled
+    from types import ModuleType
+
+    from numba.core.ccallback import CFunc
+    from numpy.typing import ArrayLike
 
 __all__ = ["Firing", "Heaviside", "SmoothFiring", "Sigmoid", "ThresholdTanh", "NakaRushton",
            "FiringFunction", "make_firing", "firing_names", "numerical_derivative"]
@@ -81,7 +87,7 @@ class Firing:
         """``True`` where the rate is continuous and has a derivative almost everywhere."""
         return not self.edges
 
-    def rate(self, u: np.ndarray, theta: Any, steepness: Any) -> np.ndarray:
+    def rate(self, u: np.ndarray, theta: ArrayLike, steepness: ArrayLike) -> np.ndarray:
         """Firing rate ``f(u)`` (dimensionless, in ``[0, 1]``), broadcast over the arguments.
 
         Parameters
@@ -95,7 +101,7 @@ class Firing:
         """
         raise NotImplementedError
 
-    def derivative(self, u: np.ndarray, theta: Any, steepness: Any) -> np.ndarray:
+    def derivative(self, u: np.ndarray, theta: ArrayLike, steepness: ArrayLike) -> np.ndarray:
         """``f'(u)`` (per unit of ``u``), broadcast over the arguments.
 
         Parameters
@@ -109,7 +115,7 @@ class Firing:
         """
         raise NotImplementedError
 
-    def numba_function(self) -> Any:
+    def numba_function(self) -> CFunc | None:
         """The rate as a compiled scalar function ``f(u, theta, steepness) -> float`` (a numba
         ``cfunc``, passed to the compiled loop as a first-class function), or ``None`` if it
         cannot be compiled (:attr:`numba_error` then says why)."""
@@ -138,7 +144,7 @@ class Firing:
         return hash(type(self))
 
 
-def _compile_scalar(py_function: Callable) -> Any:
+def _compile_scalar(py_function: Callable) -> CFunc:
     """A numba ``cfunc`` of signature ``float64(float64, float64, float64)``."""
     from numba import cfunc, types
 
@@ -155,7 +161,7 @@ class Heaviside(Firing):
 
     name = "heaviside"
     edges = True
-    _compiled: ClassVar[Any] = None
+    _compiled: ClassVar[CFunc | None] = None
 
     def rate(self, u, theta, steepness=None):
         return (np.asarray(u) > theta).astype(float)
@@ -184,10 +190,10 @@ class SmoothFiring(Firing):
     closed form where there is one.
     """
 
-    _compiled: ClassVar[dict] = {}
+    _compiled: ClassVar[dict[type[SmoothFiring], CFunc]] = {}
 
     @staticmethod
-    def formula(xp: Any) -> Callable:  # pragma: no cover - abstract
+    def formula(xp: ModuleType) -> Callable:  # pragma: no cover - abstract
         """``f(u, theta, steepness)`` written with the array namespace ``xp``."""
         raise NotImplementedError
 
@@ -306,7 +312,7 @@ class FiringFunction(Firing):
         self.function = function
         self.user_derivative = derivative
         self.label = name or getattr(function, "__name__", "function")
-        self._numba: Any = None
+        self._numba: CFunc | None = None
         self._numba_error: str | None = None
         self._probe()
 
@@ -350,7 +356,7 @@ class FiringFunction(Firing):
         self.numba_function()
         return self._numba_error
 
-    def _compile(self) -> tuple[Any, str | None]:
+    def _compile(self) -> tuple[CFunc | None, str | None]:
         """Compile the function on scalars and check it against the numpy values."""
         try:
             from numba import njit
@@ -391,7 +397,7 @@ class FiringFunction(Firing):
         return hash((id(self.function), id(self.user_derivative)))
 
 
-def numerical_derivative(f: Callable, u: Any, h0: float = 0.05, levels: int = 12,
+def numerical_derivative(f: Callable, u: ArrayLike, h0: float = 0.05, levels: int = 12,
                          shrink: float = 1.6) -> tuple[np.ndarray, np.ndarray]:
     """Derivative of a vectorised ``f`` by Ridders' extrapolation of central differences.
 

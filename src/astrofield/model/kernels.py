@@ -72,7 +72,15 @@ class Cosine(Kernel):
 
 @dataclass(frozen=True)
 class Gaussian(Kernel):
-    """``w(x) = amplitude * exp(-x^2 / (2 width^2))`` on ring distances."""
+    """``w(x) = amplitude * exp(-x^2 / (2 width^2))`` on ring distances.
+
+    Parameters
+    ----------
+    amplitude
+        Peak value ``w(0)`` (any sign; negative gives an inhibitory kernel).
+    width
+        Standard deviation of the Gaussian, in rad on the ring, > 0.
+    """
 
     amplitude: float = 1.0
     width: float = 0.5
@@ -90,6 +98,17 @@ class MexicanHat(Kernel):
     """Difference of Gaussians ``w_e exp(-x^2/2 s_e^2) - w_i exp(-x^2/2 s_i^2)`` (ring distance).
 
     The defaults give local excitation and broader inhibition on the ring of length ``2 pi``.
+
+    Parameters
+    ----------
+    w_e
+        Peak of the excitatory Gaussian (added; not range-checked).
+    s_e
+        Width (standard deviation) of the excitatory Gaussian, in rad, > 0.
+    w_i
+        Peak of the inhibitory Gaussian (subtracted; not range-checked).
+    s_i
+        Width (standard deviation) of the inhibitory Gaussian, in rad, > 0.
     """
 
     w_e: float = 2.0
@@ -110,7 +129,16 @@ class MexicanHat(Kernel):
 
 @dataclass(frozen=True)
 class WizardHat(Kernel):
-    """``w(x) = amplitude * (1 - |x|/scale) * exp(-|x|/scale)`` on ring distances."""
+    """``w(x) = amplitude * (1 - |x|/scale) * exp(-|x|/scale)`` on ring distances.
+
+    Parameters
+    ----------
+    amplitude
+        Peak value ``w(0)`` (any sign).
+    scale
+        Length scale in rad, > 0: ``w`` changes sign at ``|x| = scale`` and is most negative at
+        ``|x| = 2 scale``.
+    """
 
     amplitude: float = 1.0
     scale: float = 0.5
@@ -198,7 +226,24 @@ _KERNELS = {"cosine": Cosine, "gaussian": Gaussian, "mexican_hat": MexicanHat,
 def make_kernel(kernel: str | Kernel | None = None, **kwargs) -> Kernel:
     """Return a :class:`Kernel` from a name (``cosine``, ``gaussian``, ``mexican_hat``,
     ``wizard_hat``; ``kwargs`` are its parameters), pass an existing kernel through, or wrap a
-    function ``x -> w(x)`` as a :class:`KernelFunction`."""
+    function ``x -> w(x)`` as a :class:`KernelFunction`.
+
+    Parameters
+    ----------
+    kernel
+        ``None`` (the cosine kernel), a built-in name (case-insensitive; ``mexican-hat`` and
+        ``wizard-hat`` are accepted too), a :class:`Kernel` (returned unchanged, ``kwargs``
+        ignored), or a vectorised callable ``x -> w(x)`` on ring distances in rad.
+    **kwargs
+        Constructor arguments of the named kernel class (e.g. ``amplitude``, ``width`` for
+        :class:`Gaussian`; for ``None``, those of :class:`Cosine`), or ``name`` for a callable
+        (:class:`KernelFunction`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a parameter outside its range.
+    """
     if kernel is None:
         return Cosine(**kwargs)
     if isinstance(kernel, Kernel):

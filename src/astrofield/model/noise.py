@@ -57,7 +57,22 @@ class Noise:
         return np.exp(-(d**2) / (2 * float(self.correlation) ** 2))
 
     def sampler(self, x: np.ndarray, batch: int):
-        """Return ``draw(dt) -> (batch, N)`` noise increments ``sigma dW`` on grid ``x``."""
+        """Return ``draw(dt) -> (batch, N)`` noise increments ``sigma dW`` on grid ``x``.
+
+        Each call creates a fresh :func:`numpy.random.default_rng` seeded with :attr:`seed`, so
+        two samplers of the same noise draw the same sequence. ``draw(dt)`` takes the step
+        length ``dt`` in neural time constants and returns increments with covariance
+        ``sigma^2 c(x_i - x_j) dt`` between grid points, independent between rows and calls.
+
+        Parameters
+        ----------
+        x
+            The ring grid, 1-D of ``N`` equispaced points in rad on ``[-pi, pi)`` (the
+            correlation is sampled at ``x - x[0]`` and diagonalised by the FFT, which assumes a
+            uniform periodic grid).
+        batch
+            Number of independent rows ``B`` per draw (one per batch member).
+        """
         n = x.size
         lam = np.fft.rfft(self.correlation_function(x - x[0])).real
         root = np.sqrt(np.clip(lam, 0.0, None))

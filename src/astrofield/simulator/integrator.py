@@ -81,6 +81,7 @@ from astrofield.simulator.trackers import Tracker
 
 if TYPE_CHECKING:  # imported where a dataset is built: xarray and pandas take ~0.4 s to import
     import xarray as xr
+    from numpy.typing import ArrayLike
 
 __all__ = ["solve", "simulate", "Solution", "initial_state", "SCHEME", "State", "Simulator", "Run",
            "integrate_numpy"]
@@ -96,6 +97,22 @@ class State:
 
     ``q_in``/``q_out`` are the resource fractions on the active / inactive part of each cell
     (for sigmoid firing only ``q_out`` is used); :attr:`q` is the cell mean.
+
+    Attributes
+    ----------
+    u
+        Synaptic input at the grid points (dimensionless).
+    q_in
+        Synaptic resource fraction (0..1) on the active part ``{u > theta}`` of each cell
+        (Heaviside firing; a copy of ``q_out`` for smooth firing rates).
+    q_out
+        Synaptic resource fraction (0..1) on the inactive part of each cell; for smooth firing
+        rates the nodal value of ``q``.
+    a
+        Astrocytic resource at the grid points (>= 0).
+    geo
+        The :class:`~astrofield.simulator.ring.EdgeGeometry` of ``u`` (the active fraction
+        ``phi`` of each cell and its moments; zeros for smooth firing rates).
     """
 
     u: np.ndarray
@@ -155,6 +172,10 @@ class Simulator:
     D_field
         Optional heterogeneous diffusion ``D(x)``: array of length ``N`` or callable of ``x``
         (replaces ``model.D``).
+    batch
+        Number of members ``B`` (default: ``model.batch_size``); the parameters are broadcast
+        to it by :meth:`~astrofield.model.definition.Model.param` (array parameters must have
+        ``B`` entries).
     """
 
     def __init__(self, model: Model, N: int, *, quadrature: str = "subgrid",
@@ -188,7 +209,7 @@ class Simulator:
             if np.ndim(model.tau) != 0:
                 raise ValueError("a heterogeneous D_field needs a scalar tau")
             self.D_field = dfield
-        self._diff_cache: dict[float, Any] = {}
+        self._diff_cache: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ pieces
     def geometry(self, u: np.ndarray) -> EdgeGeometry:
@@ -215,7 +236,22 @@ class Simulator:
         return self.firing.rate(u, self.params["theta"], self.params["steepness"])
 
     def drive(self, geo: EdgeGeometry, q_in, q_out, f_out) -> np.ndarray:
-        """Synaptic drive ``∫ w(x - y) q(y) f(u(y)) dy`` on the grid, shape ``(B, N)``."""
+        """Synaptic drive ``∫ w(x - y) q(y) f(u(y)) dy`` on the grid, shape ``(B, N)``.
+
+        Parameters
+        ----------
+        geo
+            Active-region quadrature data of the current ``u`` (:meth:`geometry`); used for
+            Heaviside firing.
+        q_in
+            Resource on the active part of each cell, ``(B, N)`` (Heaviside firing).
+        q_out
+            Resource on the inactive part of each cell, ``(B, N)``: the nodal ``q`` of a smooth
+            firing rate.
+        f_out
+            Firing rate on the nodal part, :meth:`firing_out` of ``u``: ``(B, N)`` for a smooth
+            rate (used with ``q_out``), 0.0 for Heaviside firing (not used).
+        """
         r = self.ring
         if self.cosine:
             if self.heaviside:
@@ -280,6 +316,20 @@ class Simulator:
         ``a0 e^{hL} + h phi1(hL) J0 + h phi2(hL) (J1 - J0)``; the mean of ``a`` changes by exactly
         ``h (J0 + J1) / 2``, which is what makes the shared exchange flux conservative. Calls with
         the same ``a0``, ``J0`` may share a ``cache`` dict (the transforms of the first part).
+
+        Parameters
+        ----------
+        a0
+            Astrocytic resource at the start of the step, ``(B, N)``.
+        J0, J1
+            Exchange flux into ``a`` (already divided by ``tau``: resource per unit time) at the
+            start and at the end of the step, ``(B, N)``. Pass the same array object twice for
+            a constant flux (then the ``phi2`` term is skipped).
+        h
+            Step length, in neural time constants.
+        cache
+            Dict shared by calls with the same ``a0``, ``J0`` and ``h`` (filled on the first
+            call; ignored for a heterogeneous ``D_field``). ``None``: no sharing.
         """
         e, p1, p2 = self.diffusion_operators(h)
         if self.D_field is not None:
@@ -297,10 +347,29 @@ class Simulator:
         return self.stimulus(t) if self.stimulus else 0.0
 
     def rhs_u(self, st: State, t: float) -> np.ndarray:
-        """``u_t`` at the current state (deterministic part)."""
+        """``u_t`` at the current state (deterministic part).
+
+        Parameters
+        ----------
+        st
+            The current :class:`State`.
+        t
+            Its time, in neural time constants (where the stimulus is evaluated).
+        """
         return -st.u + self.drive(st.geo, st.q_in, st.q_out, self.firing_out(st.u)) + self.input(t)
 
     def make_state(self, u, q, a) -> State:
+        """A :class:`State` from nodal fields, with its edge geometry computed from ``u``.
+
+        Parameters
+        ----------
+        u
+            Synaptic input, shape ``(B, N)`` (copied as float).
+        q
+            Synaptic resource fraction, ``(B, N)``; both ``q_in`` and ``q_out`` start from it.
+        a
+            Astrocytic resource, ``(B, N)`` (copied as float).
+        """
         u = np.array(u, dtype=float)
         q = np.array(q, dtype=float)
         return State(u, q.copy(), q.copy(), np.array(a, dtype=float), self.geometry(u))
@@ -311,6 +380,22 @@ class Simulator:
 
         The astrocyte update uses the step-averaged exchange flux ``J_eff = -Δq / h`` taken from
         the resource update itself, so ``∫ (q + a) dx`` is conserved to round-off.
+
+        Parameters
+        ----------
+        st
+            The state at time ``t`` (not modified).
+        t
+            Time at the start of the step, in neural time constants (the stimulus is evaluated
+            at ``t`` and ``t + h``).
+        h
+            Step length, in neural time constants (> 0).
+
+        Returns
+        -------
+        State
+            The state at ``t + h`` (with this step's noise increment, if the simulator has
+            noise).
         """
         P = self.params
         beta, gamma, tau = P["beta"], P["gamma"], P["tau"]
@@ -409,21 +494,41 @@ class Simulator:
 
 
 # ---------------------------------------------------------------------- initial states
-def initial_state(model: Model, N: int, init: Any = "rest", *, eps: float = 0.05,
-                  position: float = 0.0, batch: int | None = None, branch: str = "wide"):
+def initial_state(
+    model: Model,
+    N: int,
+    init: str | Sequence[ArrayLike] | dict[str, ArrayLike] = "rest",
+    *,
+    eps: float = 0.05,
+    position: float = 0.0,
+    batch: int | None = None,
+    branch: str = "wide",
+) -> tuple[tuple[np.ndarray, ...], dict[str, np.ndarray] | None]:
     """Initial ``(u, q, a)`` arrays shaped ``(B, N)`` and the bump data used (or ``None``).
 
     Parameters
     ----------
+    model
+        The model; ``theta``, ``beta`` and ``gamma`` (per member) select the exact bump for
+        ``init="bump"`` (Heaviside bump of the cosine kernel, whatever the model's kernel and
+        firing rate).
+    N
+        Grid points on the ring.
     init
-        ``"rest"`` (``u = 0, q = 1, a = 0``), ``"bump"`` (the exact wide stationary bump of the
-        paper's model, Heaviside firing with the cosine kernel, centred at ``position``, with
+        ``"rest"`` (``u = 0, q = 1, a = 0``), ``"bump"`` (the exact stationary bump, branch
+        ``branch``, of the paper's model, Heaviside firing with the cosine kernel, centred at
+        ``position``, with
         the shift perturbation ``u += eps * amplitude * sin(x - position)``; for another
         kernel or firing rate it is only a start guess, which the model reshapes: start from
         :func:`~astrofield.theory.steady.steady_bump`'s ``(u, q, a)`` for the model's own
         bump), or a tuple/dict of arrays ``(u, q, a)`` of shape ``(N,)`` or ``(B, N)``.
     eps
         Shift perturbation as a fraction of the bump amplitude ``2 c0 sin Delta``.
+    position
+        Centre of the bump for ``init="bump"``, in rad on the ring (ignored otherwise).
+    batch
+        Number of members ``B`` (default: ``model.batch_size``); arrays of shape ``(N,)`` are
+        broadcast to ``(B, N)``.
     branch
         Which stationary bump ``init="bump"`` starts from: ``"wide"`` (default) or ``"narrow"``.
     """
@@ -508,7 +613,7 @@ def solve(
     T: float = 200.0,
     dt: float | str = 0.05,
     N: int = 256,
-    init: Any = "bump",
+    init: str | Sequence[ArrayLike] | dict[str, ArrayLike] = "bump",
     eps: float = 0.3,
     position: float = 0.0,
     branch: str = "wide",
@@ -520,7 +625,7 @@ def solve(
     sample_every: int | None = None,
     store_fields: bool = True,
     trackers: Sequence[Tracker] = (),
-    schedule: dict[str, Callable[[float], Any]] | None = None,
+    schedule: dict[str, Callable[[float], ArrayLike]] | None = None,
     stop_rule: Callable | None = None,
     stop_every: float = 10.0,
     progress: bool | None = None,
@@ -569,8 +674,14 @@ def solve(
         the batch; the other arrays are aligned with it; ``decided`` is boolean of the same
         length). Decided members are dropped from the batch and their final values frozen
         (``t_final`` records when). Requires ``store_fields=False``.
+    stop_every
+        Time between evaluations of ``stop_rule``, in neural time constants; rounded to a whole
+        number of steps (at least one). Ignored without ``stop_rule``.
     progress
         Show a tqdm bar (default: only when the run takes longer than about a second).
+    seed
+        Seed of the noise increments: replaces ``noise.seed`` when given (``None`` keeps it).
+        Without ``noise`` it is only recorded in ``attrs``.
     backend
         ``"numba"`` (the whole time loop compiled, both cores over the batch), ``"numpy"`` (the
         reference step of :class:`Simulator`, one vectorised numpy call per operation), ``"jax"``
@@ -605,6 +716,14 @@ def simulate(model: Model | None = None, **options: Any) -> Solution:
     ``simulate(...).to_dataset()`` is ``solve(...)``. Use it where only a few numbers of the
     run are needed (:meth:`Solution.values`): the command line's ``astrofield run`` without
     ``-o``/``--plot`` never imports xarray or pandas this way.
+
+    Parameters
+    ----------
+    model
+        As for :func:`solve` (default: ``Model()``).
+    **options
+        The keyword arguments of :func:`solve` (``T``, ``dt``, ``N``, ``init``, ...), with its
+        defaults.
 
     Raises
     ------
@@ -723,6 +842,32 @@ class Run:
     and scheduled values on ``(B, n_frames)`` at the steps ``frames``), ``fields`` (``u, q, a``
     on ``(B, n_frames, N)`` if ``store_fields``), ``final`` (values at ``t_final``), ``failed``
     and ``t_failed`` and the tracker outputs.
+
+    Attributes
+    ----------
+    sim
+        The :class:`Simulator` (parameters, grid, kernel table, firing rate, noise).
+    state
+        The initial :class:`State`, ``(B, N)`` arrays.
+    dt
+        Step length, in neural time constants.
+    n_steps
+        Number of steps (the final time is ``n_steps * dt``).
+    frames
+        The step indices at which frames are recorded (increasing, from 0 to ``n_steps``).
+    store_fields
+        Record ``u, q, a`` at the frames (``fields``).
+    schedule
+        ``name -> f(t)``: time-dependent parameters (see :func:`solve`).
+    trackers
+        The :class:`~astrofield.simulator.trackers.Tracker` objects of the run.
+    stop_rule
+        ``rule(t, drift, velocity, width, members) -> decided`` (see :func:`solve`), or
+        ``None``.
+    stop_stride
+        Steps between evaluations of ``stop_rule`` (>= 1).
+    progress
+        Show a progress bar (``None``: only for runs longer than about a second).
     """
 
     sim: Simulator
@@ -966,6 +1111,19 @@ class Solution:
 
     :meth:`to_dataset` builds the :func:`solve` dataset; :meth:`values` gives the same numbers
     as plain numpy arrays without importing xarray.
+
+    Attributes
+    ----------
+    model
+        The model that was run.
+    run
+        The :class:`Run` after its backend filled the outputs (failed members masked).
+    bump
+        ``Delta``, ``c0`` and ``A0`` per member of the exact bump the run started from
+        (``init="bump"``), else ``None``.
+    attrs
+        The run's settings and diagnostics for the dataset's ``attrs`` (``T``, ``dt``, ``N``,
+        backend, seed, wall time, the step-size rule's values, ...).
     """
 
     model: Model

@@ -49,6 +49,16 @@ class KernelTable:
     def sample(cls, kernel: Kernel, x: np.ndarray) -> KernelTable:
         """Sample ``kernel`` on the grid ``x`` (equispaced on the ring).
 
+        Parameters
+        ----------
+        kernel
+            The connectivity kernel. One recognised as ``A cos x``
+            (:attr:`~astrofield.model.kernels.Kernel.is_cosine`) gives the cosine table (its
+            ``amplitude``, empty arrays) without being sampled.
+        x
+            The ring grid, 1-D of ``N`` equispaced points in rad on ``[-pi, pi)``; the kernel
+            is sampled at the distances ``x - x[0]``.
+
         Raises
         ------
         ValueError

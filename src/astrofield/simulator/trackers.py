@@ -29,6 +29,25 @@ class Tracker:
         """Called once before the run with the :class:`~astrofield.simulator.Simulator`."""
 
     def handle(self, state, t: float, sim) -> dict[str, np.ndarray]:  # pragma: no cover
+        """The observables at one recorded step (called every :attr:`every` steps).
+
+        Parameters
+        ----------
+        state
+            The current :class:`~astrofield.simulator.integrator.State` of the members still
+            running (arrays ``(B', N)``).
+        t
+            Its time, in neural time constants.
+        sim
+            The :class:`~astrofield.simulator.integrator.Simulator` (grid, firing rate and the
+            current parameters ``sim.params``, rows aligned with ``state``).
+
+        Returns
+        -------
+        dict of str to ndarray
+            One ``(B',)`` array per observable, keyed by its name (its metadata, if any, in
+            :attr:`attrs`).
+        """
         raise NotImplementedError
 
 
@@ -62,6 +81,20 @@ class DemandTracker(Tracker):
         self.w = _region_weights(sim.ring.x, self.region) * sim.ring.dx
 
     def handle(self, state, t, sim):
+        """``demand``: ``∫_region beta q f(u) dx`` per member (the depletion term of
+        ``tau q_t``: resource per unit of ``tau``; divide by ``tau`` for resource per neural time
+        constant).
+
+        Parameters
+        ----------
+        state
+            The current :class:`~astrofield.simulator.integrator.State` (arrays ``(B', N)``).
+        t
+            Its time, in neural time constants (not used).
+        sim
+            The :class:`~astrofield.simulator.integrator.Simulator` (its current ``beta``,
+            firing rate and grid).
+        """
         beta = sim.params["beta"]
         if sim.heaviside:
             qf = state.q_in * state.geo.phi
@@ -80,6 +113,18 @@ class ResourceTracker(Tracker):
              "total_resource": {"long_name": "∫ (q + a) dx"}}
 
     def handle(self, state, t, sim):
+        """``q_min``, ``q_mean``, ``u_mean`` (over the grid points) and ``total_resource``
+        ``∫ (q + a) dx`` per member.
+
+        Parameters
+        ----------
+        state
+            The current :class:`~astrofield.simulator.integrator.State` (arrays ``(B', N)``).
+        t
+            Its time, in neural time constants (not used).
+        sim
+            The :class:`~astrofield.simulator.integrator.Simulator` (its grid).
+        """
         q = state.q
         return {"q_min": q.min(axis=-1), "q_mean": q.mean(axis=-1),
                 "u_mean": state.u.mean(axis=-1),
@@ -101,6 +146,18 @@ class BumpTracker(Tracker):
              "width": {"long_name": "length of the active region", "units": "rad"}}
 
     def handle(self, state, t, sim):
+        """``phase`` (rad), ``amplitude``, ``u_max`` and ``width`` (rad) per member.
+
+        Parameters
+        ----------
+        state
+            The current :class:`~astrofield.simulator.integrator.State` (arrays ``(B', N)``).
+        t
+            Its time, in neural time constants (not used).
+        sim
+            The :class:`~astrofield.simulator.integrator.Simulator` (its grid and current
+            ``theta``).
+        """
         c, s = sim.ring.first_mode(state.u)
         geo = state.geo if sim.heaviside else sim.ring.edges(state.u, sim.params["theta"])
         return {"phase": np.arctan2(s, c), "amplitude": np.hypot(c, s) / np.pi,

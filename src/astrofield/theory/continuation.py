@@ -42,8 +42,9 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg as sla
@@ -66,6 +67,9 @@ from astrofield.theory.steady import (
     steady_bump,
 )
 from astrofield.theory.travelling import follow_speed
+
+if TYPE_CHECKING:  # annotations only
+    from numpy.typing import ArrayLike
 
 __all__ = ["continue_bumps", "numerical_boundary", "PARAMETERS"]
 
@@ -304,8 +308,9 @@ def _run_branch(br: _Branch, Y: np.ndarray, T: np.ndarray, stop: float, opts: di
 @single_blas_thread
 def continue_bumps(model: Model | None = None, param: str = "beta", start: float | None = None,
                    stop: float = 0.1, *, N: int = 64, D_field: np.ndarray | None = None,
-                   mass: float = 2 * np.pi, init: Any = "heaviside", ds: float = 0.05,
-                   ds_min: float = 1e-5, ds_max: float = 0.2, max_points: int = 200,
+                   mass: float = 2 * np.pi, init: str | Sequence[ArrayLike] = "heaviside",
+                   ds: float = 0.05, ds_min: float = 1e-5, ds_max: float = 0.2,
+                   max_points: int = 200,
                    tol: float = DEFAULT_TOL, spectra: bool = True, travelling: bool = True,
                    max_travelling: int = 60, branch: str = "wide") -> xr.Dataset:
     """Follow the bump branch of ``model`` in ``param`` from ``start`` to ``stop``.
@@ -316,8 +321,19 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         Unbatched model; ``param`` is set to ``start`` (default: the model's value).
     param
         One of ``beta, gamma, D, theta, steepness, tau`` (``steepness``: sigmoid only).
+    start, stop
+        First and last value of ``param`` (default ``start``: the model's value), in its units
+        (``beta``, ``gamma`` per unit time, ``D`` in rad^2 per unit time, ``tau`` in neural time
+        constants, ``theta`` and ``steepness`` dimensionless); both within the parameter's
+        allowed range, ``start != stop``.
     N
         Grid points (even).
+    D_field
+        Optional heterogeneous diffusion ``D(x)``, shape ``(N,)``, in rad^2 per unit time
+        (replaces ``model.D``; not with ``param="D"``).
+    mass
+        Total resource ``∫ (q + a) dx`` of every bump on the branch (default ``2 pi``, the
+        resting state).
     init
         Start guess: ``"heaviside"`` or arrays ``(u, q, a)`` (see
         :func:`~astrofield.theory.steady.steady_bump`).
@@ -325,6 +341,9 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         Arclength steps in the weighted norm (parameter measured in units of ``|stop - start|``).
     max_points
         Largest number of points on the stationary branch.
+    tol
+        Max-norm tolerance of the Newton residual (smooth firing; Heaviside bumps are solved
+        from their edge equations to their own tolerance). Recorded in ``attrs``.
     spectra
         Compute the spectrum (``n_unstable``, leading eigenvalue) at every point.
     branch
@@ -337,6 +356,8 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         drift bifurcation (Heaviside, homogeneous ``D``) and follow it for at most
         ``max_travelling`` points. Heaviside travelling points have ``n_unstable = -1`` and
         ``NaN`` leading eigenvalues (stability not computed) and ``stable = False``.
+    max_travelling
+        Largest number of points on each travelling branch.
 
     Returns
     -------
@@ -664,6 +685,34 @@ def numerical_boundary(model: Model | None = None, param: str = "beta", lo: floa
     sign with an odd null vector; it is polished by Brent's method on the determinant ratio.
     Returns ``NaN`` if there is no drift bifurcation in ``[lo, hi]`` before the bump ceases to
     exist. For Heaviside firing use :func:`astrofield.theory.stability.beta_star`.
+
+    Parameters
+    ----------
+    model
+        Unbatched model with a smooth firing rate (default: ``Model()``, which is Heaviside and
+        is refused); its value of ``param`` is replaced by the scanned values.
+    param
+        One of ``beta, gamma, D, theta, steepness, tau``.
+    lo, hi
+        The interval scanned, in the units of ``param`` (``beta``, ``gamma`` per unit time,
+        ``D`` in rad^2 per unit time, ``tau`` in neural time constants), within its allowed
+        range, ``lo < hi``.
+    N
+        Grid points (even, >= 16).
+    n_scan
+        Number of equally spaced values of ``param`` in ``[lo, hi]`` (>= 2).
+    tol
+        Max-norm tolerance of the Newton residual.
+    D_field
+        Optional heterogeneous diffusion ``D(x)``, shape ``(N,)``, in rad^2 per unit time
+        (replaces ``model.D``).
+    xtol
+        Absolute tolerance of Brent's method on the boundary value (units of ``param``).
+
+    Returns
+    -------
+    float
+        The boundary value of ``param``, or ``NaN``.
     """
     from scipy.optimize import brentq
 

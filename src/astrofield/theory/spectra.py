@@ -38,8 +38,9 @@ operator only if ``Re(psi(Delta) conj(psi(-Delta))) < 0`` and are flagged formal
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -53,6 +54,9 @@ from astrofield.theory.steady import (
     single_blas_thread,
     steady_bump,
 )
+
+if TYPE_CHECKING:  # annotations only
+    from astrofield.model.definition import Model
 
 __all__ = ["Spectrum", "spectrum", "numerical_stability", "numerical_stability_grid",
            "UNSTABLE_TOL"]
@@ -281,7 +285,8 @@ def _rayleigh(Ad: np.ndarray, V: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->j", V.conj(), Ad @ V) / np.einsum("ij,ij->j", V.conj(), V)
 
 
-def _certify(Ad: np.ndarray, R: float, s: float) -> tuple[_Certificate, Any]:
+def _certify(Ad: np.ndarray, R: float,
+             s: float) -> tuple[_Certificate, tuple[np.ndarray, np.ndarray]]:
     """All eigenpairs of ``Ad`` with ``Re lambda > 0``, with a certificate.
 
     Returns the certificate and the LU factors of ``Ad - s`` (reused by shift-invert).
@@ -675,9 +680,9 @@ def _heaviside_spectrum(st: Steady) -> Spectrum:
 # --------------------------------------------------------------------------------------------
 
 @single_blas_thread
-def spectrum(steady: Steady | None = None, *, model=None, N: int = 128, k: int | None = 6,
-             sigma: float = 0.5, dense_max: int = 1600, dense_fallback: int = 3200,
-             vectors: bool = True, **steady_kw: Any) -> Spectrum:
+def spectrum(steady: Steady | None = None, *, model: Model | None = None, N: int = 128,
+             k: int | None = 6, sigma: float = 0.5, dense_max: int = 1600,
+             dense_fallback: int = 3200, vectors: bool = True, **steady_kw: Any) -> Spectrum:
     """Eigenvalues of the linearisation about a bump.
 
     Parameters
@@ -685,6 +690,9 @@ def spectrum(steady: Steady | None = None, *, model=None, N: int = 128, k: int |
     steady
         A converged :class:`~astrofield.theory.steady.Steady`; if omitted one is computed with
         :func:`~astrofield.theory.steady.steady_bump` from ``model``, ``N`` and ``steady_kw``.
+    model, N
+        Unbatched model (default: ``Model()``) and number of grid points of that bump (used
+        only without ``steady``).
     k, sigma
         For systems with more than ``dense_max`` unknowns (``3 N`` or ``2 N + 1``): the ``k``
         eigenvalues nearest ``sigma`` by shift-invert Arnoldi (fewer if ARPACK cannot converge
@@ -707,6 +715,9 @@ def spectrum(steady: Steady | None = None, *, model=None, N: int = 128, k: int |
         ``False``: skip the eigenvector matrix on the dense smooth path (verdicts and leading
         eigenvalue only; ``vectors`` is then empty and the eigenfunction in
         :meth:`Spectrum.to_dataset` is NaN). Ignored for Heaviside and sparse spectra.
+    **steady_kw
+        Further arguments of :func:`~astrofield.theory.steady.steady_bump` (``init``,
+        ``D_field``, ``mass``, ``tol``, ``maxit``, ``branch``); ignored with ``steady``.
 
     Returns
     -------
@@ -726,7 +737,8 @@ def spectrum(steady: Steady | None = None, *, model=None, N: int = 128, k: int |
     return _smooth_spectrum(steady, k, sigma, dense_max, dense_fallback, bool(vectors))
 
 
-def numerical_stability(model=None, N: int = 128, **kw: Any) -> dict[str, Any]:
+def numerical_stability(model: Model | None = None, N: int = 128,
+                        **kw: Any) -> dict[str, Any]:
     """Stability verdict from the numerical spectrum, keyed like
     :func:`astrofield.theory.stability.stability`: ``stable``, ``n_unstable``,
     ``leading_real``/``leading_imag`` (largest non-translation eigenvalue, 1/time),
@@ -735,6 +747,17 @@ def numerical_stability(model=None, N: int = 128, **kw: Any) -> dict[str, Any]:
     A missing bump gives ``exists = False`` and ``stable = False`` (with the reason in
     ``message``) rather than an exception. ``kw`` go to :func:`spectrum` (``vectors``
     defaults to ``False`` here: no eigenvector matrix is needed for a verdict).
+
+    Parameters
+    ----------
+    model
+        Unbatched model (default: ``Model()``).
+    N
+        Grid points of the bump.
+    **kw
+        Arguments of :func:`spectrum` (``k``, ``sigma``, ``dense_max``, ``dense_fallback``,
+        ``vectors``) and, through it, of :func:`~astrofield.theory.steady.steady_bump`
+        (``init``, ``D_field``, ``mass``, ``tol``, ``maxit``, ``branch``).
     """
     from astrofield.theory.steady import SteadyStateError
 
@@ -762,7 +785,7 @@ def _verdict_dict(sp: Spectrum) -> dict[str, Any]:
             "message": _message(sp)}
 
 
-def numerical_stability_grid(models: list, N: int = 128, *, warm: bool = True,
+def numerical_stability_grid(models: Iterable[Model], N: int = 128, *, warm: bool = True,
                              workers: int = 1, **kw: Any) -> list[dict[str, Any]]:
     """:func:`numerical_stability` for a sequence of models, fast (one BLAS thread throughout,
     no eigenvector matrix, Newton warm-started from the previous point's bump).
@@ -777,6 +800,27 @@ def numerical_stability_grid(models: list, N: int = 128, *, warm: bool = True,
     within the piece) in its own process (:class:`concurrent.futures.ProcessPoolExecutor`);
     the results are the same, in the same order. Worth it only for maps of many points on
     otherwise idle cores (each process imports the package first, about 2 s).
+
+    Parameters
+    ----------
+    models
+        Iterable of unbatched models (any firing rates; picklable for ``workers > 1``).
+    N
+        Grid points of every bump.
+    warm
+        Warm-start Newton from the previous point's bump (smooth firing rates only).
+    workers
+        Number of processes (>= 1).
+    **kw
+        Eigenvalue options of :func:`spectrum` (``k``, ``sigma``, ``dense_max``,
+        ``dense_fallback``). ``vectors`` is always ``False`` here, and the bumps are computed
+        with the defaults of :func:`~astrofield.theory.steady.steady_bump` (its options cannot
+        be given).
+
+    Returns
+    -------
+    list of dict
+        One verdict per model, in order, keyed as by :func:`numerical_stability`.
     """
     workers = check_int("workers", workers, 1)
     models = list(models)
@@ -801,7 +845,8 @@ def _grid_piece(models: list, N: int, warm: bool, kw: dict) -> list[dict[str, An
     return out
 
 
-def _verdict(model, N: int, prev: Steady | None, kw: dict) -> tuple[dict[str, Any], Any]:
+def _verdict(model: Model, N: int, prev: Steady | None,
+             kw: dict) -> tuple[dict[str, Any], Steady | None]:
     """One point of :func:`numerical_stability_grid`: (verdict, bump to warm-start from)."""
     from astrofield.theory.steady import SteadyStateError
 

@@ -40,8 +40,9 @@ import copy
 import functools
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -50,6 +51,9 @@ from scipy.optimize import brentq
 
 from astrofield._validate import check_int, check_range
 from astrofield.model.definition import Model
+
+if TYPE_CHECKING:  # annotations only
+    from numpy.typing import ArrayLike
 
 __all__ = ["RingSystem", "Steady", "SteadyStateError", "steady_bump", "heaviside_bump",
            "bump_measures", "DEFAULT_TOL", "single_blas_thread", "one_blas_thread"]
@@ -193,6 +197,16 @@ class RingSystem:
         return v[:n], v[n:2 * n], v[2 * n:]
 
     def pack(self, u, q, a) -> np.ndarray:
+        """The state vector ``v = (u, q, a)`` of length :attr:`size`.
+
+        Parameters
+        ----------
+        u, q
+            Synaptic input and resource on the grid, shape ``(N,)``.
+        a
+            Astrocytic resource: ``(N,)`` or a scalar (broadcast); for ``D = inf`` its mean is
+            the one uniform value.
+        """
         a = np.atleast_1d(np.asarray(a, dtype=float))
         if self.well_mixed:
             a = np.array([a.mean()])
@@ -337,7 +351,12 @@ class Steady:
     method
         ``"newton"`` (grid Newton) or ``"edges"`` (Heaviside edge equations).
     Delta
-        Half-width of the active arc for Heaviside bumps (``NaN`` otherwise).
+        Half-width of the active arc for Heaviside bumps, in rad (``NaN`` otherwise).
+    extra
+        Further data of a Heaviside bump from :func:`heaviside_bump`: ``c0`` (resource on the
+        active arc), ``A0`` (the uniform astrocytic resource), ``beta_fold`` (``beta`` at the
+        fold of the existence curve, per unit time) and ``dU_edge`` (the slope ``U'(Delta)``
+        of the profile at the right edge, per rad); empty for bumps from grid Newton.
     """
 
     system: RingSystem
@@ -375,7 +394,17 @@ class Steady:
 
 def bump_measures(system: RingSystem, u: np.ndarray, speed: float = 0.0) -> dict[str, float]:
     """``amplitude`` (max of ``u``), ``width`` (length of ``{u > theta}``, edges by linear
-    interpolation between grid points) and ``speed``."""
+    interpolation between grid points) and ``speed``.
+
+    Parameters
+    ----------
+    system
+        The discretisation (its grid spacing and the model's ``theta``).
+    u
+        Synaptic input on the grid, shape ``(N,)``.
+    speed
+        Bump speed, in rad per unit time; returned as it is.
+    """
     th = float(system.model.theta)
     v = u - th
     above = v > 0
@@ -442,7 +471,8 @@ def _heaviside_guess(system: RingSystem, branch: str = "wide") -> np.ndarray:
 
 
 @single_blas_thread
-def steady_bump(model: Model | None = None, N: int = 128, *, init: Any = "heaviside",
+def steady_bump(model: Model | None = None, N: int = 128, *,
+                init: str | Sequence[ArrayLike] = "heaviside",
                 D_field: np.ndarray | None = None, mass: float = 2 * np.pi,
                 tol: float = DEFAULT_TOL, maxit: int = 40, branch: str = "wide") -> Steady:
     """A stationary bump of ``model`` on ``N`` grid points, converged to ``tol``.
@@ -464,6 +494,12 @@ def steady_bump(model: Model | None = None, N: int = 128, *, init: Any = "heavis
         Total resource ``∫ (q + a) dx``.
     tol
         Max-norm tolerance of the residual (dimensionless rates).
+    maxit
+        Largest number of Newton iterations (smooth firing; per step of the steepness
+        homotopy that is tried when Newton from the Heaviside bump fails).
+    branch
+        ``"wide"`` or ``"narrow"``: the Heaviside bump returned (Heaviside firing) or used as
+        the start guess (smooth firing with ``init="heaviside"``).
 
     Returns
     -------
@@ -512,7 +548,8 @@ def _steepness_homotopy(system: RingSystem, y0: np.ndarray, tol: float, maxit: i
     return y, res, it_total
 
 
-def _initial_vector(system: RingSystem, init: Any, branch: str) -> np.ndarray:
+def _initial_vector(system: RingSystem, init: str | Sequence[ArrayLike],
+                    branch: str) -> np.ndarray:
     if isinstance(init, str):
         if init != "heaviside":
             raise ValueError(f"init = {init!r} is not 'heaviside' or a tuple (u, q, a)")
@@ -597,6 +634,18 @@ def heaviside_bump(system: RingSystem, branch: str = "wide", n_scan: int = 200) 
     the bump with the model's ``beta`` by Brent's method on each side of it: ``"wide"`` is the
     root right of the fold, ``"narrow"`` the one left of it. Raises :class:`SteadyStateError` if
     the model's ``beta`` is above the fold.
+
+    Parameters
+    ----------
+    system
+        The discretised model: its ``theta``, ``beta``, ``gamma``, kernel and ``mass`` define
+        the bump (its firing rate is taken to be Heaviside), its grid is where ``U, Q, A0`` are
+        sampled. ``a`` is uniform (length 1 for ``D = inf``).
+    branch
+        ``"wide"`` (the root right of the fold) or ``"narrow"`` (left of it).
+    n_scan
+        Number of half-widths ``Delta``, equally spaced in ``(0, pi)``, on which the existence
+        curve is scanned for its maximum.
     """
     from scipy.optimize import minimize_scalar
 

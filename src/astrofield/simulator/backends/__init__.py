@@ -206,7 +206,15 @@ def available(name: str) -> bool:
 
 
 def supports(name: str, used: set[str]) -> set[str]:
-    """The options in ``used`` that backend ``name`` does not support."""
+    """The options in ``used`` that backend ``name`` does not support.
+
+    Parameters
+    ----------
+    name
+        A registered backend name (``ValueError`` otherwise).
+    used
+        Option names from :data:`FEATURES` that a run uses.
+    """
     return set(used) - get(name).features
 
 
@@ -216,6 +224,17 @@ def choose(backend: str | None, firing: Any = None, **used: bool) -> str:
     ``backend=None``: ``$ASTROFIELD_BACKEND`` if set, else ``"numba"`` when it is available and
     supports the run, else ``"numpy"`` (with a one-line :class:`BackendNotice` when the firing
     rate is what kept numba out).
+
+    Parameters
+    ----------
+    backend
+        A registered backend name, or ``None`` for the automatic choice.
+    firing
+        The run's :class:`~astrofield.model.firing.Firing`; ``None`` skips the check that the
+        backend can evaluate it.
+    **used
+        One flag per option of :data:`FEATURES` (e.g. ``trackers=True``): the options the run
+        uses (false flags are ignored, unknown names raise ``ValueError``).
 
     Raises
     ------
