@@ -1,4 +1,5 @@
-"""Two-dimensional astrocyte-neural field on the torus (astrofield.applications.field2d)."""
+"""Two-dimensional astrocyte-neural field on the torus (astrofield.simulator.torus, re-exported
+by astrofield.applications.field2d)."""
 
 import numpy as np
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from astrofield.applications.field2d import DoG2D, Gaussian2D, Torus, solve2d
 from astrofield.model.definition import Model
 from astrofield.model.kernels import Kernel
+from astrofield.model.noise import Noise
 from astrofield.plotting import plot_field2d
 from astrofield.simulator.integrator import solve
 
@@ -58,24 +60,59 @@ class _Marginal(Kernel):
         return self.k2d.profile(r).sum(axis=-1) * self.torus.dx
 
 
-def test_x_only_initial_condition_reproduces_the_ring_model():
-    """A y-invariant state stays y-invariant and follows the ring model with the marginal kernel."""
+@pytest.mark.parametrize("beta,gamma,T", [(0.05, 10.0, 20.0), (50.0, 500.0, 8.0)])
+def test_x_only_initial_condition_reproduces_the_ring_model(beta, gamma, T):
+    """A y-invariant state stays y-invariant and follows the ring model with the marginal kernel
+    (also with a stiff exchange, ``dt (gamma a + beta f) / tau`` up to 5: both take the same
+    step, safeguards included). The stiff run stops at T = 8: at this large ``dt`` the ring's
+    own trajectory amplifies round-off after t = 10 (a perturbation of 1e-12 grows to 1e-4 by
+    t = 18, not at dt / 4), so later the two spaces would differ by more than round-off."""
     N = 32
     torus = Torus(N)
     k2d = DoG2D()
-    model = Model(**SIG, beta=0.05, D=0.5)
+    sig = {**SIG, "gamma": gamma}
+    model = Model(**sig, beta=beta, D=0.5)
     x = torus.x
     u1 = 1.2 * np.exp(-(x**2) / (2 * 0.6**2))
     q1 = 1.0 - 0.2 * np.exp(-(x**2) / 2)
     a1 = 0.1 + 0.05 * np.cos(x)
     init2 = tuple(np.broadcast_to(v, (N, N)) for v in (u1, q1, a1))
-    ds2 = solve2d(model, k2d, N=N, T=20.0, dt=0.05, init=init2, n_frames=5)
-    ds1 = solve(Model(**SIG, beta=0.05, D=0.5, kernel=_Marginal(k2d, torus)), T=20.0, dt=0.05,
-                N=N, init=(u1, q1, a1), n_frames=5, progress=False)
+    ds2 = solve2d(model, k2d, N=N, T=T, dt=0.05, init=init2, n_frames=5)
+    ds1 = solve(Model(**sig, beta=beta, D=0.5, kernel=_Marginal(k2d, torus)), T=T, dt=0.05,
+                N=N, init=(u1, q1, a1), n_frames=5, progress=False, backend="numpy",
+                dt_check="off")
     for k in "uqa":
         f2 = ds2[k].values
         assert np.max(np.abs(f2 - f2[:, :1, :])) < 1e-12  # still y-invariant
         assert np.allclose(f2[:, 0, :], ds1[k].values, rtol=0, atol=1e-10)
+
+
+def test_stiff_exchange_stays_finite_non_negative_and_conservative():
+    """``dt (gamma max(q + a) + beta) / tau = 0.1 (500 + 50) = 55 >> 1``. Without the
+    stiff-exchange safeguards (the torus's own step before it shared the ring's), ``a`` went to
+    -0.19 in the first step, ``q`` to -10.5 by t = 0.4 and the state was NaN at t = 0.5."""
+    model = Model(**{**SIG, "gamma": 500.0, "beta": 50.0, "D": np.array([0.7, np.inf])})
+    ds = solve2d(model, N=32, T=5.0, dt=0.1, n_frames=51)
+    q, a, m = ds["q"].values, ds["a"].values, ds["mass"].values
+    assert np.all(np.isfinite(q)) and np.all(np.isfinite(a))
+    assert q.min() >= 0.0 and q.max() <= 1.0 and a.min() >= 0.0
+    assert np.max(np.abs(m - m[:, :1])) / m[0, 0] < 1e-13
+    assert np.max(np.abs(ds["mass_drift"].values)) < 1e-13
+    assert np.all(q.min(axis=(-2, -1))[:, -1] < 0.9)  # resource was actually exchanged
+
+
+def test_noise_is_refused():
+    with pytest.raises(ValueError, match="noise is not implemented on the torus"):
+        solve2d(N=8, T=0.1, dt=0.1, noise=Noise(sigma=0.1))
+
+
+def test_old_import_path_is_the_simulator_torus():
+    import astrofield
+    import astrofield.applications.field2d as old
+    import astrofield.simulator.torus as new
+
+    assert old.solve2d is new.solve2d is astrofield.solve2d
+    assert old.Torus is new.Torus and old.DoG2D is new.DoG2D
 
 
 def test_heaviside_option_and_gaussian_kernel_run_and_conserve():

@@ -208,7 +208,7 @@ def plot_field2d(ds: xr.Dataset, member: int = 0, *, fig: Figure | None = None) 
     Parameters
     ----------
     ds : xarray.Dataset
-        Output of :func:`astrofield.applications.field2d.solve2d` (with fields stored).
+        Output of :func:`astrofield.simulator.torus.solve2d` (with fields stored).
     member : int
         Batch member to show (ignored for unbatched runs).
     fig : matplotlib.figure.Figure, optional

@@ -34,7 +34,12 @@ exactly and the exact stationary bump is an exact discrete equilibrium at *any* 
 The drive ``∫ w(x - y) q f dy`` is exact for the cosine kernel (``C cos x + S sin x`` with exact
 cell integrals of ``cos``/``sin`` over active parts) and, for other kernels, a dx-scaled circular
 FFT convolution of the cell masses with a first-moment correction (``- w' * m1``) for partial cells.
-Sigmoid firing is smooth: plain nodal values with the (spectrally accurate) trapezoid rule.
+Sigmoid firing is smooth: plain nodal values with the (spectrally accurate) trapezoid rule, and
+the step is :func:`~astrofield.simulator.scheme.smooth_step`, the one code path the ring shares
+with the 2-D torus (:mod:`astrofield.simulator.torus`); this module supplies the ring's operators
+(:meth:`Simulator.drive_nodal`, :meth:`Simulator.astro_update`, ...). The Heaviside step
+(:meth:`Simulator._step_heaviside`) uses the same stiff-exchange helpers of
+:mod:`astrofield.simulator.scheme`.
 
 Design orders: 2 in ``h``; in ``N`` spectral for the smooth parts, with the sub-grid edge treatment
 second order or better (see ``tests/test_convergence.py`` for the measured orders).
@@ -71,6 +76,7 @@ from astrofield.simulator import compiled as _accel
 from astrofield.simulator.expint import phi1, phi2, relax
 from astrofield.simulator.kernel_table import KernelTable
 from astrofield.simulator.ring import EdgeGeometry, Ring
+from astrofield.simulator.scheme import astro_predictor, shared_flux_update, smooth_step
 from astrofield.simulator.step_control import (
     limit_negative_a,
     nonfinite_rows,
@@ -233,6 +239,10 @@ class Simulator:
         sub-grid cells), ``f(u_j)`` for a smooth rate."""
         if self.heaviside:
             return 0.0
+        return self.rate(u)
+
+    def rate(self, u: np.ndarray) -> np.ndarray:
+        """The model's firing rate at the nodes, ``f(u_j)`` (``(B, N)``)."""
         return self.firing.rate(u, self.params["theta"], self.params["steepness"])
 
     def drive(self, geo: EdgeGeometry, q_in, q_out, f_out) -> np.ndarray:
@@ -253,22 +263,33 @@ class Simulator:
             rate (used with ``q_out``), 0.0 for Heaviside firing (not used).
         """
         r = self.ring
+        if not self.heaviside:
+            return self.drive_nodal(q_out, f_out)
         if self.cosine:
-            if self.heaviside:
-                C = np.einsum("bn,bn->b", q_in, geo.mc)
-                S = np.einsum("bn,bn->b", q_in, geo.ms)
-            else:
-                C, S = r.first_mode(q_out * f_out)
+            C = np.einsum("bn,bn->b", q_in, geo.mc)
+            S = np.einsum("bn,bn->b", q_in, geo.ms)
             return self.kernel_amp * (C[:, None] * r.cos + S[:, None] * r.sin)
-        if self.heaviside:
-            rho0 = q_in * geo.phi * r.dx
-            kt = self.kernel_table
-            out = np.fft.irfft(kt.w_hat * np.fft.rfft(rho0, axis=-1), n=r.N, axis=-1)
-            if self.quadrature == "subgrid":
-                rho1 = q_in * geo.m1
-                out -= np.fft.irfft(kt.dw_hat * np.fft.rfft(rho1, axis=-1), n=r.N, axis=-1)
-            return out
-        rho0 = q_out * f_out * r.dx
+        rho0 = q_in * geo.phi * r.dx
+        kt = self.kernel_table
+        out = np.fft.irfft(kt.w_hat * np.fft.rfft(rho0, axis=-1), n=r.N, axis=-1)
+        if self.quadrature == "subgrid":
+            rho1 = q_in * geo.m1
+            out -= np.fft.irfft(kt.dw_hat * np.fft.rfft(rho1, axis=-1), n=r.N, axis=-1)
+        return out
+
+    def drive_nodal(self, q: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """Drive ``∫ w(x - y) q(y) f(y) dy`` of nodal values (trapezoid rule), ``(B, N)``.
+
+        Parameters
+        ----------
+        q, f
+            Synaptic resource and firing rate at the nodes, ``(B, N)`` (dimensionless).
+        """
+        r = self.ring
+        if self.cosine:
+            C, S = r.first_mode(q * f)
+            return self.kernel_amp * (C[:, None] * r.cos + S[:, None] * r.sin)
+        rho0 = q * f * r.dx
         return np.fft.irfft(self.kernel_table.w_hat * np.fft.rfft(rho0, axis=-1), n=r.N,
                             axis=-1)
 
@@ -376,10 +397,12 @@ class Simulator:
 
     # ------------------------------------------------------------------ the step
     def step(self, st: State, t: float, h: float) -> State:
-        """One step: ETD2RK for ``u`` and ``a``, exponential trapezoid for ``q``.
+        """One step: ETD2RK for ``u``, exponential trapezoid for ``q``, shared flux into ``a``.
 
-        The astrocyte update uses the step-averaged exchange flux ``J_eff = -Δq / h`` taken from
-        the resource update itself, so ``∫ (q + a) dx`` is conserved to round-off.
+        Smooth firing: :func:`~astrofield.simulator.scheme.smooth_step` (the step the torus
+        uses too) with this ring's operators. Heaviside firing: :meth:`_step_heaviside`. The
+        astrocyte update uses the step-averaged exchange flux ``J_eff = -Δq / h`` taken from the
+        resource update itself, so ``∫ (q + a) dx`` is conserved to round-off.
 
         Parameters
         ----------
@@ -397,6 +420,14 @@ class Simulator:
             The state at ``t + h`` (with this step's noise increment, if the simulator has
             noise).
         """
+        if self.heaviside:
+            return self._step_heaviside(st, t, h)
+        u_new, q_n, a_n = smooth_step(self, st.u, st.q_out, st.a, t, h)
+        return State(u_new, q_n, q_n, a_n, self.geometry(u_new))
+
+    def _step_heaviside(self, st: State, t: float, h: float) -> State:
+        """The step for Heaviside firing: sub-grid edges, ``q_in`` and ``q_out`` per cell, the
+        swept resource remapped in two half moves around the exchange step."""
         P = self.params
         beta, gamma, tau = P["beta"], P["gamma"], P["tau"]
         u0, g0, qi0, qo0, a0 = st.u, st.geo, st.q_in, st.q_out, st.a
@@ -407,80 +438,35 @@ class Simulator:
         u1 = E * u0 + (1.0 - E) * N0
         # exchange flux (into a, per unit time) at the start of the step
         s0 = gamma * a0 / tau
-        if self.heaviside:
-            J0 = (beta * qi0 * phi0 - gamma * a0 * (1.0 - (phi0 * qi0 + (1 - phi0) * qo0))) / tau
-        else:
-            J0 = (beta * qo0 * fo0 - gamma * a0 * (1.0 - qo0)) / tau
+        J0 = (beta * qi0 * phi0 - gamma * a0 * (1.0 - (phi0 * qi0 + (1 - phi0) * qo0))) / tau
         # predictor (exponential Euler) for q and a
         qo_p = relax(qo0, s0 + beta * fo0 / tau, s0, h)
-        qi_p = relax(qi0, s0 + beta / tau, s0, h) if self.heaviside else qi0
+        qi_p = relax(qi0, s0 + beta / tau, s0, h)
         # stiffness of the exchange at the start of the step (rate of q's relaxation) times h
-        z0 = h * (s0 + beta * (phi0 if self.heaviside else fo0) / tau)
+        z0 = h * (s0 + beta * phi0 / tau)
         cache: dict = {}
-        a_p = self._astro_predictor(a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h, cache)
+        a_p = astro_predictor(self.astro_update, a0, J0,
+                              lambda: phi0 * (qi_p - qi0) + (1 - phi0) * (qo_p - qo0),
+                              z0, h, cache)
         g1 = self.geometry(u1)
         fo1 = self.firing_out(u1)
-        if self.heaviside:
-            qi_p, qo_p = _remap(qi_p, qo_p, phi0, g1.phi)
+        qi_p, qo_p = _remap(qi_p, qo_p, phi0, g1.phi)
         N1 = self.drive(g1, qi_p, qo_p, fo1) + self.input(t + h)
         u_new = u1 + ((E - 1.0 + h) / h) * (N1 - N0)
         # corrector: exponential trapezoid for q, shared flux into a
         sb = gamma * 0.5 * np.maximum(a0 + a_p, 0.0) / tau  # >= 0 (equal where a_p >= -a0)
-        if self.heaviside:
-            phim = 0.5 * (phi0 + g1.phi)
-            qi_m, qo_m = _remap(qi0, qo0, phi0, phim)
-            qi_n = relax(qi_m, sb + beta / tau, sb, h)
-            qo_n = relax(qo_m, sb, sb, h)
-            dq = phim * (qi_n - qi_m) + (1 - phim) * (qo_n - qo_m)
-        else:
-            fbar = 0.5 * (fo0 + fo1)
-            qo_n = relax(qo0, sb + beta * fbar / tau, sb, h)
-            dq = qo_n - qo0
-        a_n = self._shared_flux_update(a0, J0, -dq / h, z0, h, cache)
-        if self.heaviside:
-            a_n, qi_n, qo_n = limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim)
-        else:
-            a_n, qo_n, _ = limit_negative_a(a_n, qo_n, qo_n, qo0, qo0, 1.0)
+        phim = 0.5 * (phi0 + g1.phi)
+        qi_m, qo_m = _remap(qi0, qo0, phi0, phim)
+        qi_n = relax(qi_m, sb + beta / tau, sb, h)
+        qo_n = relax(qo_m, sb, sb, h)
+        dq = phim * (qi_n - qi_m) + (1 - phim) * (qo_n - qo_m)
+        a_n = shared_flux_update(self.astro_update, a0, J0, -dq / h, z0, h, cache)
+        a_n, qi_n, qo_n = limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim)
         if self.draw_noise is not None:
             u_new = u_new + self.draw_noise(h)
         g_new = self.geometry(u_new)
-        if self.heaviside:
-            qi_n, qo_n = _remap(qi_n, qo_n, phim, g_new.phi)
-        else:
-            qi_n = qo_n
+        qi_n, qo_n = _remap(qi_n, qo_n, phim, g_new.phi)
         return State(u_new, qi_n, qo_n, a_n, g_new)
-
-    def _astro_predictor(self, a0, J0, qi0, qo0, qi_p, qo_p, phi0, z0, h, cache):
-        """Predictor for ``a``: exponential Euler with the start flux ``J0`` where the exchange is
-        slow (``z0 = h k <= 1``); where it is stiff, the step-averaged flux of the predicted
-        ``q`` (locally conservative, so the explicit start flux cannot overshoot), with the
-        damped slope of :meth:`_flux_ends`, kept non-negative."""
-        stiff = z0 > 1.0
-        if not np.any(stiff):
-            return self.astro_update(a0, J0, J0, h, cache)
-        if self.heaviside:
-            dq = phi0 * (qi_p - qi0) + (1 - phi0) * (qo_p - qo0)
-        else:
-            dq = qo_p - qo0
-        Js, Je = self._flux_ends(J0, -dq / h, z0)
-        a_p = self.astro_update(a0, Js, np.where(stiff, Je, J0), h)
-        return np.where(stiff, np.maximum(a_p, 0.0), a_p)
-
-    @staticmethod
-    def _flux_ends(J0, J_mean, z0):
-        """Start and end values of an exchange flux, linear over the step with average
-        ``J_mean`` (so the total is conserved exactly). Its start value is ``J0`` where the
-        exchange is slow (``z0 = h k <= 1``, ``k`` the relaxation rate of ``q``: the ETD2 flux);
-        where it is stiff the slope is damped, ``J_mean + (J0 - J_mean) / z0``, since the explicit
-        start flux of a fast exchange would blow up the spatial modes of ``a``."""
-        psi = 1.0 / np.maximum(z0, 1.0)
-        Js = J_mean + (J0 - J_mean) * psi if np.any(z0 > 1.0) else J0
-        return Js, 2.0 * J_mean - Js
-
-    def _shared_flux_update(self, a0, J0, J_mean, z0, h, cache):
-        """``a`` after the step, the exchange flux of :meth:`_flux_ends` (conservative)."""
-        Js, Je = self._flux_ends(J0, J_mean, z0)
-        return self.astro_update(a0, Js, Je, h, cache if Js is J0 else None)
 
     def take(self, keep: np.ndarray) -> None:
         """Drop batch members (keep those where ``keep`` is True)."""
