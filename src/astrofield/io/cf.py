@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["CONVENTIONS", "TIME_UNITS", "RATE_UNITS", "NO_SEED", "MAX_LONG_NAME", "COMMON",
+           "LEGACY_UNITS",
            "time_attrs", "rate_attrs", "flag_attrs", "seed_attrs", "finalize", "history_line"]
 
 #: The ``Conventions`` attribute of every written file.
@@ -82,6 +83,18 @@ COMMON: dict[str, dict[str, str]] = {
 }
 for _k in ("theta", "beta", "gamma", "D"):  # the per-point parameters of a phase map
     COMMON[f"{_k}_p"] = dict(COMMON[_k])
+
+
+#: Unit strings of older outputs (and of builders not yet converted) that UDUNITS-2 cannot parse
+#: or that hide the dimensionless time: ``old -> new``; :func:`finalize` replaces them and keeps
+#: the old text in ``description``.
+LEGACY_UNITS: dict[str, str] = {
+    "rad per unit time": RATE_UNITS, "rad/time": RATE_UNITS, "rad / time": RATE_UNITS,
+    "1/time": "1", "1 / time": "1", "neural time constants": TIME_UNITS,
+    "model time units": TIME_UNITS, "resource per model time unit": "1",
+    "rad^2": "rad2", "rad^2 per time unit": "rad2", "1/s": "s-1", "1/s^2": "s-2",
+    "1 (fraction of baseline; x100 for per cent)": "1",
+}
 
 
 def time_attrs(long_name: str = "time (neural time constants)", **extra: str) -> dict[str, str]:
@@ -187,7 +200,7 @@ def _command() -> str:
     ctx = click.get_current_context(silent=True) if click is not None else None
     if ctx is None:
         return "astrofield.io.save (Python)"
-    words = ctx.command_path.split()
+    words = ["astrofield", *ctx.command_path.split()[1:]]  # the program name may differ
     source = getattr(click.core, "ParameterSource", None)
     for p in ctx.command.params:
         if not p.name or not getattr(p, "opts", None) or p.name not in ctx.params:
@@ -232,7 +245,8 @@ def finalize(ds: xr.Dataset, command: str | None = None) -> xr.Dataset:
     """Give a dataset about to be written its CF-1.10 metadata (on a shallow copy).
 
     Adds ``Conventions``, appends a :func:`history_line`, fills ``units``/``long_name`` of the
-    shared names from :data:`COMMON` (and of a tracker's ``time_NAME``) where missing, moves a
+    shared names from :data:`COMMON` (and of a tracker's ``time_NAME``) where missing, replaces
+    the :data:`LEGACY_UNITS`, moves a
     ``long_name`` longer than :data:`MAX_LONG_NAME` characters to ``description`` (the name is
     then used as label), gives booleans CF flag attributes, and converts a string
     ``flag_values`` to numbers.
@@ -262,6 +276,13 @@ def finalize(ds: xr.Dataset, command: str | None = None) -> xr.Dataset:
             shared = time_attrs(f"time of the {str(name)[5:]} samples"[:MAX_LONG_NAME])
         for k, v in (shared or {}).items():
             attrs.setdefault(k, v)
+        old_units = attrs.get("units")
+        if isinstance(old_units, str) and old_units in LEGACY_UNITS:
+            attrs["units"] = LEGACY_UNITS[old_units]
+            note = f"units: {old_units}" + (" (time is dimensionless, in neural time "
+                                            "constants)" if "time" in old_units else "")
+            attrs["description"] = (f"{attrs['description']}; {note}" if attrs.get("description")
+                                    else note)
         long = attrs.get("long_name")
         if isinstance(long, str) and len(long) > MAX_LONG_NAME:
             attrs.setdefault("description", long)
