@@ -37,7 +37,7 @@ def _check(early, full):
     assert np.all(early["drift_decided"].values[travel] < 0.9 * d_e[travel])
     np.testing.assert_allclose(early["velocity"].values[travel],
                                full["velocity"].values[travel], rtol=0.02)
-    assert "at the final time T" in early["drift"].attrs["long_name"]
+    assert "at the final time T" in early["drift"].attrs["description"]
     s = summarize(early)
     assert s["max_drift_bound"] == pytest.approx(float(early["drift_bound"].max()))
 

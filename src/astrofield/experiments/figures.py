@@ -36,6 +36,7 @@ import xarray as xr
 
 from astrofield._validate import check_int, check_range
 from astrofield.experiments.phase import DEFAULTS, phase_diagram
+from astrofield.io.cf import COMMON, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import solve
 from astrofield.theory.bump import fold
@@ -135,7 +136,7 @@ def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None 
                       "beta_star_fourier": ("boundary_D", fo)})
     data.attrs["figure"] = "5: drift experiment over (D, beta), gamma 2, theta 0.1"
     data.attrs["figure_T"] = kw["T"]
-    return data
+    return _label(data)
 
 
 def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None = None,
@@ -182,7 +183,7 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
     data.attrs["figure"] = ("6: drift experiment over (gamma, beta) at D 1; large-D panel at "
                             "D inf with Evans boundaries for D = 1, 2.5, 10, 50, inf")
     data.attrs["figure_T"] = kw["T"]
-    return data
+    return _label(data)
 
 
 def figure7_data(*, T: float | None = None, N: int | None = None, dt: float | None = None,
@@ -218,6 +219,40 @@ def figure7_data(*, T: float | None = None, N: int | None = None, dt: float | No
     data["position"] = ("time_trace", run["position"].values)
     data.attrs.update(run.attrs)
     data.attrs["figure"] = "7: snapshots of q and a, eps 0.3, theta 0.1, beta 0.05, gamma 2, D 0.7"
+    return _label(data)
+
+
+def _boundary_attrs(method: str, where: str = "") -> dict[str, str]:
+    return {"units": "1", "long_name": f"boundary beta* ({method}{where})",
+            "description": f"stability boundary beta* from the {method} analysis, "
+                           "per neural time constant (NaN: no crossing)"}
+
+
+#: Metadata of the figure datasets' own variables (CF: units and a short long_name).
+_FIGURE_ATTRS: dict[str, dict[str, str]] = {
+    "boundary_D": dict(COMMON["D"], long_name="D of the boundary curves"),
+    "boundary_gamma": dict(COMMON["gamma"], long_name="gamma of the boundary curves"),
+    "beta_star_evans": _boundary_attrs("Evans"),
+    "beta_star_fourier": _boundary_attrs("Fourier"),
+    "beta_star_evans_D1": _boundary_attrs("Evans", ", D 1"),
+    "beta_star_fourier_D1": _boundary_attrs("Fourier", ", D 1"),
+    "beta_star_evans_largeD": _boundary_attrs("Evans", ", large D"),
+    "beta_max": {"units": "1", "long_name": "fold beta_max",
+                 "description": "largest beta with a bump (the fold), per neural time constant"},
+    "large_D": dict(COMMON["D"], long_name="D of the large-D boundaries"),
+    "crossing": {"units": "1", "long_name": "crossing index"},
+    "snapshot_time": time_attrs("snapshot time"),
+    "time_trace": time_attrs(),
+    **{f"{p}_{m}": dict(COMMON[p], long_name=f"{COMMON[p]['long_name']} (map at D {m[1:]})")
+       for p in ("gamma", "beta") for m in ("D1", "Dinf")},
+}
+
+
+def _label(data: xr.Dataset) -> xr.Dataset:
+    """Give the figure variables that have none their ``units`` and ``long_name``."""
+    for name, var in data.variables.items():
+        for k, v in _FIGURE_ATTRS.get(str(name), {}).items():
+            var.attrs.setdefault(k, v)
     return data
 
 

@@ -145,6 +145,7 @@ from numpy.typing import ArrayLike
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.experiments.sweep import Grid, make_grid, run_sweep
+from astrofield.io.cf import flag_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import SCHEME, solve
 from astrofield.simulator.step_control import NonFiniteWarning, resolve_dt
@@ -919,70 +920,83 @@ def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> 
     code[res["failed"]] = VERDICT_CODES["failed"]
     names = {c: n for n, c in VERDICT_CODES.items()}
     labels = np.array([names[int(c)] for c in code], dtype="<U9")
-    rate = "rad per unit time"
+    codes = sorted(VERDICT_CODES.items(), key=lambda kv: -kv[1])
     data: dict[str, Any] = {
         "drift": ("point", res["drift"], {
-            "long_name": "drift p(T) - p(0) at the final time T (under error control: "
-                         "extrapolated from two resolutions; points decided early: "
-                         "extrapolated from t_decided, within drift_bound)", "units": "rad"}),
-        "velocity": ("point", res["velocity"], {
-            "long_name": "dp/dt at the final time T (extrapolated if decided early; from two "
-                         "resolutions under error control)", "units": rate}),
+            "long_name": "drift p(T) - p(0)", "units": "rad",
+            "description": "drift p(T) - p(0) at the final time T (under error control: "
+                           "extrapolated from two resolutions; points decided early: "
+                           "extrapolated from t_decided, within drift_bound)"}),
+        "velocity": ("point", res["velocity"], rate_attrs(
+            "velocity dp/dt at T", "dp/dt at the final time T (extrapolated if decided early; "
+                                   "from two resolutions under error control)")),
         "drift_bound": ("point", res["drift_bound"], {
-            "long_name": "bound on the error of drift from extrapolating an early decision to "
-                         "T (0 where simulated to T)", "units": "rad"}),
+            "long_name": "error bound of early drift", "units": "rad",
+            "description": "bound on the error of drift from extrapolating an early decision "
+                           "to T (0 where simulated to T)"}),
         "drift_error": ("point", res["drift_error"], {
-            "long_name": "estimated discretisation error of the finer run's drift, |fine - "
-                         "coarse| / 3 (error control; NaN: not estimated)", "units": "rad"}),
-        "refined": ("point", res["refined"], {
-            "long_name": "rerun at (2 N, dt / 2) by error control", "units": "1"}),
-        "t_companion": ("point", res["t_companion"], {
-            "long_name": "last simulated time of the coarse (N / 2, 2 dt) run of error control "
-                         "(NaN: none)", "units": "1"}),
+            "long_name": "discretisation error of drift", "units": "rad",
+            "description": "estimated discretisation error of the finer run's drift, |fine - "
+                           "coarse| / 3 (error control; NaN: not estimated)"}),
+        "refined": ("point", res["refined"], flag_attrs(
+            "rerun by error control", [0, 1], "not_refined refined",
+            description="rerun at (2 N, dt / 2) by error control")),
+        "t_companion": ("point", res["t_companion"], time_attrs(
+            "last time of the coarse run",
+            description="last simulated time of the coarse (N / 2, 2 dt) run of error "
+                        "control (NaN: none)")),
         "drift_decided": ("point", res["drift_decided"], {
-            "long_name": "p(t_decided) - p(0) (NaN: ran to T)", "units": "rad"}),
-        "velocity_decided": ("point", res["velocity_decided"], {
-            "long_name": "dp/dt at t_decided (NaN: ran to T)", "units": rate}),
-        "t_decided": ("point", res["t_decided"], {
-            "long_name": "time of the early decision (NaN: ran to T)", "units": "1"}),
+            "long_name": "drift at t_decided", "units": "rad",
+            "description": "p(t_decided) - p(0) (NaN: ran to T)"}),
+        "velocity_decided": ("point", res["velocity_decided"], rate_attrs(
+            "velocity at t_decided", "dp/dt at t_decided (NaN: ran to T)")),
+        "t_decided": ("point", res["t_decided"], time_attrs(
+            "time of the early decision", description="NaN: ran to T")),
         "width": ("point", res["width"], {"long_name": "active width at t_final",
                                           "units": "rad"}),
-        "t_final": ("point", res["t_final"], {"long_name": "last simulated time (T unless "
-                                                           "decided early or failed)",
-                                              "units": "1"}),
+        "t_final": ("point", res["t_final"], time_attrs(
+            "last simulated time",
+            description="T unless decided early or failed")),
         "verdict": ("point", labels, {"long_name": "numerical verdict",
                                       "values": ", ".join(VERDICTS)}),
-        "verdict_code": ("point", code, {"flag_values": "0 1 -1 -2 -3",
-                                         "flag_meanings": "stable unstable no_bump failed "
-                                                          "undecided"}),
-        "growth": ("point", res["growth"], {"long_name": "max |v| / |v(t_ref)|", "units": "1"}),
-        "persist": ("point", res["persist"], {"long_name": "|v(t_final)| / |v(t_ref)|",
-                                              "units": "1"}),
-        "decided_early": ("point", res["decided"],
-                          {"flag_values": "-1 0 1",
-                           "flag_meanings": "ran_to_T stable_early unstable_early"}),
-        "failed": ("point", res["failed"], {"long_name": "state became non-finite (no verdict)",
+        "verdict_code": ("point", code, flag_attrs(
+            "numerical verdict code", [c for _, c in codes],
+            [n.replace(" ", "_") for n, _ in codes])),
+        "growth": ("point", res["growth"], {"long_name": "velocity growth",
+                                            "description": "max |v| / |v(t_ref)|",
                                             "units": "1"}),
-        "t_failed": ("point", res["t_failed"], {"long_name": "time of the first non-finite "
-                                                             "state (NaN: did not fail)",
-                                                "units": "1"}),
+        "persist": ("point", res["persist"], {"long_name": "velocity persistence",
+                                              "description": "|v(t_final)| / |v(t_ref)|",
+                                              "units": "1"}),
+        "decided_early": ("point", res["decided"], flag_attrs(
+            "early decision", [-1, 0, 1], "ran_to_T stable_early unstable_early")),
+        "failed": ("point", res["failed"], flag_attrs(
+            "state became non-finite", [0, 1], "finite non_finite",
+            description="state became non-finite (no verdict)")),
+        "t_failed": ("point", res["t_failed"], time_attrs(
+            "time of first non-finite state", description="NaN: did not fail")),
         "mass_drift": ("point", res["mass_drift"],
                        {"long_name": "relative change of total resource", "units": "1"}),
-        "evans_dprime": ("point", an["evans_dprime"], {"long_name": "E'(0), > 0 stable"}),
-        "evans_stable": ("point", an["evans_stable"].astype(bool)),
-        "fourier_stable": ("point", an["fourier_stable"].astype(bool)),
-        "exists": ("point", exists.astype(bool), {"long_name": "wide bump exists"}),
+        "evans_dprime": ("point", an["evans_dprime"], {
+            "long_name": "Evans derivative E'(0)", "units": "1",
+            "description": "E'(0) of the Evans function; > 0: stable"}),
+        "evans_stable": ("point", an["evans_stable"].astype(bool), flag_attrs(
+            "stable by the Evans function", [0, 1], "unstable stable")),
+        "fourier_stable": ("point", an["fourier_stable"].astype(bool), flag_attrs(
+            "stable by the Fourier analysis", [0, 1], "unstable stable")),
+        "exists": ("point", exists.astype(bool), flag_attrs(
+            "wide bump exists", [0, 1], "no_bump bump")),
     }
     if traces:
         data["velocity_trace"] = (("point", "time"), res["velocity_trace"],
-                                  {"long_name": "dp/dt", "units": rate})
+                                  rate_attrs("velocity dp/dt"))
     return data
 
 
 def _attrs(**kw: Any) -> dict[str, Any]:
     rule = kw.pop("rule")
     out = {"experiment": "drift: wide bump + eps * amplitude * sin x",
-           "scheme": SCHEME, "seed": "none (deterministic)", "astrofield_version": __version__,
+           "scheme": SCHEME, **seed_attrs(None, noisy=False), "astrofield_version": __version__,
            "reference": "Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036"}
     out.update({f"rule_{k}": v for k, v in asdict(rule).items()})
     if kw.get("early_stop"):

@@ -684,6 +684,6 @@ def _merge(grid: Grid, chunks: list[tuple[int, int]], done: dict[int, Any]) -> x
         if name != "point" and "point" not in c.dims:
             coords[name] = c
     ds = xr.Dataset(data_vars, coords=coords)
-    ds.attrs.update({k: v for k, v in first.attrs.items()
-                     if not k.startswith(("chunk_", "sweep_fingerprint"))})
+    ds.attrs.update({k: v for k, v in first.attrs.items()  # a part's history is not the map's
+                     if not k.startswith(("chunk_", "sweep_fingerprint", "history"))})
     return ds

@@ -4,7 +4,8 @@
 path, never a device or directory; symbolic links are written through to their target), writes
 to a temporary file in the target's directory and renames it into place with :func:`os.replace`,
 so an interrupted run never leaves a half-written output file. :mod:`astrofield.io.jsonio` holds
-the package's JSON convention (``"inf"`` strings, never NaN as a number).
+the package's JSON convention (``"inf"`` strings, never NaN as a number); :mod:`astrofield.io.cf`
+the CF-1.10 metadata every written file gets (``Conventions``, ``history``, units, flags).
 """
 
 from __future__ import annotations
@@ -40,16 +41,21 @@ def _clean_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` to NetCDF (h5netcdf) atomically.
+def save(ds: xr.Dataset, path: str | os.PathLike, *, command: str | None = None) -> Path:
+    """Write ``ds`` to NetCDF (h5netcdf) atomically, with CF-1.10 metadata.
 
     Parameters
     ----------
     ds
         The dataset; attributes that NetCDF cannot hold (``None``, booleans, nested
-        containers) are stored as ``"none"``, integers and JSON strings.
+        containers) are stored as ``"none"``, integers and JSON strings. The file gets
+        ``Conventions = "CF-1.10"`` and a line appended to ``history``; the metadata rules
+        are applied (:func:`astrofield.io.cf.finalize`). ``ds`` itself is not changed.
     path
         Output file; missing parent directories are created.
+    command
+        What made the dataset, for the ``history`` line; None: the running ``astrofield``
+        command line with the options given, or ``"astrofield.io.save (Python)"``.
 
     Returns
     -------
@@ -66,8 +72,10 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
 
     if not isinstance(ds, xr.Dataset):
         raise ValueError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
+    from astrofield.io.cf import finalize
+
     check_output_path(path, make_parents=True)
-    ds = ds.copy()
+    ds = finalize(ds, command)
     ds.attrs = _clean_attrs(ds.attrs)
     for v in ds.variables.values():
         v.attrs = _clean_attrs(v.attrs)

@@ -68,6 +68,7 @@ import numpy as np
 
 from astrofield._validate import check_int, check_range, check_steps
 from astrofield._version import __version__
+from astrofield.io.cf import COMMON, flag_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import PARAMETER_RANGES, Model
 from astrofield.model.noise import Noise
 from astrofield.model.stimulus import Pulse, Stimulus
@@ -690,7 +691,9 @@ def solve(
         total resource); ``failed`` and ``t_failed`` (a member whose state became non-finite is
         frozen at its last finite state, its later frames and final values are NaN). Batched runs
         add a leading ``batch`` dimension with the parameters as coordinates. ``attrs`` hold
-        parameters, scheme, backend, seed and package version.
+        parameters, scheme, backend, package version and the integer ``seed`` (-1: no noise
+        or unseeded noise; ``seed_description`` says which). Every variable has ``units``
+        and a short ``long_name`` (time is dimensionless: :mod:`astrofield.io.cf`).
     """
     return _simulate(**locals()).to_dataset()  # locals(): exactly the arguments above
 
@@ -760,7 +763,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     warn_failed(run.failed, run.t_failed, stacklevel=4)
     attrs = dict(T=T, dt=dt, N=N, eps=eps, position=position, quadrature=quadrature,
                  init=init if isinstance(init, str) else "arrays", branch=branch,
-                 seed=(noise.seed if noise is not None else seed),
+                 **seed_attrs(noise.seed if noise is not None else None, noise is not None),
                  stimulus=repr(stimulus.describe()), backend=name,
                  noise=repr(noise) if noise is not None else "none",
                  D_field="heterogeneous" if D_field is not None else "uniform",
@@ -1135,27 +1138,27 @@ def _data_vars(model: Model, run: Run, bump: dict | None) -> dict[str, tuple]:
     dims_b, dims_t = ("batch",), ("batch", "time")
     data_vars: dict[str, Any] = {
         "position": (dims_t, rec["position"], {"long_name": "bump position", "units": "rad"}),
-        "velocity": (dims_t, rec["velocity"], {"long_name": "d position / dt",
-                                               "units": "rad per unit time"}),
+        "velocity": (dims_t, rec["velocity"], rate_attrs("bump velocity", "d position / dt")),
         "width": (dims_t, rec["width"], {"long_name": "active width", "units": "rad"}),
-        "mass": (dims_t, rec["mass"], {"long_name": "total resource ∫(q + a) dx",
-                                       "units": "1"}),
+        "mass": (dims_t, rec["mass"], {"long_name": "total resource", "units": "rad",
+                                       "description": "∫(q + a) dx over the ring"}),
         "drift": (dims_b, final["position"] - run.pos0,
-                  {"long_name": "change of bump position by the final time", "units": "rad"}),
-        "velocity_final": (dims_b, final["velocity"], {"long_name": "velocity at final time",
-                                                        "units": "rad per unit time"}),
+                  {"long_name": "drift by the final time", "units": "rad",
+                   "description": "change of bump position by the final time"}),
+        "velocity_final": (dims_b, final["velocity"], rate_attrs("velocity at final time")),
         "width_final": (dims_b, final["width"], {"long_name": "active width at final time",
                                                   "units": "rad"}),
         "mass_drift": (dims_b, (final["mass"] - run.mass0) / run.mass0,
-                       {"long_name": "relative change of ∫(q + a) dx", "units": "1"}),
-        "t_final": (dims_b, final["t_final"], {"long_name": "time the member was decided",
-                                                "units": "neural time constants"}),
+                       {"long_name": "relative change of total resource", "units": "1",
+                        "description": "relative change of ∫(q + a) dx"}),
+        "t_final": (dims_b, final["t_final"], time_attrs("time the member was decided")),
         "failed": (dims_b, run.failed.copy(),
-                   {"long_name": "state became non-finite (member frozen, results NaN)",
-                    "units": "1"}),
+                   flag_attrs("state became non-finite", [0, 1], "finite non_finite",
+                              description="state became non-finite (member frozen, "
+                                          "results NaN)")),
         "t_failed": (dims_b, run.t_failed.copy(),
-                     {"long_name": "time of the first non-finite state (NaN: did not fail)",
-                      "units": "neural time constants"}),
+                     time_attrs("time of first non-finite state",
+                                description="NaN: did not fail")),
     }
     for k in rec:
         if k.endswith("_t"):
@@ -1167,7 +1170,7 @@ def _data_vars(model: Model, run: Run, bump: dict | None) -> dict[str, tuple]:
                             {"long_name": long, "units": "1"})
     if bump is not None:
         for k in ("Delta", "c0", "A0"):
-            data_vars[f"bump_{k}"] = (dims_b, np.asarray(bump[k]))
+            data_vars[f"bump_{k}"] = (dims_b, np.asarray(bump[k]), dict(COMMON[f"bump_{k}"]))
     for tr, tt, td in zip(run.trackers, run.tracker_times, run.tracker_data, strict=True):
         tdim = f"time_{tr.name}"
         for k, v in td.items():

@@ -71,7 +71,9 @@ class DemandTracker(Tracker):
     """
 
     name = "demand"
-    attrs = {"demand": {"long_name": "resource consumption ∫ beta q f(u) dx over the region"}}
+    attrs = {"demand": {"long_name": "resource consumption rate", "units": "rad",
+                        "description": "∫ beta q f(u) dx over the region, per neural time "
+                                       "constant"}}
 
     def __init__(self, region: tuple[float, float] | None = None, every: int = 1) -> None:
         super().__init__(every)
@@ -107,10 +109,11 @@ class ResourceTracker(Tracker):
     """Minimum and mean of the synaptic resource ``q``, mean activity and total resource."""
 
     name = "resource"
-    attrs = {"q_min": {"long_name": "minimum synaptic resource"},
-             "q_mean": {"long_name": "mean synaptic resource"},
-             "u_mean": {"long_name": "mean synaptic input"},
-             "total_resource": {"long_name": "∫ (q + a) dx"}}
+    attrs = {"q_min": {"long_name": "minimum synaptic resource", "units": "1"},
+             "q_mean": {"long_name": "mean synaptic resource", "units": "1"},
+             "u_mean": {"long_name": "mean synaptic input", "units": "1"},
+             "total_resource": {"long_name": "total resource", "units": "rad",
+                                "description": "∫ (q + a) dx over the ring"}}
 
     def handle(self, state, t, sim):
         """``q_min``, ``q_mean``, ``u_mean`` (over the grid points) and ``total_resource``
@@ -141,8 +144,8 @@ class BumpTracker(Tracker):
 
     name = "bump"
     attrs = {"phase": {"long_name": "first-mode phase of u", "units": "rad"},
-             "amplitude": {"long_name": "first-mode amplitude of u"},
-             "u_max": {"long_name": "maximum of u over the ring"},
+             "amplitude": {"long_name": "first-mode amplitude of u", "units": "1"},
+             "u_max": {"long_name": "maximum of u over the ring", "units": "1"},
              "width": {"long_name": "length of the active region", "units": "rad"}}
 
     def handle(self, state, t, sim):
