@@ -156,7 +156,7 @@ class Heaviside(Firing):
 
     The simulator treats it with sub-grid edges (both resource values of an edge cell kept), and
     the exact bump, Evans-function and Fourier-truncation theory are written for it. It has no
-    derivative: :meth:`derivative` raises.
+    derivative: :meth:`Firing.derivative` raises.
     """
 
     name = "heaviside"
@@ -186,8 +186,8 @@ class SmoothFiring(Firing):
 
     ``formula(xp)`` returns ``f(u, theta, steepness)`` using only arithmetic and functions of
     the array namespace ``xp`` (``numpy`` or ``jax.numpy``; numba compiles the numpy version on
-    scalars). :meth:`derivative` defaults to :func:`numerical_derivative`; override it with the
-    closed form where there is one.
+    scalars). :meth:`Firing.derivative` defaults to :func:`numerical_derivative`; override it
+    with the closed form where there is one.
     """
 
     _compiled: ClassVar[dict[type[SmoothFiring], CFunc]] = {}
