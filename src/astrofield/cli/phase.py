@@ -163,6 +163,11 @@ def phase_cmd(**p: Any) -> None:
             raise ValueError("--vary NAME=SPEC is required (e.g. --vary D=0.001:0.6:50)")
         if p["resume"] and not p["output"]:
             raise ValueError("--resume needs -o/--output (the store to resume)")
+        if p["output"] and p["output"].lower().endswith((".mat", ".csv")):
+            raise click.BadParameter(
+                f"{p['output']!r}: a phase map is stored as NetCDF (resumable); write -o "
+                "map.nc, then convert with 'astrofield export map.nc map.mat' (or .csv)",
+                param_hint="-o/--output")
         fixed = {k: p[k] for k in ("theta", "beta", "gamma", "D")}
         make_grid(p["vary"], fixed, max_dims=2)
         check_steps(p["T"], p["dt"])

@@ -42,7 +42,9 @@ def _clean_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def save(ds: xr.Dataset, path: str | os.PathLike, *, command: str | None = None) -> Path:
-    """Write ``ds`` to NetCDF (h5netcdf) atomically, with CF-1.10 metadata.
+    """Write ``ds`` atomically, with CF-1.10 metadata: NetCDF (h5netcdf), or by the suffix
+    ``.mat`` MATLAB (:func:`astrofield.io.export.to_matlab`) or ``.csv`` a tidy table
+    (:func:`astrofield.io.export.to_table`).
 
     Parameters
     ----------
@@ -52,7 +54,8 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, command: str | None = None)
         ``Conventions = "CF-1.10"`` and a line appended to ``history``; the metadata rules
         are applied (:func:`astrofield.io.cf.finalize`). ``ds`` itself is not changed.
     path
-        Output file; missing parent directories are created.
+        Output file; missing parent directories are created. ``.mat``: MATLAB, ``.csv``: a
+        table; any other suffix: NetCDF.
     command
         What made the dataset, for the ``history`` line; None: the running ``astrofield``
         command line with the options given, or ``"astrofield.io.save (Python)"``.
@@ -79,6 +82,15 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, command: str | None = None)
     ds.attrs = _clean_attrs(ds.attrs)
     for v in ds.variables.values():
         v.attrs = _clean_attrs(v.attrs)
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix == "mat":
+        from astrofield.io.export import to_matlab
+
+        return to_matlab(ds, path)
+    if suffix == "csv":
+        from astrofield.io.export import to_table
+
+        return to_table(ds, path)
     return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
 
 
