@@ -48,6 +48,7 @@ from dataclasses import replace
 import numpy as np
 import xarray as xr
 
+from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.applications.early_warning import early_warning_indicators, time_to_depletion
@@ -288,17 +289,6 @@ def _alarm_time(tv: np.ndarray, v: np.ndarray, alarm_sd: float) -> float:
     return float(tv[ok][last_below[-1] + 1 if last_below.size else 0])
 
 
-_MOVED = ('plot_collapse',)
-
-
-def __getattr__(name: str):
-    """Deprecated aliases: the figures of this module are drawn by
-    :mod:`astrofield.plotting.applications`."""
-    if name in _MOVED:
-        import importlib
-        import warnings
-
-        warnings.warn(f"{__name__}.{name} is deprecated; use "
-                      f"astrofield.plotting.{name}", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module("astrofield.plotting.applications"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Figure functions that moved to :mod:`astrofield.plotting.applications`.
+__getattr__ = moved_attributes(__name__, ('plot_collapse',), "astrofield.plotting.applications",
+                               advertised="astrofield.plotting")

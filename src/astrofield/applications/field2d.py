@@ -7,6 +7,7 @@ to the simulator layer.
 
 from __future__ import annotations
 
+from astrofield._compat import moved_attributes
 from astrofield.simulator.torus import (
     SCHEME_2D,
     DoG2D,
@@ -19,17 +20,6 @@ from astrofield.simulator.torus import (
 
 __all__ = ["Kernel2D", "Gaussian2D", "DoG2D", "Torus", "Simulator2D", "solve2d", "SCHEME_2D"]
 
-_MOVED = ('plot_field2d',)
-
-
-def __getattr__(name: str):
-    """Deprecated aliases: the figures of this module are drawn by
-    :mod:`astrofield.plotting.applications`."""
-    if name in _MOVED:
-        import importlib
-        import warnings
-
-        warnings.warn(f"{__name__}.{name} is deprecated; use "
-                      f"astrofield.plotting.{name}", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module("astrofield.plotting.applications"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Figure functions that moved to :mod:`astrofield.plotting.applications`.
+__getattr__ = moved_attributes(__name__, ('plot_field2d',), "astrofield.plotting.applications",
+                               advertised="astrofield.plotting")

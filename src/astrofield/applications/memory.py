@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 from scipy.integrate import trapezoid
 
+from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.model.definition import Model
@@ -335,17 +336,7 @@ def memory_bold(
     return wm, bold
 
 
-_MOVED = ('plot_memory', 'plot_memory_bold')
-
-
-def __getattr__(name: str):
-    """Deprecated aliases: the figures of this module are drawn by
-    :mod:`astrofield.plotting.applications`."""
-    if name in _MOVED:
-        import importlib
-        import warnings
-
-        warnings.warn(f"{__name__}.{name} is deprecated; use "
-                      f"astrofield.plotting.{name}", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module("astrofield.plotting.applications"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Figure functions that moved to :mod:`astrofield.plotting.applications`.
+__getattr__ = moved_attributes(__name__, ("plot_memory", "plot_memory_bold"),
+                               "astrofield.plotting.applications",
+                               advertised="astrofield.plotting")

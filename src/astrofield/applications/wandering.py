@@ -80,6 +80,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 from scipy.stats import chi2
 
+from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.applications.memory import MODEL_PARAMS, tile_model
@@ -306,17 +307,6 @@ def _msd_statistics(ds: xr.Dataset, big: Model, P: int, n_trials: int, T: float,
     }
 
 
-_MOVED = ('plot_wandering',)
-
-
-def __getattr__(name: str):
-    """Deprecated aliases: the figures of this module are drawn by
-    :mod:`astrofield.plotting.applications`."""
-    if name in _MOVED:
-        import importlib
-        import warnings
-
-        warnings.warn(f"{__name__}.{name} is deprecated; use "
-                      f"astrofield.plotting.{name}", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module("astrofield.plotting.applications"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Figure functions that moved to :mod:`astrofield.plotting.applications`.
+__getattr__ = moved_attributes(__name__, ('plot_wandering',), "astrofield.plotting.applications",
+                               advertised="astrofield.plotting")

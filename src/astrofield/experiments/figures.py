@@ -28,12 +28,12 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield.experiments.phase import DEFAULTS, phase_diagram
 from astrofield.io.cf import COMMON, time_attrs
@@ -294,16 +294,7 @@ def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
               executor=executor, workers=workers, progress=progress)
 
 
-_MOVED = ("make_figure", "figure2", "figure5", "figure6", "figure7")
-
-
-def __getattr__(name: str):
-    """Deprecated aliases: the figure writers moved to :mod:`astrofield.plotting.paper`."""
-    if name in _MOVED:
-        warnings.warn(f"astrofield.experiments.figures.{name} is deprecated; use "
-                      f"astrofield.plotting.paper.{name} (this module only computes the data)",
-                      DeprecationWarning, stacklevel=2)
-        import importlib
-
-        return getattr(importlib.import_module("astrofield.plotting.paper"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The figure writers that moved to :mod:`astrofield.plotting.paper`.
+__getattr__ = moved_attributes(
+    __name__, ("make_figure", "figure2", "figure5", "figure6", "figure7"),
+    "astrofield.plotting.paper", " (this module only computes the data)")

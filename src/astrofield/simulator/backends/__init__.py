@@ -102,10 +102,6 @@ class _Lazy(Backend):
         getattr(importlib.import_module(self._module), self._attr)(run)
 
 
-class _Numpy(_Lazy):
-    pass
-
-
 class _Numba(_Lazy):
     install_hint = " (needs numba and rocket-fft)"
 
@@ -163,7 +159,7 @@ def register(backend: Backend, *, replace: bool = False) -> None:
     _REGISTRY[backend.name] = backend
 
 
-register(_Numpy("numpy", "astrofield.simulator.integrator:integrate_numpy", FEATURES))
+register(_Lazy("numpy", "astrofield.simulator.integrator:integrate_numpy", FEATURES))
 register(_Numba("numba", "astrofield.simulator.backends.numba_backend:integrate",
                 FEATURES - {"trackers", "schedule", "stiff_exchange"}))
 register(_Jax("jax", "astrofield.simulator.backends.jax_backend:integrate", frozenset()))
