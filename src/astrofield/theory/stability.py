@@ -124,7 +124,7 @@ def _evaluate(theta, beta, gamma, D, branch="wide") -> dict[str, np.ndarray]:
 
 
 def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike, *,
-              tau: float = 1.0, branch: str = "wide") -> dict[str, np.ndarray]:
+              tau: ArrayLike = 1.0, branch: str = "wide") -> dict[str, np.ndarray]:
     """Drift-stability verdicts for broadcastable parameter arrays (``D = inf`` allowed).
 
     Parameters
@@ -133,7 +133,8 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
         Threshold, depletion and replenishment rates (per unit time) and astrocytic diffusion
         (rad^2 per unit time; ``inf`` for the well-mixed limit). Broadcast together.
     tau
-        Resource time scale. It enters exactly through a rescaling: the stationary bump depends
+        Resource time scale (membrane time constants; broadcast with the others). It enters
+        exactly through a rescaling: the stationary bump depends
         on ``beta / gamma`` only, and dividing the resource equations by ``tau`` shows that the
         linearisation with ``(beta, gamma, D, tau)`` is the ``tau = 1`` linearisation with
         ``(beta / tau, gamma / tau, D / tau)``.
@@ -160,8 +161,8 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     _validate(theta, beta, gamma, D)
-    tau = float(check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True))
-    if tau == 1.0:
+    tau = check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True)
+    if tau.ndim == 0 and tau == 1.0:
         return _evaluate(theta, beta, gamma, D, branch)
     out = _evaluate(theta, np.asarray(beta, float) / tau, np.asarray(gamma, float) / tau,
                     np.asarray(D, float) / tau, branch)
