@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from astrofield.experiments.figures import boundary_curve
 from astrofield.experiments.phase import drift_experiment
 from astrofield.plotting.paper import make_figure
+from astrofield.theory.stability import boundary_curve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -84,8 +84,18 @@ def test_old_experiments_make_figure_is_a_deprecated_alias():
 
 
 def test_boundary_curve_nan_without_crossing():
-    b = boundary_curve("D", np.array([0.3]), gamma=2.0, beta_hi=1e-5)
-    assert np.isnan(b).all()
+    ds = boundary_curve("beta", theta=0.1, gamma=2.0, D=np.array([0.3]), hi=1e-5)
+    assert np.isnan(ds["beta_star"]).all() and (ds["n_crossings"] == 0).all()
+
+
+def test_hidden_boundary_curve_is_deprecated_and_unchanged():
+    import astrofield.experiments.figures as figures_mod
+
+    with pytest.warns(DeprecationWarning, match="theory.stability.boundary_curve"):
+        old = figures_mod.boundary_curve("D", np.array([0.3, 0.6]), gamma=2.0, beta_hi=0.3)
+    new = boundary_curve("beta", theta=0.1, gamma=2.0, D=np.array([0.3, 0.6]), hi=0.3,
+                         n_scan=120)["beta_star"].values
+    np.testing.assert_array_equal(old, new)
 
 
 def test_published_scheme_matches_within_pinning_error():

@@ -76,8 +76,7 @@ def _estimate_bytes(N: int, chunk_size: int, workers: int | None) -> float:
 
 def _boundaries(ds, fixed: dict[str, float]) -> dict[str, Any]:
     """Analytic stability boundaries to draw on the map (empty where none applies)."""
-    from astrofield.experiments.figures import boundary_curve
-    from astrofield.theory.stability import boundary
+    from astrofield.theory.stability import boundary, boundary_curve
 
     dims = list(ds["drift"].dims)
     if dims in (["beta"], ["gamma"]):  # critical values along the swept axis: vertical lines
@@ -92,8 +91,9 @@ def _boundaries(ds, fixed: dict[str, float]) -> dict[str, Any]:
     x = np.linspace(x.min(), x.max(), max(24, 2 * x.size))
     kw = {"gamma": fixed["gamma"]} if other[0] == "D" else {"D": fixed["D"]}
     hi = float(ds["beta"].max()) * 3
-    return {name: (x, boundary_curve(other[0], x, theta=fixed["theta"], method=m,
-                                     beta_hi=hi, **kw))
+    kw[other[0]] = x
+    return {name: (x, boundary_curve("beta", theta=fixed["theta"], method=m, hi=hi, n_scan=120,
+                                     **kw)["beta_star"].values)
             for m, name in (("evans", "Evans E'(0) = 0"), ("fourier", "Fourier truncation"))}
 
 

@@ -40,50 +40,51 @@ from astrofield.io.cf import COMMON, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import solve
 from astrofield.theory.bump import fold
-from astrofield.theory.stability import boundary, figure2_data
+from astrofield.theory.stability import boundary_curve as stability_boundary_curve
+from astrofield.theory.stability import figure2_data
 
-__all__ = ["figure_data", "figure5_data", "figure6_data", "figure7_data", "boundary_curve",
-           "boundary_curves", "FIGURES", "LARGE_D", "FIG7_TIMES"]
+__all__ = ["figure_data", "figure5_data", "figure6_data", "figure7_data", "FIGURES", "LARGE_D",
+           "FIG7_TIMES"]
 
 FIGURES = (2, 5, 6, 7)
 #: Diffusion values of the large-D boundary panel of Figure 6.
 LARGE_D = (1.0, 2.5, 10.0, 50.0, np.inf)
 FIG7_TIMES = (0.7, 30.0, 100.0)
+#: Points of the scan that brackets the figures' boundaries.
+_N_SCAN = 120
 
 
 def boundary_curves(vary: str, along: np.ndarray, *, theta: float = 0.1,
                     D: float | None = None, gamma: float | None = None, method: str = "evans",
                     beta_hi: float | None = None) -> np.ndarray:
-    """Every stability boundary ``beta*`` for each value of ``along``: shape ``(n, k)``.
-
-    ``vary="D"``: ``beta*(D)`` at fixed ``gamma``; ``vary="gamma"``: ``beta*(gamma)`` at fixed
-    ``D``. Row ``i`` holds the crossings found by :func:`astrofield.theory.stability.boundary`
-    (changes of the number of unstable real zeros) in ascending order, searched in ``beta`` up
-    to ``beta_hi`` (default: the fold), padded with ``NaN``; ``k >= 1``.
-    """
-    rows = []
-    for x in np.ravel(along):
-        g = gamma if vary == "D" else float(x)
-        d = float(x) if vary == "D" else D
-        rows.append(boundary("beta", theta=theta, gamma=g, D=d, method=method, hi=beta_hi,
-                             n_scan=120))
-    k = max([1] + [r.size for r in rows])
-    out = np.full((len(rows), k), np.nan)
-    for i, r in enumerate(rows):
-        out[i, :r.size] = r
-    return out
+    """Deprecated: every ``beta*`` for each value of ``along`` (``vary`` names the curve's axis,
+    the opposite of :func:`astrofield.theory.stability.boundary`); use
+    :func:`astrofield.theory.stability.boundary_curve` (``"<vary>_crossings"``)."""
+    warnings.warn("astrofield.experiments.figures.boundary_curves is deprecated; use "
+                  "astrofield.theory.stability.boundary_curve('beta', ...)['beta_crossings']",
+                  DeprecationWarning, stacklevel=2)
+    return _beta_curve(vary, along, theta, D, gamma, method, beta_hi)["beta_crossings"].values
 
 
 def boundary_curve(vary: str, along: np.ndarray, **kw) -> np.ndarray:
-    """Lowest stability boundary for each value of ``along`` (first column of
-    :func:`boundary_curves`; ``NaN`` where there is no crossing)."""
-    return boundary_curves(vary, along, **kw)[:, 0]
+    """Deprecated: the lowest ``beta*`` for each value of ``along`` (``vary`` names the curve's
+    axis, the opposite of :func:`astrofield.theory.stability.boundary`); use
+    :func:`astrofield.theory.stability.boundary_curve` (``"beta_star"``)."""
+    warnings.warn("astrofield.experiments.figures.boundary_curve is deprecated; use "
+                  "astrofield.theory.stability.boundary_curve('beta', ...)['beta_star'] (its "
+                  "vary is the rate solved for)", DeprecationWarning, stacklevel=2)
+    kw = {"theta": 0.1, "D": None, "gamma": None, "method": "evans", "beta_hi": None, **kw}
+    return _beta_curve(vary, along, kw["theta"], kw["D"], kw["gamma"], kw["method"],
+                       kw["beta_hi"])["beta_star"].values
 
 
-def _pad(a: np.ndarray, k: int) -> np.ndarray:
-    out = np.full((a.shape[0], k), np.nan)
-    out[:, :a.shape[1]] = a
-    return out
+def _beta_curve(axis: str, along, theta, D, gamma, method, beta_hi) -> xr.Dataset:
+    """``beta*`` along ``axis`` (``"D"`` at fixed ``gamma`` or ``"gamma"`` at fixed ``D``) with
+    the figures' scan (120 points, up to ``beta_hi`` or the fold)."""
+    along = np.ravel(np.asarray(along, dtype=float))
+    kw = {"D": along, "gamma": gamma} if axis == "D" else {"gamma": along, "D": D}
+    return stability_boundary_curve("beta", theta=theta, method=method, hi=beta_hi,
+                                    n_scan=_N_SCAN, **kw)
 
 
 def _settings(T, N, dt, default_T):
@@ -129,8 +130,8 @@ def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None 
     n, kw = _map_kw(resolution, T, N, dt, early_stop, executor, workers, progress)
     ds = phase_diagram([f"D=0.001:0.6:{n}", f"beta=0.001:0.1:{n}"], gamma=2.0, **kw)
     Db = np.linspace(0.001, 0.6, max(2 * n, 12))
-    ev = boundary_curve("D", Db, gamma=2.0, method="evans", beta_hi=0.3)
-    fo = boundary_curve("D", Db, gamma=2.0, method="fourier", beta_hi=0.3)
+    ev, fo = (_beta_curve("D", Db, 0.1, None, 2.0, m, 0.3)["beta_star"].values
+              for m in ("evans", "fourier"))
     data = ds.assign({"boundary_D": ("boundary_D", Db),
                       "beta_star_evans": ("boundary_D", ev),
                       "beta_star_fourier": ("boundary_D", fo)})
@@ -164,10 +165,11 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
     ds1 = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.001:0.1:{n}"], D=1.0, **kw)
     dsi = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.01:4.0:{n}"], D=np.inf, **kw)
     gb = np.linspace(1.0, 1.6, max(2 * n, 12))
-    ev = boundary_curve("gamma", gb, D=1.0, method="evans", beta_hi=0.3)
-    fo = boundary_curve("gamma", gb, D=1.0, method="fourier", beta_hi=0.3)
-    large = {D: boundary_curves("gamma", gb, D=D, method="evans") for D in LARGE_D}
-    kmax = max(c.shape[1] for c in large.values())
+    ev, fo = (_beta_curve("gamma", gb, 0.1, 1.0, None, m, 0.3)["beta_star"].values
+              for m in ("evans", "fourier"))
+    # every crossing for all large-D values in one call: dims (gamma, D, crossing)
+    large = stability_boundary_curve("beta", theta=0.1, gamma=gb, D=np.array(LARGE_D),
+                                     n_scan=_N_SCAN)["beta_crossings"].values
     data = xr.Dataset(
         {**{f"D1_{k}": v.rename({"gamma": "gamma_D1", "beta": "beta_D1"})
             for k, v in ds1.data_vars.items()},
@@ -177,7 +179,7 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
          "beta_star_fourier_D1": ("boundary_gamma", fo),
          "beta_max": ("boundary_gamma", np.asarray(fold(0.1, gb)[0])),
          "beta_star_evans_largeD": (("large_D", "boundary_gamma", "crossing"),
-                                    np.stack([_pad(large[D], kmax) for D in LARGE_D]))},
+                                    large.transpose(1, 0, 2))},
         coords={"boundary_gamma": gb, "large_D": np.array(LARGE_D)})
     data.attrs.update({k: v for k, v in ds1.attrs.items() if not k.startswith("summary_")})
     data.attrs["figure"] = ("6: drift experiment over (gamma, beta) at D 1; large-D panel at "

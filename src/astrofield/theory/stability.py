@@ -30,19 +30,24 @@ import warnings
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
-from scipy.optimize import brentq
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.theory import fourier as _fourier
 from astrofield.theory.bump import bump_branches, fold, stationary_bumps
-from astrofield.theory.evans import _dprime_cauchy, count_unstable_zeros, evans_dprime
+from astrofield.theory.evans import (
+    _dprime_cauchy,
+    _evans_core,
+    count_unstable_zeros,
+    singularity_radius,
+)
 
 __all__ = [
     "stability",
     "boundary",
     "beta_star",
     "gamma_star",
+    "boundary_curve",
     "stability_map",
     "figure2_data",
 ]
@@ -119,7 +124,7 @@ def _evaluate(theta, beta, gamma, D, branch="wide") -> dict[str, np.ndarray]:
 
 
 def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike, *,
-              tau: float = 1.0, branch: str = "wide") -> dict[str, np.ndarray]:
+              tau: ArrayLike = 1.0, branch: str = "wide") -> dict[str, np.ndarray]:
     """Drift-stability verdicts for broadcastable parameter arrays (``D = inf`` allowed).
 
     Parameters
@@ -128,7 +133,8 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
         Threshold, depletion and replenishment rates (per unit time) and astrocytic diffusion
         (rad^2 per unit time; ``inf`` for the well-mixed limit). Broadcast together.
     tau
-        Resource time scale. It enters exactly through a rescaling: the stationary bump depends
+        Resource time scale (membrane time constants; broadcast with the others). It enters
+        exactly through a rescaling: the stationary bump depends
         on ``beta / gamma`` only, and dividing the resource equations by ``tau`` shows that the
         linearisation with ``(beta, gamma, D, tau)`` is the ``tau = 1`` linearisation with
         ``(beta / tau, gamma / tau, D / tau)``.
@@ -155,8 +161,8 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     _validate(theta, beta, gamma, D)
-    tau = float(check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True))
-    if tau == 1.0:
+    tau = check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True)
+    if tau.ndim == 0 and tau == 1.0:
         return _evaluate(theta, beta, gamma, D, branch)
     out = _evaluate(theta, np.asarray(beta, float) / tau, np.asarray(gamma, float) / tau,
                     np.asarray(D, float) / tau, branch)
@@ -165,42 +171,22 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
 
 
 # --------------------------------------------------------------------------------------------
-# boundaries
+# boundaries (vectorised over parameter points)
 # --------------------------------------------------------------------------------------------
 
 _BETA_MIN = 1e-10
 _GAMMA_MAX = 1e6
+#: parameter points per block of Evans evaluations (bounds the memory of the 2048-point scans)
+_CHUNK = 256
+#: the Evans count is taken on every ``_COARSE``-th scan point, and on all points between two
+#: where it differs in a way the sign changes of ``E'(0)`` do not explain
+_COARSE = 8
+#: ... except within this factor of the fold, where complex pairs land on the real axis
+_NEAR_FOLD = 4.0
 
 
-def _line(vary, th, fixed, Dv, tau, method):
-    """``evaluate(x, smooth_only=False) -> (count, smooth)`` along a parameter line: the
-    unstable real-zero count and the smooth indicator whose sign change marks a real zero
-    crossing 0 (``E'(0)`` or the truncation's ``p'(0)``)."""
-
-    def args(x):
-        x = np.asarray(x, dtype=float)
-        be, ga = (x, fixed) if vary == "beta" else (fixed, x)
-        return th, be / tau, np.broadcast_to(ga / tau, x.shape), Dv / tau
-
-    def evaluate(x, smooth_only=False):
-        t, be, ga, D = args(x)
-        if method == "fourier":
-            if smooth_only:
-                return None, _fourier.fourier_dprime(t, be, ga, D)
-            r = _fourier.fourier_stability(t, be, ga, D)
-            return r["n_real"].astype(float), r["dprime"]
-        dp = evans_dprime(t, be, ga, D)
-        if smooth_only:
-            return None, dp
-        br = bump_branches(t, be, ga)["wide"]
-        r = count_unstable_zeros(br["Delta"], br["c0"], be, ga, D, dp, growth=False)
-        return r["n_real"], dp
-
-    return evaluate
-
-
-def _search_range(vary, th, fixed, lo, hi):
-    bmax_unit = float(fold(th, 1.0)[0])
+def _search_range(vary, fixed, lo, hi, bmax_unit):
+    """Search interval of one parameter line (scalars; ``bmax_unit``: the fold at gamma 1)."""
     if vary == "beta":
         top = fixed * bmax_unit
         lo = _BETA_MIN if lo is None else lo
@@ -219,45 +205,296 @@ def _search_range(vary, th, fixed, lo, hi):
     return lo, hi
 
 
-def _refine_crossing(evaluate, a, b, ca, xtol, smooth_root: bool):
-    """Locate the change of the unstable count between ``a`` and ``b`` (count ``ca`` at ``a``)."""
-    if smooth_root:  # a real zero passes through 0: root of the smooth indicator
-        return brentq(lambda x: float(evaluate(np.array([x]), smooth_only=True)[1][0]), a, b,
-                      xtol=xtol, rtol=1e-14)
-    # a complex pair lands on the real axis: multisection on the count itself
-    for _ in range(60):
-        if b - a <= xtol + 1e-14 * b:
+def _ranges(vary, th, fixed, lo, hi):
+    """Vectorised :func:`_search_range` over flat arrays (``lo``/``hi``: NaN for the default);
+    also the fold (the varied rate where the bump is born or dies)."""
+    uth, inv = np.unique(th, return_inverse=True)
+    bmu = np.asarray(fold(uth, 1.0)[0], dtype=float).reshape(-1)[inv.reshape(-1)]
+    keys = np.stack([th, fixed, lo, hi], axis=1)
+    ukeys, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    out = np.array([_search_range(vary, f, None if np.isnan(a) else a, None if np.isnan(b) else b,
+                                  bmu[i]) for (_, f, a, b), i in zip(ukeys, first, strict=True)])
+    xfold = fixed * bmu if vary == "beta" else fixed / bmu
+    return out[inv.reshape(-1), 0], out[inv.reshape(-1), 1], xfold
+
+
+def _by_D(fn, D, *arrays, chunk=None, width=None):
+    """``fn(*arrays[sel])`` over the finite and the infinite ``D`` separately (and in blocks of
+    ``chunk`` points): the ``D = inf`` closed form is then used exactly where a scalar call uses
+    it, so a point's value does not depend on the other points in the array. ``width``: ``fn``
+    returns that many values per point (a trailing axis)."""
+    D = np.ravel(D)
+    out = np.full(D.shape + (() if width is None else (width,)), np.nan)
+    for sel in (np.isfinite(D), ~np.isfinite(D)):
+        idx = np.nonzero(sel)[0]
+        step = chunk or max(idx.size, 1)
+        for s in range(0, idx.size, step):
+            j = idx[s:s + step]
+            out[j] = fn(*(a[j] for a in arrays))
+    return out
+
+
+def _pars(vary, th, fixed, D, tau, x):
+    """``(Delta, c0, beta, gamma, D)`` of the wide bump at the varied value ``x`` (flat arrays,
+    rates and diffusion divided by ``tau``)."""
+    be, ga = (x, fixed) if vary == "beta" else (fixed, x)
+    be, ga = be / tau, ga / tau
+    br = bump_branches(th, be, ga)["wide"]
+    return tuple(np.ascontiguousarray(a) for a in
+                 np.broadcast_arrays(br["Delta"], br["c0"], be, ga, D / tau))
+
+
+def _evans_cs(Delta, c0, be, ga, D):
+    """``E'(0)`` by one complex step (as :func:`astrofield.theory.evans.evans_dprime_complex_step`):
+    used for the sign on the scan, where the 64-point Cauchy integral would cost 64 times more."""
+    step = 1e-9 * singularity_radius(Delta, c0, be, ga, D)
+    return _evans_core(1j * step, Delta, c0, be, ga, D)[0].imag / step
+
+
+def _fourier_dprime(Delta, c0, be, ga, D):
+    return _fourier._dprime_core(_fourier._matrix_core(Delta, c0, be, ga, D))
+
+
+def _fourier_count(Delta, c0, be, ga, D):
+    w, kept, _ = _fourier._spectrum_core(Delta, c0, be, ga, D)
+    return _fourier.real_unstable_count(w, kept)
+
+
+def _smooth(method, pars, exact=True):
+    """The smooth indicator (``E'(0)`` or the truncation's ``p'(0)``) at flat parameter arrays;
+    ``exact=False``: the one-step ``E'(0)`` for the scan."""
+    if method == "fourier":
+        return _by_D(_fourier_dprime, pars[4], *pars)
+    if exact:
+        return _by_D(_dprime_cauchy, pars[4], *pars, chunk=4 * _CHUNK)
+    return _by_D(_evans_cs, pars[4], *pars, chunk=16 * _CHUNK)
+
+
+def _count(method, pars, dprime, n_complex=False):
+    """Unstable real-zero count (Evans) or real kept eigenvalues (truncation); with
+    ``n_complex``, shape ``(N, 2)``: also the complex zeros in the right half-plane (0 for the
+    truncation)."""
+    if method == "fourier":
+        c = _by_D(_fourier_count, pars[4], *pars)
+        return np.stack([c, np.zeros_like(c)], axis=-1) if n_complex else c
+
+    def count(Delta, c0, be, ga, D, dp):
+        r = count_unstable_zeros(Delta, c0, be, ga, D, dp, growth=False)
+        return np.stack([r["n_real"], r["n_complex"]], axis=-1) if n_complex else r["n_real"]
+
+    return _by_D(count, pars[4], *pars, dprime, chunk=_CHUNK, width=2 if n_complex else None)
+
+def _scan_pars(vary, th, fixed, D, tau, xs):
+    """Flat parameters on the scan grids ``xs`` (shape ``(P, n)``); the bump is solved once per
+    distinct line (same ``theta``, fixed rate, ``tau`` and interval)."""
+    P, n = xs.shape
+    keys = np.stack([th, fixed, tau, xs[:, 0], xs[:, -1]], axis=1)
+    _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    Delta, c0, be, ga, _ = _pars(vary, th[first, None], fixed[first, None], 1.0,
+                                 tau[first, None], xs[first])
+    Dt = np.broadcast_to((D / tau)[:, None], (P, n))
+    return tuple(np.ascontiguousarray(a).ravel() for a in
+                 (Delta[inv], c0[inv], be[inv], ga[inv], Dt))
+
+
+def _scan_counts(method, pars, smooth, near):
+    """Counts on the scan ``(P, n)``. Evans: counted on every ``_COARSE``-th point and filled in
+    between where the sign changes of ``smooth`` explain the counts at the two ends (no change,
+    or one change by one at one sign change) and neither end has complex zeros in the right
+    half-plane (a pair of real zeros is born from one); counted on every point elsewhere and
+    where ``near`` (close to the fold)."""
+    P, n = smooth.shape
+    flat = lambda idx: tuple(p.reshape(P, n)[idx].ravel() for p in pars)  # noqa: E731
+    stride = 1 if method == "fourier" else _COARSE
+    cols = np.unique(np.r_[np.arange(0, n, stride), n - 1])
+    C = np.full((P, n), np.nan)
+    both = _count(method, flat((slice(None), cols)), smooth[:, cols].ravel(), n_complex=True)
+    C[:, cols] = both[:, 0].reshape(P, -1)
+    if cols.size == n:
+        return C
+    calm = np.zeros((P, n), bool)
+    calm[:, cols] = both[:, 1].reshape(P, -1) == 0
+    sc = smooth[:, :-1] * smooth[:, 1:] < 0
+    before = np.concatenate([np.zeros((P, 1), int), np.cumsum(sc, axis=1)], axis=1)
+    todo = np.zeros((P, n), bool)
+    for a, b in zip(cols[:-1], cols[1:], strict=True):
+        nsc = before[:, b] - before[:, a]
+        dC = C[:, b] - C[:, a]
+        fill = ((dC == 0) & (nsc == 0)) | ((np.abs(dC) == 1) & (nsc == 1))
+        fill &= calm[:, a] & calm[:, b]
+        inner = np.arange(a + 1, b)
+        C[:, inner] = np.where((before[:, inner] - before[:, [a]]) == 0, C[:, [a]], C[:, [b]])
+        todo[:, inner] = ~fill[:, None] | near[:, inner]
+    ii = np.nonzero(todo)
+    if ii[0].size:
+        C[ii] = _count(method, flat(ii), smooth[ii])
+    return C
+
+def _brent(f, a, b, fa, fb, xtol, rtol=1e-14, maxiter=100):
+    """Brent's root finder run on many brackets at once (the steps of
+    :func:`scipy.optimize.brentq`, each bracket stopping on its own); ``f(idx, x)`` evaluates
+    the brackets ``idx`` at ``x``."""
+    xpre, xcur, fpre, fcur = (np.array(v, dtype=float) for v in (a, b, fa, fb))
+    xblk, fblk, spre, scur = (np.zeros_like(xpre) for _ in range(4))
+    root = np.where(fpre == 0, xpre, np.where(fcur == 0, xcur, np.nan))
+    act = np.isnan(root)
+    for _ in range(maxiter):
+        new = act & (fpre != 0) & (fcur != 0) & (np.signbit(fpre) != np.signbit(fcur))
+        xblk, fblk = np.where(new, xpre, xblk), np.where(new, fpre, fblk)
+        spre = scur = np.where(new, xcur - xpre, scur)
+        sw = act & (np.abs(fblk) < np.abs(fcur))
+        xpre, xcur, xblk = [np.where(sw, n, o) for n, o in ((xcur, xpre), (xblk, xcur),
+                                                             (xcur, xblk))]
+        fpre, fcur, fblk = [np.where(sw, n, o) for n, o in ((fcur, fpre), (fblk, fcur),
+                                                             (fcur, fblk))]
+        delta = 0.5 * (xtol + rtol * np.abs(xcur))
+        sbis = 0.5 * (xblk - xcur)
+        conv = act & ((fcur == 0) | (np.abs(sbis) < delta))
+        root, act = np.where(conv, xcur, root), act & ~conv
+        if not act.any():
             break
-        xs = np.linspace(a, b, 18)[1:-1]
-        same = evaluate(xs)[0] == ca
-        k = int(np.argmin(same)) if not same.all() else xs.size
-        a, b = (xs[k - 1] if k > 0 else a), (xs[k] if k < xs.size else b)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            secant = -fcur * (xcur - xpre) / (fcur - fpre)
+            dpre, dblk = (fpre - fcur) / (xpre - xcur), (fblk - fcur) / (xblk - xcur)
+            iqi = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
+        stry = np.where(xpre == xblk, secant, iqi)
+        good = ((np.abs(spre) > delta) & (np.abs(fcur) < np.abs(fpre))
+                & (2 * np.abs(stry) < np.minimum(np.abs(spre), 3 * np.abs(sbis) - delta)))
+        spre, scur = np.where(good, scur, sbis), np.where(good, stry, sbis)
+        xpre, fpre = np.where(act, xcur, xpre), np.where(act, fcur, fpre)
+        step = np.where(np.abs(scur) > delta, scur, np.where(sbis > 0, delta, -delta))
+        xcur = np.where(act, xcur + step, xcur)
+        idx = np.nonzero(act)[0]
+        fcur[idx] = f(idx, xcur[idx])
+    return np.where(act, xcur, root)
+
+
+def _bisect_count(g, a, b, ca, xtol):
+    """Where the count changes on ``[a, b]`` (count ``ca`` at ``a``): bisection on the count,
+    many brackets at once; ``g(idx, x)`` counts the brackets ``idx`` at ``x``."""
+    a, b = np.array(a, dtype=float), np.array(b, dtype=float)
+    for _ in range(200):
+        idx = np.nonzero(b - a > xtol + 1e-14 * b)[0]
+        if idx.size == 0:
+            break
+        m = 0.5 * (a[idx] + b[idx])
+        same = g(idx, m) == ca[idx]
+        a[idx] = np.where(same, m, a[idx])
+        b[idx] = np.where(same, b[idx], m)
     return 0.5 * (a + b)
 
 
-def boundary(vary: str, *, theta: float | None = None, beta: float | None = None,
-             gamma: float | None = None, D: float | None = None, tau: float = 1.0,
-             lo: float | None = None, hi: float | None = None, method: str = "evans",
+def _crossings(vary, method, th, fixed, D, tau, lo, hi, n_scan, xtol):
+    """Every crossing for ``P`` parameter lines (flat arrays): ``(roots (P, k), x_bad)``.
+
+    ``roots`` is ascending along each row and NaN-padded (``k >= 1``); ``x_bad`` is NaN, or
+    where on a row's scan the verdict is not defined (that row is all NaN).
+    """
+    lo, hi, xfold = _ranges(vary, th, fixed, lo, hi)
+    xs = np.geomspace(lo, hi, n_scan, axis=-1)
+    r = xs / xfold[:, None]
+    near = (r > 1 / _NEAR_FOLD) if vary == "beta" else (r < _NEAR_FOLD)
+    P = th.size
+    pars = _scan_pars(vary, th, fixed, D, tau, xs)
+    smooth = _smooth(method, pars, exact=method == "fourier").reshape(P, n_scan)
+    counts = _scan_counts(method, pars, smooth, near)
+    fin = np.isfinite(smooth) & np.isfinite(counts)
+    x_bad = np.where(fin.all(axis=1), np.nan, xs[np.arange(P), np.argmin(fin, axis=1)])
+    sc = smooth[:, :-1] * smooth[:, 1:] < 0
+    pi, ii = np.nonzero((sc | (counts[:, :-1] != counts[:, 1:])) & fin.all(axis=1)[:, None])
+    through0 = sc[pi, ii]
+    roots = np.full(pi.shape, np.nan)
+
+    def at(sel):
+        return lambda idx, x: _pars(vary, th[sel][idx], fixed[sel][idx], D[sel][idx],
+                                    tau[sel][idx], x)
+
+    if through0.any():
+        s = np.nonzero(through0)[0]
+        roots[s] = _refine_smooth(method, at(pi[s]), xs[pi[s], ii[s]], xs[pi[s], ii[s] + 1],
+                                  smooth[pi[s], ii[s]], smooth[pi[s], ii[s] + 1], xtol)
+    if (~through0).any():
+        s = np.nonzero(~through0)[0]
+        pf = at(pi[s])
+
+        def g(idx, x):
+            p = pf(idx, x)
+            return _count(method, p, _smooth(method, p, exact=False))
+
+        roots[s] = _bisect_count(g, xs[pi[s], ii[s]], xs[pi[s], ii[s] + 1], counts[pi[s], ii[s]],
+                                 xtol)
+    out = np.full((P, max(1, int(np.bincount(pi, minlength=P).max(initial=0)))), np.nan)
+    rank = np.arange(pi.size) - np.searchsorted(pi, pi)
+    out[pi, rank] = roots
+    return np.sort(out, axis=1), x_bad
+
+
+def _refine_smooth(method, pars_at, a, b, fa, fb, xtol):
+    """Roots of the smooth indicator on brackets ``[a, b]`` by :func:`_brent`. For Evans the
+    ends are re-evaluated with the Cauchy-integral ``E'(0)`` (the scan used one complex step);
+    in the rare bracket where the two disagree on a sign, the complex step is used throughout."""
+    exact = np.ones(a.shape, bool)
+    if method == "evans":
+        ends = _smooth(method, pars_at(np.r_[np.arange(a.size), np.arange(a.size)],
+                                       np.r_[a, b]))
+        ca, cb = ends[:a.size], ends[a.size:]
+        exact = ca * cb < 0
+        fa, fb = np.where(exact, ca, fa), np.where(exact, cb, fb)
+
+    def f(idx, x):
+        p = pars_at(idx, x)
+        e = exact[idx]
+        out = np.empty(idx.size)
+        for sel, ex in ((e, True), (~e, False)):
+            if sel.any():
+                out[sel] = _smooth(method, tuple(v[sel] for v in p), exact=ex)
+        return out
+
+    return _brent(f, a, b, fa, fb, xtol)
+
+
+def _lines(vary, theta, fixed, D, tau, lo, hi):
+    """Validate and broadcast the parameters of :func:`boundary`: ``(shape, flat arrays)``."""
+    other = "gamma" if vary == "beta" else "beta"
+    th, _, _, Dv = _validate(theta, 0.0, 1.0, D)
+    fixed = check_range(other, fixed, 0.0, np.inf, lo_open=True, hi_open=True)
+    tau = check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True)
+    lo, hi = (np.nan if v is None else check_range(n, v, 0.0, np.inf, lo_open=True)
+              for n, v in (("lo", lo), ("hi", hi)))
+    arrs = np.broadcast_arrays(th, fixed, Dv, tau, lo, hi)
+    return arrs[0].shape, [np.ascontiguousarray(a, dtype=float).ravel() for a in arrs]
+
+
+def boundary(vary: str, *, theta: ArrayLike | None = None, beta: ArrayLike | None = None,
+             gamma: ArrayLike | None = None, D: ArrayLike | None = None, tau: ArrayLike = 1.0,
+             lo: ArrayLike | None = None, hi: ArrayLike | None = None, method: str = "evans",
              n_scan: int = 400, xtol: float = 1e-13) -> np.ndarray:
-    """Every stability boundary along one parameter line.
+    """Every stability boundary along one parameter line, or along many lines at once.
 
     A crossing is a parameter value where the number of unstable real zeros changes: either a
-    real zero passes through ``lambda = 0`` (a root of ``E'(0)``, located by
-    :func:`scipy.optimize.brentq`) or two complex zeros meet on the positive real axis (the count
-    jumps by two; located by bisection on the count).
+    real zero passes through ``lambda = 0`` (a root of ``E'(0)``, located by Brent's method on
+    the Cauchy-integral ``E'(0)``) or two complex zeros meet on the positive real axis (the count
+    jumps by two; located by bisection on the count). The lines are bracketed on a log-spaced
+    scan of ``n_scan`` points (``E'(0)`` there from one complex step; the zero count on every
+    8th point, and on every point between two whose counts differ in a way the sign changes of
+    ``E'(0)`` do not explain), all lines evaluated together.
 
     Parameters
     ----------
     vary
-        ``"beta"`` (``gamma`` fixed) or ``"gamma"`` (``beta`` fixed).
+        ``"beta"`` (``gamma`` fixed) or ``"gamma"`` (``beta`` fixed): the rate solved for.
     theta, beta, gamma, D, tau
         Threshold (dimensionless), depletion and replenishment rates (per unit time),
-        astrocytic diffusion (rad^2 per unit time) and resource time scale. Keyword-only, in
-        this order; the varied one of ``beta``/``gamma`` is left out.
+        astrocytic diffusion (rad^2 per unit time; ``inf`` for the well-mixed limit) and
+        resource time scale (in units of the membrane time constant). Keyword-only; the varied
+        one of ``beta``/``gamma`` is left out. Scalars or arrays, broadcast together: each
+        element of the broadcast is one line.
     lo, hi
-        Search interval. ``beta`` in ``[1e-10, beta_max)`` (default: all of it), ``gamma`` in
-        ``(gamma_min, 1e6]`` (default ``(gamma_min, 20)``; ``gamma_min`` is where the bump is
-        born). Values outside raise ``ValueError``.
+        Search interval (scalars or arrays broadcast with the parameters). ``beta`` in
+        ``[1e-10, beta_max)`` (default: all of it), ``gamma`` in ``(gamma_min, 1e6]`` (default
+        ``(gamma_min, 20)``; ``gamma_min`` is where the bump is born). Values outside raise
+        ``ValueError``.
     method
         ``"evans"`` (zeros of ``E``) or ``"fourier"`` (eigenvalues of the 6 x 6 truncation).
     n_scan
@@ -268,8 +505,18 @@ def boundary(vary: str, *, theta: float | None = None, beta: float | None = None
     Returns
     -------
     numpy.ndarray
-        All crossings in the interval, ascending (empty if none). Crossings closer together than
-        the scan spacing can be missed.
+        Scalar parameters: all crossings in the interval, ascending (empty if none). Array
+        parameters: shape ``broadcast + (k,)``, each line's crossings ascending and padded with
+        ``NaN`` to the largest number ``k >= 1`` found on any line (so ``[..., 0]`` is the
+        lowest crossing, ``NaN`` where there is none). Crossings closer together than the scan
+        spacing can be missed.
+
+    Raises
+    ------
+    ValueError
+        For parameters outside their ranges, or (scalar parameters) where the verdict is not
+        defined somewhere on the scan. With array parameters such a line is all ``NaN`` and a
+        ``RuntimeWarning`` names it.
     """
     if vary not in ("beta", "gamma"):
         raise ValueError(f"vary = {vary!r} is not one of ('beta', 'gamma')")
@@ -279,31 +526,31 @@ def boundary(vary: str, *, theta: float | None = None, beta: float | None = None
         raise ValueError("boundary needs theta and D")
     n_scan = check_int("n_scan", n_scan, 10)
     fixed = gamma if vary == "beta" else beta
-    other = "gamma" if vary == "beta" else "beta"
     if fixed is None:
-        raise ValueError(f"boundary along {vary} needs {other}")
-    th, _, _, Dv = _validate(theta, 0.0, 1.0, D)
-    fixed = float(check_range(other, fixed, 0.0, np.inf, lo_open=True, hi_open=True))
-    tau = float(check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True))
-    th, Dv = float(th), float(Dv)
-    lo, hi = _search_range(vary, th, fixed, lo, hi)
-    evaluate = _line(vary, th, fixed, Dv, tau, method)
-    xs = np.geomspace(lo, hi, n_scan)
-    counts, smooth = evaluate(xs)
-    if not (np.all(np.isfinite(counts)) and np.all(np.isfinite(smooth))):
-        i = int(np.argmax(~(np.isfinite(counts) & np.isfinite(smooth))))
-        raise ValueError(f"the {method} verdict is not defined at {vary} = {xs[i]:g} in the "
-                         f"search interval [{lo:g}, {hi:g}]; narrow it")
-    roots = []
-    for i in np.nonzero((counts[:-1] != counts[1:]) | (smooth[:-1] * smooth[1:] < 0))[0]:
-        through0 = smooth[i] * smooth[i + 1] < 0
-        roots.append(_refine_crossing(evaluate, xs[i], xs[i + 1], counts[i], xtol, through0))
-    return np.array(sorted(roots))
+        raise ValueError(f"boundary along {vary} needs {'gamma' if vary == 'beta' else 'beta'}")
+    shape, (th, fx, Dv, ta, lo, hi) = _lines(vary, theta, fixed, D, tau, lo, hi)
+    roots, x_bad = _crossings(vary, method, th, fx, Dv, ta, lo, hi, n_scan, float(xtol))
+    if np.isfinite(x_bad).any():
+        i = int(np.argmax(np.isfinite(x_bad)))
+        msg = (f"the {method} verdict is not defined at {vary} = {x_bad[i]:g} (theta = "
+               f"{th[i]:g}, D = {Dv[i]:g}); narrow the search interval")
+        if shape == ():
+            raise ValueError(msg)
+        warnings.warn(f"{int(np.isfinite(x_bad).sum())} line(s) left NaN: {msg}",
+                      RuntimeWarning, stacklevel=2)
+        roots[np.isfinite(x_bad)] = np.nan
+    if shape == ():
+        return roots[0][np.isfinite(roots[0])]
+    return roots.reshape(shape + roots.shape[-1:])
 
 
-def beta_star(theta: float, gamma: float, D: float, *, tau: float = 1.0,
+def _is_scalar(*values) -> bool:
+    return all(np.ndim(v) == 0 for v in values if v is not None)
+
+
+def beta_star(theta: ArrayLike, gamma: ArrayLike, D: ArrayLike, *, tau: ArrayLike = 1.0,
               method: str = "evans", **kw) -> np.ndarray:
-    """Every stability boundary ``beta*`` along ``beta`` at fixed ``gamma, D``.
+    """Stability boundaries ``beta*`` along ``beta`` at fixed ``gamma, D`` (vectorised).
 
     Parameters
     ----------
@@ -324,15 +571,19 @@ def beta_star(theta: float, gamma: float, D: float, *, tau: float = 1.0,
     Returns
     -------
     numpy.ndarray
-        The crossings ``beta*`` (per unit time), ascending; empty if the wide bump keeps its
-        verdict up to the fold.
+        Scalar parameters: every crossing ``beta*`` (per unit time), ascending; empty if the
+        wide bump keeps its verdict up to the fold. Array parameters (``theta, gamma, D, tau``
+        broadcast together): the **lowest** crossing of each line, in the broadcast shape,
+        ``NaN`` where there is none (every crossing: :func:`boundary` or
+        :func:`boundary_curve`).
     """
-    return boundary("beta", theta=theta, gamma=gamma, D=D, tau=tau, method=method, **kw)
+    r = boundary("beta", theta=theta, gamma=gamma, D=D, tau=tau, method=method, **kw)
+    return r if _is_scalar(theta, gamma, D, tau, kw.get("lo"), kw.get("hi")) else r[..., 0]
 
 
-def gamma_star(theta: float, beta: float, D: float, *, tau: float = 1.0,
+def gamma_star(theta: ArrayLike, beta: ArrayLike, D: ArrayLike, *, tau: ArrayLike = 1.0,
                method: str = "evans", **kw) -> np.ndarray:
-    """Every stability boundary ``gamma*`` along ``gamma`` at fixed ``beta, D``.
+    """Stability boundaries ``gamma*`` along ``gamma`` at fixed ``beta, D`` (vectorised).
 
     Parameters
     ----------
@@ -353,9 +604,81 @@ def gamma_star(theta: float, beta: float, D: float, *, tau: float = 1.0,
     Returns
     -------
     numpy.ndarray
-        The crossings ``gamma*`` (per unit time), ascending.
+        Scalar parameters: every crossing ``gamma*`` (per unit time), ascending. Array
+        parameters: the lowest crossing of each line in the broadcast shape, ``NaN`` where
+        there is none.
     """
-    return boundary("gamma", theta=theta, beta=beta, D=D, tau=tau, method=method, **kw)
+    r = boundary("gamma", theta=theta, beta=beta, D=D, tau=tau, method=method, **kw)
+    return r if _is_scalar(theta, beta, D, tau, kw.get("lo"), kw.get("hi")) else r[..., 0]
+
+
+_META = {"theta": ("1", "firing threshold"), "beta": ("1 / time", "synaptic depletion rate"),
+         "gamma": ("1 / time", "synaptic replenishment rate"),
+         "D": ("rad^2 / time", "astrocytic diffusion"),
+         "tau": ("time", "resource time scale (membrane time constants)")}
+
+
+def boundary_curve(vary: str, *, theta: ArrayLike | None = None, beta: ArrayLike | None = None,
+                   gamma: ArrayLike | None = None, D: ArrayLike | None = None,
+                   tau: ArrayLike = 1.0, method: str = "evans", **kw) -> xr.Dataset:
+    """Stability boundary curves (or surfaces) as a labelled dataset.
+
+    ``vary`` is the rate solved for, as in :func:`boundary`; every other parameter given as a
+    1-D array becomes a dimension (outer product, in the order theta, beta/gamma, D, tau), e.g.
+    ``boundary_curve("beta", theta=0.1, gamma=2.0, D=np.linspace(0.01, 0.6, 60))`` is the curve
+    ``beta*(D)``. All lines are solved together (:func:`boundary`).
+
+    Parameters
+    ----------
+    vary
+        ``"beta"`` (``gamma`` fixed) or ``"gamma"`` (``beta`` fixed).
+    theta, beta, gamma, D, tau
+        Threshold (dimensionless), depletion and replenishment rates (per unit time),
+        astrocytic diffusion (rad^2 per unit time; ``inf`` allowed) and resource time scale:
+        scalars or 1-D arrays; the varied rate is left out.
+    method
+        ``"evans"`` or ``"fourier"``.
+    **kw
+        Passed to :func:`boundary` (``lo``, ``hi``, ``n_scan``, ``xtol``; scalars).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``<vary>_star`` (the lowest crossing, per unit time; ``NaN`` where none),
+        ``<vary>_crossings`` (every crossing, ascending, ``NaN``-padded along ``crossing``) and
+        ``n_crossings``; the array parameters are coordinates, every variable and coordinate
+        has ``units`` and ``long_name``; the scalar parameters, ``method`` and
+        ``astrofield_version`` are attrs.
+    """
+    if vary not in ("beta", "gamma"):
+        raise ValueError(f"vary = {vary!r} is not one of ('beta', 'gamma')")
+    given = {"theta": theta, "beta": beta, "gamma": gamma, "D": D, "tau": tau}
+    given.pop(vary)
+    vals = {n: (None if v is None else np.asarray(v, dtype=float)) for n, v in given.items()}
+    for n, v in vals.items():
+        if v is not None and v.ndim > 1:
+            raise ValueError(f"{n} must be a scalar or a 1-D array, got shape {v.shape}")
+    dims = [n for n, v in vals.items() if v is not None and v.ndim == 1]
+    grids = np.meshgrid(*(vals[d] for d in dims), indexing="ij") if dims else []
+    args = {n: (grids[dims.index(n)] if n in dims else v) for n, v in vals.items()}
+    roots = boundary(vary, method=method, **args, **kw)
+    if not dims:
+        roots = np.concatenate([roots, np.full(max(0, 1 - roots.size), np.nan)])
+    u = _META[vary][0]
+    ds = xr.Dataset(
+        {f"{vary}_star": (dims, roots[..., 0], {"units": u, "long_name": f"lowest stability "
+                                                f"boundary of the {_META[vary][1]}"}),
+         f"{vary}_crossings": ([*dims, "crossing"], roots,
+                               {"units": u, "long_name": "every change of the number of "
+                                                         "unstable real zeros, ascending"}),
+         "n_crossings": (dims, np.sum(np.isfinite(roots), axis=-1),
+                         {"units": "1", "long_name": "number of crossings found"})},
+        coords={d: (d, vals[d], {"units": _META[d][0], "long_name": _META[d][1]})
+                for d in dims})
+    ds.attrs.update({n: float(v) for n, v in vals.items() if v is not None and n not in dims})
+    ds.attrs.update({"vary": vary, "method": method, "astrofield_version": __version__,
+                     **{k: v for k, v in kw.items() if v is not None}})
+    return ds
 
 
 # --------------------------------------------------------------------------------------------
