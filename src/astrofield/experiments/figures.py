@@ -28,6 +28,7 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
