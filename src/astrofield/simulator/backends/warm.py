@@ -152,7 +152,8 @@ def prefer_numpy(members: int, N: int, steps: int, *, stacklevel: int = 2) -> bo
     True only under the numpy cold-start policy (:func:`cold_start`, or
     ``ASTROFIELD_COLD_START=numpy``), for a run estimated at most :data:`COLD_NUMPY_SECONDS` on
     numpy (:func:`numpy_seconds`), while the loop's entry points for that run are not built
-    (:func:`loop_cached`). It then warns with one :class:`BackendNotice` line and arranges the
+    (:func:`loop_cached`). It then warns with one
+    :class:`~astrofield.simulator.backends.BackendNotice` line and arranges the
     background compile (at the end of :func:`cold_start`, else now); inside :func:`cold_start`
     and with the numpy kernels not built either, it also turns those kernels off until the end
     of the context (their compile would cost seconds, more than the run itself).
@@ -221,8 +222,17 @@ def cold_start(policy: str = "numpy") -> Iterator[None]:
 
 
 def ready(fn: Any, args: tuple) -> None:
-    """Compile (or load from the cache) dispatcher ``fn`` for ``args`` now, after a one-line
-    :class:`BackendNotice` if that means compiling (call it before any progress bar)."""
+    """Compile (or load from the cache) a dispatcher for these arguments now, after a one-line
+    :class:`~astrofield.simulator.backends.BackendNotice` if that means compiling (once per
+    process); call it before any progress bar.
+
+    Parameters
+    ----------
+    fn
+        A numba dispatcher (an entry point of :mod:`.numba_loop`).
+    args
+        Arguments of the coming call, or placeholders of the same numba types.
+    """
     from astrofield.simulator.backends import BackendNotice
 
     sig = tuple(fn.typeof_pyval(a) for a in args)
