@@ -6,6 +6,7 @@ Each sub-command lives in its own module of this package and registers itself on
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import click
 
@@ -15,6 +16,7 @@ from astrofield._version import __version__
 COMMAND_MODULES = ["run", "theory", "phase", "apps"]
 COMMAND_MODULES.append("continuation")  # numerical bumps: spectrum, continue (contin lane)
 COMMAND_MODULES.append("export")  # NetCDF to MATLAB / CSV
+COMMAND_MODULES.append("compile")  # build the compiled time loop once (first-run lane)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +24,21 @@ COMMAND_MODULES.append("export")  # NetCDF to MATLAB / CSV
 def main() -> None:
     """astrofield: astrocyte-neural field models (simulate, bump theory, phase diagrams)."""
 
+
+def _show_notice(message, category, filename, lineno, file=None, line=None,
+                 _default=warnings.showwarning) -> None:
+    """Backend notices (which backend ran, a one-time compile) as one plain line on stderr
+    (shown with ``-q`` too: they explain a wait or a different backend); other warnings as
+    usual."""
+    from astrofield.simulator.backends import BackendNotice
+
+    if isinstance(category, type) and issubclass(category, BackendNotice):
+        click.echo(f"astrofield: {message}", err=True)
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _show_notice
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}")

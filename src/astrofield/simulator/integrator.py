@@ -747,7 +747,8 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
                             schedule=bool(schedule), noise=noise is not None,
                             stimulus=bool(stimulus), D_field=D_field is not None,
                             grid_quadrature=quadrature == "grid",
-                            stiff_exchange=_exchange_stiffness(model, q, a, dt) > 1.0)
+                            stiff_exchange=_exchange_stiffness(model, q, a, dt) > 1.0,
+                            size=(model.batch_size, N, n_steps))
     sim = Simulator(model, N, quadrature=quadrature, stimulus=stimulus, noise=noise,
                     D_field=D_field, batch=model.batch_size)
     st = sim.make_state(u, q, a)

@@ -214,12 +214,15 @@ def supports(name: str, used: set[str]) -> set[str]:
     return set(used) - get(name).features
 
 
-def choose(backend: str | None, firing: Any = None, **used: bool) -> str:
+def choose(backend: str | None, firing: Any = None, *,
+           size: tuple[int, int, int] | None = None, **used: bool) -> str:
     """Backend name for a run using the options flagged in ``used`` and the rate ``firing``.
 
     ``backend=None``: ``$ASTROFIELD_BACKEND`` if set, else ``"numba"`` when it is available and
     supports the run, else ``"numpy"`` (with a one-line :class:`BackendNotice` when the firing
-    rate is what kept numba out).
+    rate is what kept numba out). Under the numpy cold-start policy
+    (:func:`.warm.cold_start`, used by ``astrofield run``) a small run (``size``: members, grid
+    points, steps) also goes to numpy, with a notice, while the compiled loop is not built.
 
     Parameters
     ----------
@@ -245,7 +248,7 @@ def choose(backend: str | None, firing: Any = None, **used: bool) -> str:
     if backend is None:
         backend = os.environ.get("ASTROFIELD_BACKEND") or None
     if backend is None:
-        return _automatic(flags, firing)
+        return _automatic(flags, firing, size)
     chosen = get(backend)
     if not chosen.available():
         raise ValueError(f"backend = {backend!r} is not available here{chosen.install_hint}")
@@ -260,7 +263,7 @@ def choose(backend: str | None, firing: Any = None, **used: bool) -> str:
     return backend
 
 
-def _automatic(flags: set[str], firing: Any) -> str:
+def _automatic(flags: set[str], firing: Any, size: tuple[int, int, int] | None) -> str:
     numba = get("numba")
     if not numba.available() or supports("numba", flags):
         return "numpy"
@@ -268,5 +271,10 @@ def _automatic(flags: set[str], firing: Any) -> str:
     if why:
         warnings.warn(f"running on the numpy backend: {why}", BackendNotice, stacklevel=4)
         return "numpy"
+    if size is not None:
+        from astrofield.simulator.backends import warm
+
+        if warm.prefer_numpy(*size, stacklevel=4):
+            return "numpy"
     return "numba"
 

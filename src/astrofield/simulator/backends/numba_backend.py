@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from astrofield.simulator.backends import numba_loop as _loop
+from astrofield.simulator.backends import warm as _warm
 
 __all__ = ["integrate", "pack"]
 
@@ -115,8 +116,10 @@ def _observe(run, arr, pk, t: float, mask) -> np.ndarray:
     sim = run.sim
     inp = np.broadcast_to(sim.input(t), (sim.B, sim.ring.N)).astype(float)
     fn = _loop.observe_all if _parallel(sim.B) else _loop.observe_all_serial
-    return fn(arr, pk["P"], pk["flags"], pk["fire"], pk["amp"], pk["ring"], pk["wk"], pk["wh"],
-              np.ascontiguousarray(inp), mask)
+    args = (arr, pk["P"], pk["flags"], pk["fire"], pk["amp"], pk["ring"], pk["wk"], pk["wh"],
+            np.ascontiguousarray(inp), mask)
+    _warm.ready(fn, args)  # compiles (after a notice) here if the cache does not hold it
+    return fn(*args)
 
 
 def integrate(run) -> None:
@@ -136,6 +139,12 @@ def integrate(run) -> None:
     frame_of = run.frame_of()
     E = float(np.exp(-dt))
     chunk = _loop.run_chunk if _parallel(B) else _loop.run_chunk_serial
+    # compiled (after a one-line notice) or loaded now, so that no progress bar hides a compile;
+    # the placeholders have the types of every chunk's stimulus and noise blocks
+    _warm.ready(chunk, (0, 0, dt, E, frame_of, arr, pk["P"], pk["flags"], pk["fire"], pk["amp"],
+                        pk["ring"], pk["wk"], pk["wh"], pk["ops"],
+                        np.zeros((3, 1, 1, sim.ring.N)), np.zeros((1, 1, sim.ring.N)), running,
+                        pos, last, rec, fields, run.failed, run.t_failed))
     bar = run.progress_bar()
     n0 = 0
     for n1 in _boundaries(run):

@@ -1,0 +1,325 @@
+"""Is the compiled time loop built? Build it once, in the foreground or in the background.
+
+The ``"numba"`` backend's time loop (:mod:`.numba_loop`) is compiled with ``cache=True``: the
+first run on a machine compiles it (about a minute of CPU time; 55 s user CPU on the reference
+machine, see the performance page) and writes it to numba's on-disk cache, later runs load it
+in well under a second. This module answers, without compiling anything, whether that cache
+holds the loop (:func:`loop_cached`: numba's own cache index of each entry point, checked with
+numba's own index key, i.e. the same numba version, source stamp, bytecode and CPU), compiles
+every entry point on request (:func:`compile_all`, ``astrofield compile``) and starts that
+compile as a detached background process (:func:`start_background_compile`).
+
+Cold-start policy (:func:`cold_start`, used by ``astrofield run``): with ``backend=None``, a
+cold cache and a run whose numpy cost is estimated at most :data:`COLD_NUMPY_SECONDS`, the run
+goes to the numpy backend (results agree to round-off) with a one-line
+:class:`~astrofield.simulator.backends.BackendNotice`, and the loop is compiled in the
+background for the next run. Larger runs, and every run of the Python API (unless
+``ASTROFIELD_COLD_START=numpy``), compile in the foreground after a one-line notice
+(:func:`ready`), before any progress bar.
+
+Environment: ``ASTROFIELD_COLD_START`` (``numpy`` or ``compile``) overrides the policy;
+``ASTROFIELD_BACKGROUND_COMPILE=0`` never starts a background compile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ENTRY_POINTS", "COLD_NUMPY_SECONDS", "loop_cached", "kernels_cached", "cache_dir",
+           "numpy_seconds", "prefer_numpy", "cold_start", "ready", "compile_all",
+           "start_background_compile"]
+
+#: The compiled loop's entry points (functions of :mod:`.numba_loop` called from Python): one
+#: member or a call from a worker thread runs the serial pair, several members the parallel one.
+ENTRY_POINTS = {"serial": ("run_chunk_serial", "observe_all_serial"),
+                "parallel": ("run_chunk", "observe_all")}
+#: The small kernels of :mod:`astrofield.simulator.compiled` that the numpy backend calls.
+KERNELS = ("edges_compiled", "remap_compiled", "relax_compiled")
+#: Cold cache, ``backend=None`` and the numpy policy: runs estimated to take at most this long
+#: on the numpy backend run there (the compile costs about a minute of CPU time).
+COLD_NUMPY_SECONDS = 20.0
+#: Numpy backend cost model (seconds per step, per member x grid point x step), measured on the
+#: reference machine under load (so an over-estimate on an idle one): the default run
+#: (1 x 256 points x 4000 steps) is estimated at 4.2 s and took 2.5-3.4 s.
+NUMPY_STEP_S, NUMPY_ELEMENT_S = 1.0e-3, 2.0e-7
+#: A background compile's lock file counts as stale after this many seconds.
+LOCK_STALE_S = 1800.0
+_LOCK_NAME = "astrofield-compile.lock"
+
+_POLICY: contextvars.ContextVar[str] = contextvars.ContextVar("astrofield_cold_start",
+                                                              default="compile")
+_PENDING: contextvars.ContextVar[list | None] = contextvars.ContextVar("astrofield_cold_pending",
+                                                                      default=None)
+_NOTICED: set[str] = set()
+
+
+def _loop_functions(kinds: tuple[str, ...]) -> list[Any]:
+    from astrofield.simulator.backends import numba_loop
+
+    return [getattr(numba_loop, name) for kind in kinds for name in ENTRY_POINTS[kind]]
+
+
+def _kernel_functions() -> list[Any]:
+    from astrofield.simulator import compiled
+
+    return [getattr(compiled, name) for name in KERNELS]
+
+
+def _index(fn: Any) -> tuple[dict, tuple] | None:
+    """numba's cache index of dispatcher ``fn`` (``{}`` if absent, stale or of another numba
+    version) and the key tail of this process (CPU, bytecode); ``None`` if not readable."""
+    try:
+        cache = fn._cache
+        key = cache._index_key((), fn.targetctx.codegen())
+        return cache._cache_file._load_index(), key[1:]
+    except Exception:  # noqa: BLE001 - caching off or numba internals changed: unknown
+        return None
+
+
+def _cached(fn: Any, sig: tuple | None = None) -> bool:
+    """Whether ``fn`` is compiled in this process or in numba's cache (for ``sig``, or for any
+    signature); ``True`` when that cannot be told (the old behaviour: just call it)."""
+    if sig is None and fn.overloads or sig is not None and sig in fn.overloads:
+        return True
+    found = _index(fn)
+    if found is None:
+        return True
+    index, tail = found
+    return any(key[1:] == tail and (sig is None or key[0] == sig) for key in index)
+
+
+def loop_cached(parallel: bool | None = None) -> bool:
+    """Whether the compiled time loop is built (in this process or in numba's cache).
+
+    Parameters
+    ----------
+    parallel
+        Check the entry points of several members (``True``), of one (``False``) or all
+        (``None``).
+
+    Returns
+    -------
+    bool
+        ``False`` if an entry point would be compiled by its next call. ``True`` also when numba
+        is missing or its cache cannot be read (nothing to decide then).
+    """
+    from astrofield.simulator import compiled
+
+    if not compiled.HAVE_NUMBA:
+        return True
+    kinds = ("serial", "parallel") if parallel is None else \
+        (("parallel",) if parallel else ("serial",))
+    return all(_cached(fn) for fn in _loop_functions(kinds))
+
+
+def kernels_cached() -> bool:
+    """Whether the numpy backend's small compiled kernels are built (see :func:`loop_cached`)."""
+    from astrofield.simulator import compiled
+
+    return not compiled.HAVE_NUMBA or all(_cached(fn) for fn in _kernel_functions())
+
+
+def cache_dir() -> str | None:
+    """The folder where numba caches the compiled loop (``None`` without numba)."""
+    try:
+        return str(_loop_functions(("serial",))[0]._cache.cache_path)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def numpy_seconds(members: int, N: int, steps: int) -> float:
+    """Estimated wall time of a run on the numpy backend (see :data:`NUMPY_STEP_S`)."""
+    return float(steps) * (NUMPY_STEP_S + NUMPY_ELEMENT_S * members * N)
+
+
+def _background_off() -> bool:
+    return os.environ.get("ASTROFIELD_BACKGROUND_COMPILE", "").lower() in ("0", "no", "off",
+                                                                          "false")
+
+
+def prefer_numpy(members: int, N: int, steps: int, *, stacklevel: int = 2) -> bool:
+    """Whether a run that ``backend=None`` would give to numba should run on numpy instead.
+
+    True only under the numpy cold-start policy (:func:`cold_start`, or
+    ``ASTROFIELD_COLD_START=numpy``), for a run estimated at most :data:`COLD_NUMPY_SECONDS` on
+    numpy (:func:`numpy_seconds`), while the loop's entry points for that run are not built
+    (:func:`loop_cached`). It then warns with one
+    :class:`~astrofield.simulator.backends.BackendNotice` line and arranges the
+    background compile (at the end of :func:`cold_start`, else now); inside :func:`cold_start`
+    and with the numpy kernels not built either, it also turns those kernels off until the end
+    of the context (their compile would cost seconds, more than the run itself).
+
+    Parameters
+    ----------
+    members, N, steps
+        Batch members, grid points and time steps of the run.
+    stacklevel
+        Of the notice (1: the caller of this function).
+    """
+    import threading
+
+    from astrofield.simulator import compiled
+    from astrofield.simulator.backends import BackendNotice
+
+    policy = os.environ.get("ASTROFIELD_COLD_START") or _POLICY.get()
+    est = numpy_seconds(members, N, steps)
+    if policy != "numpy" or est > COLD_NUMPY_SECONDS:
+        return False
+    parallel = members >= 2 and threading.current_thread() is threading.main_thread()
+    if loop_cached(parallel):
+        return False
+    pending = _PENDING.get()
+    if pending is not None and not kernels_cached():
+        compiled.ENABLED = False  # restored when cold_start's context ends
+    later = ("compiling it in the background for the next run" if not _background_off()
+             else "`astrofield compile` builds it")
+    warnings.warn(f"the compiled time loop is not built yet (a one-time compile of about a "
+                  f"minute): running this job (about {est:.0f} s) on the numpy backend; "
+                  f"{later}", BackendNotice, stacklevel=stacklevel + 1)
+    if pending is not None:
+        pending.append(True)
+    else:
+        start_background_compile()
+    return True
+
+
+@contextlib.contextmanager
+def cold_start(policy: str = "numpy") -> Iterator[None]:
+    """Apply a cold-start policy to the runs inside the context (this thread's context).
+
+    Parameters
+    ----------
+    policy
+        ``"numpy"``: small runs with ``backend=None`` run on numpy while the compiled loop is not
+        built (:func:`prefer_numpy`), and a background compile starts when the context ends
+        (after the run, so that it does not compete with it). ``"compile"``: the default of the
+        Python API (compile in the foreground, after a one-line notice).
+        ``ASTROFIELD_COLD_START`` overrides it.
+    """
+    from astrofield.simulator import compiled
+
+    if policy not in ("numpy", "compile"):
+        raise ValueError(f"policy = {policy!r} is not one of ('numpy', 'compile')")
+    pending: list = []
+    token, ptoken, enabled = _POLICY.set(policy), _PENDING.set(pending), compiled.ENABLED
+    try:
+        yield
+    finally:
+        _POLICY.reset(token)
+        _PENDING.reset(ptoken)
+        compiled.ENABLED = enabled
+        if pending:
+            start_background_compile()
+
+
+def ready(fn: Any, args: tuple) -> None:
+    """Compile (or load from the cache) a dispatcher for these arguments now, after a one-line
+    :class:`~astrofield.simulator.backends.BackendNotice` if that means compiling (once per
+    process); call it before any progress bar.
+
+    Parameters
+    ----------
+    fn
+        A numba dispatcher (an entry point of :mod:`.numba_loop`).
+    args
+        Arguments of the coming call, or placeholders of the same numba types.
+    """
+    from astrofield.simulator.backends import BackendNotice
+
+    sig = tuple(fn.typeof_pyval(a) for a in args)
+    if sig in fn.overloads:
+        return
+    if not _cached(fn, sig) and "loop" not in _NOTICED:
+        _NOTICED.add("loop")
+        warnings.warn(f"compiling the time loop once (about a minute of CPU time; cached in "
+                      f"{cache_dir()} for later runs) ...", BackendNotice, stacklevel=3)
+    fn.compile(sig)
+
+
+def compile_all() -> list[dict[str, Any]]:
+    """Compile (or load from numba's cache) every compiled function that runs call.
+
+    Three tiny runs through the ordinary code path, so the signatures are exactly those of real
+    runs: the numpy backend (its small kernels), the compiled loop with one member (serial entry
+    points) and with two (parallel ones; only when called from the main thread).
+
+    Returns
+    -------
+    list of dict
+        Per group: ``group``, ``functions`` (names), ``action`` (``"loaded"`` from the cache or
+        ``"compiled"``) and ``seconds``.
+    """
+    import threading
+
+    import numpy as np
+
+    from astrofield.model.definition import Model
+    from astrofield.simulator import compiled
+    from astrofield.simulator.integrator import simulate
+
+    if not compiled.HAVE_NUMBA:
+        return []
+    groups = [("kernels", KERNELS, _kernel_functions(), "numpy", Model()),
+              ("serial", ENTRY_POINTS["serial"], _loop_functions(("serial",)), "numba", Model())]
+    if threading.current_thread() is threading.main_thread():
+        groups.append(("parallel", ENTRY_POINTS["parallel"], _loop_functions(("parallel",)),
+                       "numba", Model(beta=np.array([0.05, 0.05]))))
+    report = []
+    for group, names, fns, backend, model in groups:
+        before = all(_cached(fn) for fn in fns)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            simulate(model, T=0.2, dt=0.1, N=16, n_frames=2, progress=False, backend=backend)
+        report.append(dict(group=group, functions=list(names),
+                           action="loaded" if before else "compiled",
+                           seconds=time.perf_counter() - t0))
+    return report
+
+
+def start_background_compile() -> bool:
+    """Start ``astrofield compile`` as a detached, low-priority process (unless one is running).
+
+    A lock file in the cache folder (:func:`cache_dir`; stale after :data:`LOCK_STALE_S`)
+    keeps concurrent commands from starting several; the child removes it when done. The child
+    imports this very package (its folder first on ``PYTHONPATH``) and inherits the environment
+    (``NUMBA_CACHE_DIR`` included), so it fills the cache that this process reads.
+
+    Returns
+    -------
+    bool
+        Whether a process was started (not with ``ASTROFIELD_BACKGROUND_COMPILE=0``).
+    """
+    folder = cache_dir()
+    if _background_off() or folder is None:
+        return False
+    lock = Path(folder) / _LOCK_NAME
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        if lock.exists() and time.time() - lock.stat().st_mtime > LOCK_STALE_S:
+            lock.unlink(missing_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+    except OSError:  # FileExistsError: one is running; else an unwritable folder
+        return False
+    env = dict(os.environ, ASTROFIELD_COMPILE_LOCK=str(lock))
+    src = str(Path(__file__).resolve().parents[3])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    try:
+        subprocess.Popen([sys.executable, "-m", "astrofield", "compile", "-q", "--background"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    except OSError:
+        lock.unlink(missing_ok=True)
+        return False
+    return True
