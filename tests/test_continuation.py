@@ -163,3 +163,61 @@ def test_cli_theory_commands_use_numerical_spectrum():
     r = _run(["boundary", "--firing", "sigmoid", "--steepness", "10", "--D", "0.3", "--N", "64",
               "--range", "0.01:0.06", "--json"])
     assert json.loads(r.stdout)["beta_star"] > 0.0243
+
+
+# --------------------------------------------------------------------------------------------
+# drift points at resolved N (issue 25): located where the leading eigenvalue changes sign
+# --------------------------------------------------------------------------------------------
+
+EDGE = {"firing": "sigmoid", "theta": 0.1, "gamma": 2.0, "D": 0.3}
+
+
+def _leading(steepness: float, beta: float, N: int) -> float:
+    """Leading non-translation eigenvalue of a bump solved from scratch (independent of the
+    continuation's determinant test)."""
+    from astrofield.theory.spectra import spectrum
+
+    return spectrum(model=Model(beta=beta, steepness=steepness, **EDGE), N=N,
+                    vectors=False).leading.real
+
+
+def _check_drift(steepness: float, N: int, lo: float, hi: float, rel: float = 1e-3) -> float:
+    ds = continue_bumps(Model(beta=lo, steepness=steepness, **EDGE), "beta", lo, hi, N=N,
+                        travelling=False, spectra=False)
+    drift = json.loads(ds.attrs["drift_bifurcations"])
+    assert len(drift) == 1
+    p = drift[0]
+    # independent: the leading eigenvalue is negative just below and positive just above
+    assert _leading(steepness, p * (1 - rel), N) < 0 < _leading(steepness, p * (1 + rel), N)
+    # and the natural-parameter scan + Brent of `boundary` gives the same point
+    b = numerical_boundary(Model(steepness=steepness, **EDGE), "beta", lo, hi, N=N, n_scan=4)
+    assert p == pytest.approx(b, rel=1e-5)
+    return p
+
+
+def test_drift_point_at_N256_is_the_eigenvalue_crossing():
+    """Was 0.0246066 (leading eigenvalue -1.8e-3 there) against the crossing at 0.027306:
+    regula falsi on a determinant spanning ~1e11 over the step stopped after 40 iterations."""
+    p = _check_drift(20.0, 256, 0.01, 0.04)
+    assert p == pytest.approx(0.027304, rel=2e-4)
+
+
+@pytest.mark.slow
+def test_drift_point_steepness50_N512():
+    """Was 0.0241950 against 0.0254813 (5 % low)."""
+    assert _check_drift(50.0, 512, 0.01, 0.04, rel=5e-4) == pytest.approx(0.025481, rel=2e-4)
+
+
+@pytest.mark.slow
+def test_drift_point_steepness200_auto_N():
+    """Steepness 200: the resolution rule picks N; the drift point is within 0.2 % of the
+    converged boundary 0.02461 (N = 1024) and is bracketed by the leading eigenvalue."""
+    ds = continue_bumps(Model(beta=0.022, steepness=200.0, **EDGE), "beta", 0.022, 0.027,
+                        N="auto", travelling=False)
+    N = int(ds.attrs["N"])
+    assert N >= 768 and bool(ds.resolved.all())
+    p = json.loads(ds.attrs["drift_bifurcations"])[0]
+    assert p == pytest.approx(0.02461, rel=2e-3)
+    assert _leading(200.0, p * (1 - 1e-3), N) < 0 < _leading(200.0, p * (1 + 1e-3), N)
+    lo, hi, l0, l1 = json.loads(ds.attrs["drift_brackets"])[0]
+    assert lo < p < hi and l0 < 0 < l1

@@ -9,6 +9,7 @@ apply (sigmoid firing or a non-cosine kernel).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -36,6 +37,20 @@ __all__ = ["spectrum_cmd", "continue_cmd", "model_options", "numerical_options",
 KERNELS = ["cosine", "gaussian", "mexican_hat", "wizard_hat"]
 
 
+class _GridSize(click.ParamType):
+    """``--N``: an integer or ``auto`` (the resolution rule of the firing layer)."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "auto":
+            return value
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an integer or 'auto'", param, ctx)
+
+
 def numerical_options(f):
     """``--firing --steepness --kernel --kernel-param --N`` (added to the theory commands)."""
     opts = [
@@ -47,8 +62,9 @@ def numerical_options(f):
                      show_default=True, help="Connectivity kernel."),
         click.option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
                      help="Kernel parameter (repeatable), e.g. --kernel-param w_i=0.5."),
-        click.option("--N", "N", type=int, default=128, show_default=True,
-                     help="Grid points of the numerical bump (even)."),
+        click.option("--N", "N", type=_GridSize(), default=128, show_default=True,
+                     help="Grid points of the numerical bump (even), or 'auto': enough to "
+                     "resolve the firing layer (spectrum, stability, continue, boundary)."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -109,7 +125,12 @@ def build_model(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_pa
         raise click.BadParameter(str(exc), param_hint=f"--{name}") from exc
 
 
-def _check_N(N: int) -> None:
+def _check_N(N: int | str, allow_auto: bool = True) -> None:
+    if N == "auto":
+        if not allow_auto:
+            raise click.BadParameter("N = auto is not available here; give an even integer",
+                                     param_hint="--N")
+        return
     if N < 16 or N % 2:
         raise click.BadParameter(f"N = {N} must be an even integer >= 16", param_hint="--N")
 
@@ -161,7 +182,7 @@ def spectrum_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_p
         sp = spectrum(steady_bump(model, N, branch=branch))
     except SteadyStateError as exc:
         _fail(str(exc), as_json)
-    obj = {"model": _model_obj(model), "N": N, **_spectrum_obj(sp, n_show),
+    obj = {"model": _model_obj(model), "N": sp.steady.system.N, **_spectrum_obj(sp, n_show),
            "wall_s": time.perf_counter() - t0, "output": output}
     if output:
         from astrofield.io import save
@@ -257,6 +278,8 @@ def _report_branch(res, param: str, output, plot, as_json: bool, quiet: bool) ->
            "drift_bifurcations": special("drift"),
            "travelling_points": int((res["branch"].values == "travelling").sum()),
            "wall_s": float(res.attrs["wall_s"]), "message": res.attrs["message"],
+           "N": int(res.attrs["N"]), "resolved": bool(res["resolved"].values.all()),
+           "drift_brackets": json.loads(res.attrs.get("drift_brackets", "[]")),
            "output": output, "plot": plot if res.sizes["point"] else None}
     msg = res.attrs["message"]
     if obj["points"] == 0:
@@ -314,6 +337,7 @@ def numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json, firing, st
                            kernel_params, N, **_ignored) -> None:
     """``astrofield boundary`` for smooth firing or other kernels (drift bifurcation)."""
     from astrofield.theory.continuation import numerical_boundary
+    from astrofield.theory.steady import SteadyStateError
 
     if firing == "heaviside":
         raise click.BadParameter("numerical boundaries need a smooth --firing, e.g. sigmoid "
@@ -334,13 +358,23 @@ def numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json, firing, st
                         steepness, kernel, kernel_params)
     _check_N(N)
     t0 = time.perf_counter()
-    val = numerical_boundary(model, vary, lo, hi, N=N)
-    key = f"{vary}_star"
+    try:
+        r = numerical_boundary(model, vary, lo, hi, N=N, details=True)
+    except SteadyStateError as exc:
+        _fail(f"no bump to start from: {exc}", as_json, {"N": N})
+    val, key = r["value"], f"{vary}_star"
     obj = {"method": "numerical continuation", "theta": theta, "D": json_number(model.D),
-           "vary": vary, "steepness": steepness, "kernel": model.kernel.describe(), "N": N,
-           key: json_number(val), "wall_s": time.perf_counter() - t0}
-    emit(obj, as_json, [f"{key} (numerical) = {val:.10g}" if math.isfinite(val) else
-                         f"no drift bifurcation for {vary} in [{lo:g}, {hi:g}]"])
+           "vary": vary, "steepness": steepness, "kernel": model.kernel.describe(),
+           "N": r["N"], key: json_number(val), "resolved": r["resolved"],
+           "layer_points": json_number(r["layer_points"]), "N_needed": r["N_needed"],
+           "bracket": r["bracket"], "message": r["message"],
+           "wall_s": time.perf_counter() - t0}
+    if not math.isfinite(val) and r["bracket"] is not None:
+        _fail(r["message"], as_json, obj)  # Newton failed inside a known bracket: exit 1
+    emit(obj, as_json, [f"{key} (numerical, N = {r['N']}) = {val:.10g}" if math.isfinite(val)
+                         else f"no drift bifurcation for {vary} in [{lo:g}, {hi:g}]"])
+    if r["message"]:  # unresolved grid, or the scan stopped (fold or Newton failure)
+        say(f"warning: {r['message']}")
 
 
 def numerical_map(vals: dict, opts: dict):
@@ -392,7 +426,7 @@ def _snake(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
 
 def numerical_map_cmd(vals: dict, opts: dict, output: str | None, as_json: bool) -> None:
     """``astrofield stability-map`` with the numerical spectrum at every point."""
-    _check_N(opts["N"])
+    _check_N(opts["N"], allow_auto=False)
     _check_dir(output, "--output")
     t0 = time.perf_counter()
     ds = numerical_map(vals, opts)

@@ -57,12 +57,14 @@ from astrofield.theory.evans import evans_dprime
 from astrofield.theory.spectra import UNSTABLE_TOL, spectrum
 from astrofield.theory.steady import (
     DEFAULT_TOL,
+    LAYER_POINTS,
     RingSystem,
     Steady,
     SteadyStateError,
     bump_measures,
     heaviside_bump,
     newton,
+    resolution,
     single_blas_thread,
     steady_bump,
 )
@@ -89,6 +91,8 @@ class _Point:
     measures: dict = field(default_factory=dict)
     stable: bool = False
     resolved: bool = True
+    n_needed: int = 0  # N the resolution rule asks for at this point (smooth firing)
+    bracket: tuple = ()  # drift points: (p_lo, p_hi, leading real at p_lo, at p_hi)
 
 
 class _Branch:
@@ -181,48 +185,83 @@ def _point_data(br: _Branch, Y: np.ndarray, branch: str, res: float, with_spectr
     u, q, a = sysm.split(Y[:-2])
     pt = _Point(Y.copy(), float(Y[-1]), branch=branch, residual=res,
                 measures=bump_measures(sysm, u, Y[-2]))
+    rule = resolution(sysm, u)
+    pt.resolved, pt.n_needed = rule["resolved"], rule["N_needed"]
     if with_spectrum:
         st = Steady(sysm, u, q, a, float(Y[-2]), res, 0)
         sp = spectrum(st, **eig_kw)
         pt.n_unstable, pt.leading, pt.stable = sp.n_unstable, sp.leading, sp.stable
-        pt.resolved = sp.resolved
+        pt.resolved = pt.resolved and sp.resolved
     return pt
 
 
 def _locate(br: _Branch, Y0: np.ndarray, T0: np.ndarray, ds: float, test, f0: float,
-            f1: float, n_iter: int = 40):
+            f1: float, xtol: float = 1e-10):
     """Zero of the continuous test function ``test(Y, T)`` on the arclength ``s in (0, ds)`` from
-    ``Y0`` (values ``f0`` at 0 and ``f1`` at ``ds``, of opposite signs): Illinois regula falsi,
-    each trial point corrected by Newton's method."""
-    lo, hi, flo, fhi = 0.0, ds, f0, f1
-    Y_best, T_best = Y0, T0
-    side = 0
-    for _ in range(n_iter):
-        mid = hi - fhi * (hi - lo) / (fhi - flo) if fhi != flo else 0.5 * (lo + hi)
-        if not (lo < mid < hi):
-            mid = 0.5 * (lo + hi)
+    ``Y0`` (values ``f0`` at 0 and ``f1`` at ``ds``, of opposite signs), each trial point
+    corrected by Newton's method.
+
+    Brent's method (:func:`scipy.optimize.brentq`) keeps the sign change bracketed and falls back
+    to bisection where interpolation does not help. That matters for the bordered determinant:
+    over one step its magnitude can change by ten orders of magnitude (at ``N = 256`` and
+    steepness 20 from ``2e-6`` to ``-5e5`` relative to the mean), where regula falsi crawls from
+    the small end and stops after its iteration limit far from the zero (the located drift point
+    was 10 % low). Returns the corrected point and tangent at the zero, or at the last trial
+    point if the corrector fails inside the bracket.
+    """
+    from scipy.optimize import brentq
+
+    last = {"Y": Y0, "T": T0}
+
+    def g(s):
+        if s <= 0.0:
+            return f0
+        if s >= ds:
+            return f1
+        Y, _, _ = br.correct(Y0 + s * T0, T0)
+        T = br.tangent(Y, T0)
+        last["Y"], last["T"] = Y, T
+        return test(Y, T)
+
+    try:
+        root = brentq(g, 0.0, ds, xtol=xtol * ds, rtol=4 * np.finfo(float).eps, maxiter=200)
+        if 0.0 < root < ds:
+            g(root)  # the point at the zero itself (brentq's last call may be another one)
+    except (ValueError, sla.LinAlgError, RuntimeError):
+        pass
+    return last["Y"], last["T"]
+
+
+#: Half-width of the eigenvalue bracket around a located drift point, relative to ``|p|``.
+BRACKET_REL = 5e-4
+
+
+def _eigen_bracket(br: _Branch, Y: np.ndarray, T: np.ndarray, eig_kw: dict) -> tuple:
+    """Independent check of a drift point: the leading non-translation eigenvalue of
+    :func:`~astrofield.theory.spectra.spectrum` on the branch at ``p (1 -+ BRACKET_REL)``.
+
+    Returns ``(p_lo, p_hi, lead_lo, lead_hi)`` (parameter values in the units of ``p``, leading
+    real parts in 1/time), ordered so that ``p_lo < p_hi``; leading parts of opposite signs mean
+    that the eigenvalue crossing is bracketed within ``2 BRACKET_REL |p|``. An empty tuple when
+    the points either side cannot be corrected or ``dp/ds = 0`` (a fold).
+    """
+    dp = BRACKET_REL * max(abs(Y[-1]), 1e-3 * br.p_scale)
+    if abs(T[-1]) < 1e-12:
+        return ()
+    out = []
+    for sgn in (-1.0, 1.0):
+        h = sgn * dp / T[-1]
+        ds_old, br._ds = br._ds, abs(h)
         try:
-            Y, _, _ = br.correct(Y0 + mid * T0, T0)
-            T = br.tangent(Y, T0)
+            Yb, res, _ = br.correct(Y + h * T, T)
         except (ValueError, sla.LinAlgError):
-            break
-        Y_best, T_best = Y, T
-        fm = test(Y, T)
-        if fm == 0 or hi - lo < 1e-9 * ds:
-            break
-        if np.sign(fm) == np.sign(flo):
-            lo, flo = mid, fm
-            if side == -1:
-                fhi *= 0.5
-            side = -1
-        else:
-            hi, fhi = mid, fm
-            if side == +1:
-                flo *= 0.5
-            side = +1
-        if abs(fm) < 1e-12:
-            break
-    return Y_best, T_best
+            return ()
+        finally:
+            br._ds = ds_old
+        pt = _point_data(br, Yb, "stationary", res, True, eig_kw)
+        out.append((pt.p, pt.leading.real))
+    (p0, l0), (p1, l1) = sorted(out)
+    return (p0, p1, l0, l1)
 
 
 def _classify(br: _Branch, Y: np.ndarray) -> str:
@@ -282,17 +321,19 @@ def _run_branch(br: _Branch, Y: np.ndarray, T: np.ndarray, stop: float, opts: di
 
             def det_ratio(y, t, ref=ref):
                 sg, ld = br.bordered_det_sign(y, t)
-                return sg * np.exp(ld - ref)
+                return sg * np.exp(np.clip(ld - ref, -700.0, 700.0))
 
-            special.append(("bp", det_ratio, det0 * np.exp(logdet0 - ref),
-                            det1 * np.exp(logdet1 - ref)))
+            special.append(("bp", det_ratio, det0 * np.exp(np.clip(logdet0 - ref, -700, 700)),
+                            det1 * np.exp(np.clip(logdet1 - ref, -700, 700))))
         for kind, test, f0, f1 in special:
-            Yl, _ = _locate(br, Y, T, ds, test, f0, f1)
+            Yl, Tl = _locate(br, Y, T, ds, test, f0, f1)
             if kind == "bp":
                 kind = _classify(br, Yl)
             pt = _point_data(br, Yl, branch, float(np.max(np.abs(br.G(Yl)))),
                              opts["spectra"], opts["eig_kw"])
             pt.kind = kind
+            if kind == "drift" and opts["spectra"]:
+                pt.bracket = _eigen_bracket(br, Yl, Tl, opts["eig_kw"])
             pts.append(pt)
         det0, logdet0 = det1, logdet1
         pts.append(_point_data(br, Y_new, branch, res, opts["spectra"], opts["eig_kw"]))
@@ -307,7 +348,7 @@ def _run_branch(br: _Branch, Y: np.ndarray, T: np.ndarray, stop: float, opts: di
 
 @single_blas_thread
 def continue_bumps(model: Model | None = None, param: str = "beta", start: float | None = None,
-                   stop: float = 0.1, *, N: int = 64, D_field: np.ndarray | None = None,
+                   stop: float = 0.1, *, N: int | str = 64, D_field: np.ndarray | None = None,
                    mass: float = 2 * np.pi, init: str | Sequence[ArrayLike] = "heaviside",
                    ds: float = 0.05, ds_min: float = 1e-5, ds_max: float = 0.2,
                    max_points: int = 200,
@@ -327,7 +368,10 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         constants, ``theta`` and ``steepness`` dimensionless); both within the parameter's
         allowed range, ``start != stop``.
     N
-        Grid points (even).
+        Grid points (even), or ``"auto"``: chosen at ``start`` by the resolution rule of
+        :func:`~astrofield.theory.steady.resolution` (the firing layer of a smooth rate
+        resolved; 128 for Heaviside firing). Points where the grid does not resolve the layer
+        have ``resolved = False`` and the message names the ``N`` they need.
     D_field
         Optional heterogeneous diffusion ``D(x)``, shape ``(N,)``, in rad^2 per unit time
         (replaces ``model.D``; not with ``param="D"``).
@@ -363,7 +407,8 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     -------
     xarray.Dataset
         On dimension ``point``: the parameter, ``amplitude``, ``width``, ``speed``,
-        ``n_unstable``, ``stable``, ``resolved`` (translation eigenvalue small, see
+        ``n_unstable``, ``stable``, ``resolved`` (the grid resolves the firing layer,
+        :func:`~astrofield.theory.steady.resolution`, and the translation eigenvalue is small,
         :attr:`~astrofield.theory.spectra.Spectrum.resolved`), ``leading_real``/``leading_imag``,
         ``point_type`` (``start``,
         ``regular``, ``fold``, ``drift``, ``branch``, ``end``), ``branch`` (``stationary`` or
@@ -386,7 +431,10 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         check_range(f"{name} ({param})", v, lo, hi, lo_open=lo_open, hi_open=hi_open)
     if start == stop:
         raise ValueError(f"start = stop = {start:g}: give a range to continue over")
-    N = check_int("N", N, 16)
+    if not (isinstance(N, str) and N == "auto"):
+        N = check_int("N", N, 16)
+    elif model.firing.edges or D_field is not None:
+        N = 128 if D_field is None else len(D_field)  # edges are exact; D_field fixes N
     max_points = check_int("max_points", max_points, 2)
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
@@ -406,8 +454,8 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
             msg = (msg + "; " if msg else "") + (
                 "travelling Heaviside bumps are not computed with a heterogeneous D_field")
     else:
-        pts, msg = _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts,
-                                  travelling, max_travelling, branch)
+        pts, msg, N = _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol,
+                                     opts, travelling, max_travelling, branch)
     out = _to_dataset(pts, msg, model, param, N, tol, time.perf_counter() - t0, D_field)
     out.attrs["bump_branch"] = branch
     return out
@@ -420,7 +468,8 @@ def _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts,
         st = steady_bump(model, N, init=init, D_field=D_field, mass=mass, tol=tol,
                          branch=branch)
     except SteadyStateError as exc:
-        return pts, f"no bump to continue from at {param} = {start:g}: {exc}"
+        return pts, f"no bump to continue from at {param} = {start:g}: {exc}", N
+    N = st.system.N
     br = _Branch(st.system, param, abs(stop - start), tol)
     Y = np.concatenate([st.y, [start]])
     T0 = np.zeros(Y.size)
@@ -429,7 +478,7 @@ def _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts,
         T = br.tangent(Y, T0)
     except (sla.LinAlgError, ValueError) as exc:
         return pts, (f"cannot start at {param} = {start:g}: the Jacobian is singular there "
-                     f"({exc}); start slightly away from a fold or bifurcation")
+                     f"({exc}); start slightly away from a fold or bifurcation"), N
     if np.sign(T[-1]) != np.sign(stop - start):
         T = -T
     first = _point_data(br, Y, "stationary", st.residual, opts["spectra"], opts["eig_kw"])
@@ -443,7 +492,7 @@ def _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts,
             msg = (msg + "; " if msg else "") + "travelling branch " + msg2
     if pts:
         pts[-1].kind = "end" if pts[-1].kind == "regular" else pts[-1].kind
-    return pts, msg
+    return pts, msg, N
 
 
 def _switch(br: _Branch, bp: _Point, stop, start, opts, max_travelling, pts) -> str:
@@ -647,7 +696,8 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
             "branch": ("point", col(lambda p: p.branch, object).astype(str),
                        {"long_name": "stationary or travelling", "units": "1"}),
             "resolved": ("point", col(lambda p: p.resolved, bool),
-                         {"long_name": "translation eigenvalue small (grid resolves the bump)",
+                         {"long_name": "grid resolves the firing layer and the translation "
+                                       "eigenvalue is small",
                           "units": "1"}),
             "residual": ("point", col(lambda p: p.residual),
                          {"long_name": "max-norm residual of the bump equations",
@@ -656,14 +706,26 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
         coords={"point": ("point", np.arange(n), {"long_name": "index along the branch"})},
     )
     special = {k: [float(p.p) for p in pts if p.kind == k] for k in ("fold", "drift")}
-    if pts and not all(p.resolved for p in pts):
+    brackets = [[float(v) for v in p.bracket] for p in pts if p.kind == "drift" and p.bracket]
+    bad = [p.p for p in pts if p.kind == "drift" and len(p.bracket) == 4
+           and not p.bracket[2] * p.bracket[3] < 0]
+    if bad:
         msg = (msg + "; " if msg else "") + (
-            "warning: at some points the translation eigenvalue is not small (the grid pins the "
-            "bump), so their stability is not trustworthy; increase N (about 10 x steepness)")
+            "warning: the leading eigenvalue does not change sign within "
+            f"{BRACKET_REL:.2%} either side of the drift point(s) at "
+            + ", ".join(f"{param} = {v:.8g}" for v in bad) + " (increase N)")
+    if pts and not all(p.resolved for p in pts):
+        need = max([p.n_needed for p in pts] + [N])
+        msg = (msg + "; " if msg else "") + (
+            f"warning: N = {N} does not resolve the firing layer at some points (fewer than "
+            f"{LAYER_POINTS:g} grid spacings across it, or the translation eigenvalue is not "
+            f"small), so their positions and stability are not trustworthy; use N >= {need} "
+            "or N = 'auto'")
     ds.attrs.update({f"param_{k}": v for k, v in model.to_attrs().items()})
     ds.attrs.update({"continuation_parameter": param, "N": N, "tol": tol,
                      "unstable_tol": UNSTABLE_TOL, "folds": json.dumps(special["fold"]),
-                     "drift_bifurcations": json.dumps(special["drift"]), "message": msg,
+                     "drift_bifurcations": json.dumps(special["drift"]),
+                     "drift_brackets": json.dumps(brackets), "message": msg,
                      "wall_s": wall, "heterogeneous_D": int(D_field is not None),
                      "method": ("stationary: edges+natural; travelling: co-moving edges, "
                                 "local (speed, parameter) steps, closed form or collocation")
@@ -674,17 +736,24 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
 
 @single_blas_thread
 def numerical_boundary(model: Model | None = None, param: str = "beta", lo: float = 1e-3,
-                       hi: float = 0.3, *, N: int = 128, n_scan: int = 16,
+                       hi: float = 0.3, *, N: int | str = 128, n_scan: int = 16,
                        tol: float = DEFAULT_TOL, D_field: np.ndarray | None = None,
-                       xtol: float = 1e-8) -> float:
+                       xtol: float = 1e-8, details: bool = False) -> float | dict:
     """Drift-stability boundary (e.g. ``beta*`` at the model's ``D``), smooth firing rates.
 
     The stationary bump is followed on ``n_scan`` values of ``param`` in ``[lo, hi]`` (each
-    Newton solve warm-started from the previous one). The drift bifurcation is where the
-    determinant of the bordered Jacobian ``G_(v,c)`` (speed as unknown, phase condition) changes
-    sign with an odd null vector; it is polished by Brent's method on the determinant ratio.
-    Returns ``NaN`` if there is no drift bifurcation in ``[lo, hi]`` before the bump ceases to
-    exist. For Heaviside firing use :func:`astrofield.theory.stability.beta_star`.
+    Newton solve warm-started from the nearest solved one, with smaller parameter steps where
+    Newton fails). The drift bifurcation is where the determinant of the bordered Jacobian
+    ``G_(v,c)`` (speed as unknown, phase condition) changes sign with an odd null vector; it is
+    polished by Brent's method on the determinant ratio. There the leading non-translation
+    eigenvalue of :func:`~astrofield.theory.spectra.spectrum` changes sign. Returns ``NaN`` if
+    there is no drift bifurcation in ``[lo, hi]`` before the bump ceases to exist (or Newton
+    fails). For Heaviside firing use :func:`astrofield.theory.stability.beta_star`.
+
+    The grid must resolve the firing layer (:func:`~astrofield.theory.steady.resolution`):
+    with too small an ``N`` the boundary is biased (steepness 200: 2 % low at ``N = 128``).
+    An unresolved result comes with a :class:`UserWarning` naming the ``N`` it needs
+    (``resolved = False`` with ``details``).
 
     Parameters
     ----------
@@ -698,24 +767,29 @@ def numerical_boundary(model: Model | None = None, param: str = "beta", lo: floa
         ``D`` in rad^2 per unit time, ``tau`` in neural time constants), within its allowed
         range, ``lo < hi``.
     N
-        Grid points (even, >= 16).
+        Grid points (even, >= 16), or ``"auto"``: the ``N`` the resolution rule asks for at
+        ``lo``, raised (and the boundary recomputed) if the bump at the boundary needs more.
     n_scan
         Number of equally spaced values of ``param`` in ``[lo, hi]`` (>= 2).
     tol
         Max-norm tolerance of the Newton residual.
     D_field
         Optional heterogeneous diffusion ``D(x)``, shape ``(N,)``, in rad^2 per unit time
-        (replaces ``model.D``).
+        (replaces ``model.D``; not with ``N="auto"``).
     xtol
         Absolute tolerance of Brent's method on the boundary value (units of ``param``).
+    details
+        Return a dict instead of the bare value.
 
     Returns
     -------
-    float
-        The boundary value of ``param``, or ``NaN``.
+    float or dict
+        The boundary value of ``param`` or ``NaN``; with ``details`` a dict with ``value``,
+        ``N``, ``resolved``, ``layer_points`` and ``N_needed`` (see
+        :func:`~astrofield.theory.steady.resolution`, at the boundary), ``bracket`` (the last
+        interval of ``param`` known to contain the sign change, ``None`` if none) and
+        ``message`` (why the value is ``NaN``, or empty).
     """
-    from scipy.optimize import brentq
-
     model = Model() if model is None else model
     if model.firing.edges:
         raise ValueError("numerical_boundary needs a smooth firing rate, e.g. 'sigmoid' "
@@ -727,39 +801,118 @@ def numerical_boundary(model: Model | None = None, param: str = "beta", lo: floa
     check_range(f"hi ({param})", hi, rng[0], rng[1], lo_open=rng[2], hi_open=rng[3])
     if not lo < hi:
         raise ValueError(f"lo = {lo:g} must be below hi = {hi:g}")
+    n_scan = check_int("n_scan", n_scan, 2)
     from dataclasses import replace
 
-    system = RingSystem(replace(model, **{param: lo}), N, D_field=D_field)
-    y = None
-    prev = None
-    for p in np.linspace(lo, hi, check_int("n_scan", n_scan, 2)):
-        sysm = system.with_params(**{param: float(p)})
+    model = replace(model, **{param: lo})
+    auto = isinstance(N, str)
+    y0 = None
+    if auto:
         try:
-            y = _steady_y(sysm, y, tol)
-        except SteadyStateError:
-            return float("nan")  # past the fold: no bump, no further boundary
-        sg, ld = np.linalg.slogdet(sysm.augmented_jacobian(y))
+            st = steady_bump(model, N, D_field=D_field, tol=tol)
+        except SteadyStateError as exc:
+            out = _boundary_result(float("nan"), None, f"no bump at {param} = {lo:g}: {exc}")
+            return _finish(out, RingSystem(model, 128), None, details)
+        N, y0 = st.system.N, st.y
+    N = check_int("N", N, 16)
+    system = RingSystem(model, N, D_field=D_field)
+    out = _boundary_scan(system, param, np.linspace(lo, hi, n_scan), tol, xtol, y0)
+    for _ in range(3 if auto else 0):  # N = "auto": refine the grid at the boundary
+        if not np.isfinite(out["value"]):
+            break
+        rule = resolution(system, system.split(out["y"][:-1])[0])
+        if rule["resolved"] or rule["N_needed"] <= system.N:
+            break
+        system = RingSystem(model, rule["N_needed"])
+        a, b = out["bracket"]
+        near = np.linspace(max(lo, a - 0.05 * (hi - lo)), min(hi, b + 0.05 * (hi - lo)), 3)
+        out = _boundary_scan(system, param, near, tol, xtol, None)
+    return _finish(out, system, out.get("y"), details)
+
+
+def _boundary_result(value: float, bracket, message: str, y=None) -> dict:
+    return {"value": float(value), "bracket": bracket, "message": message, "y": y}
+
+
+def _finish(out: dict, system: RingSystem, y, details: bool) -> float | dict:
+    """Add the resolution verdict at the boundary (warn when it is not resolved)."""
+    rule = (resolution(system, system.split(y[:-1])[0]) if y is not None
+            else {"resolved": False, "layer_points": float("nan"), "N_needed": None})
+    res = {"value": out["value"], "N": system.N, "resolved": rule["resolved"],
+           "layer_points": rule["layer_points"], "N_needed": rule["N_needed"],
+           "bracket": out["bracket"], "message": out["message"]}
+    if y is not None and not rule["resolved"]:
+        res["message"] = (res["message"] + "; " if res["message"] else "") + (
+            f"N = {system.N} does not resolve the firing layer ({rule['layer_points']:.2f} grid "
+            f"spacings across it, {LAYER_POINTS:g} needed): the boundary is biased; use N >= "
+            f"{rule['N_needed']} or N = 'auto'")
+        if not details:
+            warnings.warn(res["message"], UserWarning, stacklevel=4)
+    return res if details else res["value"]
+
+
+def _boundary_scan(system: RingSystem, param: str, grid, tol: float, xtol: float,
+                   y0: np.ndarray | None) -> dict:
+    """Scan ``grid`` for a sign change of ``det G_(v,c)`` with an odd null vector, then polish
+    it by Brent's method. Newton failures end the scan with a message (no exception)."""
+    from scipy.optimize import brentq
+
+    known: dict[float, np.ndarray] = {}
+    prev = None
+    for p in np.asarray(grid, float):
+        try:
+            y = _solve_near(system, param, float(p), known, tol, y0)
+        except SteadyStateError as exc:
+            return _boundary_result(np.nan, None, f"no bump found at {param} = {p:.6g}: past "
+                                    f"the fold, or Newton failed ({exc})")
+        sg, ld = np.linalg.slogdet(system.with_params(**{param: float(p)}).augmented_jacobian(y))
         if prev is not None and sg != prev[1]:
             ref = 0.5 * (ld + prev[2])
-            cache = {"y": prev[3]}
 
-            def g(pp, ref=ref, cache=cache):
+            def g(pp, ref=ref):
+                y2 = _solve_near(system, param, float(pp), known, tol)
                 s2 = system.with_params(**{param: float(pp)})
-                cache["y"] = _steady_y(s2, cache["y"], tol)
-                sg2, ld2 = np.linalg.slogdet(s2.augmented_jacobian(cache["y"]))
-                return sg2 * np.exp(ld2 - ref)
+                sg2, ld2 = np.linalg.slogdet(s2.augmented_jacobian(y2))
+                return sg2 * np.exp(np.clip(ld2 - ref, -700.0, 700.0))
 
-            root = brentq(g, prev[0], p, xtol=xtol)
-            br = _Branch(system, param, hi - lo, tol)
-            if _classify(br, np.concatenate([cache["y"], [root]])) == "drift":
-                return float(root)
-        prev = (p, sg, ld, y)
-    return float("nan")
+            try:
+                root = brentq(g, prev[0], p, xtol=xtol)
+            except SteadyStateError as exc:
+                return _boundary_result(np.nan, [prev[0], float(p)], (
+                    f"Newton failed while refining the boundary in [{prev[0]:.8g}, {p:.8g}] "
+                    f"({exc}); increase N or lower the steepness"))
+            yr = _solve_near(system, param, root, known, tol)
+            br = _Branch(system, param, 1.0, tol)
+            if _classify(br, np.concatenate([yr, [root]])) == "drift":
+                return _boundary_result(root, [float(prev[0]), float(p)], "", yr)
+        prev = (float(p), sg, ld, y)
+    return _boundary_result(np.nan, None, f"no drift bifurcation of {param} in "
+                            f"[{grid[0]:g}, {grid[-1]:g}]")
 
 
-def _steady_y(sysm: RingSystem, y: np.ndarray | None, tol: float) -> np.ndarray:
-    if y is None:
-        return steady_bump(sysm.model, sysm.N, D_field=sysm.D_field, mass=sysm.mass,
-                           tol=tol).y
-    y, _, _ = newton(sysm.augmented, sysm.augmented_jacobian, y, tol=tol, maxit=20)
-    return y
+def _solve_near(system: RingSystem, param: str, p: float, known: dict, tol: float,
+                y0: np.ndarray | None = None) -> np.ndarray:
+    """Bump at ``param = p``, warm-started from the nearest solved value in ``known`` (which
+    it joins); where Newton fails, in 2, 4 or 8 smaller parameter steps."""
+    sysm = system.with_params(**{param: p})
+    if not known:
+        y = y0 if y0 is not None else steady_bump(sysm.model, sysm.N, D_field=sysm.D_field,
+                                                  mass=sysm.mass, tol=tol).y
+        if y0 is not None:
+            y, _, _ = newton(sysm.augmented, sysm.augmented_jacobian, y, tol=tol, maxit=20)
+        known[p] = y
+        return y
+    p0 = min(known, key=lambda k: abs(k - p))
+    err: SteadyStateError | None = None
+    for n_sub in (1, 2, 4, 8):
+        y = known[p0]
+        try:
+            for q in np.linspace(p0, p, n_sub + 1)[1:]:
+                s2 = system.with_params(**{param: float(q)})
+                y, _, _ = newton(s2.augmented, s2.augmented_jacobian, y, tol=tol, maxit=20)
+        except SteadyStateError as exc:
+            err = exc
+            continue
+        known[p] = y
+        return y
+    raise SteadyStateError(f"at {param} = {p:.8g}: {err}")

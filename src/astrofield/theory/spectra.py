@@ -680,7 +680,7 @@ def _heaviside_spectrum(st: Steady) -> Spectrum:
 # --------------------------------------------------------------------------------------------
 
 @single_blas_thread
-def spectrum(steady: Steady | None = None, *, model: Model | None = None, N: int = 128,
+def spectrum(steady: Steady | None = None, *, model: Model | None = None, N: int | str = 128,
              k: int | None = 6, sigma: float = 0.5, dense_max: int = 1600,
              dense_fallback: int = 3200, vectors: bool = True, **steady_kw: Any) -> Spectrum:
     """Eigenvalues of the linearisation about a bump.
@@ -691,8 +691,9 @@ def spectrum(steady: Steady | None = None, *, model: Model | None = None, N: int
         A converged :class:`~astrofield.theory.steady.Steady`; if omitted one is computed with
         :func:`~astrofield.theory.steady.steady_bump` from ``model``, ``N`` and ``steady_kw``.
     model, N
-        Unbatched model (default: ``Model()``) and number of grid points of that bump (used
-        only without ``steady``).
+        Unbatched model (default: ``Model()``) and number of grid points of that bump, or
+        ``"auto"`` (enough to resolve the firing layer, see
+        :func:`~astrofield.theory.steady.resolution`); used only without ``steady``.
     k, sigma
         For systems with more than ``dense_max`` unknowns (``3 N`` or ``2 N + 1``): the ``k``
         eigenvalues nearest ``sigma`` by shift-invert Arnoldi (fewer if ARPACK cannot converge

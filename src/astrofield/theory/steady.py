@@ -56,7 +56,8 @@ if TYPE_CHECKING:  # annotations only
     from numpy.typing import ArrayLike
 
 __all__ = ["RingSystem", "Steady", "SteadyStateError", "steady_bump", "heaviside_bump",
-           "bump_measures", "DEFAULT_TOL", "single_blas_thread", "one_blas_thread"]
+           "bump_measures", "firing_layer", "resolution", "DEFAULT_TOL", "LAYER_POINTS",
+           "single_blas_thread", "one_blas_thread"]
 
 #: Default Newton tolerance on the max-norm of the residual.
 DEFAULT_TOL = 1e-10
@@ -392,6 +393,104 @@ class Steady:
         return int(np.count_nonzero(above != np.roll(above, 1))) // 2
 
 
+# --------------------------------------------------------------------------------------------
+# resolution of the firing layer (smooth firing)
+# --------------------------------------------------------------------------------------------
+
+#: Grid spacings needed across the firing layer of a smooth rate for a resolved bump (see
+#: :func:`resolution`). The sigmoid is analytic in a strip of half-width ``pi / (s |u'|) =
+#: (pi / 4) ell`` about the edge, so the trigonometric interpolation error falls like
+#: ``exp(-N pi ell / 4) = exp(-(pi^2 / 2) ell / dx)``: ``exp(-7.4) ≈ 6e-4`` at 1.5 spacings.
+#: Measured (docs/continuation.md): drift boundaries within 0.03 % of the converged value from
+#: 1.5 spacings on, 0.06-0.2 % at 1, about 1 % at 0.5.
+LAYER_POINTS = 1.5
+
+#: Smallest ``N`` chosen by ``N="auto"``; ``N`` is rounded up to a multiple of ``_N_STEP``.
+_N_AUTO_MIN = 128
+_N_STEP = 64
+
+
+def _resample(z: np.ndarray, n: int) -> np.ndarray:
+    """Trigonometric interpolant of the periodic samples ``z`` (even length) on ``n`` points of
+    the grid ``x_j = -pi + 2 pi j / n`` (``n`` even, any size)."""
+    m = z.size
+    Z = np.fft.rfft(z)
+    if n < m:
+        Z = Z[:n // 2 + 1].copy()
+        Z[-1] = Z[-1].real * (2.0 if n < m else 1.0)
+    elif n > m:
+        Z = np.concatenate([Z, np.zeros(n // 2 + 1 - Z.size, complex)])
+        Z[m // 2] *= 0.5  # split the Nyquist mode of z between +-m/2
+    return np.fft.irfft(Z, n) * (n / m)
+
+
+def firing_layer(system: RingSystem, u: np.ndarray) -> tuple[float, float]:
+    """Width of the firing layer of a smooth rate at the bump's edges.
+
+    Across an edge ``f(u(x))`` climbs from its resting to its active value within about
+    ``ell = Delta f / max_x |d f(u(x)) / dx|``, ``max |f'(u)| |u'(x)|`` being evaluated on the
+    trigonometric interpolant of ``u`` (8 times finer than the grid, so a layer narrower than a
+    grid spacing is still measured). For the sigmoid ``f' <= s / 4`` and ``Delta f ≈ 1``, so
+    ``ell ≈ 4 / (s |u'(x_e)|)``. Works for any smooth rate (the user's included): only
+    ``firing.rate`` and ``firing.derivative`` are used.
+
+    Parameters
+    ----------
+    system
+        The grid system (smooth firing).
+    u
+        The bump's ``u`` on that grid (dimensionless).
+
+    Returns
+    -------
+    tuple of float
+        ``(ell, slope)``: the layer width in rad and ``max_x |d f(u(x))/dx|`` per rad.
+    """
+    m = system.model
+    n = 8 * u.size
+    uf = _resample(u, n)
+    k = np.fft.rfftfreq(n, 1.0 / n)
+    du = np.fft.irfft(1j * k * np.fft.rfft(uf), n)
+    fd = np.asarray(m.firing.derivative(uf, m.theta, m.steepness), float)
+    fr = np.asarray(m.firing.rate(uf, m.theta, m.steepness), float)
+    slope = float(np.max(np.abs(fd * du)))
+    span = float(fr.max() - fr.min())
+    return (span / slope if slope > 0 else np.inf), slope
+
+
+def resolution(system: RingSystem, u: np.ndarray) -> dict[str, Any]:
+    """Whether the grid resolves the firing layer of a bump, and the ``N`` it needs.
+
+    The rule: at least ``LAYER_POINTS`` grid spacings ``dx = 2 pi / N`` across the layer width
+    ``ell`` of :func:`firing_layer`, i.e. ``N >= 2 pi LAYER_POINTS / ell`` (sigmoid:
+    ``N >= pi LAYER_POINTS s |u'(x_e)| / 2``). Heaviside bumps (edges solved exactly) are always
+    resolved.
+
+    Parameters
+    ----------
+    system
+        The grid system.
+    u
+        The bump's ``u`` on that grid (dimensionless).
+
+    Returns
+    -------
+    dict
+        ``resolved`` (bool), ``layer_width`` (rad), ``layer_points`` (grid spacings across the
+        layer), ``N`` and ``N_needed`` (the smallest multiple of 64, at least 128, that obeys
+        the rule).
+    """
+    if system.model.firing.edges:
+        return {"resolved": True, "layer_width": 0.0, "layer_points": np.inf, "N": system.N,
+                "N_needed": system.N}
+    ell, _ = firing_layer(system, u)
+    pts = ell / system.dx
+    need = 2 * np.pi * LAYER_POINTS / ell if np.isfinite(ell) else 0.0
+    n_need = int(max(_N_AUTO_MIN, _N_STEP * np.ceil(need / _N_STEP)))
+    return {"resolved": bool(pts >= LAYER_POINTS), "layer_width": float(ell),
+            "layer_points": float(pts), "N": system.N, "N_needed": n_need}
+
+
 def bump_measures(system: RingSystem, u: np.ndarray, speed: float = 0.0) -> dict[str, float]:
     """``amplitude`` (max of ``u``), ``width`` (length of ``{u > theta}``, edges by linear
     interpolation between grid points) and ``speed``.
@@ -471,7 +570,7 @@ def _heaviside_guess(system: RingSystem, branch: str = "wide") -> np.ndarray:
 
 
 @single_blas_thread
-def steady_bump(model: Model | None = None, N: int = 128, *,
+def steady_bump(model: Model | None = None, N: int | str = 128, *,
                 init: str | Sequence[ArrayLike] = "heaviside",
                 D_field: np.ndarray | None = None, mass: float = 2 * np.pi,
                 tol: float = DEFAULT_TOL, maxit: int = 40, branch: str = "wide") -> Steady:
@@ -483,7 +582,10 @@ def steady_bump(model: Model | None = None, N: int = 128, *,
         Unbatched model; any kernel, any firing rate (smooth rates, built-in or the user's, by
         Newton on the grid; Heaviside from the edge equations), ``D`` finite (> 0) or ``inf``.
     N
-        Grid points (even).
+        Grid points (even), or ``"auto"``: the smallest multiple of 64 (at least 128) that
+        resolves the firing layer (:func:`resolution`); the bump is solved at 128, then again
+        on the grid the rule asks for (warm-started from the interpolated coarse bump) until
+        it is resolved. Not with ``D_field`` (whose shape fixes ``N``).
     init
         ``"heaviside"`` (warm start from the Heaviside bump with the same parameters, ``branch``
         selects wide or narrow) or a tuple ``(u, q, a)`` of arrays on the grid, e.g. a
@@ -507,6 +609,8 @@ def steady_bump(model: Model | None = None, N: int = 128, *,
         With ``residual <= tol`` (otherwise :class:`SteadyStateError` is raised).
     """
     model = Model() if model is None else model
+    if isinstance(N, str):
+        return _auto_steady(model, N, init, D_field, mass, tol, maxit, branch)
     system = RingSystem(model, N, D_field=D_field, mass=mass)
     tol = float(check_range("tol", tol, 0.0, 1e-3, lo_open=True))
     if model.firing.edges:
@@ -526,6 +630,26 @@ def steady_bump(model: Model | None = None, N: int = 128, *,
     u, q, a = system.split(y[:-1])
     st = Steady(system, u.copy(), q.copy(), a.copy(), float(y[-1]), res, it)
     _check_is_bump(st)
+    return st
+
+
+def _auto_steady(model: Model, N: str, init, D_field, mass, tol, maxit, branch) -> Steady:
+    """:func:`steady_bump` with ``N = "auto"``: refine the grid until :func:`resolution` says
+    the firing layer is resolved (at most four solves)."""
+    if N != "auto":
+        raise ValueError(f"N = {N!r} must be an even integer >= 16 or 'auto'")
+    if D_field is not None:
+        raise ValueError("N = 'auto' cannot be used with a D_field (its shape fixes N)")
+    kw = {"mass": mass, "tol": tol, "maxit": maxit, "branch": branch}
+    n = _N_AUTO_MIN if isinstance(init, str) else len(init[0])
+    st = steady_bump(model, n, init=init, **kw)
+    for _ in range(3):
+        need = resolution(st.system, st.u)["N_needed"]
+        if need <= st.system.N:
+            break
+        z = [_resample(np.asarray(v, float), need) if np.size(v) == st.system.N else v
+             for v in (st.u, st.q, st.a)]
+        st = steady_bump(model, need, init=tuple(z), **kw)
     return st
 
 
