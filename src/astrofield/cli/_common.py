@@ -196,7 +196,7 @@ def _check_config_outputs(ctx: click.Context) -> None:
     keys, source = meta["astrofield.config_keys"]
     if keys and not meta["astrofield.allow_config_outputs"]:
         raise click.BadParameter(
-            f"{source!r} sets {', '.join(map(repr, keys))}: a config file may name output "
+            f"{source!r} sets key(s) {', '.join(map(repr, keys))}: a config file may name output "
             "files or a dask scheduler only with --allow-config-outputs (give them on the "
             "command line instead)", ctx, param_hint="--config")
 
