@@ -52,7 +52,10 @@ manifest of a different sweep, then verifies every chunk file and recomputes, wi
 stderr, any that is missing, unreadable (e.g. truncated), from another sweep (also when the
 manifest is missing or unreadable), holds other points or fails its checksum: foreign or damaged
 data is never merged, and a bad chunk never stops the sweep. When all chunks are present they are
-merged into ``map.nc``, again atomically, and the parts directory is removed; a finished store of
+merged into ``map.nc``, again atomically, and the files the sweep wrote are removed (the manifest
+lists them, with a SHA-256 of each; a damaged chunk is deleted only if it is listed or is a
+readable sweep chunk, any other file in its place stops the resume, and the parts directory is
+removed only if nothing else is left in it); a finished store of
 the same fingerprint is returned as is. Starting a sweep over an existing parts directory without
 ``resume`` is refused rather than silently mixing runs.
 
