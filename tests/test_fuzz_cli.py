@@ -222,3 +222,41 @@ def test_config_fuzz_long(tmp_path_factory, cfg):
 @given(*RUN_ARGS)
 def test_run_fuzz_long(N, T, dt, beta, D, pulses, kparams, kernel):
     test_run_fuzz.hypothesis.inner_test(N, T, dt, beta, D, pulses, kparams, kernel)
+
+
+# --------------------------------------------------------------------------- hostile files
+GUARDED = {"output": "o.nc", "plot": "p.png", "scheduler": "tcp://127.0.0.1:1"}
+SUFFIXES = ["nc", "nc4", "netcdf", "h5", "hdf5", "cdf", "mat", "csv", "txt", "png", "", "nc.x",
+            "NC", "py"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(GUARDED) + ["N", "beta"]), st.just(0), max_size=3),
+       st.booleans())
+def test_config_outputs_need_the_opt_in(tmp_path_factory, keys, allow):
+    """A config naming an output or a remote scheduler is refused unless the user opts in."""
+    d = tmp_path_factory.mktemp("cfg")
+    values = {"N": 16, "beta": 0.05, "output": str(d / "o.nc"), "plot": str(d / "p.png"),
+              "scheduler": GUARDED["scheduler"]}
+    cfg = d / "c.toml"
+    cfg.write_text("[phase]\n" + "".join(f"{k} = {_toml_value(values[k])}\n" for k in keys))
+    args = ["phase", "--config", str(cfg), "--vary", "beta=0.1,x", "-q"]  # bad grid: no work
+    res = check_outcome(args + (["--allow-config-outputs"] if allow else []))
+    assert res.exit_code == 2
+    guarded = set(keys) & set(GUARDED)
+    assert ("--allow-config-outputs" in res.output) == (bool(guarded) and not allow), res.output
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from(SUFFIXES), st.sampled_from(["-o", "--plot"]))
+def test_output_suffix_fuzz(suffix, opt):
+    """Only the formats a command writes are accepted, before any work (--T 1e9 never runs)."""
+    name = "out." + suffix if suffix else "out"
+    res = check_outcome(["run", "--T", "1e9", "--dt", "1", opt, name, "-q", "--N", "16"])
+    ok = {"-o": {"nc", "nc4", "netcdf", "h5", "hdf5", "cdf", "mat", "csv"},
+          "--plot": {"png", "pdf", "svg", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp",
+                     "raw", "rgba", "pgf", "svgz"}}[opt]
+    if suffix.lower() not in ok:
+        assert res.exit_code == 2 and "is not one of" in res.output, res.output
+    else:
+        assert "is not one of" not in res.output

@@ -17,12 +17,14 @@ computing or writing is exit status 1 with a one-line message; never a traceback
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import inspect
 import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -154,21 +156,69 @@ def _config_scalar(key: str, value: Any, param: click.Parameter, bad: Callable) 
         raise bad(exc.message) from None
 
 
+#: Largest config file read (bytes); a bigger file, a FIFO or a device is refused unread.
+CONFIG_LIMIT = 1 << 20
+#: Options a config file may set only with ``--allow-config-outputs``: they name files to
+#: write or a dask scheduler to connect to (which unpickles what it sends back).
+CONFIG_GUARDED = ("output", "plot", "outdir", "scheduler")
+#: ``--scheduler`` values that run in this process or start a local cluster (always allowed;
+#: the names of :data:`astrofield.experiments.sweep.EXECUTORS`, not imported: startup time).
+_LOCAL_SCHEDULERS = ("threads", "local", "serial")
+
+
+def _read_config(ctx: click.Context, param: click.Parameter, value: str) -> dict[str, Any]:
+    """The TOML table of ``value``: a regular file of at most :data:`CONFIG_LIMIT` bytes."""
+    from astrofield.io.files import read_bounded
+
+    try:
+        text = read_bounded(value, CONFIG_LIMIT, "config file").decode("utf-8")
+        return tomllib.loads(text)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:  # TOMLDecodeError: a ValueError
+        msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise click.BadParameter(f"cannot read {value!r}: {msg}", ctx, param) from None
+
+
+def _guarded_keys(cfg: Mapping[str, Any], by_key: Mapping[str, click.Parameter]) -> list[str]:
+    """Keys of ``cfg`` that name an output file or a remote scheduler."""
+    return sorted(k for k, v in cfg.items() if by_key[k].name in CONFIG_GUARDED
+                  and not (by_key[k].name == "scheduler" and v in _LOCAL_SCHEDULERS))
+
+
+def _check_config_outputs(ctx: click.Context) -> None:
+    """Refuse config keys in :data:`CONFIG_GUARDED` unless ``--allow-config-outputs``.
+
+    Both eager callbacks (``--config`` and ``--allow-config-outputs``) call this; the check is
+    made by whichever runs second, so the options may come in any order.
+    """
+    meta = ctx.meta
+    if "astrofield.allow_config_outputs" not in meta or "astrofield.config_keys" not in meta:
+        return
+    keys, source = meta["astrofield.config_keys"]
+    if keys and not meta["astrofield.allow_config_outputs"]:
+        raise click.BadParameter(
+            f"{source!r} sets key(s) {', '.join(map(repr, keys))}: a config file may name output "
+            "files or a dask scheduler only with --allow-config-outputs (give them on the "
+            "command line instead)", ctx, param_hint="--config")
+
+
+def _allow_config_outputs(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    ctx.meta["astrofield.allow_config_outputs"] = bool(value)
+    _check_config_outputs(ctx)
+    return value
+
+
 def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Eager callback of ``--config``: TOML file -> ``ctx.default_map`` (checked key by key)."""
     if not value:
+        ctx.meta["astrofield.config_keys"] = ([], value)
         return value
-    try:
-        with open(value, "rb") as fh:
-            cfg = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {value!r}: {exc}", ctx, param) from None
+    cfg = _read_config(ctx, param, value)
     name = ctx.command.name or ""
     if isinstance(cfg.get(name), dict):
         cfg = cfg[name]
     by_key: dict[str, click.Parameter] = {}
     for p in ctx.command.params:
-        if isinstance(p, click.Option) and p.name != "config":
+        if isinstance(p, click.Option) and p.name not in ("config", "allow_config_outputs"):
             for opt in p.opts + p.secondary_opts:
                 by_key[opt.lstrip("-")] = p
     unknown = sorted(k for k in cfg if k not in by_key)
@@ -176,6 +226,8 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(
             f"{value!r}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys are the "
             f"option names: {', '.join(sorted(k for k in by_key if len(k) > 1))}", ctx, param)
+    ctx.meta["astrofield.config_keys"] = (_guarded_keys(cfg, by_key), value)
+    _check_config_outputs(ctx)
     defaults = dict(ctx.default_map or {})
     for key, v in cfg.items():
         p = by_key[key]
@@ -187,20 +239,26 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def config_option(f: Callable) -> Callable:
+    f = click.option("--allow-config-outputs", is_flag=True, is_eager=True, expose_value=False,
+                     callback=_allow_config_outputs,
+                     help="Let the --config file set output files (output, plot, outdir) and "
+                          "a remote --scheduler address (refused otherwise).")(f)
     return click.option("--config", type=click.Path(dir_okay=False), callback=_load_config,
                         is_eager=True, expose_value=False, metavar="FILE.toml",
-                        help="TOML file of option values; keys are the option names (e.g. "
-                             "kernel-param, N); command-line options win.")(f)
+                        help="TOML file of option values (a regular file, at most 1 MiB); "
+                             "keys are the option names (e.g. kernel-param, N); command-line "
+                             "options win.")(f)
 
 
 # ------------------------------------------------------------------------------ outputs
 def _check_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from astrofield.io import OUTPUT_SUFFIXES
     from astrofield.io.files import check_output_path
 
     if value is None:
         return value
     try:
-        check_output_path(value, _pname(param))
+        check_output_path(value, _pname(param), suffixes=OUTPUT_SUFFIXES)
     except ValueError as exc:
         raise click.BadParameter(str(exc), ctx, param) from None
     return value
@@ -225,7 +283,9 @@ def _check_plot(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-def output_option(help: str = "NetCDF output file (written atomically).") -> Callable:
+def output_option(help: str = "Output file (written atomically): NetCDF (.nc, .nc4, .netcdf, "
+                                ".h5, .hdf5, .cdf), MATLAB (.mat) or a CSV table (.csv)."
+                  ) -> Callable:
     return click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
                         callback=_check_output, help=help)
 
@@ -355,12 +415,42 @@ def save_outputs(ds: Any, output: str | None, plot: str | None,
         save_figure(figure(), plot)  # an unmanaged Figure: nothing to close in pyplot
 
 
+class Interrupted(click.ClickException):
+    """SIGINT (Ctrl-C) while a command ran: exit status 130, no traceback."""
+
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__("interrupted (no partial or temporary output file is left)")
+
+
+def _interruptible(f: Callable) -> Callable:
+    """A command body that reports Ctrl-C as :class:`Interrupted` and, under ``-q``, hides
+    Python warnings on stderr (the result and errors are still printed)."""
+
+    @functools.wraps(f)
+    def body(*args: Any, **kw: Any) -> Any:
+        with warnings.catch_warnings():
+            if kw.get("quiet"):
+                from astrofield.simulator.backends import BackendNotice
+
+                warnings.simplefilter("ignore")
+                # a run moved to numpy, a minute-long compile: explained even under -q
+                warnings.simplefilter("always", BackendNotice)
+            try:
+                return f(*args, **kw)
+            except KeyboardInterrupt:
+                raise Interrupted() from None
+
+    return body
+
+
 def command(name: str, example: str, **kw: Any) -> Callable:
     """Register ``astrofield NAME`` with ``--config`` and a worked example as the epilog."""
     from astrofield.cli import main
 
     def deco(f: Callable) -> Callable:
-        f = config_option(f)
+        f = config_option(_interruptible(f))
         epilog = "\b\nExample:\n  " + example.strip().replace("\n", "\n  ")
         return main.command(name, epilog=epilog, **kw)(f)
 

@@ -52,7 +52,10 @@ manifest of a different sweep, then verifies every chunk file and recomputes, wi
 stderr, any that is missing, unreadable (e.g. truncated), from another sweep (also when the
 manifest is missing or unreadable), holds other points or fails its checksum: foreign or damaged
 data is never merged, and a bad chunk never stops the sweep. When all chunks are present they are
-merged into ``map.nc``, again atomically, and the parts directory is removed; a finished store of
+merged into ``map.nc``, again atomically, and the files the sweep wrote are removed (the manifest
+lists them, with a SHA-256 of each; a damaged chunk is deleted only if it is listed or is a
+readable sweep chunk, any other file in its place stops the resume, and the parts directory is
+removed only if nothing else is left in it); a finished store of
 the same fingerprint is returned as is. Starting a sweep over an existing parts directory without
 ``resume`` is refused rather than silently mixing runs.
 
@@ -68,7 +71,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -316,6 +318,25 @@ def _save_chunk(ds: xr.Dataset, path: Path, fingerprint: str, i: int, a: int, b:
     save(ds, path)
 
 
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (the manifest's record of the files a sweep wrote)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _is_sweep_chunk(path: Path) -> bool:
+    """Whether ``path`` is a readable chunk file of some astrofield sweep (it has the
+    attributes :func:`_save_chunk` writes), i.e. a file a sweep wrote."""
+    try:
+        at = load(path).attrs
+    except Exception:
+        return False
+    return all(k in at for k in ("sweep_fingerprint", "chunk_start", "chunk_checksum"))
+
+
 def _verify_chunk(path: Path, fingerprint: str, a: int, b: int) -> str | None:
     """``None`` if ``path`` is an intact chunk of points ``a:b`` of this sweep, else why not."""
     try:
@@ -358,17 +379,53 @@ def _stored_chunks(have: Mapping[str, Any], grid: Grid) -> list[tuple[int, int]]
 
 @dataclass
 class _Store:
-    """Where a sweep keeps its chunks, and which of them are finished and verified."""
+    """Where a sweep keeps its chunks, and which of them are finished and verified.
+
+    ``files`` (name -> SHA-256 of the bytes) lists every file of ``parts`` that a sweep wrote;
+    it is kept in ``manifest.json``, and only these files are ever deleted.
+    """
 
     path: Path
     parts: Path
     chunks: list[tuple[int, int]]
     fingerprint: str
+    manifest: dict[str, Any] = field(default_factory=dict)
     done: dict[int, Path] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def record(self, path: Path) -> None:
+        """Add a file just written to the manifest (rewritten atomically)."""
+        self.files[path.name] = _file_digest(path)
+        _write_json_atomic(self.parts / "manifest.json", {**self.manifest, "files": self.files})
+
+    def remove(self) -> None:
+        """Delete the files the sweep wrote, then ``parts`` if nothing else is left in it."""
+        from astrofield.io.files import remove_stale_temps
+
+        for name in [*self.files, "manifest.json"]:
+            (self.parts / name).unlink(missing_ok=True)
+            remove_stale_temps(self.parts, name)
+        try:
+            self.parts.rmdir()
+        except OSError:
+            left = sorted(p.name for p in self.parts.iterdir()) if self.parts.is_dir() else []
+            if left:
+                _note(f"kept {self.parts}: it holds files the sweep did not write "
+                      f"({', '.join(left[:5])}{', ...' if len(left) > 5 else ''})")
+
+
+def _stored_files(man: Mapping[str, Any]) -> dict[str, str]:
+    """The ``files`` a stored manifest lists as written by the sweep (plain names only)."""
+    files = man.get("files")
+    if not isinstance(files, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in files.items()
+            if isinstance(k, str) and k == Path(k).name and k not in ("", ".", "..")}
 
 
 def _read_manifest(parts: Path, manifest: dict[str, Any], grid: Grid) -> dict[str, Any]:
-    """The manifest to continue with: the stored one (its chunk bounds) if it matches."""
+    """The manifest to continue with: the stored one (its chunk bounds and the list of files
+    it wrote) if it matches."""
     mpath = parts / "manifest.json"
     try:
         have = json.loads(mpath.read_text())
@@ -381,6 +438,7 @@ def _read_manifest(parts: Path, manifest: dict[str, Any], grid: Grid) -> dict[st
         return manifest
     _check_manifest(have, manifest, mpath)
     chunks = _stored_chunks(have, grid)
+    manifest = {**manifest, "files": _stored_files(have)}
     return manifest if chunks is None else {**manifest, "chunks": [list(c) for c in chunks],
                                             "n_chunks": len(chunks)}
 
@@ -391,7 +449,11 @@ def _open_store(store: str | os.PathLike, resume: bool, manifest: dict[str, Any]
 
     Returns the finished dataset instead when ``resume`` finds ``store`` complete.
     """
+    from astrofield.io import NETCDF_SUFFIXES
+    from astrofield.io.files import check_output_path
+
     path = Path(store)
+    check_output_path(path, "store", suffixes=NETCDF_SUFFIXES, make_parents=True)
     parts = parts_dir(path)
     if parts.exists():
         if not resume:
@@ -408,20 +470,36 @@ def _open_store(store: str | os.PathLike, resume: bool, manifest: dict[str, Any]
             if old.attrs.get("sweep_fingerprint") == manifest["fingerprint"]:
                 return old
             _note(f"{path} holds a different sweep; it will be replaced")
-    st = _Store(path, parts, [tuple(c) for c in manifest["chunks"]], manifest["fingerprint"])
+    written = dict(manifest.pop("files", {}))
+    st = _Store(path, parts, [tuple(c) for c in manifest["chunks"]], manifest["fingerprint"],
+                manifest)
     parts.mkdir(parents=True, exist_ok=True)
+    st.files = {k: v for k, v in written.items() if (parts / k).is_file()}
     for i, (a, b) in enumerate(st.chunks):
-        cp = _chunk_path(parts, i)
-        if not cp.exists():
-            continue
-        why = _verify_chunk(cp, st.fingerprint, a, b)
-        if why is None:
-            st.done[i] = cp
-        else:
-            _note(f"recomputing chunk {i} ({cp.name}, points {a}:{b}): {why}")
-            cp.unlink(missing_ok=True)
-    _write_json_atomic(parts / "manifest.json", manifest)
+        _check_chunk_file(st, i, a, b)
+    _write_json_atomic(parts / "manifest.json", {**manifest, "files": st.files})
     return st
+
+
+def _check_chunk_file(st: _Store, i: int, a: int, b: int) -> None:
+    """Use chunk ``i``'s file if it is intact; delete it if a sweep wrote it, else refuse."""
+    cp = _chunk_path(st.parts, i)
+    if not (cp.exists() or cp.is_symlink()):
+        return
+    why = _verify_chunk(cp, st.fingerprint, a, b) if cp.is_file() and not cp.is_symlink() \
+        else "not a regular file"
+    if why is None:
+        st.done[i] = cp
+        st.files[cp.name] = _file_digest(cp)  # this sweep's data: adopted if the list lost it
+        return
+    if cp.name not in st.files and not (cp.is_file() and _is_sweep_chunk(cp)):
+        raise ValueError(
+            f"cannot resume: {cp} is {why} and was not written by a sweep (it is not in "
+            f"{st.parts / 'manifest.json'}); astrofield deletes only files it wrote: move it "
+            "out of the way and resume again")
+    _note(f"recomputing chunk {i} ({cp.name}, points {a}:{b}): {why}")
+    cp.unlink(missing_ok=True)
+    st.files.pop(cp.name, None)
 
 
 # ------------------------------------------------------------------------------------ engine
@@ -608,7 +686,7 @@ def run_sweep(
         result.attrs["sweep_fingerprint"] = st.fingerprint
         save(result, st.path)
         if not keep_parts:
-            shutil.rmtree(st.parts, ignore_errors=True)
+            st.remove()
     return result
 
 
@@ -629,6 +707,7 @@ def _compute(func: Callable, grid: Grid, chunks: list[tuple[int, int]], done: di
         ds = ds.assign_coords(point=np.arange(a, b))
         if st is not None:
             _save_chunk(ds, _chunk_path(st.parts, i), st.fingerprint, i, a, b)
+            st.record(_chunk_path(st.parts, i))
             done[i] = _chunk_path(st.parts, i)
         else:
             done[i] = ds

@@ -1,7 +1,7 @@
 """Input/output: NetCDF files (h5netcdf engine) written atomically, safe output paths, JSON.
 
 :func:`save` checks the output path first (:func:`check_output_path`: a regular file or a new
-path, never a device or directory; symbolic links are written through to their target), writes
+path with a known suffix, never a device or directory; symbolic links only where safe), writes
 to a temporary file in the target's directory and renames it into place with :func:`os.replace`,
 so an interrupted run never leaves a half-written output file. :mod:`astrofield.io.jsonio` holds
 the package's JSON convention (``"inf"`` strings, never NaN as a number); :mod:`astrofield.io.cf`
@@ -22,7 +22,13 @@ from astrofield.io.jsonio import dumps as json_dumps
 if TYPE_CHECKING:  # xarray is imported where it is used: the command line starts faster
     import xarray as xr
 
-__all__ = ["save", "load", "atomic_write", "check_output_path", "json_dumps"]
+__all__ = ["save", "load", "atomic_write", "check_output_path", "json_dumps",
+           "NETCDF_SUFFIXES", "OUTPUT_SUFFIXES"]
+
+#: File suffixes (lower case, no dot) written as NetCDF-4 (HDF5) by :func:`save`.
+NETCDF_SUFFIXES = ("nc", "nc4", "netcdf", "h5", "hdf5", "cdf")
+#: Every suffix :func:`save` accepts: NetCDF, MATLAB (``mat``) and CSV tables (``csv``).
+OUTPUT_SUFFIXES = NETCDF_SUFFIXES + ("mat", "csv")
 
 
 def _clean_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +61,8 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, command: str | None = None)
         are applied (:func:`astrofield.io.cf.finalize`). ``ds`` itself is not changed.
     path
         Output file; missing parent directories are created. ``.mat``: MATLAB, ``.csv``: a
-        table; any other suffix: NetCDF.
+        table; ``.nc``, ``.nc4``, ``.netcdf``, ``.h5``, ``.hdf5``, ``.cdf``: NetCDF
+        (:data:`OUTPUT_SUFFIXES`); any other suffix is refused.
     command
         What made the dataset, for the ``history`` line; None: the running ``astrofield``
         command line with the options given, or ``"astrofield.io.save (Python)"``.
@@ -69,7 +76,8 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, command: str | None = None)
     ------
     ValueError
         Before writing, if ``path`` is a directory, a device, read-only, in an unwritable
-        directory (see :func:`check_output_path`).
+        directory, a refused symbolic link (see :func:`check_output_path`) or has a suffix
+        not in :data:`OUTPUT_SUFFIXES`.
     """
     import xarray as xr
 
@@ -77,7 +85,7 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, command: str | None = None)
         raise ValueError(f"ds must be an xarray.Dataset, got {type(ds).__name__}")
     from astrofield.io.cf import finalize
 
-    check_output_path(path, make_parents=True)
+    check_output_path(path, make_parents=True, suffixes=OUTPUT_SUFFIXES)
     ds = finalize(ds, command)
     ds.attrs = _clean_attrs(ds.attrs)
     for v in ds.variables.values():
