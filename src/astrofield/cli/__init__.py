@@ -14,6 +14,7 @@ from astrofield._version import __version__
 #: Modules that add sub-commands to :data:`main` (imported on start-up, in this order).
 COMMAND_MODULES = ["run", "theory", "phase", "apps"]
 COMMAND_MODULES.append("continuation")  # numerical bumps: spectrum, continue (contin lane)
+COMMAND_MODULES.append("fit")  # fit parameters to data (fit lane)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
