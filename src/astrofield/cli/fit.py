@@ -116,11 +116,12 @@ def fit_cmd(**p: Any) -> None:
     coordinate) and, unless given, its N, dt, eps and position attributes.
     """
     from astrofield.fitting import fit, read_observation
+    from astrofield.fitting.problem import check_vary
     from astrofield.model.definition import Model
 
     timer = Timer()
     with guard():
-        vary = parse_vary(p["vary"])
+        vary = check_vary(parse_vary(p["vary"]))
         model = Model(**{k: p[k] for k in _FIXED})
         obs = read_observation(p["data"], p["observable"], N=p["N"], dt=p["dt"], eps=p["eps"],
                                position=p["position"])

@@ -4,9 +4,9 @@
 :class:`FitResult`); :func:`read_observation` reads and checks the data. See ``docs/fitting.md``.
 """
 
-from astrofield.fitting.core import LAPLACE_TOL, RCOND_MIN, RSE_MAX, fit
+from astrofield.fitting.core import LAPLACE_TOL, RCOND_MIN, RSE_MAX, SV_MIN, fit
 from astrofield.fitting.data import Observation, read_observation
 from astrofield.fitting.result import FitResult
 
 __all__ = ["fit", "FitResult", "Observation", "read_observation", "RSE_MAX", "RCOND_MIN",
-           "LAPLACE_TOL"]
+           "SV_MIN", "LAPLACE_TOL"]

@@ -33,7 +33,7 @@ from astrofield.fitting.problem import Problem
 from astrofield.fitting.result import FitResult
 from astrofield.model.definition import Model
 
-__all__ = ["fit", "RSE_MAX", "RCOND_MIN", "LAPLACE_TOL"]
+__all__ = ["fit", "RSE_MAX", "RCOND_MIN", "SV_MIN", "LAPLACE_TOL"]
 
 #: A parameter whose relative standard error exceeds ``1 / 1.96`` is not identifiable: its
 #: approximate 95 % interval then contains 0, i.e. the data cannot tell it from "absent".
@@ -45,6 +45,11 @@ RSE_MAX = 1.0 / 1.96
 #: ratios of identifiable pairs (beta and D from the Figure 7 trace: ``0.067``) - see
 #: ``tests/test_fit.py``.
 RCOND_MIN = 1e-4
+#: A parameter with weight ``> 0.1`` in a direction whose singular value (of ``J diag(theta)``,
+#: in the observable's units) is below ``SV_MIN`` is not identifiable: a 100 % change of it moves
+#: the whole trace by less than ``1e-6`` rad (root of the summed squares), which is no signal.
+#: (A bump at rest, ``eps = 0``: measured ``5e-9`` rad, finite-difference noise.)
+SV_MIN = 1e-6
 #: The Laplace (quadratic) approximation is reported as holding when the measured rise of
 #: ``2 cost / sigma^2`` one standard deviation along each principal axis is within this factor of
 #: the predicted 1 (``0.8 .. 1.25``).
@@ -121,9 +126,9 @@ def fit(data: Any, model: Model | None = None, vary: dict[str, tuple[float, floa
         default: faster, see ``docs/fitting.md``) or ``"de"`` (differential evolution, then the
         same local polish).
     n_global, n_starts, seed
-        Points of the global Latin hypercube (default ``max(16, 8 p)``; for ``"de"`` the
-        population size factor is ``max(5, n_global // p)``... see Notes), local starts taken
-        from its best points, and the random seed.
+        Points of the global Latin hypercube (``method="lsq"``; default ``max(16, 8 p)``),
+        local starts taken from its best points (``"de"``: one, its optimum), and the seed of
+        the global phase.
     max_nfev
         Maximum residual evaluations of each local run.
     N, dt, eps, position

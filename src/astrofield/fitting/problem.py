@@ -19,7 +19,7 @@ import numpy as np
 from astrofield.fitting.data import Observation
 from astrofield.model.definition import PARAMETER_RANGES, Model
 
-__all__ = ["Problem", "PARAM_UNITS", "FAILED_RESIDUAL"]
+__all__ = ["Problem", "PARAM_UNITS", "FAILED_RESIDUAL", "check_vary"]
 
 #: Units of the parameters that can be fitted.
 PARAM_UNITS = {"theta": "1", "beta": "per unit time", "gamma": "per unit time",
@@ -29,7 +29,14 @@ PARAM_UNITS = {"theta": "1", "beta": "per unit time", "gamma": "per unit time",
 FAILED_RESIDUAL = 10.0
 
 
-def _check_vary(vary: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+def check_vary(vary: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """The fitted parameters and their ranges, checked (ValueError naming the parameter).
+
+    Parameters
+    ----------
+    vary
+        ``{name: (lo, hi)}`` with ``lo < hi`` finite and inside the parameter's allowed range.
+    """
     if not vary:
         raise ValueError("vary must name at least one parameter, e.g. {'beta': (0.01, 0.2)}")
     out = {}
@@ -82,7 +89,7 @@ class Problem:
     phase: str = "global"
 
     def __post_init__(self) -> None:
-        self.vary = _check_vary(self.vary)
+        self.vary = check_vary(self.vary)
         self.names = list(self.vary)
         lo, hi = (np.array([self.vary[n][i] for n in self.names]) for i in (0, 1))
         self.log = (lo > 0) & (hi / np.where(lo > 0, lo, 1.0) >= 10.0)

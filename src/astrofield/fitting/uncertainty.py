@@ -31,15 +31,16 @@ def fisher(J: np.ndarray, theta: np.ndarray, sigma: float) -> dict[str, np.ndarr
         ``cov`` ``(p, p)`` (``sigma^2 (J^T J)^-1``; inf where singular), ``stderr``, ``rse``
         (relative standard error), ``sv`` (singular values of ``J diag(theta)``, descending),
         ``rcond`` (each over the largest), ``singular`` (per parameter: weight > 0.1 in a
-        direction with ``rcond < RCOND_MIN``) and ``identifiable``.
+        direction with ``rcond < RCOND_MIN`` or a singular value below ``SV_MIN``) and
+        ``identifiable``.
     """
-    from astrofield.fitting.core import RCOND_MIN, RSE_MAX
+    from astrofield.fitting.core import RCOND_MIN, RSE_MAX, SV_MIN
 
     scale = np.where(theta != 0, np.abs(theta), 1.0)
     Jr = J * scale  # relative sensitivities: d r / d log theta
     _, sv, vt = np.linalg.svd(Jr, full_matrices=False)
     rcond = sv / sv[0] if sv[0] > 0 else np.zeros_like(sv)
-    weak = rcond < RCOND_MIN
+    weak = (rcond < RCOND_MIN) | (sv < SV_MIN)
     singular = np.any((np.abs(vt[weak]) > 0.1), axis=0) if weak.any() else np.zeros(len(theta),
                                                                                        bool)
     if weak.all() or sv[-1] == 0:
