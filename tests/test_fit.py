@@ -191,3 +191,13 @@ def test_acceptance_cli(tmp_path):
         rse_at_001 = se / b * 0.01 / s["sigma"]
         assert rse_at_001 == pytest.approx({"beta": 0.014, "D": 0.007}[n], rel=0.15)
     assert all(s["identifiable"].values()) and s["converged"]
+
+
+def test_benchmark_quick_mode_runs():
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_fit.py"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH",
+                                                                                "")]))
+    p = subprocess.run([sys.executable, str(bench), "--quick", "--draws", "2"], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "coverage of the 95 % intervals" in p.stdout and "fit benchmark done" in p.stdout

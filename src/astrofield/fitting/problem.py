@@ -82,11 +82,14 @@ class Problem:
     model: Model
     vary: dict[str, tuple[float, float]]
     solve_options: dict[str, Any] = field(default_factory=dict)
-    history: list[tuple[str, float]] = field(default_factory=list)
-    n_solves: int = 0
-    n_members: int = 0
-    solve_s: float = 0.0
-    phase: str = "global"
+    #: ``(phase, cost)`` of every member evaluated, in order
+    history: list[tuple[str, float]] = field(default_factory=list, init=False)
+    #: batched solves, members simulated, and seconds spent in them
+    n_solves: int = field(default=0, init=False)
+    n_members: int = field(default=0, init=False)
+    solve_s: float = field(default=0.0, init=False)
+    #: label of the current phase (recorded in :attr:`history`)
+    phase: str = field(default="global", init=False)
 
     def __post_init__(self) -> None:
         self.vary = check_vary(self.vary)
