@@ -201,3 +201,35 @@ def test_benchmark_quick_mode_runs():
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "coverage of the 95 % intervals" in p.stdout and "fit benchmark done" in p.stdout
+
+
+def test_activity_field_observable():
+    """u(x, t) with noise sd 0.01 per grid value: beta and D within 3 se, the noise sd
+    estimated to a few % (n = 31 x 64 values), the standard errors equal to an independent
+    Fisher information from separate solves."""
+    ds = af.solve(af.Model(theta=0.1, beta=0.05, gamma=2, D=0.7), T=60, N=64, dt=0.05, eps=0.3,
+                  n_frames=31, progress=False)
+    ds["u"] = ds.u + 0.01 * np.random.default_rng(1).standard_normal(ds.u.shape)
+    r = fit(ds, af.Model(theta=0.1, gamma=2), {"beta": (0.01, 0.2), "D": (0.1, 3)}, "u")
+    assert r.identifiable.all() and r.residuals.shape == (31, 64)
+    assert r.sigma == pytest.approx(0.01, rel=0.05)
+    for j, n in enumerate(r.names):
+        assert abs(r.params[j] - TRUE[n]) < 3 * r.stderr[j]
+    base = dict(theta=0.1, gamma=2.0, beta=r.value("beta"), D=r.value("D"))
+
+    def field(**kw):
+        return af.solve(af.Model(**{**base, **kw}), T=60, N=64, dt=0.05, eps=0.3, n_frames=31,
+                        progress=False).u.values.ravel()
+
+    u0 = field()
+    J = np.column_stack([(field(**{n: base[n] * (1 + 1e-4)}) - u0) / (base[n] * 1e-4)
+                         for n in r.names])
+    se = r.sigma * np.sqrt(np.diag(np.linalg.inv(J.T @ J)))
+    np.testing.assert_allclose(r.stderr, se, rtol=0.02)
+    ds_fit = r.to_dataset()
+    assert ds_fit["residual"].dims == ("time", "x") and ds_fit["x"].attrs["units"] == "rad"
+    from astrofield.plotting import plot_fit
+
+    assert len(plot_fit(r).axes) >= 3
+    with pytest.raises(ValueError, match="ring grid"):
+        fit(ds, af.Model(theta=0.1, gamma=2), {"beta": (0.01, 0.2)}, "u", N=32)

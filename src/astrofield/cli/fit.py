@@ -77,8 +77,9 @@ astrofield fit --data obs.nc --observable position --theta 0.1 --gamma 2 --eps 0
 @option("--data", "data", type=click.Path(dir_okay=False), required=True,
         help="NetCDF file with the observable on a 'time' coordinate (an 'astrofield run -o' "
              "output works as is).")
-@option("--observable", type=click.Choice(["position"]), default="position",
-        help="Observable to fit: the bump position trace (rad).")
+@option("--observable", type=click.Choice(["position", "u"]), default="position",
+        help="Observable to fit: the bump position trace (rad) on time, or the activity field "
+             "u on (time, x).")
 @option("--vary", "vary", multiple=True, metavar="NAME=LO:HI", required=True,
         help="Fitted parameter and its range (theta, beta, gamma, tau or D); repeatable.")
 @option("--theta", type=FINITE, default=api_default(_MODEL, "theta"), help="Firing threshold.")

@@ -21,8 +21,11 @@ import numpy as np
 
 __all__ = ["Observation", "read_observation", "OBSERVABLES", "SETTINGS"]
 
-#: Observables that can be fitted: name -> (long name, units).
-OBSERVABLES: dict[str, tuple[str, str]] = {"position": ("bump position", "rad")}
+#: Observables that can be fitted: name -> (long name, units, dimensions).
+OBSERVABLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "position": ("bump position", "rad", ("time",)),
+    "u": ("synaptic input u(x, t) (the activity field)", "1", ("time", "x")),
+}
 #: Simulation settings read from the data's attributes when not given (same names as solve's).
 SETTINGS = ("N", "dt", "eps", "position")
 
@@ -38,7 +41,11 @@ class Observation:
     time
         Frame times, in neural time constants, shape ``(n,)``.
     values
-        Observed values at those times (``position``: rad), shape ``(n,)``.
+        Observed values at those times: ``position`` (rad) of shape ``(n,)``, or the field
+        ``u`` (dimensionless) of shape ``(n, N)``.
+    x
+        Ring positions of a field observable (rad, the grid of ``N`` points from ``-pi``), else
+        ``None``.
     settings
         Keyword arguments of :func:`~astrofield.solve` that reproduce the frames: ``T``,
         ``n_frames``, ``N``, ``dt``, ``eps``, ``position``.
@@ -52,6 +59,7 @@ class Observation:
     values: np.ndarray
     settings: dict[str, Any]
     sources: dict[str, str]
+    x: np.ndarray | None = None
 
 
 def _open(data: Any):
@@ -76,18 +84,20 @@ def _open(data: Any):
 
 
 def _trace(ds, observable: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(time, values)`` of the observable, checked: 1-D on ``time``, finite, >= 3 frames."""
+    """``(time, values)`` of the observable, checked: on its dimensions, finite, >= 3 frames."""
     if observable not in OBSERVABLES:
         raise ValueError(f"observable = {observable!r} is not one of {sorted(OBSERVABLES)}")
-    missing = [n for n in (observable, "time") if n not in ds.variables]
+    dims = OBSERVABLES[observable][2]
+    missing = [n for n in (observable, *dims) if n not in ds.variables]
     if missing:
         raise ValueError(f"the data has no {' and no '.join(map(repr, missing))} variable "
-                         f"(needed: {observable!r} on a 'time' coordinate; found: "
+                         f"(needed: {observable!r} on {' and '.join(map(repr, dims))} "
+                         f"coordinates; found: "
                          f"{', '.join(sorted(map(str, ds.variables))) or 'nothing'})")
     da = ds[observable]
-    if da.dims != ("time",):
-        raise ValueError(f"data variable {observable!r} must have the single dimension 'time', "
-                         f"got dims {da.dims} (select one trial first, e.g. ds.isel(batch=0))")
+    if da.dims != dims:
+        raise ValueError(f"data variable {observable!r} must have the dimensions {dims}, "
+                         f"got {da.dims} (select one trial first, e.g. ds.isel(batch=0))")
     t = np.asarray(da["time"].values, dtype=float)
     y = np.asarray(da.values, dtype=float)
     if t.size < 3 or not np.all(np.isfinite(t)) or not np.all(np.isfinite(y)):
@@ -118,7 +128,8 @@ def read_observation(data: Any, observable: str = "position", *, N: int | None =
         ``time`` coordinate (times in neural time constants, from 0, the evenly spaced frames
         of one run).
     observable
-        ``"position"``: the bump position trace (rad).
+        ``"position"``: the bump position trace (rad) on ``time``; ``"u"``: the activity field
+        (synaptic input, dimensionless) on ``(time, x)``, ``x`` the ring grid of ``N`` points.
     N, dt, eps, position
         Grid points, time step (neural time constants), initial shift (fraction of the bump
         amplitude) and initial bump centre (rad) of the simulation; ``None`` reads each from the
@@ -146,7 +157,15 @@ def read_observation(data: Any, observable: str = "position", *, N: int | None =
     for name in SETTINGS:
         settings[name], sources[name] = _setting(name, given[name], dict(ds.attrs), defaults[name])
     _check_frames(t, float(settings["dt"]))
-    return Observation(observable, t, y, settings, sources)
+    x = None
+    if "x" in OBSERVABLES[observable][2]:
+        x = np.asarray(ds["x"].values, dtype=float)
+        N_ = int(settings["N"])
+        grid = -np.pi + 2 * np.pi / N_ * np.arange(N_)
+        if x.shape != grid.shape or np.max(np.abs(x - grid)) > 1e-9:
+            raise ValueError(f"the data's 'x' ({x.size} points) is not the ring grid of "
+                             f"N = {N_} points from -pi; give the N the data were made with")
+    return Observation(observable, t, y, settings, sources, x)
 
 
 def _check_frames(t: np.ndarray, dt: float) -> None:

@@ -124,15 +124,16 @@ class Problem:
         return np.where(self.log, self.to_phys(z) * span, span)
 
     def simulate(self, theta: np.ndarray) -> np.ndarray:
-        """The simulated observable for each row of ``theta`` ``(B, p)``: ``(B, n)``; NaN rows
-        for members whose simulation failed."""
+        """The simulated observable for each row of ``theta`` ``(B, p)``, flattened: ``(B, n)``
+        (``n`` frames, or frames times ``N`` for a field); NaN rows for failed members."""
         from astrofield.simulator.integrator import simulate
 
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         kw = {n: theta[:, j].copy() for j, n in enumerate(self.names)}
         opts = {**self.solve_options, **self.obs.settings}
         t0 = time.perf_counter()
-        sol = simulate(replace(self.model, **kw), progress=False, store_fields=False, **opts)
+        field = self.obs.x is not None
+        sol = simulate(replace(self.model, **kw), progress=False, store_fields=field, **opts)
         self.solve_s += time.perf_counter() - t0
         self.n_solves += 1
         self.n_members += theta.shape[0]
@@ -144,7 +145,8 @@ class Problem:
     def residuals(self, z: np.ndarray) -> np.ndarray:
         """Residuals ``simulated - observed`` ``(B, n)`` at unit-cube points ``z`` ``(B, p)``;
         each member's cost ``0.5 sum r^2`` is appended to :attr:`history`."""
-        r = self.simulate(self.to_phys(np.clip(np.atleast_2d(z), 0.0, 1.0))) - self.obs.values
+        r = (self.simulate(self.to_phys(np.clip(np.atleast_2d(z), 0.0, 1.0)))
+             - self.obs.values.ravel())
         r = np.where(np.isfinite(r), r, FAILED_RESIDUAL)
         self.history.extend((self.phase, 0.5 * float(row @ row)) for row in r)
         return r

@@ -49,7 +49,8 @@ class FitResult:
         Local starts whose final cost is within 0.1 % of the best, the number of starts and
         their final costs.
     time, data, fitted, residuals
-        Frame times (neural time constants), observed and fitted observable, ``fitted - data``.
+        Frame times (neural time constants), observed and fitted observable, ``fitted - data``
+        (shape ``(n,)`` for ``position``, ``(n, N)`` for the field ``u``).
     cost_history, history_phase
         Cost of every model evaluation in order and its phase (``global``, ``local``,
         ``final``, ``laplace``).
@@ -64,6 +65,8 @@ class FitResult:
         The ``vary`` bounds.
     method
         ``"lsq"`` or ``"de"``.
+    x
+        Ring positions (rad) of a field observable, else ``None``.
     n_solves, n_members
         Batched solves and simulated parameter sets in all.
     wall_s
@@ -104,6 +107,7 @@ class FitResult:
     n_solves: int
     n_members: int
     wall_s: float
+    x: np.ndarray | None = None
 
     def value(self, name: str) -> float:
         """Best value of parameter ``name`` (its own units)."""
@@ -134,7 +138,7 @@ class FitResult:
         variable; parameters on a ``param`` dimension with their units as a coordinate)."""
         import xarray as xr
 
-        long, unit = OBSERVABLES[self.observable]
+        long, unit, dims = OBSERVABLES[self.observable]
         same = "units of each parameter (see param_units)"
         pv = {"params": (self.params, "best value", same),
               "stderr": (self.stderr, "standard error (Fisher information)", same),
@@ -153,7 +157,7 @@ class FitResult:
         for k, v, ln in (("data", self.data, f"observed {long}"),
                          ("fitted", self.fitted, f"fitted {long}"),
                          ("residual", self.residuals, f"fitted minus observed {long}")):
-            dv[k] = ("time", v, {"long_name": ln, "units": unit})
+            dv[k] = (dims, v, {"long_name": ln, "units": unit})
         dv["cost_history"] = ("evaluation", self.cost_history,
                               {"long_name": "0.5 sum residual^2 of each model evaluation",
                                "units": f"({unit})^2"})
@@ -163,6 +167,8 @@ class FitResult:
                   "param_units": ("param", [PARAM_UNITS[n] for n in self.names]),
                   "time": ("time", self.time, {"long_name": "time",
                                                "units": "neural time constants"})}
+        if self.x is not None:
+            coords["x"] = ("x", self.x, {"long_name": "position on the ring", "units": "rad"})
         ds = xr.Dataset({k: (d, v, a) for k, (d, v, a) in dv.items()}, coords=coords)
         attrs = {"observable": self.observable, "method": self.method, "cost": self.cost,
                  "sigma": self.sigma, "sigma_estimated": int(self.sigma_estimated),

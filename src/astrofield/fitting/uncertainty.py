@@ -113,6 +113,7 @@ def summarise(prob: Problem, runs: list[Any], *, sigma: float | None, method: st
     sig_est = np.sqrt(2 * cost / max(n - p, 1))
     sig = float(sigma) if sigma is not None else float(sig_est)
     J = prob.jacobian(z) / prob.dphys_dunit(z)  # d r / d theta, own units
+    shape = prob.obs.values.shape
     info = fisher(J, theta, sig)
     q = float(student_t.ppf(0.975, max(n - p, 1)))
     at_bound = (z <= 1e-6) | (z >= 1 - 1e-6)
@@ -127,8 +128,9 @@ def summarise(prob: Problem, runs: list[Any], *, sigma: float | None, method: st
         singular_values=info["sv"], rcond=info["rcond"], sigma=sig, sigma_estimated=sigma is None,
         cost=cost, converged=bool(best.status > 0) and bool(np.isfinite(cost)),
         message=str(best.message), n_agree=agree, n_starts=len(runs), start_costs=costs,
-        time=prob.obs.time, data=prob.obs.values, fitted=prob.obs.values + resid,
-        residuals=resid, cost_history=np.array([c for _, c in prob.history]),
+        time=prob.obs.time, data=prob.obs.values, fitted=prob.obs.values + resid.reshape(shape),
+        residuals=resid.reshape(shape), x=prob.obs.x,
+        cost_history=np.array([c for _, c in prob.history]),
         history_phase=np.array([ph for ph, _ in prob.history]), laplace_rise=rise,
         laplace_ok=bool(fin.size > 0 and np.all((fin > 1 / LAPLACE_TOL) & (fin < LAPLACE_TOL))),
         observable=prob.obs.observable, settings=dict(prob.obs.settings),
