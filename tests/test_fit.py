@@ -233,3 +233,17 @@ def test_activity_field_observable():
     assert len(plot_fit(r).axes) >= 3
     with pytest.raises(ValueError, match="ring grid"):
         fit(ds, af.Model(theta=0.1, gamma=2), {"beta": (0.01, 0.2)}, "u", N=32)
+
+
+def test_cli_reports_non_identifiable(tmp_path):
+    _data(eps=0.0, T=40, n_frames=21).to_netcdf(tmp_path / "rest.nc")
+    args = ["--data", "rest.nc", "--vary", "tau=0.5:2", "--vary", "beta=0.01:0.2", "--vary",
+            "gamma=1:3", "--n-starts", "1"]
+    p = _cli(*args, "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert s["identifiable"] == {"tau": False, "beta": False, "gamma": False}
+    assert all(v is None for v in s["stderr"].values())
+    assert {"stderr.tau", "stderr.beta", "stderr.gamma"} <= set(s["undefined"])
+    p = _cli(*args, cwd=tmp_path)
+    assert p.stdout.count("NOT IDENTIFIABLE") == 3
