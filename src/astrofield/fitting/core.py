@@ -1,4 +1,5 @@
-"""Fit the model to an observed trace: best parameters, standard errors, identifiability.
+"""Fit the model to an observed trace or field: best parameters, standard errors,
+identifiability.
 
 Method (default ``method="lsq"``):
 
@@ -40,10 +41,11 @@ __all__ = ["fit", "RSE_MAX", "RCOND_MIN", "SV_MIN", "LAPLACE_TOL"]
 RSE_MAX = 1.0 / 1.96
 #: A parameter with weight ``> 0.1`` in a singular direction of the relative-sensitivity matrix
 #: ``J diag(theta)`` whose singular value is below ``RCOND_MIN`` times the largest is not
-#: identifiable (however small the noise). ``1e-4`` lies far above the finite-difference noise
-#: of the Jacobian (relative ``~1e-6``: central steps of ``1e-3``) and far below the measured
-#: ratios of identifiable pairs (beta and D from the Figure 7 trace: ``0.067``) - see
-#: ``tests/test_fit.py``.
+#: identifiable (however small the noise). Measured: an exact symmetry of the model (only
+#: ``beta / tau``, ``gamma / tau``, ``D / tau`` enter; all four varied) gives ``1.4e-7``
+#: (round-off: the trace is exactly invariant along it); the identifiable pair beta, D of the
+#: Figure 7 trace gives ``0.067``; ``1e-4`` lies between with two decades to each side. (The
+#: Jacobian's own relative error, steps ``1e-4`` against ``1e-5``, is ``2e-5``.)
 RCOND_MIN = 1e-4
 #: A parameter with weight ``> 0.1`` in a direction whose singular value (of ``J diag(theta)``,
 #: in the observable's units) is below ``SV_MIN`` is not identifiable: a 100 % change of it moves
@@ -118,7 +120,8 @@ def fit(data: Any, model: Model | None = None, vary: dict[str, tuple[float, floa
         ``gamma`` per unit time, ``tau`` in neural time constants, ``D`` in rad^2 per unit time).
         Default ``{"beta": (0.01, 0.2), "D": (0.1, 3.0)}``.
     observable
-        ``"position"``: the bump position trace (rad).
+        ``"position"``: the bump position trace (rad) on ``time``; ``"u"``: the activity field
+        (synaptic input, dimensionless) on ``(time, x)``.
     sigma
         Observation noise sd (units of the observable); ``None`` estimates it from the residuals.
     method
