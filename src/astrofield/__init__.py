@@ -18,6 +18,8 @@ The package is layered; each layer imports only from the layers above it in this
 ``astrofield.applications``
     Working memory, wandering, BOLD, early warnings, collapse, the 2-D torus and the
     seed-compatible :class:`AstrocyteNeuralField`.
+``astrofield.fitting``
+    Fit the model to data: parameters with standard errors and identifiability.
 ``astrofield.plotting``
     Every figure: functions that draw the results of the layers above on unmanaged
     :class:`matplotlib.figure.Figure` objects (no pyplot state), and the atomic figure writer.
@@ -63,6 +65,7 @@ _ATTRS = {
     "applications.early_warning": ["early_warning_indicators"],
     "applications.collapse": ["ramp_collapse"],
     "applications.field2d": ["solve2d"],
+    "fitting": ["fit", "FitResult"],
 }
 
 __getattr__, __dir__, _all = _lazy.attach(__name__, submodules=_SUBMODULES, submod_attrs=_ATTRS)

@@ -17,6 +17,7 @@ COMMAND_MODULES = ["run", "theory", "phase", "apps"]
 COMMAND_MODULES.append("continuation")  # numerical bumps: spectrum, continue (contin lane)
 COMMAND_MODULES.append("export")  # NetCDF to MATLAB / CSV
 COMMAND_MODULES.append("compile")  # build the compiled time loop once (first-run lane)
+COMMAND_MODULES.append("fit")  # fit parameters to data (fit lane)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

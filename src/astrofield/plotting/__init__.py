@@ -24,7 +24,8 @@ from astrofield.io import atomic_write
 
 __all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "plot_indicator",
            "plot_map", "plot_figure2", "draw_figure2", "plot_memory", "plot_memory_bold",
-           "plot_wandering", "plot_collapse", "plot_field2d", "plot_branch", "save_figure",
+           "plot_wandering", "plot_collapse", "plot_field2d", "plot_branch", "plot_fit",
+           "save_figure",
            "plt", "new_figure"]
 
 
@@ -150,7 +151,7 @@ _LAZY = {"plot_phase": "maps", "plot_bumps": "bumps", "plot_spectrum": "bumps",
          "draw_figure2": "stability", "plot_memory": "applications",
          "plot_memory_bold": "applications", "plot_wandering": "applications",
          "plot_collapse": "applications", "plot_field2d": "applications",
-         "plot_branch": "continuation"}
+         "plot_branch": "continuation", "plot_fit": "fit"}
 
 
 def __getattr__(name: str):

@@ -1,0 +1,151 @@
+"""``astrofield fit``: fit model parameters to an observed trace, with standard errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from astrofield.cli._common import (
+    FINITE,
+    Timer,
+    api_default,
+    command,
+    emit,
+    guard,
+    json_option,
+    option,
+    output_option,
+    plot_option,
+    quiet_option,
+    save_outputs,
+    say,
+)
+from astrofield.simulator.backends import names as backend_names
+
+__all__ = ["fit_cmd", "parse_vary"]
+
+_MODEL = "astrofield.model.definition:Model"
+_FIXED = ("theta", "beta", "gamma", "tau", "D")
+
+
+def parse_vary(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """``NAME=LO:HI`` items of ``--vary`` -> ``{name: (lo, hi)}`` (ValueError naming the item).
+
+    Parameters
+    ----------
+    items
+        The ``--vary`` values, e.g. ``("beta=0.01:0.2", "D=0.1:3")``.
+    """
+    from astrofield._validate import parse_number
+
+    out: dict[str, tuple[float, float]] = {}
+    for item in items:
+        name, sep, spec = str(item).partition("=")
+        name = name.strip()
+        parts = spec.split(":")
+        if not sep or not name or len(parts) != 2:
+            raise ValueError(f"--vary {item!r}: expected NAME=LO:HI, e.g. beta=0.01:0.2")
+        if name in out:
+            raise ValueError(f"--vary {item!r}: {name} is varied twice")
+        out[name] = tuple(parse_number(p, f"--vary {name}", allow_inf=False)  # type: ignore
+                          for p in parts)
+    if not out:
+        raise ValueError("--vary: give at least one NAME=LO:HI, e.g. --vary beta=0.01:0.2")
+    return out
+
+
+def _lines(s: dict[str, Any], output: str | None) -> list[str]:
+    lines = []
+    for n, v in s["params"].items():
+        if s["identifiable"][n]:
+            lo, hi = s["ci95"][n]
+            lines.append(f"{n} = {v:.6g} ± {s['stderr'][n]:.3g} (95 % CI {lo:.6g} .. {hi:.6g})")
+        else:
+            lines.append(f"{n} = {v:.6g}: NOT IDENTIFIABLE from these data (no standard error)")
+    lines.append(f"cost {s['cost']:.6g}, noise sd {s['sigma']:.3g}"
+                 f"{' (estimated)' if s['sigma_estimated'] else ''}, converged "
+                 f"{s['converged']}, {s['n_agree']}/{s['n_starts']} starts agree, "
+                 f"{s['wall_s']:.1f} s" + (f" -> {output}" if output else ""))
+    return lines
+
+
+@command("fit", example="""
+astrofield run --T 200 --N 128 --n-frames 101 -o obs.nc
+astrofield fit --data obs.nc --observable position --theta 0.1 --gamma 2 --eps 0.3 \\
+    --vary beta=0.01:0.2 --vary D=0.1:3 -o fit.nc --plot fit.png --json""")
+@option("--data", "data", type=click.Path(dir_okay=False), required=True,
+        help="NetCDF file with the observable on a 'time' coordinate (an 'astrofield run -o' "
+             "output works as is).")
+@option("--observable", type=click.Choice(["position", "u"]), default="position",
+        help="Observable to fit: the bump position trace (rad) on time, or the activity field "
+             "u on (time, x).")
+@option("--vary", "vary", multiple=True, metavar="NAME=LO:HI", required=True,
+        help="Fitted parameter and its range (theta, beta, gamma, tau or D); repeatable.")
+@option("--theta", type=FINITE, default=api_default(_MODEL, "theta"), help="Firing threshold.")
+@option("--beta", type=FINITE, default=api_default(_MODEL, "beta"), help="Depletion rate.")
+@option("--gamma", type=FINITE, default=api_default(_MODEL, "gamma"), help="Replenishment rate.")
+@option("--tau", type=FINITE, default=api_default(_MODEL, "tau"), help="Resource time scale.")
+@option("--D", "D", type=FINITE, default=api_default(_MODEL, "D"), help="Astrocytic diffusion.")
+@option("--N", "N", type=click.IntRange(min=16), default=None,
+        help="Grid points (default: the data's attribute N, else solve's default).")
+@option("--dt", type=FINITE, default=None,
+        help="Time step (default: the data's attribute dt, else solve's default).")
+@option("--T", "T", type=FINITE, default=None,
+        help="Final time; must equal the data's last time (read from the data when omitted).")
+@option("--eps", type=FINITE, default=None,
+        help="Initial shift perturbation (default: the data's attribute eps, else 0.3).")
+@option("--position", type=FINITE, default=None,
+        help="Initial bump centre, rad (default: the data's attribute position, else 0).")
+@option("--sigma", type=FINITE, default=None,
+        help="Observation noise sd (default: estimated from the residuals).")
+@option("--method", type=click.Choice(["lsq", "de"]), default="lsq",
+        help="lsq: Latin hypercube + batched finite-difference least squares (faster); "
+             "de: differential evolution + the same polish.")
+@option("--n-starts", type=click.IntRange(min=1), default=3, help="Local starts.")
+@option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the global phase.")
+@option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
+        help="Time-integration backend.")
+@output_option("NetCDF file of the fit (parameters, errors, data, fitted trace, history).")
+@plot_option("Figure file: data against fit, residuals, cost history.")
+@json_option
+@quiet_option
+def fit_cmd(**p: Any) -> None:
+    """Fit model parameters to an observed trace: values, standard errors, identifiability.
+
+    The simulation uses the data's frames (T and the number of frames from its time
+    coordinate) and, unless given, its N, dt, eps and position attributes.
+    """
+    from astrofield.fitting import fit, read_observation
+    from astrofield.fitting.problem import check_vary
+    from astrofield.model.definition import Model
+
+    timer = Timer()
+    with guard():
+        vary = check_vary(parse_vary(p["vary"]))
+        model = Model(**{k: p[k] for k in _FIXED})
+        obs = read_observation(p["data"], p["observable"], N=p["N"], dt=p["dt"], eps=p["eps"],
+                               position=p["position"])
+        if p["T"] is not None and abs(p["T"] - obs.settings["T"]) > 1e-9 * obs.settings["T"]:
+            raise ValueError(f"--T {p['T']:g} differs from the data's last time "
+                             f"{obs.settings['T']:g}; the fit simulates the data's frames")
+    say(f"fitting {', '.join(vary)} to {p['data']} ({obs.time.size} frames, T = "
+        f"{obs.settings['T']:g}, N = {obs.settings['N']}, dt = {obs.settings['dt']:g})",
+        p["quiet"] or p["as_json"])
+    with guard(runtime=True):
+        res = fit(p["data"], model, vary, p["observable"], sigma=p["sigma"], method=p["method"],
+                  n_starts=p["n_starts"], seed=p["seed"], N=p["N"], dt=p["dt"], eps=p["eps"],
+                  position=p["position"],
+                  **({} if p["backend"] == "auto" else {"backend": p["backend"]}))
+        s = res.summary()
+        s.update(wall_s=timer.wall_s, output=p["output"], plot=p["plot"])
+        if p["output"] or p["plot"]:
+            ds = res.to_dataset()
+            save_outputs(ds, p["output"], p["plot"], lambda: _figure(ds))
+    emit(s, p["as_json"], _lines(s, p["output"]))
+
+
+def _figure(ds):
+    from astrofield.plotting import plot_fit
+
+    return plot_fit(ds)
