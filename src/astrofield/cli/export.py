@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from astrofield.cli._common import command, emit, guard, json_option
+from astrofield.cli._common import command, emit, guard, json_option, quiet_option
 
 __all__ = ["export_cmd"]
 
@@ -18,7 +18,8 @@ astrofield export map.nc map.csv          # one row per map point""")
               help="CSV only: the table's dimensions (default: those of the variables off the "
                    "grid with the most dimensions, e.g. time for a run).")
 @json_option
-def export_cmd(source: str, target: str, dims: str | None, as_json: bool) -> None:
+@quiet_option
+def export_cmd(source: str, target: str, dims: str | None, as_json: bool, quiet: bool) -> None:
     """Convert SOURCE (a NetCDF file written by astrofield) to TARGET, by its suffix: .mat
     (MATLAB: one variable per data variable and coordinate, structs attrs and meta) or .csv
     (a tidy table with units in '#' header lines)."""
