@@ -270,6 +270,14 @@ def test_config_cannot_name_a_remote_scheduler(tmp_path):
     assert res.exit_code == 2 and "outdir" in res.output
 
 
+def test_config_cannot_name_a_remote_executor(tmp_path):
+    """The new option name (--executor, the API's) is guarded like the old --scheduler."""
+    cfg = _config(tmp_path, '[phase]\nexecutor = "tcp://10.0.0.1:8786"\n')
+    res = invoke("phase", "--vary", "beta=0.01:0.05:3", "--config", str(cfg))
+    assert res.exit_code == 2 and "executor" in res.output
+    assert "--allow-config-outputs" in res.output
+
+
 def test_config_with_a_local_scheduler_is_allowed():
     from astrofield.cli._common import _guarded_keys
 

@@ -79,7 +79,7 @@ def ramp_collapse(
     t_after: float = 30.0,
     sigma: float = 0.02,
     correlation: float | str = 0.5,
-    n_trials: int = 1,
+    n_trials: int = 4,
     N: int = 64,
     dt: float = 0.05,
     record_every: int = 10,
@@ -88,6 +88,7 @@ def ramp_collapse(
     depletion_level: float = 0.3,
     alarm_sd: float = 2.0,
     seed: int = 0,
+    progress: bool | None = False,
 ) -> xr.Dataset:
     r"""Ramp the depletion rate (and optionally a uniform drive) slowly through the bump's fold.
 
@@ -106,7 +107,8 @@ def ramp_collapse(
     sigma, correlation
         Additive noise amplitude and correlation (Gaussian length, rad, or ``"cosine"``).
     n_trials
-        Independent noise realisations (one batch).
+        Independent noise realisations (one batch; default 4, as ``astrofield collapse``: the
+        early-warning statistics are compared across realisations).
     N, dt, record_every
         Grid, time step, sampling stride of the recorded series (steps).
     window
@@ -119,6 +121,9 @@ def ramp_collapse(
         Alarm threshold of the lead-time rule (baseline standard deviations).
     seed
         Noise seed.
+    progress
+        Show a tqdm bar of the run on stderr (``None``: only once it has taken about a second;
+        ``False``, the default: never).
 
     Returns
     -------
@@ -138,7 +143,7 @@ def ramp_collapse(
     drive_ramp = _Ramp(drive_start, drive_end, t_hold, T_ramp)
     noise = Noise(sigma, correlation, seed) if sigma > 0 else None
     t, rec = _simulate_ramp(model, beta_ramp, drive_ramp, noise, n_trials,
-                            t_hold + T_ramp + t_after, N, dt, record_every)
+                            t_hold + T_ramp + t_after, N, dt, record_every, progress)
     dead = rec["u_max"] < float(model.theta)
     hit = dead.any(axis=1)
     t_c = np.where(hit, t[np.argmax(dead, axis=1)], np.nan)
@@ -220,8 +225,8 @@ class _Ramp:
 
 
 def _simulate_ramp(model: Model, beta_ramp: _Ramp, drive_ramp: _Ramp, noise: Noise | None,
-                   n_trials: int, duration: float, N: int, dt: float, record_every: int
-                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                   n_trials: int, duration: float, N: int, dt: float, record_every: int,
+                   progress: bool | None = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Step 2: run the trials from the exact bump at ``beta_start`` with the ramped schedule.
 
     Returns the sample times and the recorded series (``(trial, time)`` arrays).
@@ -230,7 +235,7 @@ def _simulate_ramp(model: Model, beta_ramp: _Ramp, drive_ramp: _Ramp, noise: Noi
     T = round(duration / dt) * dt  # a whole number of steps
     stim = Stimulus((lambda x, t: drive_ramp(t)) if drive_ramp.active else None)
     run = solve(big, T=T, dt=dt, N=N, init="bump", eps=0.0, stimulus=stim, noise=noise,
-                store_fields=False, n_frames=2, progress=False, schedule={"beta": beta_ramp},
+                store_fields=False, n_frames=2, progress=progress, schedule={"beta": beta_ramp},
                 trackers=[BumpTracker(every=record_every), ResourceTracker(every=record_every),
                           DemandTracker(every=record_every)])
     rec = {k: run[k].values for k in ("amplitude", "u_max", "width", "q_min", "q_mean",

@@ -295,6 +295,7 @@ def memory_bold(
     dt: float = 0.05,
     noise: Noise | None = None,
     seed: int | None = 0,
+    progress: bool | None = False,
     **memory_kw,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     r"""BOLD prediction of one working-memory trial (neurovascular coupling).
@@ -314,6 +315,8 @@ def memory_bold(
         ``(x_lo, x_hi)`` arc of the voxel; default the cued arc ``cue_position +- 1`` rad.
     tr, preset, tail, gain
         Scan repetition time (s), haemodynamic preset, seconds of rest appended, demand gain.
+    progress
+        Show a tqdm bar of the trial on stderr (as :func:`working_memory`).
 
     Returns
     -------
@@ -327,7 +330,7 @@ def memory_bold(
     if region is None:
         region = (cue - 1.0, cue + 1.0)
     wm = working_memory(model, cue, delay=delay, N=N, dt=dt, noise=noise, seed=seed,
-                        demand_region=region, **memory_kw)
+                        demand_region=region, progress=progress, **memory_kw)
     dem = wm["demand"].isel(param=0, cue=0, trial=0).rename(time_demand="time")
     bold = bold_from_demand(dem, seconds_per_unit=seconds_per_unit, tr=tr, preset=preset,
                             tail=tail, gain=gain)

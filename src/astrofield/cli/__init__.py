@@ -32,9 +32,12 @@ def _show_notice(message, category, filename, lineno, file=None, line=None,
     (shown with ``-q`` too: they explain a wait or a different backend); other warnings as
     usual."""
     from astrofield.simulator.backends import BackendNotice
+    from astrofield.simulator.step_control import StepSizeWarning
 
     if isinstance(category, type) and issubclass(category, BackendNotice):
         click.echo(f"astrofield: {message}", err=True)
+    elif isinstance(category, type) and issubclass(category, StepSizeWarning):  # --dt-check warn
+        click.echo(f"astrofield: warning: {message}", err=True)
     else:
         _default(message, category, filename, lineno, file, line)
 

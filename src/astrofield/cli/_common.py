@@ -38,9 +38,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["FLOAT_INF", "FINITE", "command", "api_default", "emit", "guard", "check_plot_path",
-           "output_option", "plot_option", "json_option", "quiet_option", "grid_from",
-           "vary_option", "Timer"]
+__all__ = ["FLOAT_INF", "FINITE", "DT", "DT_CHECK", "RENAMED", "step_size", "command",
+           "api_default", "emit", "guard", "check_plot_path", "output_option", "plot_option",
+           "json_option", "quiet_option", "grid_from", "vary_option", "Timer", "progress_for"]
 
 
 # ------------------------------------------------------------------------------ types
@@ -61,6 +61,30 @@ class Number(click.ParamType):
 
 FINITE = Number(allow_inf=False)
 FLOAT_INF = Number(allow_inf=True)
+
+
+class TimeStep(click.ParamType):
+    """``--dt``: a finite positive number or ``auto`` (the largest step of the step-size rule,
+    as ``solve(dt="auto")``)."""
+
+    name = "float|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float | str:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            dt = parse_number(value, _pname(param), allow_inf=False)
+        except ValueError as exc:
+            self.fail(f"{exc} (or 'auto')", param, ctx)
+        if not dt > 0:
+            self.fail(f"dt = {dt:g} is outside the allowed range (0, inf) (or 'auto')", param,
+                      ctx)
+        return dt
+
+
+DT = TimeStep()
+#: Choices of ``--dt-check`` (``solve``'s ``dt_check``).
+DT_CHECK = click.Choice(["error", "warn", "off"])
 
 
 def _pname(param: Any) -> str:
@@ -160,7 +184,7 @@ def _config_scalar(key: str, value: Any, param: click.Parameter, bad: Callable) 
 CONFIG_LIMIT = 1 << 20
 #: Options a config file may set only with ``--allow-config-outputs``: they name files to
 #: write or a dask scheduler to connect to (which unpickles what it sends back).
-CONFIG_GUARDED = ("output", "plot", "outdir", "scheduler")
+CONFIG_GUARDED = ("output", "plot", "outdir", "executor", "scheduler")
 #: ``--scheduler`` values that run in this process or start a local cluster (always allowed;
 #: the names of :data:`astrofield.experiments.sweep.EXECUTORS`, not imported: startup time).
 _LOCAL_SCHEDULERS = ("threads", "local", "serial")
@@ -181,7 +205,8 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str) -> dict
 def _guarded_keys(cfg: Mapping[str, Any], by_key: Mapping[str, click.Parameter]) -> list[str]:
     """Keys of ``cfg`` that name an output file or a remote scheduler."""
     return sorted(k for k, v in cfg.items() if by_key[k].name in CONFIG_GUARDED
-                  and not (by_key[k].name == "scheduler" and v in _LOCAL_SCHEDULERS))
+                  and not (by_key[k].name in ("executor", "scheduler")
+                           and v in _LOCAL_SCHEDULERS))
 
 
 def _check_config_outputs(ctx: click.Context) -> None:
@@ -216,6 +241,8 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     name = ctx.command.name or ""
     if isinstance(cfg.get(name), dict):
         cfg = cfg[name]
+    if isinstance(ctx.command, Command):
+        cfg = ctx.command.renamed_config(cfg)
     by_key: dict[str, click.Parameter] = {}
     for p in ctx.command.params:
         if isinstance(p, click.Option) and p.name not in ("config", "allow_config_outputs"):
@@ -225,7 +252,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     if unknown:
         raise click.BadParameter(
             f"{value!r}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys are the "
-            f"option names: {', '.join(sorted(k for k in by_key if len(k) > 1))}", ctx, param)
+            f"option names: {', '.join(sorted(_long_keys(by_key)))}", ctx, param)
     ctx.meta["astrofield.config_keys"] = (_guarded_keys(cfg, by_key), value)
     _check_config_outputs(ctx)
     defaults = dict(ctx.default_map or {})
@@ -236,6 +263,11 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
         defaults[p.name] = _config_value(key, v, p)
     ctx.default_map = defaults
     return value
+
+
+def _long_keys(by_key: Mapping[str, click.Parameter]) -> list[str]:
+    """The config keys of long options (``N``, ``D`` and ``T`` included; not ``-o``, ``-q``)."""
+    return [k for k, p in by_key.items() if f"--{k}" in p.opts + p.secondary_opts]
 
 
 def config_option(f: Callable) -> Callable:
@@ -445,6 +477,87 @@ def _interruptible(f: Callable) -> Callable:
     return body
 
 
+# ------------------------------------------------------------------------------ renamed options
+#: Old option names that still work (hidden; a one-line deprecation notice on stderr): old ->
+#: new, the new name being the API's parameter name in kebab-case. A command accepts an old
+#: name only if it has the new option. ``--range LO:HI`` (boundary) becomes ``--lo LO --hi HI``.
+RENAMED: dict[str, str] = {
+    "--noise-sigma": "--sigma",
+    "--noise-correlation": "--correlation",
+    "--trials": "--n-trials",
+    "--scheduler": "--executor",
+    "--range": "--lo/--hi",
+}
+
+
+def _deprecated(old: str, new: str, where: str) -> None:
+    click.echo(f"astrofield: {old} is deprecated{where}; use {new}", err=True)
+
+
+class Command(click.Command):
+    """A command that accepts the old option names of :data:`RENAMED` (and old config keys)."""
+
+    def renamed(self) -> dict[str, str]:
+        """The old names this command accepts: old -> new."""
+        have = {o for p in self.params for o in getattr(p, "opts", [])}
+        return {old: new for old, new in RENAMED.items()
+                if old not in have and all(n in have for n in new.split("/"))}
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        table = self.renamed()
+        out: list[str] = []
+        it = iter(args)
+        for arg in it:
+            if arg == "--":
+                out += [arg, *it]
+                break
+            name, eq, value = arg.partition("=")
+            if name not in table:
+                out.append(arg)
+                continue
+            _deprecated(name, table[name], "")
+            if not eq:
+                value = next(it, None)
+                if value is None:
+                    raise click.UsageError(f"Option '{name}' requires an argument.", ctx)
+            if name == "--range":
+                out += _split_range(value, ctx)
+            else:
+                out += [table[name], value]
+        return super().parse_args(ctx, out)
+
+    def renamed_config(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        """Config-file keys with their old names replaced (a notice for each)."""
+        table = {k.lstrip("-"): v.lstrip("-") for k, v in self.renamed().items()}
+        out: dict[str, Any] = {}
+        for key, v in cfg.items():
+            if key == "range" and "range" in table:
+                _deprecated("config key 'range'", "keys lo and hi", "")
+                lo, hi = _split_range(str(v), None)[1::2]
+                out.update({"lo": _maybe_float(lo), "hi": _maybe_float(hi)})
+            elif key in table:
+                _deprecated(f"config key {key!r}", f"{table[key]!r}", "")
+                out[table[key]] = v
+            else:
+                out[key] = v
+        return out
+
+
+def _maybe_float(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text  # reported by the option's type, naming the key
+
+
+def _split_range(value: str, ctx: click.Context | None) -> list[str]:
+    parts = str(value).split(":")
+    if len(parts) != 2:
+        raise click.BadParameter(f"{value!r}: use LO:HI (or --lo LO --hi HI)", ctx,
+                                 param_hint="--range")
+    return ["--lo", parts[0], "--hi", parts[1]]
+
+
 def command(name: str, example: str, **kw: Any) -> Callable:
     """Register ``astrofield NAME`` with ``--config`` and a worked example as the epilog."""
     from astrofield.cli import main
@@ -452,9 +565,30 @@ def command(name: str, example: str, **kw: Any) -> Callable:
     def deco(f: Callable) -> Callable:
         f = config_option(_interruptible(f))
         epilog = "\b\nExample:\n  " + example.strip().replace("\n", "\n  ")
+        kw.setdefault("cls", Command)
         return main.command(name, epilog=epilog, **kw)(f)
 
     return deco
+
+
+def step_size(dt: float | str, T: float, model: Any, dt_check: str = "error") -> float:
+    """The step-size rule of the simulator, up front: ``dt`` (``"auto"`` resolved) or a
+    ValueError in the CLI's words (``--dt auto``, ``--dt-check warn``) for a step above it
+    (``dt_check="error"``); ``"warn"``/``"off"`` never raise here (the run warns)."""
+    from astrofield.simulator.step_control import resolve_dt
+
+    try:
+        return resolve_dt(dt, T, model, "error" if dt_check == "error" else "off")[0]
+    except ValueError as exc:
+        msg = str(exc).replace("dt='auto'", "--dt auto").replace("dt_check='warn'",
+                                                                 "--dt-check warn")
+        raise ValueError(msg) from None
+
+
+def progress_for(quiet: bool) -> bool | None:
+    """The ``progress`` argument of the library for ``-q``: ``False`` (nothing on stderr) or
+    ``None`` (a bar on stderr only once a job has run for about a second)."""
+    return False if quiet else None
 
 
 def env_workers() -> int:

@@ -26,6 +26,7 @@ from astrofield.cli._common import (
     outer,
     output_option,
     plot_option,
+    progress_for,
     quiet_option,
     save_outputs,
     vary_option,
@@ -38,6 +39,7 @@ _WANDER = "astrofield.applications.wandering:measure_wandering"
 _COLLAPSE = "astrofield.applications.collapse:ramp_collapse"
 _COLLAPSE_MODEL = "astrofield.applications.collapse:DEFAULT_COLLAPSE_MODEL"
 _FIELD2D = "astrofield.applications.field2d:solve2d"
+_NOISE = "astrofield.model.noise:Noise"
 
 
 def model_options(f):
@@ -73,7 +75,7 @@ def _noise(sigma: float, correlation: float, seed: int):
     from astrofield.model.noise import Noise
 
     if sigma < 0:
-        raise ValueError(f"--noise-sigma = {sigma:g} is outside the allowed range [0, inf)")
+        raise ValueError(f"--sigma = {sigma:g} is outside the allowed range [0, inf)")
     return Noise(sigma, correlation, seed) if sigma > 0 else None
 
 
@@ -89,20 +91,23 @@ def _memory_figure(ds):
 
 
 @command("memory", example="""
-astrofield memory --cue 0,1.5 --D 0.1,0.7,inf --trials 4 --json --plot memory.png
-astrofield memory --vary beta=0.01:0.1:4 --noise-sigma 0.05 -o memory.nc""")
+astrofield memory --cue 0,1.5 --D 0.1,0.7,inf --n-trials 4 --json --plot memory.png
+astrofield memory --vary beta=0.01:0.1:4 --sigma 0.05 -o memory.nc""")
 @model_options
 @option("--cue", default="0", help="Cue position(s) in rad, comma list.")
-@option("--trials", type=click.IntRange(min=1), default=4, help="Trials per cue and set.")
+@option("--n-trials", type=click.IntRange(min=1), default=4,
+        help="Trials per cue and set (was --trials; the API's working_memory defaults to one "
+             "deterministic trial).")
 @option("--delay", type=FINITE, default=api_default(_MEMORY, "delay"),
         help="Delay (time units).")
 @option("--cue-amplitude", type=FINITE, default=api_default(_MEMORY, "cue_amplitude"),
         help="Cue input amplitude (units of u).")
-@option("--noise-sigma", type=FINITE, default=0.05,
-        help="Additive noise amplitude (0: deterministic).")
-@option("--noise-correlation", type=FINITE, default=0.5,
-        help="Gaussian noise correlation length (rad).")
-@option("--seed", type=click.IntRange(min=0), default=0, help="Noise seed.")
+@option("--sigma", type=FINITE, default=0.05,
+        help="Additive noise amplitude (0: deterministic; was --noise-sigma).")
+@option("--correlation", type=FINITE, default=api_default(_NOISE, "correlation"),
+        help="Gaussian noise correlation length (rad; was --noise-correlation).")
+@option("--seed", type=click.IntRange(min=0), default=api_default(_MEMORY, "seed"),
+        help="Noise seed.")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_MEMORY, "N"),
         help="Grid points.")
 @option("--dt", type=FINITE, default=api_default(_MEMORY, "dt"), help="Time step.")
@@ -121,13 +126,13 @@ def memory_cmd(**p: Any) -> None:
         cues = parse_values("--cue", p["cue"])
         if not np.all(np.isfinite(cues)):
             raise ValueError(f"--cue = {p['cue']!r}: cue positions must be finite")
-        _check_size(model.batch_size * cues.size * p["trials"], p["N"], "the memory batch",
+        _check_size(model.batch_size * cues.size * p["n_trials"], p["N"], "the memory batch",
                     T=p["delay"], dt=p["dt"], T_name="delay")
-        ds = working_memory(model, cues, n_trials=p["trials"], delay=p["delay"],
+        ds = working_memory(model, cues, n_trials=p["n_trials"], delay=p["delay"],
                             cue_amplitude=p["cue_amplitude"],
-                            noise=_noise(p["noise_sigma"], p["noise_correlation"], p["seed"]),
+                            noise=_noise(p["sigma"], p["correlation"], p["seed"]),
                             N=p["N"], dt=p["dt"], seed=p["seed"],
-                            progress=False if p["quiet"] else None)
+                            progress=progress_for(p["quiet"]))
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: _memory_figure(ds))
     keys = ("p_persist", "rms_error", "mean_abs_drift", "mean_cost", "theta", "beta", "gamma",
@@ -135,7 +140,7 @@ def memory_cmd(**p: Any) -> None:
     summary = {k: ds[k].values for k in keys}
     summary.update({"wall_s": timer.wall_s, "output": p["output"], "plot": p["plot"]})
     emit(summary, p["as_json"], [
-        f"D={float(ds['D'][i]):g} beta={float(ds['beta'][i]):g}: persist "
+        " ".join(f"{k}={float(ds[k][i]):g}" for k in ("theta", "beta", "gamma", "D")) + ": persist "
         f"{float(ds['p_persist'][i]):.2f}, rms error {float(ds['rms_error'][i]):.4g} rad, "
         f"|drift| {float(ds['mean_abs_drift'][i]):.4g} rad, cost "
         f"{float(ds['mean_cost'][i]):.4g}" for i in range(ds.sizes["param"])])
@@ -191,7 +196,7 @@ def bold_cmd(**p: Any) -> None:
         wm, bold = memory_bold(model, p["cue"], seconds_per_unit=p["seconds_per_unit"],
                                region=_parse_region(p["region"]), delay=p["delay"],
                                tr=p["tr"], preset=p["preset"], tail=p["tail"], N=p["N"],
-                               dt=p["dt"])
+                               dt=p["dt"], progress=progress_for(p["quiet"]))
     with guard(runtime=True):
         save_outputs(bold, p["output"], p["plot"], lambda: plot_memory_bold(wm, bold))
     y, t = bold["bold"].values, bold["time"].values
@@ -220,14 +225,14 @@ def _correlation(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 @command("wander", example="""
-astrofield wander --D 0.1,0.7,inf --sigma 0.05 --trials 100 --T 50 --json --plot wander.png
+astrofield wander --D 0.1,0.7,inf --sigma 0.05 --n-trials 100 --T 50 --json --plot wander.png
 astrofield wander --beta 0 --correlation cosine --sigma 0.1""")
 @model_options
 @option("--sigma", type=FINITE, default=api_default(_WANDER, "sigma"), help="Noise amplitude.")
 @option("--correlation", default=api_default(_WANDER, "correlation"), callback=_correlation,
         help="Gaussian correlation length (rad, > 0) or 'cosine'.")
-@option("--trials", type=click.IntRange(min=2), default=api_default(_WANDER, "n_trials"),
-        help="Trials per parameter set.")
+@option("--n-trials", type=click.IntRange(min=2), default=api_default(_WANDER, "n_trials"),
+        help="Trials per parameter set (was --trials).")
 @option("--T", "T", type=FINITE, default=api_default(_WANDER, "T"), help="Final time.")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_WANDER, "N"),
         help="Grid points.")
@@ -249,12 +254,12 @@ def wander_cmd(**p: Any) -> None:
         if p["sigma"] < 0:
             raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
         model = _model(p)
-        _check_size(model.batch_size * p["trials"], p["N"], "the wandering batch", T=p["T"],
+        _check_size(model.batch_size * p["n_trials"], p["N"], "the wandering batch", T=p["T"],
                     dt=p["dt"])
         ds = measure_wandering(model, sigma=p["sigma"], correlation=corr,
-                               n_trials=p["trials"], T=p["T"], N=p["N"], dt=p["dt"],
+                               n_trials=p["n_trials"], T=p["T"], N=p["N"], dt=p["dt"],
                                seed=p["seed"], t_fit=0.0 if corr == "cosine" else None,
-                               progress=False if p["quiet"] else None)
+                               progress=progress_for(p["quiet"]))
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: plot_wandering(ds))
     keys = ["D_eff", "D_lo", "D_hi", "msd_exponent"] + (["D_theory"] if "D_theory" in ds else [])
@@ -268,7 +273,8 @@ def wander_cmd(**p: Any) -> None:
 
 
 @command("collapse", example="""
-astrofield collapse --beta-start 0.3 --beta-end 1.2 --T-ramp 400 --trials 4 --plot collapse.png""")
+astrofield collapse --beta-start 0.3 --beta-end 1.2 --T-ramp 400 --n-trials 4 \\
+    --plot collapse.png""")
 @option("--theta", type=FINITE, default=api_default(_COLLAPSE_MODEL, "theta"), help="Threshold.")
 @option("--gamma", type=FINITE, default=api_default(_COLLAPSE_MODEL, "gamma"),
         help="Replenishment rate.")
@@ -282,7 +288,8 @@ astrofield collapse --beta-start 0.3 --beta-end 1.2 --T-ramp 400 --trials 4 --pl
         help="Ramp duration (time units).")
 @option("--sigma", type=FINITE, default=api_default(_COLLAPSE, "sigma"),
         help="Noise amplitude.")
-@option("--trials", type=click.IntRange(min=1), default=4, help="Noise realisations.")
+@option("--n-trials", type=click.IntRange(min=1), default=api_default(_COLLAPSE, "n_trials"),
+        help="Noise realisations (was --trials).")
 @option("--window", type=FINITE, default=api_default(_COLLAPSE, "window"),
         help="Rolling window of the indicators (time units).")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_COLLAPSE, "N"),
@@ -304,12 +311,13 @@ def collapse_cmd(**p: Any) -> None:
     with guard():
         if p["sigma"] < 0:
             raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
-        _check_size(p["trials"], p["N"], "the collapse batch", T=p["T_ramp"], dt=p["dt"],
+        _check_size(p["n_trials"], p["N"], "the collapse batch", T=p["T_ramp"], dt=p["dt"],
                     T_name="T-ramp")
         ds = ramp_collapse(Model(theta=p["theta"], gamma=p["gamma"], D=p["D"]),
                            beta_start=p["beta_start"], beta_end=p["beta_end"],
-                           T_ramp=p["T_ramp"], sigma=p["sigma"], n_trials=p["trials"],
-                           window=p["window"], N=p["N"], dt=p["dt"], seed=p["seed"])
+                           T_ramp=p["T_ramp"], sigma=p["sigma"], n_trials=p["n_trials"],
+                           window=p["window"], N=p["N"], dt=p["dt"], seed=p["seed"],
+                           progress=progress_for(p["quiet"]))
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: plot_collapse(ds))
     s = {k: ds[k].values for k in ("t_collapse", "variance_tau", "ac1_tau", "lead_time",
@@ -347,7 +355,7 @@ def field2d_cmd(**p: Any) -> None:
         _check_size(p["N"], p["N"], "the 2-D field", T=p["T"], dt=p["dt"])
         model = Model(theta=0.3, steepness=10.0, firing="sigmoid", beta=p["beta"],
                       gamma=p["gamma"], D=p["D"])
-        ds = solve2d(model, N=p["N"], T=p["T"], dt=p["dt"])
+        ds = solve2d(model, N=p["N"], T=p["T"], dt=p["dt"], progress=progress_for(p["quiet"]))
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: plot_field2d(ds))
     s = {"u_max": float(ds["u_max"][-1]), "area": float(ds["area"][-1]),

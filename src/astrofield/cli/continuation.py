@@ -19,11 +19,16 @@ import click
 import numpy as np
 
 from astrofield.cli._common import (
+    FINITE,
+    FLOAT_INF,
+    api_default,
     command,
     emit,
     json_option,
+    option,
     output_option,
     plot_option,
+    progress_for,
     quiet_option,
     save_outputs,
     say,
@@ -35,6 +40,8 @@ __all__ = ["spectrum_cmd", "continue_cmd", "model_options", "numerical_options",
            "wants_numerical"]
 
 KERNELS = ["cosine", "gaussian", "mexican_hat", "wizard_hat"]
+_MODEL = "astrofield.model.definition:Model"
+_STEADY = "astrofield.theory.steady:steady_bump"
 
 
 class _GridSize(click.ParamType):
@@ -56,13 +63,13 @@ def numerical_options(f):
     opts = [
         click.option("--firing", type=click.Choice(firing_names()),
                      default="heaviside", show_default=True, help="Firing-rate function."),
-        click.option("--steepness", type=float, default=50.0, show_default=True,
-                     help="Steepness s of the smooth firing rates."),
+        option("--steepness", type=FINITE, default=api_default(_MODEL, "steepness"),
+               help="Steepness s of the smooth firing rates."),
         click.option("--kernel", type=click.Choice(KERNELS), default="cosine",
                      show_default=True, help="Connectivity kernel."),
         click.option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
                      help="Kernel parameter (repeatable), e.g. --kernel-param w_i=0.5."),
-        click.option("--N", "N", type=_GridSize(), default=128, show_default=True,
+        option("--N", "N", type=_GridSize(), default=api_default(_STEADY, "N"),
                      help="Grid points of the numerical bump (even), or 'auto': enough to "
                      "resolve the firing layer (spectrum, stability, continue, boundary)."),
     ]
@@ -74,15 +81,15 @@ def numerical_options(f):
 def model_options(f):
     """All model options: ``--theta --beta --gamma --tau --D`` plus :func:`numerical_options`."""
     opts = [
-        click.option("--theta", type=float, default=0.1, show_default=True, help="Threshold."),
-        click.option("--beta", type=float, default=0.05, show_default=True,
-                     help="Depletion rate."),
-        click.option("--gamma", type=float, default=2.0, show_default=True,
-                     help="Replenishment rate."),
-        click.option("--tau", type=float, default=1.0, show_default=True,
-                     help="Resource time scale."),
-        click.option("--D", "D", default="0.7", show_default=True,
-                     help="Astrocytic diffusion (> 0, or 'inf')."),
+        option("--theta", type=FINITE, default=api_default(_MODEL, "theta"), help="Threshold."),
+        option("--beta", type=FINITE, default=api_default(_MODEL, "beta"),
+               help="Depletion rate."),
+        option("--gamma", type=FINITE, default=api_default(_MODEL, "gamma"),
+               help="Replenishment rate."),
+        option("--tau", type=FINITE, default=api_default(_MODEL, "tau"),
+               help="Resource time scale."),
+        option("--D", "D", type=FLOAT_INF, default=api_default(_MODEL, "D"),
+               help="Astrocytic diffusion (> 0, or 'inf')."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -252,7 +259,8 @@ def continue_cmd(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_p
     _check_dir(plot, "--plot")
     try:
         res = continue_bumps(model, param, start, stop, N=N, max_points=max_points, ds=ds,
-                             travelling=not no_travelling, branch=branch)
+                             travelling=not no_travelling, branch=branch,
+                             progress=progress_for(quiet))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     if output:
@@ -333,8 +341,8 @@ def numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, firing, steepne
     emit(obj, as_json, lines)
 
 
-def numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json, firing, steepness, kernel,
-                           kernel_params, N, **_ignored) -> None:
+def numerical_boundary_cmd(theta, gamma, beta, D, vary, lo, hi, as_json, firing, steepness,
+                           kernel, kernel_params, N, **_ignored) -> None:
     """``astrofield boundary`` for smooth firing or other kernels (drift bifurcation)."""
     from astrofield.theory.continuation import numerical_boundary
     from astrofield.theory.steady import SteadyStateError
@@ -344,14 +352,12 @@ def numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json, firing, st
                                  "(Heaviside "
                                  "bumps with other kernels: use 'astrofield continue')",
                                  param_hint="--firing")
-    lo, hi = (1e-3, 0.3) if vary == "beta" else (0.1, 10.0)
-    if rng is not None:
-        try:
-            lo, hi = (float(p) for p in rng.split(":"))
-        except ValueError as exc:
-            raise click.BadParameter(f"{rng!r}: use LO:HI", param_hint="--range") from exc
-        if not (0 < lo < hi < math.inf):
-            raise click.BadParameter(f"{rng!r}: need 0 < LO < HI", param_hint="--range")
+    default_lo, default_hi = (1e-3, 0.3) if vary == "beta" else (0.1, 10.0)
+    lo = default_lo if lo is None else lo
+    hi = default_hi if hi is None else hi
+    if not (0 < lo < hi < math.inf):
+        raise click.BadParameter(f"lo = {lo:g}, hi = {hi:g}: need 0 < lo < hi",
+                                 param_hint="--lo/--hi")
     if vary == "gamma" and (beta is None or beta <= 0):
         raise click.BadParameter("--vary gamma needs a fixed --beta > 0", param_hint="--beta")
     model = build_model(theta, beta if beta is not None else lo, gamma, 1.0, D, firing,

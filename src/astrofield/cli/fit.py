@@ -8,6 +8,7 @@ import click
 
 from astrofield.cli._common import (
     FINITE,
+    FLOAT_INF,
     Timer,
     api_default,
     command,
@@ -86,7 +87,8 @@ astrofield fit --data obs.nc --observable position --theta 0.1 --gamma 2 --eps 0
 @option("--beta", type=FINITE, default=api_default(_MODEL, "beta"), help="Depletion rate.")
 @option("--gamma", type=FINITE, default=api_default(_MODEL, "gamma"), help="Replenishment rate.")
 @option("--tau", type=FINITE, default=api_default(_MODEL, "tau"), help="Resource time scale.")
-@option("--D", "D", type=FINITE, default=api_default(_MODEL, "D"), help="Astrocytic diffusion.")
+@option("--D", "D", type=FLOAT_INF, default=api_default(_MODEL, "D"),
+        help="Astrocytic diffusion ('inf' for the well-mixed limit).")
 @option("--N", "N", type=click.IntRange(min=16), default=None,
         help="Grid points (default: the data's attribute N, else solve's default).")
 @option("--dt", type=FINITE, default=None,

@@ -4,14 +4,15 @@ Command shapes::
 
     astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 --theta 0.1 \\
         --T 500 -o map.nc --plot map.png [--json] [--N 64] [--dt 0.1] [--eps 0.05] \\
-        [--chunk-size 125] [--workers 2] [--scheduler threads|local|serial|ADDRESS] [--resume] \\
+        [--chunk-size 125] [--workers 2] [--executor threads|local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--error-control auto|on|off] [--refine-tol 0.05] \\
         [--quiet]
-    astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...]
+    astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...|auto]
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -19,6 +20,7 @@ import click
 import numpy as np
 
 from astrofield.cli._common import (
+    DT,
     FINITE,
     FLOAT_INF,
     Timer,
@@ -30,6 +32,7 @@ from astrofield.cli._common import (
     option,
     output_option,
     plot_option,
+    progress_for,
     quiet_option,
     vary_option,
 )
@@ -48,6 +51,37 @@ def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str) -> 
         return value
     raise click.BadParameter(f"{value!r} is not 'threads', 'local', 'serial' or a dask "
                              "scheduler address such as tcp://host:8786", ctx, param)
+
+
+def map_step(dt: float | str, dt_max: float) -> float:
+    """``--dt`` of a drift map: ``"auto"`` is the largest step ``<= dt_max`` that divides 0.5
+    (frames every time unit, ``T`` and the error control's coarse runs at ``2 dt`` are then
+    whole numbers of steps); a number above ``dt_max`` is a ValueError."""
+    if dt == "auto":
+        return 0.5 / math.ceil(0.5 / dt_max * (1 - 1e-12))
+    if dt > dt_max * (1 + 1e-9):
+        raise ValueError(f"dt = {dt:g} is outside the allowed range (0, {dt_max:g}] of the "
+                         "step-size rule for the largest beta with a bump on this grid (use "
+                         "--dt auto or a smaller dt)")
+    return float(dt)
+
+
+def _grid_step(dt: float | str, grid: Any) -> float:
+    """The step-size rule over the points of ``grid`` that are simulated (those with a bump),
+    checked before the sweep starts (it used to fail in the first chunk that broke it)."""
+    from astrofield.model.definition import Model
+    from astrofield.simulator.step_control import max_step
+    from astrofield.theory.bump import fold
+
+    axes = {k: np.atleast_1d(np.asarray(grid.fixed.get(k, 0.0), float)) for k in
+            ("theta", "beta", "gamma")}
+    axes.update({k: v for k, v in grid.axes.items() if k in axes})
+    th, be, ga = np.meshgrid(axes["theta"], axes["beta"], axes["gamma"], indexing="ij")
+    with np.errstate(all="ignore"):
+        exists = be <= np.asarray(fold(th, ga)[0])
+    if not exists.any():  # nothing is simulated: any step will do
+        return 0.1 if dt == "auto" else float(dt)
+    return map_step(dt, max_step(Model(beta=float(be[exists].max()))))
 
 
 def _executor(scheduler: str):
@@ -106,7 +140,7 @@ def _phase_figure(ds, fixed: dict[str, float]):
 @command("phase", example="""
 astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 \\
     -o map.nc --plot map.png --json
-astrofield phase --vary beta=1e-3:0.1:20:log --D inf --scheduler serial""")
+astrofield phase --vary beta=1e-3:0.1:20:log --D inf --executor serial""")
 @vary_option("beta, D, gamma or theta; one or two; required")
 @option("--theta", type=FINITE, default=api_default(_PHASE, "theta"), help="Threshold.")
 @option("--beta", type=FINITE, default=api_default(_PHASE, "beta"), help="Depletion rate.")
@@ -116,17 +150,20 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --scheduler serial""")
 @option("--T", "T", type=FINITE, default=api_default(_PHASE, "T"), help="Final time.")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_PHASE, "N"),
         help="Grid points.")
-@option("--dt", type=FINITE, default=api_default(_PHASE, "dt"), help="Time step.")
+@option("--dt", type=DT, default=api_default(_PHASE, "dt"),
+        help="Time step, or 'auto': the largest step of the step-size rule on this grid that "
+             "divides 0.5.")
 @option("--eps", type=FINITE, default=api_default(_PHASE, "eps"),
         help="Shift perturbation (fraction of the bump amplitude).")
 @option("--chunk-size", type=click.IntRange(min=1), default=api_default(_PHASE, "chunk_size"),
         help="Grid points per batched simulator call.")
 @option("--workers", type=click.IntRange(min=1), default=None,
         help="Threads or worker processes [default: all cores].")
-@option("--scheduler", default="threads", callback=_check_scheduler,
+@option("--executor", default=api_default(_PHASE, "executor"), callback=_check_scheduler,
         help="'threads' (in process, one chunk per core), 'local' (start a dask "
              "LocalCluster of worker processes), 'serial' (in process, one chunk at a time) "
-             "or the ADDRESS of a running dask scheduler (e.g. tcp://host:8786).")
+             "or the ADDRESS of a running dask scheduler (e.g. tcp://host:8786); was "
+             "--scheduler.")
 @option("--resume", is_flag=True,
         help="Continue an interrupted sweep from the finished chunks in OUT.parts/.")
 @option("--early-stop/--no-early-stop", default=True,
@@ -169,18 +206,19 @@ def phase_cmd(**p: Any) -> None:
                 "map.nc, then convert with 'astrofield export map.nc map.mat' (or .csv)",
                 param_hint="-o/--output")
         fixed = {k: p[k] for k in ("theta", "beta", "gamma", "D")}
-        make_grid(p["vary"], fixed, max_dims=2)
+        grid = make_grid(p["vary"], fixed, max_dims=2)
+        p["dt"] = _grid_step(p["dt"], grid)
         check_steps(p["T"], p["dt"])
         check_memory(_estimate_bytes(p["N"], p["chunk_size"], p["workers"]),
                      f"a sweep with N = {p['N']} and chunk size {p['chunk_size']}")
-    executor, client = _executor(p["scheduler"])
+    executor, client = _executor(p["executor"])
     try:
         with guard():  # bad settings are found before the sweep starts: exit 2
             ds = phase_diagram(p["vary"], **fixed, T=p["T"], N=p["N"], dt=p["dt"],
                                eps=p["eps"], early_stop=p["early_stop"],
                                chunk_size=p["chunk_size"], executor=executor,
                                workers=p["workers"], store=p["output"], resume=p["resume"],
-                               progress=False if p["quiet"] else None,
+                               progress=progress_for(p["quiet"]),
                                backend=None if p["backend"] == "auto" else p["backend"],
                                error_control=_CONTROL[p["error_control"]],
                                refine_tol=p["refine_tol"])
@@ -197,7 +235,8 @@ def phase_cmd(**p: Any) -> None:
            "shape": list(ds["verdict"].shape), "T": p["T"], "N": p["N"], "dt": p["dt"],
            "eps": p["eps"], "early_stop": p["early_stop"], "chunk_size": p["chunk_size"],
            "error_control": ds.attrs.get("error_control"), "refine_tol": p["refine_tol"],
-           "scheduler": p["scheduler"], "output": p["output"], "plot": p["plot"]}
+           "executor": p["executor"], "scheduler": p["executor"],  # scheduler: old key
+           "output": p["output"], "plot": p["plot"]}
     emit(out, p["as_json"],
          f"{s['points']} points: {s['n_stable']} stable, {s['n_unstable']} unstable, "
          f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}; "
@@ -206,7 +245,7 @@ def phase_cmd(**p: Any) -> None:
 
 @command("figure", example="""
 astrofield figure 7 -o figures/
-astrofield figure 5 -o figures/ --resolution 20 --T 200 --scheduler serial""")
+astrofield figure 5 -o figures/ --resolution 20 --T 200 --executor serial""")
 @click.argument("number", type=click.Choice(["2", "5", "6", "7"]))
 @option("-o", "--outdir", type=click.Path(file_okay=False), required=True,
         help="Directory for figureN.png, figureN.pdf and figureN.nc.")
@@ -216,26 +255,40 @@ astrofield figure 5 -o figures/ --resolution 20 --T 200 --scheduler serial""")
         help="Final time [default: 500 for Figures 5/6, 200 for Figure 7].")
 @option("--N", "N", type=click.IntRange(min=16), default=None,
         help="Grid points of the simulations.")
-@option("--dt", type=FINITE, default=None, help="Time step of the simulations.")
+@option("--dt", type=DT, default=None,
+        help="Time step of the simulations, or 'auto' (the largest step of the step-size rule "
+             "for the figure's parameters) [default: 0.1 for Figures 5/6 where the rule "
+             "allows it, else auto; 0.02 for Figure 7].")
 @option("--early-stop/--no-early-stop", default=False,
         help="Early decisions in the Figure 5/6 maps (drift/velocity at T are then "
              "extrapolated; drift_bound bounds the error).")
 @option("--workers", type=click.IntRange(min=1), default=None,
         help="Threads or worker processes [default: all cores].")
-@option("--scheduler", default="threads", callback=_check_scheduler,
-        help="'threads', 'local', 'serial' or a dask scheduler ADDRESS (Figures 5/6).")
+@option("--executor", default=api_default(_PHASE, "executor"), callback=_check_scheduler,
+        help="'threads', 'local', 'serial' or a dask scheduler ADDRESS (Figures 5/6; was "
+             "--scheduler).")
 @json_option
 @quiet_option
 def figure_cmd(**p: Any) -> None:
     """Reproduce the paper's Figure 2, 5, 6 or 7 (PNG, PDF and the data as NetCDF)."""
     from astrofield.io.files import check_output_path
-    from astrofield.plotting.paper import make_figure
 
     timer = Timer()
     with guard():
         check_output_path(f"{p['outdir'].rstrip('/')}/figure{p['number']}.png", "--outdir",
                           make_parents=True)
-    executor, client = _executor(p["scheduler"])
+        if p["number"] != "2":  # the step-size rule for every map, before the first one runs
+            from astrofield._validate import check_steps
+            from astrofield.experiments.figures import figure_step
+
+            try:
+                p["dt"] = figure_step(int(p["number"]), p["dt"], p["T"])
+            except ValueError as exc:
+                raise ValueError(str(exc).replace("dt='auto'", "--dt auto")) from None
+            check_steps(p["T"] or 500.0, p["dt"])
+    from astrofield.plotting.paper import make_figure
+
+    executor, client = _executor(p["executor"])
     try:
         with guard():
             paths = make_figure(int(p["number"]), p["outdir"], resolution=p["resolution"],

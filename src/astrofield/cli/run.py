@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from astrofield.cli._common import (
+    DT,
+    DT_CHECK,
     FINITE,
     FLOAT_INF,
     Timer,
@@ -18,8 +20,10 @@ from astrofield.cli._common import (
     option,
     output_option,
     plot_option,
+    progress_for,
     quiet_option,
     save_outputs,
+    step_size,
 )
 from astrofield.model.firing import firing_names
 from astrofield.simulator.backends import names as backend_names
@@ -28,6 +32,7 @@ __all__ = ["run_cmd", "parse_pulse", "parse_kernel_params", "FLOAT_INF"]
 
 _SOLVE = "astrofield.simulator.integrator:solve"
 _MODEL = "astrofield.model.definition:Model"
+_NOISE = "astrofield.model.noise:Noise"
 
 
 def parse_pulse(text: str):
@@ -81,12 +86,12 @@ def _build(p: dict[str, Any]):
     model = Model(theta=p["theta"], beta=p["beta"], gamma=p["gamma"], tau=p["tau"], D=p["D"],
                   firing=p["firing"], steepness=p["steepness"], kernel=kern)
     stim = [parse_pulse(s) for s in p["pulses"]]
-    noise = (Noise(p["noise_sigma"], p["noise_correlation"], p["seed"])
-             if p["noise_sigma"] > 0 else None)
-    if p["noise_sigma"] < 0:
-        raise ValueError(f"--noise-sigma = {p['noise_sigma']:g} is outside the allowed range "
-                         "[0, inf)")
-    check_steps(p["T"], p["dt"])
+    if p["sigma"] < 0:
+        raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
+    noise = Noise(p["sigma"], p["correlation"], p["seed"]) if p["sigma"] > 0 else None
+    check_steps(p["T"], 1.0 if p["dt"] == "auto" else p["dt"])
+    # the step-size rule (dt = 'auto' resolved, a too large step refused), before any work
+    p["dt_used"] = step_size(p["dt"], p["T"], model, p["dt_check"])
     check_memory(_estimate_bytes(p["N"], p["n_frames"]),
                  f"a run with N = {p['N']} and {p['n_frames']} frames")
     return model, stim, noise
@@ -98,7 +103,7 @@ def _summary(v: dict[str, Any], p: dict[str, Any], wall: float) -> dict[str, Any
     return {"drift": float(v["drift"]), "velocity": float(v["velocity_final"]),
             "mass_drift": float(v["mass_drift"]), "width": float(v["width_final"]),
             "final_position": float(v["position"][-1]), "wall_s": wall,
-            "N": p["N"], "dt": p["dt"], "T": p["T"], "seed": p["seed"],
+            "N": p["N"], "dt": p["dt_used"], "T": p["T"], "seed": p["seed"],
             "output": p["output"], "plot": p["plot"]}
 
 
@@ -122,7 +127,11 @@ astrofield run --config run.toml --D inf      # file values, D overridden""")
              "amplitude, scale (wizard_hat); repeatable.")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_SOLVE, "N"),
         help="Grid points on the ring.")
-@option("--dt", type=FINITE, default=api_default(_SOLVE, "dt"), help="Time step.")
+@option("--dt", type=DT, default=api_default(_SOLVE, "dt"),
+        help="Time step, or 'auto': the largest step of the step-size rule that divides T.")
+@option("--dt-check", type=DT_CHECK, default=api_default(_SOLVE, "dt_check"),
+        help="A step above the step-size rule: refuse it (error), run it flagged (warn) or "
+             "do not check (off).")
 @option("--T", "T", type=FINITE, default=api_default(_SOLVE, "T"), help="Final time.")
 @option("--init", type=click.Choice(["bump", "rest"]), default="bump", help="Initial state.")
 @option("--eps", type=FINITE, default=api_default(_SOLVE, "eps"),
@@ -131,10 +140,10 @@ astrofield run --config run.toml --D inf      # file values, D overridden""")
         help="Initial bump centre (rad).")
 @option("--pulse", "pulses", multiple=True, metavar="POS,WIDTH,AMP,T_ON,T_OFF",
         help="Input pulse POSITION,WIDTH,AMPLITUDE,T_ON,T_OFF (repeatable).")
-@option("--noise-sigma", type=FINITE, default=0.0,
-        help="Additive noise amplitude (0: deterministic).")
-@option("--noise-correlation", type=FINITE, default=0.5,
-        help="Gaussian noise correlation length (rad).")
+@option("--sigma", type=FINITE, default=0.0,
+        help="Additive noise amplitude (0: deterministic; was --noise-sigma).")
+@option("--correlation", type=FINITE, default=api_default(_NOISE, "correlation"),
+        help="Gaussian noise correlation length (rad; was --noise-correlation).")
 @option("--seed", type=click.IntRange(min=0), default=0, help="Noise seed.")
 @option("--n-frames", type=click.IntRange(min=2), default=api_default(_SOLVE, "n_frames"),
         help="Stored frames of u, q, a.")
@@ -161,7 +170,8 @@ def run_cmd(**p: Any) -> None:
         model, stim, noise = _build(p)
         sol = simulate(model, T=p["T"], dt=p["dt"], N=p["N"], init=p["init"], eps=p["eps"],
                        position=p["position"], stimulus=stim, noise=noise,
-                       n_frames=p["n_frames"], progress=False if p["quiet"] else None,
+                       n_frames=p["n_frames"], progress=progress_for(p["quiet"]),
+                       dt_check=p["dt_check"],
                        seed=p["seed"], backend=None if p["backend"] == "auto" else p["backend"])
     values = sol.values()
     s = _summary(values, p, timer.wall_s)

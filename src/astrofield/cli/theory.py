@@ -18,6 +18,7 @@ from astrofield.cli._common import (
     FINITE,
     FLOAT_INF,
     Timer,
+    api_default,
     command,
     emit,
     grid_from,
@@ -26,6 +27,7 @@ from astrofield.cli._common import (
     option,
     output_option,
     plot_option,
+    progress_for,
     quiet_option,
     save_outputs,
     vary_option,
@@ -47,10 +49,15 @@ def _validated(table: str = "theory", **kw: Any) -> None:
                 raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
 
 
-_theta = option("--theta", type=FINITE, default=0.1, help="Firing threshold, in (0, 1).")
-_beta = option("--beta", type=FINITE, default=0.05, help="Depletion rate, >= 0.")
-_gamma = option("--gamma", type=FINITE, default=2.0, help="Replenishment rate, > 0.")
-_D = option("--D", "D", type=FLOAT_INF, default=1.0, help="Astrocytic diffusion (> 0, or 'inf').")
+_MODEL = "astrofield.model.definition:Model"
+_theta = option("--theta", type=FINITE, default=api_default(_MODEL, "theta"),
+                help="Firing threshold, in (0, 1).")
+_beta = option("--beta", type=FINITE, default=api_default(_MODEL, "beta"),
+               help="Depletion rate, >= 0.")
+_gamma = option("--gamma", type=FINITE, default=api_default(_MODEL, "gamma"),
+                help="Replenishment rate, > 0.")
+_D = option("--D", "D", type=FLOAT_INF, default=api_default(_MODEL, "D"),
+            help="Astrocytic diffusion (> 0, or 'inf').")
 
 
 @command("bump", example="astrofield bump --theta 0.1 --beta 0.05 --gamma 2 --json --plot bump.png")
@@ -121,7 +128,7 @@ astrofield stability --D inf --region=-1.5,2,-2,2""")
 @option("--region", default=None, metavar="RE_MIN,RE_MAX,IM_MIN,IM_MAX",
         help="Search rectangle for zeros of E (default: -gamma*A0/4, 2, -2, 2).")
 @option("--no-spectrum", is_flag=True, help="Skip the zero search.")
-@option("--tau", type=FINITE, default=1.0,
+@option("--tau", type=FINITE, default=api_default(_MODEL, "tau"),
         help="Resource time scale (enters as beta, gamma, D -> beta/tau, gamma/tau, D/tau).")
 @plot_option("Figure of the zeros of E in the complex plane.")
 @json_option
@@ -147,7 +154,8 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
     obj: dict[str, Any] = {"theta": theta, "beta": beta, "gamma": gamma, "D": D,
                            "tau": tau, "branch": branch, "exists": bool(r["exists"])}
     if not obj["exists"]:
-        obj.update({"evans_dprime": None, "stable": None, "fourier_stable": None,
+        obj.update({"evans_dprime": None, "evans_stable": None, "stable": None,
+                    "fourier_stable": None,
                     "eigenvalues": [], "multiplicities": [], "disagree": False,
                     "wall_s": timer.wall_s, "plot": plot})
         with guard(runtime=True):
@@ -162,7 +170,8 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--region") from None
     obj.update({
-        "evans_dprime": float(r["evans_dprime"]), "stable": bool(r["evans_stable"]),
+        "evans_dprime": float(r["evans_dprime"]), "evans_stable": bool(r["evans_stable"]),
+        "stable": bool(r["evans_stable"]),  # the same as evans_stable (kept for old scripts)
         "evans_n_real": float(r["evans_n_real"]), "evans_n_complex": float(r["evans_n_complex"]),
         "evans_growth_rate": float(r["evans_growth_rate"]),
         "fourier_stable": bool(r["fourier_stable"]),
@@ -184,26 +193,19 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
     emit(obj, as_json, lines)
 
 
-def _parse_interval(rng: str | None) -> tuple[float | None, float | None]:
-    from astrofield._validate import parse_number
-
-    if rng is None:
-        return None, None
-    parts = rng.split(":")
-    try:
-        if len(parts) != 2:
-            raise ValueError("expected two numbers")
-        lo, hi = (parse_number(x, "--range", allow_inf=False) for x in parts)
-    except ValueError as exc:
-        raise click.BadParameter(f"{rng!r}: use LO:HI ({exc})", param_hint="--range") from None
-    if not 0 < lo < hi:
-        raise click.BadParameter(f"{rng!r}: need 0 < LO < HI", param_hint="--range")
-    return lo, hi
+def _check_interval(lo: float | None, hi: float | None) -> None:
+    """``--lo``/``--hi``: positive, ``lo < hi`` (either may be left out)."""
+    for name, v in (("lo", lo), ("hi", hi)):
+        if v is not None and not v > 0:
+            raise click.BadParameter(f"{name} = {v:g} must be > 0", param_hint=f"--{name}")
+    if lo is not None and hi is not None and not lo < hi:
+        raise click.BadParameter(f"lo = {lo:g}, hi = {hi:g}: need lo < hi",
+                                 param_hint="--lo/--hi")
 
 
 @command("boundary", example="""
 astrofield boundary --theta 0.1 --gamma 2 --D 0.3 --json
-astrofield boundary --vary gamma --beta 0.05 --D 1""")
+astrofield boundary --vary gamma --beta 0.05 --D 1 --lo 1 --hi 2""")
 @_theta
 @_gamma
 @option("--beta", type=FINITE, default=None,
@@ -211,21 +213,24 @@ astrofield boundary --vary gamma --beta 0.05 --D 1""")
 @_D
 @option("--vary", type=click.Choice(["beta", "gamma"]), default="beta",
         help="Parameter whose critical value is searched.")
-@option("--range", "rng", default=None, metavar="LO:HI", help="Search interval (default: all).")
+@option("--lo", type=FINITE, default=None,
+        help="Lower end of the search interval (default: the whole range; with --hi it "
+             "replaces --range LO:HI).")
+@option("--hi", type=FINITE, default=None, help="Upper end of the search interval.")
 @plot_option("Figure of E'(0) and the Fourier indicator along the varied parameter.")
 @json_option
 @quiet_option
 @_numeric.numerical_options
 def boundary_cmd(theta: float, gamma: float, beta: float | None, D: float, vary: str,
-                 rng: str | None, plot: str | None, as_json: bool, quiet: bool,
-                 **numopts: Any) -> None:
+                 lo: float | None, hi: float | None, plot: str | None, as_json: bool,
+                 quiet: bool, **numopts: Any) -> None:
     """Stability boundary beta* (or gamma* with --vary gamma) by Evans and by Fourier.
 
     A quantity that does not exist (no crossing in the interval) is null in JSON and listed
     under "undefined". With --firing sigmoid: the drift bifurcation of the numerical bump.
     """
     if _numeric.wants_numerical(numopts):
-        return _numeric.numerical_boundary_cmd(theta, gamma, beta, D, vary, rng, as_json,
+        return _numeric.numerical_boundary_cmd(theta, gamma, beta, D, vary, lo, hi, as_json,
                                                **numopts)
     from astrofield.theory.stability import boundary
 
@@ -233,7 +238,7 @@ def boundary_cmd(theta: float, gamma: float, beta: float | None, D: float, vary:
     _validated(theta=theta, gamma=gamma if vary == "beta" else None, beta=beta, D=D)
     if vary == "gamma" and (beta is None or beta <= 0):
         raise click.BadParameter("--vary gamma needs a fixed --beta > 0", param_hint="--beta")
-    lo, hi = _parse_interval(rng)
+    _check_interval(lo, hi)
     kw = {"gamma": gamma} if vary == "beta" else {"beta": beta}
     with guard():
         ev = boundary(vary, theta=theta, D=D, lo=lo, hi=hi, method="evans", **kw)
@@ -312,7 +317,8 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str
         raise click.BadParameter(f"--plot needs exactly two swept parameters, got {swept}",
                                  param_hint="--plot")
     with guard():
-        ds = stability_map(**{k: (v if v.size > 1 else float(v[0])) for k, v in vals.items()})
+        ds = stability_map(**{k: (v if v.size > 1 else float(v[0])) for k, v in vals.items()},
+                           progress=progress_for(quiet))
     wall = timer.wall_s
     ds.attrs["wall_s"] = wall
     with guard(runtime=True):

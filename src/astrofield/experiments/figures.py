@@ -44,8 +44,8 @@ from astrofield.theory.bump import fold
 from astrofield.theory.stability import boundary_curve as stability_boundary_curve
 from astrofield.theory.stability import figure2_data
 
-__all__ = ["figure_data", "figure5_data", "figure6_data", "figure7_data", "FIGURES", "LARGE_D",
-           "FIG7_TIMES"]
+__all__ = ["figure_data", "figure_step", "FIGURE_BETA_MAX", "figure5_data", "figure6_data",
+           "figure7_data", "FIGURES", "LARGE_D", "FIG7_TIMES"]
 
 FIGURES = (2, 5, 6, 7)
 #: Diffusion values of the large-D boundary panel of Figure 6.
@@ -88,6 +88,67 @@ def _beta_curve(axis: str, along, theta, D, gamma, method, beta_hi) -> xr.Datase
                                     n_scan=_N_SCAN, **kw)
 
 
+#: The largest depletion rate ``beta`` (per unit time, ``tau = 1``) of each figure's grids
+#: (Figure 6's ``D = inf`` map reaches 4; only points with a bump, ``beta`` below the fold, are
+#: simulated: see :func:`figure_step`).
+FIGURE_BETA_MAX = {5: 0.1, 6: 4.0, 7: 0.05}
+
+
+def _simulated_beta_max(number: int) -> float:
+    """The largest ``beta`` that figure ``number`` simulates (a bump exists up to the fold;
+    Figure 6's largest fold is at ``gamma = 1.6``)."""
+    beta = FIGURE_BETA_MAX[number]
+    return min(beta, float(fold(0.1, 1.6)[0])) if number == 6 else beta
+
+
+def figure_step(number: int, dt: float | str | None = None, T: float | None = None) -> float:
+    """The time step of figure ``number``'s simulations, checked before any work.
+
+    Parameters
+    ----------
+    number
+        5, 6 or 7.
+    dt
+        A step, ``None`` (the figure's default) or ``"auto"``: the largest step of the
+        step-size rule (:func:`astrofield.simulator.step_control.max_step`) at the figure's
+        largest ``beta`` that divides 0.5 (so that the maps' frames, ``T`` and the error
+        control's coarse runs at ``2 dt`` are whole numbers of steps).
+    T
+        Final time (for the error message only).
+
+    Returns
+    -------
+    float
+        The step.
+
+    Raises
+    ------
+    ValueError
+        If ``dt`` exceeds the step-size rule for the figure's largest ``beta`` (the maps would
+        otherwise fail after computing the first ones).
+    """
+    from astrofield.simulator.step_control import max_step
+
+    beta = _simulated_beta_max(number)
+    dt_max = max_step(Model(beta=beta))
+    if dt is None:
+        dt = 0.02 if number == 7 else DEFAULTS["dt"]
+        if dt <= dt_max * (1 + 1e-9):
+            return float(dt)
+        dt = "auto"
+    if isinstance(dt, str):
+        if dt != "auto":
+            raise ValueError(f"dt = {dt!r} is not a positive number or 'auto'")
+        return 0.5 / np.ceil(0.5 / dt_max * (1 - 1e-12))
+    dt = float(check_range("dt", dt, 0.0, np.inf, lo_open=True))
+    if dt > dt_max * (1 + 1e-9):
+        raise ValueError(
+            f"dt = {dt:g} is outside the allowed range (0, {dt_max:g}] of the step-size rule "
+            f"for Figure {number} (its simulations reach beta = {beta:.4g}); "
+            "use dt='auto' or a smaller dt")
+    return dt
+
+
 def _settings(T, N, dt, default_T):
     T = default_T if T is None else float(T)
     N = DEFAULTS["N"] if N is None else N
@@ -128,7 +189,8 @@ def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         ``verdict_code``) over ``(D, beta)`` and ``beta_star_evans``, ``beta_star_fourier``
         over ``boundary_D``; attr ``figure_T`` (the final time).
     """
-    n, kw = _map_kw(resolution, T, N, dt, early_stop, executor, workers, progress)
+    n, kw = _map_kw(resolution, T, N, figure_step(5, dt), early_stop, executor, workers,
+                    progress)
     ds = phase_diagram([f"D=0.001:0.6:{n}", f"beta=0.001:0.1:{n}"], gamma=2.0, **kw)
     Db = np.linspace(0.001, 0.6, max(2 * n, 12))
     ev, fo = (_beta_curve("D", Db, 0.1, None, 2.0, m, 0.3)["beta_star"].values
@@ -162,7 +224,8 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         ``beta_star_evans_largeD`` (every Evans crossing for each ``large_D`` of
         :data:`LARGE_D`); attr ``figure_T``.
     """
-    n, kw = _map_kw(resolution, T, N, dt, early_stop, executor, workers, progress)
+    n, kw = _map_kw(resolution, T, N, figure_step(6, dt), early_stop, executor, workers,
+                    progress)  # the step checked for both maps before the first one runs
     ds1 = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.001:0.1:{n}"], D=1.0, **kw)
     dsi = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.01:4.0:{n}"], D=np.inf, **kw)
     gb = np.linspace(1.0, 1.6, max(2 * n, 12))

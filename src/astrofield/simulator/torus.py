@@ -321,6 +321,7 @@ def solve2d(
     noise: Any = None,
     n_frames: int = 11,
     store_fields: bool = True,
+    progress: bool | None = False,
 ) -> xr.Dataset:
     r"""Integrate the 2-D astrocyte-neural field on the torus.
 
@@ -353,6 +354,9 @@ def solve2d(
     store_fields
         Store ``u, q, a`` frames; scalar traces are always stored.
 
+    progress
+        Show a tqdm bar of the steps on stderr (``None``: only once the run has taken about a
+        second; ``False``, the default: never).
     Returns
     -------
     xarray.Dataset
@@ -375,7 +379,7 @@ def solve2d(
     frames = np.unique(np.round(np.linspace(0, n_steps, min(n_frames, n_steps + 1))).astype(int))
     recorder = _Recorder(torus, sim.params["theta"], B, frames.size, store_fields)
     mass0 = torus.integrate(q + a)
-    u, q, a = _time_loop(sim, recorder, frames, u, q, a, n_steps, dt)
+    u, q, a = _time_loop(sim, recorder, frames, u, q, a, n_steps, dt, progress)
     ds = _dataset_2d(recorder, frames * dt, torus, model, B,
                      (torus.integrate(q + a) - mass0) / mass0)
     ds.attrs.update({
@@ -434,19 +438,23 @@ class _Recorder:
 
 
 def _time_loop(sim: Simulator2D, recorder: _Recorder, frames: np.ndarray, u, q, a,
-               n_steps: int, dt: float):
+               n_steps: int, dt: float, progress: bool | None = False):
     """Step 2: advance ``n_steps`` steps, recording at the frame steps; returns the final state."""
+    from astrofield._progress import progress_bar
+
     fi = 0
     if frames[0] == 0:
         recorder(0, u, q, a)
         fi = 1
     t = 0.0
-    for n in range(1, n_steps + 1):
-        u, q, a = sim.step(u, q, a, t, dt)
-        t = n * dt
-        if fi < frames.size and frames[fi] == n:
-            recorder(fi, u, q, a)
-            fi += 1
+    with progress_bar(n_steps, progress, "step") as bar:
+        for n in range(1, n_steps + 1):
+            u, q, a = sim.step(u, q, a, t, dt)
+            t = n * dt
+            if fi < frames.size and frames[fi] == n:
+                recorder(fi, u, q, a)
+                fi += 1
+            bar.update(1)
     return u, q, a
 
 

@@ -44,7 +44,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -348,12 +348,13 @@ def _run_branch(br: _Branch, Y: np.ndarray, T: np.ndarray, stop: float, opts: di
 
 @single_blas_thread
 def continue_bumps(model: Model | None = None, param: str = "beta", start: float | None = None,
-                   stop: float = 0.1, *, N: int | str = 64, D_field: np.ndarray | None = None,
+                   stop: float = 0.1, *, N: int | str = 128, D_field: np.ndarray | None = None,
                    mass: float = 2 * np.pi, init: str | Sequence[ArrayLike] = "heaviside",
                    ds: float = 0.05, ds_min: float = 1e-5, ds_max: float = 0.2,
                    max_points: int = 200,
                    tol: float = DEFAULT_TOL, spectra: bool = True, travelling: bool = True,
-                   max_travelling: int = 60, branch: str = "wide") -> xr.Dataset:
+                   max_travelling: int = 60, branch: str = "wide",
+                   progress: bool | None = False) -> xr.Dataset:
     """Follow the bump branch of ``model`` in ``param`` from ``start`` to ``stop``.
 
     Parameters
@@ -368,7 +369,8 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         constants, ``theta`` and ``steepness`` dimensionless); both within the parameter's
         allowed range, ``start != stop``.
     N
-        Grid points (even), or ``"auto"``: chosen at ``start`` by the resolution rule of
+        Grid points (even; default 128, as :func:`~astrofield.theory.steady.steady_bump` and
+        ``astrofield continue``), or ``"auto"``: chosen at ``start`` by the resolution rule of
         :func:`~astrofield.theory.steady.resolution` (the firing layer of a smooth rate
         resolved; 128 for Heaviside firing). Points where the grid does not resolve the layer
         have ``resolved = False`` and the message names the ``N`` they need.
@@ -402,6 +404,9 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
         ``NaN`` leading eigenvalues (stability not computed) and ``stable = False``.
     max_travelling
         Largest number of points on each travelling branch.
+    progress
+        Show a tqdm counter of the computed points on stderr (``None``: only once the
+        continuation has taken about a second; ``False``, the default: never).
 
     Returns
     -------
@@ -444,9 +449,42 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     model = replace(model, **{param: start})
     opts = {"ds": ds, "ds_min": ds_min, "ds_max": ds_max, "max_points": max_points,
             "spectra": spectra, "eig_kw": {"k": 10, "dense_max": 400}}
+    from astrofield._progress import progress_bar
+
+    with progress_bar(None, progress, "pt", desc="continuation") as bar:
+        pts, msg, N = _branches(model, param, start, stop, N, D_field, mass, init, tol, opts,
+                                travelling, max_travelling, branch, max_points, spectra, bar)
+    out = _to_dataset(list(pts), msg, model, param, N, tol, time.perf_counter() - t0, D_field)
+    out.attrs["bump_branch"] = branch
+    return out
+
+
+class _Points(list):
+    """The list of computed points; each one added moves the progress bar."""
+
+    def __init__(self, bar: Any = None) -> None:
+        super().__init__()
+        self.bar = bar
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def extend(self, items: Any) -> None:
+        items = list(items)
+        super().extend(items)
+        if self.bar is not None:
+            self.bar.update(len(items))
+
+
+def _branches(model, param, start, stop, N, D_field, mass, init, tol, opts, travelling,
+              max_travelling, branch, max_points, spectra, bar):
+    """The stationary branch and, if asked, the travelling ones: ``(points, message, N)``."""
+    opts = {**opts, "bar": bar}
     if model.firing.edges:
         pts, msg = _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points,
-                                     spectra, branch)
+                                     spectra, branch, bar)
         if travelling and D_field is None:
             msg = _heaviside_travelling(model, param, start, stop, N, mass, max_travelling, pts,
                                         msg, branch)
@@ -456,14 +494,12 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     else:
         pts, msg, N = _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol,
                                      opts, travelling, max_travelling, branch)
-    out = _to_dataset(pts, msg, model, param, N, tol, time.perf_counter() - t0, D_field)
-    out.attrs["bump_branch"] = branch
-    return out
+    return pts, msg, N
 
 
 def _smooth_branch(model, param, start, stop, N, D_field, mass, init, tol, opts, travelling,
                    max_travelling, branch="wide"):
-    pts: list[_Point] = []
+    pts: list[_Point] = _Points(opts.get("bar"))
     try:
         st = steady_bump(model, N, init=init, D_field=D_field, mass=mass, tol=tol,
                          branch=branch)
@@ -551,9 +587,9 @@ def _heaviside_point(system, param, p, spectra, branch="wide"):
 
 
 def _heaviside_branch(model, param, start, stop, N, D_field, mass, max_points, spectra,
-                      branch="wide"):
+                      branch="wide", bar=None):
     system = RingSystem(model, N, D_field=D_field, mass=mass)
-    pts: list[_Point] = []
+    pts: list[_Point] = _Points(bar)
     values = np.linspace(start, stop, max_points)
     msg = ""
     pitch = _pitchfork_sign(system, param, branch)

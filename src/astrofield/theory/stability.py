@@ -26,6 +26,7 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -685,8 +686,34 @@ def boundary_curve(vary: str, *, theta: ArrayLike | None = None, beta: ArrayLike
 # phase maps
 # --------------------------------------------------------------------------------------------
 
+#: Grid points per block of :func:`stability_map` when it shows progress.
+MAP_BLOCK = 256
+
+
+def _evaluate_blocks(args: dict[str, Any], shape: tuple[int, ...], branch: str,
+                     progress: bool | None) -> dict[str, np.ndarray]:
+    """:func:`_evaluate` over the map, in blocks of :data:`MAP_BLOCK` points with a progress
+    bar (one call without one, or for a small map)."""
+    n = int(np.prod(shape))
+    if progress is False or n <= MAP_BLOCK:
+        return _evaluate(args["theta"], args["beta"], args["gamma"], args["D"], branch)
+    from astrofield._progress import progress_bar
+
+    flat = {k: np.broadcast_to(np.asarray(v, float), shape).ravel() for k, v in args.items()}
+    parts: list[dict[str, np.ndarray]] = []
+    with progress_bar(n, progress, "pt", desc="stability map") as bar:
+        for i in range(0, n, MAP_BLOCK):
+            block = {k: v[i:i + MAP_BLOCK] for k, v in flat.items()}
+            m = block["theta"].size
+            r = _evaluate(block["theta"], block["beta"], block["gamma"], block["D"], branch)
+            parts.append({k: np.broadcast_to(v, (m,)) for k, v in r.items()})
+            bar.update(m)
+    return {k: np.concatenate([p[k] for p in parts]).reshape(shape) for k in parts[0]}
+
+
 def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLike = 2.0,
-                  D: ArrayLike = 1.0, branch: str = "wide") -> xr.Dataset:
+                  D: ArrayLike = 0.7, branch: str = "wide", progress: bool | None = False
+                  ) -> xr.Dataset:
     """Analytic phase map over every parameter given as a 1-D array (outer product).
 
     Parameters
@@ -696,6 +723,10 @@ def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLi
         D). ``D`` may contain ``inf``.
     branch
         Bump branch (default ``"wide"``).
+    progress
+        Show a tqdm bar of the grid points on stderr (``None``: only once the map has taken
+        about a second; ``False``, the default: never). With a bar the points are evaluated
+        in blocks of :data:`MAP_BLOCK` (the same values).
 
     Returns
     -------
@@ -717,8 +748,8 @@ def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLi
             dims.append(name)
     grids = np.meshgrid(*(vals[d] for d in dims), indexing="ij") if dims else []
     args = {n: (grids[dims.index(n)] if n in dims else vals[n]) for n in _NAMES}
-    res = _evaluate(args["theta"], args["beta"], args["gamma"], args["D"], branch)
     shape = tuple(vals[d].size for d in dims)
+    res = _evaluate_blocks(args, shape, branch, progress)
     data = {k: (dims, np.broadcast_to(v, shape).copy()) for k, v in res.items()}
     ds = xr.Dataset(data, coords={d: vals[d] for d in dims})
     meta = {
