@@ -35,6 +35,7 @@ import importlib
 import importlib.util
 import inspect
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -353,9 +354,14 @@ if griffe is not None:
 # ----------------------------------------------------------------------------- mkdocs events
 
 def on_config(config: object, **kwargs: object) -> object:
-    """mkdocs event: put this checkout's ``src`` first on ``sys.path`` for :func:`resolve`."""
+    """mkdocs event: put this checkout's ``src`` first on ``sys.path`` for :func:`resolve`, and
+    on ``PYTHONPATH`` for the notebook kernels that mkdocs-jupyter starts (they run in
+    ``docs/notebooks``, where a relative path would find nothing)."""
     if _SRC not in sys.path:
         sys.path.insert(0, _SRC)
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if _SRC not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([_SRC, *filter(None, paths)])
     return config
 
 

@@ -80,7 +80,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
 from astrofield._validate import SWEEP_RANGES, check_int, check_range, parse_axis
 from astrofield._version import __version__
@@ -696,6 +695,8 @@ def _compute(func: Callable, grid: Grid, chunks: list[tuple[int, int]], done: di
     """Run every chunk not in ``done`` and record it there (and in the store, at once)."""
     todo = [(i, c) for i, c in enumerate(chunks) if i not in done]
     n_done = sum(b - a for i, (a, b) in enumerate(chunks) if i in done)
+    from tqdm.auto import tqdm  # imported when a sweep runs: it is slow to import
+
     bar = tqdm(total=grid.size, initial=n_done, unit="pt", disable=progress is False,
                desc="sweep", smoothing=0.1, dynamic_ncols=True)
 
