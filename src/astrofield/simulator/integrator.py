@@ -929,7 +929,7 @@ def _check_solve_args(model: Model, *, T, dt, N, eps, position, schedule, stop_r
     if N != "auto":
         if isinstance(N, str) or not isinstance(N, (int, float, np.integer, np.floating)):
             raise TypeError(f"N = {N!r} must be an integer >= 16 or 'auto'")
-        check_int("N", N, 16, 2**24)
+        check_int("N", N, 16)
     T = _number("T", T)
     check_range("T", T, 0, np.inf, lo_open=True)
     if not isinstance(dt, str):
