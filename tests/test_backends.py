@@ -22,7 +22,8 @@ from astrofield.simulator.integrator import solve
 pytestmark = pytest.mark.skipif(not _accel.HAVE_NUMBA, reason="numba not installed")
 
 FIG7 = dict(theta=0.1, beta=0.05, gamma=2.0)
-KW = dict(T=10.0, dt=0.05, N=64, eps=0.3, progress=False, n_frames=11)
+# backend agreement, not accuracy: coarse sigmoid grids allowed (no grid rules, no companion)
+KW = dict(T=10.0, dt=0.05, N=64, eps=0.3, progress=False, n_frames=11, check_resolution=False)
 
 
 def _both(model, **kw):

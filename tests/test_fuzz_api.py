@@ -241,3 +241,36 @@ def test_stability_fuzz_long(theta, beta, gamma, D):
 @given(theta_s, beta_s, gamma_s, D_s, st.one_of(st.just(1.0), anyfloat))
 def test_model_fuzz_long(theta, beta, gamma, D, tau):
     model_property(theta, beta, gamma, D, tau)
+
+
+@settings(max_examples=25, deadline=None)
+@given(amp=st.floats(-0.2, 0.2), freq=st.floats(0.1, 20.0))
+def test_schedule_fuzz_checked_between_nodes(amp, freq):
+    """A beta schedule is refused exactly when it is negative at a time the run uses."""
+    def beta(t):
+        return 0.05 + amp * np.sin(freq * t)
+
+    times = np.concatenate([[0.0], (np.arange(20) + 0.5) * 0.1, [2.0]])
+    try:
+        ds = solve(Model(), T=2.0, dt=0.1, N=32, schedule={"beta": beta}, store_fields=False,
+                   n_frames=2, progress=False)
+    except ValueError as exc:
+        assert "schedule beta(t = " in str(exc) and np.min(beta(times)) < 0
+        return
+    assert np.min(beta(times)) >= 0
+    assert np.isfinite(float(ds["drift"])) and ds.attrs["resolved"] in (0, 1)
+
+
+@settings(max_examples=20, deadline=None)
+@given(N=st.sampled_from([16, 32, 64]), width=st.floats(1e-4, 1.0))
+def test_resolution_fuzz_refused_or_flagged(N, width):
+    """A Gaussian kernel on any grid: refused naming N, or run with a boolean resolved flag."""
+    from astrofield.model.kernels import Gaussian
+
+    try:
+        ds = solve(Model(kernel=Gaussian(width=width)), T=0.2, dt=0.1, N=N, store_fields=False,
+                   n_frames=2, progress=False)
+    except ValueError as exc:
+        assert f"N = {N} is outside the allowed range" in str(exc)
+        return
+    assert ds["resolved"].dtype == bool

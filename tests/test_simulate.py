@@ -236,5 +236,5 @@ def test_slow_beta_ramp_tracks_the_stationary_bump():
 def test_schedule_rejects_bad_input():
     with pytest.raises(ValueError, match="schedule parameter 'D' is not one of"):
         solve(Model(), T=1.0, dt=0.1, N=32, schedule={"D": lambda t: 1.0}, **_quiet())
-    with pytest.raises(ValueError, match=r"beta\(t=1\) = -0.5 is outside"):
+    with pytest.raises(ValueError, match=r"schedule beta\(t = 0.55\) = -0.05 is outside"):
         solve(Model(), T=2.0, dt=0.1, N=32, schedule={"beta": lambda t: 0.5 - t}, **_quiet())

@@ -65,8 +65,8 @@ def test_accepted_steps_are_accurate_or_refused(params):
 @pytest.mark.slow
 @pytest.mark.parametrize("params", [
     dict(gamma=2.0, beta=0.02, D=0.1), dict(tau=10.0), dict(tau=1e-3), dict(tau=1e-6),
-    dict(gamma=1e6, beta=2.5e4, tau=1e-6), dict(gamma=10.0, beta=10.0),
-    dict(gamma=100.0, beta=100.0), dict(gamma=1e6, beta=1e6), dict(gamma=2.0, beta=0.02, D=0.01),
+    dict(gamma=1e4, beta=10.0), dict(gamma=10.0, beta=10.0), dict(gamma=1e4, beta=100.0),
+    dict(gamma=100.0, beta=100.0), dict(gamma=1e5, beta=1.0), dict(gamma=2.0, beta=0.02, D=0.01),
     dict(firing="sigmoid", steepness=10.0),
 ])
 def test_accepted_steps_are_accurate_or_refused_wide(params):
@@ -77,7 +77,7 @@ def test_accepted_steps_are_accurate_or_refused_wide(params):
 def test_coarse_step_is_refused_with_the_maximum():
     with pytest.raises(ValueError, match=r"dt = 50 is outside the allowed range \(0, 0.1\]"):
         solve(Model(), T=10000.0, dt=50.0, N=32)
-    with pytest.raises(ValueError, match=r"dt = 0.02 is outside the allowed range \(0, 0.010998"):
+    with pytest.raises(ValueError, match=r"dt = 0.02 is outside the allowed range \(0, 0.0045953"):
         solve(Model(tau=1e-3), T=200.0, dt=0.02, N=32)
 
 
@@ -142,7 +142,7 @@ def test_stiff_exchange_runs_on_the_step_with_safeguards():
     """dt (gamma max(q + a) + beta) / tau > 1: the default backend is the numpy step (the only
     one with the stiff-exchange safeguards); a non-stiff run keeps the compiled default."""
 
-    kw = dict(T=2.0, dt=0.1, N=32, n_frames=3, progress=False)
+    kw = dict(T=2.0, dt=0.05, N=32, n_frames=3, progress=False)
     stiff = solve(Model(gamma=1e4), **kw)
     assert stiff.attrs["backend"] == "numpy"
     assert not bool(stiff["failed"]) and np.isfinite(float(stiff["drift"]))

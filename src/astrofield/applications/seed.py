@@ -211,7 +211,10 @@ class AstrocyteNeuralField:
         return np.fft.irfft(np.fft.rfft(self.kernel) * np.fft.rfft(g), n=self.n) * self.dx
 
     def _external(self, external) -> np.ndarray | float:
-        ext = np.asarray(external, dtype=float)
+        if external is None or isinstance(external, (str, bytes, bool)):
+            raise TypeError(f"external = {external!r} must be a number or an array of shape "
+                            f"({self.n},)")
+        ext = check_range("external", external)  # finite numbers
         if ext.ndim == 0:
             return float(ext)
         if ext.shape != (self.n,):

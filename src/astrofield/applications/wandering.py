@@ -281,6 +281,10 @@ def _msd_statistics(ds: xr.Dataset, big: Model, P: int, n_trials: int, T: float,
     disp = (ph - ph[:, :1]).reshape(P, n_trials, t.size)
     msd = (disp**2).mean(axis=1)
     lo, hi = msd_chi2_interval(msd, n_trials, ci)
+    if np.count_nonzero(t >= t_fit) < 2:
+        raise ValueError(f"T = {T:g} with t_fit = {t_fit:g} leaves {np.count_nonzero(t >= t_fit)}"
+                         " recorded time(s) for the diffusion fit (at least 2); increase T or "
+                         "lower t_fit")
     fit = fit_diffusion(t, disp, t_min=t_fit, n_boot=n_boot, ci=ci, seed=seed)
     amp = ds["amplitude"].values.reshape(P, n_trials, t.size)
     umax = ds["u_max"].values.reshape(P, n_trials, t.size)

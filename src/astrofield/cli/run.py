@@ -99,10 +99,14 @@ def _build(p: dict[str, Any]):
 
 def _summary(v: dict[str, Any], p: dict[str, Any], wall: float) -> dict[str, Any]:
     """The JSON summary from the run's values (the arrays of the dataset's variables, see
-    :meth:`~astrofield.simulator.integrator.Solution.values`)."""
+    :meth:`~astrofield.simulator.integrator.Solution.values`); ``resolved``: every member
+    passed the grid and step rules and the a-posteriori check of :func:`astrofield.solve`."""
+    import numpy as np
+
     return {"drift": float(v["drift"]), "velocity": float(v["velocity_final"]),
             "mass_drift": float(v["mass_drift"]), "width": float(v["width_final"]),
             "final_position": float(v["position"][-1]), "wall_s": wall,
+            "resolved": bool(np.all(v["resolved"])),
             "N": p["N"], "dt": p["dt_used"], "T": p["T"], "seed": p["seed"],
             "output": p["output"], "plot": p["plot"]}
 

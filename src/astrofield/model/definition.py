@@ -104,7 +104,10 @@ class Model:
         """Number of parameter sets ``B`` described by this model."""
         sizes = {np.size(getattr(self, n)) for n in _RATE_NAMES} - {1}
         if len(sizes) > 1:
-            raise ValueError(f"parameter arrays have different lengths {sorted(sizes)}")
+            lengths = ", ".join(f"{n} has {np.size(getattr(self, n))}" for n in _RATE_NAMES
+                                if np.size(getattr(self, n)) > 1)
+            raise ValueError(f"parameter arrays have different lengths ({lengths}); give "
+                             "scalars or arrays of one length B (one value per member)")
         return sizes.pop() if sizes else 1
 
     @property

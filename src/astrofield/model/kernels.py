@@ -29,6 +29,16 @@ _SAMPLES = 256
 _COSINE_TOL = 1e-12
 
 
+#: Largest magnitude of a kernel's amplitude-like parameter: larger values overflow the kernel's
+#: norm or a quadrature of it (``|w| * 2 pi`` and products with the state must stay finite).
+AMPLITUDE_MAX = 1e100
+
+
+def _check_amplitude(name: str, value: float) -> None:
+    """Refuse a non-finite or overflowing amplitude-like kernel parameter (by range)."""
+    check_range(name, value, -AMPLITUDE_MAX, AMPLITUDE_MAX)
+
+
 def ring_distance(x: np.ndarray) -> np.ndarray:
     """Wrap ``x`` to the signed ring distance in ``[-pi, pi)``."""
     return (np.asarray(x) + np.pi) % (2 * np.pi) - np.pi
@@ -62,6 +72,9 @@ class Cosine(Kernel):
     amplitude: float = 1.0
     name = "cosine"
 
+    def __post_init__(self):
+        _check_amplitude("amplitude", self.amplitude)
+
     def profile(self, d):
         return self.amplitude * np.cos(d)
 
@@ -87,6 +100,7 @@ class Gaussian(Kernel):
     name = "gaussian"
 
     def __post_init__(self):
+        _check_amplitude("amplitude", self.amplitude)
         check_range("width", self.width, 0, np.inf, lo_open=True)
 
     def profile(self, d):
@@ -102,11 +116,11 @@ class MexicanHat(Kernel):
     Parameters
     ----------
     w_e
-        Peak of the excitatory Gaussian (added; not range-checked).
+        Peak of the excitatory Gaussian (added; ``|w_e| <= 1e100``).
     s_e
         Width (standard deviation) of the excitatory Gaussian, in rad, > 0.
     w_i
-        Peak of the inhibitory Gaussian (subtracted; not range-checked).
+        Peak of the inhibitory Gaussian (subtracted; ``|w_i| <= 1e100``).
     s_i
         Width (standard deviation) of the inhibitory Gaussian, in rad, > 0.
     """
@@ -118,6 +132,8 @@ class MexicanHat(Kernel):
     name = "mexican_hat"
 
     def __post_init__(self):
+        _check_amplitude("w_e", self.w_e)
+        _check_amplitude("w_i", self.w_i)
         check_range("s_e", self.s_e, 0, np.inf, lo_open=True)
         check_range("s_i", self.s_i, 0, np.inf, lo_open=True)
 
@@ -145,6 +161,7 @@ class WizardHat(Kernel):
     name = "wizard_hat"
 
     def __post_init__(self):
+        _check_amplitude("amplitude", self.amplitude)
         check_range("scale", self.scale, 0, np.inf, lo_open=True)
 
     def profile(self, d):

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import inspect
 import time as _time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,7 @@ from astrofield.simulator import backends as _backends
 from astrofield.simulator import compiled as _accel
 from astrofield.simulator.expint import phi1, phi2, relax
 from astrofield.simulator.kernel_table import KernelTable
+from astrofield.simulator.resolution import auto_N, companion_check, grid_rules
 from astrofield.simulator.ring import EdgeGeometry, Ring
 from astrofield.simulator.scheme import astro_predictor, shared_flux_update, smooth_step
 from astrofield.simulator.step_control import (
@@ -438,8 +440,9 @@ class Simulator:
         E = np.exp(-h)
         u1 = E * u0 + (1.0 - E) * N0
         # exchange flux (into a, per unit time) at the start of the step
-        s0 = gamma * a0 / tau
-        J0 = (beta * qi0 * phi0 - gamma * a0 * (1.0 - (phi0 * qi0 + (1 - phi0) * qo0))) / tau
+        a0p = np.maximum(a0, 0.0)  # a >= 0 in the rates (see scheme.smooth_step)
+        s0 = gamma * a0p / tau
+        J0 = (beta * qi0 * phi0 - gamma * a0p * (1.0 - (phi0 * qi0 + (1 - phi0) * qo0))) / tau
         # predictor (exponential Euler) for q and a
         qo_p = relax(qo0, s0 + beta * fo0 / tau, s0, h)
         qi_p = relax(qi0, s0 + beta / tau, s0, h)
@@ -550,23 +553,42 @@ def initial_state(
             a = np.broadcast_to(A0, (B, N)).copy()
             return (u, q, a), {k: bump[k] for k in ("Delta", "c0", "A0")}
         raise ValueError(f"init = {init!r} is not one of 'rest', 'bump' or a tuple of arrays")
-    if isinstance(init, dict):
-        arrays = (init["u"], init["q"], init["a"])
-    else:
-        arrays = tuple(init)
-    if len(arrays) != 3:
-        raise ValueError("init arrays must be (u, q, a)")
+    arrays = _init_arrays(init)
     out = []
     for name, arr in zip("uqa", arrays, strict=True):
-        arr = np.asarray(arr, dtype=float)
-        if arr.shape[-1] != N or arr.ndim > 2:
-            raise ValueError(f"initial {name} has shape {arr.shape}; expected ({N},) or (B, {N})")
+        try:
+            arr = np.asarray(arr, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"initial {name} is not an array of numbers: {exc}") from None
+        if arr.ndim not in (1, 2) or arr.shape[-1] != N or (arr.ndim == 2
+                                                              and arr.shape[0] not in (1, B)):
+            raise ValueError(f"initial {name} has shape {arr.shape}; expected ({N},) or "
+                             f"({B}, {N})")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"initial {name} contains NaN or inf")
         out.append(np.broadcast_to(arr, (B, N)).copy())
     check_range("initial q", out[1], 0, 1)
     check_range("initial a", out[2], 0, np.inf)
     return tuple(out), None
+
+
+def _init_arrays(init: Any) -> tuple:
+    """``(u, q, a)`` from an init dict (keys ``u``, ``q``, ``a``) or sequence of three arrays."""
+    if isinstance(init, dict):
+        missing = [k for k in "uqa" if k not in init]
+        extra = sorted(set(map(str, init)) - set("uqa"))
+        if missing or extra:
+            raise ValueError(f"init dict has keys {sorted(map(str, init))}; it needs exactly "
+                             "'u', 'q' and 'a' (arrays of shape (N,) or (B, N))")
+        return (init["u"], init["q"], init["a"])
+    try:
+        arrays = tuple(init)
+    except TypeError:
+        raise TypeError(f"init = {init!r} is not one of 'rest', 'bump', a dict or a sequence "
+                        "of arrays (u, q, a)") from None
+    if len(arrays) != 3:
+        raise ValueError(f"init has {len(arrays)} arrays; it needs three, (u, q, a)")
+    return arrays
 
 
 def _cell_average_q(x, dx, position, Delta, c0):
@@ -619,6 +641,7 @@ def solve(
     seed: int | None = None,
     backend: str | None = None,
     dt_check: str = "error",
+    check_resolution: bool = True,
 ) -> xr.Dataset:
     """Integrate the astrocyte-neural field model and return a labelled dataset.
 
@@ -632,7 +655,10 @@ def solve(
         be ``"auto"``: the largest step of the step-size rule
         (:func:`astrofield.simulator.step_control.max_step`) that divides ``T``.
     N
-        Grid points on the ring (>= 16).
+        Grid points on the ring (>= 16), or ``"auto"``: the smallest N (a multiple of 64, at
+        least 128) that obeys the grid rules of :mod:`astrofield.simulator.resolution` (the
+        kernel's spectrum, a smooth rate's firing layer, cells across the bump). An N below the
+        kernel or firing-layer rule is refused (``ValueError`` naming the N needed).
     init, eps, position, branch
         Initial state, see :func:`initial_state`. Default: the exact wide bump at
         ``position`` with the shift perturbation ``eps = 0.3`` (fraction of the bump amplitude).
@@ -681,6 +707,12 @@ def solve(
         What a ``dt`` above the step-size rule's ``dt_max`` does: ``"error"`` (default, a
         ``ValueError`` naming the maximum), ``"warn"`` (run, warn, attr ``dt_rule_ok = 0``) or
         ``"off"``.
+    check_resolution
+        Apply the grid rules and run the a-posteriori check (default): a companion run at half
+        the grid and twice the step (a quarter of the cost; none with noise or a stop rule)
+        whose drift must agree within the documented tolerance. The result is the variable
+        ``resolved`` (per member) and the attr ``resolved`` (1: every member resolved);
+        ``False`` skips both (``resolved`` then reflects only the step rule and failures).
 
     Returns
     -------
@@ -689,7 +721,8 @@ def solve(
         of ``u``), ``velocity``, ``width`` and ``mass`` (``∫ (q + a) dx``) on ``time``; final
         ``drift`` (change of position), ``velocity_final``, ``mass_drift`` (relative change of the
         total resource); ``failed`` and ``t_failed`` (a member whose state became non-finite is
-        frozen at its last finite state, its later frames and final values are NaN). Batched runs
+        frozen at its last finite state, its later frames and final values are NaN);
+        ``resolved`` (the grid and step rules and the a-posteriori check). Batched runs
         add a leading ``batch`` dimension with the parameters as coordinates. ``attrs`` hold
         parameters, scheme, backend, package version and the integer ``seed`` (-1: no noise
         or unseeded noise; ``seed_description`` says which). Every variable has ``units``
@@ -726,20 +759,26 @@ def simulate(model: Model | None = None, **options: Any) -> Solution:
 
 def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, D_field,
               quadrature, n_frames, sample_every, store_fields, trackers, schedule, stop_rule,
-              stop_every, progress, seed, backend, dt_check) -> Solution:
+              stop_every, progress, seed, backend, dt_check, check_resolution) -> Solution:
     """The work of :func:`solve` (all arguments given; see there)."""
     t_wall = _time.perf_counter()
     model = Model() if model is None else model
-    _check_solve_args(model, T=T, dt=dt, N=N, eps=eps, schedule=schedule, stop_rule=stop_rule,
-                      store_fields=store_fields)
+    position = _check_solve_args(model, T=T, dt=dt, N=N, eps=eps, position=position,
+                                 schedule=schedule, stop_rule=stop_rule, stop_every=stop_every,
+                                 store_fields=store_fields, seed=seed, check=check_resolution)
     if not isinstance(stimulus, Stimulus):
         stimulus = Stimulus(stimulus)
     if noise is not None and seed is not None:
         noise = Noise(noise.sigma, noise.correlation, seed)
+    if N == "auto":
+        N = auto_N(model, lambda n: initial_state(model, n, init, eps=eps, position=position,
+                                                  batch=model.batch_size, branch=branch)[0][0])
     (u, q, a), bump = initial_state(model, N, init, eps=eps, position=position,
                                     batch=model.batch_size, branch=branch)
+    grid_ok = grid_rules(model, N, u) if check_resolution else np.ones(model.batch_size, bool)
     # stacklevel 4: warnings point at the caller of solve / simulate (one frame above this one)
-    dt, step_info = resolve_dt(dt, T, _rule_model(model, schedule, T), dt_check, stacklevel=4)
+    dt, step_info = resolve_dt(dt, T, _rule_model(model, schedule, T, dt), dt_check,
+                               stacklevel=4)
     n_steps = check_steps(T, dt, max_steps=2**62)  # ValueError, not OverflowError, for T/dt=inf
     if abs(n_steps * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
@@ -756,7 +795,8 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
         _split_bump_resource(st, bump)
     run = Run(sim=sim, state=st, dt=float(dt), n_steps=n_steps,
               frames=_frame_steps(n_steps, n_frames, sample_every), store_fields=store_fields,
-              schedule=dict(schedule or {}), trackers=tuple(trackers), stop_rule=stop_rule,
+              schedule=dict(schedule or {}), trackers=tuple(trackers),
+              stop_rule=_checked_stop_rule(stop_rule),
               stop_stride=max(1, int(round(stop_every / dt))), progress=progress)
     _backends.get(name).integrate(run)
     run.flag_nonfinite_outputs()
@@ -767,17 +807,100 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
                  **seed_attrs(noise.seed if noise is not None else None, noise is not None),
                  stimulus=repr(stimulus.describe()), backend=name,
                  noise=repr(noise) if noise is not None else "none",
-                 D_field="heterogeneous" if D_field is not None else "uniform",
-                 wall_s=_time.perf_counter() - t_wall, **step_info)
+                 D_field="heterogeneous" if D_field is not None else "uniform", **step_info)
+    companion = dict(model=model, T=T, N=N, init=init, eps=eps, position=position,
+                     branch=branch, stimulus=stimulus, D_field=D_field, quadrature=quadrature,
+                     schedule=schedule, backend=backend)
+    run.resolved, attrs["resolution_check"] = _resolved(
+        run, grid_ok, step_info, companion if check_resolution else None,
+        noise is not None or stop_rule is not None)
+    attrs["resolved"] = int(np.all(run.resolved))
+    attrs["wall_s"] = _time.perf_counter() - t_wall
     return Solution(model, run, bump, attrs)
 
 
-def _rule_model(model: Model, schedule: dict | None, T: float) -> Model:
-    """The model the step-size rule sees: the fastest depletion the run will meet."""
-    if not schedule or "beta" not in schedule:
+def _resolved(run: Run, grid_ok: np.ndarray, step_info: dict, companion: dict | None,
+              no_companion: bool) -> tuple[np.ndarray, str]:
+    """Per-member ``resolved`` flags: the grid and step rules, and (where it can run) the
+    companion run at ``(N / 2, 2 dt)`` of :mod:`astrofield.simulator.resolution`."""
+    ok = np.asarray(grid_ok, bool) & bool(step_info["dt_rule_ok"]) & ~run.failed
+    if companion is None:
+        return ok, "off"
+    if no_companion:
+        return ok, "rules"
+    c = dict(companion)
+    N = c.pop("N")
+    init = c.pop("init")
+    Nc = N // 2 if N % 2 == 0 and N // 2 >= 16 else N
+    if not isinstance(init, str):  # arrays on the fine grid: every second point
+        arrays = (init["u"], init["q"], init["a"]) if isinstance(init, dict) else tuple(init)
+        init = tuple(np.asarray(v, float)[..., ::N // Nc] for v in arrays)
+    if c["D_field"] is not None and not callable(c["D_field"]):
+        c["D_field"] = np.asarray(c["D_field"], float)[::N // Nc]
+    n_c = max(1, run.n_steps // 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sol = _simulate(c.pop("model"), dt=c.pop("T") / n_c, T=run.T, N=Nc, init=init,
+                        noise=None, n_frames=2, sample_every=None, store_fields=False,
+                        trackers=(), stop_rule=None, stop_every=10.0, progress=False, seed=None,
+                        dt_check="off", check_resolution=False, **c)
+    drift = run.final["position"] - run.pos0
+    drift_c = sol.run.final["position"] - sol.run.pos0
+    return ok & companion_check(drift, drift_c), "companion"
+
+
+def _checked_stop_rule(rule: Callable | None) -> Callable | None:
+    """``rule`` with its answer checked: a boolean per running member (ValueError otherwise)."""
+    if rule is None:
+        return None
+
+    def checked(t, drift, velocity, width, members):
+        out = np.asarray(rule(t, drift, velocity, width, members))
+        if out.shape != (len(members),):
+            raise ValueError(f"stop_rule returned shape {out.shape} at t = {t:g}; it must return "
+                             f"one boolean per running member, shape ({len(members)},)")
+        return out.astype(bool)
+
+    return checked
+
+
+def _schedule_times(T: float, dt: float | str) -> np.ndarray:
+    """Times at which schedules are checked: the step midpoints (the times the run uses) and
+    the ends, or 20001 points on ``[0, T]`` for longer runs or ``dt="auto"``."""
+    if not isinstance(dt, str) and T / dt <= 20000:
+        n = int(round(T / dt))
+        return np.concatenate([[0.0], (np.arange(n) + 0.5) * dt, [T]])
+    return np.linspace(0.0, T, 20001)
+
+
+def _schedule_values(name: str, f: Callable, times: np.ndarray, B: int) -> np.ndarray:
+    """``f(t)`` at ``times`` as ``(len(times), B)``, each value range-checked."""
+    lo, hi, lo_open, hi_open, allow_inf = PARAMETER_RANGES[name]
+    out = np.empty((times.size, B))
+    for i, tt in enumerate(times):
+        v = check_range(f"schedule {name}(t = {tt:g})", f(tt), lo, hi, lo_open=lo_open,
+                        hi_open=hi_open, allow_inf=allow_inf).reshape(-1)
+        if v.size not in (1, B):
+            raise ValueError(f"schedule {name}(t = {tt:g}) has {v.size} values; it must return a "
+                             f"scalar or one value per member ({B})")
+        out[i] = v
+    return out
+
+
+def _rule_model(model: Model, schedule: dict | None, T: float, dt: float | str) -> Model:
+    """The model the step-size rule sees: per member the largest scheduled ``beta`` and
+    ``gamma`` (checked at the times of :func:`_schedule_times`) with the model's own values."""
+    if not schedule or not ({"beta", "gamma"} & set(schedule)):
         return model
-    hi = max(float(np.max(schedule["beta"](tt))) for tt in (0.0, 0.5 * T, T))
-    return Model(beta=max(hi, float(np.max(model.beta))), tau=float(np.min(model.tau)))
+    B = model.batch_size
+    times = _schedule_times(T, dt)
+    kw = {}
+    for name in ("beta", "gamma"):
+        own = model.param(name, B)[:, 0]
+        if name in schedule:
+            own = np.maximum(own, _schedule_values(name, schedule[name], times, B).max(axis=0))
+        kw[name] = own
+    return Model(theta=model.param("theta", B)[:, 0], tau=model.param("tau", B)[:, 0], **kw)
 
 
 def _exchange_stiffness(model: Model, q: np.ndarray, a: np.ndarray, dt: float) -> float:
@@ -789,27 +912,55 @@ def _exchange_stiffness(model: Model, q: np.ndarray, a: np.ndarray, dt: float) -
     return float(np.max(dt * rate / model.param("tau", B)[:, 0]))
 
 
-def _check_solve_args(model: Model, *, T, dt, N, eps, schedule, stop_rule,
-                      store_fields) -> None:
-    """Validate the arguments of :func:`solve` before any work (the step: :func:`resolve_dt`)."""
-    check_int("N", N, 16)
+def _number(name: str, value: Any) -> float:
+    """``value`` as a float; TypeError naming ``name`` for a non-number (str, bool, None...)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} = {value!r} must be a number, not {type(value).__name__}")
+    return float(value)
+
+
+def _check_solve_args(model: Model, *, T, dt, N, eps, position, schedule, stop_rule, stop_every,
+                      store_fields, seed, check) -> float:
+    """Validate the arguments of :func:`solve` before any work (the step: :func:`resolve_dt`);
+    returns ``position`` wrapped onto the ring ``[-pi, pi)``."""
+    if not isinstance(model, Model):
+        raise TypeError(f"model = {model!r} must be an astrofield.Model (or None for the "
+                        f"default), not {type(model).__name__}")
+    if N != "auto":
+        if isinstance(N, str) or not isinstance(N, (int, float, np.integer, np.floating)):
+            raise TypeError(f"N = {N!r} must be an integer >= 16 or 'auto'")
+        check_int("N", N, 16)
+    T = _number("T", T)
     check_range("T", T, 0, np.inf, lo_open=True)
     if not isinstance(dt, str):
+        dt = _number("dt", dt)
         check_range("dt", dt, 0, np.inf, lo_open=True)
         if dt > T:
             raise ValueError(f"dt = {dt:g} is outside the allowed range (0, T = {T:g}]")
-    check_range("eps", eps, -1, 1)
+    check_range("eps", _number("eps", eps), -1, 1)
+    position = _number("position", position)
+    check_range("position", position)  # finite
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed = {seed!r} must be an integer >= 0 or None")
+    if seed is not None and seed < 0:
+        raise ValueError(f"seed = {seed} is outside the allowed range [0, inf)")
+    if not isinstance(check, bool):
+        raise TypeError(f"check_resolution = {check!r} must be True or False")
+    if schedule is not None and not isinstance(schedule, dict):
+        raise TypeError(f"schedule = {schedule!r} must be a dict name -> f(t)")
     for name, f in (schedule or {}).items():
         if name not in _SCHEDULABLE:
             raise ValueError(f"schedule parameter {name!r} is not one of {_SCHEDULABLE}")
         if not callable(f):
             raise ValueError(f"schedule[{name!r}] must be a function of time")
-        lo, hi, lo_open, hi_open, allow_inf = PARAMETER_RANGES[name]
-        for tt in (0.0, 0.5 * T, T):
-            check_range(f"{name}(t={tt:g})", f(tt), lo, hi, lo_open=lo_open, hi_open=hi_open,
-                        allow_inf=allow_inf)
+        _schedule_values(name, f, _schedule_times(T, dt), model.batch_size)
+    if stop_rule is not None and not callable(stop_rule):
+        raise TypeError(f"stop_rule = {stop_rule!r} must be a function "
+                        "rule(t, drift, velocity, width, members)")
+    check_range("stop_every", _number("stop_every", stop_every), 0, np.inf, lo_open=True)
     if stop_rule is not None and store_fields:
         raise ValueError("stop_rule needs store_fields=False (fields of dropped members)")
+    return float((position + np.pi) % (2 * np.pi) - np.pi)
 
 
 # ---------------------------------------------------------------------- the run record
@@ -878,6 +1029,8 @@ class Run:
     t_failed: np.ndarray = field(init=False)
     tracker_times: list = field(init=False)
     tracker_data: list = field(init=False)
+    #: per member: the grid and step rules and the a-posteriori check passed (set by solve)
+    resolved: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         B, N, nf = self.sim.B, self.sim.ring.N, self.frames.size
@@ -1160,6 +1313,12 @@ def _data_vars(model: Model, run: Run, bump: dict | None) -> dict[str, tuple]:
         "t_failed": (dims_b, run.t_failed.copy(),
                      time_attrs("time of first non-finite state",
                                 description="NaN: did not fail")),
+        "resolved": (dims_b, (np.ones(run.failed.size, bool) if run.resolved is None
+                              else run.resolved.copy()),
+                     flag_attrs("result resolved", [0, 1], "unresolved resolved",
+                                description="grid and step rules and the companion run at "
+                                            "(N/2, 2 dt) agree within the documented "
+                                            "tolerance (docs/reliability.md)")),
     }
     for k in rec:
         if k.endswith("_t"):

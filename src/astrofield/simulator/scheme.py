@@ -189,8 +189,11 @@ def smooth_step(space: Space, u0: np.ndarray, q0: np.ndarray, a0: np.ndarray, t:
     E = np.exp(-h)
     u1 = E * u0 + (1.0 - E) * N0
     # exchange flux (into a, per unit time) at the start of the step
-    s0 = gamma * a0 / tau
-    J0 = (beta * q0 * f0 - gamma * a0 * (1.0 - q0)) / tau
+    # a >= 0 in the rates: a spectral undershoot of a (a flux with jumps, Gibbs) must not make
+    # the relaxation rate of q negative (anti-damped, overflowing at any step)
+    a0p = np.maximum(a0, 0.0)
+    s0 = gamma * a0p / tau
+    J0 = (beta * q0 * f0 - gamma * a0p * (1.0 - q0)) / tau
     # predictor (exponential Euler) for q and a; z0: stiffness of the exchange times h
     q_p = relax(q0, s0 + beta * f0 / tau, s0, h)
     z0 = h * (s0 + beta * f0 / tau)

@@ -58,7 +58,7 @@ _NAMES = ("theta", "beta", "gamma", "D")
 
 def _validate(theta, beta, gamma, D):
     return (check_range("theta", theta, 0.0, 1.0, lo_open=True, hi_open=True),
-            check_range("beta", beta, 0.0, np.inf, hi_open=True),
+            check_range("beta", beta, 0.0, np.inf, lo_open=True, hi_open=True),
             check_range("gamma", gamma, 0.0, np.inf, lo_open=True, hi_open=True),
             check_range("D", D, 0.0, np.inf, lo_open=True, allow_inf=True))
 
@@ -198,8 +198,12 @@ def _search_range(vary, fixed, lo, hi, bmax_unit):
         hi = min(hi, top * (1 - 1e-9))
     else:
         bottom = fixed / bmax_unit
+        if bottom >= _GAMMA_MAX:
+            raise ValueError(f"beta = {fixed:g} needs gamma > {bottom:g} for a bump, outside the "
+                             f"searched range of gamma (0, {_GAMMA_MAX:g}]")
         lo = bottom if lo is None else lo
-        hi = 20.0 if hi is None else hi
+        # default top of the search: 20, or far enough above the fold for a large beta
+        hi = min(_GAMMA_MAX, max(20.0, 100.0 * float(lo))) if hi is None else hi
         lo = float(check_range("lo", lo, bottom, _GAMMA_MAX, hi_open=True))
         lo = max(lo, bottom * (1 + 1e-9))
         hi = float(check_range("hi", hi, lo, _GAMMA_MAX, lo_open=True))
@@ -458,7 +462,7 @@ def _refine_smooth(method, pars_at, a, b, fa, fb, xtol):
 def _lines(vary, theta, fixed, D, tau, lo, hi):
     """Validate and broadcast the parameters of :func:`boundary`: ``(shape, flat arrays)``."""
     other = "gamma" if vary == "beta" else "beta"
-    th, _, _, Dv = _validate(theta, 0.0, 1.0, D)
+    th, _, _, Dv = _validate(theta, 1.0, 1.0, D)  # beta, gamma: placeholders (checked below)
     fixed = check_range(other, fixed, 0.0, np.inf, lo_open=True, hi_open=True)
     tau = check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True)
     lo, hi = (np.nan if v is None else check_range(n, v, 0.0, np.inf, lo_open=True)
