@@ -90,7 +90,8 @@ def test_cli_refuses_coarse_step_with_usage_error():
                                     "--json"])
     assert res.exit_code == 2
     assert "dt = 50 is outside the allowed range (0, 0.1]" in res.output
-    ok = CliRunner().invoke(main, ["run", "--gamma", "1e4", "--N", "64", "--dt", "0.1",
+    # gamma 1e4: the step rule (which covers the exchange's full stiffness) allows dt <= 0.063
+    ok = CliRunner().invoke(main, ["run", "--gamma", "1e4", "--N", "64", "--dt", "0.05",
                                    "--T", "5", "--json", "-q"])
     assert ok.exit_code == 0, ok.output
     summary = json.loads(ok.stdout)

@@ -147,6 +147,8 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
     from astrofield.theory.stability import stability
 
     timer = Timer()
+    # beta > 0: at beta = 0 the default region's edge meets the accumulation point -(beta +
+    # gamma A0) = 0 (the API answers beta = 0, the Amari limit, in closed form)
     _validated(theta=theta, beta=beta, gamma=gamma, D=D)
     reg = _parse_region(region)
     with guard():

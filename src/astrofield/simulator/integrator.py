@@ -838,12 +838,18 @@ def _resolved(run: Run, grid_ok: np.ndarray, step_info: dict, companion: dict | 
     if c["D_field"] is not None and not callable(c["D_field"]):
         c["D_field"] = np.asarray(c["D_field"], float)[::N // Nc]
     n_c = max(1, run.n_steps // 2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sol = _simulate(c.pop("model"), dt=c.pop("T") / n_c, T=run.T, N=Nc, init=init,
-                        noise=None, n_frames=2, sample_every=None, store_fields=False,
-                        trackers=(), stop_rule=None, stop_every=10.0, progress=False, seed=None,
-                        dt_check="off", check_resolution=False, **c)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sol = _simulate(c.pop("model"), dt=c.pop("T") / n_c, T=run.T, N=Nc, init=init,
+                            noise=None, n_frames=2, sample_every=None, store_fields=False,
+                            trackers=(), stop_rule=None, stop_every=10.0, progress=False,
+                            seed=None, dt_check="off", check_resolution=False, **c)
+    except ValueError:  # e.g. a stimulus function that returns arrays of the fine grid only
+        return ok, "rules"
+    finally:
+        if isinstance(companion.get("stimulus"), Stimulus):
+            companion["stimulus"].bind(run.sim.ring.x)  # the fine grid again, for the caller
     drift = run.final["position"] - run.pos0
     drift_c = sol.run.final["position"] - sol.run.pos0
     return ok & companion_check(drift, drift_c), "companion"

@@ -58,7 +58,7 @@ _NAMES = ("theta", "beta", "gamma", "D")
 
 def _validate(theta, beta, gamma, D):
     return (check_range("theta", theta, 0.0, 1.0, lo_open=True, hi_open=True),
-            check_range("beta", beta, 0.0, np.inf, lo_open=True, hi_open=True),
+            check_range("beta", beta, 0.0, np.inf, hi_open=True),
             check_range("gamma", gamma, 0.0, np.inf, lo_open=True, hi_open=True),
             check_range("D", D, 0.0, np.inf, lo_open=True, allow_inf=True))
 
