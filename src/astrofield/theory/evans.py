@@ -510,10 +510,11 @@ def evans_zeros(theta: float, beta: float, gamma: float, D: float,
     ``E`` linearises a *non-smooth* problem for one sign of the edge motion (the right edge moves
     out onto resting resource ``Q+ = 1``, the left edge in onto depleted ``Q- = c0``). Its real
     zeros are eigenvalues of sign-definite (monotone) shift perturbations and agree with the
-    simulator's measured growth rates. Complex zeros describe oscillating edges, for which that
-    assignment is not valid; they are formal. Example: at theta 0.1, beta 3, gamma 1.5, D = inf
-    ``E`` has zeros ``0.0175 +- 0.269i`` but the simulation shows no oscillatory growth over
-    T = 1200 (see ``docs/theory_notes.md``).
+    simulator's measured growth rates. A complex zero ``sigma + i omega`` describes oscillating
+    edges: the one-sided assignment holds only until an edge turns round, within half a period
+    ``pi / |omega|``, so it gives transient growth by about ``exp(pi sigma / |omega|)``, not an
+    instability; when that factor is large (pair close to the real axis) small perturbations
+    still end in a finite slip (``docs/verdicts.md``, section 3).
     """
     for name, v in (("theta", theta), ("beta", beta), ("gamma", gamma), ("D", D)):
         if np.ndim(v):

@@ -9,8 +9,9 @@ Two independent methods are reported side by side, with the same rule:
   plus real-axis sign changes). ``E'(0)`` (:func:`astrofield.theory.evans.evans_dprime`) is
   reported too: ``E(0) = 0`` and ``E ~ lambda^2``, so ``E'(0) < 0`` means an odd number of real
   unstable zeros, but ``E'(0) > 0`` allows two (this happens near the fold at large ``D``).
-  Complex zeros in the right half-plane are counted and reported but are formal (the
-  linearisation assumes one sign of edge motion); see ``docs/verdicts.md``.
+  Complex zeros in the right half-plane are counted and reported (``complex_unstable``) but
+  not part of the verdict: they give transient growth only (the linearisation assumes one
+  sign of edge motion); :func:`nonlinear_check` flags finite slips. See ``docs/verdicts.md``.
 * **Fourier** — the 6 x 6 first-mode truncation (:mod:`astrofield.theory.fourier`) with the
   shift-mode eigenvector filter: unstable if a kept eigenvalue is real and ``> 1e-11``.
 
