@@ -183,3 +183,57 @@ def test_python_blocks_in_verdicts_page_run():
     assert blocks
     for block in blocks:
         exec(compile(block.split("```")[0], "docs/verdicts.md", "exec"), {})
+
+
+def test_complex_pair_next_to_the_imaginary_axis_is_counted():
+    """A pair with Re 4e-4 (R = 18) needs a local refinement of the contour; it used to fall
+    into the fallback strip, which counts real zeros only (evans_n_complex was 0). The map and
+    the single-point verdict count it, and the zero search (subdivision + Newton) finds it."""
+    pts = [(2.59655, 1.41034, 20.0), (2.752406201360309, 1.45, 20.0)]
+    for beta, gamma, D in pts:
+        r = stability(THETA, beta, gamma, D)
+        assert (r["evans_n_real"], r["evans_n_complex"], r["complex_unstable"]) == (0, 2, 2)
+        zs = evans_zeros(THETA, beta, gamma, D, region=(1e-5, 1.0, -1.0, 1.0))
+        assert [z.lam.real > 0 and abs(z.lam.imag) > 0.1 for z in zs] == [True, True]
+        assert 3e-4 < zs[0].lam.real < 6e-3
+    ds = stab_mod.stability_map(theta=THETA, beta=np.array([p[0] for p in pts]),
+                                gamma=np.array([1.41034, 1.45]), D=20.0)
+    assert float(ds["evans_n_complex"][0, 0]) == 2 and float(ds["evans_n_complex"][1, 1]) == 2
+    assert int(ds["complex_unstable"][0, 0]) == 2
+
+
+def test_near_fold_finite_slips_are_flagged():
+    """D = inf near the fold: Evans-stable (a complex pair, no real zero) but a perturbation of
+    1e-9 grows to a slip of a few hundredths of a radian that 1e-6 barely changes. The verdict
+    says so and the nonlinear check flags the points; a point whose complex pair is far from
+    the real axis (3.3, 1.55) responds linearly (ratio 1000)."""
+    from astrofield.theory.stability import verdict_text
+
+    B, G = np.array([3.393103, 3.117, 3.3]), np.array([1.558621, 1.476, 1.55])
+    r = stability(THETA, B, G, np.inf, nonlinear_check=True)
+    assert list(r["evans_stable"]) == [True, True, True]
+    assert list(r["complex_unstable"]) == [2, 2, 2]
+    assert list(r["finite_slip"]) == [True, True, False]
+    assert np.all(r["nonlinear_response_ratio"][:2] < 50)
+    assert r["nonlinear_response_ratio"][2] == pytest.approx(1000, rel=0.05)
+    assert verdict_text(True, 2) == "stable (real zeros); complex pair with Re > 0 present"
+    assert verdict_text(True, 0) == "stable" and verdict_text(False, 2) == "drift-unstable"
+
+
+def test_cli_reports_complex_pairs_and_the_nonlinear_check():
+    import json
+
+    from click.testing import CliRunner
+
+    from astrofield.cli import main
+
+    res = CliRunner().invoke(main, ["stability", "--beta", "3.117", "--gamma", "1.476", "--D",
+                                    "inf", "--nonlinear-check", "--json"])
+    assert res.exit_code == 0, res.output
+    obj = json.loads(res.stdout)
+    assert obj["complex_unstable"] == 2 and obj["finite_slip"] is True
+    assert obj["verdict"].startswith("stable (real zeros); complex pair with Re > 0 present")
+    res = CliRunner().invoke(main, ["stability-map", "--beta", "2.59655,2.6", "--gamma",
+                                    "1.41034", "--D", "20", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["stable_with_complex"] == 2

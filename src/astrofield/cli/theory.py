@@ -128,6 +128,9 @@ astrofield stability --D inf --region=-1.5,2,-2,2""")
 @option("--region", default=None, metavar="RE_MIN,RE_MAX,IM_MIN,IM_MAX",
         help="Search rectangle for zeros of E (default: -gamma*A0/4, 2, -2, 2).")
 @option("--no-spectrum", is_flag=True, help="Skip the zero search.")
+@option("--nonlinear-check", is_flag=True,
+        help="Simulate the bump at two perturbation amplitudes (1e-9, 1e-6; about 1 s) and "
+             "report whether the drift scales with the perturbation (finite_slip).")
 @option("--tau", type=FINITE, default=api_default(_MODEL, "tau"),
         help="Resource time scale (enters as beta, gamma, D -> beta/tau, gamma/tau, D/tau).")
 @plot_option("Figure of the zeros of E in the complex plane.")
@@ -135,8 +138,8 @@ astrofield stability --D inf --region=-1.5,2,-2,2""")
 @quiet_option
 @_numeric.numerical_options
 def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str,
-                  region: str | None, no_spectrum: bool, tau: float, plot: str | None,
-                  as_json: bool, quiet: bool, **numopts: Any) -> None:
+                  region: str | None, no_spectrum: bool, nonlinear_check: bool, tau: float,
+                  plot: str | None, as_json: bool, quiet: bool, **numopts: Any) -> None:
     """Drift stability of a bump: Evans E'(0), Fourier truncation and zeros of E.
 
     With --firing sigmoid or another --kernel: the numerical spectrum (see 'spectrum').
@@ -144,7 +147,7 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
     if _numeric.wants_numerical(numopts):
         return _numeric.numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, **numopts)
     from astrofield.theory.evans import evans_zeros
-    from astrofield.theory.stability import stability
+    from astrofield.theory.stability import stability, verdict_text
 
     timer = Timer()
     # beta > 0: at beta = 0 the default region's edge meets the accumulation point -(beta +
@@ -152,7 +155,8 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
     _validated(theta=theta, beta=beta, gamma=gamma, D=D)
     reg = _parse_region(region)
     with guard():
-        r = stability(theta, beta, gamma, D, branch=branch, tau=tau)
+        r = stability(theta, beta, gamma, D, branch=branch, tau=tau,
+                      nonlinear_check="all" if nonlinear_check else False)
     obj: dict[str, Any] = {"theta": theta, "beta": beta, "gamma": gamma, "D": D,
                            "tau": tau, "branch": branch, "exists": bool(r["exists"])}
     if not obj["exists"]:
@@ -175,6 +179,7 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
         "evans_dprime": float(r["evans_dprime"]), "evans_stable": bool(r["evans_stable"]),
         "stable": bool(r["evans_stable"]),  # the same as evans_stable (kept for old scripts)
         "evans_n_real": float(r["evans_n_real"]), "evans_n_complex": float(r["evans_n_complex"]),
+        "complex_unstable": float(r["complex_unstable"]),
         "evans_growth_rate": float(r["evans_growth_rate"]),
         "fourier_stable": bool(r["fourier_stable"]),
         "fourier_max_real": float(r["fourier_max_real"]), "disagree": bool(r["disagree"]),
@@ -183,11 +188,15 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
         "multiplicities": [z.multiplicity for z in zeros], "wall_s": timer.wall_s,
         "plot": plot,
     })
+    if nonlinear_check:
+        obj.update({"nonlinear_response_ratio": float(r["nonlinear_response_ratio"]),
+                    "finite_slip": bool(r["finite_slip"])})
+    obj["verdict"] = verdict_text(obj["evans_stable"], obj["complex_unstable"],
+                                  (not obj["finite_slip"]) if nonlinear_check else None)
     with guard(runtime=True):
         save_outputs(None, None, plot, lambda: _plot("plot_spectrum", [z.lam for z in zeros],
                                                      obj["multiplicities"], region=reg))
-    lines = [f"E'(0) = {obj['evans_dprime']:.10g}  ->  "
-             f"{'stable' if obj['stable'] else 'drift-unstable'} (Evans)",
+    lines = [f"E'(0) = {obj['evans_dprime']:.10g}  ->  {obj['verdict']} (Evans)",
              f"Fourier truncation: {'stable' if obj['fourier_stable'] else 'unstable'}"
              + ("  [DISAGREE]" if obj["disagree"] else "")]
     for z in zeros:
@@ -289,14 +298,17 @@ astrofield stability-map --vary beta=1e-3:0.1:40:log --vary gamma=1:1.6:4 --D in
 @option("--workers", type=click.IntRange(min=1), default=1,
         help="Processes for the numerical route (--firing sigmoid or another --kernel): the "
              "grid path is split into this many pieces.")
+@option("--nonlinear-check", is_flag=True,
+        help="Simulate the Evans-stable cells with a complex pair in the right half-plane at "
+             "two perturbation amplitudes and flag finite slips (finite_slip).")
 @output_option()
 @plot_option("Figure of E'(0) with both boundaries (needs exactly two swept parameters).")
 @json_option
 @quiet_option
 @_numeric.numerical_options
 def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str, ...],
-                      workers: int, output: str | None, plot: str | None, as_json: bool,
-                      quiet: bool, **numopts: Any) -> None:
+                      workers: int, nonlinear_check: bool, output: str | None,
+                      plot: str | None, as_json: bool, quiet: bool, **numopts: Any) -> None:
     """Analytic phase map (Evans E'(0) and Fourier verdict) over any two swept parameters.
 
     SPEC: start:stop:count, start:stop:count:log, v1,v2,... or one value; --vary NAME=SPEC
@@ -320,7 +332,7 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str
                                  param_hint="--plot")
     with guard():
         ds = stability_map(**{k: (v if v.size > 1 else float(v[0])) for k, v in vals.items()},
-                           progress=progress_for(quiet))
+                           progress=progress_for(quiet), nonlinear_check=nonlinear_check)
     wall = timer.wall_s
     ds.attrs["wall_s"] = wall
     with guard(runtime=True):
@@ -330,10 +342,17 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str
            "points": int(ex.size), "exists": int(ex.sum()),
            "evans_stable": int(ds["evans_stable"].values.sum()),
            "fourier_stable": int(ds["fourier_stable"].values.sum()),
-           "disagree": int(ds["disagree"].values.sum()), "wall_s": wall,
-           "output": output, "plot": plot}
+           "disagree": int(ds["disagree"].values.sum()),
+           "complex_unstable": int(np.sum(ds["complex_unstable"].values > 0)),
+           "stable_with_complex": int(np.sum(ds["evans_stable"].values
+                                             & (ds["complex_unstable"].values > 0))),
+           "wall_s": wall, "output": output, "plot": plot}
+    if nonlinear_check:
+        obj["finite_slip"] = int(ds["finite_slip"].values.sum())
     lines = [f"{obj['points']} points ({obj['exists']} with a bump) in {wall:.2f} s: "
              f"{obj['evans_stable']} Evans-stable, {obj['fourier_stable']} Fourier-stable, "
-             f"{obj['disagree']} disagree"]
+             f"{obj['disagree']} disagree; {obj['stable_with_complex']} stable (real zeros) "
+             "with a complex pair with Re > 0"
+             + (f"; {obj['finite_slip']} finite slips" if nonlinear_check else "")]
     lines += [f"wrote {f}" for f in (output, plot) if f]
     emit(obj, as_json, lines)

@@ -9,8 +9,9 @@ Two independent methods are reported side by side, with the same rule:
   plus real-axis sign changes). ``E'(0)`` (:func:`astrofield.theory.evans.evans_dprime`) is
   reported too: ``E(0) = 0`` and ``E ~ lambda^2``, so ``E'(0) < 0`` means an odd number of real
   unstable zeros, but ``E'(0) > 0`` allows two (this happens near the fold at large ``D``).
-  Complex zeros in the right half-plane are counted and reported but are formal (the
-  linearisation assumes one sign of edge motion); see ``docs/verdicts.md``.
+  Complex zeros in the right half-plane are counted and reported (``complex_unstable``) but
+  not part of the verdict: they give transient growth only (the linearisation assumes one
+  sign of edge motion); :func:`nonlinear_check` flags finite slips. See ``docs/verdicts.md``.
 * **Fourier** — the 6 x 6 first-mode truncation (:mod:`astrofield.theory.fourier`) with the
   shift-mode eigenvector filter: unstable if a kept eigenvalue is real and ``> 1e-11``.
 
@@ -119,13 +120,122 @@ def _evaluate(theta, beta, gamma, D, branch="wide") -> dict[str, np.ndarray]:
             "A0": np.where(ex, Delta * (1 - c0) / np.pi, np.nan),
             "beta_max": np.broadcast_to(br["beta_max"], Delta.shape),
             "evans_dprime": ed, "evans_n_real": cnt["n_real"],
-            "evans_n_complex": cnt["n_complex"], "evans_growth_rate": cnt["lam_real"],
+            "evans_n_complex": cnt["n_complex"], "complex_unstable": cnt["n_complex"].copy(),
+            "evans_growth_rate": cnt["lam_real"],
             "evans_stable": es, "fourier_stable": fs, "fourier_n_real": np.where(ex, fn, -1),
             "fourier_max_real": fmr, "fourier_dprime": fdp, "disagree": ex & (es != fs)}
 
 
+#: Defaults of :func:`nonlinear_check`: perturbations (fractions of the bump amplitude), run
+#: length, step and grid. N 128 misses the finite slips at D = inf (the transient growth stalls
+#: at 1e-8 rad there); N 256 - 512 resolve them (docs/verdicts.md, section 3).
+NONLINEAR_DEFAULTS = {"amplitudes": (1e-9, 1e-6), "T": 200.0, "dt": 0.01, "N": 512}
+
+
+def verdict_text(stable: bool, complex_unstable: float, linear: bool | None = None) -> str:
+    """One-line verdict: ``"stable"``, ``"drift-unstable"``, or, for a bump without real
+    unstable zeros but with a complex pair in the right half-plane, ``"stable (real zeros);
+    complex pair with Re > 0 present"`` (and ``"; finite-amplitude slip"`` where
+    :func:`nonlinear_check` found a response that does not scale with the perturbation)."""
+    if not stable:
+        return "drift-unstable"
+    text = "stable"
+    if np.isfinite(complex_unstable) and complex_unstable > 0:
+        text = "stable (real zeros); complex pair with Re > 0 present"
+    if linear is False:
+        text += "; finite-amplitude slip (nonlinear check)"
+    return text
+
+
+def nonlinear_check(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike, *,
+                    tau: ArrayLike = 1.0, amplitudes: tuple[float, float] | None = None,
+                    T: float | None = None, dt: float | None = None,
+                    N: int | None = None) -> dict[str, np.ndarray]:
+    """Does the drift response of the wide bump scale with the perturbation? (Simulation.)
+
+    The exact wide bump is started with the shift perturbation ``a1`` and ``a2`` (fractions of
+    the bump amplitude) and run to ``T``; the final drifts ``d1, d2`` (rad) are compared. In the
+    linear regime ``d2 / d1 = a2 / a1``; a finite slip reached from any small perturbation gives
+    ``d2 / d1`` near 1. The response is called linear when ``d2 / d1 >= a2 / (2 a1)``.
+
+    Parameters
+    ----------
+    theta, beta, gamma, D, tau
+        Threshold (dimensionless), depletion and replenishment rates (per unit time),
+        astrocytic diffusion (rad^2 per unit time, ``inf`` allowed) and resource time scale;
+        broadcast together (1-D at most after broadcasting; one batched simulation).
+    amplitudes
+        ``(a1, a2)`` with ``0 < a1 < a2`` (default :data:`NONLINEAR_DEFAULTS`: ``1e-9, 1e-6``;
+        at ``1e-3`` responses of 0.1 rad saturate even where the small-amplitude response is
+        linear).
+    T, dt, N
+        Run length and step (units of the neural time constant) and grid points (defaults
+        :data:`NONLINEAR_DEFAULTS`).
+
+    Returns
+    -------
+    dict of arrays
+        ``drift_small``, ``drift_large`` (rad, absolute final drifts), ``response_ratio``
+        (``d2 / d1``), ``amplitude_ratio`` (``a2 / a1``), ``linear`` (bool), ``finite_slip``
+        (not linear). ``NaN``/``False`` where no bump exists.
+    """
+    from astrofield import Model
+    from astrofield.simulator.integrator import solve
+
+    o = {**NONLINEAR_DEFAULTS, **{k: v for k, v in (("amplitudes", amplitudes), ("T", T),
+                                                      ("dt", dt), ("N", N)) if v is not None}}
+    a1, a2 = (float(v) for v in o["amplitudes"])
+    if not 0 < a1 < a2:
+        raise ValueError(f"amplitudes = {o['amplitudes']!r}: need 0 < a1 < a2")
+    _validate(theta, beta, gamma, D)
+    th, be, ga, Dd, ta = np.broadcast_arrays(*(np.asarray(v, float) for v in
+                                               (theta, beta, gamma, D, tau)))
+    shape = th.shape
+    th, be, ga, Dd, ta = (np.atleast_1d(v).ravel() for v in (th, be, ga, Dd, ta))
+    ex = np.asarray(bump_branches(th, be, ga)["wide"]["exists"], bool).reshape(th.shape)
+    out = {k: np.full(th.shape, np.nan) for k in ("drift_small", "drift_large",
+                                                   "response_ratio")}
+    idx = np.nonzero(ex)[0]
+    if idx.size:
+        m = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=ta[idx])
+        for key, a in (("drift_small", a1), ("drift_large", a2)):
+            ds = solve(m, T=float(o["T"]), dt=float(o["dt"]), N=int(o["N"]), eps=a,
+                       store_fields=False, n_frames=2, progress=False)
+            out[key][idx] = np.abs(np.asarray(ds["drift"].values, float)).reshape(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["response_ratio"][idx] = out["drift_large"][idx] / out["drift_small"][idx]
+    out["amplitude_ratio"] = np.full(th.shape, a2 / a1)
+    lin = ex & (out["response_ratio"] >= 0.5 * a2 / a1)
+    out["linear"], out["finite_slip"] = lin, ex & ~lin
+    return {k: v.reshape(shape) for k, v in out.items()}
+
+
+_nonlinear = nonlinear_check
+
+
+def _add_nonlinear(res: dict[str, np.ndarray], pars: tuple, mode: bool | str) -> None:
+    """Add ``nonlinear_checked``, ``nonlinear_response_ratio`` and ``finite_slip`` to ``res``
+    (in place): :func:`nonlinear_check` at the Evans-stable points with a complex pair in the
+    right half-plane (``mode=True``) or at every point with a bump (``mode="all"``)."""
+    if mode not in (False, True, "all"):
+        raise ValueError(f"nonlinear_check = {mode!r} is not one of (False, True, 'all')")
+    shape = np.shape(res["exists"])
+    ex = np.broadcast_to(res["exists"], shape)
+    sel = ex.copy() if mode == "all" else ex & np.broadcast_to(res["evans_stable"], shape) & (
+        np.broadcast_to(res["complex_unstable"], shape) > 0)
+    ratio = np.full(shape, np.nan)
+    slip = np.zeros(shape, bool)
+    if mode and sel.any():
+        th, be, ga, Dd = (np.broadcast_to(np.asarray(v, float), shape)[sel] for v in pars)
+        r = _nonlinear(th, be, ga, Dd)
+        ratio[sel], slip[sel] = r["response_ratio"], r["finite_slip"]
+    res.update({"nonlinear_checked": sel if mode else np.zeros(shape, bool),
+                "nonlinear_response_ratio": ratio, "finite_slip": slip})
+
+
 def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike, *,
-              tau: ArrayLike = 1.0, branch: str = "wide") -> dict[str, np.ndarray]:
+              tau: ArrayLike = 1.0, branch: str = "wide",
+              nonlinear_check: bool | str = False) -> dict[str, np.ndarray]:
     """Drift-stability verdicts for broadcastable parameter arrays (``D = inf`` allowed).
 
     Parameters
@@ -141,18 +251,27 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
         ``(beta / tau, gamma / tau, D / tau)``.
     branch
         ``"wide"`` (default) or ``"narrow"`` (shift class only, see the theory notes).
+    nonlinear_check
+        ``True``: run :func:`nonlinear_check` (a short batched simulation at two perturbation
+        amplitudes, about 1 s) at the Evans-stable points with a complex pair in the right
+        half-plane; ``"all"``: at every point with a bump; ``False`` (default): none. Wide
+        branch only.
 
     Returns
     -------
     dict of arrays
         ``evans_stable``: no real zero of ``E`` with ``lambda > 0`` (translation zero excluded),
         counted with :func:`astrofield.theory.evans.count_unstable_zeros`;
-        ``evans_n_real``, ``evans_n_complex`` (zeros in ``Re lambda >= 0``, the complex ones
-        are formal: see ``docs/verdicts.md``), ``evans_growth_rate`` (largest real zero, per unit
+        ``evans_n_real``, ``evans_n_complex`` (zeros in ``Re lambda >= 0``),
+        ``complex_unstable`` (complex zeros with ``Re lambda > 0``: not part of the verdict,
+        they give transient growth by up to ``exp(pi Re / |Im|)``, see ``docs/verdicts.md``),
+        ``evans_growth_rate`` (largest real zero, per unit
         time), ``evans_dprime`` (``E'(0)``; ``< 0`` implies an odd number of real zeros);
         ``fourier_stable``, ``fourier_n_real``, ``fourier_max_real``, ``fourier_dprime`` (6 x 6
-        truncation, same rule); ``disagree``; bump data ``exists, Delta, c0, A0, beta_max``.
-        ``NaN``/``False`` where no bump exists.
+        truncation, same rule); ``disagree``; bump data ``exists, Delta, c0, A0, beta_max``;
+        with ``nonlinear_check``: ``nonlinear_checked``, ``nonlinear_response_ratio``
+        (``d2 / d1`` for amplitudes ``1e-9, 1e-6``; 1000 when linear) and ``finite_slip``
+        (checked and not linear). ``NaN``/``False`` where no bump exists.
 
     Raises
     ------
@@ -163,11 +282,14 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     _validate(theta, beta, gamma, D)
     tau = check_range("tau", tau, 0.0, np.inf, lo_open=True, hi_open=True)
-    if tau.ndim == 0 and tau == 1.0:
-        return _evaluate(theta, beta, gamma, D, branch)
-    out = _evaluate(theta, np.asarray(beta, float) / tau, np.asarray(gamma, float) / tau,
-                    np.asarray(D, float) / tau, branch)
+    if nonlinear_check and branch != "wide":
+        raise ValueError("nonlinear_check simulates the wide bump only (branch = 'wide')")
+    pars = (theta, np.asarray(beta, float) / tau, np.asarray(gamma, float) / tau,
+            np.asarray(D, float) / tau)
+    out = _evaluate(*pars, branch)
     out["beta_max"] = out["beta_max"] * tau
+    if nonlinear_check is not False:
+        _add_nonlinear(out, pars, nonlinear_check)
     return out
 
 
@@ -716,8 +838,8 @@ def _evaluate_blocks(args: dict[str, Any], shape: tuple[int, ...], branch: str,
 
 
 def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLike = 2.0,
-                  D: ArrayLike = 0.7, branch: str = "wide", progress: bool | None = False
-                  ) -> xr.Dataset:
+                  D: ArrayLike = 0.7, branch: str = "wide", progress: bool | None = False,
+                  nonlinear_check: bool | str = False) -> xr.Dataset:
     """Analytic phase map over every parameter given as a 1-D array (outer product).
 
     Parameters
@@ -731,12 +853,18 @@ def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLi
         Show a tqdm bar of the grid points on stderr (``None``: only once the map has taken
         about a second; ``False``, the default: never). With a bar the points are evaluated
         in blocks of :data:`MAP_BLOCK` (the same values).
+    nonlinear_check
+        As in :func:`stability`: simulate the Evans-stable cells with a complex pair in the
+        right half-plane (``True``) or every cell (``"all"``) at two perturbation amplitudes
+        and flag ``finite_slip`` where the response does not scale with the perturbation.
 
     Returns
     -------
     xarray.Dataset
         The columns of :func:`stability` (``evans_stable``, ``evans_n_real``,
-        ``evans_n_complex``, ``evans_growth_rate``, ``evans_dprime``, ``fourier_*``, ``exists``,
+        ``evans_n_complex``, ``complex_unstable``, ``evans_growth_rate``, ``evans_dprime``,
+        ``fourier_*``, ``exists``, (with ``nonlinear_check``: ``nonlinear_checked``,
+        ``nonlinear_response_ratio``, ``finite_slip``),
         ``Delta``, ``c0``, ``A0``, ``beta_max``, ``disagree``); the swept parameters are
         coordinates, scalar parameters and ``astrofield_version`` are attrs. Points past the fold
         have ``exists = False`` and ``NaN`` values.
@@ -753,7 +881,12 @@ def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLi
     grids = np.meshgrid(*(vals[d] for d in dims), indexing="ij") if dims else []
     args = {n: (grids[dims.index(n)] if n in dims else vals[n]) for n in _NAMES}
     shape = tuple(vals[d].size for d in dims)
+    if nonlinear_check and branch != "wide":
+        raise ValueError("nonlinear_check simulates the wide bump only (branch = 'wide')")
     res = _evaluate_blocks(args, shape, branch, progress)
+    if nonlinear_check is not False:
+        res = {k: np.broadcast_to(v, shape) for k, v in res.items()}
+        _add_nonlinear(res, tuple(args[n] for n in _NAMES), nonlinear_check)
     data = {k: (dims, np.broadcast_to(v, shape).copy()) for k, v in res.items()}
     ds = xr.Dataset(data, coords={d: vals[d] for d in dims})
     meta = {
@@ -761,19 +894,26 @@ def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLi
                               "of real unstable zeros)"),
         "evans_stable": ("1", "no real zero of E with lambda > 0 (translation excluded)"),
         "evans_n_real": ("1", "real zeros of E with lambda > 0"),
-        "evans_n_complex": ("1", "complex zeros of E with Re lambda >= 0 (formal)"),
+        "evans_n_complex": ("1", "complex zeros of E with Re lambda >= 0 (see docs/verdicts.md)"),
+        "complex_unstable": ("1", "complex zeros of E with Re lambda > 0 (not in the verdict; "
+                                  "transient growth, see docs/verdicts.md)"),
         "evans_growth_rate": ("1 / time", "largest real zero of E (drift growth rate)"),
         "fourier_stable": ("1", "no real kept eigenvalue > 1e-11 (6 x 6 truncation)"),
         "fourier_n_real": ("1", "real kept eigenvalues > 1e-11 (truncation; -1: no bump)"),
         "fourier_max_real": ("1 / time", "largest real part of the kept eigenvalues"),
         "fourier_dprime": ("1", "p'(0) of the truncation's characteristic polynomial"),
         "disagree": ("1", "Evans and Fourier verdicts differ"),
+        "nonlinear_checked": ("1", "simulated at two perturbation amplitudes"),
+        "nonlinear_response_ratio": ("1", "drift ratio for perturbations 1e-6 and 1e-9 "
+                                          "(1000: linear response)"),
+        "finite_slip": ("1", "checked, and the drift does not scale with the perturbation"),
         "exists": ("1", "the bump exists (beta <= beta_max)"),
         "Delta": ("rad", "bump half-width"), "c0": ("1", "synaptic resource inside the bump"),
         "A0": ("1", "astrocytic resource"), "beta_max": ("1 / time", "fold of the branches"),
     }
     for k, (u, long) in meta.items():
-        ds[k].attrs.update({"units": u, "long_name": long})
+        if k in ds:
+            ds[k].attrs.update({"units": u, "long_name": long})
     ds.attrs.update({n: float(vals[n]) for n in _NAMES if n not in dims})
     ds.attrs.update({"branch": branch, "astrofield_version": __version__,
                      "method": "Evans: real zeros of E in Re >= 0 counted by the argument "
