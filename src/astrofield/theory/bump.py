@@ -36,6 +36,9 @@ persistent activity in neural fields", arXiv:2604.10036 (2026).
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -246,6 +249,27 @@ def bump_branches(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike) -> dict[s
     th, ga = _check_theta_gamma(theta, gamma)
     be = _check_beta(beta)
     th, be, ga = np.broadcast_arrays(th, be, ga)
+    key = (th.shape, th.tobytes(), be.tobytes(), ga.tobytes())
+    with _MEMO_LOCK:  # sweeps call this from several threads
+        cached = _BRANCH_MEMO.get(key)
+    if cached is None:
+        cached = _branches(th, be, ga)
+        with _MEMO_LOCK:
+            _BRANCH_MEMO[key] = cached
+            while len(_BRANCH_MEMO) > _MEMO_SIZE:
+                _BRANCH_MEMO.popitem(last=False)
+    return copy.deepcopy(cached)  # callers may modify their arrays
+
+
+#: The last few results of :func:`bump_branches` (a run asks for the same bumps twice: for
+#: the step-size rule and for its initial state).
+_BRANCH_MEMO: OrderedDict = OrderedDict()
+_MEMO_SIZE = 8
+_MEMO_LOCK = threading.Lock()
+
+
+def _branches(th: np.ndarray, be: np.ndarray, ga: np.ndarray) -> dict[str, Any]:
+    """The work of :func:`bump_branches` on broadcast, validated arrays."""
     dfold = _fold_delta_unit(th)
     bmax = ga * _beta_of_delta_unit(dfold, th)
     lo, hi = 0.5 * np.arcsin(th), 0.5 * np.pi - 0.5 * np.arcsin(th)
