@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 __all__ = ["check_range", "check_int", "check_param", "check_memory", "available_memory",
-           "check_steps", "parse_number", "parse_values", "parse_axis", "PARAMETER_RANGES",
-           "SWEEP_RANGES", "as_time_series", "time_last"]
+           "check_steps", "memory_fraction", "estimate_run_bytes", "estimate_sweep_bytes",
+           "estimate_dense_jacobian_bytes", "check_grid_points", "parse_number", "parse_values",
+           "parse_axis",
+           "PARAMETER_RANGES", "SWEEP_RANGES", "as_time_series", "time_last"]
 
 #: Allowed values of each model parameter: name -> ``(lo, hi, lo_open, hi_open, allow_inf)``.
 #: The single table of parameter limits: :class:`astrofield.Model` applies it, and
@@ -281,6 +283,16 @@ def parse_axis(text: str, limits: Mapping[str, tuple] | None = None) -> tuple[st
         raise ValueError(f"grid axis {text!r}: {exc}") from None
 
 
+#: Environment variable that sets the share of this machine's memory a computation may use.
+MEMORY_FRACTION_ENV = "ASTROFIELD_MEMORY_FRACTION"
+
+#: Default share of physical memory a single computation may use.
+DEFAULT_MEMORY_FRACTION = 0.8
+
+#: Bytes of one float64 value.
+_F8 = 8.0
+
+
 def available_memory() -> int | None:
     """Physical memory of this machine in bytes (``None`` where it cannot be read)."""
     try:
@@ -289,7 +301,41 @@ def available_memory() -> int | None:
         return None
 
 
-def check_memory(bytes_needed: float, what: str, *, fraction: float = 0.8) -> float:
+def memory_fraction() -> float:
+    """Share of physical memory a computation may use.
+
+    Returns
+    -------
+    float
+        The value of the environment variable ``ASTROFIELD_MEMORY_FRACTION`` (a number in
+        ``(0, 1]``), or 0.8 where it is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        For a value that is not a number in ``(0, 1]``.
+    """
+    text = os.environ.get(MEMORY_FRACTION_ENV, "").strip()
+    if not text:
+        return DEFAULT_MEMORY_FRACTION
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0.0 < value <= 1.0):
+        raise ValueError(f"{MEMORY_FRACTION_ENV} = {text!r} is outside the allowed range (0, 1]")
+    return value
+
+
+def _gib(n: float) -> str:
+    """A byte count in the unit that reads best (GiB, TiB, PiB)."""
+    for unit, scale in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n / 2**30:.3g} GiB"
+
+
+def check_memory(bytes_needed: float, what: str, *, fraction: float | None = None) -> float:
     """Refuse a computation whose memory estimate exceeds ``fraction`` of the machine's memory.
 
     Parameters
@@ -297,24 +343,146 @@ def check_memory(bytes_needed: float, what: str, *, fraction: float = 0.8) -> fl
     bytes_needed
         Estimated peak memory of the computation (bytes).
     what
-        Description used in the message, e.g. ``"run with N = 10^7, 200 frames"``.
+        Description used in the message, e.g. ``"a run with N = 10000000 and 2 frames"``.
     fraction
-        Share of physical memory that may be used.
+        Share of physical memory that may be used (default: :func:`memory_fraction`, i.e. the
+        environment variable ``ASTROFIELD_MEMORY_FRACTION`` or 0.8).
 
     Returns
     -------
     float
         ``bytes_needed`` (unchanged) when it fits.
+
+    Raises
+    ------
+    ValueError
+        When the estimate exceeds the limit; the message names the estimate and the limit.
     """
     need = float(bytes_needed)
-    if not math.isfinite(need) or need < 0:
-        raise ValueError(f"memory estimate for {what} is {need!r}; expected a finite size >= 0")
+    if math.isnan(need) or need < 0:
+        raise ValueError(f"memory estimate for {what} is {need!r}; expected a size >= 0")
+    frac = memory_fraction() if fraction is None else float(fraction)
     total = available_memory()
-    if total is not None and need > fraction * total:
-        raise ValueError(f"{what} needs about {need / 2**30:.3g} GiB of memory, more than "
-                         f"{fraction:.0%} of this machine's {total / 2**30:.3g} GiB; reduce the "
+    if total is not None and need > frac * total:
+        shown = "more than 16 EiB" if not math.isfinite(need) or need > 2**64 else _gib(need)
+        raise ValueError(f"{what} needs about {shown} of memory (estimate), more than the "
+                         f"limit of {_gib(frac * total)} ({frac:.0%} of this machine's "
+                         f"{_gib(total)}; set {MEMORY_FRACTION_ENV} to change it); reduce the "
                          "problem size")
     return need
+
+
+def _count(x: Any) -> float:
+    """A count as a float (inf for a huge or non-finite one), for overflow-free estimates."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return math.inf
+    return v if v >= 0 else 0.0
+
+
+def estimate_run_bytes(N: Any, n_frames: Any, *, batch: Any = 1, n_steps: Any = 0,
+                       store_fields: bool = True, work_arrays: float = 104.0) -> float:
+    """Honest peak memory of one time integration (:func:`astrofield.solve`).
+
+    Parameters
+    ----------
+    N
+        Grid points.
+    n_frames
+        Stored frames (fields ``u, q, a`` and the traces are kept at each).
+    batch
+        Parameter sets integrated together.
+    n_steps
+        Time steps (the frame index holds one 8-byte entry per step).
+    store_fields
+        Whether the fields are stored at every frame.
+    work_arrays
+        Arrays of ``batch * N`` values alive during a step (state, kernel transforms, firing
+        rates, stage values, the backend's buffers; measured peak of ``astrofield run -q
+        --n-frames 2`` above the interpreter's: 100-103 arrays at N = 10^6 and 3 x 10^6).
+
+    Returns
+    -------
+    float
+        Bytes (``inf`` for sizes that overflow).
+    """
+    N, F, B, S = (_count(v) for v in (N, n_frames, batch, n_steps))
+    fields = 3.0 * B * F * N if store_fields else 0.0
+    traces = 32.0 * B * F
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _F8 * (fields + traces + (S + 1.0) + work_arrays * B * N)
+
+
+def estimate_sweep_bytes(N: Any, chunk_size: Any, n_points: Any, workers: Any = 1,
+                         per_point: float = 40.0) -> float:
+    """Peak memory of a chunked sweep: ``per_point`` arrays of ``N`` values per running point.
+
+    Parameters
+    ----------
+    N
+        Grid points of each simulation.
+    chunk_size
+        Points per chunk; only ``min(chunk_size, n_points)`` of them are ever alive in a chunk.
+    n_points
+        Points of the whole grid.
+    workers
+        Chunks running at once (never more than the number of chunks).
+    per_point
+        Arrays of ``N`` float64 values per running point.
+
+    Returns
+    -------
+    float
+        Bytes.
+    """
+    N, C, P, W = (_count(v) for v in (N, chunk_size, n_points, workers))
+    alive = min(C, P)
+    n_chunks = math.ceil(P / alive) if alive > 0 and math.isfinite(P / alive) else P
+    running = min(max(W, 1.0), max(n_chunks, 1.0))
+    return _F8 * per_point * N * alive * running
+
+
+def estimate_dense_jacobian_bytes(N: Any, *, fields: int = 3, copies: float = 4.0) -> float:
+    """Memory of a dense eigenvalue problem of a ``fields * N`` square Jacobian.
+
+    Parameters
+    ----------
+    N
+        Grid points.
+    fields
+        Unknowns per grid point (``u, q, a``: 3).
+    copies
+        Matrices of that size alive at once (the Jacobian, LAPACK's work copy, eigenvectors).
+
+    Returns
+    -------
+    float
+        Bytes: ``copies * (fields * N) ** 2 * 8``.
+    """
+    n = fields * _count(N)
+    return _F8 * copies * n * n
+
+
+def check_grid_points(n_points: Any, what: str, *, per_point: float = 8.0) -> int:
+    """Refuse a parameter grid whose arrays would not fit before building it.
+
+    Parameters
+    ----------
+    n_points
+        Points of the grid (the product of the axis lengths).
+    what
+        Description used in the message.
+    per_point
+        Float64 values stored per point (coordinates of every axis, results).
+
+    Returns
+    -------
+    int
+        ``n_points``.
+    """
+    check_memory(_F8 * per_point * _count(n_points), f"{what} of {_count(n_points):.4g} points")
+    return int(n_points)
 
 
 #: Largest number of time steps a single command-line run may request (about a day of compute

@@ -67,9 +67,13 @@ def parse_kernel_params(items: tuple[str, ...]) -> dict[str, float]:
     return kw
 
 
-def _estimate_bytes(N: int, n_frames: int) -> float:
-    """Peak memory of a single run: stored frames of u, q, a plus about 30 work arrays."""
-    return 8.0 * N * (3 * n_frames + 30)
+def _estimate_bytes(N: int, n_frames: int, n_steps: float = 0.0) -> float:
+    """Peak memory of a single run: stored frames of u, q, a, the frame index and the working
+    arrays (:func:`astrofield._validate.estimate_run_bytes`)."""
+    from astrofield._validate import estimate_run_bytes
+
+    return estimate_run_bytes(N, min(n_frames, n_steps + 1) if n_steps else n_frames,
+                              n_steps=n_steps)
 
 
 def _build(p: dict[str, Any]):
@@ -92,8 +96,9 @@ def _build(p: dict[str, Any]):
     check_steps(p["T"], 1.0 if p["dt"] == "auto" else p["dt"])
     # the step-size rule (dt = 'auto' resolved, a too large step refused), before any work
     p["dt_used"] = step_size(p["dt"], p["T"], model, p["dt_check"])
-    check_memory(_estimate_bytes(p["N"], p["n_frames"]),
-                 f"a run with N = {p['N']} and {p['n_frames']} frames")
+    n_steps = float(p["T"]) / float(p["dt_used"])
+    check_memory(_estimate_bytes(p["N"], p["n_frames"], n_steps),
+                 f"a run with N = {p['N']}, {n_steps:.4g} steps and {p['n_frames']} frames")
     return model, stim, noise
 
 

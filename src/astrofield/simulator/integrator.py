@@ -757,6 +757,38 @@ def simulate(model: Model | None = None, **options: Any) -> Solution:
     return _simulate(**bound.arguments)
 
 
+def _steps_estimate(T: Any, dt: Any) -> float:
+    """``T / dt`` as a float (0 where either is not a number: checked later)."""
+    try:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            r = float(T) / float(dt)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return 0.0
+    return r if r == r and r >= 0 else 0.0
+
+
+def _check_run_memory(model, N: Any, n_steps: float, n_frames: Any, sample_every: Any,
+                      store_fields: bool) -> None:
+    """Refuse (ValueError naming the estimate and the limit) a run whose stored fields, frame
+    index and working arrays would not fit; see :func:`astrofield._validate.estimate_run_bytes`."""
+    from astrofield._validate import check_memory, estimate_run_bytes
+
+    try:
+        N = int(N)
+        every = int(sample_every) if sample_every is not None else None
+        frames = 201 if n_frames is None else int(n_frames)
+    except (TypeError, ValueError, OverflowError):
+        return  # reported by the argument checks
+    if every is not None and every > 0:
+        frames = n_steps // every + 1
+    frames = min(frames, n_steps + 1)
+    B = getattr(model, "batch_size", 1)
+    need = estimate_run_bytes(N, frames, batch=B, n_steps=n_steps,
+                              store_fields=bool(store_fields))
+    check_memory(need, f"a run with N = {N}, {B} parameter set(s), {n_steps:.4g} steps and "
+                       f"{frames:.4g} frames (fields, frame index and working arrays)")
+
+
 def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, D_field,
               quadrature, n_frames, sample_every, store_fields, trackers, schedule, stop_rule,
               stop_every, progress, seed, backend, dt_check, check_resolution) -> Solution:
@@ -768,6 +800,9 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
                                  store_fields=store_fields, seed=seed, check=check_resolution)
     if not isinstance(stimulus, Stimulus):
         stimulus = Stimulus(stimulus)
+    if N != "auto" and not isinstance(dt, str):  # estimate before the first array is built
+        _check_run_memory(model, N, _steps_estimate(T, dt), n_frames, sample_every,
+                          store_fields)
     if noise is not None and seed is not None:
         noise = Noise(noise.sigma, noise.correlation, seed)
     if N == "auto":
@@ -782,6 +817,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     n_steps = check_steps(T, dt, max_steps=2**62)  # ValueError, not OverflowError, for T/dt=inf
     if abs(n_steps * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
+    _check_run_memory(model, N, n_steps, n_frames, sample_every, store_fields)
     name = _backends.choose(backend, model.firing, trackers=bool(trackers),
                             schedule=bool(schedule), noise=noise is not None,
                             stimulus=bool(stimulus), D_field=D_field is not None,
