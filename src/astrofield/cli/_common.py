@@ -372,6 +372,10 @@ def outer(vals: Mapping[str, np.ndarray]) -> dict[str, Any]:
     names = [k for k, v in vals.items() if v.size > 1]
     out: dict[str, Any] = {k: float(v[0]) for k, v in vals.items() if v.size == 1}
     if names:
+        from astrofield._validate import check_grid_points
+
+        check_grid_points(math.prod(float(vals[k].size) for k in names), "a parameter grid",
+                          per_point=8.0 * len(names) + 200.0)
         mesh = np.meshgrid(*[vals[k] for k in names], indexing="ij")
         out.update({k: m.ravel() for k, m in zip(names, mesh, strict=True)})
     return out

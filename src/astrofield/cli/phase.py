@@ -101,11 +101,14 @@ def _executor(scheduler: str):
     return client, client
 
 
-def _estimate_bytes(N: int, chunk_size: int, workers: int | None) -> float:
-    """Peak memory of the sweep: about 40 arrays of N values per point in each running chunk."""
+def _estimate_bytes(N: int, chunk_size: int, workers: int | None,
+                    n_points: float = math.inf) -> float:
+    """Peak memory of the sweep: about 40 arrays of N values per point in each running chunk
+    (at most ``min(chunk_size, n_points)`` points per chunk)."""
+    from astrofield._validate import estimate_sweep_bytes
     from astrofield.cli._common import env_workers
 
-    return 8.0 * 40 * N * chunk_size * (workers or env_workers())
+    return estimate_sweep_bytes(N, chunk_size, n_points, workers or env_workers())
 
 
 def _boundaries(ds, fixed: dict[str, float]) -> dict[str, Any]:
@@ -209,8 +212,9 @@ def phase_cmd(**p: Any) -> None:
         grid = make_grid(p["vary"], fixed, max_dims=2)
         p["dt"] = _grid_step(p["dt"], grid)
         check_steps(p["T"], p["dt"])
-        check_memory(_estimate_bytes(p["N"], p["chunk_size"], p["workers"]),
-                     f"a sweep with N = {p['N']} and chunk size {p['chunk_size']}")
+        n_points = min(p["chunk_size"], grid.size)
+        check_memory(_estimate_bytes(p["N"], p["chunk_size"], p["workers"], grid.size),
+                     f"a sweep with N = {p['N']} and {n_points} points per chunk")
     executor, client = _executor(p["executor"])
     try:
         with guard():  # bad settings are found before the sweep starts: exit 2

@@ -250,6 +250,10 @@ def make_grid(
             if v.ndim:
                 raise ValueError(f"fixed parameter {name} must be a scalar, got shape {v.shape}")
         fx[name] = float(v)
+    from astrofield._validate import check_grid_points
+
+    check_grid_points(math.prod(float(v.size) for v in axes.values()), "a parameter grid",
+                      per_point=8.0 * len(axes) + 16.0)
     return Grid(axes, fx)
 
 
