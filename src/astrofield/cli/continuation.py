@@ -140,6 +140,14 @@ def _check_N(N: int | str, allow_auto: bool = True) -> None:
         return
     if N < 16 or N % 2:
         raise click.BadParameter(f"N = {N} must be an even integer >= 16", param_hint="--N")
+    from astrofield._validate import check_memory, estimate_dense_jacobian_bytes
+
+    try:  # every route builds dense N x N operators and a (3N)^2 Jacobian
+        check_memory(estimate_dense_jacobian_bytes(N),
+                     f"the dense Jacobian of N = {N} (a {3 * N} x {3 * N} matrix and its "
+                     "eigenvalue work copies)")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _fail(message: str, as_json: bool, extra: dict | None = None) -> None:
