@@ -307,9 +307,64 @@ def balloon_windkessel(
     if interpolation not in _INTERPOLATION:
         raise ValueError(f"interpolation = {interpolation!r} is not one of {_INTERPOLATION}")
     z = _as_drive(drive)
+    check_bold_size(z.shape[-1], dt, max_step=max_step, batch=float(np.prod(z.shape[:-1])))
     n_sub = max(1, math.ceil(dt / max_step - 1e-9))
     out = _integrate_log_state(z, dt / n_sub, n_sub, p, interpolation == "linear")
     return _balloon_dataset(out, z, dt, n_sub, p, interpolation)
+
+
+#: Largest number of Runge-Kutta steps (samples x sub-steps) of one Balloon-Windkessel
+#: integration: a few minutes of the Python time loop; more is almost always a wrong time scale.
+MAX_BALLOON_STEPS = 5_000_000
+
+
+def check_bold_size(n_samples: float, dt: float, *, tail: float = 0.0, max_step: float = 0.01,
+                    batch: float = 1.0) -> float:
+    """Refuse a Balloon-Windkessel integration that would not fit in memory or time, up front.
+
+    Parameters
+    ----------
+    n_samples
+        Samples of the drive (before the tail).
+    dt
+        Sample spacing in seconds.
+    tail
+        Seconds of rest appended.
+    max_step
+        Largest Runge-Kutta step in seconds.
+    batch
+        Series integrated together.
+
+    Returns
+    -------
+    float
+        The number of Runge-Kutta steps.
+
+    Raises
+    ------
+    ValueError
+        When the series' arrays exceed the memory limit
+        (:func:`astrofield._validate.check_memory`, naming the estimate and the limit) or the
+        steps exceed :data:`MAX_BALLOON_STEPS` (naming both).
+    """
+    from astrofield._validate import check_memory
+
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        n_total = float(n_samples) + (math.ceil(tail / dt - 1e-9) if tail > 0 and
+                                      math.isfinite(tail / dt) else (math.inf if tail > 0
+                                                                     else 0.0))
+        n_sub = max(1.0, math.ceil(dt / max_step - 1e-9)) if math.isfinite(dt / max_step) \
+            else math.inf
+    check_memory(8.0 * 16.0 * float(batch) * n_total,
+                 f"a BOLD series of {n_total:.4g} samples of {dt:.3g} s (tail {tail:g} s "
+                 "included)")
+    steps = n_total * n_sub
+    if not steps <= MAX_BALLOON_STEPS:
+        raise ValueError(f"the BOLD integration needs {steps:.3g} Runge-Kutta steps "
+                         f"({n_total:.4g} samples of {dt:.3g} s, {n_sub:.3g} steps of at most "
+                         f"{max_step:g} s each), more than the allowed {MAX_BALLOON_STEPS:.0e}; "
+                         "check seconds_per_unit, shorten the trial or the tail")
+    return steps
 
 
 def _integrate_log_state(z: np.ndarray, h: float, n_sub: int, p: BalloonParams, linear: bool
@@ -619,6 +674,8 @@ def bold_from_demand(
     m = _as_drive(demand)
     rest = _rest_level(m, baseline)
     dt_s = dt_model * spu
+    check_bold_size(m.shape[-1], dt_s, tail=tail, max_step=max_step,
+                    batch=float(np.prod(m.shape[:-1])))
     n_tail = int(math.ceil(tail / dt_s - 1e-9)) if tail > 0 else 0
     if n_tail:
         m = np.concatenate([m, np.broadcast_to(rest, (*m.shape[:-1], n_tail))], axis=-1)

@@ -35,6 +35,7 @@ Syst. 12 (2013) 61-94.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -280,6 +281,18 @@ def _trial_dataset(trials: dict[str, np.ndarray], ds: xr.Dataset, big: Model, cu
     )
 
 
+def _check_region(region) -> tuple[float, float]:
+    """``(lo, hi)`` of a demand region: two finite numbers with ``lo < hi`` (ValueError)."""
+    try:
+        lo, hi = (float(v) for v in region)
+    except (TypeError, ValueError):
+        raise ValueError(f"region = {region!r}: expected two numbers (lo, hi) in rad") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"region = ({lo:g}, {hi:g}) is empty or not finite: it needs "
+                         "lo < hi (rad)")
+    return lo, hi
+
+
 def memory_bold(
     model: Model | None = None,
     cue_position: float = 0.0,
@@ -329,6 +342,13 @@ def memory_bold(
     cue = float(check_range("cue_position", cue_position, -np.pi, np.pi))
     if region is None:
         region = (cue - 1.0, cue + 1.0)
+    region = _check_region(region)
+    from astrofield.applications.bold import check_bold_size
+
+    check_range("dt", dt, 0, np.inf, lo_open=True, hi_open=True)
+    check_range("tail", tail, 0.0, np.inf, hi_open=True)
+    trial = float(memory_kw.get("cue_duration", 1.0)) + float(delay)
+    check_bold_size(trial / dt + 1.0, dt * float(seconds_per_unit), tail=float(tail))
     wm = working_memory(model, cue, delay=delay, N=N, dt=dt, noise=noise, seed=seed,
                         demand_region=region, progress=progress, **memory_kw)
     dem = wm["demand"].isel(param=0, cue=0, trial=0).rename(time_demand="time")
