@@ -206,6 +206,17 @@ def _check_ramp_args(model, beta_start, beta_end, drive_start, drive_end, t_hold
     check_range("depletion_level", depletion_level, 0, 1)
     check_range("alarm_sd", alarm_sd, 0, np.inf, lo_open=True)
     check_range("sigma", sigma, 0, np.inf)
+    if beta_end < beta_start:
+        raise ValueError(f"beta_end = {beta_end:g} is below beta_start = {beta_start:g}: the "
+                         "collapse protocol ramps the depletion rate up (beta_end >= beta_start)")
+    # the rolling statistics need a window plus 10 records inside the analysed span, which
+    # ends at the collapse (during the ramp) or at the end of the run
+    longest = T_ramp + t_after - margin - 10 * record_every * dt
+    if window > longest:
+        raise ValueError(f"window = {window:g} is longer than the ramp allows: T_ramp = "
+                         f"{T_ramp:g} (+ t_after {t_after:g} - margin {margin:g} - 10 records) "
+                         f"leaves at most {max(longest, 0.0):g} time units to analyse; "
+                         "shorten the window or lengthen T_ramp")
     return n_trials, N, record_every
 
 

@@ -116,6 +116,16 @@ def _parse_region(text: str | None):
     return vals
 
 
+def _refuse_numeric_plot(plot: str | None) -> None:
+    """``--plot`` draws the Evans function, which the numerical route (a sigmoid firing rate or
+    another kernel) does not compute: refuse it there instead of dropping it."""
+    if plot:
+        raise click.BadParameter(
+            f"{plot!r}: --plot draws the Evans function of the Heaviside model and is not "
+            "available on the numerical route (--firing other than heaviside, or --kernel other "
+            "than the default); use --json or -o and plot the numbers", param_hint="--plot")
+
+
 @command("stability", example="""
 astrofield stability --theta 0.1 --beta 0.05 --gamma 2 --D 0.7 --json
 astrofield stability --D inf --region=-1.5,2,-2,2""")
@@ -145,6 +155,7 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
     With --firing sigmoid or another --kernel: the numerical spectrum (see 'spectrum').
     """
     if _numeric.wants_numerical(numopts):
+        _refuse_numeric_plot(plot)
         return _numeric.numerical_stability_cmd(theta, beta, gamma, D, tau, as_json, **numopts)
     from astrofield.theory.evans import evans_zeros
     from astrofield.theory.stability import stability, verdict_text
@@ -240,7 +251,12 @@ def boundary_cmd(theta: float, gamma: float, beta: float | None, D: float, vary:
     A quantity that does not exist (no crossing in the interval) is null in JSON and listed
     under "undefined". With --firing sigmoid: the drift bifurcation of the numerical bump.
     """
+    if vary == "beta" and beta is not None:
+        raise click.BadParameter(f"--beta {beta:g} is not used with --vary beta (beta is the "
+                                 "searched parameter); drop it, or use --vary gamma with a "
+                                 "fixed --beta", param_hint="--beta")
     if _numeric.wants_numerical(numopts):
+        _refuse_numeric_plot(plot)
         return _numeric.numerical_boundary_cmd(theta, gamma, beta, D, vary, lo, hi, as_json,
                                                **numopts)
     from astrofield.theory.stability import boundary
@@ -324,6 +340,7 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str
         points = int(np.prod([v.size for v in vals.values()]))
         check_memory(8.0 * 16 * points, f"a stability map of {points} points")
     if _numeric.wants_numerical(numopts):  # sigmoid / other kernels: one spectrum per point
+        _refuse_numeric_plot(plot)
         return _numeric.numerical_map_cmd(vals, {**numopts, "workers": workers}, output,
                                           as_json)
     swept = [k for k, v in vals.items() if v.size > 1]
