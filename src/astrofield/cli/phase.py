@@ -281,6 +281,10 @@ def figure_cmd(**p: Any) -> None:
     with guard():
         check_output_path(f"{p['outdir'].rstrip('/')}/figure{p['number']}.png", "--outdir",
                           make_parents=True)
+        unused = [f"--{k}" for k in ("T", "N", "dt") if p[k] is not None]
+        if p["number"] == "2" and unused:  # the analytic figure simulates nothing
+            raise click.UsageError(f"{', '.join(unused)}: figure 2 is analytic (no simulation) "
+                                   "and does not use them; drop them")
         if p["number"] != "2":  # the step-size rule for every map, before the first one runs
             from astrofield._validate import check_steps
             from astrofield.experiments.figures import figure_step
