@@ -149,6 +149,9 @@ def test_cli_adaptive(tmp_path):
     ds = xr.open_dataset(out, engine="h5netcdf").load()
     assert ds["sampled"].dims == ("D", "beta")
     assert int(ds["sampled"].sum()) == obj["points_simulated"]
+    from test_cf_outputs import _check_file
+
+    _check_file(out)  # units, long names, flags: the CF rules of every output file
 
 
 def test_any_executor_gives_the_same_map(maps):

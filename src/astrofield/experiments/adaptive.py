@@ -178,6 +178,7 @@ class _State:
         self.code = np.where(self.exists, -3, -1).astype(np.int8)  # -3: not known yet
         self.values: dict[str, np.ndarray] = {}
         self.order: list[int] = []  # flat indices in the order they were simulated
+        self.attrs: dict[str, Any] = {}  # of the experiment (scheme, seed, rule, ...)
 
     def ok(self) -> np.ndarray:
         """Cells simulated with a verdict (stable or unstable): usable corners."""
@@ -185,6 +186,9 @@ class _State:
 
     def add(self, flat: np.ndarray, ds: xr.Dataset, k: int) -> None:
         """Record the results ``ds`` (dimension ``index``) of the cells ``flat``."""
+        if not self.attrs:  # a round's own bookkeeping is not the map's
+            self.attrs = {k: v for k, v in ds.attrs.items() if not k.startswith(
+                ("sweep_", "chunk_", "history", "adaptive_map", "round", "Conventions"))}
         for name, var in ds.data_vars.items():
             if name not in self.values:
                 self.values[name] = np.full(self.shape, _fill(var.dtype), dtype=var.dtype)
@@ -344,9 +348,9 @@ def _progress(st: _State, leaves: list, active: list, note, k: int) -> None:
     ests = [e["drift"] for _, e in leaves if e is not None]
     ests += [e["drift"] for _, e in active if e is not None]
     worst = max(ests) if ests else float("nan")
-    note(f"round {k}: {int(st.sampled.sum())} of {int(st.exists.sum())} cells with a bump "
-         f"simulated, {len(active)} blocks still refining, largest estimated drift error "
-         f"{worst:.3g} rad")
+    note(f"after round {k - 1}: {int(st.sampled.sum())} of {int(st.exists.sum())} cells with "
+         f"a bump simulated, {len(active)} blocks still refining, largest estimated drift "
+         f"error {worst:.3g} rad")
 
 
 # ----------------------------------------------------------------------------- interpolation
@@ -419,7 +423,7 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
     """The map on the grid: the full map's variables plus ``sampled``, the error estimates
     and the simulated points."""
     from astrofield.experiments.phase import VERDICT_CODES, _data_vars, _empty_results
-    from astrofield.io.cf import flag_attrs
+    from astrofield.io.cf import COMMON, flag_attrs, rate_attrs
 
     out, err, code = _interpolate(st, leaves)
     names = {c: n for n, c in VERDICT_CODES.items()}
@@ -436,11 +440,13 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
         "cell simulated", [0, 1], "interpolated simulated",
         description="1: simulated; 0: interpolated from its block's simulated corners (or "
                     "known to have no bump)"))
-    for q, unit in (("drift", "rad"), ("velocity", "rad / time")):
-        data[f"{q}_interp_error"] = (grid.dims, err[q].reshape(grid.shape), {
-            "long_name": f"interpolation error estimate of {q}", "units": unit,
-            "description": f"estimated |interpolated - simulated {q}| (held-out comparison "
-                           "of the refinement; 0 where simulated, NaN: no bump)"})
+    data["drift_interp_error"] = (grid.dims, err["drift"].reshape(grid.shape), {
+        "long_name": "interpolation error estimate of drift", "units": "rad",
+        "description": "estimated |interpolated - simulated drift| at T (held-out comparison "
+                       "of the refinement; 0 where simulated, NaN: no bump)"})
+    data["velocity_interp_error"] = (grid.dims, err["velocity"].reshape(grid.shape), rate_attrs(
+        "interpolation error of velocity", "estimated |interpolated - simulated velocity| at T "
+        "(0 where simulated, NaN: no bump)"))
     data["sample_round"] = (grid.dims, st.round.reshape(grid.shape), {
         "long_name": "refinement round of the simulation", "units": "1",
         "description": "-1: not simulated"})
@@ -448,14 +454,13 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
     sub = np.unravel_index(order, grid.shape)
     for d, s in zip(grid.dims, sub, strict=True):
         data[f"sample_{d}"] = ("sample", grid.axes[d][s], {
-            "long_name": f"{d} of the simulated point", "units": _UNITS.get(d, "1")})
+            **COMMON[d], "long_name": f"{d} of the simulated point"})
     drift = st.values["drift"].reshape(-1)[order] if order.size else np.zeros(0)
     data["sample_drift"] = ("sample", drift, {
         "long_name": "simulated drift p(T) - p(0)", "units": "rad"})
     return xr.Dataset(data, coords=dict(grid.axes))
 
 
-_UNITS = {"theta": "1", "beta": "1 / time", "gamma": "1 / time", "D": "rad^2 / time"}
 
 
 # ----------------------------------------------------------------------------- driver
@@ -605,6 +610,7 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
             client.close()
             cluster.close()
     ds = _dataset(grid, st, an, leaves)
+    ds.attrs.update(st.attrs)
     _annotate(ds, grid, meta, cfg, st, kind, n_workers, time.perf_counter() - t0)
     if finalize is not None:
         ds = finalize(ds)
