@@ -169,3 +169,14 @@ def test_dask_local_cluster_gives_the_same_map(maps):
                        **{**KW, "executor": "local", "workers": 2})
     np.testing.assert_array_equal(ds["drift"].values, maps[1]["drift"].values)
     assert ds.attrs["sweep_executor"] == "dask"
+
+
+def test_boundary_tolerance_stops_splitting_at_the_boundary(maps):
+    ds = phase_diagram(VARY, sampling="adaptive", adaptive={**LOOSE, "boundary_tol": 0.4},
+                       **KW)
+    assert int(ds["sampled"].sum()) < int(maps[1]["sampled"].sum())
+    has = ds["exists"].values.astype(bool)
+    assert np.all(ds["verdict_code"].values[has] >= 0)
+    err = ds["drift_interp_error"].values[has]
+    assert np.all(np.isfinite(err)) and np.all(err >= 0)
+    assert np.mean(ds["verdict_code"].values == maps[0]["verdict_code"].values) >= 0.8
