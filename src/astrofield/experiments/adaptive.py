@@ -635,8 +635,9 @@ def _analytic_chunk(theta: Any, beta: Any, gamma: Any, D: Any, tau: float) -> di
 
 def _analytic(grid: Grid, executor: Any, workers: int | None, n_workers: int,
               tau: float) -> dict[str, np.ndarray]:
-    """The analytic columns of every cell (:func:`~astrofield.experiments.phase.
-    analytic_columns`), in chunks on the executor (0.5 ms of CPU per cell)."""
+    """The analytic columns of every cell (see
+    :func:`astrofield.experiments.phase.analytic_columns`), in chunks on the executor (about
+    0.5 ms of CPU per cell)."""
     ex = "threads" if executor == "local" else executor  # the cluster is not started yet
     ds = run_sweep(functools.partial(_analytic_chunk, tau=tau), grid, executor=ex,
                    workers=workers, chunk_size=max(256, -(-grid.size // (8 * n_workers))),
