@@ -24,7 +24,11 @@ Refinement (on the grid's own cells, a quadtree in index space)
    the edge). The largest difference ``r`` is the parent interpolant's error; the halves are
    interpolated from four times closer data, so a smooth drift gives them about ``r / 4``. The
    halves report ``safety * r`` (``safety = 1``: a factor four of margin for smooth drift, and
-   still a bound where the drift has a kink, whose error halves rather than quarters).
+   still a bound where the drift has a kink, whose error halves rather than quarters), plus the
+   corners' own drift error (``drift_error + drift_bound``; a simulated drift departs from the
+   smooth trend of its neighbours by about that much where error control reran a cell at
+   double resolution or decided it early). Refinement compares only ``safety * r`` with the
+   tolerance.
 4. *Stop.* A block is accepted once none of the reasons of step 2 holds. ``max_points``
    (simulated cells) and ``max_time`` (seconds of wall time) end the refinement early: the
    blocks still waiting are accepted as they are, those with the largest error first in line
@@ -81,6 +85,9 @@ _LINEAR = ("drift", "velocity", "width", "growth", "persist", "mass_drift")
 _UPPER = ("drift_bound", "drift_error")
 #: Quantities whose interpolation error is estimated (``<name>_interp_error``).
 _ESTIMATED = ("drift", "velocity")
+#: Factor on the corners' own drift error added to an interpolated drift's estimate
+#: (:func:`_own_error`).
+NOISE = 1.0
 
 
 @dataclass(frozen=True)
@@ -396,6 +403,21 @@ def _fill_block(st: _State, out: dict[str, np.ndarray], err: dict[str, np.ndarra
         spread = max(vals) - min(vals) if vals else math.nan
         trusted = est is not None and unanimous and full
         err[q][ii, jj] = est[q] if trusted else max(spread, 0.0 if est is None else est[q])
+    err["drift"][ii, jj] += NOISE * _own_error(st, corners)
+
+
+def _own_error(st: _State, corners: list[tuple[int, int]]) -> float:
+    """The largest error of the corners' own simulated drift (rad): discretisation error
+    ``drift_error`` plus early-decision bound ``drift_bound``. The drift of a cell that was not
+    simulated is not a smooth function of its neighbours' to better than that: a neighbour
+    rerun at double resolution by error control, or decided early, differs from the smooth
+    trend by about this much."""
+    total = 0.0
+    for c in corners:
+        e = sum(float(np.nan_to_num(st.values[k][c])) for k in ("drift_error", "drift_bound")
+                if k in st.values)
+        total = max(total, e)
+    return total
 
 
 def _interpolate(st: _State, leaves: list) -> tuple[dict, dict, np.ndarray]:
