@@ -71,6 +71,10 @@ def main() -> None:
     ap.add_argument("--executor", default="threads", choices=["threads", "local", "serial"])
     ap.add_argument("--no-full", action="store_true", help="adaptive map only")
     ap.add_argument("--full-first", action="store_true", help="run the full map first")
+    ap.add_argument("--full-file", default=None,
+                    help="compare with a full map saved earlier (NetCDF; its wall_s attr is "
+                    "reported, not measured side by side) instead of running it")
+    ap.add_argument("--save", default=None, help="directory to save the maps to (NetCDF)")
     for k in ("atol", "rtol", "boundary_tol"):
         ap.add_argument(f"--{k.replace('_', '-')}", type=float, default=ADAPTIVE_DEFAULTS[k])
     ap.add_argument("--max-points", type=int, default=None)
@@ -86,7 +90,7 @@ def main() -> None:
     phase_diagram(["D=0.1,0.5"], beta=0.05, gamma=2.0, T=100, executor="serial",
                   progress=False)
     runs = [("adaptive", dict(common, sampling="adaptive", adaptive=settings))]
-    if not args.no_full:
+    if not (args.no_full or args.full_file):
         full_run = ("full", dict(common, sampling="full"))
         runs = [full_run, *runs] if args.full_first else [*runs, full_run]
     res: dict = {"grid": f"{n}x{n}", "T": T, "cores": os.cpu_count(), "executor": args.executor,
@@ -98,6 +102,17 @@ def main() -> None:
         res[label].update(points_simulated=int(maps[label].attrs.get(
             "adaptive_points_simulated", s["points"] - s["n_no_bump"])),
             agreement_with_evans=s["agreement"])
+    if args.full_file:
+        import xarray as xr
+
+        maps["full"] = xr.open_dataset(args.full_file).load()
+        res["full"] = {"wall_s": float(maps["full"].attrs["wall_s"]), "from_file": args.full_file,
+                       "points_simulated": int(maps["full"]["exists"].sum()),
+                       "agreement_with_evans": summarize(maps["full"])["agreement"]}
+    if args.save:
+        os.makedirs(args.save, exist_ok=True)
+        for label, ds in maps.items():
+            ds.to_netcdf(os.path.join(args.save, f"{label}_{n}.nc"))
     if "full" in maps:
         res["comparison"] = compare(maps["full"], maps["adaptive"])
         res["wall_ratio_adaptive_over_full"] = res["adaptive"]["wall_s"] / res["full"]["wall_s"]
