@@ -14,6 +14,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.parametrize(("script", "expect"), [
     ("bench_simulate.py", "single-run speed-up"),
     ("bench_phase_map.py", "agreement"),
+    ("bench_adaptive_map.py", "cells outside the estimate"),
     ("bench_batch.py", "points/s"),
     pytest.param("bench_gpu_map.py", "verdicts identical", marks=pytest.mark.slow),
     ("stick_slip_convergence.py", "wall s per N"),

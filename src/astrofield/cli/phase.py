@@ -6,7 +6,8 @@ Command shapes::
         --T 500 -o map.nc --plot map.png [--json] [--N 64] [--dt 0.1] [--eps 0.05] \\
         [--chunk-size 125] [--workers 2] [--executor threads|local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--error-control auto|on|off] [--refine-tol 0.05] \\
-        [--quiet]
+        [--adaptive [--atol 0.05] [--rtol 0.05] [--boundary-tol 0] [--max-points M] \\
+        [--max-time S]] [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...|auto]
 """
 
@@ -39,6 +40,7 @@ from astrofield.cli._common import (
 from astrofield.simulator.backends import names as backend_names
 
 _PHASE = "astrofield.experiments.phase:phase_diagram"
+_ADAPTIVE = "astrofield.experiments.adaptive:AdaptiveSettings"
 _CONTROL = {"auto": None, "on": True, "off": False}
 #: A dask scheduler address: ``scheme://host[:port]`` or ``host:port``.
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx|inproc)://[^\s/]+|[\w.\-]+:\d+)$")
@@ -180,6 +182,24 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --executor serial""")
         default=api_default(_PHASE, "refine_tol"),
         help="Estimated relative drift error above which error control refines a "
              "travelling point.")
+@option("--adaptive", is_flag=True,
+        help="Simulate a coarse sub-grid and the cells next to the Evans boundary, then refine "
+             "where the verdict changes or the drift's estimated interpolation error exceeds "
+             "--atol + --rtol |drift|; interpolate the other cells (variables 'sampled' and "
+             "'drift_interp_error' say which and how well).")
+@option("--atol", type=click.FloatRange(min=0), default=api_default(_ADAPTIVE, "atol"),
+        help="--adaptive: absolute tolerance on the interpolated drift at T (rad).")
+@option("--rtol", type=click.FloatRange(min=0), default=api_default(_ADAPTIVE, "rtol"),
+        help="--adaptive: relative tolerance on the interpolated drift at T.")
+@option("--boundary-tol", type=click.FloatRange(min=0, max=1),
+        default=api_default(_ADAPTIVE, "boundary_tol"),
+        help="--adaptive: tolerance on the boundary's position, as a fraction of each axis's "
+             "range (0: to the grid's cells).")
+@option("--max-points", type=click.IntRange(min=1), default=None,
+        help="--adaptive: simulate at most this many cells [default: no limit].")
+@option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
+        help="--adaptive: start no refinement round after this many seconds [default: no "
+             "limit].")
 @option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
         help="Time-integration backend: any registered one (jax: pip install "
              "'astrofield[jax]'; plug-ins: entry-point group astrofield.backends).")
@@ -225,7 +245,9 @@ def phase_cmd(**p: Any) -> None:
                                progress=progress_for(p["quiet"]),
                                backend=None if p["backend"] == "auto" else p["backend"],
                                error_control=_CONTROL[p["error_control"]],
-                               refine_tol=p["refine_tol"])
+                               refine_tol=p["refine_tol"],
+                               sampling="adaptive" if p["adaptive"] else "full",
+                               adaptive=_adaptive_settings(p))
     finally:
         if client is not None:
             client.close()
@@ -240,11 +262,25 @@ def phase_cmd(**p: Any) -> None:
            "eps": p["eps"], "early_stop": p["early_stop"], "chunk_size": p["chunk_size"],
            "error_control": ds.attrs.get("error_control"), "refine_tol": p["refine_tol"],
            "executor": p["executor"], "scheduler": p["executor"],  # scheduler: old key
-           "output": p["output"], "plot": p["plot"]}
+           "output": p["output"], "plot": p["plot"],
+           "sampling": "adaptive" if p["adaptive"] else "full"}
+    extra = ""
+    if p["adaptive"]:
+        out.update({k: ds.attrs[f"adaptive_{k}"] for k in (
+            "points_simulated", "rounds", "max_drift_interp_error")})
+        extra = (f"; {out['points_simulated']} simulated, largest estimated interpolation "
+                 f"error {out['max_drift_interp_error']:.3g} rad")
     emit(out, p["as_json"],
          f"{s['points']} points: {s['n_stable']} stable, {s['n_unstable']} unstable, "
-         f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}; "
+         f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}{extra}; "
          f"{out['wall_s']:.1f} s" + (f" -> {p['output']}" if p["output"] else ""))
+
+
+def _adaptive_settings(p: dict[str, Any]) -> dict[str, Any] | None:
+    """The :class:`~astrofield.experiments.adaptive.AdaptiveSettings` fields of the options."""
+    if not p["adaptive"]:
+        return None
+    return {k: p[k] for k in ("atol", "rtol", "boundary_tol", "max_points", "max_time")}
 
 
 @command("figure", example="""

@@ -6,7 +6,7 @@ import lazy_loader as _lazy
 
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
-    submodules=["figures", "phase", "sweep"],
+    submodules=["adaptive", "figures", "phase", "sweep"],
     submod_attrs={
         "sweep": ["Grid", "make_grid", "run_sweep"],
         "phase": ["phase_diagram", "drift_experiment", "summarize"],

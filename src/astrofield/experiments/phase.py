@@ -1036,6 +1036,8 @@ def phase_diagram(
     backend: str | None = None,
     error_control: bool | None = DEFAULTS["error_control"],
     refine_tol: float = DEFAULTS["refine_tol"],
+    sampling: str = "full",
+    adaptive: Any = None,
 ) -> xr.Dataset:
     """Numerical phase diagram of the drift experiment over a grid of one or two parameters.
 
@@ -1058,12 +1060,23 @@ def phase_diagram(
     backend
         Time-integration backend (see :func:`astrofield.simulator.integrator.solve`;
         ``None``: default).
+    sampling
+        ``"full"``: simulate every cell; ``"adaptive"``: simulate a coarse sub-grid and the
+        cells next to the Evans boundary, then refine where the verdict changes or the drift's
+        estimated interpolation error exceeds the tolerance; the other cells are interpolated
+        (:mod:`astrofield.experiments.adaptive`).
+    adaptive
+        Tolerances and stopping rule of the adaptive map: an
+        :class:`astrofield.experiments.adaptive.AdaptiveSettings` or a dict of its fields
+        (``atol`` in rad, ``rtol``, ``boundary_tol``, ``max_points``, ``max_time`` in s).
 
     Returns
     -------
     xarray.Dataset
         The variables of :func:`drift_experiment` on the swept coordinates, with attrs holding
-        the settings, the verdict rule and the summary of :func:`summarize`.
+        the settings, the verdict rule and the summary of :func:`summarize`. Adaptive maps add
+        ``sampled``, ``drift_interp_error``, ``velocity_interp_error``, ``sample_round`` and
+        the simulated points (dimension ``sample``).
 
     Raises
     ------
@@ -1071,6 +1084,8 @@ def phase_diagram(
         Before any work, for bad grid specifications or settings.
     """
     grid = make_grid(vary, {"theta": theta, "beta": beta, "gamma": gamma, "D": D}, max_dims=2)
+    if sampling not in ("full", "adaptive"):
+        raise ValueError(f"sampling = {sampling!r} is not one of 'full', 'adaptive'")
     rule = VerdictRule() if rule is None else rule
     opts = _check_settings(T=T, N=N, dt=dt, eps=eps, grid=grid, rule=rule)
     control, why = error_control_plan(error_control, T=opts["T"], N=opts["N"],
@@ -1093,6 +1108,14 @@ def phase_diagram(
         ds.attrs["wall_s"] = time.perf_counter() - t0
         return ds
 
+    if sampling == "adaptive":
+        from astrofield.experiments.adaptive import AdaptiveSettings, adaptive_map
+
+        cfg = adaptive if isinstance(adaptive, AdaptiveSettings) else \
+            AdaptiveSettings(**(adaptive or {}))
+        return adaptive_map(grid, opts, cfg, executor=executor, workers=workers,
+                            chunk_size=chunk_size, store=store, resume=resume,
+                            progress=progress, meta=meta, finalize=finalize)
     return run_sweep(func, grid, executor=executor, chunk_size=chunk_size, store=store,
                      resume=resume, workers=workers, meta=meta, progress=progress,
                      finalize=finalize)
