@@ -270,3 +270,25 @@ def test_api_savers_and_plots_check_their_inputs(tmp_path):
     ds = solve(Model(D=np.array([0.5, 1.0])), T=0.2, dt=0.1, N=16, n_frames=2, progress=False)
     with pytest.raises(ValueError, match=r"member = 2 is outside the allowed range \[0, 1\]"):
         plot_run(ds, member=2)
+
+
+def test_config_top_level_keys_merge_with_the_command_table(tmp_path):
+    """A top-level key beside a [run] table used to be ignored; now the command reads both,
+    its table winning, and other commands' tables are not read."""
+    cfg = _cfg(tmp_path, """\
+        beta = 0.07
+        gamma = 1.5
+        [run]
+        N = 32
+        T = 0.5
+        dt = 0.1
+        n-frames = 3
+        gamma = 2.5
+        [phase]
+        chunk-size = 7
+        """)
+    out = tmp_path / "r.nc"
+    res = invoke("run", "--config", cfg, "-o", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    ds = load(out)
+    assert float(ds["beta"]) == 0.07 and float(ds["gamma"]) == 2.5 and ds.attrs["N"] == 32

@@ -239,8 +239,10 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: str | None) 
         return value
     cfg = _read_config(ctx, param, value)
     name = ctx.command.name or ""
-    if isinstance(cfg.get(name), dict):
-        cfg = cfg[name]
+    # top-level keys are shared by every command reading the file; the command's own table
+    # ([run], [phase], ...) adds to them and wins; other commands' tables are not ours
+    table = cfg.get(name) if isinstance(cfg.get(name), dict) else {}
+    cfg = {**{k: v for k, v in cfg.items() if not isinstance(v, dict)}, **table}
     if isinstance(ctx.command, Command):
         cfg = ctx.command.renamed_config(cfg)
     by_key: dict[str, click.Parameter] = {}
