@@ -292,3 +292,29 @@ def test_config_top_level_keys_merge_with_the_command_table(tmp_path):
     assert res.exit_code == 0, res.output
     ds = load(out)
     assert float(ds["beta"]) == 0.07 and float(ds["gamma"]) == 2.5 and ds.attrs["N"] == 32
+
+
+def test_no_escape_codes_on_a_terminal_stdout():
+    """On a terminal, stdout carries the result only: numba's colorama used to append
+    "\\x1b[0m" at exit (now switched off by the command line before numba is imported)."""
+    from pathlib import Path
+
+    master, slave = os.openpty()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    env.pop("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", None)
+    proc = subprocess.run([sys.executable, "-m", "astrofield", "run", "--N", "32", "--T", "0.5",
+                           "--dt", "0.1", "--n-frames", "3", "-q", "--json"], stdout=slave,
+                          stderr=subprocess.DEVNULL, env=env, timeout=300)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.returncode == 0 and b'"drift"' in out
+    assert b"\x1b[" not in out, out[-80:]

@@ -6,9 +6,15 @@ Each sub-command lives in its own module of this package and registers itself on
 from __future__ import annotations
 
 import importlib
+import os
 import warnings
 
 import click
+
+# numba colours its error messages through colorama, whose exit handler writes "\x1b[0m" to a
+# terminal's stdout after the command's result; the command line reports numba's errors as
+# plain text anyway. Set before anything imports numba (a user's own setting wins).
+os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
 
 from astrofield._version import __version__
 
