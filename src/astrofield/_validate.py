@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["check_range", "check_int", "check_param", "check_memory", "available_memory",
+           "probe_function",
            "check_steps", "memory_fraction", "estimate_run_bytes", "estimate_sweep_bytes",
            "estimate_dense_jacobian_bytes", "check_grid_points", "parse_number", "parse_values",
            "parse_axis",
@@ -333,6 +334,50 @@ def _gib(n: float) -> str:
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
     return f"{n / 2**30:.3g} GiB"
+
+
+def probe_function(function: Any, x: np.ndarray, what: str, *, hint: str = "",
+                   where: Any = None) -> np.ndarray:
+    """Call a user's vectorised ``function`` on the probe points ``x``: a clear error now
+    instead of deep in a run.
+
+    Parameters
+    ----------
+    function
+        The user's callable (array in, array of the same shape out).
+    x
+        Probe points (a copy is passed, so the function may modify its input).
+    what
+        Its name in messages, e.g. ``"firing function 'f'"``.
+    hint
+        Appended to the message when the call raises (what the function must do).
+    where
+        ``where(bad)`` -> text naming the inputs (mask ``bad``) with non-finite values.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``function(x)`` as floats, shape of ``x``.
+
+    Raises
+    ------
+    ValueError
+        If the call raises, returns another shape, or gives non-finite values.
+    """
+    try:
+        with np.errstate(all="ignore"):  # non-finite values are reported below
+            out = np.asarray(function(x.copy()), dtype=float)
+    except Exception as exc:  # noqa: BLE001 - the user's code: report what it raised
+        raise ValueError(f"{what} failed on a numpy array input "
+                         f"({type(exc).__name__}: {exc}){hint}") from exc
+    if out.shape != x.shape:
+        raise ValueError(f"{what} returned shape {out.shape} for an input of shape {x.shape}; "
+                         "it must be vectorised")
+    bad = ~np.isfinite(out)
+    if np.any(bad):
+        raise ValueError(f"{what} returned non-finite values "
+                         f"{where(bad) if where is not None else ''}".rstrip())
+    return out
 
 
 def check_memory(bytes_needed: float, what: str, *, fraction: float | None = None) -> float:

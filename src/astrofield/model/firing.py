@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from astrofield._validate import probe_function
+
 if TYPE_CHECKING:  # annotations only: numba is imported where a rate is compiled
     from types import ModuleType
 
@@ -322,19 +324,9 @@ class FiringFunction(Firing):
 
     def _probe(self) -> None:
         """Call the function on a few inputs: a clear error now instead of deep in a run."""
-        try:
-            with np.errstate(all="ignore"):  # non-finite values are reported below
-                out = np.asarray(self.function(_PROBE.copy()), dtype=float)
-        except Exception as exc:  # noqa: BLE001 - the user's code: report what it raised
-            raise ValueError(f"firing function {self.label!r} failed on a numpy array input "
-                             f"({type(exc).__name__}: {exc}); it must map an array u to an "
-                             "array f(u) of the same shape") from exc
-        if out.shape != _PROBE.shape:
-            raise ValueError(f"firing function {self.label!r} returned shape {out.shape} for "
-                             f"an input of shape {_PROBE.shape}; it must be vectorised")
-        if not np.all(np.isfinite(out)):
-            raise ValueError(f"firing function {self.label!r} returned non-finite values at "
-                             f"u = {_PROBE[~np.isfinite(out)].tolist()}")
+        probe_function(self.function, _PROBE, f"firing function {self.label!r}",
+                       hint="; it must map an array u to an array f(u) of the same shape",
+                       where=lambda bad: f"at u = {_PROBE[bad].tolist()}")
 
     def rate(self, u, theta=None, steepness=None):
         u = np.asarray(u, dtype=float)

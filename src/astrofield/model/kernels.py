@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from astrofield._validate import check_range
+from astrofield._validate import check_range, probe_function
 
 __all__ = ["Kernel", "KernelFunction", "Cosine", "Gaussian", "MexicanHat", "WizardHat",
            "make_kernel", "ring_distance"]
@@ -194,18 +194,8 @@ class KernelFunction(Kernel):
         object.__setattr__(self, "function", function)
         object.__setattr__(self, "label", name or getattr(function, "__name__", "function"))
         d = ring_distance(np.linspace(-np.pi, np.pi, _SAMPLES, endpoint=False))
-        try:
-            with np.errstate(all="ignore"):  # non-finite values are reported below
-                w = np.asarray(function(d.copy()), dtype=float)
-        except Exception as exc:  # noqa: BLE001 - the user's code: report what it raised
-            raise ValueError(f"kernel function {self.label!r} failed on a numpy array input "
-                             f"({type(exc).__name__}: {exc})") from exc
-        if w.shape != d.shape:
-            raise ValueError(f"kernel function {self.label!r} returned shape {w.shape} for an "
-                             f"input of shape {d.shape}; it must be vectorised")
-        if not np.all(np.isfinite(w)):
-            raise ValueError(f"kernel function {self.label!r} returned non-finite values on "
-                             "[-pi, pi)")
+        w = probe_function(function, d, f"kernel function {self.label!r}",
+                           where=lambda bad: "on [-pi, pi)")
         c = np.fft.rfft(w) / (_SAMPLES / 2)
         scale = max(float(np.max(np.abs(c))), 1e-300)
         others = np.delete(np.abs(c), 1)
