@@ -15,7 +15,6 @@ lazily resolved library defaults of :class:`astrofield.cli._common.api_default`.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import textwrap
 from typing import Any
@@ -31,8 +30,7 @@ def display_default(option: Any) -> Any:
 
     value = option.default
     if isinstance(value, api_default):
-        value = value()
-        return "inf" if isinstance(value, float) and math.isinf(value) else value
+        return value.shown()
     if "UNSET" in repr(value) or callable(value):
         return None
     return value

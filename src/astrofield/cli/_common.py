@@ -115,6 +115,12 @@ class api_default:  # noqa: N801 - used like a function in option declarations
             return obj.__dataclass_fields__[self.name].default
         return inspect.signature(obj).parameters[self.name].default
 
+    def shown(self) -> Any:
+        """The value as help texts and the reference page show it (``inf`` as the CLI
+        writes it)."""
+        value = self()
+        return "inf" if isinstance(value, float) and math.isinf(value) else value
+
 
 class Option(click.Option):
     """click Option whose help shows the value of an :class:`api_default`."""
@@ -122,8 +128,7 @@ class Option(click.Option):
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
         if isinstance(self.default, api_default):
             saved = self.default
-            value = saved()
-            self.default = "inf" if isinstance(value, float) and math.isinf(value) else value
+            self.default = saved.shown()
             try:
                 return super().get_help_record(ctx)
             finally:
