@@ -243,3 +243,32 @@ def test_cli_profile(tmp_path):
         assert lo < v < hi
     back = af.io.load(tmp_path / "fit.nc")
     assert back["profile_dchi2"].shape[0] == 2 and (tmp_path / "fit.png").exists()
+
+
+def test_profile_and_corner_plots(small_fit, tmp_path):
+    """The figures draw from the saved dataset; the drawn 3.84 Laplace ellipse spans exactly the
+    Fisher interval best ± 1.96 se in each parameter (its geometry, checked in closed form)."""
+    from astrofield.plotting import plot_corner, plot_fit, plot_profiles
+    from astrofield.plotting.fit import CHI2_1, _ellipse
+
+    small_fit.profile("D", n=5)
+    af.io.save(small_fit.to_dataset(), tmp_path / "fit.nc")
+    back = af.io.load(tmp_path / "fit.nc")
+    with pytest.raises(ValueError, match="no profile"):
+        plot_profiles(back.drop_vars([v for v in back.data_vars if v.startswith("profile_")]))
+    fig = plot_corner(back)
+    assert sum(ax.get_visible() for ax in fig.axes) == 3  # 2 diagonal + 1 pair panel
+    assert len(plot_profiles(back).axes) == 1  # only D was profiled
+    assert len(plot_fit(back).get_axes()) >= 3
+    e = _ellipse(back, 0, 1, CHI2_1)
+    se = np.sqrt(np.diag(small_fit.cov))
+    np.testing.assert_allclose(
+        [e[0].min(), e[0].max()],
+        small_fit.params[0] + np.array([-1, 1]) * 1.959964 * se[0],
+        rtol=1e-4,
+    )
+    np.testing.assert_allclose(
+        [e[1].min(), e[1].max()],
+        small_fit.params[1] + np.array([-1, 1]) * 1.959964 * se[1],
+        rtol=1e-4,
+    )
