@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 import astrofield as af
-from astrofield.fitting import fit
+from astrofield.fitting import fit, read_observation
 
 TRUE = {"beta": 0.05, "D": 0.7}
 VARY = {"beta": (0.01, 0.2), "D": (0.1, 3.0)}
@@ -72,6 +72,58 @@ def compare(data) -> None:
           f"{b.n_members})")
 
 
+def gradients(T: float, N: int, n_frames: int, repeats: int = 3) -> None:
+    """Smooth (sigmoid, steepness 20) firing: the local phase with the Jacobian by batched
+    finite differences on the compiled backend against forward-mode automatic differentiation
+    through the JAX backend; same data, same starts; median wall time of ``repeats`` fits each
+    (alternating), the JAX compilation timed separately."""
+    import statistics
+
+    from astrofield.fitting.gradient import JaxJacobian
+    from astrofield.fitting.problem import Problem
+
+    smooth = dict(theta=0.1, gamma=2, firing="sigmoid", steepness=20)
+    clean = af.solve(af.Model(beta=0.05, D=0.7, **smooth), T=T, N=N, dt=0.05, eps=0.3,
+                     n_frames=n_frames, progress=False)
+    data = noisy(clean, 0)
+    model = af.Model(**smooth)
+    # the Jacobians themselves at the truth: AD against central differences of three steps
+    prob = Problem(read_observation(data), model, dict(VARY))
+    jj = JaxJacobian(prob)
+    t0 = time.perf_counter()
+    _, J = jj(np.array([0.05, 0.7]))
+    compile_s = time.perf_counter() - t0
+    z = prob.to_unit(np.array([0.05, 0.7]))
+    errs = [np.abs(prob.jacobian(z, h=h) / prob.dphys_dunit(z) - J).max() / np.abs(J).max()
+            for h in (1e-3, 1e-4, 1e-5)]
+    t_ad = min(_timed(lambda: jj(np.array([0.05, 0.7])))[0] for _ in range(repeats))
+    t_fd = min(_timed(lambda: prob.jacobian(z))[0] for _ in range(repeats))
+    print(f"smooth firing, one Jacobian (2 parameters, {n_frames} frames): AD {t_ad:.3f} s, "
+          f"finite differences {t_fd:.3f} s ({load()}); JAX first call (trace + compile) "
+          f"{compile_s:.1f} s; max relative difference FD - AD at steps 1e-3, 1e-4, 1e-5: "
+          + ", ".join(f"{e:.1e}" for e in errs))
+    fit(data, model, VARY, n_global=4, n_starts=1, max_nfev=2)  # compile numba (sigmoid)
+    walls: dict[str, list[float]] = {"fd": [], "jax": []}
+    res = {}
+    for _ in range(repeats):
+        for g in ("fd", "jax"):
+            w, res[g] = _timed(lambda g=g: fit(data, model, VARY, gradient=g))
+            walls[g].append(w)
+    med = {g: statistics.median(v) for g, v in walls.items()}
+    a, b = res["fd"], res["jax"]
+    print(f"smooth firing, whole fit (median of {repeats}, {load()}): gradient='fd' "
+          f"{med['fd']:.2f} s ({a.n_members} members simulated), gradient='jax' "
+          f"{med['jax']:.2f} s ({b.n_members} members + AD Jacobians); ratio jax/fd "
+          f"{med['jax'] / med['fd']:.2f}; |dcost|/cost {abs(a.cost - b.cost) / a.cost:.1e}, "
+          f"max |dparam|/se {np.max(np.abs(a.params - b.params) / a.stderr):.1e}")
+
+
+def _timed(f):
+    t0 = time.perf_counter()
+    out = f()
+    return time.perf_counter() - t0, out
+
+
 def coverage(clean, draws: int) -> None:
     """Fraction of the 95 % intervals containing the truth over independent noise draws."""
     hits = np.zeros(2)
@@ -97,11 +149,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small settings (smoke test)")
     ap.add_argument("--draws", type=int, default=None, help="noise draws of the coverage study")
     ap.add_argument("--figure", default=None, help="write the acceptance fit's figure here")
+    ap.add_argument("--only", choices=["gradients"], default=None,
+                    help="run only this part (gradients: AD against finite differences)")
     args = ap.parse_args()
     T, N, n_frames = (60.0, 64, 31) if args.quick else (200.0, 128, 101)
     draws = args.draws or (4 if args.quick else 40)
     print(f"settings: T {T:g}, N {N}, dt 0.05, {n_frames} frames, noise sd 0.01, "
           f"{os.cpu_count()} cpus, {load()}")
+    if args.only == "gradients":
+        gradients(T, N, n_frames)
+        print("fit benchmark done")
+        return
     clean = clean_trace(T, N, n_frames)
     fit(noisy(clean, 0), MODEL, VARY, n_global=4, n_starts=1, max_nfev=2)  # compile (numba)
     r = fit(noisy(clean, 0), MODEL, VARY)
@@ -111,6 +169,7 @@ def main() -> None:
 
         save_figure(plot_fit(r), args.figure)
     compare(noisy(clean, 0))
+    gradients(T, N, n_frames)
     coverage(clean, draws)
     print("fit benchmark done")
 
