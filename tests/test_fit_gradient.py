@@ -33,11 +33,15 @@ def _data(firing="sigmoid", sd=0.01, T=40.0, n_frames=21):
     return ds
 
 
-def test_heaviside_and_other_observables_are_refused_before_work():
+def test_heaviside_is_refused_before_any_simulation():
+    """No solve is run (the trace is all zeros, never simulated): the message says why."""
+    import xarray as xr
+
+    data = xr.Dataset({"position": ("time", np.zeros(5))}, coords={"time": np.linspace(0, 4, 5)})
     with pytest.raises(ValueError, match="smooth firing rate.*sub-grid edge"):
-        fit(_data("heaviside"), af.Model(theta=0.1, gamma=2), {"beta": (0.01, 0.2)}, gradient="jax")
+        fit(data, af.Model(theta=0.1, gamma=2), {"beta": (0.01, 0.2)}, gradient="jax")
     with pytest.raises(ValueError, match="gradient = 'ad'"):
-        fit(_data(), af.Model(**SMOOTH), {"beta": (0.01, 0.2)}, gradient="ad")
+        fit(data, af.Model(**SMOOTH), {"beta": (0.01, 0.2)}, gradient="ad")
 
 
 @pytest.mark.slow
