@@ -118,6 +118,17 @@ def gradients(T: float, N: int, n_frames: int, repeats: int = 3) -> None:
           f"max |dparam|/se {np.max(np.abs(a.params - b.params) / a.stderr):.1e}")
 
 
+def profiles(r) -> None:
+    """Profile likelihood of each parameter of the acceptance fit against its Fisher interval."""
+    for n in r.names:
+        w, pr = _timed(lambda n=n: r.profile(n))
+        print(f"profile of {n}: {w:.1f} s ({load()}), {pr.n_members} members; 95 % interval "
+              f"{pr.ci_low:.5g} .. {pr.ci_high:.5g} (Fisher ± 1.96 se: {pr.fisher_low:.5g} .. "
+              f"{pr.fisher_high:.5g}); ends differ by {pr.deviation:.3f} half-widths "
+              f"(agrees: {pr.agrees}); contains the truth {TRUE[n]}: "
+              f"{pr.ci_low <= TRUE[n] <= pr.ci_high}")
+
+
 def _timed(f):
     t0 = time.perf_counter()
     out = f()
@@ -149,8 +160,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small settings (smoke test)")
     ap.add_argument("--draws", type=int, default=None, help="noise draws of the coverage study")
     ap.add_argument("--figure", default=None, help="write the acceptance fit's figure here")
-    ap.add_argument("--only", choices=["gradients"], default=None,
-                    help="run only this part (gradients: AD against finite differences)")
+    ap.add_argument("--only", choices=["gradients", "profiles"], default=None,
+                    help="run only this part (gradients: AD against finite differences; "
+                         "profiles: the acceptance fit and its profiles)")
     args = ap.parse_args()
     T, N, n_frames = (60.0, 64, 31) if args.quick else (200.0, 128, 101)
     draws = args.draws or (4 if args.quick else 40)
@@ -164,6 +176,10 @@ def main() -> None:
     fit(noisy(clean, 0), MODEL, VARY, n_global=4, n_starts=1, max_nfev=2)  # compile (numba)
     r = fit(noisy(clean, 0), MODEL, VARY)
     report("acceptance fit (default method)", r)
+    profiles(r)
+    if args.only == "profiles":
+        print("fit benchmark done")
+        return
     if args.figure:
         from astrofield.plotting import plot_fit, save_figure
 
