@@ -1,11 +1,14 @@
 """Fitting benchmark: the issue's acceptance fit (wall time, recovered values, standard errors),
-the optimiser comparison (batched finite-difference least squares against differential
-evolution) and a coverage study of the 95 % intervals.
+its profile likelihoods against the Fisher intervals, the optimiser comparison (batched
+finite-difference least squares against differential evolution), the Jacobian comparison for
+smooth firing (batched finite differences against automatic differentiation through the JAX
+backend) and a coverage study of the 95 % intervals.
 
 Run: ``python benchmarks/bench_fit.py`` (acceptance settings: T 200, N 128, dt 0.05, 101
 frames, noise sd 0.01; ``--draws 40`` noise draws for the coverage study, a few minutes on two
-cores) or ``--quick`` (T 60, N 64, 31 frames, 4 draws: a smoke test). The machine load
-(``os.getloadavg()``) is printed with every timing: the machine may be shared.
+cores) or ``--quick`` (T 60, N 64, 31 frames, 4 draws, 5-point profiles, no gradient
+comparison: a smoke test); ``--only gradients`` or ``--only profiles`` runs one part. The
+machine load (``os.getloadavg()``) is printed with every timing: the machine may be shared.
 
 Independent checks printed alongside: the issue's Fisher relative standard errors (1.4 % beta,
 0.7 % D at sd 0.01, rescaled here to the estimated noise sd), and the coverage's binomial
@@ -118,10 +121,11 @@ def gradients(T: float, N: int, n_frames: int, repeats: int = 3) -> None:
           f"max |dparam|/se {np.max(np.abs(a.params - b.params) / a.stderr):.1e}")
 
 
-def profiles(r) -> None:
-    """Profile likelihood of each parameter of the acceptance fit against its Fisher interval."""
+def profiles(r, points: int = 21) -> None:
+    """Profile likelihood of each parameter of the acceptance fit against its Fisher interval
+    (``points`` grid points each)."""
     for n in r.names:
-        w, pr = _timed(lambda n=n: r.profile(n))
+        w, pr = _timed(lambda n=n: r.profile(n, n=points))
         print(f"profile of {n}: {w:.1f} s ({load()}), {pr.n_members} members; 95 % interval "
               f"{pr.ci_low:.5g} .. {pr.ci_high:.5g} (Fisher ± 1.96 se: {pr.fisher_low:.5g} .. "
               f"{pr.fisher_high:.5g}); ends differ by {pr.deviation:.3f} half-widths "
@@ -176,7 +180,7 @@ def main() -> None:
     fit(noisy(clean, 0), MODEL, VARY, n_global=4, n_starts=1, max_nfev=2)  # compile (numba)
     r = fit(noisy(clean, 0), MODEL, VARY)
     report("acceptance fit (default method)", r)
-    profiles(r)
+    profiles(r, 5 if args.quick else 21)
     if args.only == "profiles":
         print("fit benchmark done")
         return
@@ -185,7 +189,10 @@ def main() -> None:
 
         save_figure(plot_fit(r), args.figure)
     compare(noisy(clean, 0))
-    gradients(T, N, n_frames)
+    if args.quick:
+        print("gradients: skipped in --quick (the JAX compilation alone takes about 25 s)")
+    else:
+        gradients(T, N, n_frames)
     coverage(clean, draws)
     print("fit benchmark done")
 
