@@ -132,6 +132,12 @@ def test_nonlinear_profile_matches_pointwise_minimisation():
     assert pr.ci_low == pytest.approx(lo, abs=0.01 * (hi - lo))
     assert pr.ci_high == pytest.approx(hi, abs=0.01 * (hi - lo))
     assert hi - ls.x[1] > ls.x[1] - lo  # skewed: the data bound a fast decay better
+    # ... which the symmetric Fisher interval misses: reported as a disagreement (measured:
+    # the ends differ by 0.15 of the Fisher half-width)
+    se = np.sqrt(cov[1, 1])
+    dev = max(abs(lo - (ls.x[1] - 1.959964 * se)), abs(hi - (ls.x[1] + 1.959964 * se)))
+    assert pr.deviation == pytest.approx(dev / (1.959964 * se), abs=0.02)
+    assert pr.deviation > PROFILE_TOL and not pr.agrees
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +248,11 @@ def test_cli_profile(tmp_path):
         lo, hi = s["ci95"][n]
         assert lo < v < hi
     back = af.io.load(tmp_path / "fit.nc")
+    _data(eps=0.0, T=40, n_frames=21).to_netcdf(tmp_path / "rest.nc")
+    rest = _cli(
+        "--data", "rest.nc", "--vary", "beta=0.01:0.2", "--n-starts", "1", "--profile", cwd=tmp_path
+    )
+    assert rest.returncode == 0 and "profile: FLAT" in rest.stdout, rest.stdout + rest.stderr
     assert back["profile_dchi2"].shape[0] == 2 and (tmp_path / "fit.png").exists()
 
 
