@@ -152,9 +152,11 @@ def fit(data: Any, model: Model | None = None, vary: dict[str, tuple[float, floa
     gradient
         Jacobian of the local phase: ``"fd"`` (default: central finite differences, one
         batched solve on the compiled backend) or ``"jax"`` (forward-mode automatic
-        differentiation through the JAX backend, :class:`~astrofield.fitting.gradient.
-        JaxJacobian`; smooth firing rates and the ``position`` observable only). Measured on
-        CPU, finite differences reach the same optimum faster (``docs/fitting.md``).
+        differentiation through the JAX backend,
+        :class:`~astrofield.fitting.gradient.JaxJacobian`; smooth firing rates and the
+        ``position`` observable only). Measured on CPU, finite differences reach the same
+        optimum faster (``docs/fitting.md``). The standard errors always use finite
+        differences (the two Jacobians agree to ``1e-6`` relative at the default step).
     N, dt, eps, position
         Simulation settings (grid points, time step in neural time constants, initial shift as a
         fraction of the bump amplitude, initial centre in rad); ``None``: from the data's
