@@ -162,8 +162,9 @@ def test_profile_of_the_model_contains_the_truth_and_agrees_with_fisher(small_fi
     pred = small_fit.params[0] + c[0, 1] / c[1, 1] * (pr.values - pr.best)
     np.testing.assert_allclose(pr.path[:, 0], pred, rtol=0.05)
     ds = small_fit.to_dataset()
-    for name in ("profile_value", "profile_dchi2", "profile_path", "profile_ci_low"):
-        assert ds[name].attrs["units"] and ds[name].attrs["long_name"]
+    assert {"profile_value", "profile_dchi2", "profile_path", "profile_ci_low"} <= set(ds)
+    for name in ds.data_vars:
+        assert ds[name].attrs.get("units") and ds[name].attrs.get("long_name"), name
     assert int(ds["profile_identifiable"].sel(param="D")) == 1
 
 
