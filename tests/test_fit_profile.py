@@ -215,6 +215,8 @@ def test_profile_bad_input(small_fit):
         small_fit.profile("D", n=2)
     with pytest.raises(ValueError, match="span"):
         small_fit.profile("D", span=-1)
+    with pytest.raises(ValueError, match="positive noise sd"):
+        profile_problem(small_fit.problem, np.full(2, 0.5), 0.0, 0.0, small_fit.cov, 0)
     with pytest.raises(ValueError, match="intervals"):
         fit(_data(), vary={"D": (0.1, 3)}, intervals="bootstrap")
 

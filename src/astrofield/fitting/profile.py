@@ -264,6 +264,11 @@ def profile_problem(
         raise ValueError(f"n = {n!r} must be an integer >= 3 (grid points of the profile)")
     if not (np.isfinite(span) and span > 0):
         raise ValueError(f"span = {span!r} must be a positive number (standard errors)")
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(
+            f"sigma = {sigma!r}: the profile needs a positive noise sd (the fit "
+            "matched the data exactly; refit with a known sigma=)"
+        )
     m0 = getattr(prob, "n_members", 0)
     prob.phase = "profile"
     se = float(np.sqrt(cov[j, j])) if np.isfinite(cov[j, j]) else float("nan")
