@@ -44,6 +44,7 @@ Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036 (2026).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -57,6 +58,7 @@ from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
 from astrofield.model.stimulus import Stimulus
 from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.simulator.step_control import resolve_dt
 from astrofield.simulator.trackers import BumpTracker, DemandTracker, ResourceTracker
 from astrofield.theory.bump import bump_branches
 
@@ -81,7 +83,7 @@ def ramp_collapse(
     correlation: float | str = 0.5,
     n_trials: int = 4,
     N: int = 64,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     record_every: int = 10,
     window: float = 60.0,
     margin: float = 5.0,
@@ -89,6 +91,7 @@ def ramp_collapse(
     alarm_sd: float = 2.0,
     seed: int = 0,
     progress: bool | None = False,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     r"""Ramp the depletion rate (and optionally a uniform drive) slowly through the bump's fold.
 
@@ -110,7 +113,12 @@ def ramp_collapse(
         Independent noise realisations (one batch; default 4, as ``astrofield collapse``: the
         early-warning statistics are compared across realisations).
     N, dt, record_every
-        Grid, time step, sampling stride of the recorded series (steps).
+        Grid, time step, sampling stride of the recorded series (steps). ``dt="auto"``: the
+        largest step of the step-size rule at the ramp's largest ``beta`` that divides the run
+        (``t_hold + T_ramp + t_after``).
+    dt_check
+        A step above the step-size rule (at the ramp's largest ``beta``): ``"error"`` (refused
+        before any work), ``"warn"`` or ``"off"`` (as :func:`astrofield.solve`).
     window
         Rolling window for variance and AC1 (time units).
     margin
@@ -136,14 +144,15 @@ def ramp_collapse(
         (theory, for the ramped beta with no drive). ``attrs``: protocol, seed, scheme, version.
     """
     model = Model(**DEFAULT_COLLAPSE_MODEL) if model is None else model
-    n_trials, N, record_every = _check_ramp_args(
+    n_trials, N, record_every, dt = _check_ramp_args(
         model, beta_start, beta_end, drive_start, drive_end, t_hold, T_ramp, t_after, n_trials,
         N, dt, record_every, window, margin, depletion_level, alarm_sd, sigma)
     beta_ramp = _Ramp(beta_start, beta_end, t_hold, T_ramp)
     drive_ramp = _Ramp(drive_start, drive_end, t_hold, T_ramp)
     noise = Noise(sigma, correlation, seed) if sigma > 0 else None
-    t, rec = _simulate_ramp(model, beta_ramp, drive_ramp, noise, n_trials,
-                            t_hold + T_ramp + t_after, N, dt, record_every, progress)
+    t, rec, step = _simulate_ramp(model, beta_ramp, drive_ramp, noise, n_trials,
+                                  t_hold + T_ramp + t_after, N, dt, record_every, progress,
+                                  dt_check)
     dead = rec["u_max"] < float(model.theta)
     hit = dead.any(axis=1)
     t_c = np.where(hit, t[np.argmax(dead, axis=1)], np.nan)
@@ -177,7 +186,8 @@ def ramp_collapse(
         "drive_start": float(drive_start), "drive_end": float(drive_end),
         "t_hold": float(t_hold), "T_ramp": float(T_ramp), "t_after": float(t_after),
         "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
-        "N": N, "dt": dt, "record_every": record_every, "window": float(window),
+        "N": N, "dt": dt, "dt_check": dt_check, **step, "record_every": record_every,
+        "window": float(window),
         "margin": float(margin), "alarm_sd": float(alarm_sd),
         "reference": "Scheffer 2009; Dakos 2012; Palmer et al. arXiv:2604.10036",
     })
@@ -186,8 +196,9 @@ def ramp_collapse(
 
 def _check_ramp_args(model, beta_start, beta_end, drive_start, drive_end, t_hold, T_ramp, t_after,
                      n_trials, N, dt, record_every, window, margin, depletion_level, alarm_sd,
-                     sigma) -> tuple[int, int, int]:
-    """Step 1: validate every argument; returns ``(n_trials, N, record_every)`` as integers."""
+                     sigma) -> tuple[int, int, int, float]:
+    """Step 1: validate every argument; returns ``(n_trials, N, record_every)`` as integers and
+    the step (``"auto"`` resolved at the ramp's largest ``beta``)."""
     if model.is_batched:
         raise ValueError("ramp_collapse needs an unbatched model (use n_trials for repeats)")
     check_range("beta_start", beta_start, 0, np.inf)
@@ -199,6 +210,9 @@ def _check_ramp_args(model, beta_start, beta_end, drive_start, drive_end, t_hold
     check_range("t_after", t_after, 0, np.inf)
     n_trials = check_int("n_trials", n_trials, 1)
     N = check_int("N", N, 16)
+    if isinstance(dt, str):
+        dt = resolve_dt(dt, t_hold + T_ramp + t_after,
+                        replace(model, beta=float(max(beta_start, beta_end))))[0]
     check_range("dt", dt, 0, 1, lo_open=True)
     record_every = check_int("record_every", record_every, 1)
     check_range("window", window, 0, np.inf, lo_open=True)
@@ -217,7 +231,7 @@ def _check_ramp_args(model, beta_start, beta_end, drive_start, drive_end, t_hold
                          f"{T_ramp:g} (+ t_after {t_after:g} - margin {margin:g} - 10 records) "
                          f"leaves at most {max(longest, 0.0):g} time units to analyse; "
                          "shorten the window or lengthen T_ramp")
-    return n_trials, N, record_every
+    return n_trials, N, record_every, float(dt)
 
 
 class _Ramp:
@@ -237,23 +251,27 @@ class _Ramp:
 
 def _simulate_ramp(model: Model, beta_ramp: _Ramp, drive_ramp: _Ramp, noise: Noise | None,
                    n_trials: int, duration: float, N: int, dt: float, record_every: int,
-                   progress: bool | None = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                   progress: bool | None = False, dt_check: str = "error"
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Step 2: run the trials from the exact bump at ``beta_start`` with the ramped schedule.
 
-    Returns the sample times and the recorded series (``(trial, time)`` arrays).
+    Returns the sample times, the recorded series (``(trial, time)`` arrays) and the step
+    rule's attrs (``dt_max``, ``dt_rule_ok``).
     """
     big, _ = tile_model(replace(model, beta=float(beta_ramp.v0)), n_trials)
     T = round(duration / dt) * dt  # a whole number of steps
     stim = Stimulus((lambda x, t: drive_ramp(t)) if drive_ramp.active else None)
     run = solve(big, T=T, dt=dt, N=N, init="bump", eps=0.0, stimulus=stim, noise=noise,
                 store_fields=False, n_frames=2, progress=progress, schedule={"beta": beta_ramp},
+                dt_check=dt_check,
                 trackers=[BumpTracker(every=record_every), ResourceTracker(every=record_every),
                           DemandTracker(every=record_every)])
     rec = {k: run[k].values for k in ("amplitude", "u_max", "width", "q_min", "q_mean",
                                       "demand")}
     rec["mass"] = run["total_resource"].values
     samples = np.rint(run["time_bump"].values / dt).astype(int)
-    return np.asarray(samples, dtype=float) * dt, rec
+    step = {k: run.attrs[k] for k in ("dt_max", "dt_rule_ok")}
+    return np.asarray(samples, dtype=float) * dt, rec, step
 
 
 def _indicators(t: np.ndarray, amplitude: np.ndarray, t_c: np.ndarray, t_hold: float,

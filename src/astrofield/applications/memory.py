@@ -50,6 +50,7 @@ from astrofield.model.definition import Model
 from astrofield.model.kernels import ring_distance
 from astrofield.model.noise import Noise
 from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.simulator.step_control import resolve_dt
 from astrofield.simulator.trackers import BumpTracker, DemandTracker
 
 __all__ = ["BumpTracker", "working_memory", "tile_model", "memory_bold", "MODEL_PARAMS"]
@@ -96,11 +97,12 @@ def working_memory(
     delay: float = 20.0,
     noise: Noise | None = None,
     N: int = 128,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     record_every: int = 4,
     demand_region: tuple[float, float] | None = None,
     seed: int | None = 0,
     progress: bool | None = False,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     r"""Run a batch of cue-delay-read-out trials of the ring model.
 
@@ -120,7 +122,12 @@ def working_memory(
     noise
         Optional additive noise (:class:`~astrofield.Noise`); ``seed`` overrides its seed.
     N, dt
-        Grid points and time step; ``T`` must be a whole number of steps.
+        Grid points and time step; ``T`` and ``cue_duration`` must be whole numbers of steps.
+        ``dt="auto"``: the largest step of the step-size rule
+        (:func:`astrofield.simulator.step_control.max_step`) that divides both.
+    dt_check
+        A step above the step-size rule: ``"error"`` (refused before any work), ``"warn"`` (run,
+        warn, attr ``dt_rule_ok = 0``) or ``"off"`` (as :func:`astrofield.solve`).
     record_every
         Record the bump phase every ``record_every`` steps (drift traces).
     demand_region
@@ -144,18 +151,20 @@ def working_memory(
         ``param``; ``attrs`` record the protocol, seed, scheme and package version.
     """
     model = Model() if model is None else model
-    cues, n_trials, N, record_every, T = _check_protocol(
+    cues, n_trials, N, record_every, T, dt = _check_protocol(
         cue_positions, n_trials, cue_amplitude, cue_width, cue_duration, delay, N, dt,
-        record_every)
+        record_every, model)
     big, P = tile_model(model, cues.size * n_trials)
     pos_b = np.tile(np.repeat(cues, n_trials), P)
     ds = _simulate_trials(big, pos_b, T, dt, N, cue_amplitude, cue_width, cue_duration, noise,
-                          record_every, demand_region, seed, progress)
+                          record_every, demand_region, seed, progress, dt_check)
     trials = _read_out(ds, big.param("theta")[:, 0], pos_b, cue_duration)
     out = _trial_dataset(trials, ds, big, cues, n_trials, P)
     out.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME, "application": "working_memory",
-        "T": T, "dt": dt, "N": N, "cue_amplitude": float(cue_amplitude),
+        "T": T, "dt": dt, "dt_check": dt_check, "dt_max": ds.attrs.get("dt_max", np.nan),
+        "dt_rule_ok": ds.attrs.get("dt_rule_ok", 1), "N": N,
+        "cue_amplitude": float(cue_amplitude),
         "cue_width": float(cue_width), "cue_duration": float(cue_duration),
         "delay": float(delay), "firing": model.firing.describe(), "kernel": model.kernel.describe(),
         "noise": repr(noise) if noise is not None else "none",
@@ -167,8 +176,9 @@ def working_memory(
 
 
 def _check_protocol(cue_positions, n_trials, cue_amplitude, cue_width, cue_duration, delay, N,
-                    dt, record_every) -> tuple[np.ndarray, int, int, int, float]:
-    """Step 1: validate the protocol; returns ``(cues, n_trials, N, record_every, T)``."""
+                    dt, record_every, model) -> tuple[np.ndarray, int, int, int, float, float]:
+    """Step 1: validate the protocol; returns ``(cues, n_trials, N, record_every, T, dt)``
+    (``dt = "auto"`` resolved by the step-size rule)."""
     cues = np.atleast_1d(np.asarray(check_range("cue_positions", cue_positions, -np.pi, np.pi),
                                     dtype=float))
     if cues.ndim != 1:
@@ -179,23 +189,26 @@ def _check_protocol(cue_positions, n_trials, cue_amplitude, cue_width, cue_durat
     check_range("cue_duration", cue_duration, 0, np.inf, lo_open=True)
     check_range("delay", delay, 0, np.inf, lo_open=True)
     N = check_int("N", N, 16)
+    T = float(cue_duration + delay)
+    if isinstance(dt, str):
+        dt = resolve_dt(dt, T, model, divides=(float(cue_duration),))[0]
     check_range("dt", dt, 0, cue_duration, lo_open=True)
     record_every = check_int("record_every", record_every, 1)
-    T = float(cue_duration + delay)
     n_steps = int(round(T / dt))
     if abs(n_steps * dt - T) > 1e-9 * T or abs(round(cue_duration / dt) * dt - cue_duration) > 1e-9:
         raise ValueError(f"cue_duration = {cue_duration:g} and delay = {delay:g} must be whole "
                          f"numbers of steps dt = {dt:g}")
-    return cues, n_trials, N, record_every, T
+    return cues, n_trials, N, record_every, T, float(dt)
 
 
 def _simulate_trials(big, pos_b, T, dt, N, cue_amplitude, cue_width, cue_duration, noise,
-                     record_every, demand_region, seed, progress) -> xr.Dataset:
+                     record_every, demand_region, seed, progress, dt_check) -> xr.Dataset:
     """Step 2: run every trial from rest as one batch, tracking the bump phase and the demand."""
     stim = _cue_input(pos_b, float(cue_amplitude), float(cue_width), float(cue_duration))
     trackers = [BumpTracker(every=record_every), DemandTracker(region=demand_region, every=1)]
     return solve(big, T=T, dt=dt, N=N, init="rest", stimulus=stim, noise=noise, n_frames=2,
-                 store_fields=False, trackers=trackers, progress=progress, seed=seed)
+                 store_fields=False, trackers=trackers, progress=progress, seed=seed,
+                 dt_check=dt_check)
 
 
 def _read_out(ds: xr.Dataset, theta: np.ndarray, pos_b: np.ndarray, cue_duration: float
@@ -305,10 +318,11 @@ def memory_bold(
     tail: float = 20.0,
     gain: float = 1.0,
     N: int = 64,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     noise: Noise | None = None,
     seed: int | None = 0,
     progress: bool | None = False,
+    dt_check: str = "error",
     **memory_kw,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     r"""BOLD prediction of one working-memory trial (neurovascular coupling).
@@ -320,8 +334,9 @@ def memory_bold(
 
     Parameters
     ----------
-    model, cue_position, delay, N, dt, noise, seed, **memory_kw
-        As :func:`working_memory` (one trial).
+    model, cue_position, delay, N, dt, noise, seed, dt_check, **memory_kw
+        As :func:`working_memory` (one trial; ``dt="auto"`` and a step above the rule are
+        handled there).
     seconds_per_unit
         Seconds per model time unit -- required (e.g. 0.01 for a 10 ms neural time constant).
     region
@@ -345,12 +360,17 @@ def memory_bold(
     region = _check_region(region)
     from astrofield.applications.bold import check_bold_size
 
-    check_range("dt", dt, 0, np.inf, lo_open=True, hi_open=True)
     check_range("tail", tail, 0.0, np.inf, hi_open=True)
-    trial = float(memory_kw.get("cue_duration", 1.0)) + float(delay)
+    t_cue = float(check_range("cue_duration", memory_kw.get("cue_duration", 1.0), 0, np.inf,
+                              lo_open=True))
+    trial = t_cue + float(check_range("delay", delay, 0, np.inf, lo_open=True))
+    if isinstance(dt, str):  # the rule's step, before the size check below
+        dt = resolve_dt(dt, trial, Model() if model is None else model, divides=(t_cue,))[0]
+    check_range("dt", dt, 0, np.inf, lo_open=True, hi_open=True)
     check_bold_size(trial / dt + 1.0, dt * float(seconds_per_unit), tail=float(tail))
     wm = working_memory(model, cue, delay=delay, N=N, dt=dt, noise=noise, seed=seed,
-                        demand_region=region, progress=progress, **memory_kw)
+                        demand_region=region, progress=progress, dt_check=dt_check,
+                        **memory_kw)
     dem = wm["demand"].isel(param=0, cue=0, trial=0).rename(time_demand="time")
     bold = bold_from_demand(dem, seconds_per_unit=seconds_per_unit, tr=tr, preset=preset,
                             tail=tail, gain=gain)

@@ -191,7 +191,7 @@ def measure_wandering(
     correlation: float | str = 0.5,
     n_trials: int = 100,
     T: float = 50.0,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     N: int = 64,
     record_every: int = 10,
     t_fit: float | None = None,
@@ -199,6 +199,7 @@ def measure_wandering(
     ci: float = 0.95,
     seed: int = 0,
     progress: bool | None = False,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     r"""Simulate ``n_trials`` noisy bumps per parameter set and measure their wandering.
 
@@ -212,7 +213,11 @@ def measure_wandering(
     n_trials
         Independent trials per parameter set (all in one batch).
     T, dt, N
-        Duration, time step, grid points.
+        Duration, time step (``"auto"``: the largest step of the step-size rule that divides
+        ``T``), grid points.
+    dt_check
+        A step above the step-size rule: ``"error"`` (refused before any work), ``"warn"`` or
+        ``"off"`` (as :func:`astrofield.solve`).
     record_every
         Position sample spacing in steps.
     t_fit
@@ -245,7 +250,8 @@ def measure_wandering(
     big, P = tile_model(model, n_trials)
     ds = solve(big, T=T, dt=dt, N=N, init="bump", eps=0.0, noise=noise, n_frames=2,
                store_fields=False, trackers=[BumpTracker(every=record_every)],
-               progress=progress, seed=seed)
+               progress=progress, seed=seed, dt_check=dt_check)
+    dt = float(ds.attrs["dt"])  # the step used ("auto" resolved)
     data = _msd_statistics(ds, big, P, n_trials, T, t_fit, ci, n_boot, seed)
     beta = big.param("beta")[::n_trials, 0]
     if model.kernel.is_cosine and correlation == "cosine" and model.firing.edges:
@@ -261,7 +267,9 @@ def measure_wandering(
     out.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME, "application": "wandering",
         "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
-        "n_trials": n_trials, "T": float(T), "dt": float(dt), "N": int(N),
+        "n_trials": n_trials, "T": float(T), "dt": dt, "dt_check": dt_check,
+        "dt_max": float(ds.attrs["dt_max"]), "dt_rule_ok": int(ds.attrs["dt_rule_ok"]),
+        "N": int(N),
         "t_fit": float(t_fit), "ci": ci, "n_boot": n_boot, "firing": model.firing.describe(),
         "kernel": model.kernel.describe(),
         "reference": "Kilpatrick & Ermentrout, SIAM J Appl Dyn Syst 12 (2013); "

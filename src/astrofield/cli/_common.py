@@ -38,7 +38,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["FLOAT_INF", "FINITE", "DT", "DT_CHECK", "RENAMED", "step_size", "command",
+__all__ = ["FLOAT_INF", "FINITE", "DT", "DT_CHECK", "dt_options", "RENAMED", "step_size",
+           "cli_words", "command",
            "api_default", "emit", "guard", "check_plot_path", "output_option", "plot_option",
            "json_option", "quiet_option", "grid_from", "vary_option", "Timer", "progress_for"]
 
@@ -85,6 +86,24 @@ class TimeStep(click.ParamType):
 DT = TimeStep()
 #: Choices of ``--dt-check`` (``solve``'s ``dt_check``).
 DT_CHECK = click.Choice(["error", "warn", "off"])
+#: The help of ``--dt`` and ``--dt-check``, the same on every command that simulates.
+DT_HELP = ("Time step, or 'auto': the largest step of the step-size rule that divides T (and "
+           "the command's other time intervals).")
+DT_CHECK_HELP = ("A step above the step-size rule: refuse it (error), run it flagged (warn) or "
+                 "do not check (off).")
+
+
+def dt_options(default: Any, help_suffix: str = "") -> Callable:
+    """``--dt`` (a step or ``auto``) and ``--dt-check`` (error/warn/off): one definition, the
+    same names and help on every command that simulates (``default``: the command's API
+    default of ``dt``, e.g. an :class:`api_default`; ``--dt-check`` defaults to ``error``, as
+    ``dt_check`` in the API)."""
+
+    def deco(f: Callable) -> Callable:
+        f = option("--dt-check", type=DT_CHECK, default="error", help=DT_CHECK_HELP)(f)
+        return option("--dt", type=DT, default=default, help=DT_HELP + help_suffix)(f)
+
+    return deco
 
 
 def _pname(param: Any) -> str:
@@ -403,8 +422,8 @@ def guard(runtime: bool = False) -> Iterator[None]:
         raise
     except (ValueError, FileExistsError) as exc:  # FileExistsError: e.g. refusing to overwrite
         if runtime:
-            raise click.ClickException(str(exc)) from None
-        raise click.UsageError(str(exc)) from None
+            raise click.ClickException(cli_words(str(exc))) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     except (OSError, RuntimeError, MemoryError, ArithmeticError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
 
@@ -591,9 +610,13 @@ def step_size(dt: float | str, T: float, model: Any, dt_check: str = "error") ->
     try:
         return resolve_dt(dt, T, model, "error" if dt_check == "error" else "off")[0]
     except ValueError as exc:
-        msg = str(exc).replace("dt='auto'", "--dt auto").replace("dt_check='warn'",
-                                                                 "--dt-check warn")
-        raise ValueError(msg) from None
+        raise ValueError(cli_words(str(exc))) from None
+
+
+def cli_words(msg: str) -> str:
+    """A library message in the command line's words (``dt='auto'`` -> ``--dt auto``,
+    ``dt_check='warn'`` -> ``--dt-check warn``)."""
+    return msg.replace("dt='auto'", "--dt auto").replace("dt_check='warn'", "--dt-check warn")
 
 
 def progress_for(quiet: bool) -> bool | None:

@@ -68,6 +68,7 @@ from astrofield._version import __version__
 from astrofield.model.definition import Model
 from astrofield.simulator.expint import phi1, phi2
 from astrofield.simulator.scheme import smooth_step
+from astrofield.simulator.step_control import resolve_dt
 
 if TYPE_CHECKING:  # imported where the dataset is built (slow to import)
     import xarray as xr
@@ -312,7 +313,7 @@ def solve2d(
     N: int = 64,
     L: float = 2 * np.pi,
     T: float = 50.0,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     init: Any = "blob",
     blob_amplitude: float = 2.0,
     blob_width: float = 0.5,
@@ -322,6 +323,7 @@ def solve2d(
     n_frames: int = 11,
     store_fields: bool = True,
     progress: bool | None = False,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     r"""Integrate the 2-D astrocyte-neural field on the torus.
 
@@ -339,7 +341,10 @@ def solve2d(
     N, L
         Grid points per side (>= 8) and side length.
     T, dt
-        Final time and step (``T`` a whole number of steps).
+        Final time and step (``T`` a whole number of steps). The ring's step-size rule
+        (:func:`astrofield.simulator.step_control.max_step`: the depletion and exchange rates
+        of the shared scheme, which are local, so the same on the torus) applies; ``"auto"``
+        is its largest step that divides ``T``.
     init
         ``"blob"`` (``u = A exp(-r^2 / 2 w^2)`` at ``position``, ``q = 1``, ``a = 0``),
         ``"rest"`` or a tuple ``(u, q, a)`` of ``(N, N)`` or ``(B, N, N)`` arrays.
@@ -357,6 +362,11 @@ def solve2d(
     progress
         Show a tqdm bar of the steps on stderr (``None``: only once the run has taken about a
         second; ``False``, the default: never).
+    dt_check
+        A step above the rule: ``"error"`` (a ``ValueError`` before any work), ``"warn"`` (run,
+        a :class:`~astrofield.simulator.step_control.StepSizeWarning`, attr ``dt_rule_ok = 0``)
+        or ``"off"``.
+
     Returns
     -------
     xarray.Dataset
@@ -370,6 +380,10 @@ def solve2d(
     if model is None:
         model = Model(theta=0.3, steepness=10.0, firing="sigmoid", gamma=10.0)
     kernel = DoG2D() if kernel is None else kernel
+    if not isinstance(dt, str):
+        check_range("dt", dt, 0, np.inf, lo_open=True)
+    check_range("T", T, 0, np.inf, lo_open=True)
+    dt, step_info = resolve_dt(dt, float(T), model, dt_check, stacklevel=3)
     n_steps, n_frames = _check_2d_args(kernel, T, dt, n_frames, blob_width, noise)
     torus = Torus(N, L)
     B = model.batch_size
@@ -385,7 +399,8 @@ def solve2d(
     ds.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME_2D, "model": "torus",
         "firing": model.firing.describe(), "kernel2d": kernel.describe(), "N": N, "L": L, "T": T,
-        "dt": dt, "init": init if isinstance(init, str) else "arrays",
+        "dt": dt, "dt_check": dt_check, **step_info,
+        "init": init if isinstance(init, str) else "arrays",
         "stimulus": repr(stimulus) if stimulus is not None else "none",
         "wall_s": _time.perf_counter() - t_wall,
         **{f"param_{n}": np.asarray(getattr(model, n), dtype=float) for n in PARAMS},
