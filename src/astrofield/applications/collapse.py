@@ -54,6 +54,7 @@ from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.applications.early_warning import early_warning_indicators, time_to_depletion
 from astrofield.applications.memory import tile_model
+from astrofield.io.cf import annotate, index_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
 from astrofield.model.stimulus import Stimulus
@@ -177,7 +178,7 @@ def ramp_collapse(
         "mass_drift": ("trial", (rec["mass"][:, -1] - rec["mass"][:, 0]) / rec["mass"][:, 0]),
         **ind,
     })
-    ds = xr.Dataset(data, coords={"trial": np.arange(n_trials), "time": t})
+    ds = annotate(xr.Dataset(data, coords={"trial": np.arange(n_trials), "time": t}), CF_ATTRS)
     ds.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME, "application": "collapse",
         "theta": float(model.theta), "gamma": float(model.gamma), "tau": float(model.tau),
@@ -185,13 +186,58 @@ def ramp_collapse(
         "beta_start": float(beta_start), "beta_end": float(beta_end),
         "drive_start": float(drive_start), "drive_end": float(drive_end),
         "t_hold": float(t_hold), "T_ramp": float(T_ramp), "t_after": float(t_after),
-        "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
+        "sigma": float(sigma), "correlation": str(correlation),
+        **seed_attrs(seed, noise is not None),
         "N": N, "dt": dt, "dt_check": dt_check, **step, "record_every": record_every,
         "window": float(window),
         "margin": float(margin), "alarm_sd": float(alarm_sd),
         "reference": "Scheffer 2009; Dakos 2012; Palmer et al. arXiv:2604.10036",
     })
     return ds
+
+
+_T = "neural time constants"
+#: CF attributes of the variables of :func:`ramp_collapse` (shared names: :data:`COMMON`).
+CF_ATTRS: dict[str, dict] = {
+    "amplitude": {"units": "1", "long_name": "first-mode amplitude of u"},
+    "u_max": {"units": "1", "long_name": "maximum of u over the ring"},
+    "width": {"units": "rad", "long_name": "length of the active region"},
+    "q_min": {"units": "1", "long_name": "minimum synaptic resource"},
+    "q_mean": {"units": "1", "long_name": "mean synaptic resource"},
+    "demand": rate_attrs("resource consumption rate",
+                         "∫ beta q f(u) dx over the ring (resource x rad)"),
+    "mass": {"units": "rad", "long_name": "total resource",
+             "description": "∫ (q + a) dx (resource x rad)"},
+    "beta": {"units": "1", "long_name": "ramped depletion rate beta",
+             "description": "depletion rate of the ramp at each sample, per neural time "
+                            "constant"},
+    "drive": {"units": "1", "long_name": "ramped uniform input",
+              "description": "uniform external input I(t) (units of u)"},
+    "t_collapse": time_attrs("collapse time", description="first time with max u < theta"),
+    "beta_collapse": {"units": "1", "long_name": "beta at the collapse"},
+    "min_resource": {"units": "1", "long_name": "lowest q_min of the trial"},
+    "t_depletion": time_attrs("time of resource depletion",
+                              description="first time q_min < depletion_level (attr)"),
+    "beta_max": {"units": "1", "long_name": "fold of the bump branch",
+                 "description": "largest beta with a bump (theory), per neural time constant"},
+    "t_fold": time_attrs("time the ramp crosses beta_max"),
+    "mass_drift": {"units": "1", "long_name": "relative change of resource",
+                   "description": "(mass(T) - mass(0)) / mass(0)"},
+    "variance_tau": {"units": "1", "long_name": "Kendall tau of the variance",
+                     "description": "trend of the rolling variance up to the collapse"},
+    "variance_pvalue": {"units": "1", "long_name": "p-value of variance_tau"},
+    "ac1_tau": {"units": "1", "long_name": "Kendall tau of AC1",
+                "description": "trend of the rolling lag-1 autocorrelation"},
+    "ac1_pvalue": {"units": "1", "long_name": "p-value of ac1_tau"},
+    "t_alarm": time_attrs("alarm time", description="first time after which the rolling "
+                          "variance stays above its alarm level (NaN: never)"),
+    "lead_time": time_attrs("warning lead time", description="t_collapse - t_alarm, in " + _T),
+    "variance": {"units": "1", "long_name": "rolling variance",
+                 "description": "rolling variance of the detrended amplitude"},
+    "ac1": {"units": "1", "long_name": "rolling lag-1 autocorrelation",
+            "description": "rolling lag-1 autocorrelation of the amplitude"},
+    "trial": index_attrs("trial"),
+}
 
 
 def _check_ramp_args(model, beta_start, beta_end, drive_start, drive_end, t_hold, T_ramp, t_after,

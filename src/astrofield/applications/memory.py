@@ -46,6 +46,7 @@ from scipy.integrate import trapezoid
 from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.io.cf import annotate, flag_attrs, index_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.model.kernels import ring_distance
 from astrofield.model.noise import Noise
@@ -168,7 +169,8 @@ def working_memory(
         "cue_width": float(cue_width), "cue_duration": float(cue_duration),
         "delay": float(delay), "firing": model.firing.describe(), "kernel": model.kernel.describe(),
         "noise": repr(noise) if noise is not None else "none",
-        "seed": seed if (seed is not None and noise is not None) else "none",
+        **seed_attrs(seed if seed is not None else getattr(noise, "seed", None),
+                     noise is not None),
         "demand_region": "ring" if demand_region is None else list(demand_region),
         "reference": "Palmer et al. arXiv:2604.10036",
     })
@@ -261,37 +263,65 @@ def _trial_dataset(trials: dict[str, np.ndarray], ds: xr.Dataset, big: Model, cu
     t = {k: r(trials[k]) for k in ("persistent", "decoded", "error", "drift", "cost",
                                     "cost_delay", "u_max", "position", "demand")}
     summary = _summaries(t["persistent"], t["error"], t["drift"], t["cost"])
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
-            "persistent": (dims, t["persistent"], {"long_name": "bump survived the delay"}),
-            "decoded": (dims, t["decoded"], {"long_name": "decoded position", "units": "rad"}),
-            "error": (dims, t["error"], {"long_name": "read-out error wrap(decoded - cue)",
-                                         "units": "rad"}),
-            "drift": (dims, t["drift"], {"long_name": "drift during the delay", "units": "rad"}),
-            "cost": (dims, t["cost"], {"long_name": "total consumption ∫∫ beta q f dx dt"}),
-            "cost_delay": (dims, t["cost_delay"], {"long_name": "consumption during the delay"}),
-            "u_max": (dims, t["u_max"], {"long_name": "max u at read-out"}),
-            "amplitude": (dims, r(ds["amplitude"].values[:, -1]),
-                          {"long_name": "first-mode amplitude at read-out"}),
-            "position": ((*dims, "time"), t["position"],
-                         {"long_name": "unwrapped bump phase", "units": "rad"}),
-            "demand": ((*dims, "time_demand"), t["demand"],
-                       {"long_name": "demand ∫ beta q f dx"}),
-            "p_persist": ("param", summary["p_persist"],
-                          {"long_name": "fraction of trials persisting"}),
-            "rms_error": ("param", summary["rms_error"],
-                          {"long_name": "rms read-out error", "units": "rad"}),
-            "mean_abs_drift": ("param", summary["mean_abs_drift"],
-                               {"long_name": "mean |drift| during the delay"}),
-            "mean_cost": ("param", summary["mean_cost"],
-                          {"long_name": "mean total consumption per trial"}),
+            "persistent": (dims, t["persistent"]),
+            "decoded": (dims, t["decoded"]),
+            "error": (dims, t["error"]),
+            "drift": (dims, t["drift"]),
+            "cost": (dims, t["cost"]),
+            "cost_delay": (dims, t["cost_delay"]),
+            "u_max": (dims, t["u_max"]),
+            "amplitude": (dims, r(ds["amplitude"].values[:, -1])),
+            "position": ((*dims, "time"), t["position"]),
+            "demand": ((*dims, "time_demand"), t["demand"]),
+            "p_persist": ("param", summary["p_persist"]),
+            "rms_error": ("param", summary["rms_error"]),
+            "mean_abs_drift": ("param", summary["mean_abs_drift"]),
+            "mean_cost": ("param", summary["mean_cost"]),
             "mass_drift": ("param", np.abs(r(ds["mass_drift"].values)).reshape(P, -1)
-                           .max(axis=1), {"long_name": "max relative change of ∫(q + a) dx"}),
+                           .max(axis=1)),
         },
         coords={"param": np.arange(P), "cue": cues, "trial": np.arange(n_trials),
                 "time": trials["time"], "time_demand": trials["time_demand"],
                 **{name: ("param", big.param(name)[::C * n_trials, 0]) for name in MODEL_PARAMS}},
     )
+    return annotate(ds, CF_ATTRS)
+
+
+_COST = "resource x ring length (rad): ∫∫ beta q f(u) dx dt, time in neural time constants"
+#: CF attributes of the variables of :func:`working_memory` (shared names: :data:`COMMON`).
+CF_ATTRS: dict[str, dict] = {
+    "persistent": flag_attrs("bump survived the delay", [0, 1], "died persisted",
+                             description="max u > theta at the read-out"),
+    "decoded": {"units": "rad", "long_name": "decoded position",
+                "description": "phase of the first Fourier mode of u at the read-out"},
+    "error": {"units": "rad", "long_name": "read-out error",
+              "description": "wrap(decoded - cue) in [-pi, pi); NaN where the bump died"},
+    "drift": {"units": "rad", "long_name": "drift during the delay",
+              "description": "change of the unwrapped bump phase from the cue's end to T"},
+    "cost": {"units": "rad", "long_name": "total resource consumption",
+             "description": _COST + ", over the whole trial"},
+    "cost_delay": {"units": "rad", "long_name": "consumption during the delay",
+                   "description": _COST + ", over the delay"},
+    "u_max": {"units": "1", "long_name": "max u at read-out"},
+    "amplitude": {"units": "1", "long_name": "first-mode amplitude at read-out"},
+    "position": {"units": "rad", "long_name": "unwrapped bump phase"},
+    "demand": rate_attrs("demand ∫ beta q f dx", "resource consumption rate over the "
+                         "demand region (resource x rad)"),
+    "p_persist": {"units": "1", "long_name": "fraction of trials persisting"},
+    "rms_error": {"units": "rad", "long_name": "rms read-out error",
+                  "description": "over the trials whose bump persisted"},
+    "mean_abs_drift": {"units": "rad", "long_name": "mean |drift| during the delay"},
+    "mean_cost": {"units": "rad", "long_name": "mean consumption per trial",
+                  "description": _COST + ", mean over the trials"},
+    "mass_drift": {"units": "1", "long_name": "max relative change of resource",
+                   "description": "largest relative change of ∫ (q + a) dx over the trials"},
+    "param": index_attrs("parameter set"),
+    "cue": {"units": "rad", "long_name": "cue position"},
+    "trial": index_attrs("trial"),
+    "time_demand": time_attrs("time of the demand samples"),
+}
 
 
 def _check_region(region) -> tuple[float, float]:
@@ -374,8 +404,12 @@ def memory_bold(
     dem = wm["demand"].isel(param=0, cue=0, trial=0).rename(time_demand="time")
     bold = bold_from_demand(dem, seconds_per_unit=seconds_per_unit, tr=tr, preset=preset,
                             tail=tail, gain=gain)
-    bold.attrs.update({"region": list(region), "cue_position": cue,
-                       "application": "working_memory_bold"})
+    keep = ("scheme", "firing", "kernel", "noise", "seed", "seed_description", "dt", "dt_check",
+            "dt_max", "dt_rule_ok", "N", "delay", "cue_amplitude", "cue_width", "cue_duration")
+    params = {k: float(wm[k].values[0]) for k in MODEL_PARAMS}
+    annotate(bold, None, **{k: wm.attrs[k] for k in keep if k in wm.attrs}, **params,
+             region=list(region), cue_position=cue, application="working_memory_bold",
+             balloon_model=bold.attrs.get("model", ""))
     return wm, bold
 
 

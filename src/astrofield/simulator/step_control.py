@@ -201,7 +201,8 @@ def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error", *,
     ok = dt <= dt_max * (1 + 1e-9)
     if not ok and check == "error":
         raise ValueError(
-            f"dt = {dt:g} is outside the allowed range (0, {dt_max:g}] for these parameters: "
+            f"dt = {dt:g} is outside the allowed range (0, {dt_max:g}] of the step-size rule for "
+            "these parameters: "
             f"larger steps can be off by more than {100 * DRIFT_TOLERANCE[0]:g} % "
             "(use dt='auto', a smaller dt, or dt_check='warn' to run anyway, flagged)")
     if not ok and check == "warn":

@@ -65,6 +65,7 @@ import numpy as np
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.io.cf import annotate, seed_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.expint import phi1, phi2
 from astrofield.simulator.scheme import smooth_step
@@ -399,7 +400,7 @@ def solve2d(
     ds.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME_2D, "model": "torus",
         "firing": model.firing.describe(), "kernel2d": kernel.describe(), "N": N, "L": L, "T": T,
-        "dt": dt, "dt_check": dt_check, **step_info,
+        "dt": dt, "dt_check": dt_check, **step_info, **seed_attrs(None, False),
         "init": init if isinstance(init, str) else "arrays",
         "stimulus": repr(stimulus) if stimulus is not None else "none",
         "wall_s": _time.perf_counter() - t_wall,
@@ -495,4 +496,31 @@ def _dataset_2d(recorder: _Recorder, times: np.ndarray, torus: Torus, model: Mod
             data[k] = (("batch", "time", "y", "x"), recorder.fields[k])
     coords = {"time": times, "x": torus.x, "y": torus.x,
               **{n: ("batch", model.param(n, B)[:, 0]) for n in PARAMS}}
-    return xr.Dataset(data, coords=coords)
+    return annotate(xr.Dataset(data, coords=coords), CF_ATTRS)
+
+
+_LEN = "a length on the torus, in the units of its side L (attr; default 2 pi)"
+#: CF attributes of the variables of :func:`solve2d` (shared names: :data:`COMMON`; lengths on
+#: the torus are dimensionless, in the units of its side ``L``).
+CF_ATTRS: dict[str, dict[str, str]] = {
+    "mass": {"units": "1", "long_name": "total resource", "description": "∬ (q + a) dx dy"},
+    "u_max": {"units": "1", "long_name": "maximum of u"},
+    "area": {"units": "1", "long_name": "area where u > theta",
+             "description": "in the units of L^2"},
+    "x_c": {"units": "1", "long_name": "centre of u along x",
+            "description": "circular mean; " + _LEN},
+    "y_c": {"units": "1", "long_name": "centre of u along y",
+            "description": "circular mean; " + _LEN},
+    "q_min": {"units": "1", "long_name": "minimum synaptic resource"},
+    "mass_drift": {"units": "1", "long_name": "relative change of resource",
+                   "description": "relative change of the total resource over the run"},
+    "u": {"units": "1", "long_name": "synaptic input u"},
+    "q": {"units": "1", "long_name": "synaptic resource q"},
+    "a": {"units": "1", "long_name": "astrocytic resource a"},
+    "x": {"units": "1", "long_name": "position x on the torus", "description": _LEN},
+    "y": {"units": "1", "long_name": "position y on the torus", "description": _LEN},
+    "batch": {"units": "1", "long_name": "batch member"},
+    "D": {"units": "1", "long_name": "astrocytic diffusion D",
+          "description": "diffusion coefficient of the astrocytic resource, L^2 units per "
+                         "neural time constant"},
+}
