@@ -37,7 +37,7 @@ import xarray as xr
 from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield.experiments.phase import DEFAULTS, phase_diagram
-from astrofield.io.cf import COMMON, time_attrs
+from astrofield.io.cf import COMMON, annotate, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import solve
 from astrofield.theory.bump import fold
@@ -297,7 +297,7 @@ def figure7_data(*, T: float | None = None, N: int | None = None, dt: float | st
     snap = run[["q", "a", "u"]].sel(time=times, method="nearest")
     data = snap.assign({"position": run["position"], "drift": run["drift"]})
     data = data.rename({"time": "snapshot_time"}).assign_coords(time_trace=run["time"].values)
-    data["position"] = ("time_trace", run["position"].values)
+    data["position"] = ("time_trace", run["position"].values, run["position"].attrs)
     data.attrs.update(run.attrs)
     data.attrs["figure"] = "7: snapshots of q and a, eps 0.3, theta 0.1, beta 0.05, gamma 2, D 0.7"
     return _label(data)
@@ -334,7 +334,7 @@ def _label(data: xr.Dataset) -> xr.Dataset:
     for name, var in data.variables.items():
         for k, v in _FIGURE_ATTRS.get(str(name), {}).items():
             var.attrs.setdefault(k, v)
-    return data
+    return annotate(data)  # the shared names (coordinates, parameters) and Conventions
 
 
 def figure_data(number: int, *, resolution: int = 50, T: float | None = None,

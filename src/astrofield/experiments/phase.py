@@ -145,7 +145,7 @@ from numpy.typing import ArrayLike
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.experiments.sweep import Grid, make_grid, run_sweep
-from astrofield.io.cf import flag_attrs, rate_attrs, seed_attrs, time_attrs
+from astrofield.io.cf import annotate, flag_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import SCHEME, solve
 from astrofield.simulator.step_control import NonFiniteWarning, resolve_dt
@@ -1122,7 +1122,7 @@ def phase_diagram(
     def finalize(ds: xr.Dataset) -> xr.Dataset:
         ds.attrs.update({f"summary_{k}": v for k, v in summarize(ds).items()})
         ds.attrs["wall_s"] = time.perf_counter() - t0
-        return ds
+        return annotate(ds)  # the swept parameters' metadata and Conventions
 
     if sampling == "adaptive":
         from astrofield.experiments.adaptive import AdaptiveSettings, adaptive_map

@@ -1001,7 +1001,31 @@ def figure2_data(D: float = 0.3, gamma: float = 2.0, n: int = 400) -> xr.Dataset
                      "panel_a": "theta=0.03, beta=0.3 wide bump",
                      "panel_b": "existence curve, wide stability from the real unstable "
                                 "zeros of E"})
-    return ds
+    return annotate(ds, _figure2_attrs(), scheme="analytic (exact bumps, Evans function)",
+                    **seed_attrs(None, False))
+
+
+def _figure2_attrs() -> dict[str, dict[str, Any]]:
+    """CF attributes of :func:`figure2_data`'s variables."""
+    out: dict[str, dict[str, Any]] = {
+        "x": {"units": "rad", "long_name": "position on the ring"},
+        "U": _m("1", "bump profile U", "u of the wide bump (theta 0.03, beta 0.3)"),
+        "Q": _m("1", "bump resource Q", "q of the wide bump (theta 0.03, beta 0.3)"),
+        "A": _m("1", "bump astrocytic resource A",
+                "a of the wide bump (theta 0.03, beta 0.3)"),
+    }
+    for th in FIGURE2_THETAS:
+        tag = f"{th:g}".replace(".", "p")
+        out.update({
+            f"beta_{tag}": _m("1", f"beta (theta {th:g})", "depletion rate, " + _PER_T),
+            f"Delta_wide_{tag}": _m("rad", f"wide bump half-width (theta {th:g})"),
+            f"Delta_narrow_{tag}": _m("rad", f"narrow bump half-width (theta {th:g})"),
+            f"evans_dprime_{tag}": _m("1", f"Evans E'(0) (theta {th:g})",
+                                      "derivative of the Evans function at 0"),
+            f"wide_stable_{tag}": flag_attrs(f"wide bump stable (theta {th:g})", [0, 1],
+                                             "unstable stable"),
+        })
+    return out
 
 
 #: Thresholds of the two existence curves of Figure 2, panel (b).
