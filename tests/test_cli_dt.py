@@ -185,3 +185,14 @@ def test_map_rule_uses_every_point_own_parameters():
     assert dt <= each and abs(0.5 / dt - round(0.5 / dt)) < 1e-9
     with pytest.raises(ValueError, match="allowed range"):
         map_step(0.1, grid, 100.0)
+
+
+def test_the_cli_cue_duration_is_the_api_default():
+    import inspect
+
+    from astrofield.applications.memory import working_memory
+    from astrofield.cli import apps
+
+    assert (
+        apps._CUE_DURATION == inspect.signature(working_memory).parameters["cue_duration"].default
+    )

@@ -76,8 +76,8 @@ def _check_size(batch: int, N: int, what: str, per_point: float = 200.0,
 
 
 def _step(p: dict[str, Any], model: Any, T: float) -> float:
-    """The step-size rule, up front (before the application's modules are imported): a ``--dt``
-    above it is a usage error here (``--dt-check error``); returns the step of the size checks
+    """The step-size rule, up front (before the application starts): a ``--dt`` above it is a
+    usage error here (``--dt-check error``); returns the step of the size checks
     (``dt``, or for ``auto`` the rule's largest step: the step taken divides the run and is at
     least half of it)."""
     from astrofield.simulator.step_control import max_step

@@ -1113,15 +1113,18 @@ def phase_diagram(
 
         opts["backend"] = choose(str(backend))  # unknown / not installed: ValueError now
     func = functools.partial(_chunk, **opts)
-    meta = {k: v for k, v in opts.items() if k != "rule"}
+    # the step rule's attrs go on the result, not into the store's fingerprint (``meta``):
+    # stores written before they existed still resume
+    meta = {k: v for k, v in opts.items() if k not in ("rule", "dt_check")}
     meta["error_control"] = why
-    meta.update(step, dt_check=str(dt_check))
+    step_attrs = {**step, "dt_check": str(dt_check)}
     meta.update({f"rule_{k}": v for k, v in asdict(rule).items()})
     t0 = time.perf_counter()
 
     def finalize(ds: xr.Dataset) -> xr.Dataset:
         ds.attrs.update({f"summary_{k}": v for k, v in summarize(ds).items()})
         ds.attrs["wall_s"] = time.perf_counter() - t0
+        ds.attrs.update(step_attrs)
         return annotate(ds)  # the swept parameters' metadata and Conventions
 
     if sampling == "adaptive":
@@ -1208,6 +1211,8 @@ def map_step(dt: float | str, grid: Grid, T: float, dt_check: str = "error", *,
     ValueError
         ``dt_check="error"`` and ``dt`` above the rule (naming dt and the allowed range).
     """
+    if dt_check not in ("error", "warn", "off"):
+        raise ValueError(f"dt_check = {dt_check!r} is not one of ('error', 'warn', 'off')")
     pts = {**grid.fixed, **grid.points()}
     th, be, ga = (np.broadcast_to(np.asarray(pts[k], float), (grid.size,))
                   for k in ("theta", "beta", "gamma"))
