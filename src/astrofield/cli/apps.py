@@ -7,6 +7,7 @@ is one parameter set of a single batched run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -66,13 +67,16 @@ def _model(p: dict[str, Any]):
 
 
 def _check_size(batch: int, N: int, what: str, per_point: float = 200.0,
-                T: float | None = None, dt: float | None = None, T_name: str = "T") -> None:
-    """Memory estimate (about ``per_point`` floats per grid point) and step count, up front."""
+                T: float | None = None, dt: float | Callable[[], float] | None = None,
+                T_name: str = "T") -> None:
+    """Memory estimate (about ``per_point`` floats per grid point), then the step (``dt`` may
+    be a function: the step-size rule, evaluated once the batch is known to fit) and the step
+    count, up front."""
     from astrofield._validate import check_memory, check_steps
 
-    if T is not None:
-        check_steps(T, dt, T_name=T_name)
     check_memory(8.0 * batch * N * per_point, what)
+    if T is not None:
+        check_steps(T, dt() if callable(dt) else dt, T_name=T_name)
 
 
 def _step(p: dict[str, Any], model: Any, T: float) -> float:
@@ -142,7 +146,7 @@ def memory_cmd(**p: Any) -> None:
         if not np.all(np.isfinite(cues)):
             raise ValueError(f"--cue = {p['cue']!r}: cue positions must be finite")
         _check_size(model.batch_size * cues.size * p["n_trials"], p["N"], "the memory batch",
-                    T=p["delay"], dt=_step(p, model, _CUE_DURATION + p["delay"]),
+                    T=p["delay"], dt=lambda: _step(p, model, _CUE_DURATION + p["delay"]),
                     T_name="delay")
         from astrofield.applications.memory import working_memory
 
@@ -209,7 +213,7 @@ def bold_cmd(**p: Any) -> None:
     with guard():
         model = Model(theta=p["theta"], beta=p["beta"], gamma=p["gamma"], D=p["D"])
         _check_size(1, p["N"], "the BOLD trial", T=p["delay"],
-                    dt=_step(p, model, _CUE_DURATION + p["delay"]), T_name="delay")
+                    dt=lambda: _step(p, model, _CUE_DURATION + p["delay"]), T_name="delay")
         from astrofield.applications.memory import memory_bold
         from astrofield.plotting.applications import plot_memory_bold
 
@@ -273,7 +277,7 @@ def wander_cmd(**p: Any) -> None:
             raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
         model = _model(p)
         _check_size(model.batch_size * p["n_trials"], p["N"], "the wandering batch", T=p["T"],
-                    dt=_step(p, model, p["T"]))
+                    dt=lambda: _step(p, model, p["T"]))
         from astrofield.applications.wandering import measure_wandering
         from astrofield.plotting.applications import plot_wandering
 
@@ -334,7 +338,7 @@ def collapse_cmd(**p: Any) -> None:
         rule = Model(theta=p["theta"], gamma=p["gamma"], D=p["D"],
                      beta=max(p["beta_start"], p["beta_end"], 0.0))
         _check_size(p["n_trials"], p["N"], "the collapse batch", T=p["T_ramp"],
-                    dt=_step(p, rule, p["T_ramp"]), T_name="T-ramp")
+                    dt=lambda: _step(p, rule, p["T_ramp"]), T_name="T-ramp")
         from astrofield.applications.collapse import ramp_collapse
         from astrofield.plotting.applications import plot_collapse
 
@@ -377,7 +381,7 @@ def field2d_cmd(**p: Any) -> None:
     with guard():
         model = Model(theta=0.3, steepness=10.0, firing="sigmoid", beta=p["beta"],
                       gamma=p["gamma"], D=p["D"])
-        _check_size(p["N"], p["N"], "the 2-D field", T=p["T"], dt=_step(p, model, p["T"]))
+        _check_size(p["N"], p["N"], "the 2-D field", T=p["T"], dt=lambda: _step(p, model, p["T"]))
         from astrofield.applications.field2d import solve2d
         from astrofield.plotting.applications import plot_field2d
 

@@ -69,7 +69,7 @@ import numpy as np
 
 from astrofield._validate import check_int, check_range, check_steps
 from astrofield._version import __version__
-from astrofield.io.cf import COMMON, annotate, flag_attrs, rate_attrs, seed_attrs, time_attrs
+from astrofield.io.cf import COMMON, flag_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import PARAMETER_RANGES, Model
 from astrofield.model.noise import Noise
 from astrofield.model.stimulus import Pulse, Stimulus
@@ -1413,7 +1413,6 @@ def _to_dataset(model: Model, run: Run, bump: dict | None, run_attrs: dict) -> x
         val = getattr(model, name)
         attrs[f"param_{name}"] = np.asarray(val, dtype=float)
     ds.attrs.update(attrs)
-    annotate(ds)  # coordinates and parameters (COMMON) and Conventions, where it is built
     if not model.is_batched:
         ds = ds.isel(batch=0)
     return ds

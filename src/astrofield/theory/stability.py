@@ -740,10 +740,10 @@ def gamma_star(theta: ArrayLike, beta: ArrayLike, D: ArrayLike, *, tau: ArrayLik
     return r if _is_scalar(theta, beta, D, tau, kw.get("lo"), kw.get("hi")) else r[..., 0]
 
 
-_META = {"theta": ("1", "firing threshold"), "beta": ("1", "synaptic depletion rate"),
-         "gamma": ("1", "synaptic replenishment rate"),
-         "D": ("rad2", "astrocytic diffusion"),
-         "tau": ("1", "resource time scale (membrane time constants)")}
+_META = {"theta": ("1", "firing threshold"), "beta": ("1 / time", "synaptic depletion rate"),
+         "gamma": ("1 / time", "synaptic replenishment rate"),
+         "D": ("rad^2 / time", "astrocytic diffusion"),
+         "tau": ("time", "resource time scale (membrane time constants)")}
 
 
 def boundary_curve(vary: str, *, theta: ArrayLike | None = None, beta: ArrayLike | None = None,
