@@ -196,3 +196,26 @@ def test_the_cli_cue_duration_is_the_api_default():
     assert (
         apps._CUE_DURATION == inspect.signature(working_memory).parameters["cue_duration"].default
     )
+
+
+def test_defaults_read_from_the_source_equal_the_imported_ones():
+    """api_default reads literal defaults from the source (no import: a refused --dt or --help
+    stays fast); each must equal the value of the imported object."""
+    import importlib
+
+    from astrofield.cli._common import api_default, static_default
+
+    checked = 0
+    for cmd in main.commands.values():
+        for p in cmd.params:
+            d = p.default
+            if not isinstance(d, api_default):
+                continue
+            mod, _, attr = d.target.partition(":")
+            found, value = static_default(mod, attr, d.name)
+            importlib.import_module(mod)
+            if found:
+                assert value == d(), (cmd.name, p.name, value, d())
+                assert type(value) is type(d()), (cmd.name, p.name)
+                checked += 1
+    assert checked >= 40

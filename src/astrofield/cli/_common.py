@@ -16,9 +16,11 @@ computing or writing is exit status 1 with a one-line message; never a traceback
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import importlib
+import importlib.util
 import inspect
 import math
 import os
@@ -127,6 +129,10 @@ class api_default:  # noqa: N801 - used like a function in option declarations
 
     def __call__(self) -> Any:
         mod, _, attr = self.target.partition(":")
+        if mod not in sys.modules:  # a literal in the source: no import (start-up time)
+            found, value = static_default(mod, attr, self.name)
+            if found:
+                return value
         obj = getattr(importlib.import_module(mod), attr)
         if isinstance(obj, Mapping):  # a table of defaults
             return obj[self.name]
@@ -139,6 +145,71 @@ class api_default:  # noqa: N801 - used like a function in option declarations
         writes it)."""
         value = self()
         return "inf" if isinstance(value, float) and math.isinf(value) else value
+
+
+@functools.cache
+def _module_ast(mod: str) -> ast.Module | None:
+    spec = importlib.util.find_spec(mod)  # imports the parent packages (lazy: cheap)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    with open(spec.origin, encoding="utf-8") as fh:
+        return ast.parse(fh.read())
+
+
+def _named(item: ast.Assign | ast.AnnAssign, attr: str) -> bool:
+    targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+    return any(isinstance(t, ast.Name) and t.id == attr for t in targets)
+
+
+def _dict_entry(value: ast.expr | None, name: str) -> ast.expr | None:
+    """The node of key ``name`` in a ``{...}`` or ``dict(...)`` literal (None otherwise)."""
+    if isinstance(value, ast.Dict):
+        return next((v for k, v in zip(value.keys, value.values, strict=True)
+                     if isinstance(k, ast.Constant) and k.value == name), None)
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and value.func.id == "dict" and not value.args):
+        return next((kw.value for kw in value.keywords if kw.arg == name), None)
+    return None
+
+
+def static_default(mod: str, attr: str, name: str) -> tuple[bool, Any]:
+    """``(True, value)`` if the default of ``name`` in ``mod:attr`` is a literal in the source
+    (a function's parameter, a dataclass field, a key of a module-level dict), else
+    ``(False, None)``: then :class:`api_default` imports the module. Reading the source keeps
+    ``--help`` and the up-front checks (e.g. a refused ``--dt``) from importing the whole
+    application; ``tests/test_cli_dt.py`` checks that every such value equals the imported
+    one."""
+    tree = _module_ast(mod)
+    node = None
+    for item in tree.body if tree is not None else ():
+        if isinstance(item, ast.FunctionDef) and item.name == attr:
+            a = item.args
+            pos = a.posonlyargs + a.args
+            pairs = list(zip(pos[len(pos) - len(a.defaults):], a.defaults, strict=True))
+            pairs += [(k, d) for k, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)
+                      if d is not None]
+            node = next((d for k, d in pairs if k.arg == name), None)
+        elif isinstance(item, ast.ClassDef) and item.name == attr:
+            node = next((f.value for f in item.body if isinstance(f, ast.AnnAssign)
+                         and isinstance(f.target, ast.Name) and f.target.id == name), None)
+        elif isinstance(item, (ast.Assign, ast.AnnAssign)) and _named(item, attr):
+            node = _dict_entry(item.value, name)
+        if node is not None:
+            break
+    if node is None:
+        return False, None
+    sign = 1.0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        sign, inner = -1.0, node.operand
+    else:
+        inner = node
+    if (isinstance(inner, ast.Attribute) and inner.attr == "inf"
+            and isinstance(inner.value, ast.Name) and inner.value.id in ("np", "numpy", "math")):
+        return True, sign * math.inf  # np.inf / math.inf (e.g. D = inf)
+    try:
+        return True, ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False, None
 
 
 class Option(click.Option):
