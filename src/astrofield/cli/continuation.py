@@ -18,6 +18,7 @@ import time
 import click
 import numpy as np
 
+from astrofield._version import __version__
 from astrofield.cli._common import (
     FINITE,
     FLOAT_INF,
@@ -33,6 +34,7 @@ from astrofield.cli._common import (
     save_outputs,
     say,
 )
+from astrofield.io.cf import annotate, flag_attrs, seed_attrs
 from astrofield.io.jsonio import json_number
 from astrofield.model.firing import firing_names
 
@@ -421,7 +423,21 @@ def numerical_map(vals: dict, opts: dict):
                     coords={k: np.atleast_1d(vals[k]) for k in names})
     ds = ds.squeeze([k for k in names if np.ndim(vals[k]) == 0], drop=False)
     ds.attrs.update({k: str(v) for k, v in opts.items() if k != "workers"})
-    return ds
+    return annotate(ds, _NUMERICAL_MAP_ATTRS, scheme="finite-difference spectrum at each point",
+                    astrofield_version=__version__, **seed_attrs(None, False))
+
+
+#: CF attributes of the numerical stability map (swept parameters: COMMON).
+_NUMERICAL_MAP_ATTRS = {
+    "exists": flag_attrs("bump exists", [0, 1], "no_bump bump"),
+    "stable": flag_attrs("linearly stable", [0, 1], "unstable stable",
+                         description="numerical spectrum, translation mode excluded"),
+    "n_unstable": {"units": "1", "long_name": "number of unstable eigenvalues",
+                   "description": "-1: not computed"},
+    "leading_real": {"units": "1", "long_name": "Re of the leading eigenvalue",
+                     "description": "leading non-translation eigenvalue, per neural time "
+                                    "constant (time is dimensionless)"},
+}
 
 
 def _snake(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
