@@ -1,0 +1,96 @@
+"""A bound on work, not only on memory (issue 24, part two, item 1).
+
+``astrofield run --T 1 --dt 1e-9`` fits in memory and would then run for about an hour on the
+fastest backend: the work (parameter sets x grid points x steps) is estimated before any of it
+is done and refused above ``ASTROFIELD_MAX_WORK`` with the estimate, the parameters and how to
+raise the limit. The expected counts below are computed here from the parameters, not read
+from the code.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from astrofield import _validate, phase_diagram, solve
+from astrofield.cli import main
+from astrofield.experiments.phase import DEFAULTS
+
+
+def test_cli_run_refused_fast_with_estimate():
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(main, ["run", "--T", "1", "--dt", "1e-9"])
+    wall = time.perf_counter() - t0
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert wall < 2.0, wall
+    out = " ".join(res.output.split())
+    # 1 member x 256 points x 1e9 steps
+    for word in ("N = 256", "T = 1", "dt = 1e-09", f"{256 * 1e9:.3g} cell-steps",
+                 "more than the limit of 1e+11", "ASTROFIELD_MAX_WORK"):
+        assert word in out, (word, out)
+
+
+def test_api_refused_before_any_array(monkeypatch):
+    """The library refuses too (not only the CLI), before building the initial state."""
+    import astrofield.simulator.integrator as integ
+
+    def boom(*a, **k):  # pragma: no cover - reached only if the check comes too late
+        raise AssertionError("initial state built before the work check")
+
+    monkeypatch.setattr(integ, "initial_state", boom)
+    with pytest.raises(ValueError, match=r"cell-steps of work .* ASTROFIELD_MAX_WORK"):
+        solve(T=1.0, dt=1e-9, dt_check="off")
+
+
+def test_limit_is_configurable(monkeypatch):
+    """A run of 256 x 400 = 102400 cell-steps: refused just below, accepted at its work."""
+    monkeypatch.setenv(_validate.MAX_WORK_ENV, "102399")
+    with pytest.raises(ValueError, match=r"1\.02e\+05 cell-steps"):
+        solve(T=20.0, dt=0.05, N=256, n_frames=2, progress=False, backend="numpy")
+    monkeypatch.setenv(_validate.MAX_WORK_ENV, "102400")
+    ds = solve(T=20.0, dt=0.05, N=256, n_frames=2, progress=False, backend="numpy")
+    assert math.isfinite(float(ds["drift"].values.ravel()[0]))
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-5", "nan"])
+def test_bad_limit_named(monkeypatch, text):
+    monkeypatch.setenv(_validate.MAX_WORK_ENV, text)
+    with pytest.raises(ValueError, match=rf"ASTROFIELD_MAX_WORK = '{text}' is outside"):
+        _validate.max_work()
+
+
+def test_inf_means_no_limit(monkeypatch):
+    monkeypatch.setenv(_validate.MAX_WORK_ENV, "inf")
+    assert _validate.check_work(1e300, "x") == 1e300
+
+
+def test_phase_map_refused_with_its_size(monkeypatch):
+    """The map's total (points x N x steps), not one chunk's, is bounded; refused in < 2 s."""
+    monkeypatch.setenv(_validate.MAX_WORK_ENV, "1e6")
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"a phase map of 400 points x N = 32") as exc:
+        phase_diagram(["beta=0.01:0.05:20", "D=0.1:1:20"], T=100.0, N=32, dt=0.1,
+                      error_control=False, executor=None)
+    assert time.perf_counter() - t0 < 2.0
+    assert f"{400 * 32 * 1000:.3g} cell-steps" in str(exc.value)
+
+
+def test_normal_jobs_within_the_default_limit():
+    """The default run, the 50 x 50 phase map and Figures 5/6 at their defaults (T 500, N 64,
+    dt >= 0.05, error control adds a quarter) are far below the default limit."""
+    default_run = 1 * 256 * (200 / 0.05)
+    map_50 = 2500 * DEFAULTS["N"] * (DEFAULTS["T"] / 0.05) * 1.25
+    assert max(default_run, map_50) < _validate.DEFAULT_MAX_WORK / 10
+    _validate.check_work(map_50, "the 50 x 50 map")  # no exception
+
+
+def test_refusal_names_a_lower_bound_of_time():
+    """The time in the message is the work at the fastest measured cost per cell-step."""
+    with pytest.raises(ValueError) as exc:
+        _validate.check_work(2.56e11, "a run")
+    minutes = 2.56e11 * _validate.SECONDS_PER_CELL_STEP / 60
+    assert f"at least {minutes:.3g} min" in str(exc.value)
