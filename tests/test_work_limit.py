@@ -29,8 +29,14 @@ def test_cli_run_refused_fast_with_estimate():
     assert wall < 2.0, wall
     out = " ".join(res.output.split())
     # 1 member x 256 points x 1e9 steps
-    for word in ("N = 256", "T = 1", "dt = 1e-09", f"{256 * 1e9:.3g} cell-steps",
-                 "more than the limit of 1e+11", "ASTROFIELD_MAX_WORK"):
+    for word in (
+        "N = 256",
+        "T = 1",
+        "dt = 1e-09",
+        f"{256 * 1e9:.3g} cell-steps",
+        "more than the limit of 1e+11",
+        "ASTROFIELD_MAX_WORK",
+    ):
         assert word in out, (word, out)
 
 
@@ -73,8 +79,14 @@ def test_phase_map_refused_with_its_size(monkeypatch):
     monkeypatch.setenv(_validate.MAX_WORK_ENV, "1e6")
     t0 = time.perf_counter()
     with pytest.raises(ValueError, match=r"a phase map of 400 points x N = 32") as exc:
-        phase_diagram(["beta=0.01:0.05:20", "D=0.1:1:20"], T=100.0, N=32, dt=0.1,
-                      error_control=False, executor=None)
+        phase_diagram(
+            ["beta=0.01:0.05:20", "D=0.1:1:20"],
+            T=100.0,
+            N=32,
+            dt=0.1,
+            error_control=False,
+            executor=None,
+        )
     assert time.perf_counter() - t0 < 2.0
     assert f"{400 * 32 * 1000:.3g} cell-steps" in str(exc.value)
 
