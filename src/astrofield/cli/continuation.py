@@ -402,7 +402,8 @@ def numerical_map(vals: dict, opts: dict):
     grids = np.meshgrid(*[np.atleast_1d(vals[k]) for k in names], indexing="ij")
     shape = grids[0].shape
     out = {k: np.zeros(shape, dtype) for k, dtype in
-           (("exists", bool), ("stable", bool), ("n_unstable", int), ("leading_real", float))}
+           (("exists", bool), ("stable", bool), ("resolved", bool), ("n_unstable", int),
+            ("leading_real", float))}
     order = _snake(shape)  # neighbours follow each other: Newton warm-starts along the path
     models = []
     for idx in order:
@@ -414,6 +415,7 @@ def numerical_map(vals: dict, opts: dict):
     for idx, r in zip(order, results, strict=True):
         out["exists"][idx] = r["exists"]
         out["stable"][idx] = r["stable"]
+        out["resolved"][idx] = r["resolved"]  # the spectrum's own check (Spectrum.resolved)
         out["n_unstable"][idx] = -1 if r["n_unstable"] is None else r["n_unstable"]
         out["leading_real"][idx] = r["leading_real"]
     dims = [k for k in names]
@@ -421,6 +423,10 @@ def numerical_map(vals: dict, opts: dict):
                     coords={k: np.atleast_1d(vals[k]) for k in names})
     ds = ds.squeeze([k for k in names if np.ndim(vals[k]) == 0], drop=False)
     ds.attrs.update({k: str(v) for k, v in opts.items() if k != "workers"})
+    ds["resolved"].attrs.update({"long_name": "spectrum resolved by the grid (translation "
+                                 "eigenvalue near zero, count of unstable ones certified)",
+                                 "flag_values": [0, 1], "flag_meanings": "unresolved resolved"})
+    ds.attrs["resolved"] = int(np.all(ds["resolved"].values | ~ds["exists"].values))
     return ds
 
 
@@ -451,7 +457,14 @@ def numerical_map_cmd(vals: dict, opts: dict, output: str | None, as_json: bool)
 
         save(ds, output)
     ex = ds["exists"].values
+    unresolved = int(np.sum(ex & ~ds["resolved"].values))
     obj = {"method": "numerical spectrum", "points": int(ex.size), "exists": int(ex.sum()),
-           "stable": int(ds["stable"].values.sum()), "wall_time_s": wall, "output": output}
-    emit(obj, as_json, [f"{obj['points']} points ({obj['exists']} with a bump) in {wall:.2f} s:"
-                         f" {obj['stable']} stable (numerical spectrum)"])
+           "stable": int(ds["stable"].values.sum()), "resolved": unresolved == 0,
+           "unresolved": unresolved, "N": int(opts["N"]), "wall_time_s": wall, "output": output}
+    lines = [f"{obj['points']} points ({obj['exists']} with a bump) in {wall:.2f} s:"
+             f" {obj['stable']} stable (numerical spectrum)"]
+    if unresolved:
+        lines.append(f"warning: {unresolved} point(s) not resolved at N = {opts['N']} (the "
+                     "firing layer pins the bump to the grid: their verdicts are not "
+                     "trustworthy; variable 'resolved'); increase --N")
+    emit(obj, as_json, lines)
