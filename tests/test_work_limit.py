@@ -106,3 +106,51 @@ def test_refusal_names_a_lower_bound_of_time():
         _validate.check_work(2.56e11, "a run")
     minutes = 2.56e11 * _validate.SECONDS_PER_CELL_STEP / 60
     assert f"at least {minutes:.3g} min" in str(exc.value)
+
+
+DENSE_CASES = [
+    # one 24000 x 24000 Newton + eigenvalue problem: 30 * 24000^3 flops, hours
+    (["spectrum", "--firing", "sigmoid", "--N", "8000"], "N = 8000"),
+    (["stability", "--firing", "sigmoid", "--N", "8000"], "N = 8000"),
+    (["boundary", "--firing", "sigmoid", "--N", "8000"], "N = 8000"),
+    # 200 points of a 6000 x 6000 problem
+    (["continue", "--firing", "sigmoid", "--N", "2000", "--stop", "0.2"], "max_points = 200"),
+    # 1600 map cells of a 3000 x 3000 problem
+    (
+        [
+            "stability-map",
+            "--firing",
+            "sigmoid",
+            "--N",
+            "1000",
+            "--beta",
+            "0.01:0.1:40",
+            "--D",
+            "0.1:1:40",
+        ],
+        "1600 dense",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "word"), DENSE_CASES, ids=lambda a: " ".join(a[:1]))
+def test_dense_work_refused(args, word):
+    """Newton/eigenvalue work: ``points x 30 (3 N)^3`` flops, refused before any of it."""
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(main, args)
+    wall = time.perf_counter() - t0
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    assert wall < 2.0, wall
+    out = " ".join(res.output.split())
+    assert word in out and "cell-steps of work" in out and "ASTROFIELD_MAX_WORK" in out, out
+
+
+def test_dense_work_counts_flops():
+    """``dense_work`` is the time of ``30 points (3 N)^3`` flops in cell-step units."""
+    n = 3 * 1000
+    expected = 30 * 7 * n**3 * _validate.SECONDS_PER_FLOP / _validate.SECONDS_PER_CELL_STEP
+    assert _validate.dense_work(1000, 7) == pytest.approx(expected, rel=1e-12)
+    # the defaults of 'continue' (N 128, 200 points) and of a 50 x 50 sigmoid map at N 64
+    assert _validate.dense_work(128, 200) < _validate.DEFAULT_MAX_WORK / 100
+    assert _validate.dense_work(64, 2500) < _validate.DEFAULT_MAX_WORK / 100

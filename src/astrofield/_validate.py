@@ -18,7 +18,8 @@ import numpy as np
 
 __all__ = ["check_range", "check_int", "check_param", "check_memory", "available_memory",
            "probe_function",
-           "check_steps", "check_work", "max_work", "memory_fraction", "estimate_run_bytes",
+           "check_steps", "check_work", "max_work", "dense_work", "memory_fraction",
+           "estimate_run_bytes",
            "estimate_sweep_bytes",
            "estimate_dense_jacobian_bytes", "check_grid_points", "parse_number", "parse_values",
            "parse_axis",
@@ -547,6 +548,39 @@ DEFAULT_MAX_WORK = 1e11
 SECONDS_PER_CELL_STEP = 1.2e-8
 
 
+#: Lower bound of the time of one floating-point operation of a dense LAPACK factorisation
+#: (100 Gflop/s: a multi-core BLAS at its best), to express dense work in cell-steps.
+SECONDS_PER_FLOP = 1e-11
+
+
+def dense_work(N: Any, points: Any = 1, *, fields: int = 3, flops_per_n3: float = 30.0) -> float:
+    """Work in cell-steps of ``points`` dense solves of a ``fields * N`` square Jacobian.
+
+    Parameters
+    ----------
+    N
+        Grid points of the bump.
+    points
+        Bumps solved (continuation points, map cells).
+    fields
+        Unknowns per grid point (``u, q, a``: 3).
+    flops_per_n3
+        Floating-point operations per ``n^3`` (``n = fields * N``) of one point: a few Newton
+        steps with an LU factorisation (``2/3 n^3`` each) and an eigenvalue problem (dense QR
+        about ``25 n^3``, or a shift-invert LU).
+
+    Returns
+    -------
+    float
+        The equivalent cell-steps: the time at :data:`SECONDS_PER_FLOP` divided by
+        :data:`SECONDS_PER_CELL_STEP`, so one limit (:func:`max_work`) bounds every command.
+    """
+    n = fields * _count(N)
+    with np.errstate(over="ignore", invalid="ignore"):
+        flops = flops_per_n3 * _count(points) * n ** 3
+    return flops * SECONDS_PER_FLOP / SECONDS_PER_CELL_STEP
+
+
 def max_work() -> float:
     """The work limit in cell-steps: ``ASTROFIELD_MAX_WORK`` (a number > 0, ``inf`` for no
     limit) or :data:`DEFAULT_MAX_WORK` where it is unset or empty.
@@ -609,9 +643,9 @@ def check_work(cell_steps: Any, what: str, *, hint: str = "reduce the problem si
         shown = "more than 1e300" if not math.isfinite(work) else f"{work:.3g}"
         raise ValueError(
             f"{what} is about {shown} cell-steps of work (estimate; at least "
-            f"{_duration(work * SECONDS_PER_CELL_STEP)} on one core), more than the limit of "
-            f"{limit:.3g} (set the environment variable {MAX_WORK_ENV} to a larger number, or "
-            f"'inf', to allow it); {hint}")
+            f"{_duration(work * SECONDS_PER_CELL_STEP)} at the fastest measured speed), more "
+            f"than the limit of {limit:.3g} (set the environment variable {MAX_WORK_ENV} to a "
+            f"larger number, or 'inf', to allow it); {hint}")
     return work
 
 

@@ -132,7 +132,9 @@ def build_model(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_pa
         raise click.BadParameter(str(exc), param_hint=f"--{name}") from exc
 
 
-def _check_N(N: int | str, allow_auto: bool = True) -> None:
+def _check_N(N: int | str, allow_auto: bool = True, points: int = 1) -> None:
+    """``--N``: even, >= 16, its dense Jacobian within the memory limit and ``points`` dense
+    problems of that size within the work limit (``UsageError``, exit 2, before any work)."""
     if N == "auto":
         if not allow_auto:
             raise click.BadParameter("N = auto is not available here; give an even integer",
@@ -140,12 +142,15 @@ def _check_N(N: int | str, allow_auto: bool = True) -> None:
         return
     if N < 16 or N % 2:
         raise click.BadParameter(f"N = {N} must be an even integer >= 16", param_hint="--N")
-    from astrofield._validate import check_memory, estimate_dense_jacobian_bytes
+    from astrofield._validate import check_memory, check_work, dense_work
+    from astrofield._validate import estimate_dense_jacobian_bytes as jacobian_bytes
 
     try:  # every route builds dense N x N operators and a (3N)^2 Jacobian
-        check_memory(estimate_dense_jacobian_bytes(N),
-                     f"the dense Jacobian of N = {N} (a {3 * N} x {3 * N} matrix and its "
-                     "eigenvalue work copies)")
+        check_memory(jacobian_bytes(N), f"the dense Jacobian of N = {N} (a {3 * N} x {3 * N} "
+                                        "matrix and its eigenvalue work copies)")
+        check_work(dense_work(N, points),
+                   f"{points} dense Newton and eigenvalue problem(s) of N = {N} (a {3 * N} x "
+                   f"{3 * N} Jacobian each)", hint="use fewer points or a smaller N")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -446,7 +451,8 @@ def _snake(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
 
 def numerical_map_cmd(vals: dict, opts: dict, output: str | None, as_json: bool) -> None:
     """``astrofield stability-map`` with the numerical spectrum at every point."""
-    _check_N(opts["N"], allow_auto=False)
+    _check_N(opts["N"], allow_auto=False,
+             points=int(np.prod([np.size(v) for v in vals.values()])))
     _check_dir(output, "--output")
     t0 = time.perf_counter()
     ds = numerical_map(vals, opts)

@@ -257,7 +257,7 @@ def phase_cmd(**p: Any) -> None:
         with guard(runtime=True):
             save_outputs(ds, None, p["plot"], lambda: _phase_figure(ds, fixed))
     s = summarize(ds)
-    out = {**s, "wall_s": timer.wall_s, "dims": list(ds["verdict"].dims),
+    out = {**s, "resolved": bool(s["resolved"]), "wall_s": timer.wall_s, "dims": list(ds["verdict"].dims),
            "shape": list(ds["verdict"].shape), "T": p["T"], "N": p["N"], "dt": p["dt"],
            "eps": p["eps"], "early_stop": p["early_stop"], "chunk_size": p["chunk_size"],
            "error_control": ds.attrs.get("error_control"), "refine_tol": p["refine_tol"],
