@@ -129,3 +129,35 @@ def test_phase_map_carries_resolved(tmp_path):
         np.testing.assert_array_equal(res, np.where(exists, err_ok, True))
     assert s["n_unresolved"] == int((~res).sum())
     assert s["resolved"] is bool(res.all())
+
+
+@pytest.mark.slow
+def test_adaptive_map_resolved_from_its_cells_errors():
+    """Adaptive maps: the flag follows each cell's (or its block corners') drift error, the
+    same rule as the full map; simulated cells with an estimate are not blanket-unresolved."""
+    from astrofield import phase_diagram
+
+    ds = phase_diagram(
+        ["beta=0.005:0.1:5", "D=0.05:1:5"],
+        T=100.0,
+        N=64,
+        dt=0.1,
+        sampling="adaptive",
+        executor=None,
+        progress=False,
+    )
+    res = {k: ds[k].values.reshape(-1) for k in ("drift", "drift_error", "failed")}
+    expected = point_resolved(res, ds["exists"].values.reshape(-1).astype(bool))
+    np.testing.assert_array_equal(ds["resolved"].values.reshape(-1), expected)
+    sim = ds["sampled"].values.astype(bool) & ds["exists"].values.astype(bool)
+    assert ds["resolved"].values[sim].any()
+
+
+def test_phase_without_error_control_says_unresolved():
+    """At N 32 the coarse companion (N 16) is below the error control's minimum: no error is
+    estimated, so the simulated cells are unresolved and the text says how many."""
+    res = CliRunner().invoke(
+        main, ["phase", "--vary", "beta=0.02,0.2", "--D", "0.6", "--T", "100", "--N", "32", "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "2 unresolved (variable 'resolved')" in res.output
