@@ -154,3 +154,12 @@ def test_dense_work_counts_flops():
     # the defaults of 'continue' (N 128, 200 points) and of a 50 x 50 sigmoid map at N 64
     assert _validate.dense_work(128, 200) < _validate.DEFAULT_MAX_WORK / 100
     assert _validate.dense_work(64, 2500) < _validate.DEFAULT_MAX_WORK / 100
+
+
+def test_torus_work_refused(monkeypatch):
+    """The 2-D field: members x N^2 x steps (here 64^2 x 200 = 819200), refused just below."""
+    from astrofield.simulator.torus import solve2d
+
+    monkeypatch.setenv(_validate.MAX_WORK_ENV, "819199")
+    with pytest.raises(ValueError, match=r"N\^2 = 64\^2 cells x 200 steps .* 8\.19e\+05"):
+        solve2d(N=64, T=10.0, dt=0.05)
