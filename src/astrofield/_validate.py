@@ -537,14 +537,15 @@ def check_grid_points(n_points: Any, what: str, *, per_point: float = 8.0) -> in
 MAX_WORK_ENV = "ASTROFIELD_MAX_WORK"
 
 #: Default work limit in cell-steps (parameter sets x grid points x time steps, or the
-#: equivalent of another command's dominant cost): about 20 minutes on one fast core at
-#: :data:`SECONDS_PER_CELL_STEP`, hours on the numpy backend. The default run is 1e6, the
-#: 50 x 50 phase map at its defaults about 1e9.
+#: equivalent of another command's dominant cost): at least 20 minutes of CPU time at
+#: :data:`SECONDS_PER_CELL_STEP`, about an hour on the compiled backend here, more on numpy.
+#: The default run is 1e6, the 50 x 50 phase map at its defaults about 2e9.
 DEFAULT_MAX_WORK = 1e11
 
-#: Lower bound of the cost of one cell-step (one grid point of one parameter set advanced by
-#: one step) on one core, the compiled backend at its fastest (N 64 to 1024, a quiet core:
-#: 12-20 ns measured); the estimated time in a refusal is a lower bound.
+#: Lower bound of the CPU time of one cell-step (one grid point of one parameter set advanced
+#: by one step): the compiled backend, the cheapest one, measured 27-37 ns of CPU time per
+#: cell-step (one thread, N 64 to 1024, the default Heaviside model, medians of 3); 12 ns
+#: leaves more than a factor 2 for faster cores, so the time in a refusal is a lower bound.
 SECONDS_PER_CELL_STEP = 1.2e-8
 
 
@@ -634,8 +635,8 @@ def check_work(cell_steps: Any, what: str, *, hint: str = "reduce the problem si
     Raises
     ------
     ValueError
-        When the estimate exceeds :func:`max_work`; the message names the estimate, the time it
-        takes at least (:data:`SECONDS_PER_CELL_STEP`), the limit and how to raise it.
+        When the estimate exceeds :func:`max_work`; the message names the estimate, the CPU
+        time it takes at least (:data:`SECONDS_PER_CELL_STEP`), the limit and how to raise it.
     """
     work = _count(cell_steps)
     limit = max_work()
@@ -643,7 +644,7 @@ def check_work(cell_steps: Any, what: str, *, hint: str = "reduce the problem si
         shown = "more than 1e300" if not math.isfinite(work) else f"{work:.3g}"
         raise ValueError(
             f"{what} is about {shown} cell-steps of work (estimate; at least "
-            f"{_duration(work * SECONDS_PER_CELL_STEP)} at the fastest measured speed), more "
+            f"{_duration(work * SECONDS_PER_CELL_STEP)} of CPU time), more "
             f"than the limit of {limit:.3g} (set the environment variable {MAX_WORK_ENV} to a "
             f"larger number, or 'inf', to allow it); {hint}")
     return work
