@@ -14,6 +14,8 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from astrofield import _validate, phase_diagram, solve
 from astrofield.cli import main
@@ -163,3 +165,29 @@ def test_torus_work_refused(monkeypatch):
     monkeypatch.setenv(_validate.MAX_WORK_ENV, "819199")
     with pytest.raises(ValueError, match=r"N\^2 = 64\^2 cells x 200 steps .* 8\.19e\+05"):
         solve2d(N=64, T=10.0, dt=0.05)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    N=st.integers(16, 10**6),
+    steps=st.integers(1, 10**9),
+    B=st.integers(1, 50),
+    limit=st.floats(1e3, 1e15),
+)
+def test_run_refused_exactly_above_the_limit(N, steps, B, limit):
+    """Property: a run is refused if and only if members x N x steps exceeds the limit."""
+    import numpy as np
+
+    from astrofield import Model
+    from astrofield.simulator.integrator import _check_run_work
+
+    work = float(B) * N * steps
+    assume(abs(work - limit) > 1e-9 * limit)  # T / dt rounds: stay off the boundary
+    model = Model(beta=np.full(B, 0.05))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(_validate.MAX_WORK_ENV, repr(limit))
+        if work > limit:
+            with pytest.raises(ValueError, match=f"N = {N} grid points"):
+                _check_run_work(model, N, steps * 0.5, 0.5)
+        else:
+            _check_run_work(model, N, steps * 0.5, 0.5)
