@@ -90,3 +90,50 @@ def test_default_run_on_numba_unchanged_bit_for_bit():
     assert drift == 0.8518097972665646
     ref = float(solve(Model(), progress=False, backend="numpy")["drift"])
     assert_ulp_close(drift, ref, 2 * 4000, scale=np.pi)
+
+
+CASES = {
+    "sigmoid": (dict(firing="sigmoid", steepness=20.0, beta=1e6, gamma=1e6), {}),
+    "batch of a slow and a stiff member": (
+        dict(beta=np.array([0.05, 1e6]), gamma=np.array([2.0, 1e6])),
+        {},
+    ),
+    "D inf (mean only)": (dict(beta=1e6, gamma=1e6, D=np.inf), {}),
+    "D_field (dense)": (dict(beta=1e6, gamma=1e6), {"D_field": lambda x: 0.5 + 0.2 * np.cos(x)}),
+    "gamma >> beta": (dict(beta=10.0, gamma=1e4), {}),
+}
+
+
+@pytest.mark.skipif(not available("numba"), reason="numba not installed")
+@pytest.mark.parametrize("name", list(CASES))
+def test_numba_stiff_paths_agree_with_numpy(name):
+    """Every diffusion path of the compiled step (Fourier, mean only, dense) and both firing
+    kinds, in a mixed batch too (numba decides per member, numpy per batch: round-off)."""
+    params, kw = CASES[name]
+    steps = 300
+    runs = {}
+    for backend in ("numpy", "numba"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            runs[backend] = solve(
+                Model(**params),
+                T=steps * DT,
+                N=64,
+                dt=DT,
+                backend=backend,
+                dt_check="off",
+                check_resolution=False,
+                progress=False,
+                n_frames=2,
+                **kw,
+            )
+    assert not runs["numba"]["failed"].values.any()
+    for k in ("u", "q", "a"):
+        ref = runs["numpy"][k].values[..., -1, :]
+        assert_ulp_close(
+            runs["numba"][k].values[..., -1, :],
+            ref,
+            2 * steps,
+            scale=np.max(np.abs(ref)),
+            err_msg=k,
+        )
