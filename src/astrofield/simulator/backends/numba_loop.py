@@ -41,12 +41,12 @@ call still passes each array argument through the counting calls on entry and ex
 counters, but calls nonetheless), and once inlined LLVM also keeps the rows and flags that do
 not change from step to step out of the loop (a step at ``N`` 32 about a quarter cheaper).
 
-Stiff exchange: the step has the safeguards of the numpy step (:mod:`astrofield.simulator.
-scheme`): ``a >= 0`` in the rates, and where some cell of a member has ``h k > 1`` the stiff
-predictor, the damped flux slope (:func:`_stiff_predictor`, :func:`_stiff_corrector`) and the
-limiter that keeps ``a >= 0`` (:func:`_limit_negative_a`). Numpy decides "stiff" for the whole
-batch, this loop per member: results agree to round-off. Where no cell is stiff and ``a >= 0``
-the step is the plain one, bit for bit.
+Stiff exchange: the step has the safeguards of the numpy step
+(:mod:`astrofield.simulator.scheme`): ``a >= 0`` in the rates, and where some cell of a member
+has ``h k > 1`` the stiff predictor, the damped flux slope (:func:`_stiff_predictor`,
+:func:`_stiff_corrector`) and the limiter that keeps ``a >= 0`` (:func:`_limit_negative_a`).
+Numpy decides "stiff" for the whole batch, this loop per member: results agree to round-off.
+Where no cell is stiff and ``a >= 0`` the step is the plain one, bit for bit.
 
 Failure detection: after every step each member's ``u, q, a`` are checked for finiteness; a member
 whose new state is not finite keeps its last finite state, stops, and its ``t_failed`` is set.
@@ -620,9 +620,10 @@ def _astro_full(out, a, Js, Je, ops, dense, b, h, mean_only, Z):  # pragma: no c
 @njit(cache=True, error_model="numpy", inline="always")
 def _stiff_predictor(ap, a, J0, qi, qo, qi_p, qo_p, phi0, heav, ops, dense, b, h, mean_only, Z,
                      W):  # pragma: no cover - compiled
-    """Predictor of ``a`` where the exchange is stiff (:func:`astrofield.simulator.scheme.
-    astro_predictor`): the step-averaged flux of the predicted ``q`` with the damped slope,
-    kept non-negative in the stiff cells. ``W[28]`` holds ``z``; uses ``W[29:32]``."""
+    """Predictor of ``a`` where the exchange is stiff
+    (:func:`astrofield.simulator.scheme.astro_predictor`): the step-averaged flux of the
+    predicted ``q`` with the damped slope, kept non-negative in the stiff cells. ``W[28]``
+    holds ``z``; uses ``W[29:32]``."""
     z, Js, Je, Jm = W[28], W[29], W[30], W[31]
     n = a.shape[0]
     ih = 1.0 / h
