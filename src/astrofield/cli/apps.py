@@ -223,7 +223,7 @@ def bold_cmd(**p: Any) -> None:
                                dt=p["dt"], progress=progress_for(p["quiet"]),
                                dt_check=p["dt_check"])
     with guard(runtime=True):
-        save_outputs(bold, p["output"], p["plot"], lambda: plot_memory_bold(wm, bold))
+        save_outputs(bold, p["output"], p["plot"], lambda: _plot_bold(wm, bold))
     y, t = bold["bold"].values, bold["time"].values
     s = {"peak_bold": float(y.max()), "time_to_peak_s": float(t[np.argmax(y)]),
          "undershoot": float(y.min()), "n_scans": int(bold.sizes["tr_time"]),
@@ -231,6 +231,14 @@ def bold_cmd(**p: Any) -> None:
          "output": p["output"], "plot": p["plot"]}
     emit(s, p["as_json"], f"peak BOLD {s['peak_bold']:.4g} at {s['time_to_peak_s']:.3g} s, "
                           f"undershoot {s['undershoot']:.3g}, {s['n_scans']} scans")
+
+
+def _plot_bold(wm, bold):
+    """The BOLD figure; matplotlib is imported only when a figure is asked for (not before a
+    refusal of the options)."""
+    from astrofield.plotting.applications import plot_memory_bold
+
+    return plot_memory_bold(wm, bold)
 
 
 def _correlation(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

@@ -236,7 +236,8 @@ def phase_cmd(**p: Any) -> None:
         with guard(runtime=True):
             save_outputs(ds, None, p["plot"], lambda: _phase_figure(ds, fixed))
     s = summarize(ds)
-    out = {**s, "wall_s": timer.wall_s, "dims": list(ds["verdict"].dims),
+    out = {**s, "resolved": bool(s["resolved"]), "wall_s": timer.wall_s,
+           "dims": list(ds["verdict"].dims),
            "shape": list(ds["verdict"].shape), "T": p["T"], "N": p["N"], "dt": p["dt"],
            "dt_check": p["dt_check"], "dt_rule_ok": int(ds.attrs.get("dt_rule_ok", 1)),
            "eps": p["eps"], "early_stop": p["early_stop"], "chunk_size": p["chunk_size"],
@@ -252,7 +253,9 @@ def phase_cmd(**p: Any) -> None:
                  f"error {out['max_drift_interp_error']:.3g} rad")
     emit(out, p["as_json"],
          f"{s['points']} points: {s['n_stable']} stable, {s['n_unstable']} unstable, "
-         f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}{extra}; "
+         f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}{extra}"
+         + (f"; {s['n_unresolved']} unresolved (variable 'resolved')" if s["n_unresolved"]
+            else "") + "; "
          f"{out['wall_s']:.1f} s" + (f" -> {p['output']}" if p["output"] else ""))
 
 

@@ -148,7 +148,7 @@ from astrofield.experiments.sweep import Grid, make_grid, run_sweep
 from astrofield.io.cf import annotate, flag_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import SCHEME, solve
-from astrofield.simulator.step_control import NonFiniteWarning, resolve_dt
+from astrofield.simulator.step_control import DRIFT_TOLERANCE, NonFiniteWarning, resolve_dt
 from astrofield.theory.bump import bump_branches
 from astrofield.theory.stability import stability
 
@@ -917,6 +917,24 @@ def _extrapolated(stop: EarlyStop | None, T: float, B: int) -> dict[str, Any] | 
                       "speed": cols["speed"], "rate": cols["rate"]}}
 
 
+def point_resolved(res: dict[str, Any], exists: np.ndarray) -> np.ndarray:
+    """Per point: is the result resolved, by the map's own two-resolution error control?
+
+    A point without a bump is (its verdict is the exact theory's). A simulated point is when
+    it did not fail, its verdict was decided, and the estimated discretisation error of its
+    drift (``drift_error``, from the runs at two resolutions; after a refinement from
+    ``(2 N, dt / 2)`` and ``(N, dt)``) is within the documented tolerance
+    ``rel |drift| + abs`` (:data:`~astrofield.simulator.step_control.DRIFT_TOLERANCE`).
+    Without error control no error was estimated: simulated points are then not resolved.
+    """
+    rel, tol_abs = DRIFT_TOLERANCE
+    err = np.asarray(res["drift_error"], float)
+    with np.errstate(invalid="ignore"):
+        within = err <= rel * np.abs(np.asarray(res["drift"], float)) + tol_abs
+    ok = within & ~np.asarray(res["failed"], bool) & (not res.get("undecided", False))
+    return np.where(np.asarray(exists, bool), ok, True)
+
+
 def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> dict[str, Any]:
     """The variables of :func:`drift_experiment` with their attrs."""
     exists = an["exists"]
@@ -944,6 +962,11 @@ def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> 
             "long_name": "discretisation error of drift", "units": "rad",
             "description": "estimated discretisation error of the finer run's drift, |fine - "
                            "coarse| / 3 (error control; NaN: not estimated)"}),
+        "resolved": ("point", point_resolved(res, exists), flag_attrs(
+            "result resolved", [0, 1], "unresolved resolved",
+            description="the drift's estimated discretisation error (two resolutions) is "
+                        "within the documented tolerance (2 % + 0.01 rad); no bump: resolved; "
+                        "failed, undecided or no error control: unresolved")),
         "refined": ("point", res["refined"], flag_attrs(
             "rerun by error control", [0, 1], "not_refined refined",
             description="rerun at (2 N, dt / 2) by error control")),
@@ -1112,6 +1135,8 @@ def phase_diagram(
         from astrofield.simulator.backends import choose
 
         opts["backend"] = choose(str(backend))  # unknown / not installed: ValueError now
+    if sampling == "full":
+        _check_map_work(grid.size, opts, control)
     func = functools.partial(_chunk, **opts)
     # the step rule's attrs go on the result, not into the store's fingerprint (``meta``):
     # stores written before they existed still resume
@@ -1138,6 +1163,19 @@ def phase_diagram(
     return run_sweep(func, grid, executor=executor, chunk_size=chunk_size, store=store,
                      resume=resume, workers=workers, meta=meta, progress=progress,
                      finalize=finalize)
+
+
+def _check_map_work(n_points: int, opts: dict[str, Any], control: bool) -> None:
+    """Refuse a map whose work (points x N x steps, plus a quarter for the coarse companion
+    runs of the error control) exceeds :func:`astrofield._validate.max_work`, before any run;
+    early stopping only shortens it."""
+    from astrofield._validate import check_work
+
+    steps = opts["T"] / opts["dt"]
+    work = float(n_points) * opts["N"] * steps * (1.25 if control else 1.0)
+    check_work(work, f"a phase map of {n_points} points x N = {opts['N']} x {steps:.4g} steps "
+                     f"(T = {opts['T']:g}, dt = {opts['dt']:g})",
+               hint="use fewer points, a larger dt, or reduce T or N")
 
 
 def _t_min(rule: VerdictRule) -> float:
@@ -1268,10 +1306,13 @@ def _control_summary(ds: xr.Dataset, total: float) -> dict[str, Any]:
     """The error-control entries of :func:`summarize` (maps made before it: zeros / NaN)."""
     if "drift_error" not in ds:
         return {"n_refined": 0, "companion_time_fraction": 0.0,
-                "max_relative_drift_error": float("nan")}
+                "max_relative_drift_error": float("nan"), "n_unresolved": int(ds["drift"].size),
+                "resolved": 0}
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = ds["drift_error"].values / np.abs(ds["drift"].values)
+    res = ds["resolved"].values if "resolved" in ds else np.zeros(ds["drift"].shape, bool)
     return {"n_refined": int(ds["refined"].values.sum()),
+            "n_unresolved": int(np.sum(~res.astype(bool))), "resolved": int(np.all(res)),
             "companion_time_fraction": (float(np.nansum(ds["t_companion"].values) / total)
                                         if total else 0.0),
             "max_relative_drift_error": (float(np.nanmax(rel)) if np.isfinite(rel).any()

@@ -386,6 +386,7 @@ def solve2d(
     check_range("T", T, 0, np.inf, lo_open=True)
     dt, step_info = resolve_dt(dt, float(T), model, dt_check, stacklevel=3)
     n_steps, n_frames = _check_2d_args(kernel, T, dt, n_frames, blob_width, noise)
+    _check_2d_work(model.batch_size, N, n_steps, T, dt)
     torus = Torus(N, L)
     B = model.batch_size
     sim = Simulator2D(model, kernel, torus, stimulus)
@@ -427,6 +428,21 @@ def _check_2d_args(kernel, T, dt, n_frames, blob_width, noise=None) -> tuple[int
     n_frames = check_int("n_frames", n_frames, 2)
     check_range("blob_width", blob_width, 0, np.inf, lo_open=True)
     return n_steps, n_frames
+
+
+def _check_2d_work(B: int, N: Any, n_steps: int, T: float, dt: float) -> None:
+    """Refuse a run whose work, members x N^2 cells x steps, exceeds the limit
+    (:func:`astrofield._validate.check_work`), before any array is built."""
+    from astrofield._validate import check_work
+
+    try:
+        n = int(N)
+    except (TypeError, ValueError, OverflowError):
+        return  # reported by Torus
+    check_work(float(B) * n * n * n_steps,
+               f"a 2-D run of {B} parameter set(s) x N^2 = {n}^2 cells x {n_steps} steps "
+               f"(T = {float(T):g}, dt = {float(dt):g})",
+               hint="increase dt, or reduce T or N")
 
 
 class _Recorder:

@@ -442,12 +442,16 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     elif model.firing.edges or D_field is not None:
         N = 128 if D_field is None else len(D_field)  # edges are exact; D_field fixes N
     max_points = check_int("max_points", max_points, 2)
-    from astrofield._validate import check_memory
+    from astrofield._validate import check_memory, check_work, dense_work
 
     n_est = N if isinstance(N, int) else 128
     check_memory(8.0 * float(max_points) * (3.0 * n_est + 64.0),
                  f"a continuation of up to max_points = {max_points} points at N = {N} "
                  "(the points of the branch)")
+    check_work(dense_work(n_est, max_points),
+               f"a continuation of up to max_points = {max_points} points at N = {N} "
+               f"(a dense {3 * n_est} x {3 * n_est} Newton and eigenvalue problem each)",
+               hint="reduce N or max_points")
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     check_range("ds", ds, 0, np.inf, lo_open=True)

@@ -831,6 +831,13 @@ def numerical_stability_grid(models: Iterable[Model], N: int = 128, *, warm: boo
     """
     workers = check_int("workers", workers, 1)
     models = list(models)
+    from astrofield._validate import check_work, dense_work
+
+    if isinstance(N, (int, np.integer)):  # others are refused by steady_bump
+        check_work(dense_work(N, len(models)),
+                   f"{len(models)} numerical spectra at N = {N} (a dense {3 * N} x {3 * N} "
+                   "Newton and eigenvalue problem each)",
+                   hint="use fewer points or a smaller N")
     if workers == 1 or len(models) < 2:
         return _grid_piece(models, N, warm, kw)
     from concurrent.futures import ProcessPoolExecutor

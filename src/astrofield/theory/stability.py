@@ -272,7 +272,9 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
         truncation, same rule); ``disagree``; bump data ``exists, Delta, c0, A0, beta_max``;
         with ``nonlinear_check``: ``nonlinear_checked``, ``nonlinear_response_ratio``
         (``d2 / d1`` for amplitudes ``1e-9, 1e-6``; 1000 when linear) and ``finite_slip``
-        (checked and not linear). ``NaN``/``False`` where no bump exists.
+        (checked and not linear). ``NaN``/``False`` where no bump exists. ``resolved``: always
+        ``True`` (the exact theory of the Heaviside model has no grid and no time step; the
+        numerical route, :func:`astrofield.theory.spectra.numerical_stability`, checks its own).
 
     Raises
     ------
@@ -291,6 +293,7 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
     out["beta_max"] = out["beta_max"] * tau
     if nonlinear_check is not False:
         _add_nonlinear(out, pars, nonlinear_check)
+    out["resolved"] = np.ones(np.shape(out["exists"]), bool)
     return out
 
 
@@ -898,7 +901,9 @@ def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLi
                                "integral; Fourier: 6x6 truncation, same rule",
                      "scheme": "analytic (Evans function and 6 x 6 Fourier truncation)",
                      **seed_attrs(None, False),
-                     "reference": "Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036"})
+                     "reference": "Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036",
+                     # the verdicts come from the exact (Heaviside) theory: no grid or step
+                     "resolved": 1, "resolution": "exact theory (no grid, no time step)"})
     return ds
 
 
