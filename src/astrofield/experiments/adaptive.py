@@ -184,6 +184,7 @@ class _State:
         self.shape = shape
         self.exists = an["exists"].reshape(shape)
         self.evans = an["evans_stable"].astype(bool).reshape(shape)
+        self.dprime = np.asarray(an["evans_dprime"], float).reshape(shape)
         self.sampled = np.zeros(shape, bool)
         self.round = np.full(shape, -1, np.int16)
         self.code = np.where(self.exists, -3, -1).astype(np.int8)  # -3: not known yet
@@ -323,10 +324,17 @@ def _refine(st: _State, cfg: AdaptiveSettings, run_round, t0: float,
     coarse = np.zeros(st.shape, bool)
     coarse[np.ix_(b0, b1)] = True
     seeds = _seed_cells(st) & ~coarse if cfg.seed else np.zeros(st.shape, bool)
-    first = np.concatenate([np.flatnonzero(coarse & st.exists), np.flatnonzero(seeds)])
-    _budgeted_round(st, cfg, run_round, 0, first, t0, note)  # corners first, then seeds
     active = [((b0[p], b0[p + 1] if n0 > 1 else b0[p], b1[q], b1[q + 1] if n1 > 1 else b1[q]),
                None) for p in range(max(1, len(b0) - 1)) for q in range(max(1, len(b1) - 1))]
+    # the first blocks have no error estimate yet, so every one that is not already small
+    # enough is split: their edge midpoints and centres join the first round
+    mids = np.zeros(st.shape, bool)
+    for b, _ in active:
+        if not (b[1] - b[0] <= kb[0] and b[3] - b[2] <= kb[1]):
+            mids[tuple(np.array(_lattice(b)).T)] = True
+    mids &= ~coarse & ~seeds
+    first = np.concatenate([np.flatnonzero(m & st.exists) for m in (coarse, seeds, mids)])
+    _budgeted_round(st, cfg, run_round, 0, first, t0, note)  # corners, seeds, then midpoints
     leaves: list[tuple[tuple[int, int, int, int], dict | None]] = []
     k = 1
     while active:
@@ -383,7 +391,16 @@ def _budgeted_round(st: _State, cfg: AdaptiveSettings, run_round, k: int, flat: 
     if cfg.max_points is not None:
         flat = flat[: max(0, cfg.max_points - int(st.sampled.sum()))]
     if flat.size:
-        st.add(flat, run_round(k, flat), k)
+        st.add(*run_round(k, flat), k)
+
+
+def _predicted_cost(st: _State) -> np.ndarray:
+    """Relative cost of simulating each cell, from the theory: a cell close to the stability
+    boundary (small ``|E'(0)|``) relaxes or departs slowly, so it is neither decided early nor
+    spared the refinement of error control; one far from it is decided after the shortest
+    time. Only orders the cells of a round among its chunks."""
+    d = np.abs(np.nan_to_num(st.dprime, nan=0.0))
+    return 1.0 / (d + 0.02)
 
 
 def _progress(st: _State, leaves: list, active: list, note, k: int) -> None:
@@ -542,22 +559,29 @@ class _Rounds:
     """Runs the rounds (one resumable sweep each) and keeps their files."""
 
     def __init__(self, grid: Grid, opts: dict[str, Any], fp: str, store: Path | None,
-                 resume: bool, sweep: dict[str, Any]):
+                 resume: bool, sweep: dict[str, Any], workers: int, cost: np.ndarray):
         self.func = functools.partial(_points_chunk, dims=grid.dims,
                                       axes=tuple(grid.axes.values()), shape=grid.shape,
                                       fixed=dict(grid.fixed), opts=opts)
         self.fp, self.resume, self.sweep = fp, resume, sweep
+        self.workers, self.cost = workers, cost
         self.dir = None if store is None else store.with_name(store.name + ".adaptive")
         self.files: list[Path] = []
 
-    def __call__(self, k: int, flat: np.ndarray) -> xr.Dataset:
+    def __call__(self, k: int, flat: np.ndarray) -> tuple[np.ndarray, xr.Dataset]:
+        """Simulate the cells ``flat`` as round ``k``: ``(the cells in the order run, their
+        results)``."""
         path = None if self.dir is None else self.dir / f"round-{k:03d}.nc"
+        size = min(self.sweep["chunk_size"], max(8, -(-flat.size // (2 * self.workers))))
+        flat = _balanced_order(flat, self.cost.reshape(-1)[flat],
+                               Grid({"index": flat.astype(float)}).balanced_chunks(
+                                   size, self.workers))
         ds = run_sweep(self.func, Grid({"index": flat.astype(float)}), store=path,
                        resume=self.resume, meta={"adaptive_map": self.fp, "round": k},
-                       progress=False, **self.sweep)
+                       progress=False, **{**self.sweep, "chunk_size": size})
         if path is not None:
             self.files.append(path)
-        return ds
+        return flat, ds
 
     def remove(self) -> None:
         """Delete the round files (only those this map wrote), then the directory if empty."""
@@ -568,6 +592,22 @@ class _Rounds:
                 self.dir.rmdir()
             except OSError:
                 _note(f"kept {self.dir}: it holds files the map did not write")
+
+
+def _balanced_order(flat: np.ndarray, cost: np.ndarray,
+                    chunks: list[tuple[int, int]]) -> np.ndarray:
+    """The cells ``flat`` reordered so that each of the consecutive ``chunks`` (``(start,
+    stop)``) gets an equal share of the expensive ones: sorted by the predicted ``cost`` and
+    dealt out in snake order (0, 1, ..., n - 1, n - 1, ..., 0, ...), so every worker's chunks
+    take about the same time (consecutive cells of a round lie side by side on the map, where
+    the cost varies most)."""
+    sizes = np.array([b - a for a, b in chunks])
+    rows = np.arange(int(sizes.max()) if sizes.size else 0)
+    ids = np.where((rows % 2 == 0)[:, None], np.arange(sizes.size)[None, :],
+                   np.arange(sizes.size)[None, ::-1])
+    seq = ids[rows[:, None] < sizes[ids]]  # the chunk of each cell, in order of cost
+    by_cost = flat[np.argsort(-cost, kind="stable")]
+    return by_cost[np.argsort(seq, kind="stable")]
 
 
 def _note(message: str) -> None:
@@ -658,7 +698,8 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
         client = executor = Client(LocalCluster(n_workers=n_workers, threads_per_worker=1,
                                                 processes=True, dashboard_address=None))
     rounds = _Rounds(grid, opts, fp, path, resume, {"executor": executor, "workers": workers,
-                                                    "chunk_size": chunk_size})
+                                                    "chunk_size": chunk_size},
+                     n_workers, _predicted_cost(st))
     try:
         leaves = _refine(st, cfg, rounds, t0, _note if progress is not False else _quiet)
     finally:
