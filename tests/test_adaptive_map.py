@@ -180,3 +180,69 @@ def test_boundary_tolerance_stops_splitting_at_the_boundary(maps):
     err = ds["drift_interp_error"].values[has]
     assert np.all(np.isfinite(err)) and np.all(err >= 0)
     assert np.mean(ds["verdict_code"].values == maps[0]["verdict_code"].values) >= 0.8
+
+
+# ----------------------------------------------------------------------------- the refinement
+# on known functions (no simulation): the refinement and interpolation of
+# astrofield.experiments.adaptive, driven by a synthetic "simulation" of a drift field given in
+# closed form, so every cell's interpolation error is known exactly.
+def _synthetic_map(f, n=33, cfg=None):
+    """Refine and interpolate the drift field ``f(x, y)`` (x, y in [0, 1]) on an n x n grid
+    (every cell stable, Evans stable, no own error); ``(interpolated, estimate, truth,
+    sampled)``."""
+    x = np.linspace(0.0, 1.0, n)
+    truth = f(x[:, None], x[None, :]) * np.ones((n, n))
+    an = {"exists": np.ones(n * n, bool), "evans_stable": np.ones(n * n, bool),
+          "evans_dprime": np.full(n * n, 0.3)}
+    st = adaptive_mod._State((n, n), an)
+
+    def run_round(k, flat):
+        zero = np.zeros(flat.size)
+        ds = xr.Dataset({"drift": ("index", truth.reshape(-1)[flat]),
+                         "verdict_code": ("index", np.zeros(flat.size, np.int8)),
+                         **{q: ("index", zero) for q in ("velocity", "width", "growth",
+                                                         "persist", "mass_drift",
+                                                         "drift_bound", "drift_error")}})
+        return flat, ds
+
+    cfg = cfg or AdaptiveSettings(atol=0.01, rtol=0.0)
+    leaves = adaptive_mod._refine(st, cfg, run_round, 0.0, lambda m: None)
+    out, err, _ = adaptive_mod._interpolate(st, leaves)
+    return out["drift"], err["drift"], truth, st.sampled
+
+
+@pytest.mark.parametrize("f", [
+    lambda x, y: np.sin(6 * x) + 0.1 * y,              # steep along the first axis only
+    lambda x, y: 0.1 * x + np.tanh(8 * (y - 0.4)),     # along the second only
+    lambda x, y: np.sin(5 * x) * np.cos(4 * y),        # along both
+    lambda x, y: np.abs(x + y - 0.9),                  # a kink across the diagonal
+])
+def test_every_cell_within_its_estimate_of_a_known_field(f):
+    got, est, truth, sampled = _synthetic_map(f)
+    assert np.all(np.abs(got - truth) <= est + 1e-12)
+    assert np.all(est[~sampled] <= 0.01 + 1e-12)  # accepted blocks meet the tolerance
+    assert sampled.sum() < sampled.size
+
+
+def test_steep_along_one_axis_refines_across_that_axis_only(monkeypatch):
+    def f(x, y):
+        return np.sin(3 * x) + 0.1 * y
+
+    got, est, truth, sampled = _synthetic_map(f)
+    assert np.all(np.abs(got - truth) <= est + 1e-12)
+    monkeypatch.setattr(adaptive_mod, "ONE_AXIS", -1.0)  # always split into four
+    four = _synthetic_map(f)[3].sum()
+    assert sampled.sum() < 0.6 * four
+
+
+def test_cells_are_dealt_to_chunks_by_cost():
+    rng = np.random.default_rng(1)
+    flat = np.arange(100, 197)
+    cost = np.where(np.arange(97) < 30, 10.0, 1.0) * rng.uniform(0.9, 1.1, 97)  # a dear band
+    chunks = [(0, 25), (25, 49), (49, 73), (73, 97)]
+    order = adaptive_mod._balanced_order(flat, cost, chunks)
+    assert sorted(order) == list(flat)  # a permutation
+    per = np.array([cost[order[a:b] - 100].sum() for a, b in chunks])
+    naive = np.array([cost[a:b].sum() for a, b in chunks])
+    # snake dealing: the chunks' costs differ by at most about one cell's
+    assert per.max() - per.min() <= cost.max() < 0.2 * (naive.max() - naive.min())

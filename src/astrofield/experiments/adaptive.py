@@ -10,25 +10,35 @@ Refinement (on the grid's own cells, a quadtree in index space)
 ----------------------------------------------------------------
 1. *Seed.* The map is cut into blocks whose corners lie on a coarse sub-grid (every
    ``start``-th cell along each axis, and the last one). The first round simulates these
-   corners and, seeded by the theory, every cell next to the Evans boundary (a cell with a bump
+   corners, seeded by the theory every cell next to the Evans boundary (a cell with a bump
    whose 8-neighbourhood holds the other Evans verdict, from the vectorised
-   :func:`astrofield.theory.stability.stability`).
+   :func:`astrofield.theory.stability.stability`), and the edge midpoints and centres of the
+   first blocks (which have no error estimate yet, so they are always split).
 2. *Refine.* A block is split into its (up to four) halves, simulating the midpoints of its
    edges and its centre, if a corner has no usable value (no bump, failed), the corners' numerical
    verdicts differ, the Evans verdict or the existence of the bump changes inside it, or its
-   estimated interpolation error exceeds ``atol + rtol * max |drift at the corners|``. All
-   splits of one round run as one batch (one :func:`astrofield.experiments.sweep.run_sweep` over
-   the new points, on any executor), so the compiled loop stays busy.
+   estimated interpolation error exceeds ``atol + rtol * max |drift at the corners|``. A block
+   refined for its error alone, at least four cells long across one axis, whose estimated
+   error along the other axis is below a quarter of the tolerance, is split across that axis
+   only (simulating the midpoints of the two edges along it and its centre): where the drift
+   varies steeply with one parameter only (next to the chaotic small-D edge of the map), the
+   other is not refined needlessly. All splits of one round run as one batch (one
+   :func:`astrofield.experiments.sweep.run_sweep` over the new points, on any executor), its
+   cells dealt to two chunks per worker by their predicted cost (the cells next to the
+   boundary, small ``|E'(0)|``, run longest), so the compiled loop stays busy on every core.
 3. *Error estimate (held-out comparison).* When a block is split, each new point is compared
    with the bilinear interpolant of the block's corners (edge midpoints with the linear one of
    the edge). The largest difference ``r`` is the parent interpolant's error; the halves are
    interpolated from four times closer data, so a smooth drift gives them about ``r / 4``. The
    halves report ``safety * r`` (``safety = 1``: a factor four of margin for smooth drift, and
-   still a bound where the drift has a kink, whose error halves rather than quarters), plus the
+   still a bound where the drift has a kink, whose error halves rather than quarters; kept
+   per axis: the largest difference at the midpoints of the edges along each axis), plus the
    corners' own drift error (``drift_error + drift_bound``; a simulated drift departs from the
    smooth trend of its neighbours by about that much where error control reran a cell at
    double resolution or decided it early). Refinement compares only ``safety * r`` with the
-   tolerance.
+   tolerance. After a split across one axis, the halves' error along the other axis is the
+   larger of their parent's and twice the centre's difference from the line through the new
+   edge's ends, and the two axes' errors add up.
 4. *Check.* A block whose estimate from its parent lies within a factor 2 of the tolerance
    has its own centre simulated first; its estimate becomes at least twice the centre's
    difference from the corners' interpolant (on the 250 x 250 map of the issue, the drift's
@@ -156,15 +166,26 @@ def _mid(a: int, b: int) -> list[int]:
     return [a, (a + b) // 2, b] if b - a > 1 else [a, b]
 
 
-def _children(b: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
-    i, j = _mid(b[0], b[1]), _mid(b[2], b[3])
+def _children(b: tuple[int, int, int, int], axis: int | None = None
+              ) -> list[tuple[int, int, int, int]]:
+    """The halves of block ``b``: four, or two across ``axis`` (0: the first index, 1: the
+    second)."""
+    i = [b[0], b[1]] if axis == 1 else _mid(b[0], b[1])
+    j = [b[2], b[3]] if axis == 0 else _mid(b[2], b[3])
     return [(i[p], i[p + 1], j[q], j[q + 1]) for p in range(len(i) - 1)
             for q in range(len(j) - 1)]
 
 
-def _lattice(b: tuple[int, int, int, int]) -> list[tuple[int, int]]:
-    """The corners, edge midpoints and centre of block ``b`` (the points of its split)."""
-    return [(i, j) for i in _mid(b[0], b[1]) for j in _mid(b[2], b[3])]
+def _lattice(b: tuple[int, int, int, int], axis: int | None = None) -> list[tuple[int, int]]:
+    """The corners, edge midpoints and centre of block ``b`` (the points of its split; across
+    ``axis`` only: the corners, the midpoints of the two edges along that axis and the
+    centre)."""
+    i, j = _mid(b[0], b[1]), _mid(b[2], b[3])
+    if axis is None:
+        return [(p, q) for p in i for q in j]
+    if axis == 0:
+        return [(p, q) for p in i for q in (b[2], b[3])] + [(i[len(i) // 2], j[len(j) // 2])]
+    return [(p, q) for p in (b[0], b[1]) for q in j] + [(i[len(i) // 2], j[len(j) // 2])]
 
 
 def _bilinear(f: np.ndarray, b: tuple[int, int, int, int], i: np.ndarray,
@@ -258,11 +279,34 @@ def _split_reason(st: _State, b: tuple[int, int, int, int], est: dict | None,
         return "unknown"
     tol = _tolerance(st, b, cfg)
     if est["drift"] > tol:
-        return "error"
+        return _error_split(b, est, tol)
     centre = ((i0 + i1) // 2, (j0 + j1) // 2)
     if not est.get("verified") and est["drift"] > tol / 2 and st.exists[centre]:
         return "verify"
     return None
+
+
+#: A block is split across one axis only where the error estimate along the other axis is
+#: below this fraction of the tolerance, and only if it is at least ``ONE_AXIS_MIN`` cells
+#: long across that axis (the last splits, to blocks of one or two cells, are into four: on
+#: the 250 x 250 map of issue 23, splitting blocks of two cells across one axis left one cell
+#: next to the chaotic small-D corner 1.14 times its estimate away from the full map).
+ONE_AXIS = 0.25
+ONE_AXIS_MIN = 4
+
+
+def _error_split(b: tuple[int, int, int, int], est: dict, tol: float) -> str:
+    """``"error"`` (split into four), or ``"error0"`` / ``"error1"`` (split across that axis
+    only) where the drift's estimated error along the other axis is small: where the drift
+    varies steeply along one parameter only, refining the other would simulate cells that
+    interpolation already gets right."""
+    e = (est.get("drift_0"), est.get("drift_1"))
+    if None in e:
+        return "error"
+    for axis in (0, 1):
+        if e[1 - axis] <= ONE_AXIS * tol and b[2 * axis + 1] - b[2 * axis] >= ONE_AXIS_MIN:
+            return f"error{axis}"
+    return "error"
 
 
 def _tolerance(st: _State, b: tuple[int, int, int, int], cfg: AdaptiveSettings) -> float:
@@ -286,9 +330,12 @@ def _verified(st: _State, b: tuple[int, int, int, int], est: dict) -> dict:
     return out
 
 
-def _residual(st: _State, b: tuple[int, int, int, int]) -> dict[str, float] | None:
+def _residual(st: _State, b: tuple[int, int, int, int], axis: int | None = None
+              ) -> dict[str, float] | None:
     """Held-out error of block ``b``'s interpolant: the largest difference between a point of
-    its split and the bilinear (on an edge: linear) interpolant of the corners."""
+    its split (across ``axis`` only, or both) and the bilinear (on an edge: linear)
+    interpolant of the corners; ``<q>_0`` and ``<q>_1``: the largest over the midpoints of the
+    edges along the first and along the second axis (the error of interpolating along each)."""
     if "drift" not in st.values:
         return None
     ok = st.ok()
@@ -296,20 +343,52 @@ def _residual(st: _State, b: tuple[int, int, int, int]) -> dict[str, float] | No
     out: dict[str, float] = {}
     for q in _ESTIMATED:
         f = st.values[q]
-        worst = -1.0
-        for i, j in _lattice(b):
-            if (i in (i0, i1) and j in (j0, j1)) or not ok[i, j]:
+        worst = [-1.0, -1.0, -1.0]  # along axis 0, along axis 1, centre
+        for i, j in _lattice(b, axis):
+            on_i, on_j = i in (i0, i1), j in (j0, j1)
+            if (on_i and on_j) or not ok[i, j] or (axis is not None and not (on_i or on_j)):
                 continue
-            ei = [i0, i1] if i not in (i0, i1) else [i]
-            ej = [j0, j1] if j not in (j0, j1) else [j]
+            ei = [i0, i1] if not on_i else [i]
+            ej = [j0, j1] if not on_j else [j]
             if not all(ok[a, c] for a in ei for c in ej):
                 continue
             pred = _bilinear(f, (min(ei), max(ei), min(ej), max(ej)), np.array(i),
                              np.array(j))
-            worst = max(worst, abs(float(f[i, j]) - float(pred)))
-        if worst < 0:
+            n = 0 if on_j else 1 if on_i else 2
+            worst[n] = max(worst[n], abs(float(f[i, j]) - float(pred)))
+        if max(worst) < 0:
             return None
-        out[q] = worst
+        out[q] = max(worst)
+        out[f"{q}_0"], out[f"{q}_1"] = max(worst[0], 0.0), max(worst[1], 0.0)
+    return out
+
+
+def _child_estimate(st: _State, b: tuple[int, int, int, int], axis: int | None,
+                    est: dict | None, cfg: AdaptiveSettings) -> dict | None:
+    """Error estimate of the halves of block ``b`` after its split (across ``axis``, or
+    both): ``safety`` times its held-out error. After a split across one axis the halves are
+    as long as ``b`` along the other: their error along it is the larger of the one ``b`` had
+    and twice the centre's difference from the line through the midpoints of ``b``'s two
+    edges (the new edge the halves share; the check of step 4 at the halves' own scale), and
+    the errors along the two axes add up."""
+    r = _residual(st, b, axis)
+    if r is None:
+        return None
+    out = {k: cfg.safety * v for k, v in r.items()}
+    if axis is None or est is None or f"drift_{1 - axis}" not in est:
+        return out
+    c = ((b[0] + b[1]) // 2, (b[2] + b[3]) // 2)
+    ends = [(c[0], b[2]), (c[0], b[3])] if axis == 0 else [(b[0], c[1]), (b[1], c[1])]
+    ok = st.ok()
+    for q in _ESTIMATED:
+        line = math.inf  # no check possible: the halves are not accepted on this estimate
+        if ok[c] and all(ok[e] for e in ends):
+            f = st.values[q]
+            lo, hi, x = (b[2], b[3], c[1]) if axis == 0 else (b[0], b[1], c[0])
+            t = (x - lo) / (hi - lo) if hi > lo else 0.0  # one-axis map: a point
+            line = 2.0 * abs(float(f[c] - ((1 - t) * f[ends[0]] + t * f[ends[1]])))
+        out[f"{q}_{1 - axis}"] = max(est[f"{q}_{1 - axis}"], line)
+        out[q] = out[f"{q}_{axis}"] + out[f"{q}_{1 - axis}"]
     return out
 
 
@@ -345,8 +424,8 @@ def _refine(st: _State, cfg: AdaptiveSettings, run_round, t0: float,
         if not split:
             break
         # the boundary and unknown blocks first, then the largest errors, then the checks
-        split.sort(key=lambda s: (("error", "verify").index(s[0]) + 1 if s[0] in
-                                  ("error", "verify") else 0,
+        split.sort(key=lambda s: (2 if s[0] == "verify" else 1 if s[0].startswith("error")
+                                  else 0,
                                   -(s[2] or {}).get("drift", math.inf)))
         new, taken = _round_points(st, cfg, split, t0)
         leaves.extend((b, est) for _, b, est in split[taken:])
@@ -358,9 +437,9 @@ def _refine(st: _State, cfg: AdaptiveSettings, run_round, t0: float,
             if why == "verify":  # back in line with its own check
                 active.append((b, _verified(st, b, est)))
                 continue
-            r = _residual(st, b)
-            est = None if r is None else {q: cfg.safety * v for q, v in r.items()}
-            active.extend((c, est) for c in _children(b))
+            axis = int(why[-1]) if why in ("error0", "error1") else None
+            est = _child_estimate(st, b, axis, est, cfg)
+            active.extend((c, est) for c in _children(b, axis))
         _progress(st, leaves, active, note, k)
     return leaves
 
@@ -375,7 +454,8 @@ def _round_points(st: _State, cfg: AdaptiveSettings, split: list, t0: float
     chosen: set[int] = set()
     taken = 0
     for why, b, _ in split:
-        cells = [((b[0] + b[1]) // 2, (b[2] + b[3]) // 2)] if why == "verify" else _lattice(b)
+        cells = ([((b[0] + b[1]) // 2, (b[2] + b[3]) // 2)] if why == "verify" else
+                 _lattice(b, int(why[-1]) if why in ("error0", "error1") else None))
         pts = {i * st.shape[1] + j for i, j in cells
                if st.exists[i, j] and not st.sampled[i, j]} - chosen
         if len(chosen) + len(pts) > left:
