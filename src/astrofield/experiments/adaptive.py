@@ -49,6 +49,12 @@ Refinement (on the grid's own cells, a quadtree in index space)
    for the remaining budget; a block that is accepted without an estimate reports the spread
    of its corners' drift (NaN where it has none).
 
+Seeding: phase maps, full and adaptive, are of the model with Heaviside firing and the cosine
+kernel (:func:`astrofield.experiments.phase.phase_diagram` has no firing or kernel options), for
+which the Evans function gives the boundary exactly, at about a millisecond per cell. A map of
+another model would be seeded with the verdicts of its numerical spectrum
+(:func:`astrofield.theory.spectra.numerical_stability_grid`) in place of ``evans_stable``.
+
 Verdict of an interpolated cell: that of its block's corners (they agree, unless a stopping rule
 or ``boundary_tol`` ended the refinement; then the nearest simulated cell's); ``"no bump"``
 cells are known from the theory and never simulated, as in the full map. ``boundary_tol``
