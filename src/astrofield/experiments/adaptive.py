@@ -294,9 +294,9 @@ def _split_reason(st: _State, b: tuple[int, int, int, int], est: dict | None,
 
 #: A block is split across one axis only where the error estimate along the other axis is
 #: below this fraction of the tolerance, and only if it is at least ``ONE_AXIS_MIN`` cells
-#: long across that axis (the last splits, to blocks of one or two cells, are into four: on
-#: the 250 x 250 map of issue 23, splitting blocks of two cells across one axis left one cell
-#: next to the chaotic small-D corner 1.14 times its estimate away from the full map).
+#: long across that axis (blocks of two or three cells are split into four: on the 250 x 250
+#: map of issue 23, splitting blocks of two cells across one axis left one cell next to the
+#: chaotic small-D corner 1.14 times its estimate away from the full map's drift).
 ONE_AXIS = 0.25
 ONE_AXIS_MIN = 4
 
@@ -484,7 +484,8 @@ def _predicted_cost(st: _State) -> np.ndarray:
     """Relative cost of simulating each cell, from the theory: a cell close to the stability
     boundary (small ``|E'(0)|``) relaxes or departs slowly, so it is neither decided early nor
     spared the refinement of error control; one far from it is decided after the shortest
-    time. Only orders the cells of a round among its chunks."""
+    time (0.02: about the ``|E'(0)|`` of the cells next to the boundary on the map of issue 23).
+    Only orders the cells of a round among its chunks; the results do not depend on it."""
     d = np.abs(np.nan_to_num(st.dprime, nan=0.0))
     return 1.0 / (d + 0.02)
 
