@@ -246,3 +246,36 @@ def test_cells_are_dealt_to_chunks_by_cost():
     naive = np.array([cost[a:b].sum() for a, b in chunks])
     # snake dealing: the chunks' costs differ by at most about one cell's
     assert per.max() - per.min() <= cost.max() < 0.2 * (naive.max() - naive.min())
+
+
+def test_resume_on_another_number_of_workers(tmp_path, monkeypatch, maps):
+    """A round is cut into chunks by the number of workers; resumed with another number, the
+    finished rounds are read back (not recomputed) and the interrupted one continues."""
+    import concurrent.futures as cf
+
+    store = tmp_path / "map.nc"
+    real = adaptive_mod._Rounds.__call__
+
+    def crash(self, k, flat):
+        if k == 1:
+            raise KeyboardInterrupt
+        return real(self, k, flat)
+
+    monkeypatch.setattr(adaptive_mod._Rounds, "__call__", crash)
+    with pytest.raises(KeyboardInterrupt):  # serial: one worker
+        phase_diagram(VARY, sampling="adaptive", adaptive=LOOSE, store=store, **KW)
+    monkeypatch.setattr(adaptive_mod._Rounds, "__call__", real)
+    computed = []
+    real_chunk = adaptive_mod._points_chunk
+
+    def spy(index, **kw):
+        computed.append(len(index))
+        return real_chunk(index, **kw)
+
+    monkeypatch.setattr(adaptive_mod, "_points_chunk", spy)
+    with cf.ThreadPoolExecutor(3) as ex:
+        ds = phase_diagram(VARY, sampling="adaptive", adaptive=LOOSE, store=store, resume=True,
+                           **{**KW, "executor": ex, "workers": 3})
+    np.testing.assert_array_equal(ds["drift"].values, maps[1]["drift"].values)
+    first = int((maps[1]["sample_round"].values == 0).sum())
+    assert sum(computed) == int(maps[1]["sampled"].sum()) - first  # round 0 read back

@@ -659,10 +659,14 @@ class _Rounds:
         """Simulate the cells ``flat`` as round ``k``: ``(the cells in the order run, their
         results)``."""
         path = None if self.dir is None else self.dir / f"round-{k:03d}.nc"
-        size = min(self.sweep["chunk_size"], max(8, -(-flat.size // (2 * self.workers))))
-        flat = _balanced_order(flat, self.cost.reshape(-1)[flat],
-                               Grid({"index": flat.astype(float)}).balanced_chunks(
-                                   size, self.workers))
+        stored = _stored_order(path, flat) if self.resume else None
+        if stored is not None:  # resumed, perhaps on another number of workers: as it ran
+            flat, size = stored
+        else:
+            size = min(self.sweep["chunk_size"], max(8, -(-flat.size // (2 * self.workers))))
+            flat = _balanced_order(flat, self.cost.reshape(-1)[flat],
+                                   Grid({"index": flat.astype(float)}).balanced_chunks(
+                                       size, self.workers))
         ds = run_sweep(self.func, Grid({"index": flat.astype(float)}), store=path,
                        resume=self.resume, meta={"adaptive_map": self.fp, "round": k},
                        progress=False, **{**self.sweep, "chunk_size": size})
@@ -679,6 +683,34 @@ class _Rounds:
                 self.dir.rmdir()
             except OSError:
                 _note(f"kept {self.dir}: it holds files the map did not write")
+
+
+def _stored_order(path: Path | None, flat: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """The order of the cells ``flat`` and the chunk size with which a stored round ran (its
+    finished file, or the manifest of its chunks), so that a resumed round continues as it
+    was cut, whatever the number of workers now; ``None`` if there is none for these cells."""
+    from astrofield.experiments.sweep import parts_dir
+
+    if path is None:
+        return None
+    manifest = parts_dir(path) / "manifest.json"
+    try:
+        if manifest.is_file():
+            man = json.loads(manifest.read_text())
+            order, size = man["grid"]["axes"]["index"], man["chunk_size"]
+        elif path.is_file():
+            from astrofield.io import load
+
+            ds = load(path)
+            order, size = ds["index"].values, ds.attrs["sweep_chunk_size"]
+        else:
+            return None
+        order = np.asarray(order, float).astype(np.int64)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable: run_sweep says so and computes the round again
+    if order.size != flat.size or not np.array_equal(np.sort(order), np.sort(flat)):
+        return None
+    return order, int(size)
 
 
 def _balanced_order(flat: np.ndarray, cost: np.ndarray,
