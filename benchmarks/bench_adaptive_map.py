@@ -10,7 +10,8 @@ warm-up that compiles the time loop): wall time, points simulated, verdict agree
 Evans map and with the full map, the largest drift difference over all cells, the number of cells
 outside the reported error estimate, and the machine load (``os.getloadavg()``) before and after
 each map. The main figure is the ratio of the wall times (the machine may be shared: absolute
-times vary with its load).
+times vary with its load); the ratio of the process's CPU times (all threads) is reported too: it
+measures the work, which a loaded machine changes less, but not the cores left idle.
 
 Usage::
 
@@ -18,6 +19,8 @@ Usage::
     python benchmarks/bench_adaptive_map.py --n 250         # 250 x 250
     python benchmarks/bench_adaptive_map.py --quick         # 12 x 12, T 150 smoke test
     python benchmarks/bench_adaptive_map.py --no-full       # adaptive only (no comparison)
+    python benchmarks/bench_adaptive_map.py --repeat 3      # 3 pairs, medians of the times
+                                                            # and of the pairs' ratios
 """
 
 from __future__ import annotations
@@ -35,12 +38,12 @@ from astrofield.experiments.phase import phase_diagram, summarize
 
 def _timed(label: str, **kw) -> tuple[object, dict]:
     load0 = os.getloadavg()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ds = phase_diagram(**kw)
-    wall = time.perf_counter() - t0
-    info = {"wall_s": wall, "load_before": load0, "load_after": os.getloadavg()}
-    print(f"{label}: {wall:.1f} s (load {load0[0]:.1f} -> {info['load_after'][0]:.1f})",
-          flush=True)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    info = {"wall_s": wall, "cpu_s": cpu, "load_before": load0, "load_after": os.getloadavg()}
+    print(f"{label}: {wall:.1f} s, CPU {cpu:.1f} s (load {load0[0]:.1f} -> "
+          f"{info['load_after'][0]:.1f})", flush=True)
     return ds, info
 
 
@@ -77,6 +80,8 @@ def main() -> None:
     ap.add_argument("--save", default=None, help="directory to save the maps to (NetCDF)")
     for k in ("atol", "rtol", "boundary_tol"):
         ap.add_argument(f"--{k.replace('_', '-')}", type=float, default=ADAPTIVE_DEFAULTS[k])
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the pair this many times (alternating); medians are reported")
     ap.add_argument("--max-points", type=int, default=None)
     ap.add_argument("--max-time", type=float, default=None)
     args = ap.parse_args()
@@ -95,13 +100,27 @@ def main() -> None:
         runs = [full_run, *runs] if args.full_first else [*runs, full_run]
     res: dict = {"grid": f"{n}x{n}", "T": T, "cores": os.cpu_count(), "executor": args.executor,
                  "adaptive_settings": settings}
-    maps = {}
-    for label, kw in runs:
-        maps[label], res[label] = _timed(label, **kw)
+    maps: dict = {}
+    walls: dict = {label: [] for label, _ in runs}
+    cpus: dict = {label: [] for label, _ in runs}
+    for rep in range(args.repeat):
+        for label, kw in (runs if rep % 2 == 0 else runs[::-1]):
+            maps[label], info = _timed(label, **kw)
+            walls[label].append(info["wall_s"])
+            cpus[label].append(info["cpu_s"])
+            res[label] = info
+    for label, _ in runs:
         s = summarize(maps[label])
-        res[label].update(points_simulated=int(maps[label].attrs.get(
-            "adaptive_points_simulated", s["points"] - s["n_no_bump"])),
-            agreement_with_evans=s["agreement"])
+        res[label].update(wall_s=float(np.median(walls[label])), walls_s=walls[label],
+                          cpu_s=float(np.median(cpus[label])), cpus_s=cpus[label],
+                          points_simulated=int(maps[label].attrs.get(
+                              "adaptive_points_simulated", s["points"] - s["n_no_bump"])),
+                          agreement_with_evans=s["agreement"])
+    if len(runs) == 2:
+        res["wall_ratios"] = [a / f for a, f in zip(walls["adaptive"], walls["full"],
+                                                    strict=True)]
+        res["cpu_ratio_adaptive_over_full"] = float(np.median(
+            [a / f for a, f in zip(cpus["adaptive"], cpus["full"], strict=True)]))
     if args.full_file:
         import xarray as xr
 
@@ -115,7 +134,9 @@ def main() -> None:
             ds.to_netcdf(os.path.join(args.save, f"{label}_{n}.nc"))
     if "full" in maps:
         res["comparison"] = compare(maps["full"], maps["adaptive"])
-        res["wall_ratio_adaptive_over_full"] = res["adaptive"]["wall_s"] / res["full"]["wall_s"]
+        res["wall_ratio_adaptive_over_full"] = (float(np.median(res["wall_ratios"]))
+                                                if "wall_ratios" in res else
+                                                res["adaptive"]["wall_s"] / res["full"]["wall_s"])
     print(json.dumps(res, indent=1))
     a = res["adaptive"]
     line = (f"\nadaptive {a['wall_s']:.1f} s, {a['points_simulated']} points, Evans agreement "
@@ -124,8 +145,10 @@ def main() -> None:
         c, f, r = res["comparison"], res["full"], res["wall_ratio_adaptive_over_full"]
         line += (f"; full {f['wall_s']:.1f} s, {f['points_simulated']} points, Evans agreement "
                  f"{f['agreement_with_evans']:.4f}; ratio {r:.2f}"
-                 f"; verdicts equal to full {c['verdict_agreement_with_full']:.4f}; largest drift "
-                 f"difference {c['max_drift_difference_rad']:.3g} rad; cells outside the "
+                 + (f" (CPU time {res['cpu_ratio_adaptive_over_full']:.2f})"
+                    if "cpu_ratio_adaptive_over_full" in res else "")
+                 + f"; verdicts equal to full {c['verdict_agreement_with_full']:.4f}; largest "
+                 f"drift difference {c['max_drift_difference_rad']:.3g} rad; cells outside the "
                  f"estimate {c['cells_outside_error_estimate']}")
     print(line + f"; load {os.getloadavg()}")
 

@@ -10,25 +10,35 @@ Refinement (on the grid's own cells, a quadtree in index space)
 ----------------------------------------------------------------
 1. *Seed.* The map is cut into blocks whose corners lie on a coarse sub-grid (every
    ``start``-th cell along each axis, and the last one). The first round simulates these
-   corners and, seeded by the theory, every cell next to the Evans boundary (a cell with a bump
+   corners, seeded by the theory every cell next to the Evans boundary (a cell with a bump
    whose 8-neighbourhood holds the other Evans verdict, from the vectorised
-   :func:`astrofield.theory.stability.stability`).
+   :func:`astrofield.theory.stability.stability`), and the edge midpoints and centres of the
+   first blocks (which have no error estimate yet, so they are always split).
 2. *Refine.* A block is split into its (up to four) halves, simulating the midpoints of its
    edges and its centre, if a corner has no usable value (no bump, failed), the corners' numerical
    verdicts differ, the Evans verdict or the existence of the bump changes inside it, or its
-   estimated interpolation error exceeds ``atol + rtol * max |drift at the corners|``. All
-   splits of one round run as one batch (one :func:`astrofield.experiments.sweep.run_sweep` over
-   the new points, on any executor), so the compiled loop stays busy.
+   estimated interpolation error exceeds ``atol + rtol * max |drift at the corners|``. A block
+   refined for its error alone, at least four cells long across one axis, whose estimated
+   error along the other axis is below a quarter of the tolerance, is split across that axis
+   only (simulating the midpoints of the two edges along it and its centre): where the drift
+   varies steeply with one parameter only (next to the chaotic small-D edge of the map), the
+   other is not refined needlessly. All splits of one round run as one batch (one
+   :func:`astrofield.experiments.sweep.run_sweep` over the new points, on any executor), its
+   cells dealt to two chunks per worker by their predicted cost (the cells next to the
+   boundary, small ``|E'(0)|``, run longest), so the compiled loop stays busy on every core.
 3. *Error estimate (held-out comparison).* When a block is split, each new point is compared
    with the bilinear interpolant of the block's corners (edge midpoints with the linear one of
    the edge). The largest difference ``r`` is the parent interpolant's error; the halves are
    interpolated from four times closer data, so a smooth drift gives them about ``r / 4``. The
    halves report ``safety * r`` (``safety = 1``: a factor four of margin for smooth drift, and
-   still a bound where the drift has a kink, whose error halves rather than quarters), plus the
+   still a bound where the drift has a kink, whose error halves rather than quarters; kept
+   per axis: the largest difference at the midpoints of the edges along each axis), plus the
    corners' own drift error (``drift_error + drift_bound``; a simulated drift departs from the
    smooth trend of its neighbours by about that much where error control reran a cell at
    double resolution or decided it early). Refinement compares only ``safety * r`` with the
-   tolerance.
+   tolerance. After a split across one axis, the halves' error along the other axis is the
+   larger of their parent's and twice the centre's difference from the line through the new
+   edge's ends, and the two axes' errors add up.
 4. *Check.* A block whose estimate from its parent lies within a factor 2 of the tolerance
    has its own centre simulated first; its estimate becomes at least twice the centre's
    difference from the corners' interpolant (on the 250 x 250 map of the issue, the drift's
@@ -38,6 +48,12 @@ Refinement (on the grid's own cells, a quadtree in index space)
    blocks still waiting are accepted as they are, those with the largest error first in line
    for the remaining budget; a block that is accepted without an estimate reports the spread
    of its corners' drift (NaN where it has none).
+
+Seeding: phase maps, full and adaptive, are of the model with Heaviside firing and the cosine
+kernel (:func:`astrofield.experiments.phase.phase_diagram` has no firing or kernel options), for
+which the Evans function gives the boundary exactly, at about a millisecond per cell. A map of
+another model would be seeded with the verdicts of its numerical spectrum
+(:func:`astrofield.theory.spectra.numerical_stability_grid`) in place of ``evans_stable``.
 
 Verdict of an interpolated cell: that of its block's corners (they agree, unless a stopping rule
 or ``boundary_tol`` ended the refinement; then the nearest simulated cell's); ``"no bump"``
@@ -156,15 +172,26 @@ def _mid(a: int, b: int) -> list[int]:
     return [a, (a + b) // 2, b] if b - a > 1 else [a, b]
 
 
-def _children(b: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
-    i, j = _mid(b[0], b[1]), _mid(b[2], b[3])
+def _children(b: tuple[int, int, int, int], axis: int | None = None
+              ) -> list[tuple[int, int, int, int]]:
+    """The halves of block ``b``: four, or two across ``axis`` (0: the first index, 1: the
+    second)."""
+    i = [b[0], b[1]] if axis == 1 else _mid(b[0], b[1])
+    j = [b[2], b[3]] if axis == 0 else _mid(b[2], b[3])
     return [(i[p], i[p + 1], j[q], j[q + 1]) for p in range(len(i) - 1)
             for q in range(len(j) - 1)]
 
 
-def _lattice(b: tuple[int, int, int, int]) -> list[tuple[int, int]]:
-    """The corners, edge midpoints and centre of block ``b`` (the points of its split)."""
-    return [(i, j) for i in _mid(b[0], b[1]) for j in _mid(b[2], b[3])]
+def _lattice(b: tuple[int, int, int, int], axis: int | None = None) -> list[tuple[int, int]]:
+    """The corners, edge midpoints and centre of block ``b`` (the points of its split; across
+    ``axis`` only: the corners, the midpoints of the two edges along that axis and the
+    centre)."""
+    i, j = _mid(b[0], b[1]), _mid(b[2], b[3])
+    if axis is None:
+        return [(p, q) for p in i for q in j]
+    if axis == 0:
+        return [(p, q) for p in i for q in (b[2], b[3])] + [(i[len(i) // 2], j[len(j) // 2])]
+    return [(p, q) for p in (b[0], b[1]) for q in j] + [(i[len(i) // 2], j[len(j) // 2])]
 
 
 def _bilinear(f: np.ndarray, b: tuple[int, int, int, int], i: np.ndarray,
@@ -184,6 +211,7 @@ class _State:
         self.shape = shape
         self.exists = an["exists"].reshape(shape)
         self.evans = an["evans_stable"].astype(bool).reshape(shape)
+        self.dprime = np.asarray(an["evans_dprime"], float).reshape(shape)
         self.sampled = np.zeros(shape, bool)
         self.round = np.full(shape, -1, np.int16)
         self.code = np.where(self.exists, -3, -1).astype(np.int8)  # -3: not known yet
@@ -257,11 +285,34 @@ def _split_reason(st: _State, b: tuple[int, int, int, int], est: dict | None,
         return "unknown"
     tol = _tolerance(st, b, cfg)
     if est["drift"] > tol:
-        return "error"
+        return _error_split(b, est, tol)
     centre = ((i0 + i1) // 2, (j0 + j1) // 2)
     if not est.get("verified") and est["drift"] > tol / 2 and st.exists[centre]:
         return "verify"
     return None
+
+
+#: A block is split across one axis only where the error estimate along the other axis is
+#: below this fraction of the tolerance, and only if it is at least ``ONE_AXIS_MIN`` cells
+#: long across that axis (blocks of two or three cells are split into four: on the 250 x 250
+#: map of issue 23, splitting blocks of two cells across one axis left one cell next to the
+#: chaotic small-D corner 1.14 times its estimate away from the full map's drift).
+ONE_AXIS = 0.25
+ONE_AXIS_MIN = 4
+
+
+def _error_split(b: tuple[int, int, int, int], est: dict, tol: float) -> str:
+    """``"error"`` (split into four), or ``"error0"`` / ``"error1"`` (split across that axis
+    only) where the drift's estimated error along the other axis is small: where the drift
+    varies steeply along one parameter only, refining the other would simulate cells that
+    interpolation already gets right."""
+    e = (est.get("drift_0"), est.get("drift_1"))
+    if None in e:
+        return "error"
+    for axis in (0, 1):
+        if e[1 - axis] <= ONE_AXIS * tol and b[2 * axis + 1] - b[2 * axis] >= ONE_AXIS_MIN:
+            return f"error{axis}"
+    return "error"
 
 
 def _tolerance(st: _State, b: tuple[int, int, int, int], cfg: AdaptiveSettings) -> float:
@@ -285,9 +336,12 @@ def _verified(st: _State, b: tuple[int, int, int, int], est: dict) -> dict:
     return out
 
 
-def _residual(st: _State, b: tuple[int, int, int, int]) -> dict[str, float] | None:
+def _residual(st: _State, b: tuple[int, int, int, int], axis: int | None = None
+              ) -> dict[str, float] | None:
     """Held-out error of block ``b``'s interpolant: the largest difference between a point of
-    its split and the bilinear (on an edge: linear) interpolant of the corners."""
+    its split (across ``axis`` only, or both) and the bilinear (on an edge: linear)
+    interpolant of the corners; ``<q>_0`` and ``<q>_1``: the largest over the midpoints of the
+    edges along the first and along the second axis (the error of interpolating along each)."""
     if "drift" not in st.values:
         return None
     ok = st.ok()
@@ -295,20 +349,52 @@ def _residual(st: _State, b: tuple[int, int, int, int]) -> dict[str, float] | No
     out: dict[str, float] = {}
     for q in _ESTIMATED:
         f = st.values[q]
-        worst = -1.0
-        for i, j in _lattice(b):
-            if (i in (i0, i1) and j in (j0, j1)) or not ok[i, j]:
+        worst = [-1.0, -1.0, -1.0]  # along axis 0, along axis 1, centre
+        for i, j in _lattice(b, axis):
+            on_i, on_j = i in (i0, i1), j in (j0, j1)
+            if (on_i and on_j) or not ok[i, j] or (axis is not None and not (on_i or on_j)):
                 continue
-            ei = [i0, i1] if i not in (i0, i1) else [i]
-            ej = [j0, j1] if j not in (j0, j1) else [j]
+            ei = [i0, i1] if not on_i else [i]
+            ej = [j0, j1] if not on_j else [j]
             if not all(ok[a, c] for a in ei for c in ej):
                 continue
             pred = _bilinear(f, (min(ei), max(ei), min(ej), max(ej)), np.array(i),
                              np.array(j))
-            worst = max(worst, abs(float(f[i, j]) - float(pred)))
-        if worst < 0:
+            n = 0 if on_j else 1 if on_i else 2
+            worst[n] = max(worst[n], abs(float(f[i, j]) - float(pred)))
+        if max(worst) < 0:
             return None
-        out[q] = worst
+        out[q] = max(worst)
+        out[f"{q}_0"], out[f"{q}_1"] = max(worst[0], 0.0), max(worst[1], 0.0)
+    return out
+
+
+def _child_estimate(st: _State, b: tuple[int, int, int, int], axis: int | None,
+                    est: dict | None, cfg: AdaptiveSettings) -> dict | None:
+    """Error estimate of the halves of block ``b`` after its split (across ``axis``, or
+    both): ``safety`` times its held-out error. After a split across one axis the halves are
+    as long as ``b`` along the other: their error along it is the larger of the one ``b`` had
+    and twice the centre's difference from the line through the midpoints of ``b``'s two
+    edges (the new edge the halves share; the check of step 4 at the halves' own scale), and
+    the errors along the two axes add up."""
+    r = _residual(st, b, axis)
+    if r is None:
+        return None
+    out = {k: cfg.safety * v for k, v in r.items()}
+    if axis is None or est is None or f"drift_{1 - axis}" not in est:
+        return out
+    c = ((b[0] + b[1]) // 2, (b[2] + b[3]) // 2)
+    ends = [(c[0], b[2]), (c[0], b[3])] if axis == 0 else [(b[0], c[1]), (b[1], c[1])]
+    ok = st.ok()
+    for q in _ESTIMATED:
+        line = math.inf  # no check possible: the halves are not accepted on this estimate
+        if ok[c] and all(ok[e] for e in ends):
+            f = st.values[q]
+            lo, hi, x = (b[2], b[3], c[1]) if axis == 0 else (b[0], b[1], c[0])
+            t = (x - lo) / (hi - lo) if hi > lo else 0.0  # one-axis map: a point
+            line = 2.0 * abs(float(f[c] - ((1 - t) * f[ends[0]] + t * f[ends[1]])))
+        out[f"{q}_{1 - axis}"] = max(est[f"{q}_{1 - axis}"], line)
+        out[q] = out[f"{q}_{axis}"] + out[f"{q}_{1 - axis}"]
     return out
 
 
@@ -323,10 +409,17 @@ def _refine(st: _State, cfg: AdaptiveSettings, run_round, t0: float,
     coarse = np.zeros(st.shape, bool)
     coarse[np.ix_(b0, b1)] = True
     seeds = _seed_cells(st) & ~coarse if cfg.seed else np.zeros(st.shape, bool)
-    first = np.concatenate([np.flatnonzero(coarse & st.exists), np.flatnonzero(seeds)])
-    _budgeted_round(st, cfg, run_round, 0, first, t0, note)  # corners first, then seeds
     active = [((b0[p], b0[p + 1] if n0 > 1 else b0[p], b1[q], b1[q + 1] if n1 > 1 else b1[q]),
                None) for p in range(max(1, len(b0) - 1)) for q in range(max(1, len(b1) - 1))]
+    # the first blocks have no error estimate yet, so every one that is not already small
+    # enough is split: their edge midpoints and centres join the first round
+    mids = np.zeros(st.shape, bool)
+    for b, _ in active:
+        if not (b[1] - b[0] <= kb[0] and b[3] - b[2] <= kb[1]):
+            mids[tuple(np.array(_lattice(b)).T)] = True
+    mids &= ~coarse & ~seeds
+    first = np.concatenate([np.flatnonzero(m & st.exists) for m in (coarse, seeds, mids)])
+    _budgeted_round(st, cfg, run_round, 0, first, t0, note)  # corners, seeds, then midpoints
     leaves: list[tuple[tuple[int, int, int, int], dict | None]] = []
     k = 1
     while active:
@@ -337,8 +430,8 @@ def _refine(st: _State, cfg: AdaptiveSettings, run_round, t0: float,
         if not split:
             break
         # the boundary and unknown blocks first, then the largest errors, then the checks
-        split.sort(key=lambda s: (("error", "verify").index(s[0]) + 1 if s[0] in
-                                  ("error", "verify") else 0,
+        split.sort(key=lambda s: (2 if s[0] == "verify" else 1 if s[0].startswith("error")
+                                  else 0,
                                   -(s[2] or {}).get("drift", math.inf)))
         new, taken = _round_points(st, cfg, split, t0)
         leaves.extend((b, est) for _, b, est in split[taken:])
@@ -350,9 +443,9 @@ def _refine(st: _State, cfg: AdaptiveSettings, run_round, t0: float,
             if why == "verify":  # back in line with its own check
                 active.append((b, _verified(st, b, est)))
                 continue
-            r = _residual(st, b)
-            est = None if r is None else {q: cfg.safety * v for q, v in r.items()}
-            active.extend((c, est) for c in _children(b))
+            axis = int(why[-1]) if why in ("error0", "error1") else None
+            est = _child_estimate(st, b, axis, est, cfg)
+            active.extend((c, est) for c in _children(b, axis))
         _progress(st, leaves, active, note, k)
     return leaves
 
@@ -367,7 +460,8 @@ def _round_points(st: _State, cfg: AdaptiveSettings, split: list, t0: float
     chosen: set[int] = set()
     taken = 0
     for why, b, _ in split:
-        cells = [((b[0] + b[1]) // 2, (b[2] + b[3]) // 2)] if why == "verify" else _lattice(b)
+        cells = ([((b[0] + b[1]) // 2, (b[2] + b[3]) // 2)] if why == "verify" else
+                 _lattice(b, int(why[-1]) if why in ("error0", "error1") else None))
         pts = {i * st.shape[1] + j for i, j in cells
                if st.exists[i, j] and not st.sampled[i, j]} - chosen
         if len(chosen) + len(pts) > left:
@@ -383,7 +477,17 @@ def _budgeted_round(st: _State, cfg: AdaptiveSettings, run_round, k: int, flat: 
     if cfg.max_points is not None:
         flat = flat[: max(0, cfg.max_points - int(st.sampled.sum()))]
     if flat.size:
-        st.add(flat, run_round(k, flat), k)
+        st.add(*run_round(k, flat), k)
+
+
+def _predicted_cost(st: _State) -> np.ndarray:
+    """Relative cost of simulating each cell, from the theory: a cell close to the stability
+    boundary (small ``|E'(0)|``) relaxes or departs slowly, so it is neither decided early nor
+    spared the refinement of error control; one far from it is decided after the shortest
+    time (0.02: about the ``|E'(0)|`` of the cells next to the boundary on the map of issue 23).
+    Only orders the cells of a round among its chunks; the results do not depend on it."""
+    d = np.abs(np.nan_to_num(st.dprime, nan=0.0))
+    return 1.0 / (d + 0.02)
 
 
 def _progress(st: _State, leaves: list, active: list, note, k: int) -> None:
@@ -553,22 +657,33 @@ class _Rounds:
     """Runs the rounds (one resumable sweep each) and keeps their files."""
 
     def __init__(self, grid: Grid, opts: dict[str, Any], fp: str, store: Path | None,
-                 resume: bool, sweep: dict[str, Any]):
+                 resume: bool, sweep: dict[str, Any], workers: int, cost: np.ndarray):
         self.func = functools.partial(_points_chunk, dims=grid.dims,
                                       axes=tuple(grid.axes.values()), shape=grid.shape,
                                       fixed=dict(grid.fixed), opts=opts)
         self.fp, self.resume, self.sweep = fp, resume, sweep
+        self.workers, self.cost = workers, cost
         self.dir = None if store is None else store.with_name(store.name + ".adaptive")
         self.files: list[Path] = []
 
-    def __call__(self, k: int, flat: np.ndarray) -> xr.Dataset:
+    def __call__(self, k: int, flat: np.ndarray) -> tuple[np.ndarray, xr.Dataset]:
+        """Simulate the cells ``flat`` as round ``k``: ``(the cells in the order run, their
+        results)``."""
         path = None if self.dir is None else self.dir / f"round-{k:03d}.nc"
+        stored = _stored_order(path, flat) if self.resume else None
+        if stored is not None:  # resumed, perhaps on another number of workers: as it ran
+            flat, size = stored
+        else:
+            size = min(self.sweep["chunk_size"], max(8, -(-flat.size // (2 * self.workers))))
+            flat = _balanced_order(flat, self.cost.reshape(-1)[flat],
+                                   Grid({"index": flat.astype(float)}).balanced_chunks(
+                                       size, self.workers))
         ds = run_sweep(self.func, Grid({"index": flat.astype(float)}), store=path,
                        resume=self.resume, meta={"adaptive_map": self.fp, "round": k},
-                       progress=False, **self.sweep)
+                       progress=False, **{**self.sweep, "chunk_size": size})
         if path is not None:
             self.files.append(path)
-        return ds
+        return flat, ds
 
     def remove(self) -> None:
         """Delete the round files (only those this map wrote), then the directory if empty."""
@@ -579,6 +694,50 @@ class _Rounds:
                 self.dir.rmdir()
             except OSError:
                 _note(f"kept {self.dir}: it holds files the map did not write")
+
+
+def _stored_order(path: Path | None, flat: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """The order of the cells ``flat`` and the chunk size with which a stored round ran (its
+    finished file, or the manifest of its chunks), so that a resumed round continues as it
+    was cut, whatever the number of workers now; ``None`` if there is none for these cells."""
+    from astrofield.experiments.sweep import parts_dir
+
+    if path is None:
+        return None
+    manifest = parts_dir(path) / "manifest.json"
+    try:
+        if manifest.is_file():
+            man = json.loads(manifest.read_text())
+            order, size = man["grid"]["axes"]["index"], man["chunk_size"]
+        elif path.is_file():
+            from astrofield.io import load
+
+            ds = load(path)
+            order, size = ds["index"].values, ds.attrs["sweep_chunk_size"]
+        else:
+            return None
+        order = np.asarray(order, float).astype(np.int64)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable: run_sweep says so and computes the round again
+    if order.size != flat.size or not np.array_equal(np.sort(order), np.sort(flat)):
+        return None
+    return order, int(size)
+
+
+def _balanced_order(flat: np.ndarray, cost: np.ndarray,
+                    chunks: list[tuple[int, int]]) -> np.ndarray:
+    """The cells ``flat`` reordered so that each of the consecutive ``chunks`` (``(start,
+    stop)``) gets an equal share of the expensive ones: sorted by the predicted ``cost`` and
+    dealt out in snake order (0, 1, ..., n - 1, n - 1, ..., 0, ...), so every worker's chunks
+    take about the same time (consecutive cells of a round lie side by side on the map, where
+    the cost varies most)."""
+    sizes = np.array([b - a for a, b in chunks])
+    rows = np.arange(int(sizes.max()) if sizes.size else 0)
+    ids = np.where((rows % 2 == 0)[:, None], np.arange(sizes.size)[None, :],
+                   np.arange(sizes.size)[None, ::-1])
+    seq = ids[rows[:, None] < sizes[ids]]  # the chunk of each cell, in order of cost
+    by_cost = flat[np.argsort(-cost, kind="stable")]
+    return by_cost[np.argsort(seq, kind="stable")]
 
 
 def _note(message: str) -> None:
@@ -669,7 +828,8 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
         client = executor = Client(LocalCluster(n_workers=n_workers, threads_per_worker=1,
                                                 processes=True, dashboard_address=None))
     rounds = _Rounds(grid, opts, fp, path, resume, {"executor": executor, "workers": workers,
-                                                    "chunk_size": chunk_size})
+                                                    "chunk_size": chunk_size},
+                     n_workers, _predicted_cost(st))
     try:
         leaves = _refine(st, cfg, rounds, t0, _note if progress is not False else _quiet)
     finally:
