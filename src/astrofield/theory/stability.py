@@ -18,7 +18,8 @@ Two independent methods are reported side by side, with the same rule:
 Disagreements are flagged. Boundaries along ``beta`` (fixed ``gamma, D``) or ``gamma`` (fixed
 ``beta, D``) are every parameter value where the number of unstable real zeros changes: roots of
 ``E'(0)`` (a real zero through 0, :func:`scipy.optimize.brentq`) and points where a complex pair
-lands on the real axis (multisection on the count), bracketed on a dense scan.
+lands on the real axis (bisection on the count, evaluating at each midpoint only the real-axis
+grid points whose sign of ``E`` differs between the bracket's ends), bracketed on a dense scan.
 
 Reference: Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes
 persistent activity in neural fields", arXiv:2604.10036 (2026).
