@@ -37,7 +37,7 @@ def test_drift_point_agrees_with_spectrum_and_boundary(sigmoid_branch):
     # natural-parameter scan + Brent on the same determinant, a different path
     assert numerical_boundary(Model(**SIG20), "beta", 0.01, 0.07, N=128) == pytest.approx(
         drift[0], rel=1e-5)
-    # the eigenvalue bracket is made (it never was: the corrector refused to step off the
+    # the eigenvalue bracket is made (at N 128 it was not: the corrector refused to step off the
     # branch point along its singular tangent); at N 128 the grid pins the bump, the leading
     # eigenvalue keeps its sign across it, and the message says so
     ((lo, hi, l0, l1),) = json.loads(ds.attrs["drift_brackets"])
@@ -246,8 +246,8 @@ def _odd_block_crossing(steepness: float, N: int, guess: float, centre: str = "g
 def test_drift_point_is_the_odd_block_eigenvalue_crossing_steepness50_N512():
     """Issue 25 acceptance at steepness 50, N 512: within 0.2 % of the independent eigenvalue
     crossing (measured 1.0e-5 relative: 0.0254807848 against 0.0254810464), and the
-    continuation's own eigenvalue bracket changes sign (it was never made before: the corrector
-    refused every step off the branch point)."""
+    continuation's own eigenvalue bracket changes sign (at N 512 it was not made before: the
+    corrector refused the step off the branch point)."""
     ds = continue_bumps(Model(beta=0.01, steepness=50.0, **EDGE), "beta", 0.01, 0.04, N=512,
                         travelling=False)
     (p,) = json.loads(ds.attrs["drift_bifurcations"])
