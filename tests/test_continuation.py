@@ -3,7 +3,9 @@ independent references: closed-form folds, the Evans boundary, spectra and simul
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +37,12 @@ def test_drift_point_agrees_with_spectrum_and_boundary(sigmoid_branch):
     # natural-parameter scan + Brent on the same determinant, a different path
     assert numerical_boundary(Model(**SIG20), "beta", 0.01, 0.07, N=128) == pytest.approx(
         drift[0], rel=1e-5)
+    # the eigenvalue bracket is made (at N 128 it was not: the corrector refused to step off the
+    # branch point along its singular tangent); at N 128 the grid pins the bump, the leading
+    # eigenvalue keeps its sign across it, and the message says so
+    ((lo, hi, l0, l1),) = json.loads(ds.attrs["drift_brackets"])
+    assert lo < drift[0] < hi and hi - lo == pytest.approx(1e-3 * drift[0], rel=0.05)
+    assert (l0 * l1 >= 0) == ("does not change sign" in ds.attrs["message"])
 
 
 def test_travelling_speed_equals_simulated_speed(sigmoid_branch):
@@ -221,3 +229,45 @@ def test_drift_point_steepness200_auto_N():
     assert _leading(200.0, p * (1 - 1e-3), N) < 0 < _leading(200.0, p * (1 + 1e-3), N)
     lo, hi, l0, l1 = json.loads(ds.attrs["drift_brackets"])[0]
     assert lo < p < hi and l0 < 0 < l1
+
+
+def _odd_block_crossing(steepness: float, N: int, guess: float, centre: str = "grid") -> dict:
+    """The drift point of ``benchmarks/sigmoid_drift_points.py``: zero of the sum of the two
+    leading eigenvalues of the dense Jacobian's odd block (translation and drift modes), by
+    Brent's method over beta, each bump solved by Newton; no bordered determinant."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "sigmoid_drift_points.py"
+    spec = importlib.util.spec_from_file_location("sigmoid_drift_points", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.crossing(steepness, N, guess, centre=centre)
+
+
+@pytest.mark.slow
+def test_drift_point_is_the_odd_block_eigenvalue_crossing_steepness50_N512():
+    """Issue 25 acceptance at steepness 50, N 512: within 0.2 % of the independent eigenvalue
+    crossing (measured 1.0e-5 relative: 0.0254807848 against 0.0254810464), and the
+    continuation's own eigenvalue bracket changes sign (at N 512 it was not made before: the
+    corrector refused the step off the branch point)."""
+    ds = continue_bumps(Model(beta=0.01, steepness=50.0, **EDGE), "beta", 0.01, 0.04, N=512,
+                        travelling=False)
+    (p,) = json.loads(ds.attrs["drift_bifurcations"])
+    ref = _odd_block_crossing(50.0, 512, 0.0255)
+    assert p == pytest.approx(ref["beta_eig"], rel=2e-3)
+    assert abs(p / ref["beta_eig"] - 1) < 1e-4
+    ((lo, hi, l0, l1),) = json.loads(ds.attrs["drift_brackets"])
+    assert lo < p < hi and l0 < 0 < l1
+
+
+@pytest.mark.slow
+def test_drift_point_at_a_pinning_grid_steepness100_N512():
+    """Steepness 100, N 512: the grid pins the bump (the odd pair splits by 7e-3), so the
+    crossing of the bump centred on a grid point is 1 % high (0.025148); the mean of the
+    grid-centred and the midway-centred crossings cancels the pinning to leading order and
+    agrees with the drift point within 3e-5 (0.0248982 against 0.0248975)."""
+    ds = continue_bumps(Model(beta=0.01, steepness=100.0, **EDGE), "beta", 0.01, 0.04, N=512,
+                        travelling=False)
+    (p,) = json.loads(ds.attrs["drift_bifurcations"])
+    ref = _odd_block_crossing(100.0, 512, 0.0249, centre="average")
+    assert p == pytest.approx(ref["beta_eig"], rel=2e-4)
+    assert min(ref["eps"]) > 1e-3              # the pinning is there, and cancels
+    assert not bool(ds.resolved.all())         # and the continuation says so

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import astrofield as af
-from astrofield.theory.evans import evans_dprime
+from astrofield.theory import stability as stab_mod
+from astrofield.theory.bump import bump_branches
+from astrofield.theory.evans import evans_dprime, evans_limit_matrix
 from astrofield.theory.stability import beta_star, boundary, boundary_curve, gamma_star, stability
 
 DS = np.array([0.05, 0.3, 1.0, np.inf])
@@ -84,3 +86,58 @@ def test_boundary_curve_dataset():
     assert g["gamma_star"].dims == ("D",) and (g["n_crossings"] >= 1).all()
     with pytest.raises(ValueError, match="1-D"):
         boundary_curve("beta", theta=0.1, gamma=2.0, D=np.ones((2, 2)))
+
+
+def _lines_with_count_crossings():
+    """Lines whose crossings include complex pairs landing on the real axis (count 1 -> 3 near
+    the fold at small D, 0 -> 2 at D = inf)."""
+    return (boundary("beta", theta=0.1, gamma=2.0, D=np.array([0.001, 0.1, 0.2, np.inf])),
+            boundary("beta", theta=0.1, gamma=1.45, D=np.inf))
+
+
+def test_count_bisection_fast_path_equals_the_full_count(monkeypatch):
+    # the bisection on the count evaluates only the grid points whose sign differs between the
+    # bracket's ends; forcing the full count everywhere must give the same crossings (to the bit)
+    used = []
+    fast_fn = stab_mod._bisect_evans_count
+
+    def spy(*args):
+        x, fast = fast_fn(*args)
+        used.append(fast)
+        return x, fast
+
+    monkeypatch.setattr(stab_mod, "_bisect_evans_count", spy)
+    fast = _lines_with_count_crossings()
+    assert sum(int(f.sum()) for f in used) >= 4 and all(f.all() for f in used)
+    monkeypatch.setattr(stab_mod, "_bisect_evans_count",
+                        lambda pf, a, b, ca, xtol: (np.full(a.shape, np.nan),
+                                                    np.zeros(a.shape, bool)))
+    full = _lines_with_count_crossings()
+    for f, g in zip(fast, full, strict=True):
+        np.testing.assert_array_equal(f, g)
+
+
+def _limit_real_pair_at(gamma, lo, hi):
+    """Where two real eigenvalues of the D = inf limit matrix (built without the Evans code)
+    appear in ``(0.05, inf)``: bisection on their number over ``beta`` in ``[lo, hi]``."""
+    def n_real(beta):
+        q = bump_branches(0.1, beta, gamma)["wide"]
+        w = np.linalg.eigvals(evans_limit_matrix(float(q["Delta"]), float(q["c0"]), beta, gamma))
+        return int(np.sum((w.imag == 0) & (w.real > 0.05)))
+
+    n_lo = n_real(lo)
+    assert n_real(hi) == n_lo + 2
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if n_real(mid) == n_lo else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+@pytest.mark.parametrize("gamma", [2.0, 1.45])
+def test_count_crossing_is_the_double_zero_of_the_limit_matrix(gamma):
+    # the count sees the new real pair once a point of its real-axis grid lies between the two
+    # zeros, so the located crossing sits just above the exact double zero: measured 5.5e-7
+    # (gamma 2) and 2.5e-7 (gamma 1.45) relative
+    x = beta_star(0.1, gamma, np.inf)[0]
+    exact = _limit_real_pair_at(gamma, x * (1 - 1e-3), x * (1 + 1e-3))
+    assert 0 <= (x - exact) / exact < 1e-6

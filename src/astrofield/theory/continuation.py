@@ -240,6 +240,8 @@ BRACKET_REL = 5e-4
 def _eigen_bracket(br: _Branch, Y: np.ndarray, T: np.ndarray, eig_kw: dict) -> tuple:
     """Independent check of a drift point: the leading non-translation eigenvalue of
     :func:`~astrofield.theory.spectra.spectrum` on the branch at ``p (1 -+ BRACKET_REL)``.
+    ``T`` is a tangent of the stationary branch at a regular point nearby (at the drift point
+    itself the bordered Jacobian is singular, so its tangent is not the branch's).
 
     Returns ``(p_lo, p_hi, lead_lo, lead_hi)`` (parameter values in the units of ``p``, leading
     real parts in 1/time), ordered so that ``p_lo < p_hi``; leading parts of opposite signs mean
@@ -334,7 +336,10 @@ def _run_branch(br: _Branch, Y: np.ndarray, T: np.ndarray, stop: float, opts: di
                              opts["spectra"], opts["eig_kw"])
             pt.kind = kind
             if kind == "drift" and opts["spectra"]:
-                pt.bracket = _eigen_bracket(br, Yl, Tl, opts["eig_kw"])
+                # the step's first tangent T, not Tl: at the branch point the bordered
+                # Jacobian is singular and Tl leans towards the travelling branch (the
+                # corrector then refused every step off it and no bracket was ever made)
+                pt.bracket = _eigen_bracket(br, Yl, T, opts["eig_kw"])
             pts.append(pt)
         det0, logdet0 = det1, logdet1
         pts.append(_point_data(br, Y_new, branch, res, opts["spectra"], opts["eig_kw"]))
@@ -765,11 +770,13 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
             + ", ".join(f"{param} = {v:.8g}" for v in bad) + " (increase N)")
     if pts and not all(p.resolved for p in pts):
         need = max([p.n_needed for p in pts] + [N])
+        advice = (f"use N >= {need} or N = 'auto'" if need > N else
+                  f"the firing layer has its {LAYER_POINTS:g} grid spacings, but the grid still "
+                  f"pins the bump: use N >= {2 * N}")
         msg = (msg + "; " if msg else "") + (
             f"warning: N = {N} does not resolve the firing layer at some points (fewer than "
             f"{LAYER_POINTS:g} grid spacings across it, or the translation eigenvalue is not "
-            f"small), so their positions and stability are not trustworthy; use N >= {need} "
-            "or N = 'auto'")
+            f"small), so their positions and stability are not trustworthy; {advice}")
     ds.attrs.update({f"param_{k}": v for k, v in model.to_attrs().items()})
     ds.attrs.update({"continuation_parameter": param, "N": N, "tol": tol,
                      "unstable_tol": UNSTABLE_TOL, "folds": json.dumps(special["fold"]),

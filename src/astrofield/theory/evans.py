@@ -96,21 +96,25 @@ def _arc_basis(s2: np.ndarray, h: float | np.ndarray) -> tuple[np.ndarray, np.nd
     s = np.sqrt(s2.astype(complex))
     z = s * h
     small = np.abs(z) < 1.0
-    # small |z|: no overflow possible, use cosh/sinh directly (accurate as s -> 0)
-    zs = np.where(small, z, 0.0)
-    rho_s = np.exp(-np.abs(zs.real))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sinc = np.where(zs == 0, 1.0, np.sinh(zs) / np.where(zs == 0, 1.0, zs))
-    c_small = rho_s * np.cosh(zs)
-    sig_small = rho_s * sinc * h
-    # large |z|: e^{+z} e^{-Re z} = e^{i Im z};  e^{-z} e^{-Re z} = e^{-2 Re z - i Im z}
-    zl = np.where(small, 1.0, z)
-    ep = np.exp(1j * zl.imag)
-    em = np.exp(-2.0 * zl.real - 1j * zl.imag)
-    sl = np.where(small, 1.0, s)
-    c_large = 0.5 * (ep + em)
-    sig_large = 0.5 * (ep - em) / sl
-    return np.where(small, c_small, c_large), np.where(small, sig_small, sig_large)
+    c, sig = np.empty(z.shape, complex), np.empty(z.shape, complex)
+    # each element takes one of the two branches (computed on its own elements only)
+    if small.any():
+        # small |z|: no overflow possible, use cosh/sinh directly (accurate as s -> 0)
+        zs = z[small]
+        rho_s = np.exp(-np.abs(zs.real))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sinc = np.where(zs == 0, 1.0, np.sinh(zs) / np.where(zs == 0, 1.0, zs))
+        c[small] = rho_s * np.cosh(zs)
+        sig[small] = rho_s * sinc * np.broadcast_to(h, z.shape)[small]
+    large = ~small
+    if large.any():
+        # large |z|: e^{+z} e^{-Re z} = e^{i Im z};  e^{-z} e^{-Re z} = e^{-2 Re z - i Im z}
+        zl = z[large]
+        ep = np.exp(1j * zl.imag)
+        em = np.exp(-2.0 * zl.real - 1j * zl.imag)
+        c[large] = 0.5 * (ep + em)
+        sig[large] = 0.5 * (ep - em) / s[large]
+    return c, sig
 
 
 def _inside_integrals(s2: np.ndarray, c: np.ndarray, sig: np.ndarray,
@@ -151,10 +155,13 @@ def _shift_matrices(Delta, c0):
 
 
 def _evans_core(lam, Delta, c0, beta, gamma, D):
-    """``E(lambda)`` for broadcastable arrays (no validation). ``D`` may contain ``inf``."""
+    """``E(lambda)`` for broadcastable arrays (no validation). ``D`` may contain ``inf``.
+
+    The parameters are not broadcast to the full shape up front: the terms that depend on them
+    alone are computed once per parameter point (each element gets the same operations on the
+    same values as with broadcast inputs, so the same result to the bit)."""
     lam = np.asarray(lam, dtype=complex)
-    lam, Delta, c0, beta, gamma, D = np.broadcast_arrays(
-        lam, *(np.asarray(v, dtype=float) for v in (Delta, c0, beta, gamma, D)))
+    Delta, c0, beta, gamma, D = (np.asarray(v, dtype=float) for v in (Delta, c0, beta, gamma, D))
     if D.size and np.all(np.isposinf(D)):
         # the exact limit lambda / D = 0 of the code below, in closed form (same to rounding,
         # tests/test_evans.py), without the boundary-value machinery
@@ -752,6 +759,13 @@ def _winding_refined(pars, R, dprime, count, shift: float = 0.0):
     return count
 
 
+def _real_unit(n: int, top: float = 1.0) -> np.ndarray:
+    """The ``n`` points of :func:`_real_sign_changes` on ``(0, top]`` (to be scaled by ``R``):
+    geometric from ``1e-6`` to ``1e-2`` (a quarter of them), then uniform to 1."""
+    return top * np.concatenate([np.geomspace(1e-6, 1e-2, n // 4, endpoint=False),
+                                 np.linspace(1e-2, 1.0, n - n // 4)])
+
+
 def _real_sign_changes(pars, R, dprime, n: int, top: float = 1.0):
     """Sign changes of ``E(lambda)/lambda`` on ``(0, top R]``: a lower bound on the real zeros
     there, with the bracket ``(lo, hi)`` of the largest one (``NaN`` if none).
@@ -761,9 +775,7 @@ def _real_sign_changes(pars, R, dprime, n: int, top: float = 1.0):
     sign change.
     """
     B = R.size
-    unit = top * np.concatenate([np.geomspace(1e-6, 1e-2, n // 4, endpoint=False),
-                                 np.linspace(1e-2, 1.0, n - n // 4)])
-    lam = R[:, None] * unit[None, :]
+    lam = R[:, None] * _real_unit(n, top)[None, :]
     p = [v[:, None] for v in pars]
     E = _evans_core(lam + 0j, *p)[0].real
     vals = np.concatenate([dprime[:, None], E], axis=1)
@@ -791,6 +803,36 @@ def _bisect_real(pars, lo, hi, iters: int = 52):
         flo = np.where(same, fm, flo)
         hi = np.where(same, hi, mid)
     return 0.5 * (lo + hi)
+
+
+def _n_rhp(pars, R, dprime):
+    """Zeros of ``E(lambda)/lambda`` in ``[0, R] x [-R, R]`` (flat arrays; ``NaN`` where not
+    resolved) and ``plain``: ``True`` where the contour itself gave the count (no shifted
+    contour was needed)."""
+    n_rhp = _winding_refined(pars, R, dprime, _winding_count(pars, R, dprime))
+    plain = np.isfinite(n_rhp)
+    for shift in (2e-4, 2e-3):
+        # a zero on or next to the imaginary axis (a complex pair crossing it) defeats the
+        # contour: move its left side into the right half-plane and add the real zeros on
+        # (0, shift R] (sign changes from E'(0)); complex zeros there are not counted
+        bad = np.nonzero(~np.isfinite(n_rhp))[0]
+        if bad.size == 0:
+            break
+        sub = tuple(v[bad] for v in pars)
+        right = _winding_refined(sub, R[bad], dprime[bad],
+                                 _winding_count(sub, R[bad], dprime[bad], shift), shift)
+        left = _real_sign_changes(sub, R[bad], dprime[bad], 64, top=shift)[0]
+        n_rhp[bad] = right + left
+    return n_rhp, plain
+
+
+def _count_ok(n_rhp, n_real, dprime):
+    """Where the real-zero count ``n_real`` is consistent with the contour count ``n_rhp``
+    (no more real zeros than zeros, complex ones in pairs) and with ``E'(0)``:
+    ``E(lambda)/lambda`` goes from ``E'(0)`` at 0 to a positive value at ``R``, so the parity
+    of the real zeros is fixed by the sign of ``E'(0)``."""
+    ok = np.isfinite(n_rhp) & (n_real <= n_rhp) & ((n_rhp - n_real) % 2 == 0)
+    return ok & np.isfinite(dprime) & (dprime != 0) & ((n_real % 2 == 1) == (dprime < 0))
 
 
 def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime, *,
@@ -832,19 +874,7 @@ def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime, *,
     Delta, c0, beta, gamma, D, dprime = (a.ravel() for a in arrs)
     pars = (Delta, c0, beta, gamma, D)
     R = rhp_bound(*pars)
-    n_rhp = _winding_refined(pars, R, dprime, _winding_count(pars, R, dprime))
-    for shift in (2e-4, 2e-3):
-        # a zero on or next to the imaginary axis (a complex pair crossing it) defeats the
-        # contour: move its left side into the right half-plane and add the real zeros on
-        # (0, shift R] (sign changes from E'(0)); complex zeros there are not counted
-        bad = np.nonzero(~np.isfinite(n_rhp))[0]
-        if bad.size == 0:
-            break
-        sub = tuple(v[bad] for v in pars)
-        right = _winding_refined(sub, R[bad], dprime[bad],
-                                 _winding_count(sub, R[bad], dprime[bad], shift), shift)
-        left = _real_sign_changes(sub, R[bad], dprime[bad], 64, top=shift)[0]
-        n_rhp[bad] = right + left
+    n_rhp = _n_rhp(pars, R, dprime)[0]
     # no zero: nothing to scan; one zero: it is real (complex zeros come in pairs)
     n_real = np.where(np.isfinite(n_rhp), 0.0, np.nan)
     lo, hi = np.full(R.shape, np.nan), np.full(R.shape, np.nan)
@@ -860,10 +890,7 @@ def count_unstable_zeros(Delta, c0, beta, gamma, D, dprime, *,
     has = np.isfinite(lo) & growth
     if has.any():
         lam_real[has] = _bisect_real(tuple(v[has] for v in pars), lo[has], hi[has])
-    ok = np.isfinite(n_rhp) & (n_real <= n_rhp) & ((n_rhp - n_real) % 2 == 0)
-    # E(lambda)/lambda goes from E'(0) at 0 to a positive value at R: the parity of the real
-    # zeros is fixed by the sign of E'(0)
-    ok &= np.isfinite(dprime) & (dprime != 0) & ((n_real % 2 == 1) == (dprime < 0))
+    ok = _count_ok(n_rhp, n_real, dprime)
     out = {"n_rhp": np.where(ok, n_rhp, np.nan), "n_real": np.where(ok, n_real, np.nan),
            "n_complex": np.where(ok, n_rhp - n_real, np.nan),
            "lam_real": np.where(ok, lam_real, np.nan), "ok": ok}

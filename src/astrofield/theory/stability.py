@@ -18,7 +18,8 @@ Two independent methods are reported side by side, with the same rule:
 Disagreements are flagged. Boundaries along ``beta`` (fixed ``gamma, D``) or ``gamma`` (fixed
 ``beta, D``) are every parameter value where the number of unstable real zeros changes: roots of
 ``E'(0)`` (a real zero through 0, :func:`scipy.optimize.brentq`) and points where a complex pair
-lands on the real axis (multisection on the count), bracketed on a dense scan.
+lands on the real axis (bisection on the count, evaluating at each midpoint only the real-axis
+grid points whose sign of ``E`` differs between the bracket's ends), bracketed on a dense scan.
 
 Reference: Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes
 persistent activity in neural fields", arXiv:2604.10036 (2026).
@@ -39,9 +40,13 @@ from astrofield.io.cf import annotate, flag_attrs, seed_attrs
 from astrofield.theory import fourier as _fourier
 from astrofield.theory.bump import bump_branches, fold, stationary_bumps
 from astrofield.theory.evans import (
+    _count_ok,
     _dprime_cauchy,
     _evans_core,
+    _n_rhp,
+    _real_unit,
     count_unstable_zeros,
+    rhp_bound,
     singularity_radius,
 )
 
@@ -516,6 +521,99 @@ def _bisect_count(g, a, b, ca, xtol):
     return 0.5 * (a + b)
 
 
+#: the real-axis grids of :func:`astrofield.theory.evans.count_unstable_zeros` (coarse, fine)
+_REAL_GRIDS = (64, 2048)
+
+
+def _real_signs(pars, R, rows, cols, n):
+    """Signs of ``E`` at the points ``R[rows] * u[cols]`` of the ``n``-point real-axis grid
+    ``u`` of the count (flat index pairs), evaluated separately for finite and infinite ``D``
+    (as :func:`_count` does, so the values are the count's own)."""
+    out = np.empty(rows.size)
+    unit = _real_unit(n)
+    inf = np.isposinf(pars[4][rows])
+    for sel in (~inf, inf):
+        if sel.any():
+            r = rows[sel]
+            lam = R[r] * unit[cols[sel]] + 0j
+            out[sel] = np.sign(_evans_core(lam, *(v[r] for v in pars))[0].real)
+    return out
+
+
+def _count_state(pars):
+    """Everything the Evans count at ``pars`` (flat arrays) is made of: the contour count
+    ``n_rhp`` (and ``plain``: no shifted contour was needed), the one-step ``E'(0)`` and the
+    signs of ``[E'(0), E(R u_1), ..., E(R u_n)]`` on both real-axis grids."""
+    dprime = _smooth("evans", pars, exact=False)
+    R = rhp_bound(*pars)
+    n_rhp, plain = _by_D(lambda *p: np.stack(_n_rhp(p[:5], rhp_bound(*p[:5]), p[5]), -1),
+                         pars[4], *pars, dprime, chunk=_CHUNK, width=2).T
+    P = R.size
+    signs = {}
+    for n in _REAL_GRIDS:
+        rows, cols = np.repeat(np.arange(P), n), np.tile(np.arange(n), P)
+        signs[n] = np.concatenate([np.sign(dprime)[:, None],
+                                   _real_signs(pars, R, rows, cols, n).reshape(P, n)], axis=1)
+    return {"n_rhp": n_rhp, "plain": plain == 1, "dprime": dprime, "R": R, "signs": signs}
+
+
+def _state_count(st):
+    """The real-zero count of :func:`astrofield.theory.evans.count_unstable_zeros` from a
+    :func:`_count_state` (``NaN`` where the count is not certified)."""
+    s = {n: np.sum(S[:, 1:] * S[:, :-1] < 0, axis=1) for n, S in st["signs"].items()}
+    n_rhp = st["n_rhp"]
+    n_real = np.where(n_rhp == 0, 0.0, s[_REAL_GRIDS[0]])
+    n_real = np.where(np.isfinite(n_rhp) & (n_real < n_rhp), s[_REAL_GRIDS[1]], n_real)
+    return np.where(_count_ok(n_rhp, n_real, st["dprime"]), n_real, np.nan)
+
+
+def _bisect_evans_count(pf, a, b, ca, xtol):
+    """:func:`_bisect_count` on the Evans count, evaluating at each midpoint only what can
+    change in the bracket: the signs of ``E`` on the grid points where they differ between the
+    bracket's two ends, and ``E'(0)``. The contour count is taken as the larger of the ends'
+    (a complex pair that lands on the real axis is in the right half-plane on both sides of
+    the landing; where it crossed the imaginary axis earlier in the bracket, the count there
+    is the same with either contour count). The same midpoints and the same decisions as the
+    full count wherever the other signs do not change inside the bracket; a bracket whose ends
+    do not fit (a shifted contour, counts other than the scan's), or whose final ends the full
+    count does not confirm, is bisected on the full count instead."""
+    P = a.size
+    a, b = np.array(a, dtype=float), np.array(b, dtype=float)
+    sa, sb = (_count_state(pf(np.arange(P), x)) for x in (a, b))
+    fast = sa["plain"] & sb["plain"] & (_state_count(sa) == ca) & ~(_state_count(sb) == ca)
+    n_rhp = np.maximum(sa["n_rhp"], sb["n_rhp"])
+    Sa, Sb = sa["signs"], sb["signs"]
+    for _ in range(200):
+        idx = np.nonzero(fast & (b - a > xtol + 1e-14 * b))[0]
+        if idx.size == 0:
+            break
+        m = 0.5 * (a[idx] + b[idx])
+        p = pf(idx, m)
+        dprime = _smooth("evans", p, exact=False)
+        R = rhp_bound(*p)
+        signs = {}
+        for n in _REAL_GRIDS:
+            S = Sa[n][idx].copy()
+            S[:, 0] = np.sign(dprime)
+            rows, cols = np.nonzero(Sa[n][idx, 1:] != Sb[n][idx, 1:])
+            S[rows, cols + 1] = _real_signs(p, R, rows, cols, n)
+            signs[n] = S
+        same = _state_count({"n_rhp": n_rhp[idx], "dprime": dprime, "signs": signs}) == ca[idx]
+        a[idx] = np.where(same, m, a[idx])
+        b[idx] = np.where(same, b[idx], m)
+        for n in _REAL_GRIDS:
+            Sa[n][idx[same]] = signs[n][same]
+            Sb[n][idx[~same]] = signs[n][~same]
+    # the full count at the final ends: the change must be there
+    done = np.nonzero(fast)[0]
+    if done.size:
+        ends = np.r_[a[done], b[done]]
+        p = pf(np.r_[done, done], ends)
+        c = _count("evans", p, _smooth("evans", p, exact=False))
+        fast[done] = (c[:done.size] == ca[done]) & ~(c[done.size:] == ca[done])
+    return np.where(fast, 0.5 * (a + b), np.nan), fast
+
+
 def _crossings(vary, method, th, fixed, D, tau, lo, hi, n_scan, xtol):
     """Every crossing for ``P`` parameter lines (flat arrays): ``(roots (P, k), x_bad)``.
 
@@ -553,8 +651,13 @@ def _crossings(vary, method, th, fixed, D, tau, lo, hi, n_scan, xtol):
             p = pf(idx, x)
             return _count(method, p, _smooth(method, p, exact=False))
 
-        roots[s] = _bisect_count(g, xs[pi[s], ii[s]], xs[pi[s], ii[s] + 1], counts[pi[s], ii[s]],
-                                 xtol)
+        a, b, ca = xs[pi[s], ii[s]], xs[pi[s], ii[s] + 1], counts[pi[s], ii[s]]
+        fast = np.zeros(s.size, bool)
+        if method == "evans":
+            roots[s], fast = _bisect_evans_count(pf, a, b, ca, xtol)
+        if (~fast).any():
+            k = np.nonzero(~fast)[0]
+            roots[s[k]] = _bisect_count(lambda idx, x: g(k[idx], x), a[k], b[k], ca[k], xtol)
     out = np.full((P, max(1, int(np.bincount(pi, minlength=P).max(initial=0)))), np.nan)
     rank = np.arange(pi.size) - np.searchsorted(pi, pi)
     out[pi, rank] = roots
