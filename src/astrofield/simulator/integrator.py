@@ -11,7 +11,8 @@ Scheme (``"etd2-subgrid-shared-flux"``), one step of length ``h``:
    ``tau q_t = gamma a - (gamma a + beta f) q`` with coefficients averaged over the step
    (exponential trapezoid rule, predictor values from the ETD stage).
 3. ``a`` by an exponential integrator in which the stiff diffusion ``(D / tau) a_xx`` is exact
-   (spectrally on the ring, ``D = inf`` keeps only the mean; a heterogeneous ``D(x)`` uses the
+   (spectrally on the ring, ``D = inf`` keeps only the mean, summed exactly for the uniform
+   pool: :meth:`Simulator._astro_mean`; a heterogeneous ``D(x)`` uses the
    conservative flux-form operator ``(D(x) a_x)_x`` with face values ``D_{j+1/2}`` and its exact
    matrix functions) and the exchange flux is linear in time over the step, with its step average
    ``J_eff = -Δq / h`` taken from the resource update itself: **one shared exchange flux**, so

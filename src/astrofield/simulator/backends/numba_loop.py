@@ -19,7 +19,8 @@ so the total resource is conserved to round-off) and a step applies them between
     P += h phi2_k rfft(dJ);                a_n = irfft(P),  A = P for the next step
 
 four transforms per step (``A = rfft(a)`` is taken only at the start of a chunk). ``D = inf``
-(all multipliers but the mean one 0) needs two sums instead, and the resource relaxation then
+(all multipliers but the mean one 0) needs sums instead (the mean of the uniform pool ``a`` by
+:func:`_mean`, exact for equal values, as in the numpy step), and the resource relaxation then
 has one rate per member, so one ``expm1``. A heterogeneous ``D(x)`` uses dense products with
 the flux-form matrices.
 
