@@ -1,11 +1,14 @@
 """Fitting benchmark: the issue's acceptance fit (wall time, recovered values, standard errors),
-the optimiser comparison (batched finite-difference least squares against differential
-evolution) and a coverage study of the 95 % intervals.
+its profile likelihoods against the Fisher intervals, the optimiser comparison (batched
+finite-difference least squares against differential evolution), the Jacobian comparison for
+smooth firing (batched finite differences against automatic differentiation through the JAX
+backend) and a coverage study of the 95 % intervals.
 
 Run: ``python benchmarks/bench_fit.py`` (acceptance settings: T 200, N 128, dt 0.05, 101
 frames, noise sd 0.01; ``--draws 40`` noise draws for the coverage study, a few minutes on two
-cores) or ``--quick`` (T 60, N 64, 31 frames, 4 draws: a smoke test). The machine load
-(``os.getloadavg()``) is printed with every timing: the machine may be shared.
+cores) or ``--quick`` (T 60, N 64, 31 frames, 4 draws, 5-point profiles, no gradient
+comparison: a smoke test); ``--only gradients`` or ``--only profiles`` runs one part. The
+machine load (``os.getloadavg()``) is printed with every timing: the machine may be shared.
 
 Independent checks printed alongside: the issue's Fisher relative standard errors (1.4 % beta,
 0.7 % D at sd 0.01, rescaled here to the estimated noise sd), and the coverage's binomial
@@ -21,7 +24,7 @@ import time
 import numpy as np
 
 import astrofield as af
-from astrofield.fitting import fit
+from astrofield.fitting import fit, read_observation
 
 TRUE = {"beta": 0.05, "D": 0.7}
 VARY = {"beta": (0.01, 0.2), "D": (0.1, 3.0)}
@@ -72,6 +75,70 @@ def compare(data) -> None:
           f"{b.n_members})")
 
 
+def gradients(T: float, N: int, n_frames: int, repeats: int = 3) -> None:
+    """Smooth (sigmoid, steepness 20) firing: the local phase with the Jacobian by batched
+    finite differences on the compiled backend against forward-mode automatic differentiation
+    through the JAX backend; same data, same starts; median wall time of ``repeats`` fits each
+    (alternating), the JAX compilation timed separately."""
+    import statistics
+
+    from astrofield.fitting.gradient import JaxJacobian
+    from astrofield.fitting.problem import Problem
+
+    smooth = dict(theta=0.1, gamma=2, firing="sigmoid", steepness=20)
+    clean = af.solve(af.Model(beta=0.05, D=0.7, **smooth), T=T, N=N, dt=0.05, eps=0.3,
+                     n_frames=n_frames, progress=False)
+    data = noisy(clean, 0)
+    model = af.Model(**smooth)
+    # the Jacobians themselves at the truth: AD against central differences of three steps
+    prob = Problem(read_observation(data), model, dict(VARY))
+    jj = JaxJacobian(prob)
+    t0 = time.perf_counter()
+    _, J = jj(np.array([0.05, 0.7]))
+    compile_s = time.perf_counter() - t0
+    z = prob.to_unit(np.array([0.05, 0.7]))
+    errs = [np.abs(prob.jacobian(z, h=h) / prob.dphys_dunit(z) - J).max() / np.abs(J).max()
+            for h in (1e-3, 1e-4, 1e-5)]
+    t_ad = min(_timed(lambda: jj(np.array([0.05, 0.7])))[0] for _ in range(repeats))
+    t_fd = min(_timed(lambda: prob.jacobian(z))[0] for _ in range(repeats))
+    print(f"smooth firing, one Jacobian (2 parameters, {n_frames} frames): AD {t_ad:.3f} s, "
+          f"finite differences {t_fd:.3f} s ({load()}); JAX first call (trace + compile) "
+          f"{compile_s:.1f} s; max relative difference FD - AD at steps 1e-3, 1e-4, 1e-5: "
+          + ", ".join(f"{e:.1e}" for e in errs))
+    fit(data, model, VARY, n_global=4, n_starts=1, max_nfev=2)  # compile numba (sigmoid)
+    walls: dict[str, list[float]] = {"fd": [], "jax": []}
+    res = {}
+    for _ in range(repeats):
+        for g in ("fd", "jax"):
+            w, res[g] = _timed(lambda g=g: fit(data, model, VARY, gradient=g))
+            walls[g].append(w)
+    med = {g: statistics.median(v) for g, v in walls.items()}
+    a, b = res["fd"], res["jax"]
+    print(f"smooth firing, whole fit (median of {repeats}, {load()}): gradient='fd' "
+          f"{med['fd']:.2f} s ({a.n_members} members simulated), gradient='jax' "
+          f"{med['jax']:.2f} s ({b.n_members} members + AD Jacobians); ratio jax/fd "
+          f"{med['jax'] / med['fd']:.2f}; |dcost|/cost {abs(a.cost - b.cost) / a.cost:.1e}, "
+          f"max |dparam|/se {np.max(np.abs(a.params - b.params) / a.stderr):.1e}")
+
+
+def profiles(r, points: int = 21) -> None:
+    """Profile likelihood of each parameter of the acceptance fit against its Fisher interval
+    (``points`` grid points each)."""
+    for n in r.names:
+        w, pr = _timed(lambda n=n: r.profile(n, n=points))
+        print(f"profile of {n}: {w:.1f} s ({load()}), {pr.n_members} members; 95 % interval "
+              f"{pr.ci_low:.5g} .. {pr.ci_high:.5g} (Fisher ± 1.96 se: {pr.fisher_low:.5g} .. "
+              f"{pr.fisher_high:.5g}); ends differ by {pr.deviation:.3f} half-widths "
+              f"(agrees: {pr.agrees}); contains the truth {TRUE[n]}: "
+              f"{pr.ci_low <= TRUE[n] <= pr.ci_high}")
+
+
+def _timed(f):
+    t0 = time.perf_counter()
+    out = f()
+    return time.perf_counter() - t0, out
+
+
 def coverage(clean, draws: int) -> None:
     """Fraction of the 95 % intervals containing the truth over independent noise draws."""
     hits = np.zeros(2)
@@ -97,20 +164,35 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small settings (smoke test)")
     ap.add_argument("--draws", type=int, default=None, help="noise draws of the coverage study")
     ap.add_argument("--figure", default=None, help="write the acceptance fit's figure here")
+    ap.add_argument("--only", choices=["gradients", "profiles"], default=None,
+                    help="run only this part (gradients: AD against finite differences; "
+                         "profiles: the acceptance fit and its profiles)")
     args = ap.parse_args()
     T, N, n_frames = (60.0, 64, 31) if args.quick else (200.0, 128, 101)
     draws = args.draws or (4 if args.quick else 40)
     print(f"settings: T {T:g}, N {N}, dt 0.05, {n_frames} frames, noise sd 0.01, "
           f"{os.cpu_count()} cpus, {load()}")
+    if args.only == "gradients":
+        gradients(T, N, n_frames)
+        print("fit benchmark done")
+        return
     clean = clean_trace(T, N, n_frames)
     fit(noisy(clean, 0), MODEL, VARY, n_global=4, n_starts=1, max_nfev=2)  # compile (numba)
     r = fit(noisy(clean, 0), MODEL, VARY)
     report("acceptance fit (default method)", r)
+    profiles(r, 5 if args.quick else 21)
+    if args.only == "profiles":
+        print("fit benchmark done")
+        return
     if args.figure:
         from astrofield.plotting import plot_fit, save_figure
 
         save_figure(plot_fit(r), args.figure)
     compare(noisy(clean, 0))
+    if args.quick:
+        print("gradients: skipped in --quick (the JAX compilation alone takes about 25 s)")
+    else:
+        gradients(T, N, n_frames)
     coverage(clean, draws)
     print("fit benchmark done")
 

@@ -1,9 +1,12 @@
 """CF-1.10 metadata of the written files (the rules of :mod:`astrofield.io.cf`).
 
-Real small outputs of ``astrofield run -o`` and ``astrofield phase -o`` are read back raw with
-h5netcdf (the stored dtypes and attributes, not xarray's decoded view) and checked: units and a
-short long_name on every variable and coordinate, units that UDUNITS-2 parses, Conventions,
-history, numeric flags, one seed convention.
+Real small outputs of every command that writes ``-o FILE.nc`` are read back raw with h5netcdf
+(the stored dtypes and attributes, not xarray's decoded view) and checked: units and a short
+long_name on every variable and coordinate, units that UDUNITS-2 parses, Conventions, history,
+numeric flags, one seed convention. For the commands other than run and phase the dataset the
+builder hands to ``save`` is checked too (:func:`astrofield.io.cf.problems`), and the file's
+units and long_names must be the builder's: the metadata is made where the dataset is made,
+not supplied by ``save``'s generic fallback.
 """
 
 from __future__ import annotations
@@ -16,13 +19,22 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
+import astrofield.io as aio
 from astrofield.cli import main
 from astrofield.io import load, save
-from astrofield.io.cf import MAX_LONG_NAME, NO_SEED, finalize, flag_attrs, seed_attrs
+from astrofield.io.cf import (
+    MAX_LONG_NAME,
+    NO_SEED,
+    finalize,
+    flag_attrs,
+    problems,
+    seed_attrs,
+    udunits_ok,
+)
 
 #: The unit strings the package writes, each one UDUNITS-2 parsable (checked with cf_units
-#: when it is installed, else against this list).
-UDUNITS_OK = {"1", "rad", "rad2"}
+#: when it is installed, else against this list; "s-1": an exponent written after the symbol).
+UDUNITS_OK = {"1", "rad", "rad2", "s", "s-1", "s-2"}
 
 
 def _udunits_ok(units: str) -> bool:
@@ -160,3 +172,97 @@ def test_legacy_units_are_replaced_by_udunits_strings():
     out = finalize(ds)
     assert out["c"].attrs["units"] == "rad" and "rad/time" in out["c"].attrs["description"]
     assert out["s"].attrs["units"] == "s-1" and "dimensionless" not in out["s"].attrs["description"]
+
+
+# ------------------------------------------------------------------ every other writer
+#: Every other command that writes ``-o FILE.nc``, at small sizes (a few seconds each).
+WRITERS = {
+    "memory": ["memory", "--delay", "2", "--N", "32", "--n-trials", "2", "--sigma", "0.05"],
+    "bold": ["bold", "--seconds-per-unit", "0.05", "--delay", "20", "--N", "32"],
+    "wander": ["wander", "--T", "10", "--N", "32", "--n-trials", "2"],
+    "collapse": ["collapse", "--N", "32", "--T-ramp", "40", "--window", "10", "--n-trials", "1"],
+    "field2d": ["field2d", "--N", "8", "--T", "1"],
+    "continue": ["continue", "--firing", "sigmoid", "--steepness", "10", "--D", "0.3", "--N",
+                 "64", "--param", "beta", "--start", "0.01", "--stop", "0.05", "--max-points",
+                 "4"],
+    "spectrum": ["spectrum", "--firing", "sigmoid", "--steepness", "10", "--D", "inf", "--N",
+                 "64"],
+    "stability-map": ["stability-map", "--beta", "0.01:0.1:3", "--D", "0.3,inf"],
+    "stability-map-numerical": ["stability-map", "--firing", "sigmoid", "--steepness", "20",
+                                "--N", "64", "--beta", "0.005,0.05", "--D", "0.3"],
+}
+
+
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_every_writer_builds_its_cf_metadata(name, tmp_path, monkeypatch):
+    built = {}
+    save = aio.save
+
+    def capture(ds, path, **kw):
+        built["ds"] = ds.copy()  # what the builder made, before save's finalize
+        return save(ds, path, **kw)
+
+    monkeypatch.setattr(aio, "save", capture)
+    out = tmp_path / f"{name}.nc"
+    res = CliRunner().invoke(main, [*WRITERS[name], "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    ds = built["ds"]
+    assert problems(ds) == [], problems(ds)
+    g = _check_file(out)
+    assert f"astrofield {WRITERS[name][0]}" in g["history"]
+    assert isinstance(g["seed"], (int, np.integer)) and g["seed"] >= NO_SEED
+    with h5netcdf.File(out, "r") as f:
+        for vname, var in f.variables.items():  # finalize changed nothing the builder gave
+            for key in ("units", "long_name"):
+                if key in ds[vname].attrs:
+                    assert var.attrs[key] == ds[vname].attrs[key], (vname, key)
+
+
+def test_udunits_subset_checker():
+    good = ["1", "rad", "rad2", "s", "s-1", "s^-2", "rad/s", "m2 s-1", "m.s-1"]
+    bad = ["", "rad per unit time", "1/time", "rad^2 per time unit", "neural time constants",
+           "1 (fraction of baseline; x100 for per cent)", "rad/s/s", "foo", "rad 2"]
+    assert [udunits_ok(u) for u in good] == [True] * len(good)
+    assert [udunits_ok(u) for u in bad] == [False] * len(bad)
+    for u in UDUNITS_OK:
+        assert udunits_ok(u), u
+
+
+def test_problems_names_each_broken_rule():
+    ds = xr.Dataset({"ok": ("p", np.array([True]), {"long_name": "flag", "units": "1",
+                                                     "flag_values": np.array([0, 1], np.int8),
+                                                     "flag_meanings": "no yes"}),
+                     "bare": ("p", [1.0]),
+                     "wordy": ("p", [1.0], {"units": "1", "long_name": "x" * 41}),
+                     "legacy": ("p", [1.0], {"units": "rad/time", "long_name": "speed"}),
+                     "b": ("p", np.array([False]), {"units": "1", "long_name": "b"}),
+                     "code": ("p", np.array([1], np.int16), {"units": "1", "long_name": "c",
+                                                            "flag_values": "0 1",
+                                                            "flag_meanings": "a b"})},
+                    coords={"p": ("p", [0], {"units": "1", "long_name": "p"})},
+                    attrs={"seed": "none", "scheme": "s", "astrofield_version": "0"})
+    found = " | ".join(problems(ds))
+    for what in ("bare: units", "bare: long_name", "wordy: long_name", "legacy: units",
+                 "b: a boolean without flag_values", "code: flags", "Conventions", "seed"):
+        assert what in found, what
+    assert "ok:" not in found and "p:" not in found
+
+
+@pytest.mark.parametrize("args", [["7", "--T", "2", "--N", "32"], ["2"],
+                                  ["5", "--resolution", "3", "--T", "100", "--N", "16"]])
+def test_figure_files_follow_the_cf_rules(args, tmp_path, monkeypatch):
+    import astrofield.plotting.paper as paper
+
+    built = {}
+    write = paper.write_figure
+
+    def capture(fig, ds, outdir, stem):
+        built["ds"] = ds.copy()
+        return write(fig, ds, outdir, stem)
+
+    monkeypatch.setattr(paper, "write_figure", capture)
+    res = CliRunner().invoke(main, ["figure", *args, "-o", str(tmp_path), "-q"])
+    assert res.exit_code == 0, res.output
+    assert problems(built["ds"]) == [], problems(built["ds"])
+    g = _check_file(tmp_path / f"figure{args[0]}.nc")
+    assert "astrofield figure" in g["history"]

@@ -77,7 +77,7 @@ def test_x_only_initial_condition_reproduces_the_ring_model(beta, gamma, T):
     q1 = 1.0 - 0.2 * np.exp(-(x**2) / 2)
     a1 = 0.1 + 0.05 * np.cos(x)
     init2 = tuple(np.broadcast_to(v, (N, N)) for v in (u1, q1, a1))
-    ds2 = solve2d(model, k2d, N=N, T=T, dt=0.05, init=init2, n_frames=5)
+    ds2 = solve2d(model, k2d, N=N, T=T, dt=0.05, init=init2, n_frames=5, dt_check="off")
     ds1 = solve(Model(**sig, beta=beta, D=0.5, kernel=_Marginal(k2d, torus)), T=T, dt=0.05,
                 N=N, init=(u1, q1, a1), n_frames=5, progress=False, backend="numpy",
                 dt_check="off")
@@ -92,7 +92,7 @@ def test_stiff_exchange_stays_finite_non_negative_and_conservative():
     stiff-exchange safeguards (the torus's own step before it shared the ring's), ``a`` went to
     -0.19 in the first step, ``q`` to -10.5 by t = 0.4 and the state was NaN at t = 0.5."""
     model = Model(**{**SIG, "gamma": 500.0, "beta": 50.0, "D": np.array([0.7, np.inf])})
-    ds = solve2d(model, N=32, T=5.0, dt=0.1, n_frames=51)
+    ds = solve2d(model, N=32, T=5.0, dt=0.1, n_frames=51, dt_check="off")  # far above the rule
     q, a, m = ds["q"].values, ds["a"].values, ds["mass"].values
     assert np.all(np.isfinite(q)) and np.all(np.isfinite(a))
     assert q.min() >= 0.0 and q.max() <= 1.0 and a.min() >= 0.0
@@ -135,3 +135,22 @@ def test_plot(tmp_path):
 def test_validation(kw, name):
     with pytest.raises(ValueError, match=name):
         solve2d(**kw)
+
+
+def test_the_ring_step_rule_applies_on_the_torus():
+    """The scheme's rates are local, so the ring's rule bounds the torus step too: a step above
+    it is refused before any work, 'warn' runs it flagged, 'auto' takes the rule's step."""
+    from astrofield.simulator.step_control import StepSizeWarning, max_step
+
+    model = Model(**{**SIG, "gamma": 500.0, "beta": 50.0})
+    dt_max = max_step(model)
+    assert dt_max < 0.05
+    with pytest.raises(ValueError, match=r"dt = 0\.1 is outside the allowed range \(0, "):
+        solve2d(model, N=8, T=1.0, dt=0.1)
+    with pytest.warns(StepSizeWarning):
+        ds = solve2d(model, N=8, T=0.2, dt=0.1, dt_check="warn")
+    assert ds.attrs["dt_rule_ok"] == 0
+    ds = solve2d(model, N=8, T=0.2, dt="auto")
+    n = round(0.2 / ds.attrs["dt"])
+    assert ds.attrs["dt"] <= dt_max and abs(n * ds.attrs["dt"] - 0.2) < 1e-12
+    assert 0.2 / (n - 1) > dt_max and ds.attrs["dt_rule_ok"] == 1

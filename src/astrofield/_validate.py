@@ -18,7 +18,9 @@ import numpy as np
 
 __all__ = ["check_range", "check_int", "check_param", "check_memory", "available_memory",
            "probe_function",
-           "check_steps", "memory_fraction", "estimate_run_bytes", "estimate_sweep_bytes",
+           "check_steps", "check_work", "max_work", "dense_work", "memory_fraction",
+           "estimate_run_bytes",
+           "estimate_sweep_bytes",
            "estimate_dense_jacobian_bytes", "check_grid_points", "parse_number", "parse_values",
            "parse_axis",
            "PARAMETER_RANGES", "SWEEP_RANGES", "as_time_series", "time_last"]
@@ -528,6 +530,124 @@ def check_grid_points(n_points: Any, what: str, *, per_point: float = 8.0) -> in
     """
     check_memory(_F8 * per_point * _count(n_points), f"{what} of {_count(n_points):.4g} points")
     return int(n_points)
+
+
+#: Environment variable that sets the largest amount of work (cell-steps) one computation may
+#: request before any of it is done.
+MAX_WORK_ENV = "ASTROFIELD_MAX_WORK"
+
+#: Default work limit in cell-steps (parameter sets x grid points x time steps, or the
+#: equivalent of another command's dominant cost): at least 20 minutes of CPU time at
+#: :data:`SECONDS_PER_CELL_STEP`, about an hour on the compiled backend here, more on numpy.
+#: The default run is 1e6, the 50 x 50 phase map at its defaults about 2e9.
+DEFAULT_MAX_WORK = 1e11
+
+#: Lower bound of the CPU time of one cell-step (one grid point of one parameter set advanced
+#: by one step): the compiled backend, the cheapest one, measured 27-37 ns of CPU time per
+#: cell-step (one thread, N 64 to 1024, the default Heaviside model, medians of 3); 12 ns
+#: leaves more than a factor 2 for faster cores, so the time in a refusal is a lower bound.
+SECONDS_PER_CELL_STEP = 1.2e-8
+
+
+#: Lower bound of the time of one floating-point operation of a dense LAPACK factorisation
+#: (100 Gflop/s: a multi-core BLAS at its best), to express dense work in cell-steps.
+SECONDS_PER_FLOP = 1e-11
+
+
+def dense_work(N: Any, points: Any = 1, *, fields: int = 3, flops_per_n3: float = 30.0) -> float:
+    """Work in cell-steps of ``points`` dense solves of a ``fields * N`` square Jacobian.
+
+    Parameters
+    ----------
+    N
+        Grid points of the bump.
+    points
+        Bumps solved (continuation points, map cells).
+    fields
+        Unknowns per grid point (``u, q, a``: 3).
+    flops_per_n3
+        Floating-point operations per ``n^3`` (``n = fields * N``) of one point: a few Newton
+        steps with an LU factorisation (``2/3 n^3`` each) and an eigenvalue problem (dense QR
+        about ``25 n^3``, or a shift-invert LU).
+
+    Returns
+    -------
+    float
+        The equivalent cell-steps: the time at :data:`SECONDS_PER_FLOP` divided by
+        :data:`SECONDS_PER_CELL_STEP`, so one limit (:func:`max_work`) bounds every command.
+    """
+    n = fields * _count(N)
+    with np.errstate(over="ignore", invalid="ignore"):
+        flops = flops_per_n3 * _count(points) * n ** 3
+    return flops * SECONDS_PER_FLOP / SECONDS_PER_CELL_STEP
+
+
+def max_work() -> float:
+    """The work limit in cell-steps: ``ASTROFIELD_MAX_WORK`` (a number > 0, ``inf`` for no
+    limit) or :data:`DEFAULT_MAX_WORK` where it is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        For a value that is not a number > 0.
+    """
+    text = os.environ.get(MAX_WORK_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_WORK
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise ValueError(f"{MAX_WORK_ENV} = {text!r} is outside the allowed range (0, inf]")
+    return value
+
+
+def _duration(seconds: float) -> str:
+    """A duration in the unit that reads best (s, min, h, days, years)."""
+    if not math.isfinite(seconds):
+        return "forever"
+    for unit, scale in (("years", 3.15e7), ("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def check_work(cell_steps: Any, what: str, *, hint: str = "reduce the problem size") -> float:
+    """Refuse a computation whose estimated work exceeds the limit, before any of it is done.
+
+    Parameters
+    ----------
+    cell_steps
+        Estimated work in cell-steps (parameter sets x grid points x time steps, or the
+        equivalent of another command's dominant cost: see the callers).
+    what
+        Description used in the message, naming the parameters and their values, e.g.
+        ``"a run with N = 256, T = 1 and dt = 1e-09 (1e9 steps)"``.
+    hint
+        What to change (appended to the message).
+
+    Returns
+    -------
+    float
+        ``cell_steps`` (unchanged) when it is within the limit.
+
+    Raises
+    ------
+    ValueError
+        When the estimate exceeds :func:`max_work`; the message names the estimate, the CPU
+        time it takes at least (:data:`SECONDS_PER_CELL_STEP`), the limit and how to raise it.
+    """
+    work = _count(cell_steps)
+    limit = max_work()
+    if work > limit:
+        shown = "more than 1e300" if not math.isfinite(work) else f"{work:.3g}"
+        raise ValueError(
+            f"{what} is about {shown} cell-steps of work (estimate; at least "
+            f"{_duration(work * SECONDS_PER_CELL_STEP)} of CPU time), more "
+            f"than the limit of {limit:.3g} (set the environment variable {MAX_WORK_ENV} to a "
+            f"larger number, or 'inf', to allow it); {hint}")
+    return work
 
 
 #: Largest number of time steps a single command-line run may request (about a day of compute

@@ -408,6 +408,12 @@ def _integrate_log_state(z: np.ndarray, h: float, n_sub: int, p: BalloonParams, 
     return out
 
 
+#: The BOLD signal's units in words (its ``units`` are ``"1"``).
+_BOLD_UNITS = "fraction of the resting signal (x100 for per cent)"
+#: Attributes of the time in seconds.
+_SECONDS = {"units": "s", "long_name": "time (s)"}
+
+
 def _balloon_dataset(out: np.ndarray, z: np.ndarray, dt: float, n_sub: int, p: BalloonParams,
                      interpolation: str) -> xr.Dataset:
     """The haemodynamic states, BOLD signal and drive as a Dataset with units."""
@@ -418,15 +424,15 @@ def _balloon_dataset(out: np.ndarray, z: np.ndarray, dt: float, n_sub: int, p: B
     t = dt * np.arange(z.shape[-1])
     return xr.Dataset(
         {
-            "s": (dims, s, {"long_name": "vasodilatory signal", "units": "1/s"}),
+            "s": (dims, s, {"long_name": "vasodilatory signal", "units": "s-1"}),
             "f": (dims, f, {"long_name": "normalised blood inflow", "units": "1"}),
             "v": (dims, v, {"long_name": "normalised venous volume", "units": "1"}),
             "q": (dims, q, {"long_name": "normalised deoxyhemoglobin content", "units": "1"}),
-            "bold": (dims, bold, {"long_name": "BOLD signal change",
-                                  "units": "1 (fraction of baseline; x100 for per cent)"}),
-            "drive": (dims, z.copy(), {"long_name": "vasodilatory drive z", "units": "1/s^2"}),
+            "bold": (dims, bold, {"long_name": "BOLD signal change", "units": "1",
+                                  "description": _BOLD_UNITS}),
+            "drive": (dims, z.copy(), {"long_name": "vasodilatory drive z", "units": "s-2"}),
         },
-        coords={"time": ("time", t, {"units": "s"})},
+        coords={"time": ("time", t, _SECONDS)},
         attrs={
             "model": "Balloon-Windkessel (Friston et al. 2000), log-state RK4",
             "dt": dt,
@@ -686,7 +692,7 @@ def bold_from_demand(
     z = np.asarray(gain_arr)[..., None] * (m - rest) if gain_arr.ndim else float(gain_arr) * (
         m - rest)
     ds = balloon_windkessel(z, dt_s, params, interpolation=interpolation, max_step=max_step)
-    ds = ds.assign_coords(time=("time", ds["time"].values + t0_model * spu, {"units": "s"}))
+    ds = ds.assign_coords(time=("time", ds["time"].values + t0_model * spu, _SECONDS))
     ds = _add_demand_and_scans(ds, m, tr, spu, dims_in, coords_in)
     ds.attrs.update({
         "dt_model": dt_model,
@@ -751,11 +757,15 @@ def _add_demand_and_scans(ds: xr.Dataset, m: np.ndarray, tr: float, spu: float, 
                         if old != new})
         bdims = dims_in
         ds = ds.assign_coords({d: v for d, v in coords_in.items()})
-    ds["demand"] = ([*bdims, "time"], m, {"long_name": "metabolic demand",
-                                           "units": "resource per model time unit"})
+    ds["demand"] = ([*bdims, "time"], m, {
+        "long_name": "metabolic demand", "units": "rad",
+        "description": "resource consumption rate (resource x rad, e.g. ∫ beta q f(u) dx) per "
+                       "neural time constant (model time is dimensionless)"})
     ds["bold_tr"] = ([*bdims, "tr_time"], y_tr, {"long_name": "BOLD averaged over each TR",
-                                                  "units": ds["bold"].attrs["units"]})
+                                                  "units": "1", "description": _BOLD_UNITS})
     ds = ds.assign_coords(tr_time=("tr_time", t_tr, {"units": "s",
                                                      "long_name": "centre of scan window"}))
-    return ds.assign_coords(model_time=("time", ds["time"].values / spu,
-                                        {"units": "model time units"}))
+    return ds.assign_coords(model_time=("time", ds["time"].values / spu, {
+        "units": "1", "long_name": "time (neural time constants)",
+        "description": "the model's (dimensionless) time of each sample: time / "
+                       "seconds_per_unit"}))

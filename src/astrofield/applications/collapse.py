@@ -44,6 +44,7 @@ Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036 (2026).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -53,10 +54,12 @@ from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.applications.early_warning import early_warning_indicators, time_to_depletion
 from astrofield.applications.memory import tile_model
+from astrofield.io.cf import annotate, index_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
 from astrofield.model.stimulus import Stimulus
 from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.simulator.step_control import resolve_dt
 from astrofield.simulator.trackers import BumpTracker, DemandTracker, ResourceTracker
 from astrofield.theory.bump import bump_branches
 
@@ -81,7 +84,7 @@ def ramp_collapse(
     correlation: float | str = 0.5,
     n_trials: int = 4,
     N: int = 64,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     record_every: int = 10,
     window: float = 60.0,
     margin: float = 5.0,
@@ -89,6 +92,7 @@ def ramp_collapse(
     alarm_sd: float = 2.0,
     seed: int = 0,
     progress: bool | None = False,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     r"""Ramp the depletion rate (and optionally a uniform drive) slowly through the bump's fold.
 
@@ -110,7 +114,12 @@ def ramp_collapse(
         Independent noise realisations (one batch; default 4, as ``astrofield collapse``: the
         early-warning statistics are compared across realisations).
     N, dt, record_every
-        Grid, time step, sampling stride of the recorded series (steps).
+        Grid, time step, sampling stride of the recorded series (steps). ``dt="auto"``: the
+        largest step of the step-size rule at the ramp's largest ``beta`` that divides the run
+        (``t_hold + T_ramp + t_after``).
+    dt_check
+        A step above the step-size rule (at the ramp's largest ``beta``): ``"error"`` (refused
+        before any work), ``"warn"`` or ``"off"`` (as :func:`astrofield.solve`).
     window
         Rolling window for variance and AC1 (time units).
     margin
@@ -136,14 +145,15 @@ def ramp_collapse(
         (theory, for the ramped beta with no drive). ``attrs``: protocol, seed, scheme, version.
     """
     model = Model(**DEFAULT_COLLAPSE_MODEL) if model is None else model
-    n_trials, N, record_every = _check_ramp_args(
+    n_trials, N, record_every, dt = _check_ramp_args(
         model, beta_start, beta_end, drive_start, drive_end, t_hold, T_ramp, t_after, n_trials,
         N, dt, record_every, window, margin, depletion_level, alarm_sd, sigma)
     beta_ramp = _Ramp(beta_start, beta_end, t_hold, T_ramp)
     drive_ramp = _Ramp(drive_start, drive_end, t_hold, T_ramp)
     noise = Noise(sigma, correlation, seed) if sigma > 0 else None
-    t, rec = _simulate_ramp(model, beta_ramp, drive_ramp, noise, n_trials,
-                            t_hold + T_ramp + t_after, N, dt, record_every, progress)
+    t, rec, step = _simulate_ramp(model, beta_ramp, drive_ramp, noise, n_trials,
+                                  t_hold + T_ramp + t_after, N, dt, record_every, progress,
+                                  dt_check)
     dead = rec["u_max"] < float(model.theta)
     hit = dead.any(axis=1)
     t_c = np.where(hit, t[np.argmax(dead, axis=1)], np.nan)
@@ -168,7 +178,7 @@ def ramp_collapse(
         "mass_drift": ("trial", (rec["mass"][:, -1] - rec["mass"][:, 0]) / rec["mass"][:, 0]),
         **ind,
     })
-    ds = xr.Dataset(data, coords={"trial": np.arange(n_trials), "time": t})
+    ds = annotate(xr.Dataset(data, coords={"trial": np.arange(n_trials), "time": t}), CF_ATTRS)
     ds.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME, "application": "collapse",
         "theta": float(model.theta), "gamma": float(model.gamma), "tau": float(model.tau),
@@ -176,18 +186,65 @@ def ramp_collapse(
         "beta_start": float(beta_start), "beta_end": float(beta_end),
         "drive_start": float(drive_start), "drive_end": float(drive_end),
         "t_hold": float(t_hold), "T_ramp": float(T_ramp), "t_after": float(t_after),
-        "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
-        "N": N, "dt": dt, "record_every": record_every, "window": float(window),
+        "sigma": float(sigma), "correlation": str(correlation),
+        **seed_attrs(seed, noise is not None),
+        "N": N, "dt": dt, "dt_check": dt_check, **step, "record_every": record_every,
+        "window": float(window),
         "margin": float(margin), "alarm_sd": float(alarm_sd),
         "reference": "Scheffer 2009; Dakos 2012; Palmer et al. arXiv:2604.10036",
     })
     return ds
 
 
+_T = "neural time constants"
+#: CF attributes of the variables of :func:`ramp_collapse` (shared names: :data:`COMMON`).
+CF_ATTRS: dict[str, dict] = {
+    "amplitude": {"units": "1", "long_name": "first-mode amplitude of u"},
+    "u_max": {"units": "1", "long_name": "maximum of u over the ring"},
+    "width": {"units": "rad", "long_name": "length of the active region"},
+    "q_min": {"units": "1", "long_name": "minimum synaptic resource"},
+    "q_mean": {"units": "1", "long_name": "mean synaptic resource"},
+    "demand": rate_attrs("resource consumption rate",
+                         "∫ beta q f(u) dx over the ring (resource x rad)"),
+    "mass": {"units": "rad", "long_name": "total resource",
+             "description": "∫ (q + a) dx (resource x rad)"},
+    "beta": {"units": "1", "long_name": "ramped depletion rate beta",
+             "description": "depletion rate of the ramp at each sample, per neural time "
+                            "constant"},
+    "drive": {"units": "1", "long_name": "ramped uniform input",
+              "description": "uniform external input I(t) (units of u)"},
+    "t_collapse": time_attrs("collapse time", description="first time with max u < theta"),
+    "beta_collapse": {"units": "1", "long_name": "beta at the collapse"},
+    "min_resource": {"units": "1", "long_name": "lowest q_min of the trial"},
+    "t_depletion": time_attrs("time of resource depletion",
+                              description="first time q_min < depletion_level (attr)"),
+    "beta_max": {"units": "1", "long_name": "fold of the bump branch",
+                 "description": "largest beta with a bump (theory), per neural time constant"},
+    "t_fold": time_attrs("time the ramp crosses beta_max"),
+    "mass_drift": {"units": "1", "long_name": "relative change of resource",
+                   "description": "(mass(T) - mass(0)) / mass(0)"},
+    "variance_tau": {"units": "1", "long_name": "Kendall tau of the variance",
+                     "description": "trend of the rolling variance up to the collapse"},
+    "variance_pvalue": {"units": "1", "long_name": "p-value of variance_tau"},
+    "ac1_tau": {"units": "1", "long_name": "Kendall tau of AC1",
+                "description": "trend of the rolling lag-1 autocorrelation"},
+    "ac1_pvalue": {"units": "1", "long_name": "p-value of ac1_tau"},
+    "t_alarm": time_attrs("alarm time", description="first time after which the rolling "
+                          "variance stays above its alarm level (NaN: never)"),
+    "lead_time": time_attrs("warning lead time", description="t_collapse - t_alarm, in " + _T),
+    "variance": {"units": "1", "long_name": "rolling variance",
+                 "description": "rolling variance of the detrended amplitude"},
+    "ac1": {"units": "1", "long_name": "rolling lag-1 autocorrelation",
+            "description": "rolling lag-1 autocorrelation of the amplitude"},
+    "trial": index_attrs("trial"),
+}
+
+
 def _check_ramp_args(model, beta_start, beta_end, drive_start, drive_end, t_hold, T_ramp, t_after,
                      n_trials, N, dt, record_every, window, margin, depletion_level, alarm_sd,
-                     sigma) -> tuple[int, int, int]:
-    """Step 1: validate every argument; returns ``(n_trials, N, record_every)`` as integers."""
+                     sigma) -> tuple[int, int, int, float]:
+    """Step 1: validate every argument; returns ``(n_trials, N, record_every)`` as integers and
+    the step (``"auto"`` resolved at the ramp's largest ``beta``)."""
     if model.is_batched:
         raise ValueError("ramp_collapse needs an unbatched model (use n_trials for repeats)")
     check_range("beta_start", beta_start, 0, np.inf)
@@ -199,6 +256,9 @@ def _check_ramp_args(model, beta_start, beta_end, drive_start, drive_end, t_hold
     check_range("t_after", t_after, 0, np.inf)
     n_trials = check_int("n_trials", n_trials, 1)
     N = check_int("N", N, 16)
+    if isinstance(dt, str):
+        dt = resolve_dt(dt, t_hold + T_ramp + t_after,
+                        replace(model, beta=float(max(beta_start, beta_end))))[0]
     check_range("dt", dt, 0, 1, lo_open=True)
     record_every = check_int("record_every", record_every, 1)
     check_range("window", window, 0, np.inf, lo_open=True)
@@ -217,7 +277,7 @@ def _check_ramp_args(model, beta_start, beta_end, drive_start, drive_end, t_hold
                          f"{T_ramp:g} (+ t_after {t_after:g} - margin {margin:g} - 10 records) "
                          f"leaves at most {max(longest, 0.0):g} time units to analyse; "
                          "shorten the window or lengthen T_ramp")
-    return n_trials, N, record_every
+    return n_trials, N, record_every, float(dt)
 
 
 class _Ramp:
@@ -237,23 +297,27 @@ class _Ramp:
 
 def _simulate_ramp(model: Model, beta_ramp: _Ramp, drive_ramp: _Ramp, noise: Noise | None,
                    n_trials: int, duration: float, N: int, dt: float, record_every: int,
-                   progress: bool | None = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                   progress: bool | None = False, dt_check: str = "error"
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Step 2: run the trials from the exact bump at ``beta_start`` with the ramped schedule.
 
-    Returns the sample times and the recorded series (``(trial, time)`` arrays).
+    Returns the sample times, the recorded series (``(trial, time)`` arrays) and the step
+    rule's attrs (``dt_max``, ``dt_rule_ok``).
     """
     big, _ = tile_model(replace(model, beta=float(beta_ramp.v0)), n_trials)
     T = round(duration / dt) * dt  # a whole number of steps
     stim = Stimulus((lambda x, t: drive_ramp(t)) if drive_ramp.active else None)
     run = solve(big, T=T, dt=dt, N=N, init="bump", eps=0.0, stimulus=stim, noise=noise,
                 store_fields=False, n_frames=2, progress=progress, schedule={"beta": beta_ramp},
+                dt_check=dt_check,
                 trackers=[BumpTracker(every=record_every), ResourceTracker(every=record_every),
                           DemandTracker(every=record_every)])
     rec = {k: run[k].values for k in ("amplitude", "u_max", "width", "q_min", "q_mean",
                                       "demand")}
     rec["mass"] = run["total_resource"].values
     samples = np.rint(run["time_bump"].values / dt).astype(int)
-    return np.asarray(samples, dtype=float) * dt, rec
+    step = {k: run.attrs[k] for k in ("dt_max", "dt_rule_ok")}
+    return np.asarray(samples, dtype=float) * dt, rec, step
 
 
 def _indicators(t: np.ndarray, amplitude: np.ndarray, t_c: np.ndarray, t_hold: float,

@@ -46,10 +46,12 @@ from scipy.integrate import trapezoid
 from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.io.cf import annotate, flag_attrs, index_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.model.kernels import ring_distance
 from astrofield.model.noise import Noise
 from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.simulator.step_control import resolve_dt
 from astrofield.simulator.trackers import BumpTracker, DemandTracker
 
 __all__ = ["BumpTracker", "working_memory", "tile_model", "memory_bold", "MODEL_PARAMS"]
@@ -96,11 +98,12 @@ def working_memory(
     delay: float = 20.0,
     noise: Noise | None = None,
     N: int = 128,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     record_every: int = 4,
     demand_region: tuple[float, float] | None = None,
     seed: int | None = 0,
     progress: bool | None = False,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     r"""Run a batch of cue-delay-read-out trials of the ring model.
 
@@ -120,7 +123,12 @@ def working_memory(
     noise
         Optional additive noise (:class:`~astrofield.Noise`); ``seed`` overrides its seed.
     N, dt
-        Grid points and time step; ``T`` must be a whole number of steps.
+        Grid points and time step; ``T`` and ``cue_duration`` must be whole numbers of steps.
+        ``dt="auto"``: the largest step of the step-size rule
+        (:func:`astrofield.simulator.step_control.max_step`) that divides both.
+    dt_check
+        A step above the step-size rule: ``"error"`` (refused before any work), ``"warn"`` (run,
+        warn, attr ``dt_rule_ok = 0``) or ``"off"`` (as :func:`astrofield.solve`).
     record_every
         Record the bump phase every ``record_every`` steps (drift traces).
     demand_region
@@ -144,22 +152,25 @@ def working_memory(
         ``param``; ``attrs`` record the protocol, seed, scheme and package version.
     """
     model = Model() if model is None else model
-    cues, n_trials, N, record_every, T = _check_protocol(
+    cues, n_trials, N, record_every, T, dt = _check_protocol(
         cue_positions, n_trials, cue_amplitude, cue_width, cue_duration, delay, N, dt,
-        record_every)
+        record_every, model)
     big, P = tile_model(model, cues.size * n_trials)
     pos_b = np.tile(np.repeat(cues, n_trials), P)
     ds = _simulate_trials(big, pos_b, T, dt, N, cue_amplitude, cue_width, cue_duration, noise,
-                          record_every, demand_region, seed, progress)
+                          record_every, demand_region, seed, progress, dt_check)
     trials = _read_out(ds, big.param("theta")[:, 0], pos_b, cue_duration)
     out = _trial_dataset(trials, ds, big, cues, n_trials, P)
     out.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME, "application": "working_memory",
-        "T": T, "dt": dt, "N": N, "cue_amplitude": float(cue_amplitude),
+        "T": T, "dt": dt, "dt_check": dt_check, "dt_max": ds.attrs.get("dt_max", np.nan),
+        "dt_rule_ok": ds.attrs.get("dt_rule_ok", 1), "N": N,
+        "cue_amplitude": float(cue_amplitude),
         "cue_width": float(cue_width), "cue_duration": float(cue_duration),
         "delay": float(delay), "firing": model.firing.describe(), "kernel": model.kernel.describe(),
         "noise": repr(noise) if noise is not None else "none",
-        "seed": seed if (seed is not None and noise is not None) else "none",
+        **seed_attrs(seed if seed is not None else getattr(noise, "seed", None),
+                     noise is not None),
         "demand_region": "ring" if demand_region is None else list(demand_region),
         "reference": "Palmer et al. arXiv:2604.10036",
     })
@@ -167,8 +178,9 @@ def working_memory(
 
 
 def _check_protocol(cue_positions, n_trials, cue_amplitude, cue_width, cue_duration, delay, N,
-                    dt, record_every) -> tuple[np.ndarray, int, int, int, float]:
-    """Step 1: validate the protocol; returns ``(cues, n_trials, N, record_every, T)``."""
+                    dt, record_every, model) -> tuple[np.ndarray, int, int, int, float, float]:
+    """Step 1: validate the protocol; returns ``(cues, n_trials, N, record_every, T, dt)``
+    (``dt = "auto"`` resolved by the step-size rule)."""
     cues = np.atleast_1d(np.asarray(check_range("cue_positions", cue_positions, -np.pi, np.pi),
                                     dtype=float))
     if cues.ndim != 1:
@@ -179,23 +191,26 @@ def _check_protocol(cue_positions, n_trials, cue_amplitude, cue_width, cue_durat
     check_range("cue_duration", cue_duration, 0, np.inf, lo_open=True)
     check_range("delay", delay, 0, np.inf, lo_open=True)
     N = check_int("N", N, 16)
+    T = float(cue_duration + delay)
+    if isinstance(dt, str):
+        dt = resolve_dt(dt, T, model, divides=(float(cue_duration),))[0]
     check_range("dt", dt, 0, cue_duration, lo_open=True)
     record_every = check_int("record_every", record_every, 1)
-    T = float(cue_duration + delay)
     n_steps = int(round(T / dt))
     if abs(n_steps * dt - T) > 1e-9 * T or abs(round(cue_duration / dt) * dt - cue_duration) > 1e-9:
         raise ValueError(f"cue_duration = {cue_duration:g} and delay = {delay:g} must be whole "
                          f"numbers of steps dt = {dt:g}")
-    return cues, n_trials, N, record_every, T
+    return cues, n_trials, N, record_every, T, float(dt)
 
 
 def _simulate_trials(big, pos_b, T, dt, N, cue_amplitude, cue_width, cue_duration, noise,
-                     record_every, demand_region, seed, progress) -> xr.Dataset:
+                     record_every, demand_region, seed, progress, dt_check) -> xr.Dataset:
     """Step 2: run every trial from rest as one batch, tracking the bump phase and the demand."""
     stim = _cue_input(pos_b, float(cue_amplitude), float(cue_width), float(cue_duration))
     trackers = [BumpTracker(every=record_every), DemandTracker(region=demand_region, every=1)]
     return solve(big, T=T, dt=dt, N=N, init="rest", stimulus=stim, noise=noise, n_frames=2,
-                 store_fields=False, trackers=trackers, progress=progress, seed=seed)
+                 store_fields=False, trackers=trackers, progress=progress, seed=seed,
+                 dt_check=dt_check)
 
 
 def _read_out(ds: xr.Dataset, theta: np.ndarray, pos_b: np.ndarray, cue_duration: float
@@ -248,37 +263,65 @@ def _trial_dataset(trials: dict[str, np.ndarray], ds: xr.Dataset, big: Model, cu
     t = {k: r(trials[k]) for k in ("persistent", "decoded", "error", "drift", "cost",
                                     "cost_delay", "u_max", "position", "demand")}
     summary = _summaries(t["persistent"], t["error"], t["drift"], t["cost"])
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
-            "persistent": (dims, t["persistent"], {"long_name": "bump survived the delay"}),
-            "decoded": (dims, t["decoded"], {"long_name": "decoded position", "units": "rad"}),
-            "error": (dims, t["error"], {"long_name": "read-out error wrap(decoded - cue)",
-                                         "units": "rad"}),
-            "drift": (dims, t["drift"], {"long_name": "drift during the delay", "units": "rad"}),
-            "cost": (dims, t["cost"], {"long_name": "total consumption ∫∫ beta q f dx dt"}),
-            "cost_delay": (dims, t["cost_delay"], {"long_name": "consumption during the delay"}),
-            "u_max": (dims, t["u_max"], {"long_name": "max u at read-out"}),
-            "amplitude": (dims, r(ds["amplitude"].values[:, -1]),
-                          {"long_name": "first-mode amplitude at read-out"}),
-            "position": ((*dims, "time"), t["position"],
-                         {"long_name": "unwrapped bump phase", "units": "rad"}),
-            "demand": ((*dims, "time_demand"), t["demand"],
-                       {"long_name": "demand ∫ beta q f dx"}),
-            "p_persist": ("param", summary["p_persist"],
-                          {"long_name": "fraction of trials persisting"}),
-            "rms_error": ("param", summary["rms_error"],
-                          {"long_name": "rms read-out error", "units": "rad"}),
-            "mean_abs_drift": ("param", summary["mean_abs_drift"],
-                               {"long_name": "mean |drift| during the delay"}),
-            "mean_cost": ("param", summary["mean_cost"],
-                          {"long_name": "mean total consumption per trial"}),
+            "persistent": (dims, t["persistent"]),
+            "decoded": (dims, t["decoded"]),
+            "error": (dims, t["error"]),
+            "drift": (dims, t["drift"]),
+            "cost": (dims, t["cost"]),
+            "cost_delay": (dims, t["cost_delay"]),
+            "u_max": (dims, t["u_max"]),
+            "amplitude": (dims, r(ds["amplitude"].values[:, -1])),
+            "position": ((*dims, "time"), t["position"]),
+            "demand": ((*dims, "time_demand"), t["demand"]),
+            "p_persist": ("param", summary["p_persist"]),
+            "rms_error": ("param", summary["rms_error"]),
+            "mean_abs_drift": ("param", summary["mean_abs_drift"]),
+            "mean_cost": ("param", summary["mean_cost"]),
             "mass_drift": ("param", np.abs(r(ds["mass_drift"].values)).reshape(P, -1)
-                           .max(axis=1), {"long_name": "max relative change of ∫(q + a) dx"}),
+                           .max(axis=1)),
         },
         coords={"param": np.arange(P), "cue": cues, "trial": np.arange(n_trials),
                 "time": trials["time"], "time_demand": trials["time_demand"],
                 **{name: ("param", big.param(name)[::C * n_trials, 0]) for name in MODEL_PARAMS}},
     )
+    return annotate(ds, CF_ATTRS)
+
+
+_COST = "resource x ring length (rad): ∫∫ beta q f(u) dx dt, time in neural time constants"
+#: CF attributes of the variables of :func:`working_memory` (shared names: :data:`COMMON`).
+CF_ATTRS: dict[str, dict] = {
+    "persistent": flag_attrs("bump survived the delay", [0, 1], "died persisted",
+                             description="max u > theta at the read-out"),
+    "decoded": {"units": "rad", "long_name": "decoded position",
+                "description": "phase of the first Fourier mode of u at the read-out"},
+    "error": {"units": "rad", "long_name": "read-out error",
+              "description": "wrap(decoded - cue) in [-pi, pi); NaN where the bump died"},
+    "drift": {"units": "rad", "long_name": "drift during the delay",
+              "description": "change of the unwrapped bump phase from the cue's end to T"},
+    "cost": {"units": "rad", "long_name": "total resource consumption",
+             "description": _COST + ", over the whole trial"},
+    "cost_delay": {"units": "rad", "long_name": "consumption during the delay",
+                   "description": _COST + ", over the delay"},
+    "u_max": {"units": "1", "long_name": "max u at read-out"},
+    "amplitude": {"units": "1", "long_name": "first-mode amplitude at read-out"},
+    "position": {"units": "rad", "long_name": "unwrapped bump phase"},
+    "demand": rate_attrs("demand ∫ beta q f dx", "resource consumption rate over the "
+                         "demand region (resource x rad)"),
+    "p_persist": {"units": "1", "long_name": "fraction of trials persisting"},
+    "rms_error": {"units": "rad", "long_name": "rms read-out error",
+                  "description": "over the trials whose bump persisted"},
+    "mean_abs_drift": {"units": "rad", "long_name": "mean |drift| during the delay"},
+    "mean_cost": {"units": "rad", "long_name": "mean consumption per trial",
+                  "description": _COST + ", mean over the trials"},
+    "mass_drift": {"units": "1", "long_name": "max relative change of resource",
+                   "description": "largest relative change of ∫ (q + a) dx over the trials"},
+    "param": index_attrs("parameter set"),
+    "cue": {"units": "rad", "long_name": "cue position"},
+    "trial": index_attrs("trial"),
+    "time_demand": time_attrs("time of the demand samples"),
+}
 
 
 def _check_region(region) -> tuple[float, float]:
@@ -305,10 +348,11 @@ def memory_bold(
     tail: float = 20.0,
     gain: float = 1.0,
     N: int = 64,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     noise: Noise | None = None,
     seed: int | None = 0,
     progress: bool | None = False,
+    dt_check: str = "error",
     **memory_kw,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     r"""BOLD prediction of one working-memory trial (neurovascular coupling).
@@ -320,8 +364,9 @@ def memory_bold(
 
     Parameters
     ----------
-    model, cue_position, delay, N, dt, noise, seed, **memory_kw
-        As :func:`working_memory` (one trial).
+    model, cue_position, delay, N, dt, noise, seed, dt_check, **memory_kw
+        As :func:`working_memory` (one trial; ``dt="auto"`` and a step above the rule are
+        handled there).
     seconds_per_unit
         Seconds per model time unit -- required (e.g. 0.01 for a 10 ms neural time constant).
     region
@@ -345,17 +390,26 @@ def memory_bold(
     region = _check_region(region)
     from astrofield.applications.bold import check_bold_size
 
-    check_range("dt", dt, 0, np.inf, lo_open=True, hi_open=True)
     check_range("tail", tail, 0.0, np.inf, hi_open=True)
-    trial = float(memory_kw.get("cue_duration", 1.0)) + float(delay)
+    t_cue = float(check_range("cue_duration", memory_kw.get("cue_duration", 1.0), 0, np.inf,
+                              lo_open=True))
+    trial = t_cue + float(check_range("delay", delay, 0, np.inf, lo_open=True))
+    if isinstance(dt, str):  # the rule's step, before the size check below
+        dt = resolve_dt(dt, trial, Model() if model is None else model, divides=(t_cue,))[0]
+    check_range("dt", dt, 0, np.inf, lo_open=True, hi_open=True)
     check_bold_size(trial / dt + 1.0, dt * float(seconds_per_unit), tail=float(tail))
     wm = working_memory(model, cue, delay=delay, N=N, dt=dt, noise=noise, seed=seed,
-                        demand_region=region, progress=progress, **memory_kw)
+                        demand_region=region, progress=progress, dt_check=dt_check,
+                        **memory_kw)
     dem = wm["demand"].isel(param=0, cue=0, trial=0).rename(time_demand="time")
     bold = bold_from_demand(dem, seconds_per_unit=seconds_per_unit, tr=tr, preset=preset,
                             tail=tail, gain=gain)
-    bold.attrs.update({"region": list(region), "cue_position": cue,
-                       "application": "working_memory_bold"})
+    keep = ("scheme", "firing", "kernel", "noise", "seed", "seed_description", "dt", "dt_check",
+            "dt_max", "dt_rule_ok", "N", "delay", "cue_amplitude", "cue_width", "cue_duration")
+    params = {k: float(wm[k].values[0]) for k in MODEL_PARAMS}
+    annotate(bold, None, **{k: wm.attrs[k] for k in keep if k in wm.attrs}, **params,
+             region=list(region), cue_position=cue, application="working_memory_bold",
+             balloon_model=bold.attrs.get("model", ""))
     return wm, bold
 
 

@@ -84,6 +84,7 @@ from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.applications.memory import MODEL_PARAMS, tile_model
+from astrofield.io.cf import annotate, index_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
 from astrofield.simulator.integrator import SCHEME, solve
@@ -191,7 +192,7 @@ def measure_wandering(
     correlation: float | str = 0.5,
     n_trials: int = 100,
     T: float = 50.0,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     N: int = 64,
     record_every: int = 10,
     t_fit: float | None = None,
@@ -199,6 +200,7 @@ def measure_wandering(
     ci: float = 0.95,
     seed: int = 0,
     progress: bool | None = False,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     r"""Simulate ``n_trials`` noisy bumps per parameter set and measure their wandering.
 
@@ -212,7 +214,11 @@ def measure_wandering(
     n_trials
         Independent trials per parameter set (all in one batch).
     T, dt, N
-        Duration, time step, grid points.
+        Duration, time step (``"auto"``: the largest step of the step-size rule that divides
+        ``T``), grid points.
+    dt_check
+        A step above the step-size rule: ``"error"`` (refused before any work), ``"warn"`` or
+        ``"off"`` (as :func:`astrofield.solve`).
     record_every
         Position sample spacing in steps.
     t_fit
@@ -245,23 +251,32 @@ def measure_wandering(
     big, P = tile_model(model, n_trials)
     ds = solve(big, T=T, dt=dt, N=N, init="bump", eps=0.0, noise=noise, n_frames=2,
                store_fields=False, trackers=[BumpTracker(every=record_every)],
-               progress=progress, seed=seed)
+               progress=progress, seed=seed, dt_check=dt_check)
+    dt = float(ds.attrs["dt"])  # the step used ("auto" resolved)
     data = _msd_statistics(ds, big, P, n_trials, T, t_fit, ci, n_boot, seed)
     beta = big.param("beta")[::n_trials, 0]
     if model.kernel.is_cosine and correlation == "cosine" and model.firing.edges:
         theta = big.param("theta")[::n_trials, 0]
         th = amari_wandering_theory(np.clip(theta, 1e-12, 1 - 1e-12), sigma)
         data["D_theory"] = ("param", np.where(beta == 0, th["D_eff"], np.nan),
-                            {"long_name": "small-noise theory sigma^2 / (2 R^2) (beta = 0)"})
-        data["R_theory"] = ("param", np.where(beta == 0, th["R"], np.nan))
+                            {"long_name": "small-noise theory of D_eff", "units": "rad2",
+                             "description": "sigma^2 / (2 R^2) (beta = 0, Amari bump); rad2 "
+                                            "per neural time constant"})
+        data["R_theory"] = ("param", np.where(beta == 0, th["R"], np.nan),
+                            {"long_name": "first-mode amplitude R (theory)", "units": "1"})
     t = ds["time_bump"].values
     out = xr.Dataset(data, coords={"param": np.arange(P), "trial": np.arange(n_trials),
                                    "time": t, **{n: ("param", big.param(n)[::n_trials, 0])
                                                  for n in MODEL_PARAMS}})
+    annotate(out, {"param": index_attrs("parameter set"), "trial": index_attrs("trial"),
+                   "time": time_attrs("time of the phase samples")})
     out.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME, "application": "wandering",
-        "sigma": float(sigma), "correlation": str(correlation), "seed": int(seed),
-        "n_trials": n_trials, "T": float(T), "dt": float(dt), "N": int(N),
+        "sigma": float(sigma), "correlation": str(correlation),
+        **seed_attrs(seed, float(sigma) > 0),
+        "n_trials": n_trials, "T": float(T), "dt": dt, "dt_check": dt_check,
+        "dt_max": float(ds.attrs["dt_max"]), "dt_rule_ok": int(ds.attrs["dt_rule_ok"]),
+        "N": int(N),
         "t_fit": float(t_fit), "ci": ci, "n_boot": n_boot, "firing": model.firing.describe(),
         "kernel": model.kernel.describe(),
         "reference": "Kilpatrick & Ermentrout, SIAM J Appl Dyn Syst 12 (2013); "
@@ -290,24 +305,39 @@ def _msd_statistics(ds: xr.Dataset, big: Model, P: int, n_trials: int, T: float,
     umax = ds["u_max"].values.reshape(P, n_trials, t.size)
     theta = big.param("theta")[::n_trials, 0]
     half = t >= T / 2
+    pct = f"{ci:.0%}"
+    diff = "rad2 per neural time constant (time is dimensionless)"
     return {
         "displacement": (("param", "trial", "time"), disp,
-                         {"long_name": "phi(t) - phi(0)", "units": "rad"}),
+                         {"long_name": "displacement phi(t) - phi(0)", "units": "rad",
+                          "description": "change of the unwrapped first-mode phase"}),
         "msd": (("param", "time"), msd, {"long_name": "mean squared displacement",
-                                          "units": "rad^2"}),
-        "msd_lo": (("param", "time"), lo, {"long_name": f"{ci:.0%} chi-square lower bound"}),
-        "msd_hi": (("param", "time"), hi, {"long_name": f"{ci:.0%} chi-square upper bound"}),
-        "D_eff": ("param", fit["D_eff"], {"long_name": "effective diffusion, MSD = 2 D t + c",
-                                          "units": "rad^2 per time unit"}),
-        "D_lo": ("param", fit["D_lo"], {"long_name": f"{ci:.0%} bootstrap lower bound"}),
-        "D_hi": ("param", fit["D_hi"], {"long_name": f"{ci:.0%} bootstrap upper bound"}),
-        "D_se": ("param", fit["D_se"], {"long_name": "bootstrap standard error"}),
+                                          "units": "rad2"}),
+        "msd_lo": (("param", "time"), lo, {"long_name": f"MSD {pct} lower bound", "units": "rad2",
+                                            "description": "chi-square interval over trials"}),
+        "msd_hi": (("param", "time"), hi, {"long_name": f"MSD {pct} upper bound", "units": "rad2",
+                                            "description": "chi-square interval over trials"}),
+        "D_eff": ("param", fit["D_eff"], {"long_name": "effective diffusion D_eff",
+                                          "units": "rad2",
+                                          "description": f"fit MSD = 2 D_eff t + c; {diff}"}),
+        "D_lo": ("param", fit["D_lo"], {"long_name": f"D_eff {pct} lower bound", "units": "rad2",
+                                        "description": f"bootstrap interval; {diff}"}),
+        "D_hi": ("param", fit["D_hi"], {"long_name": f"D_eff {pct} upper bound", "units": "rad2",
+                                        "description": f"bootstrap interval; {diff}"}),
+        "D_se": ("param", fit["D_se"], {"long_name": "D_eff standard error", "units": "rad2",
+                                        "description": f"bootstrap standard error; {diff}"}),
         "msd_exponent": ("param", _loglog_slope(t[t >= t_fit], msd[:, t >= t_fit]),
-                         {"long_name": "alpha in MSD ~ t^alpha (1: diffusive, 2: ballistic)"}),
+                         {"long_name": "MSD exponent alpha", "units": "1",
+                          "description": "alpha in MSD ~ t^alpha over the fit window (1: "
+                                         "diffusive, 2: ballistic)"}),
         "amplitude": ("param", amp[..., half].mean(axis=(1, 2)),
-                      {"long_name": "mean first-mode amplitude (second half)"}),
-        "p_persist": ("param", (umax[..., -1] > theta[:, None]).mean(axis=1)),
-        "mass_drift": ("param", np.abs(ds["mass_drift"].values.reshape(P, n_trials)).max(1)),
+                      {"long_name": "mean first-mode amplitude", "units": "1",
+                       "description": "over the second half of the run and the trials"}),
+        "p_persist": ("param", (umax[..., -1] > theta[:, None]).mean(axis=1),
+                      {"long_name": "fraction of trials persisting", "units": "1"}),
+        "mass_drift": ("param", np.abs(ds["mass_drift"].values.reshape(P, n_trials)).max(1),
+                       {"long_name": "max relative change of resource", "units": "1",
+                        "description": "largest relative change of ∫ (q + a) dx over trials"}),
     }
 
 

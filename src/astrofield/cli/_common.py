@@ -16,9 +16,11 @@ computing or writing is exit status 1 with a one-line message; never a traceback
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import importlib
+import importlib.util
 import inspect
 import math
 import os
@@ -38,7 +40,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["FLOAT_INF", "FINITE", "DT", "DT_CHECK", "RENAMED", "step_size", "command",
+__all__ = ["FLOAT_INF", "FINITE", "DT", "DT_CHECK", "dt_options", "RENAMED", "step_size",
+           "cli_words", "command",
            "api_default", "emit", "guard", "check_plot_path", "output_option", "plot_option",
            "json_option", "quiet_option", "grid_from", "vary_option", "Timer", "progress_for"]
 
@@ -85,6 +88,24 @@ class TimeStep(click.ParamType):
 DT = TimeStep()
 #: Choices of ``--dt-check`` (``solve``'s ``dt_check``).
 DT_CHECK = click.Choice(["error", "warn", "off"])
+#: The help of ``--dt`` and ``--dt-check``, the same on every command that simulates.
+DT_HELP = ("Time step, or 'auto': the largest step of the step-size rule that divides T (and "
+           "the command's other time intervals).")
+DT_CHECK_HELP = ("A step above the step-size rule: refuse it (error), run it flagged (warn) or "
+                 "do not check (off).")
+
+
+def dt_options(default: Any, help_suffix: str = "") -> Callable:
+    """``--dt`` (a step or ``auto``) and ``--dt-check`` (error/warn/off): one definition, the
+    same names and help on every command that simulates (``default``: the command's API
+    default of ``dt``, e.g. an :class:`api_default`; ``--dt-check`` defaults to ``error``, as
+    ``dt_check`` in the API)."""
+
+    def deco(f: Callable) -> Callable:
+        f = option("--dt-check", type=DT_CHECK, default="error", help=DT_CHECK_HELP)(f)
+        return option("--dt", type=DT, default=default, help=DT_HELP + help_suffix)(f)
+
+    return deco
 
 
 def _pname(param: Any) -> str:
@@ -108,6 +129,10 @@ class api_default:  # noqa: N801 - used like a function in option declarations
 
     def __call__(self) -> Any:
         mod, _, attr = self.target.partition(":")
+        if mod not in sys.modules:  # a literal in the source: no import (start-up time)
+            found, value = static_default(mod, attr, self.name)
+            if found:
+                return value
         obj = getattr(importlib.import_module(mod), attr)
         if isinstance(obj, Mapping):  # a table of defaults
             return obj[self.name]
@@ -120,6 +145,71 @@ class api_default:  # noqa: N801 - used like a function in option declarations
         writes it)."""
         value = self()
         return "inf" if isinstance(value, float) and math.isinf(value) else value
+
+
+@functools.cache
+def _module_ast(mod: str) -> ast.Module | None:
+    spec = importlib.util.find_spec(mod)  # imports the parent packages (lazy: cheap)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    with open(spec.origin, encoding="utf-8") as fh:
+        return ast.parse(fh.read())
+
+
+def _named(item: ast.Assign | ast.AnnAssign, attr: str) -> bool:
+    targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+    return any(isinstance(t, ast.Name) and t.id == attr for t in targets)
+
+
+def _dict_entry(value: ast.expr | None, name: str) -> ast.expr | None:
+    """The node of key ``name`` in a ``{...}`` or ``dict(...)`` literal (None otherwise)."""
+    if isinstance(value, ast.Dict):
+        return next((v for k, v in zip(value.keys, value.values, strict=True)
+                     if isinstance(k, ast.Constant) and k.value == name), None)
+    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and value.func.id == "dict" and not value.args):
+        return next((kw.value for kw in value.keywords if kw.arg == name), None)
+    return None
+
+
+def static_default(mod: str, attr: str, name: str) -> tuple[bool, Any]:
+    """``(True, value)`` if the default of ``name`` in ``mod:attr`` is a literal in the source
+    (a function's parameter, a dataclass field, a key of a module-level dict), else
+    ``(False, None)``: then :class:`api_default` imports the module. Reading the source keeps
+    ``--help`` and the up-front checks (e.g. a refused ``--dt``) from importing the whole
+    application; ``tests/test_cli_dt.py`` checks that every such value equals the imported
+    one."""
+    tree = _module_ast(mod)
+    node = None
+    for item in tree.body if tree is not None else ():
+        if isinstance(item, ast.FunctionDef) and item.name == attr:
+            a = item.args
+            pos = a.posonlyargs + a.args
+            pairs = list(zip(pos[len(pos) - len(a.defaults):], a.defaults, strict=True))
+            pairs += [(k, d) for k, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)
+                      if d is not None]
+            node = next((d for k, d in pairs if k.arg == name), None)
+        elif isinstance(item, ast.ClassDef) and item.name == attr:
+            node = next((f.value for f in item.body if isinstance(f, ast.AnnAssign)
+                         and isinstance(f.target, ast.Name) and f.target.id == name), None)
+        elif isinstance(item, (ast.Assign, ast.AnnAssign)) and _named(item, attr):
+            node = _dict_entry(item.value, name)
+        if node is not None:
+            break
+    if node is None:
+        return False, None
+    sign = 1.0
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        sign, inner = -1.0, node.operand
+    else:
+        inner = node
+    if (isinstance(inner, ast.Attribute) and inner.attr == "inf"
+            and isinstance(inner.value, ast.Name) and inner.value.id in ("np", "numpy", "math")):
+        return True, sign * math.inf  # np.inf / math.inf (e.g. D = inf)
+    try:
+        return True, ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False, None
 
 
 class Option(click.Option):
@@ -403,8 +493,8 @@ def guard(runtime: bool = False) -> Iterator[None]:
         raise
     except (ValueError, FileExistsError) as exc:  # FileExistsError: e.g. refusing to overwrite
         if runtime:
-            raise click.ClickException(str(exc)) from None
-        raise click.UsageError(str(exc)) from None
+            raise click.ClickException(cli_words(str(exc))) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     except (OSError, RuntimeError, MemoryError, ArithmeticError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
 
@@ -591,9 +681,13 @@ def step_size(dt: float | str, T: float, model: Any, dt_check: str = "error") ->
     try:
         return resolve_dt(dt, T, model, "error" if dt_check == "error" else "off")[0]
     except ValueError as exc:
-        msg = str(exc).replace("dt='auto'", "--dt auto").replace("dt_check='warn'",
-                                                                 "--dt-check warn")
-        raise ValueError(msg) from None
+        raise ValueError(cli_words(str(exc))) from None
+
+
+def cli_words(msg: str) -> str:
+    """A library message in the command line's words (``dt='auto'`` -> ``--dt auto``,
+    ``dt_check='warn'`` -> ``--dt-check warn``)."""
+    return msg.replace("dt='auto'", "--dt auto").replace("dt_check='warn'", "--dt-check warn")
 
 
 def progress_for(quiet: bool) -> bool | None:

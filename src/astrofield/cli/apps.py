@@ -7,6 +7,7 @@ is one parameter set of a single batched run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -18,6 +19,7 @@ from astrofield.cli._common import (
     Timer,
     api_default,
     command,
+    dt_options,
     emit,
     grid_from,
     guard,
@@ -29,6 +31,7 @@ from astrofield.cli._common import (
     progress_for,
     quiet_option,
     save_outputs,
+    step_size,
     vary_option,
 )
 
@@ -40,6 +43,8 @@ _COLLAPSE = "astrofield.applications.collapse:ramp_collapse"
 _COLLAPSE_MODEL = "astrofield.applications.collapse:DEFAULT_COLLAPSE_MODEL"
 _FIELD2D = "astrofield.applications.field2d:solve2d"
 _NOISE = "astrofield.model.noise:Noise"
+#: The cue's duration of ``working_memory`` (not an option: its API default).
+_CUE_DURATION = 1.0
 
 
 def model_options(f):
@@ -62,13 +67,28 @@ def _model(p: dict[str, Any]):
 
 
 def _check_size(batch: int, N: int, what: str, per_point: float = 200.0,
-                T: float | None = None, dt: float | None = None, T_name: str = "T") -> None:
-    """Memory estimate (about ``per_point`` floats per grid point) and step count, up front."""
+                T: float | None = None, dt: float | Callable[[], float] | None = None,
+                T_name: str = "T") -> None:
+    """Memory estimate (about ``per_point`` floats per grid point), then the step (``dt`` may
+    be a function: the step-size rule, evaluated once the batch is known to fit) and the step
+    count, up front."""
     from astrofield._validate import check_memory, check_steps
 
-    if T is not None:
-        check_steps(T, dt, T_name=T_name)
     check_memory(8.0 * batch * N * per_point, what)
+    if T is not None:
+        check_steps(T, dt() if callable(dt) else dt, T_name=T_name)
+
+
+def _step(p: dict[str, Any], model: Any, T: float) -> float:
+    """The step-size rule, up front (before the application starts): a ``--dt`` above it is a
+    usage error here (``--dt-check error``); returns the step of the size checks
+    (``dt``, or for ``auto`` the rule's largest step: the step taken divides the run and is at
+    least half of it)."""
+    from astrofield.simulator.step_control import max_step
+
+    if p["dt"] != "auto":
+        return step_size(p["dt"], T, model, p["dt_check"])
+    return max_step(model)
 
 
 def _noise(sigma: float, correlation: float, seed: int):
@@ -110,7 +130,7 @@ astrofield memory --vary beta=0.01:0.1:4 --sigma 0.05 -o memory.nc""")
         help="Noise seed.")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_MEMORY, "N"),
         help="Grid points.")
-@option("--dt", type=FINITE, default=api_default(_MEMORY, "dt"), help="Time step.")
+@dt_options(api_default(_MEMORY, "dt"))
 @output_option()
 @plot_option("Figure (one row per parameter set).")
 @json_option
@@ -118,7 +138,6 @@ astrofield memory --vary beta=0.01:0.1:4 --sigma 0.05 -o memory.nc""")
 def memory_cmd(**p: Any) -> None:
     """Working-memory task: cue, delay, read-out (persistence, error, drift, resource cost)."""
     from astrofield._validate import parse_values
-    from astrofield.applications.memory import working_memory
 
     timer = Timer()
     with guard():
@@ -127,12 +146,15 @@ def memory_cmd(**p: Any) -> None:
         if not np.all(np.isfinite(cues)):
             raise ValueError(f"--cue = {p['cue']!r}: cue positions must be finite")
         _check_size(model.batch_size * cues.size * p["n_trials"], p["N"], "the memory batch",
-                    T=p["delay"], dt=p["dt"], T_name="delay")
+                    T=p["delay"], dt=lambda: _step(p, model, _CUE_DURATION + p["delay"]),
+                    T_name="delay")
+        from astrofield.applications.memory import working_memory
+
         ds = working_memory(model, cues, n_trials=p["n_trials"], delay=p["delay"],
                             cue_amplitude=p["cue_amplitude"],
                             noise=_noise(p["sigma"], p["correlation"], p["seed"]),
                             N=p["N"], dt=p["dt"], seed=p["seed"],
-                            progress=progress_for(p["quiet"]))
+                            progress=progress_for(p["quiet"]), dt_check=p["dt_check"])
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: _memory_figure(ds))
     keys = ("p_persist", "rms_error", "mean_abs_drift", "mean_cost", "theta", "beta", "gamma",
@@ -178,27 +200,30 @@ astrofield bold --seconds-per-unit 0.01 --delay 600 --tr 1 --plot bold.png --jso
         help="Seconds of rest appended after the trial.")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_BOLD, "N"),
         help="Grid points.")
-@option("--dt", type=FINITE, default=api_default(_BOLD, "dt"), help="Time step.")
+@dt_options(api_default(_BOLD, "dt"))
 @output_option("NetCDF output (the BOLD dataset).")
 @plot_option()
 @json_option
 @quiet_option
 def bold_cmd(**p: Any) -> None:
     """BOLD prediction of a working-memory trial (demand -> Balloon-Windkessel)."""
-    from astrofield.applications.memory import memory_bold
     from astrofield.model.definition import Model
-    from astrofield.plotting.applications import plot_memory_bold
 
     timer = Timer()
     with guard():
         model = Model(theta=p["theta"], beta=p["beta"], gamma=p["gamma"], D=p["D"])
-        _check_size(1, p["N"], "the BOLD trial", T=p["delay"], dt=p["dt"], T_name="delay")
+        _check_size(1, p["N"], "the BOLD trial", T=p["delay"],
+                    dt=lambda: _step(p, model, _CUE_DURATION + p["delay"]), T_name="delay")
+        from astrofield.applications.memory import memory_bold
+        from astrofield.plotting.applications import plot_memory_bold
+
         wm, bold = memory_bold(model, p["cue"], seconds_per_unit=p["seconds_per_unit"],
                                region=_parse_region(p["region"]), delay=p["delay"],
                                tr=p["tr"], preset=p["preset"], tail=p["tail"], N=p["N"],
-                               dt=p["dt"], progress=progress_for(p["quiet"]))
+                               dt=p["dt"], progress=progress_for(p["quiet"]),
+                               dt_check=p["dt_check"])
     with guard(runtime=True):
-        save_outputs(bold, p["output"], p["plot"], lambda: plot_memory_bold(wm, bold))
+        save_outputs(bold, p["output"], p["plot"], lambda: _plot_bold(wm, bold))
     y, t = bold["bold"].values, bold["time"].values
     s = {"peak_bold": float(y.max()), "time_to_peak_s": float(t[np.argmax(y)]),
          "undershoot": float(y.min()), "n_scans": int(bold.sizes["tr_time"]),
@@ -206,6 +231,14 @@ def bold_cmd(**p: Any) -> None:
          "output": p["output"], "plot": p["plot"]}
     emit(s, p["as_json"], f"peak BOLD {s['peak_bold']:.4g} at {s['time_to_peak_s']:.3g} s, "
                           f"undershoot {s['undershoot']:.3g}, {s['n_scans']} scans")
+
+
+def _plot_bold(wm, bold):
+    """The BOLD figure; matplotlib is imported only when a figure is asked for (not before a
+    refusal of the options)."""
+    from astrofield.plotting.applications import plot_memory_bold
+
+    return plot_memory_bold(wm, bold)
 
 
 def _correlation(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -236,7 +269,7 @@ astrofield wander --beta 0 --correlation cosine --sigma 0.1""")
 @option("--T", "T", type=FINITE, default=api_default(_WANDER, "T"), help="Final time.")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_WANDER, "N"),
         help="Grid points.")
-@option("--dt", type=FINITE, default=api_default(_WANDER, "dt"), help="Time step.")
+@dt_options(api_default(_WANDER, "dt"))
 @option("--seed", type=click.IntRange(min=0), default=api_default(_WANDER, "seed"),
         help="Noise seed.")
 @output_option()
@@ -245,9 +278,6 @@ astrofield wander --beta 0 --correlation cosine --sigma 0.1""")
 @quiet_option
 def wander_cmd(**p: Any) -> None:
     """Noise-driven bump wandering: MSD and effective diffusion with confidence intervals."""
-    from astrofield.applications.wandering import measure_wandering
-    from astrofield.plotting.applications import plot_wandering
-
     timer = Timer()
     corr = p["correlation"]
     with guard():
@@ -255,11 +285,14 @@ def wander_cmd(**p: Any) -> None:
             raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
         model = _model(p)
         _check_size(model.batch_size * p["n_trials"], p["N"], "the wandering batch", T=p["T"],
-                    dt=p["dt"])
+                    dt=lambda: _step(p, model, p["T"]))
+        from astrofield.applications.wandering import measure_wandering
+        from astrofield.plotting.applications import plot_wandering
+
         ds = measure_wandering(model, sigma=p["sigma"], correlation=corr,
                                n_trials=p["n_trials"], T=p["T"], N=p["N"], dt=p["dt"],
                                seed=p["seed"], t_fit=0.0 if corr == "cosine" else None,
-                               progress=progress_for(p["quiet"]))
+                               progress=progress_for(p["quiet"]), dt_check=p["dt_check"])
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: plot_wandering(ds))
     keys = ["D_eff", "D_lo", "D_hi", "msd_exponent"] + (["D_theory"] if "D_theory" in ds else [])
@@ -294,7 +327,7 @@ astrofield collapse --beta-start 0.3 --beta-end 1.2 --T-ramp 400 --n-trials 4 \\
         help="Rolling window of the indicators (time units).")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_COLLAPSE, "N"),
         help="Grid points.")
-@option("--dt", type=FINITE, default=api_default(_COLLAPSE, "dt"), help="Time step.")
+@dt_options(api_default(_COLLAPSE, "dt"))
 @option("--seed", type=click.IntRange(min=0), default=api_default(_COLLAPSE, "seed"),
         help="Noise seed.")
 @output_option()
@@ -303,21 +336,25 @@ astrofield collapse --beta-start 0.3 --beta-end 1.2 --T-ramp 400 --n-trials 4 \\
 @quiet_option
 def collapse_cmd(**p: Any) -> None:
     """Early warnings of resource collapse under a slow depletion ramp."""
-    from astrofield.applications.collapse import ramp_collapse
     from astrofield.model.definition import Model
-    from astrofield.plotting.applications import plot_collapse
 
     timer = Timer()
     with guard():
         if p["sigma"] < 0:
             raise ValueError(f"--sigma = {p['sigma']:g} is outside the allowed range [0, inf)")
-        _check_size(p["n_trials"], p["N"], "the collapse batch", T=p["T_ramp"], dt=p["dt"],
-                    T_name="T-ramp")
-        ds = ramp_collapse(Model(theta=p["theta"], gamma=p["gamma"], D=p["D"]),
+        model = Model(theta=p["theta"], gamma=p["gamma"], D=p["D"])
+        rule = Model(theta=p["theta"], gamma=p["gamma"], D=p["D"],
+                     beta=max(p["beta_start"], p["beta_end"], 0.0))
+        _check_size(p["n_trials"], p["N"], "the collapse batch", T=p["T_ramp"],
+                    dt=lambda: _step(p, rule, p["T_ramp"]), T_name="T-ramp")
+        from astrofield.applications.collapse import ramp_collapse
+        from astrofield.plotting.applications import plot_collapse
+
+        ds = ramp_collapse(model,
                            beta_start=p["beta_start"], beta_end=p["beta_end"],
                            T_ramp=p["T_ramp"], sigma=p["sigma"], n_trials=p["n_trials"],
                            window=p["window"], N=p["N"], dt=p["dt"], seed=p["seed"],
-                           progress=progress_for(p["quiet"]))
+                           progress=progress_for(p["quiet"]), dt_check=p["dt_check"])
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: plot_collapse(ds))
     s = {k: ds[k].values for k in ("t_collapse", "variance_tau", "ac1_tau", "lead_time",
@@ -334,7 +371,7 @@ def collapse_cmd(**p: Any) -> None:
 astrofield field2d --N 48 --T 100 --plot field2d.png --json""")
 @option("--N", "N", type=click.IntRange(min=8), default=48, help="Grid points per side.")
 @option("--T", "T", type=FINITE, default=api_default(_FIELD2D, "T"), help="Final time.")
-@option("--dt", type=FINITE, default=api_default(_FIELD2D, "dt"), help="Time step.")
+@dt_options(api_default(_FIELD2D, "dt"))
 @option("--beta", type=FINITE, default=api_default(_MODEL, "beta"), help="Depletion rate.")
 @option("--gamma", type=FINITE, default=10.0,
         help="Replenishment rate (the 2-D example's default model).")
@@ -346,16 +383,18 @@ astrofield field2d --N 48 --T 100 --plot field2d.png --json""")
 @quiet_option
 def field2d_cmd(**p: Any) -> None:
     """2-D bump on the torus (sigmoid firing theta 0.3, steepness 10; difference of Gaussians)."""
-    from astrofield.applications.field2d import solve2d
     from astrofield.model.definition import Model
-    from astrofield.plotting.applications import plot_field2d
 
     timer = Timer()
     with guard():
-        _check_size(p["N"], p["N"], "the 2-D field", T=p["T"], dt=p["dt"])
         model = Model(theta=0.3, steepness=10.0, firing="sigmoid", beta=p["beta"],
                       gamma=p["gamma"], D=p["D"])
-        ds = solve2d(model, N=p["N"], T=p["T"], dt=p["dt"], progress=progress_for(p["quiet"]))
+        _check_size(p["N"], p["N"], "the 2-D field", T=p["T"], dt=lambda: _step(p, model, p["T"]))
+        from astrofield.applications.field2d import solve2d
+        from astrofield.plotting.applications import plot_field2d
+
+        ds = solve2d(model, N=p["N"], T=p["T"], dt=p["dt"], progress=progress_for(p["quiet"]),
+                     dt_check=p["dt_check"])
     with guard(runtime=True):
         save_outputs(ds, p["output"], p["plot"], lambda: plot_field2d(ds))
     s = {"u_max": float(ds["u_max"][-1]), "area": float(ds["area"][-1]),

@@ -18,6 +18,7 @@ import time
 import click
 import numpy as np
 
+from astrofield._version import __version__
 from astrofield.cli._common import (
     FINITE,
     FLOAT_INF,
@@ -33,6 +34,7 @@ from astrofield.cli._common import (
     save_outputs,
     say,
 )
+from astrofield.io.cf import annotate, flag_attrs, seed_attrs
 from astrofield.io.jsonio import json_number
 from astrofield.model.firing import firing_names
 
@@ -132,7 +134,9 @@ def build_model(theta, beta, gamma, tau, D, firing, steepness, kernel, kernel_pa
         raise click.BadParameter(str(exc), param_hint=f"--{name}") from exc
 
 
-def _check_N(N: int | str, allow_auto: bool = True) -> None:
+def _check_N(N: int | str, allow_auto: bool = True, points: int = 1) -> None:
+    """``--N``: even, >= 16, its dense Jacobian within the memory limit and ``points`` dense
+    problems of that size within the work limit (``UsageError``, exit 2, before any work)."""
     if N == "auto":
         if not allow_auto:
             raise click.BadParameter("N = auto is not available here; give an even integer",
@@ -140,12 +144,15 @@ def _check_N(N: int | str, allow_auto: bool = True) -> None:
         return
     if N < 16 or N % 2:
         raise click.BadParameter(f"N = {N} must be an even integer >= 16", param_hint="--N")
-    from astrofield._validate import check_memory, estimate_dense_jacobian_bytes
+    from astrofield._validate import check_memory, check_work, dense_work
+    from astrofield._validate import estimate_dense_jacobian_bytes as jacobian_bytes
 
     try:  # every route builds dense N x N operators and a (3N)^2 Jacobian
-        check_memory(estimate_dense_jacobian_bytes(N),
-                     f"the dense Jacobian of N = {N} (a {3 * N} x {3 * N} matrix and its "
-                     "eigenvalue work copies)")
+        check_memory(jacobian_bytes(N), f"the dense Jacobian of N = {N} (a {3 * N} x {3 * N} "
+                                        "matrix and its eigenvalue work copies)")
+        check_work(dense_work(N, points),
+                   f"{points} dense Newton and eigenvalue problem(s) of N = {N} (a {3 * N} x "
+                   f"{3 * N} Jacobian each)", hint="use fewer points or a smaller N")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -402,7 +409,8 @@ def numerical_map(vals: dict, opts: dict):
     grids = np.meshgrid(*[np.atleast_1d(vals[k]) for k in names], indexing="ij")
     shape = grids[0].shape
     out = {k: np.zeros(shape, dtype) for k, dtype in
-           (("exists", bool), ("stable", bool), ("n_unstable", int), ("leading_real", float))}
+           (("exists", bool), ("stable", bool), ("resolved", bool), ("n_unstable", int),
+            ("leading_real", float))}
     order = _snake(shape)  # neighbours follow each other: Newton warm-starts along the path
     models = []
     for idx in order:
@@ -414,6 +422,7 @@ def numerical_map(vals: dict, opts: dict):
     for idx, r in zip(order, results, strict=True):
         out["exists"][idx] = r["exists"]
         out["stable"][idx] = r["stable"]
+        out["resolved"][idx] = r["resolved"]  # the spectrum's own check (Spectrum.resolved)
         out["n_unstable"][idx] = -1 if r["n_unstable"] is None else r["n_unstable"]
         out["leading_real"][idx] = r["leading_real"]
     dims = [k for k in names]
@@ -421,7 +430,25 @@ def numerical_map(vals: dict, opts: dict):
                     coords={k: np.atleast_1d(vals[k]) for k in names})
     ds = ds.squeeze([k for k in names if np.ndim(vals[k]) == 0], drop=False)
     ds.attrs.update({k: str(v) for k, v in opts.items() if k != "workers"})
-    return ds
+    ds["resolved"].attrs.update(flag_attrs("spectrum resolved", [0, 1], "unresolved resolved",
+                                           description="translation eigenvalue near zero and "
+                                                       "the count of unstable ones certified"))
+    ds.attrs["resolved"] = int(np.all(ds["resolved"].values | ~ds["exists"].values))
+    return annotate(ds, _NUMERICAL_MAP_ATTRS, scheme="finite-difference spectrum at each point",
+                    astrofield_version=__version__, **seed_attrs(None, False))
+
+
+#: CF attributes of the numerical stability map (swept parameters: COMMON).
+_NUMERICAL_MAP_ATTRS = {
+    "exists": flag_attrs("bump exists", [0, 1], "no_bump bump"),
+    "stable": flag_attrs("linearly stable", [0, 1], "unstable stable",
+                         description="numerical spectrum, translation mode excluded"),
+    "n_unstable": {"units": "1", "long_name": "number of unstable eigenvalues",
+                   "description": "-1: not computed"},
+    "leading_real": {"units": "1", "long_name": "Re of the leading eigenvalue",
+                     "description": "leading non-translation eigenvalue, per neural time "
+                                    "constant (time is dimensionless)"},
+}
 
 
 def _snake(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -440,7 +467,8 @@ def _snake(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
 
 def numerical_map_cmd(vals: dict, opts: dict, output: str | None, as_json: bool) -> None:
     """``astrofield stability-map`` with the numerical spectrum at every point."""
-    _check_N(opts["N"], allow_auto=False)
+    _check_N(opts["N"], allow_auto=False,
+             points=int(np.prod([np.size(v) for v in vals.values()])))
     _check_dir(output, "--output")
     t0 = time.perf_counter()
     ds = numerical_map(vals, opts)
@@ -451,7 +479,14 @@ def numerical_map_cmd(vals: dict, opts: dict, output: str | None, as_json: bool)
 
         save(ds, output)
     ex = ds["exists"].values
+    unresolved = int(np.sum(ex & ~ds["resolved"].values))
     obj = {"method": "numerical spectrum", "points": int(ex.size), "exists": int(ex.sum()),
-           "stable": int(ds["stable"].values.sum()), "wall_time_s": wall, "output": output}
-    emit(obj, as_json, [f"{obj['points']} points ({obj['exists']} with a bump) in {wall:.2f} s:"
-                         f" {obj['stable']} stable (numerical spectrum)"])
+           "stable": int(ds["stable"].values.sum()), "resolved": unresolved == 0,
+           "unresolved": unresolved, "N": int(opts["N"]), "wall_time_s": wall, "output": output}
+    lines = [f"{obj['points']} points ({obj['exists']} with a bump) in {wall:.2f} s:"
+             f" {obj['stable']} stable (numerical spectrum)"]
+    if unresolved:
+        lines.append(f"warning: {unresolved} point(s) not resolved at N = {opts['N']} (the "
+                     "firing layer pins the bump to the grid: their verdicts are not "
+                     "trustworthy; variable 'resolved'); increase --N")
+    emit(obj, as_json, lines)

@@ -64,6 +64,9 @@ def _lines(s: dict[str, Any], output: str | None) -> list[str]:
             lines.append(f"{n} = {v:.6g} ± {s['stderr'][n]:.3g} (95 % CI {lo:.6g} .. {hi:.6g})")
         else:
             lines.append(f"{n} = {v:.6g}: NOT IDENTIFIABLE from these data (no standard error)")
+        pr = s.get("profile", {}).get(n)
+        if pr is not None:
+            lines.append("    " + _profile_line(pr))
     lines.append(f"cost {s['cost']:.6g}, noise sd {s['sigma']:.3g}"
                  f"{' (estimated)' if s['sigma_estimated'] else ''}, converged "
                  f"{s['converged']}, {s['n_agree']}/{s['n_starts']} starts agree, "
@@ -71,10 +74,27 @@ def _lines(s: dict[str, Any], output: str | None) -> list[str]:
     return lines
 
 
+def _profile_line(pr: dict[str, Any]) -> str:
+    """One line on a parameter's profile likelihood."""
+    if pr["flat"]:
+        return "profile: FLAT over the whole range (not identifiable)"
+    lo, hi = pr["ci95"]
+    ends = (f"{'(open) ' if pr['open'][0] else ''}{lo:.6g} .. {hi:.6g}"
+            f"{' (open)' if pr['open'][1] else ''}")
+    if not pr["identifiable"]:
+        return f"profile: 95 % interval {ends}: not closed inside the range (not identifiable)"
+    verdict = ("agrees with the Fisher interval" if pr["agrees_with_fisher"] else
+               "DIFFERS from the Fisher interval (the quadratic approximation does not hold)")
+    return (f"profile: 95 % interval {ends}, {verdict}: ends {pr['deviation']:.2f} half-widths "
+            "apart")
+
+
 @command("fit", example="""
 astrofield run --T 200 --N 128 --n-frames 101 -o obs.nc
 astrofield fit --data obs.nc --observable position --theta 0.1 --gamma 2 --eps 0.3 \\
-    --vary beta=0.01:0.2 --vary D=0.1:3 -o fit.nc --plot fit.png --json""")
+    --vary beta=0.01:0.2 --vary D=0.1:3 -o fit.nc --plot fit.png --json
+astrofield fit --data obs.nc --theta 0.1 --gamma 2 --vary beta=0.01:0.2 --vary D=0.1:3 \\
+    --profile --plot fit.png""")
 @option("--data", "data", type=click.Path(dir_okay=False), required=True,
         help="NetCDF file with the observable on a 'time' coordinate (an 'astrofield run -o' "
              "output works as is).")
@@ -106,10 +126,15 @@ astrofield fit --data obs.nc --observable position --theta 0.1 --gamma 2 --eps 0
              "de: differential evolution + the same polish.")
 @option("--n-starts", type=click.IntRange(min=1), default=3, help="Local starts.")
 @option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the global phase.")
+@option("--profile", "profile", is_flag=True, default=False,
+        help="Profile-likelihood 95 % intervals (Delta chi^2 = 3.84, the other parameters "
+             "re-optimised), compared with the Fisher ones; a flat profile is reported as not "
+             "identifiable. Costs a batched re-optimisation per parameter.")
 @option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
         help="Time-integration backend.")
 @output_option("NetCDF file of the fit (parameters, errors, data, fitted trace, history).")
-@plot_option("Figure file: data against fit, residuals, cost history.")
+@plot_option("Figure file: data against fit, residuals, cost history (and the profiles with "
+             "--profile).")
 @json_option
 @quiet_option
 def fit_cmd(**p: Any) -> None:
@@ -137,7 +162,7 @@ def fit_cmd(**p: Any) -> None:
     with guard(runtime=True):
         res = fit(p["data"], model, vary, p["observable"], sigma=p["sigma"], method=p["method"],
                   n_starts=p["n_starts"], seed=p["seed"], N=p["N"], dt=p["dt"], eps=p["eps"],
-                  position=p["position"],
+                  position=p["position"], intervals="profile" if p["profile"] else "fisher",
                   **({} if p["backend"] == "auto" else {"backend": p["backend"]}))
         s = res.summary()
         s.update(wall_s=timer.wall_s, output=p["output"], plot=p["plot"])

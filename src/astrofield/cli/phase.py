@@ -3,12 +3,14 @@
 Command shapes::
 
     astrofield phase --vary D=0.001:0.6:50 --vary beta=0.001:0.1:50 --gamma 2 --theta 0.1 \\
-        --T 500 -o map.nc --plot map.png [--json] [--N 64] [--dt 0.1] [--eps 0.05] \\
+        --T 500 -o map.nc --plot map.png [--json] [--N 64] [--dt 0.1|auto] \\
+        [--dt-check error|warn|off] [--eps 0.05] \\
         [--chunk-size 125] [--workers 2] [--executor threads|local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--error-control auto|on|off] [--refine-tol 0.05] \\
         [--adaptive [--atol 0.05] [--rtol 0.05] [--boundary-tol 0] [--max-points M] \\
         [--max-time S]] [--quiet]
-    astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...|auto]
+    astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...|auto] \\
+        [--dt-check error|warn|off]
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ import click
 import numpy as np
 
 from astrofield.cli._common import (
-    DT,
     FINITE,
     FLOAT_INF,
     Timer,
     api_default,
     command,
+    dt_options,
     emit,
     guard,
     json_option,
@@ -55,35 +57,13 @@ def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str) -> 
                              "scheduler address such as tcp://host:8786", ctx, param)
 
 
-def map_step(dt: float | str, dt_max: float) -> float:
-    """``--dt`` of a drift map: ``"auto"`` is the largest step ``<= dt_max`` that divides 0.5
-    (frames every time unit, ``T`` and the error control's coarse runs at ``2 dt`` are then
-    whole numbers of steps); a number above ``dt_max`` is a ValueError."""
-    if dt == "auto":
-        return 0.5 / math.ceil(0.5 / dt_max * (1 - 1e-12))
-    if dt > dt_max * (1 + 1e-9):
-        raise ValueError(f"dt = {dt:g} is outside the allowed range (0, {dt_max:g}] of the "
-                         "step-size rule for the largest beta with a bump on this grid (use "
-                         "--dt auto or a smaller dt)")
-    return float(dt)
-
-
-def _grid_step(dt: float | str, grid: Any) -> float:
+def _grid_step(dt: float | str, grid: Any, T: float, dt_check: str) -> float:
     """The step-size rule over the points of ``grid`` that are simulated (those with a bump),
-    checked before the sweep starts (it used to fail in the first chunk that broke it)."""
-    from astrofield.model.definition import Model
-    from astrofield.simulator.step_control import max_step
-    from astrofield.theory.bump import fold
+    checked before the sweep starts (:func:`astrofield.experiments.phase.map_step`; ``warn``
+    and ``off`` never raise here: the map warns once when it starts)."""
+    from astrofield.experiments.phase import map_step
 
-    axes = {k: np.atleast_1d(np.asarray(grid.fixed.get(k, 0.0), float)) for k in
-            ("theta", "beta", "gamma")}
-    axes.update({k: v for k, v in grid.axes.items() if k in axes})
-    th, be, ga = np.meshgrid(axes["theta"], axes["beta"], axes["gamma"], indexing="ij")
-    with np.errstate(all="ignore"):
-        exists = be <= np.asarray(fold(th, ga)[0])
-    if not exists.any():  # nothing is simulated: any step will do
-        return 0.1 if dt == "auto" else float(dt)
-    return map_step(dt, max_step(Model(beta=float(be[exists].max()))))
+    return map_step(dt, grid, T, "error" if dt_check == "error" else "off")[0]
 
 
 def _executor(scheduler: str):
@@ -155,9 +135,8 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --executor serial""")
 @option("--T", "T", type=FINITE, default=api_default(_PHASE, "T"), help="Final time.")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_PHASE, "N"),
         help="Grid points.")
-@option("--dt", type=DT, default=api_default(_PHASE, "dt"),
-        help="Time step, or 'auto': the largest step of the step-size rule on this grid that "
-             "divides 0.5.")
+@dt_options(api_default(_PHASE, "dt"), " A map's 'auto' divides 0.5 and T (frames every "
+            "time unit, coarse runs at 2 dt).")
 @option("--eps", type=FINITE, default=api_default(_PHASE, "eps"),
         help="Shift perturbation (fraction of the bump amplitude).")
 @option("--chunk-size", type=click.IntRange(min=1), default=api_default(_PHASE, "chunk_size"),
@@ -230,7 +209,7 @@ def phase_cmd(**p: Any) -> None:
                 param_hint="-o/--output")
         fixed = {k: p[k] for k in ("theta", "beta", "gamma", "D")}
         grid = make_grid(p["vary"], fixed, max_dims=2)
-        p["dt"] = _grid_step(p["dt"], grid)
+        p["dt"] = _grid_step(p["dt"], grid, p["T"], p["dt_check"])
         check_steps(p["T"], p["dt"])
         n_points = min(p["chunk_size"], grid.size)
         check_memory(_estimate_bytes(p["N"], p["chunk_size"], p["workers"], grid.size),
@@ -247,7 +226,7 @@ def phase_cmd(**p: Any) -> None:
                                error_control=_CONTROL[p["error_control"]],
                                refine_tol=p["refine_tol"],
                                sampling="adaptive" if p["adaptive"] else "full",
-                               adaptive=_adaptive_settings(p))
+                               adaptive=_adaptive_settings(p), dt_check=p["dt_check"])
     finally:
         if client is not None:
             client.close()
@@ -257,8 +236,10 @@ def phase_cmd(**p: Any) -> None:
         with guard(runtime=True):
             save_outputs(ds, None, p["plot"], lambda: _phase_figure(ds, fixed))
     s = summarize(ds)
-    out = {**s, "wall_s": timer.wall_s, "dims": list(ds["verdict"].dims),
+    out = {**s, "resolved": bool(s["resolved"]), "wall_s": timer.wall_s,
+           "dims": list(ds["verdict"].dims),
            "shape": list(ds["verdict"].shape), "T": p["T"], "N": p["N"], "dt": p["dt"],
+           "dt_check": p["dt_check"], "dt_rule_ok": int(ds.attrs.get("dt_rule_ok", 1)),
            "eps": p["eps"], "early_stop": p["early_stop"], "chunk_size": p["chunk_size"],
            "error_control": ds.attrs.get("error_control"), "refine_tol": p["refine_tol"],
            "executor": p["executor"], "scheduler": p["executor"],  # scheduler: old key
@@ -272,7 +253,9 @@ def phase_cmd(**p: Any) -> None:
                  f"error {out['max_drift_interp_error']:.3g} rad")
     emit(out, p["as_json"],
          f"{s['points']} points: {s['n_stable']} stable, {s['n_unstable']} unstable, "
-         f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}{extra}; "
+         f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}{extra}"
+         + (f"; {s['n_unresolved']} unresolved (variable 'resolved')" if s["n_unresolved"]
+            else "") + "; "
          f"{out['wall_s']:.1f} s" + (f" -> {p['output']}" if p["output"] else ""))
 
 
@@ -295,10 +278,8 @@ astrofield figure 5 -o figures/ --resolution 20 --T 200 --executor serial""")
         help="Final time [default: 500 for Figures 5/6, 200 for Figure 7].")
 @option("--N", "N", type=click.IntRange(min=16), default=None,
         help="Grid points of the simulations.")
-@option("--dt", type=DT, default=None,
-        help="Time step of the simulations, or 'auto' (the largest step of the step-size rule "
-             "for the figure's parameters) [default: 0.1 for Figures 5/6 where the rule "
-             "allows it, else auto; 0.02 for Figure 7].")
+@dt_options(None, " Figures: the rule at the figure's largest beta [default: 0.1 for "
+            "Figures 5/6 where the rule allows it, else auto; 0.02 for Figure 7].")
 @option("--early-stop/--no-early-stop", default=False,
         help="Early decisions in the Figure 5/6 maps (drift/velocity at T are then "
              "extrapolated; drift_bound bounds the error).")
@@ -318,6 +299,8 @@ def figure_cmd(**p: Any) -> None:
         check_output_path(f"{p['outdir'].rstrip('/')}/figure{p['number']}.png", "--outdir",
                           make_parents=True)
         unused = [f"--{k}" for k in ("T", "N", "dt") if p[k] is not None]
+        if p["dt_check"] != "error":
+            unused.append("--dt-check")
         if p["number"] == "2" and unused:  # the analytic figure simulates nothing
             raise click.UsageError(f"{', '.join(unused)}: figure 2 is analytic (no simulation) "
                                    "and does not use them; drop them")
@@ -326,7 +309,8 @@ def figure_cmd(**p: Any) -> None:
             from astrofield.experiments.figures import figure_step
 
             try:
-                p["dt"] = figure_step(int(p["number"]), p["dt"], p["T"])
+                p["dt"] = figure_step(int(p["number"]), p["dt"], p["T"],
+                                      "error" if p["dt_check"] == "error" else "off")
             except ValueError as exc:
                 raise ValueError(str(exc).replace("dt='auto'", "--dt auto")) from None
             check_steps(p["T"] or 500.0, p["dt"])
@@ -336,7 +320,8 @@ def figure_cmd(**p: Any) -> None:
     try:
         with guard():
             paths = make_figure(int(p["number"]), p["outdir"], resolution=p["resolution"],
-                                T=p["T"], N=p["N"], dt=p["dt"], early_stop=p["early_stop"],
+                                T=p["T"], N=p["N"], dt=p["dt"], dt_check=p["dt_check"],
+                                early_stop=p["early_stop"],
                                 executor=executor, workers=p["workers"],
                                 progress=not p["quiet"])
     finally:

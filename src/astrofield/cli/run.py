@@ -7,13 +7,12 @@ from typing import Any
 import click
 
 from astrofield.cli._common import (
-    DT,
-    DT_CHECK,
     FINITE,
     FLOAT_INF,
     Timer,
     api_default,
     command,
+    dt_options,
     emit,
     guard,
     json_option,
@@ -136,11 +135,7 @@ astrofield run --config run.toml --D inf      # file values, D overridden""")
              "amplitude, scale (wizard_hat); repeatable.")
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_SOLVE, "N"),
         help="Grid points on the ring.")
-@option("--dt", type=DT, default=api_default(_SOLVE, "dt"),
-        help="Time step, or 'auto': the largest step of the step-size rule that divides T.")
-@option("--dt-check", type=DT_CHECK, default=api_default(_SOLVE, "dt_check"),
-        help="A step above the step-size rule: refuse it (error), run it flagged (warn) or "
-             "do not check (off).")
+@dt_options(api_default(_SOLVE, "dt"))
 @option("--T", "T", type=FINITE, default=api_default(_SOLVE, "T"), help="Final time.")
 @option("--init", type=click.Choice(["bump", "rest"]), default="bump", help="Initial state.")
 @option("--eps", type=FINITE, default=api_default(_SOLVE, "eps"),

@@ -169,7 +169,8 @@ def stability_cmd(theta: float, beta: float, gamma: float, D: float, branch: str
         r = stability(theta, beta, gamma, D, branch=branch, tau=tau,
                       nonlinear_check="all" if nonlinear_check else False)
     obj: dict[str, Any] = {"theta": theta, "beta": beta, "gamma": gamma, "D": D,
-                           "tau": tau, "branch": branch, "exists": bool(r["exists"])}
+                           "tau": tau, "branch": branch, "exists": bool(r["exists"]),
+                           "resolved": True}  # exact theory (Evans function): no grid, no step
     if not obj["exists"]:
         obj.update({"evans_dprime": None, "evans_stable": None, "stable": None,
                     "fourier_stable": None,
@@ -274,6 +275,7 @@ def boundary_cmd(theta: float, gamma: float, beta: float | None, D: float, vary:
     first = float(ev[0]) if ev.size else math.nan
     ffirst = float(fo[0]) if fo.size else math.nan
     obj = {"theta": theta, "D": D, "vary": vary, **kw, key: first, f"fourier_{key}": ffirst,
+           "resolved": True,  # exact theory (roots of E'(0)): no grid, no step
            "crossings": ev, "fourier_crossings": fo,
            "relative_difference": abs(ffirst - first) / first if ev.size and fo.size
            else math.nan, "wall_s": timer.wall_s, "plot": plot}
@@ -360,6 +362,7 @@ def stability_map_cmd(theta: str, beta: str, gamma: str, D: str, vary: tuple[str
            "evans_stable": int(ds["evans_stable"].values.sum()),
            "fourier_stable": int(ds["fourier_stable"].values.sum()),
            "disagree": int(ds["disagree"].values.sum()),
+           "resolved": bool(ds.attrs["resolved"]),  # exact theory: no grid, no step
            "complex_unstable": int(np.sum(ds["complex_unstable"].values > 0)),
            "stable_with_complex": int(np.sum(ds["evans_stable"].values
                                              & (ds["complex_unstable"].values > 0))),

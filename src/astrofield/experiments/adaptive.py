@@ -479,7 +479,12 @@ _RUN_ONLY = ("t_final", "t_decided", "drift_decided", "velocity_decided", "t_com
 def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) -> xr.Dataset:
     """The map on the grid: the full map's variables plus ``sampled``, the error estimates
     and the simulated points."""
-    from astrofield.experiments.phase import VERDICT_CODES, _data_vars, _empty_results
+    from astrofield.experiments.phase import (
+        VERDICT_CODES,
+        _data_vars,
+        _empty_results,
+        point_resolved,
+    )
     from astrofield.io.cf import COMMON, flag_attrs, rate_attrs
 
     out, err, code = _interpolate(st, leaves)
@@ -493,6 +498,12 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
         if name in _RUN_ONLY and name in out:
             v = np.where(st.sampled.reshape(-1), out[name].reshape(-1), np.nan)
         data[name] = (grid.dims, np.asarray(v).reshape(grid.shape), attrs)
+    # resolved from the cells' own (simulated) or corners' largest (interpolated) drift error
+    flat = {k: np.asarray(data[k][1]).reshape(-1) for k in ("drift", "drift_error", "failed",
+                                                          "exists")}
+    ok = point_resolved({**flat, "failed": flat["failed"].astype(bool)},
+                        flat["exists"].astype(bool))
+    data["resolved"] = (grid.dims, ok.reshape(grid.shape), data["resolved"][2])
     data["sampled"] = (grid.dims, st.sampled.reshape(grid.shape), flag_attrs(
         "cell simulated", [0, 1], "interpolated simulated",
         description="1: simulated; 0: interpolated from its block's simulated corners (or "

@@ -37,7 +37,7 @@ import xarray as xr
 from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield.experiments.phase import DEFAULTS, phase_diagram
-from astrofield.io.cf import COMMON, time_attrs
+from astrofield.io.cf import COMMON, annotate, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import solve
 from astrofield.theory.bump import fold
@@ -101,7 +101,8 @@ def _simulated_beta_max(number: int) -> float:
     return min(beta, float(fold(0.1, 1.6)[0])) if number == 6 else beta
 
 
-def figure_step(number: int, dt: float | str | None = None, T: float | None = None) -> float:
+def figure_step(number: int, dt: float | str | None = None, T: float | None = None,
+                dt_check: str = "error") -> float:
     """The time step of figure ``number``'s simulations, checked before any work.
 
     Parameters
@@ -115,6 +116,9 @@ def figure_step(number: int, dt: float | str | None = None, T: float | None = No
         control's coarse runs at ``2 dt`` are whole numbers of steps).
     T
         Final time (for the error message only).
+    dt_check
+        A ``dt`` above the rule: ``"error"`` (refused here), ``"warn"`` or ``"off"`` (returned;
+        the simulations warn, as :func:`astrofield.solve`).
 
     Returns
     -------
@@ -141,11 +145,13 @@ def figure_step(number: int, dt: float | str | None = None, T: float | None = No
             raise ValueError(f"dt = {dt!r} is not a positive number or 'auto'")
         return 0.5 / np.ceil(0.5 / dt_max * (1 - 1e-12))
     dt = float(check_range("dt", dt, 0.0, np.inf, lo_open=True))
-    if dt > dt_max * (1 + 1e-9):
+    if dt_check not in ("error", "warn", "off"):
+        raise ValueError(f"dt_check = {dt_check!r} is not one of ('error', 'warn', 'off')")
+    if dt > dt_max * (1 + 1e-9) and dt_check == "error":
         raise ValueError(
             f"dt = {dt:g} is outside the allowed range (0, {dt_max:g}] of the step-size rule "
             f"for Figure {number} (its simulations reach beta = {beta:.4g}); "
-            "use dt='auto' or a smaller dt")
+            "use dt='auto', a smaller dt, or dt_check='warn' to run anyway, flagged")
     return dt
 
 
@@ -157,18 +163,20 @@ def _settings(T, N, dt, default_T):
 
 
 
-def _map_kw(resolution, T, N, dt, early_stop, executor, workers, progress):
+def _map_kw(resolution, T, N, dt, early_stop, executor, workers, progress, dt_check="error"):
     n = check_int("resolution", resolution, 2)
     T, N, dt = _settings(T, N, dt, 500.0)
-    return n, dict(theta=0.1, T=T, N=N, dt=dt, early_stop=early_stop, executor=executor,
+    return n, dict(theta=0.1, T=T, N=N, dt=dt, dt_check=dt_check, early_stop=early_stop,
+                   executor=executor,
                    workers=workers, chunk_size=min(DEFAULTS["chunk_size"], max(1, n * n // 2)),
                    progress=progress)
 
 
 # ------------------------------------------------------------------------------ figure data
 def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None = None,
-                 dt: float | None = None, early_stop: bool = False, executor: Any = "threads",
-                 workers: int | None = None, progress: bool | None = None) -> xr.Dataset:
+                 dt: float | str | None = None, early_stop: bool = False,
+                 executor: Any = "threads", workers: int | None = None,
+                 progress: bool | None = None, dt_check: str = "error") -> xr.Dataset:
     """Data of Figure 5: drift and |velocity| over ``(D, beta)`` at ``gamma = 2``,
     ``theta = 0.1``, with the Evans and Fourier boundaries ``beta*(D)``.
 
@@ -178,8 +186,9 @@ def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         Grid points per axis of the map (``D`` in [0.001, 0.6] rad^2 per unit time, ``beta`` in
         [0.001, 0.1] per unit time).
     T, N, dt
-        Final time (default 500), grid points and time step of each simulation.
-    early_stop, executor, workers, progress
+        Final time (default 500), grid points and time step of each simulation (``None``: the
+        figure's default, ``"auto"``: :func:`figure_step`).
+    early_stop, executor, workers, progress, dt_check
         As in :func:`astrofield.phase_diagram`.
 
     Returns
@@ -189,8 +198,8 @@ def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         ``verdict_code``) over ``(D, beta)`` and ``beta_star_evans``, ``beta_star_fourier``
         over ``boundary_D``; attr ``figure_T`` (the final time).
     """
-    n, kw = _map_kw(resolution, T, N, figure_step(5, dt), early_stop, executor, workers,
-                    progress)
+    n, kw = _map_kw(resolution, T, N, figure_step(5, dt, T, dt_check), early_stop, executor,
+                    workers, progress, dt_check)
     ds = phase_diagram([f"D=0.001:0.6:{n}", f"beta=0.001:0.1:{n}"], gamma=2.0, **kw)
     Db = np.linspace(0.001, 0.6, max(2 * n, 12))
     ev, fo = (_beta_curve("D", Db, 0.1, None, 2.0, m, 0.3)["beta_star"].values
@@ -204,14 +213,15 @@ def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None 
 
 
 def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None = None,
-                 dt: float | None = None, early_stop: bool = False, executor: Any = "threads",
-                 workers: int | None = None, progress: bool | None = None) -> xr.Dataset:
+                 dt: float | str | None = None, early_stop: bool = False,
+                 executor: Any = "threads", workers: int | None = None,
+                 progress: bool | None = None, dt_check: str = "error") -> xr.Dataset:
     """Data of Figure 6: ``(gamma, beta)`` maps at ``D = 1`` and at ``D = inf`` with the
     boundaries ``beta*(gamma)``.
 
     Parameters
     ----------
-    resolution, T, N, dt, early_stop, executor, workers, progress
+    resolution, T, N, dt, early_stop, executor, workers, progress, dt_check
         As in :func:`figure5_data` (``gamma`` in [1, 1.6] per unit time; ``beta`` in
         [0.001, 0.1] at ``D = 1`` and in [0.01, 4] at ``D = inf``).
 
@@ -224,8 +234,8 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         ``beta_star_evans_largeD`` (every Evans crossing for each ``large_D`` of
         :data:`LARGE_D`); attr ``figure_T``.
     """
-    n, kw = _map_kw(resolution, T, N, figure_step(6, dt), early_stop, executor, workers,
-                    progress)  # the step checked for both maps before the first one runs
+    n, kw = _map_kw(resolution, T, N, figure_step(6, dt, T, dt_check), early_stop, executor,
+                    workers, progress, dt_check)  # the step checked before the first map
     ds1 = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.001:0.1:{n}"], D=1.0, **kw)
     dsi = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.01:4.0:{n}"], D=np.inf, **kw)
     gb = np.linspace(1.0, 1.6, max(2 * n, 12))
@@ -252,8 +262,8 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
     return _label(data)
 
 
-def figure7_data(*, T: float | None = None, N: int | None = None, dt: float | None = None,
-                 progress: bool | None = None) -> xr.Dataset:
+def figure7_data(*, T: float | None = None, N: int | None = None, dt: float | str | None = None,
+                 progress: bool | None = None, dt_check: str = "error") -> xr.Dataset:
     """Data of Figure 7: ``q`` and ``a`` at ``t = 0.7, 30, 100`` (those ``<= T``) of the run
     with ``eps = 0.3, theta = 0.1, beta = 0.05, gamma = 2, D = 0.7``.
 
@@ -262,9 +272,13 @@ def figure7_data(*, T: float | None = None, N: int | None = None, dt: float | No
     T
         Final time (default 200, at least 0.7).
     N, dt
-        Grid points (default 256) and time step (default 0.02).
+        Grid points (default 256) and time step (default 0.02; ``"auto"``: see
+        :func:`figure_step`).
     progress
         Show a progress bar.
+    dt_check
+        A step above the step-size rule: ``"error"``, ``"warn"`` or ``"off"`` (as
+        :func:`astrofield.solve`).
 
     Returns
     -------
@@ -274,15 +288,16 @@ def figure7_data(*, T: float | None = None, N: int | None = None, dt: float | No
     """
     T = 200.0 if T is None else float(check_range("T", T, 0.7, np.inf))
     N = 256 if N is None else N
-    dt = 0.02 if dt is None else dt
+    dt = figure_step(7, dt, T, dt_check)
     every = max(1, int(round(0.1 / dt)))
     model = Model(theta=0.1, beta=0.05, gamma=2.0, D=0.7)
-    run = solve(model, T=T, dt=dt, N=N, eps=0.3, sample_every=every, progress=progress)
+    run = solve(model, T=T, dt=dt, N=N, eps=0.3, sample_every=every, progress=progress,
+                dt_check=dt_check)
     times = [t for t in FIG7_TIMES if t <= T + 1e-9]
     snap = run[["q", "a", "u"]].sel(time=times, method="nearest")
     data = snap.assign({"position": run["position"], "drift": run["drift"]})
     data = data.rename({"time": "snapshot_time"}).assign_coords(time_trace=run["time"].values)
-    data["position"] = ("time_trace", run["position"].values)
+    data["position"] = ("time_trace", run["position"].values, run["position"].attrs)
     data.attrs.update(run.attrs)
     data.attrs["figure"] = "7: snapshots of q and a, eps 0.3, theta 0.1, beta 0.05, gamma 2, D 0.7"
     return _label(data)
@@ -319,13 +334,13 @@ def _label(data: xr.Dataset) -> xr.Dataset:
     for name, var in data.variables.items():
         for k, v in _FIGURE_ATTRS.get(str(name), {}).items():
             var.attrs.setdefault(k, v)
-    return data
+    return annotate(data)  # the shared names (coordinates, parameters) and Conventions
 
 
 def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
                 N: int | None = None, dt: float | None = None, early_stop: bool = False,
                 executor: Any = "threads", workers: int | None = None,
-                progress: bool | None = None) -> xr.Dataset:
+                progress: bool | None = None, dt_check: str = "error") -> xr.Dataset:
     """The data behind figure ``number`` (2, 5, 6 or 7); see the ``figureN_data`` functions.
 
     Figures 5 and 6 run the drift experiment on a ``resolution x resolution`` grid (``T``
@@ -340,7 +355,10 @@ def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
         Grid points per axis of the maps of Figures 5 and 6.
     T, N, dt
         Final time (neural time constants), grid points and time step (``None``: the figure's
-        default).
+        default; ``"auto"``: :func:`figure_step`).
+    dt_check
+        A ``dt`` above the step-size rule: ``"error"`` (refused before any work), ``"warn"``
+        (run, warned and flagged) or ``"off"``.
     early_stop
         Stop decided points early (Figures 5 and 6).
     executor, workers
@@ -354,10 +372,10 @@ def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
     if number == 2:
         return figure2_data()
     if number == 7:
-        return figure7_data(T=T, N=N, dt=dt, progress=progress)
+        return figure7_data(T=T, N=N, dt=dt, progress=progress, dt_check=dt_check)
     fn = figure5_data if number == 5 else figure6_data
     return fn(resolution=resolution, T=T, N=N, dt=dt, early_stop=early_stop,
-              executor=executor, workers=workers, progress=progress)
+              executor=executor, workers=workers, progress=progress, dt_check=dt_check)
 
 
 #: The figure writers that moved to :mod:`astrofield.plotting.paper`.

@@ -145,10 +145,10 @@ from numpy.typing import ArrayLike
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.experiments.sweep import Grid, make_grid, run_sweep
-from astrofield.io.cf import flag_attrs, rate_attrs, seed_attrs, time_attrs
+from astrofield.io.cf import annotate, flag_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import SCHEME, solve
-from astrofield.simulator.step_control import NonFiniteWarning, resolve_dt
+from astrofield.simulator.step_control import DRIFT_TOLERANCE, NonFiniteWarning, resolve_dt
 from astrofield.theory.bump import bump_branches
 from astrofield.theory.stability import stability
 
@@ -733,6 +733,7 @@ def drift_experiment(
     backend: str | None = None,
     error_control: bool | None = DEFAULTS["error_control"],
     refine_tol: float = DEFAULTS["refine_tol"],
+    dt_check: str = "error",
 ) -> xr.Dataset:
     """The drift experiment for a batch of parameter points (one vectorised run).
 
@@ -773,6 +774,9 @@ def drift_experiment(
         ``refine_tol`` are rerun at ``(2 N, dt / 2)``, as are points whose coarse run gives
         another verdict or whose verdict statistic lies at its threshold (see
         :func:`control_errors`).
+    dt_check
+        A ``dt`` above the step-size rule: ``"error"`` (refused), ``"warn"`` or ``"off"`` (as
+        :func:`astrofield.solve`; the error control's coarse runs are never checked).
 
     Returns
     -------
@@ -810,7 +814,7 @@ def drift_experiment(
             model = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=tau)
             _simulate(out, idx, model, rule, T=T, N=n, dt=h, eps=eps, stride=stride,
                       early_stop=early_stop, traces=traces, backend=backend,
-                      dt_check="off" if coarse else "error", weight=1 / 3 if coarse else 1.0)
+                      dt_check="off" if coarse else dt_check, weight=1 / 3 if coarse else 1.0)
         return out
 
     res = run(np.nonzero(an["exists"])[0], N, dt)
@@ -913,6 +917,24 @@ def _extrapolated(stop: EarlyStop | None, T: float, B: int) -> dict[str, Any] | 
                       "speed": cols["speed"], "rate": cols["rate"]}}
 
 
+def point_resolved(res: dict[str, Any], exists: np.ndarray) -> np.ndarray:
+    """Per point: is the result resolved, by the map's own two-resolution error control?
+
+    A point without a bump is (its verdict is the exact theory's). A simulated point is when
+    it did not fail, its verdict was decided, and the estimated discretisation error of its
+    drift (``drift_error``, from the runs at two resolutions; after a refinement from
+    ``(2 N, dt / 2)`` and ``(N, dt)``) is within the documented tolerance
+    ``rel |drift| + abs`` (:data:`~astrofield.simulator.step_control.DRIFT_TOLERANCE`).
+    Without error control no error was estimated: simulated points are then not resolved.
+    """
+    rel, tol_abs = DRIFT_TOLERANCE
+    err = np.asarray(res["drift_error"], float)
+    with np.errstate(invalid="ignore"):
+        within = err <= rel * np.abs(np.asarray(res["drift"], float)) + tol_abs
+    ok = within & ~np.asarray(res["failed"], bool) & (not res.get("undecided", False))
+    return np.where(np.asarray(exists, bool), ok, True)
+
+
 def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> dict[str, Any]:
     """The variables of :func:`drift_experiment` with their attrs."""
     exists = an["exists"]
@@ -940,6 +962,11 @@ def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> 
             "long_name": "discretisation error of drift", "units": "rad",
             "description": "estimated discretisation error of the finer run's drift, |fine - "
                            "coarse| / 3 (error control; NaN: not estimated)"}),
+        "resolved": ("point", point_resolved(res, exists), flag_attrs(
+            "result resolved", [0, 1], "unresolved resolved",
+            description="the drift's estimated discretisation error (two resolutions) is "
+                        "within the documented tolerance (2 % + 0.01 rad); no bump: resolved; "
+                        "failed, undecided or no error control: unresolved")),
         "refined": ("point", res["refined"], flag_attrs(
             "rerun by error control", [0, 1], "not_refined refined",
             description="rerun at (2 N, dt / 2) by error control")),
@@ -1040,6 +1067,7 @@ def phase_diagram(
     refine_tol: float = DEFAULTS["refine_tol"],
     sampling: str = "full",
     adaptive: Any = None,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     """Numerical phase diagram of the drift experiment over a grid of one or two parameters.
 
@@ -1052,7 +1080,14 @@ def phase_diagram(
     theta, beta, gamma, D
         Values of the parameters that are not swept (units as in :func:`drift_experiment`).
     T, N, dt, eps, early_stop, rule, error_control, refine_tol
-        See :func:`drift_experiment`.
+        See :func:`drift_experiment`. ``dt="auto"``: the largest step of the step-size rule
+        over the simulated points (those with a bump) that divides 0.5 and ``T``
+        (:func:`map_step`).
+    dt_check
+        A ``dt`` above the step-size rule of the simulated points: ``"error"`` (a
+        ``ValueError`` before any work), ``"warn"`` (one
+        :class:`~astrofield.simulator.step_control.StepSizeWarning`, attr ``dt_rule_ok = 0``)
+        or ``"off"``.
     executor
         Where the chunks run (see :func:`astrofield.run_sweep`). Default ``"threads"``:
         in this process, one chunk per core at a time (the fastest on one machine); ``"local"``
@@ -1089,7 +1124,8 @@ def phase_diagram(
     if sampling not in ("full", "adaptive"):
         raise ValueError(f"sampling = {sampling!r} is not one of 'full', 'adaptive'")
     rule = VerdictRule() if rule is None else rule
-    opts = _check_settings(T=T, N=N, dt=dt, eps=eps, grid=grid, rule=rule)
+    opts, step = _check_settings(T=T, N=N, dt=dt, eps=eps, grid=grid, rule=rule,
+                                 dt_check=dt_check)
     control, why = error_control_plan(error_control, T=opts["T"], N=opts["N"],
                                       dt=opts["dt"], frame_dt=DEFAULTS["frame_dt"], rule=rule)
     opts.update(early_stop=bool(early_stop), rule=rule, error_control=control,
@@ -1099,16 +1135,22 @@ def phase_diagram(
         from astrofield.simulator.backends import choose
 
         opts["backend"] = choose(str(backend))  # unknown / not installed: ValueError now
+    if sampling == "full":
+        _check_map_work(grid.size, opts, control)
     func = functools.partial(_chunk, **opts)
-    meta = {k: v for k, v in opts.items() if k != "rule"}
+    # the step rule's attrs go on the result, not into the store's fingerprint (``meta``):
+    # stores written before they existed still resume
+    meta = {k: v for k, v in opts.items() if k not in ("rule", "dt_check")}
     meta["error_control"] = why
+    step_attrs = {**step, "dt_check": str(dt_check)}
     meta.update({f"rule_{k}": v for k, v in asdict(rule).items()})
     t0 = time.perf_counter()
 
     def finalize(ds: xr.Dataset) -> xr.Dataset:
         ds.attrs.update({f"summary_{k}": v for k, v in summarize(ds).items()})
         ds.attrs["wall_s"] = time.perf_counter() - t0
-        return ds
+        ds.attrs.update(step_attrs)
+        return annotate(ds)  # the swept parameters' metadata and Conventions
 
     if sampling == "adaptive":
         from astrofield.experiments.adaptive import AdaptiveSettings, adaptive_map
@@ -1121,6 +1163,19 @@ def phase_diagram(
     return run_sweep(func, grid, executor=executor, chunk_size=chunk_size, store=store,
                      resume=resume, workers=workers, meta=meta, progress=progress,
                      finalize=finalize)
+
+
+def _check_map_work(n_points: int, opts: dict[str, Any], control: bool) -> None:
+    """Refuse a map whose work (points x N x steps, plus a quarter for the coarse companion
+    runs of the error control) exceeds :func:`astrofield._validate.max_work`, before any run;
+    early stopping only shortens it."""
+    from astrofield._validate import check_work
+
+    steps = opts["T"] / opts["dt"]
+    work = float(n_points) * opts["N"] * steps * (1.25 if control else 1.0)
+    check_work(work, f"a phase map of {n_points} points x N = {opts['N']} x {steps:.4g} steps "
+                     f"(T = {opts['T']:g}, dt = {opts['dt']:g})",
+               hint="use fewer points, a larger dt, or reduce T or N")
 
 
 def _t_min(rule: VerdictRule) -> float:
@@ -1144,23 +1199,70 @@ def check_T(T: float, rule: VerdictRule | None = None) -> float:
     return T
 
 
-def _check_settings(T: float, N: int, dt: float, eps: float, grid: Grid,
-                    rule: VerdictRule, tau: float = 1.0) -> dict[str, Any]:
-    """Check the settings of a phase diagram before any work (``ValueError`` naming each)."""
+def _check_settings(T: float, N: int, dt: float | str, eps: float, grid: Grid,
+                    rule: VerdictRule, tau: float = 1.0, dt_check: str = "error"
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check the settings of a phase diagram before any work (``ValueError`` naming each);
+    returns the options of the chunks and the step rule's attrs (:func:`map_step`)."""
     N = check_int("N", N, 16)
-    dt = float(check_range("dt", dt, 0.0, math.inf, lo_open=True))
+    if not isinstance(dt, str):
+        dt = float(check_range("dt", dt, 0.0, math.inf, lo_open=True))
     T = check_T(T, rule)
     eps = float(check_range("eps", eps, 0.0, 1.0, lo_open=True))
+    dt, step = map_step(dt, grid, T, dt_check, tau=tau)
     n = round(T / dt)
     if n < 1 or abs(n * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
+    # the rule was applied once to every simulated point: the chunks re-check only "error"
+    chunk_check = "error" if dt_check == "error" else "off"
+    return {"T": T, "N": N, "dt": dt, "eps": eps, "dt_check": chunk_check}, step
+
+
+def map_step(dt: float | str, grid: Grid, T: float, dt_check: str = "error", *,
+             tau: float = 1.0) -> tuple[float, dict[str, Any]]:
+    """The step-size rule of a map, over the points it simulates (those with a bump).
+
+    Parameters
+    ----------
+    dt
+        A step (> 0) or ``"auto"``: the largest step of the rule
+        (:func:`astrofield.simulator.step_control.max_step`, the smallest over the simulated
+        points, each with its own ``theta``, ``beta`` and ``gamma``) that divides 0.5 and ``T``
+        (frames every time unit and the error control's coarse runs at ``2 dt`` then fit).
+    grid
+        The map's :class:`~astrofield.experiments.sweep.Grid`.
+    T
+        Final time.
+    dt_check
+        ``"error"``, ``"warn"`` or ``"off"``
+        (:func:`~astrofield.simulator.step_control.resolve_dt`).
+    tau
+        Resource time scale.
+
+    Returns
+    -------
+    dt, attrs
+        The step and ``dt_max``, ``dt_rule`` and ``dt_rule_ok`` (attrs of the map).
+
+    Raises
+    ------
+    ValueError
+        ``dt_check="error"`` and ``dt`` above the rule (naming dt and the allowed range).
+    """
+    if dt_check not in ("error", "warn", "off"):
+        raise ValueError(f"dt_check = {dt_check!r} is not one of ('error', 'warn', 'off')")
     pts = {**grid.fixed, **grid.points()}
-    beta = np.broadcast_to(pts["beta"], (grid.size,))
-    exists = np.broadcast_to(bump_branches(pts["theta"], pts["beta"], pts["gamma"])["wide"]
-                             ["exists"], (grid.size,))
-    if exists.any():  # the step-size rule for the fastest depletion among simulated points
-        resolve_dt(dt, T, Model(beta=float(np.max(beta[exists])), tau=tau))
-    return {"T": T, "N": N, "dt": dt, "eps": eps}
+    th, be, ga = (np.broadcast_to(np.asarray(pts[k], float), (grid.size,))
+                  for k in ("theta", "beta", "gamma"))
+    exists = np.asarray(np.broadcast_to(bump_branches(th, be, ga)["wide"]["exists"],
+                                        (grid.size,)), bool)
+    if not exists.any():  # nothing is simulated: any step will do
+        if dt == "auto":
+            dt = DEFAULTS["dt"]
+        return float(dt), {"dt_max": math.inf, "dt_rule": "no simulated point",
+                           "dt_rule_ok": 1}
+    model = Model(theta=th[exists], beta=be[exists], gamma=ga[exists], tau=tau)
+    return resolve_dt(dt, T, model, dt_check, divides=(0.5,), stacklevel=4)
 
 
 def summarize(ds: xr.Dataset) -> dict[str, Any]:
@@ -1204,10 +1306,13 @@ def _control_summary(ds: xr.Dataset, total: float) -> dict[str, Any]:
     """The error-control entries of :func:`summarize` (maps made before it: zeros / NaN)."""
     if "drift_error" not in ds:
         return {"n_refined": 0, "companion_time_fraction": 0.0,
-                "max_relative_drift_error": float("nan")}
+                "max_relative_drift_error": float("nan"), "n_unresolved": int(ds["drift"].size),
+                "resolved": 0}
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = ds["drift_error"].values / np.abs(ds["drift"].values)
+    res = ds["resolved"].values if "resolved" in ds else np.zeros(ds["drift"].shape, bool)
     return {"n_refined": int(ds["refined"].values.sum()),
+            "n_unresolved": int(np.sum(~res.astype(bool))), "resolved": int(np.all(res)),
             "companion_time_fraction": (float(np.nansum(ds["t_companion"].values) / total)
                                         if total else 0.0),
             "max_relative_drift_error": (float(np.nanmax(rel)) if np.isfinite(rel).any()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from astrofield.fitting.data import OBSERVABLES
 from astrofield.fitting.problem import PARAM_UNITS
+from astrofield.fitting.profile import Profile, profile_problem, profile_variables
 
 __all__ = ["FitResult"]
 
@@ -26,7 +27,8 @@ class FitResult:
         the parameter's own units (``beta``, ``gamma`` per unit time; ``tau`` in neural time
         constants; ``D`` in rad^2 per unit time).
     ci_low, ci_high
-        95 % confidence interval ``params ± t_{0.975, n-p} stderr``.
+        95 % confidence interval: ``params ± t_{0.975, n-p} stderr`` (``intervals ==
+        "fisher"``) or the profile-likelihood interval (``"profile"``, see :meth:`profile`).
     identifiable
         Per parameter: False when the data do not determine it (relative standard error above
         :data:`~astrofield.fitting.core.RSE_MAX`, a near-singular Fisher direction involving it,
@@ -71,6 +73,13 @@ class FitResult:
         Batched solves and simulated parameter sets in all.
     wall_s
         Wall time of the fit (s).
+    profiles
+        ``name -> Profile`` of the profiled parameters (:meth:`profile`).
+    intervals
+        ``"fisher"`` or ``"profile"``: where ``ci_low``/``ci_high`` come from.
+    problem
+        The fitted problem (the model evaluations of :meth:`profile`); ``None`` for a result
+        rebuilt without it.
     """
 
     names: list[str]
@@ -108,6 +117,53 @@ class FitResult:
     n_members: int
     wall_s: float
     x: np.ndarray | None = None
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    intervals: str = "fisher"
+    problem: Any = field(default=None, repr=False, compare=False)
+
+    def profile(self, name: str, *, n: int = 21, span: float = 4.0) -> Profile:
+        """Profile likelihood of parameter ``name``: the others re-optimised (batched) along a
+        grid of it; the 95 % interval where ``Delta chi^2 = 3.84`` with the fit's noise sd.
+
+        Parameters
+        ----------
+        name
+            A fitted parameter.
+        n
+            Grid points (at least 3), over ``best ± span stderr`` clipped to the ``vary`` range
+            (the whole range where the standard error is not finite).
+        span
+            Half-width of the grid in standard errors.
+
+        Returns
+        -------
+        Profile
+            Also stored in :attr:`profiles` (and so in :meth:`to_dataset`); it says whether the
+            profile is flat (not identifiable) and whether its interval agrees with the Fisher
+            one (``agrees``, within ``PROFILE_TOL`` of the half-width).
+        """
+        if name not in self.names:
+            raise ValueError(f"profile: {name!r} is not a fitted parameter ({self.names})")
+        if self.problem is None:
+            raise ValueError("profile: this result holds no fitted problem (it was rebuilt "
+                             "without one); refit with astrofield.fit")
+        j = self.names.index(name)
+        z = np.clip(self.problem.to_unit(self.params), 0.0, 1.0)
+        pr = profile_problem(self.problem, z, self.cost, self.sigma, self.cov, j, n=n, span=span)
+        self.profiles[name] = pr
+        return pr
+
+    def use_profile_intervals(self) -> None:
+        """Take ``ci_low``/``ci_high`` from the profiles (all parameters must be profiled) and
+        mark a parameter whose profile is flat or open as not identifiable."""
+        missing = [n for n in self.names if n not in self.profiles]
+        if missing:
+            raise ValueError(f"use_profile_intervals: no profile of {missing}; call profile()")
+        prs = [self.profiles[n] for n in self.names]
+        self.ci_low = np.array([pr.ci_low for pr in prs])
+        self.ci_high = np.array([pr.ci_high for pr in prs])
+        self.identifiable = self.identifiable & np.array([pr.identifiable for pr in prs])
+        self.intervals = "profile"
 
     def value(self, name: str) -> float:
         """Best value of parameter ``name`` (its own units)."""
@@ -131,7 +187,10 @@ class FitResult:
                 "cost": self.cost, "sigma": self.sigma, "sigma_estimated": self.sigma_estimated,
                 "converged": self.converged, "n_agree": self.n_agree, "n_starts": self.n_starts,
                 "laplace_ok": self.laplace_ok, "method": self.method,
-                "n_solves": self.n_solves, "n_members": self.n_members, "wall_s": self.wall_s}
+                "n_solves": self.n_solves, "n_members": self.n_members, "wall_s": self.wall_s,
+                "intervals": self.intervals,
+                **({"profile": {n: pr.summary() for n, pr in self.profiles.items()}}
+                   if self.profiles else {})}
 
     def to_dataset(self):
         """The result as an :class:`xarray.Dataset` (``long_name`` and ``units`` on every
@@ -142,8 +201,10 @@ class FitResult:
         same = "units of each parameter (see param_units)"
         pv = {"params": (self.params, "best value", same),
               "stderr": (self.stderr, "standard error (Fisher information)", same),
-              "ci_low": (self.ci_low, "95 % confidence interval, lower end", same),
-              "ci_high": (self.ci_high, "95 % confidence interval, upper end", same),
+              "ci_low": (self.ci_low, f"95 % confidence interval ({self.intervals}), lower end",
+                         same),
+              "ci_high": (self.ci_high, f"95 % confidence interval ({self.intervals}), upper "
+                          "end", same),
               "lower": (self.lower, "lower bound of the fitted range", same),
               "upper": (self.upper, "upper bound of the fitted range", same),
               "identifiable": (self.identifiable.astype(np.int8),
@@ -163,6 +224,8 @@ class FitResult:
                                "units": f"({unit})^2"})
         dv["history_phase"] = ("evaluation", self.history_phase.astype(str),
                                {"long_name": "phase of the evaluation", "units": "1"})
+        if self.profiles:
+            dv.update(profile_variables(self.profiles, self.names, same))
         coords = {"param": self.names, "param2": self.names,
                   "param_units": ("param", [PARAM_UNITS[n] for n in self.names]),
                   "time": ("time", self.time, {"long_name": "time",
@@ -174,7 +237,8 @@ class FitResult:
                  "sigma": self.sigma, "sigma_estimated": int(self.sigma_estimated),
                  "converged": int(self.converged), "message": self.message,
                  "n_agree": self.n_agree, "n_starts": self.n_starts,
-                 "laplace_ok": int(self.laplace_ok), "wall_s": self.wall_s}
+                 "laplace_ok": int(self.laplace_ok), "wall_s": self.wall_s,
+                 "intervals": self.intervals}
         attrs.update({k: v for k, v in self.settings.items() if v is not None})
         ds.attrs.update(attrs)
         return ds

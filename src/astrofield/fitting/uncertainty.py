@@ -135,4 +135,4 @@ def summarise(prob: Problem, runs: list[Any], *, sigma: float | None, method: st
         laplace_ok=bool(fin.size > 0 and np.all((fin > 1 / LAPLACE_TOL) & (fin < LAPLACE_TOL))),
         observable=prob.obs.observable, settings=dict(prob.obs.settings),
         lower=prob.lo.copy(), upper=prob.hi.copy(), method=method, n_solves=prob.n_solves,
-        n_members=prob.n_members, wall_s=wall_s + time.perf_counter() - t0)
+        n_members=prob.n_members, wall_s=wall_s + time.perf_counter() - t0, problem=prob)

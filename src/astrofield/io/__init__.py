@@ -99,7 +99,39 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, command: str | None = None)
         from astrofield.io.export import to_table
 
         return to_table(ds, path)
-    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+    return atomic_write(path, lambda tmp: _to_netcdf(ds, tmp))
+
+
+def _to_netcdf(ds: xr.Dataset, tmp: str | os.PathLike) -> None:
+    """``ds.to_netcdf(tmp)`` (h5netcdf); if it fails, the half-written file is abandoned.
+
+    A write that fails inside HDF5 (a full disk: ``ENOSPC``, a file-size limit) leaves the
+    h5netcdf file object open with an invalid HDF5 handle; touching it again (its close at
+    interpreter exit flushes) crashed the process with a segmentation fault after the error
+    had been reported. The file is discarded anyway (:func:`atomic_write` removes it), so it
+    is marked closed without a flush.
+    """
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    except BaseException:
+        _abandon_open_files(tmp)
+        raise
+
+
+def _abandon_open_files(path: str | os.PathLike) -> None:
+    """Mark every open ``h5netcdf.File`` of ``path`` closed without touching HDF5 (see
+    :func:`_to_netcdf`); only attributes that h5netcdf sets in Python are read."""
+    import gc
+
+    try:
+        from h5netcdf import File
+    except ImportError:  # pragma: no cover - h5netcdf is a dependency
+        return
+    name = os.fspath(path)
+    for obj in gc.get_objects():  # type(): isinstance would dereference weak proxies
+        if issubclass(type(obj), File) and not getattr(obj, "_closed", True) and \
+                os.fspath(getattr(obj, "_filename", "")) == name:
+            obj._closed = True
 
 
 def load(path: str | os.PathLike) -> xr.Dataset:

@@ -29,6 +29,7 @@ The rules every written dataset follows (applied by :func:`astrofield.io.save`, 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import shlex
 import sys
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CONVENTIONS", "TIME_UNITS", "RATE_UNITS", "NO_SEED", "MAX_LONG_NAME", "COMMON",
            "LEGACY_UNITS",
-           "time_attrs", "rate_attrs", "flag_attrs", "seed_attrs", "finalize", "history_line"]
+           "time_attrs", "rate_attrs", "flag_attrs", "seed_attrs", "finalize", "history_line",
+           "annotate", "problems", "udunits_ok", "index_attrs"]
 
 #: The ``Conventions`` attribute of every written file.
 CONVENTIONS = "CF-1.10"
@@ -300,3 +302,103 @@ def finalize(ds: xr.Dataset, command: str | None = None) -> xr.Dataset:
         if name in ds.dims:  # CF: coordinate variables have no missing values
             var.encoding = {**var.encoding, "_FillValue": None}
     return ds
+
+
+#: Unit symbols the package writes (UDUNITS-2 names): dimensionless, radian, second, metre.
+_SYMBOLS = ("1", "rad", "s", "m")
+_FACTOR = re.compile(r"^(1|rad|s|m)(\^?-?[1-9]\d*)?$")
+
+
+def udunits_ok(units: str) -> bool:
+    """Whether ``units`` is in the subset of the UDUNITS-2 grammar the package writes.
+
+    A product of the symbols ``1``, ``rad``, ``s``, ``m`` with optional integer exponents
+    (``rad2``, ``s-1``, ``s^-2``), factors separated by a space or ``.``, and at most one
+    ``/`` (``rad/s``). Every string accepted here is valid UDUNITS-2 (a subset, not the whole
+    grammar: a checker for the package's own outputs).
+    """
+    if not isinstance(units, str) or not units.strip():
+        return False
+    parts = units.split("/")
+    if len(parts) > 2:
+        return False
+    return all(f and all(_FACTOR.match(x) for x in re.split(r"[ .]", f.strip()))
+               for f in parts)
+
+
+def index_attrs(long_name: str, **extra: str) -> dict[str, str]:
+    """Attributes of an index coordinate (trial, parameter set, point): units ``"1"``."""
+    return {"units": "1", "long_name": long_name, **extra}
+
+
+def annotate(ds: xr.Dataset, attrs: dict[str, dict[str, Any]] | None = None,
+             **dataset_attrs: Any) -> xr.Dataset:
+    """Give a dataset its CF-1.10 metadata where it is built (in place; returns ``ds``).
+
+    Per variable: the builder's ``attrs[name]`` (they win), then :data:`COMMON` for the shared
+    names (coordinates, parameters) where missing; booleans get CF flags (``flag_values``
+    ``[0, 1]`` as ``int8``, ``flag_meanings`` ``"false true"``) unless the builder gave
+    better words. The dataset gets ``Conventions`` and ``dataset_attrs``. Nothing is guessed
+    or rewritten: :func:`problems` lists what is still missing (the tests require none);
+    :func:`finalize` (at save time) adds the ``history`` line.
+
+    Parameters
+    ----------
+    ds
+        The dataset.
+    attrs
+        ``name -> attrs`` of its variables and coordinates.
+    **dataset_attrs
+        Dataset attributes (parameters, ``seed`` from :func:`seed_attrs`, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds``.
+    """
+    attrs = attrs or {}
+    for name, var in ds.variables.items():
+        a = {**COMMON.get(str(name), {}), **dict(var.attrs), **attrs.get(str(name), {})}
+        if var.dtype == bool:
+            a.setdefault("units", "1")
+            a.setdefault("flag_values", np.array([0, 1], np.int8))
+            a.setdefault("flag_meanings", "false true")
+        var.attrs = a
+    ds.attrs.update(dataset_attrs)
+    ds.attrs["Conventions"] = CONVENTIONS
+    return ds
+
+
+def problems(ds: xr.Dataset) -> list[str]:
+    """The package's CF rules checked on an in-memory dataset; returns what breaks them.
+
+    Every variable and coordinate (but text labels' units): ``units`` that :func:`udunits_ok`
+    accepts, a ``long_name`` of 1 to :data:`MAX_LONG_NAME` characters; flags: numeric
+    ``flag_values`` (``int8`` for booleans, else the variable's dtype), as many distinct values
+    as ``flag_meanings`` words; booleans flagged. Dataset: ``Conventions``, an integer
+    ``seed`` with ``seed_description``, ``scheme`` and ``astrofield_version``.
+    """
+    out = []
+    for name, var in ds.variables.items():
+        a = var.attrs
+        if var.dtype.kind not in "OUS" and not udunits_ok(a.get("units", "")):
+            out.append(f"{name}: units {a.get('units')!r}")
+        ln = a.get("long_name")
+        if not isinstance(ln, str) or not 0 < len(ln) <= MAX_LONG_NAME:
+            out.append(f"{name}: long_name {ln!r}")
+        if var.dtype == bool and "flag_values" not in a:
+            out.append(f"{name}: a boolean without flag_values")
+        if "flag_values" in a or "flag_meanings" in a:
+            fv = np.asarray(a.get("flag_values"))
+            store = np.dtype(np.int8) if var.dtype == bool else var.dtype
+            words = str(a.get("flag_meanings", "")).split()
+            if fv.dtype.kind not in "iu" or fv.dtype != store or len(words) != fv.size \
+                    or len(set(fv.tolist())) != fv.size:
+                out.append(f"{name}: flags {a.get('flag_values')!r} / {a.get('flag_meanings')!r}")
+    g = ds.attrs
+    if g.get("Conventions") != CONVENTIONS:
+        out.append(f"Conventions {g.get('Conventions')!r}")
+    if not isinstance(g.get("seed"), (int, np.integer)) or not g.get("seed_description"):
+        out.append(f"seed {g.get('seed')!r} / {g.get('seed_description')!r}")
+    out += [f"no {k}" for k in ("scheme", "astrofield_version") if not g.get(k)]
+    return out

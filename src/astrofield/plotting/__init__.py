@@ -25,7 +25,7 @@ from astrofield.io import atomic_write
 __all__ = ["plot_run", "plot_phase", "plot_bumps", "plot_spectrum", "plot_indicator",
            "plot_map", "plot_figure2", "draw_figure2", "plot_memory", "plot_memory_bold",
            "plot_wandering", "plot_collapse", "plot_field2d", "plot_branch", "plot_fit",
-           "save_figure",
+           "plot_profiles", "plot_corner", "save_figure",
            "plt", "new_figure"]
 
 
@@ -151,7 +151,8 @@ _LAZY = {"plot_phase": "maps", "plot_bumps": "bumps", "plot_spectrum": "bumps",
          "draw_figure2": "stability", "plot_memory": "applications",
          "plot_memory_bold": "applications", "plot_wandering": "applications",
          "plot_collapse": "applications", "plot_field2d": "applications",
-         "plot_branch": "continuation", "plot_fit": "fit"}
+         "plot_branch": "continuation", "plot_fit": "fit",
+         "plot_profiles": "fit", "plot_corner": "fit"}
 
 
 def __getattr__(name: str):

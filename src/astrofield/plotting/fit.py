@@ -1,4 +1,5 @@
-"""Figures of a fit (:func:`astrofield.fitting.fit`): the data against the fitted trace."""
+"""Figures of a fit (:func:`astrofield.fitting.fit`): the data against the fitted trace, the
+profile likelihoods and a corner plot of the pairwise 95 % regions."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["plot_fit"]
+__all__ = ["plot_fit", "plot_profiles", "plot_corner"]
+
+#: ``Delta chi^2`` of the 95 % levels: one parameter (intervals), two parameters (joint regions).
+CHI2_1, CHI2_2 = 3.841458820694124, 5.991464547107979
 
 
 def plot_fit(result: Any, *, fig: Figure | None = None) -> Figure:
@@ -28,11 +32,15 @@ def plot_fit(result: Any, *, fig: Figure | None = None) -> Figure:
     -------
     matplotlib.figure.Figure
         The figure; the title lists each parameter as value ± standard error (or "not
-        identifiable").
+        identifiable"). Where the result holds profiles (:meth:`FitResult.profile`), a second
+        row shows them (:func:`plot_profiles`).
     """
     ds = result.to_dataset() if hasattr(result, "to_dataset") else result
-    fig = fig if fig is not None else Figure(figsize=(12, 4), layout="constrained")
-    ax = fig.subplots(1, 3, gridspec_kw={"width_ratios": [2, 1.2, 1]})
+    prof = "profile_dchi2" in ds
+    if fig is None:
+        fig = Figure(figsize=(12, 7.5 if prof else 4), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1, 0.9]) if prof else (fig, None)
+    ax = top.subplots(1, 3, gridspec_kw={"width_ratios": [2, 1.2, 1]})
     if ds["data"].ndim == 2:
         _field_panels(ds, ax)
     else:
@@ -45,6 +53,158 @@ def plot_fit(result: Any, *, fig: Figure | None = None) -> Figure:
         parts.append(f"{name} = {v:.4g} ± {se:.2g}" if int(ds["identifiable"][i])
                      else f"{name} = {v:.4g} (not identifiable)")
     fig.suptitle(", ".join(parts))
+    if bottom is not None:
+        _profile_row(ds, bottom)
+    return fig
+
+
+def _dataset(result: Any):
+    return result.to_dataset() if hasattr(result, "to_dataset") else result
+
+
+def _profiled(ds) -> list[int]:
+    if "profile_dchi2" not in ds:
+        return []
+    return [i for i in range(ds.sizes["param"]) if np.isfinite(ds["profile_dchi2"][i]).any()]
+
+
+def _label(ds, i: int) -> str:
+    return f"{ds['param'].values[i]} ({ds['param_units'].values[i]})"
+
+
+def _profile_panel(ax, ds, i: int, legend: bool = True) -> None:
+    """Delta chi^2 of parameter ``i``: the profile (if computed), the Fisher parabola, the 3.84
+    level and the 95 % intervals."""
+    best, se = float(ds["params"][i]), float(ds["stderr"][i])
+    lo, hi = float(ds["lower"][i]), float(ds["upper"][i])
+    ymax = 3 * CHI2_1
+    if i in _profiled(ds):
+        v, d = ds["profile_value"].values[i], ds["profile_dchi2"].values[i]
+        ok = np.isfinite(v) & np.isfinite(d)
+        ax.plot(v[ok], d[ok], "o-", ms=3, color="C0", label="profile")
+        ax.axvspan(float(ds["profile_ci_low"][i]), float(ds["profile_ci_high"][i]),
+                   color="C0", alpha=0.12, label="95 % profile interval")
+        lo, hi = float(np.min(v[ok])), float(np.max(v[ok]))
+        ymax = max(ymax, min(float(np.max(d[ok])), 6 * CHI2_1))
+        if int(ds["profile_flat"][i]) == 1:
+            ax.set_title("flat profile: not identifiable", fontsize="medium")
+    if np.isfinite(se) and se > 0:
+        if i not in _profiled(ds):
+            lo, hi = max(lo, best - 4 * se), min(hi, best + 4 * se)
+        vv = np.linspace(lo, hi, 200)
+        ax.plot(vv, ((vv - best) / se) ** 2, "--", color="C3", label="Fisher (quadratic)")
+        for e in (best - 1.959964 * se, best + 1.959964 * se):
+            ax.axvline(e, color="C3", lw=0.8, ls=":")
+    ax.axhline(CHI2_1, color="0.4", lw=0.8, ls=":", label="Δχ² = 3.84 (95 %)")
+    ax.set(xlabel=_label(ds, i), ylabel="Δχ²", ylim=(0, ymax * 1.05))
+    if legend:
+        ax.legend(frameon=False, fontsize="small")
+
+
+def _profile_row(ds, fig) -> None:
+    idx = _profiled(ds)
+    axes = np.atleast_1d(fig.subplots(1, len(idx)))
+    for k, (ax, i) in enumerate(zip(axes, idx, strict=True)):
+        _profile_panel(ax, ds, i, legend=k == 0)
+
+
+def plot_profiles(result: Any, *, fig: Figure | None = None) -> Figure:
+    """Profile likelihood of each profiled parameter against the Fisher parabola.
+
+    Each panel: ``Delta chi^2 = 2 (cost - cost_min) / sigma^2`` with the other parameters
+    re-optimised (dots), the quadratic prediction ``((v - best) / se)^2`` of the Fisher
+    information (dashed), the 95 % level 3.84, the profile interval (shaded) and the Fisher
+    interval ``best ± 1.96 se`` (dotted). Where the two curves agree, the standard errors can be
+    trusted; a flat profile is labelled not identifiable.
+
+    Parameters
+    ----------
+    result : FitResult or xarray.Dataset
+        A fit with at least one profile (:meth:`FitResult.profile` or ``fit(...,
+        intervals="profile")``), or its dataset.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into; default a new one, 4 inches wide per parameter.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ds = _dataset(result)
+    if not _profiled(ds):
+        raise ValueError("plot_profiles: the result holds no profile; call "
+                         "result.profile(name) or fit(..., intervals='profile') first")
+    fig = fig if fig is not None else Figure(figsize=(4 * len(_profiled(ds)), 3.4),
+                                             layout="constrained")
+    _profile_row(ds, fig)
+    return fig
+
+
+def _ellipse(ds, i: int, j: int, level: float) -> np.ndarray | None:
+    """Points ``(2, 200)`` of the ellipse ``d^T C^-1 d = level`` of parameters ``(i, j)``."""
+    c = ds["cov"].values[np.ix_([i, j], [i, j])]
+    if not np.all(np.isfinite(c)):
+        return None
+    w, v = np.linalg.eigh(c)
+    t = np.linspace(0, 2 * np.pi, 200)
+    circle = np.sqrt(level * np.maximum(w, 0))[:, None] * np.array([np.cos(t), np.sin(t)])
+    return ds["params"].values[[i, j], None] + v @ circle
+
+
+def _pair_panel(ax, ds, i: int, j: int) -> None:
+    """Parameter ``j`` (x) against ``i`` (y): the Laplace 95 % regions and the profile paths."""
+    for level, ls, lab in ((CHI2_2, "-", "joint 95 % (Laplace)"),
+                           (CHI2_1, "--", "Δχ² = 3.84 (Laplace)")):
+        e = _ellipse(ds, j, i, level)
+        if e is not None:
+            ax.plot(e[0], e[1], ls, color="C3", lw=1, label=lab)
+    prof = _profiled(ds)
+    if j in prof:
+        path = ds["profile_path"].values[j]
+        ax.plot(path[:, j], path[:, i], ".-", ms=3, lw=0.8, color="C0",
+                label="profile path (others re-optimised)")
+    if i in prof:
+        path = ds["profile_path"].values[i]
+        ax.plot(path[:, j], path[:, i], ".-", ms=3, lw=0.8, color="C2")
+    ax.plot(ds["params"].values[j], ds["params"].values[i], "k+", ms=10, label="best fit")
+    ax.set(xlabel=_label(ds, j), ylabel=_label(ds, i))
+
+
+def plot_corner(result: Any, *, fig: Figure | None = None) -> Figure:
+    """Corner plot of a fit: profiles on the diagonal, pairwise 95 % regions below it.
+
+    Diagonal: :func:`plot_profiles`' panel of each parameter (the Fisher parabola alone where it
+    was not profiled). Below: for each pair, the Laplace (Fisher) ellipses of the joint 95 %
+    region (``Delta chi^2 = 5.99``, two parameters) and of ``Delta chi^2 = 3.84``, with the
+    paths of the profiles through that plane: where the quadratic approximation holds, the
+    profile of a parameter is the straight line through the best fit that meets the 3.84
+    ellipse where that parameter is extreme (at ``best ± 1.96 se``); curved paths or paths
+    leaving the ellipse show where it does not.
+
+    Parameters
+    ----------
+    result : FitResult or xarray.Dataset
+        A fit (profiles optional) or its dataset.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into; default a new one, 3 inches per parameter each way.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ds = _dataset(result)
+    p = ds.sizes["param"]
+    fig = fig if fig is not None else Figure(figsize=(3.2 * p + 0.6, 3 * p), layout="constrained")
+    ax = np.atleast_2d(fig.subplots(p, p, squeeze=False))
+    for i in range(p):
+        for j in range(p):
+            if j > i:
+                ax[i, j].set_visible(False)
+            elif j == i:
+                _profile_panel(ax[i, i], ds, i, legend=(i == 0))
+            else:
+                _pair_panel(ax[i, j], ds, i, j)
+                if (i, j) == (1, 0):
+                    ax[i, j].legend(frameon=False, fontsize="small")
     return fig
 
 

@@ -819,6 +819,22 @@ def _check_run_memory(model, N: Any, n_steps: float, n_frames: Any, sample_every
                        f"{frames:.4g} frames (fields, frame index and working arrays)")
 
 
+def _check_run_work(model, N: Any, T: Any, dt: Any) -> None:
+    """Refuse (ValueError naming N, T, dt, the estimate and the limit) a run whose work,
+    parameter sets x grid points x steps, exceeds :func:`astrofield._validate.max_work`."""
+    from astrofield._validate import check_work
+
+    try:
+        N, n_steps = int(N), _steps_estimate(T, dt)
+    except (TypeError, ValueError, OverflowError):
+        return  # reported by the argument checks
+    B = getattr(model, "batch_size", 1)
+    check_work(float(B) * N * n_steps,
+               f"a run of {B} parameter set(s) x N = {N} grid points x {n_steps:.4g} steps "
+               f"(T = {float(T):g}, dt = {float(dt):g})",
+               hint="increase dt, or reduce T, N or the number of parameter sets")
+
+
 def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, D_field,
               quadrature, n_frames, sample_every, store_fields, trackers, schedule, stop_rule,
               stop_every, progress, seed, backend, dt_check, check_resolution) -> Solution:
@@ -833,6 +849,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     if N != "auto" and not isinstance(dt, str):  # estimate before the first array is built
         _check_run_memory(model, N, _steps_estimate(T, dt), n_frames, sample_every,
                           store_fields)
+        _check_run_work(model, N, T, dt)
     if noise is not None and seed is not None:
         noise = Noise(noise.sigma, noise.correlation, seed)
     if N == "auto":
@@ -848,6 +865,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     if abs(n_steps * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
     _check_run_memory(model, N, n_steps, n_frames, sample_every, store_fields)
+    _check_run_work(model, N, T, dt)
     name = _backends.choose(backend, model.firing, trackers=bool(trackers),
                             schedule=bool(schedule), noise=noise is not None,
                             stimulus=bool(stimulus), D_field=D_field is not None,

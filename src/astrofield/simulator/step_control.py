@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DT_MAX_U", "DT_K", "DT_FLOOR", "Z_EX", "DRIFT_TOLERANCE", "depletion_rate",
-           "exchange_rate", "max_step",
+           "exchange_rate", "max_step", "auto_step",
            "resolve_dt", "limit_negative_a", "nonfinite_rows", "warn_failed", "NonFiniteWarning",
            "StepSizeWarning"]
 
@@ -131,8 +131,36 @@ def _auto_dt(T: float, dt_max: float) -> float:
     return T / math.ceil(T / dt_max * (1 - 1e-12))
 
 
+def auto_step(dt_max: float, *lengths: float) -> float:
+    """The largest step ``<= dt_max`` that divides every one of ``lengths`` (all > 0).
+
+    The lengths (e.g. ``T`` and a cue's duration) must be commensurate: each a fraction with a
+    denominator of at most 1000 (to 1e-9 relative), e.g. 200, 0.5 or 0.05; the step is
+    ``g / ceil(g / dt_max)``, ``g`` the largest number of which each length is a whole
+    multiple.
+
+    Raises
+    ------
+    ValueError
+        If a length is not such a fraction (give ``dt`` explicitly then).
+    """
+    from fractions import Fraction
+
+    fr = [Fraction(float(x)).limit_denominator(1000) for x in lengths]
+    if any(f <= 0 or abs(float(f) - float(x)) > 1e-9 * abs(float(x))
+           for f, x in zip(fr, lengths, strict=True)):
+        shown = ", ".join(f"{float(x):g}" for x in lengths)
+        raise ValueError(f"dt = 'auto' needs time intervals ({shown}) that are positive "
+                         "multiples of a common step (fractions p/q with q <= 1000); give dt "
+                         "explicitly")
+    den = math.lcm(*(f.denominator for f in fr))
+    g = math.gcd(*(f.numerator * (den // f.denominator) for f in fr)) / den
+    return g / math.ceil(g / dt_max * (1 - 1e-12))
+
+
 def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error", *,
-               stacklevel: int = 3) -> tuple[float, dict[str, Any]]:
+               stacklevel: int = 3, divides: tuple[float, ...] = ()
+               ) -> tuple[float, dict[str, Any]]:
     """Apply the step-size rule.
 
     Parameters
@@ -145,6 +173,9 @@ def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error", *,
         The :class:`~astrofield.model.Model`.
     check
         ``"error"`` (refuse ``dt > dt_max``), ``"warn"`` (run, warn and flag) or ``"off"``.
+    divides
+        Further time intervals (e.g. a cue's duration) that ``"auto"`` must divide, as ``T``
+        (:func:`auto_step`).
     stacklevel
         Of the warning, as in :func:`warnings.warn` (3: the caller of this function's caller).
 
@@ -165,11 +196,13 @@ def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error", *,
     if isinstance(dt, str):
         if dt != "auto":
             raise ValueError(f"dt = {dt!r} is not a positive number or 'auto'")
-        return _auto_dt(T, dt_max), {"dt_max": dt_max, "dt_rule": "auto", "dt_rule_ok": 1}
+        step = auto_step(dt_max, T, *divides) if divides else _auto_dt(T, dt_max)
+        return step, {"dt_max": dt_max, "dt_rule": "auto", "dt_rule_ok": 1}
     ok = dt <= dt_max * (1 + 1e-9)
     if not ok and check == "error":
         raise ValueError(
-            f"dt = {dt:g} is outside the allowed range (0, {dt_max:g}] for these parameters: "
+            f"dt = {dt:g} is outside the allowed range (0, {dt_max:g}] of the step-size rule for "
+            "these parameters: "
             f"larger steps can be off by more than {100 * DRIFT_TOLERANCE[0]:g} % "
             "(use dt='auto', a smaller dt, or dt_check='warn' to run anyway, flagged)")
     if not ok and check == "warn":

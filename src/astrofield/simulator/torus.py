@@ -65,9 +65,11 @@ import numpy as np
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.io.cf import annotate, seed_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.expint import phi1, phi2
 from astrofield.simulator.scheme import smooth_step
+from astrofield.simulator.step_control import resolve_dt
 
 if TYPE_CHECKING:  # imported where the dataset is built (slow to import)
     import xarray as xr
@@ -312,7 +314,7 @@ def solve2d(
     N: int = 64,
     L: float = 2 * np.pi,
     T: float = 50.0,
-    dt: float = 0.05,
+    dt: float | str = 0.05,
     init: Any = "blob",
     blob_amplitude: float = 2.0,
     blob_width: float = 0.5,
@@ -322,6 +324,7 @@ def solve2d(
     n_frames: int = 11,
     store_fields: bool = True,
     progress: bool | None = False,
+    dt_check: str = "error",
 ) -> xr.Dataset:
     r"""Integrate the 2-D astrocyte-neural field on the torus.
 
@@ -339,7 +342,10 @@ def solve2d(
     N, L
         Grid points per side (>= 8) and side length.
     T, dt
-        Final time and step (``T`` a whole number of steps).
+        Final time and step (``T`` a whole number of steps). The ring's step-size rule
+        (:func:`astrofield.simulator.step_control.max_step`: the depletion and exchange rates
+        of the shared scheme, which are local, so the same on the torus) applies; ``"auto"``
+        is its largest step that divides ``T``.
     init
         ``"blob"`` (``u = A exp(-r^2 / 2 w^2)`` at ``position``, ``q = 1``, ``a = 0``),
         ``"rest"`` or a tuple ``(u, q, a)`` of ``(N, N)`` or ``(B, N, N)`` arrays.
@@ -357,6 +363,11 @@ def solve2d(
     progress
         Show a tqdm bar of the steps on stderr (``None``: only once the run has taken about a
         second; ``False``, the default: never).
+    dt_check
+        A step above the rule: ``"error"`` (a ``ValueError`` before any work), ``"warn"`` (run,
+        a :class:`~astrofield.simulator.step_control.StepSizeWarning`, attr ``dt_rule_ok = 0``)
+        or ``"off"``.
+
     Returns
     -------
     xarray.Dataset
@@ -370,7 +381,12 @@ def solve2d(
     if model is None:
         model = Model(theta=0.3, steepness=10.0, firing="sigmoid", gamma=10.0)
     kernel = DoG2D() if kernel is None else kernel
+    if not isinstance(dt, str):
+        check_range("dt", dt, 0, np.inf, lo_open=True)
+    check_range("T", T, 0, np.inf, lo_open=True)
+    dt, step_info = resolve_dt(dt, float(T), model, dt_check, stacklevel=3)
     n_steps, n_frames = _check_2d_args(kernel, T, dt, n_frames, blob_width, noise)
+    _check_2d_work(model.batch_size, N, n_steps, T, dt)
     torus = Torus(N, L)
     B = model.batch_size
     sim = Simulator2D(model, kernel, torus, stimulus)
@@ -385,7 +401,8 @@ def solve2d(
     ds.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME_2D, "model": "torus",
         "firing": model.firing.describe(), "kernel2d": kernel.describe(), "N": N, "L": L, "T": T,
-        "dt": dt, "init": init if isinstance(init, str) else "arrays",
+        "dt": dt, "dt_check": dt_check, **step_info, **seed_attrs(None, False),
+        "init": init if isinstance(init, str) else "arrays",
         "stimulus": repr(stimulus) if stimulus is not None else "none",
         "wall_s": _time.perf_counter() - t_wall,
         **{f"param_{n}": np.asarray(getattr(model, n), dtype=float) for n in PARAMS},
@@ -411,6 +428,21 @@ def _check_2d_args(kernel, T, dt, n_frames, blob_width, noise=None) -> tuple[int
     n_frames = check_int("n_frames", n_frames, 2)
     check_range("blob_width", blob_width, 0, np.inf, lo_open=True)
     return n_steps, n_frames
+
+
+def _check_2d_work(B: int, N: Any, n_steps: int, T: float, dt: float) -> None:
+    """Refuse a run whose work, members x N^2 cells x steps, exceeds the limit
+    (:func:`astrofield._validate.check_work`), before any array is built."""
+    from astrofield._validate import check_work
+
+    try:
+        n = int(N)
+    except (TypeError, ValueError, OverflowError):
+        return  # reported by Torus
+    check_work(float(B) * n * n * n_steps,
+               f"a 2-D run of {B} parameter set(s) x N^2 = {n}^2 cells x {n_steps} steps "
+               f"(T = {float(T):g}, dt = {float(dt):g})",
+               hint="increase dt, or reduce T or N")
 
 
 class _Recorder:
@@ -480,4 +512,31 @@ def _dataset_2d(recorder: _Recorder, times: np.ndarray, torus: Torus, model: Mod
             data[k] = (("batch", "time", "y", "x"), recorder.fields[k])
     coords = {"time": times, "x": torus.x, "y": torus.x,
               **{n: ("batch", model.param(n, B)[:, 0]) for n in PARAMS}}
-    return xr.Dataset(data, coords=coords)
+    return annotate(xr.Dataset(data, coords=coords), CF_ATTRS)
+
+
+_LEN = "a length on the torus, in the units of its side L (attr; default 2 pi)"
+#: CF attributes of the variables of :func:`solve2d` (shared names: :data:`COMMON`; lengths on
+#: the torus are dimensionless, in the units of its side ``L``).
+CF_ATTRS: dict[str, dict[str, str]] = {
+    "mass": {"units": "1", "long_name": "total resource", "description": "∬ (q + a) dx dy"},
+    "u_max": {"units": "1", "long_name": "maximum of u"},
+    "area": {"units": "1", "long_name": "area where u > theta",
+             "description": "in the units of L^2"},
+    "x_c": {"units": "1", "long_name": "centre of u along x",
+            "description": "circular mean; " + _LEN},
+    "y_c": {"units": "1", "long_name": "centre of u along y",
+            "description": "circular mean; " + _LEN},
+    "q_min": {"units": "1", "long_name": "minimum synaptic resource"},
+    "mass_drift": {"units": "1", "long_name": "relative change of resource",
+                   "description": "relative change of the total resource over the run"},
+    "u": {"units": "1", "long_name": "synaptic input u"},
+    "q": {"units": "1", "long_name": "synaptic resource q"},
+    "a": {"units": "1", "long_name": "astrocytic resource a"},
+    "x": {"units": "1", "long_name": "position x on the torus", "description": _LEN},
+    "y": {"units": "1", "long_name": "position y on the torus", "description": _LEN},
+    "batch": {"units": "1", "long_name": "batch member"},
+    "D": {"units": "1", "long_name": "astrocytic diffusion D",
+          "description": "diffusion coefficient of the astrocytic resource, L^2 units per "
+                         "neural time constant"},
+}

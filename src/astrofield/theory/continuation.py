@@ -52,6 +52,7 @@ import xarray as xr
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.io.cf import COMMON, annotate, flag_attrs, index_attrs, rate_attrs, seed_attrs
 from astrofield.model.definition import PARAMETER_RANGES, Model
 from astrofield.theory.evans import evans_dprime
 from astrofield.theory.spectra import UNSTABLE_TOL, spectrum
@@ -441,12 +442,16 @@ def continue_bumps(model: Model | None = None, param: str = "beta", start: float
     elif model.firing.edges or D_field is not None:
         N = 128 if D_field is None else len(D_field)  # edges are exact; D_field fixes N
     max_points = check_int("max_points", max_points, 2)
-    from astrofield._validate import check_memory
+    from astrofield._validate import check_memory, check_work, dense_work
 
     n_est = N if isinstance(N, int) else 128
     check_memory(8.0 * float(max_points) * (3.0 * n_est + 64.0),
                  f"a continuation of up to max_points = {max_points} points at N = {N} "
                  "(the points of the branch)")
+    check_work(dense_work(n_est, max_points),
+               f"a continuation of up to max_points = {max_points} points at N = {N} "
+               f"(a dense {3 * n_est} x {3 * n_est} Newton and eigenvalue problem each)",
+               hint="reduce N or max_points")
     if branch not in ("wide", "narrow"):
         raise ValueError(f"branch = {branch!r} is not one of ('wide', 'narrow')")
     check_range("ds", ds, 0, np.inf, lo_open=True)
@@ -708,44 +713,46 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
     def col(f, dtype=float):
         return np.array([f(p) for p in pts], dtype=dtype) if n else np.zeros(0, dtype)
 
-    units = {"beta": "1/time", "gamma": "1/time", "D": "rad^2/time", "theta": "1",
-             "steepness": "1", "tau": "neural time constants"}
+    rate = "eigenvalue (growth rate) per neural time constant (time is dimensionless)"
     ds = xr.Dataset(
         {
-            param: ("point", col(lambda p: p.p), {"long_name": f"continuation parameter {param}",
-                                                  "units": units[param]}),
+            param: ("point", col(lambda p: p.p),
+                    {**COMMON.get(param, {"units": "1", "long_name": param}),
+                     "description": f"continuation parameter {param}; "
+                                    + COMMON.get(param, {}).get("description", "")}),
             "amplitude": ("point", col(lambda p: p.measures.get("amplitude", np.nan)),
                           {"long_name": "bump amplitude max u", "units": "1"}),
             "width": ("point", col(lambda p: p.measures.get("width", np.nan)),
-                      {"long_name": "width of the active region {u > theta}", "units": "rad"}),
+                      {"long_name": "width of the active region", "units": "rad",
+                       "description": "length of {u > theta}"}),
             "speed": ("point", col(lambda p: p.measures.get("speed", 0.0)),
-                      {"long_name": "bump speed c", "units": "rad/time"}),
+                      rate_attrs("bump speed c")),
             "n_unstable": ("point", col(lambda p: p.n_unstable, int),
-                           {"long_name": "number of unstable eigenvalues (-1: not computed)",
-                            "units": "1"}),
+                           {"long_name": "number of unstable eigenvalues", "units": "1",
+                            "description": "-1: not computed"}),
             "stable": ("point", col(lambda p: p.stable, bool),
-                       {"long_name": "linearly stable (translation mode excluded)",
-                        "units": "1"}),
+                       flag_attrs("linearly stable", [0, 1], "unstable stable",
+                                  description="linear stability, translation mode excluded")),
             "leading_real": ("point", col(lambda p: p.leading.real),
-                             {"long_name": "Re of the leading non-translation eigenvalue",
-                              "units": "1/time"}),
+                             {"long_name": "Re of the leading eigenvalue", "units": "1",
+                              "description": "leading non-translation " + rate}),
             "leading_imag": ("point", col(lambda p: p.leading.imag),
-                             {"long_name": "Im of the leading non-translation eigenvalue",
-                              "units": "1/time"}),
+                             {"long_name": "Im of the leading eigenvalue", "units": "1",
+                              "description": "leading non-translation " + rate}),
             "point_type": ("point", col(lambda p: p.kind, object).astype(str),
-                           {"long_name": "start, regular, fold, drift, branch or end",
-                            "units": "1"}),
+                           {"long_name": "kind of point",
+                            "description": "start, regular, fold, drift, branch or end"}),
             "branch": ("point", col(lambda p: p.branch, object).astype(str),
-                       {"long_name": "stationary or travelling", "units": "1"}),
+                       {"long_name": "stationary or travelling"}),
             "resolved": ("point", col(lambda p: p.resolved, bool),
-                         {"long_name": "grid resolves the firing layer and the translation "
-                                       "eigenvalue is small",
-                          "units": "1"}),
+                         flag_attrs("resolved", [0, 1], "unresolved resolved",
+                                    description="the grid resolves the firing layer and the "
+                                                "translation eigenvalue is small")),
             "residual": ("point", col(lambda p: p.residual),
-                         {"long_name": "max-norm residual of the bump equations",
-                          "units": "1/time"}),
+                         {"long_name": "residual of the bump equations", "units": "1",
+                          "description": "max-norm residual, per neural time constant"}),
         },
-        coords={"point": ("point", np.arange(n), {"long_name": "index along the branch"})},
+        coords={"point": ("point", np.arange(n), index_attrs("index along the branch"))},
     )
     special = {k: [float(p.p) for p in pts if p.kind == k] for k in ("fold", "drift")}
     brackets = [[float(v) for v in p.bracket] for p in pts if p.kind == "drift" and p.bracket]
@@ -773,6 +780,8 @@ def _to_dataset(pts, msg, model, param, N, tol, wall, D_field) -> xr.Dataset:
                                 "local (speed, parameter) steps, closed form or collocation")
                      if model.firing.edges else "pseudo-arclength",
                      "astrofield_version": __version__})
+    annotate(ds, None, scheme=f"numerical continuation ({ds.attrs['method']}), "
+                              "finite-difference spectra", **seed_attrs(None, False))
     return ds
 
 

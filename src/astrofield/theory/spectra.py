@@ -48,6 +48,7 @@ import xarray as xr
 
 from astrofield._validate import check_int
 from astrofield._version import __version__
+from astrofield.io.cf import annotate, seed_attrs
 from astrofield.theory.steady import (
     Steady,
     one_blas_thread,
@@ -138,25 +139,30 @@ class Spectrum:
         a_part = vec[2 * n:2 * n + sysm.na]
         ds = xr.Dataset(
             {
-                "eigenvalue_real": ("mode", ev.real, {"long_name": "Re lambda",
-                                                      "units": "1/time"}),
-                "eigenvalue_imag": ("mode", ev.imag, {"long_name": "Im lambda",
-                                                      "units": "1/time"}),
+                "eigenvalue_real": ("mode", ev.real, {"long_name": "Re lambda", "units": "1",
+                                                      "description": _RATE}),
+                "eigenvalue_imag": ("mode", ev.imag, {"long_name": "Im lambda", "units": "1",
+                                                      "description": _RATE}),
                 "leading_u": ("x", vec[:n].real, {"long_name": "leading eigenfunction, u part",
                                                   "units": "1"}),
                 "leading_q": ("x", vec[n:2 * n].real,
                               {"long_name": "leading eigenfunction, q part", "units": "1"}),
                 "leading_a": (("x",) if a_part.size == n else ("a_mode",), a_part.real,
-                              {"long_name": "leading eigenfunction, a part (one value for "
-                                            "D = inf)", "units": "1"}),
+                              {"long_name": "leading eigenfunction, a part", "units": "1",
+                               "description": "one value for D = inf (well mixed)"}),
                 "u": ("x", self.steady.u, {"long_name": "bump u", "units": "1"}),
                 "q": ("x", self.steady.q, {"long_name": "bump q", "units": "1"}),
             },
             coords={"x": ("x", sysm.x, {"long_name": "position on the ring", "units": "rad"}),
-                    "mode": ("mode", np.arange(k), {"long_name": "mode rank (by Re lambda)"})},
+                    "mode": ("mode", np.arange(k), {"long_name": "mode rank (by Re lambda)",
+                                                    "units": "1"})},
         )
         ds.attrs.update(_attrs(self))
-        return ds
+        return annotate(ds, None, scheme=f"finite-difference spectrum ({self.method})",
+                        **seed_attrs(None, False))
+
+
+_RATE = "eigenvalue (growth rate) per neural time constant (time is dimensionless)"
 
 
 def _attrs(sp: Spectrum) -> dict[str, Any]:
@@ -825,6 +831,13 @@ def numerical_stability_grid(models: Iterable[Model], N: int = 128, *, warm: boo
     """
     workers = check_int("workers", workers, 1)
     models = list(models)
+    from astrofield._validate import check_work, dense_work
+
+    if isinstance(N, (int, np.integer)):  # others are refused by steady_bump
+        check_work(dense_work(N, len(models)),
+                   f"{len(models)} numerical spectra at N = {N} (a dense {3 * N} x {3 * N} "
+                   "Newton and eigenvalue problem each)",
+                   hint="use fewer points or a smaller N")
     if workers == 1 or len(models) < 2:
         return _grid_piece(models, N, warm, kw)
     from concurrent.futures import ProcessPoolExecutor

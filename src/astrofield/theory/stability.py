@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.io.cf import annotate, flag_attrs, seed_attrs
 from astrofield.theory import fourier as _fourier
 from astrofield.theory.bump import bump_branches, fold, stationary_bumps
 from astrofield.theory.evans import (
@@ -271,7 +272,9 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
         truncation, same rule); ``disagree``; bump data ``exists, Delta, c0, A0, beta_max``;
         with ``nonlinear_check``: ``nonlinear_checked``, ``nonlinear_response_ratio``
         (``d2 / d1`` for amplitudes ``1e-9, 1e-6``; 1000 when linear) and ``finite_slip``
-        (checked and not linear). ``NaN``/``False`` where no bump exists.
+        (checked and not linear). ``NaN``/``False`` where no bump exists. ``resolved``: always
+        ``True`` (the exact theory of the Heaviside model has no grid and no time step; the
+        numerical route, :func:`astrofield.theory.spectra.numerical_stability`, checks its own).
 
     Raises
     ------
@@ -290,6 +293,7 @@ def stability(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: ArrayLike,
     out["beta_max"] = out["beta_max"] * tau
     if nonlinear_check is not False:
         _add_nonlinear(out, pars, nonlinear_check)
+    out["resolved"] = np.ones(np.shape(out["exists"]), bool)
     return out
 
 
@@ -889,38 +893,69 @@ def stability_map(theta: ArrayLike = 0.1, beta: ArrayLike = 0.05, gamma: ArrayLi
         _add_nonlinear(res, tuple(args[n] for n in _NAMES), nonlinear_check)
     data = {k: (dims, np.broadcast_to(v, shape).copy()) for k, v in res.items()}
     ds = xr.Dataset(data, coords={d: vals[d] for d in dims})
-    meta = {
-        "evans_dprime": ("1", "E'(0), derivative of the Evans function at 0 (< 0: odd number "
-                              "of real unstable zeros)"),
-        "evans_stable": ("1", "no real zero of E with lambda > 0 (translation excluded)"),
-        "evans_n_real": ("1", "real zeros of E with lambda > 0"),
-        "evans_n_complex": ("1", "complex zeros of E with Re lambda >= 0 (see docs/verdicts.md)"),
-        "complex_unstable": ("1", "complex zeros of E with Re lambda > 0 (not in the verdict; "
-                                  "transient growth, see docs/verdicts.md)"),
-        "evans_growth_rate": ("1 / time", "largest real zero of E (drift growth rate)"),
-        "fourier_stable": ("1", "no real kept eigenvalue > 1e-11 (6 x 6 truncation)"),
-        "fourier_n_real": ("1", "real kept eigenvalues > 1e-11 (truncation; -1: no bump)"),
-        "fourier_max_real": ("1 / time", "largest real part of the kept eigenvalues"),
-        "fourier_dprime": ("1", "p'(0) of the truncation's characteristic polynomial"),
-        "disagree": ("1", "Evans and Fourier verdicts differ"),
-        "nonlinear_checked": ("1", "simulated at two perturbation amplitudes"),
-        "nonlinear_response_ratio": ("1", "drift ratio for perturbations 1e-6 and 1e-9 "
-                                          "(1000: linear response)"),
-        "finite_slip": ("1", "checked, and the drift does not scale with the perturbation"),
-        "exists": ("1", "the bump exists (beta <= beta_max)"),
-        "Delta": ("rad", "bump half-width"), "c0": ("1", "synaptic resource inside the bump"),
-        "A0": ("1", "astrocytic resource"), "beta_max": ("1 / time", "fold of the branches"),
-    }
-    for k, (u, long) in meta.items():
-        if k in ds:
-            ds[k].attrs.update({"units": u, "long_name": long})
+    annotate(ds, {k: v for k, v in MAP_ATTRS.items() if k in ds.variables})
     ds.attrs.update({n: float(vals[n]) for n in _NAMES if n not in dims})
     ds.attrs.update({"branch": branch, "astrofield_version": __version__,
                      "method": "Evans: real zeros of E in Re >= 0 counted by the argument "
                                "principle and real-axis sign changes, E'(0) by a Cauchy "
                                "integral; Fourier: 6x6 truncation, same rule",
-                     "reference": "Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036"})
+                     "scheme": "analytic (Evans function and 6 x 6 Fourier truncation)",
+                     **seed_attrs(None, False),
+                     "reference": "Palmer, Cihak, Avitabile, Kilpatrick, arXiv:2604.10036",
+                     # the verdicts come from the exact (Heaviside) theory: no grid or step
+                     "resolved": 1, "resolution": "exact theory (no grid, no time step)"})
     return ds
+
+
+_PER_T = "per neural time constant (time is dimensionless)"
+_VERDICTS = "docs/verdicts.md"
+
+
+def _m(units: str, long_name: str, description: str = "") -> dict[str, str]:
+    return {"units": units, "long_name": long_name,
+            **({"description": description} if description else {})}
+
+
+#: CF attributes of the variables of :func:`stability_map` (swept parameters: :data:`COMMON`).
+MAP_ATTRS: dict[str, dict[str, Any]] = {
+    "evans_dprime": _m("1", "Evans E'(0)", "derivative of the Evans function at 0 (< 0: an "
+                       "odd number of real unstable zeros)"),
+    "evans_stable": flag_attrs("Evans verdict", [0, 1], "unstable stable",
+                               description="no real zero of E with lambda > 0 (translation "
+                                           "excluded)"),
+    "evans_n_real": _m("1", "real unstable Evans zeros", "real zeros of E with lambda > 0"),
+    "evans_n_complex": _m("1", "complex Evans zeros, Re >= 0",
+                          f"complex zeros of E with Re lambda >= 0 (see {_VERDICTS})"),
+    "complex_unstable": _m("1", "complex Evans zeros, Re > 0",
+                           "complex zeros of E with Re lambda > 0 (not in the verdict; "
+                           f"transient growth, see {_VERDICTS})"),
+    "evans_growth_rate": _m("1", "drift growth rate",
+                            "largest real zero of E, " + _PER_T),
+    "fourier_stable": flag_attrs("Fourier verdict", [0, 1], "unstable stable",
+                                 description="no real kept eigenvalue > 1e-11 (6 x 6 "
+                                             "truncation)"),
+    "fourier_n_real": _m("1", "real unstable Fourier eigenvalues",
+                         "real kept eigenvalues > 1e-11 (truncation; -1: no bump)"),
+    "fourier_max_real": _m("1", "largest Re of Fourier eigenvalues",
+                           "largest real part of the kept eigenvalues, " + _PER_T),
+    "fourier_dprime": _m("1", "Fourier p'(0)",
+                         "p'(0) of the truncation's characteristic polynomial"),
+    "disagree": flag_attrs("Evans and Fourier differ", [0, 1], "agree disagree"),
+    "nonlinear_checked": flag_attrs("nonlinear check run", [0, 1], "not_checked checked",
+                                    description="simulated at two perturbation amplitudes"),
+    "nonlinear_response_ratio": _m("1", "nonlinear response ratio",
+                                   "drift ratio for perturbations 1e-6 and 1e-9 (1000: "
+                                   "linear response)"),
+    "finite_slip": flag_attrs("finite slip", [0, 1], "no_slip slip",
+                              description="checked, and the drift does not scale with the "
+                                          "perturbation"),
+    "exists": flag_attrs("bump exists", [0, 1], "no_bump bump",
+                         description="the bump exists (beta <= beta_max)"),
+    "Delta": _m("rad", "bump half-width Delta"),
+    "c0": _m("1", "synaptic resource in the bump c0"),
+    "A0": _m("1", "astrocytic resource A0"),
+    "beta_max": _m("1", "fold of the branches beta_max", "largest beta with a bump, " + _PER_T),
+}
 
 
 def figure2_data(D: float = 0.3, gamma: float = 2.0, n: int = 400) -> xr.Dataset:
@@ -971,7 +1006,31 @@ def figure2_data(D: float = 0.3, gamma: float = 2.0, n: int = 400) -> xr.Dataset
                      "panel_a": "theta=0.03, beta=0.3 wide bump",
                      "panel_b": "existence curve, wide stability from the real unstable "
                                 "zeros of E"})
-    return ds
+    return annotate(ds, _figure2_attrs(), scheme="analytic (exact bumps, Evans function)",
+                    **seed_attrs(None, False))
+
+
+def _figure2_attrs() -> dict[str, dict[str, Any]]:
+    """CF attributes of :func:`figure2_data`'s variables."""
+    out: dict[str, dict[str, Any]] = {
+        "x": {"units": "rad", "long_name": "position on the ring"},
+        "U": _m("1", "bump profile U", "u of the wide bump (theta 0.03, beta 0.3)"),
+        "Q": _m("1", "bump resource Q", "q of the wide bump (theta 0.03, beta 0.3)"),
+        "A": _m("1", "bump astrocytic resource A",
+                "a of the wide bump (theta 0.03, beta 0.3)"),
+    }
+    for th in FIGURE2_THETAS:
+        tag = f"{th:g}".replace(".", "p")
+        out.update({
+            f"beta_{tag}": _m("1", f"beta (theta {th:g})", "depletion rate, " + _PER_T),
+            f"Delta_wide_{tag}": _m("rad", f"wide bump half-width (theta {th:g})"),
+            f"Delta_narrow_{tag}": _m("rad", f"narrow bump half-width (theta {th:g})"),
+            f"evans_dprime_{tag}": _m("1", f"Evans E'(0) (theta {th:g})",
+                                      "derivative of the Evans function at 0"),
+            f"wide_stable_{tag}": flag_attrs(f"wide bump stable (theta {th:g})", [0, 1],
+                                             "unstable stable"),
+        })
+    return out
 
 
 #: Thresholds of the two existence curves of Figure 2, panel (b).

@@ -163,11 +163,18 @@ class RingSystem:
             raise ValueError(f"N = {self.N} must be even (spectral derivative)")
         self.mass = float(check_range("mass", self.mass, 0.0, np.inf, lo_open=True))
         n = self.N
-        from astrofield._validate import check_memory, estimate_dense_jacobian_bytes
+        from astrofield._validate import (
+            check_memory,
+            check_work,
+            dense_work,
+            estimate_dense_jacobian_bytes,
+        )
 
         check_memory(estimate_dense_jacobian_bytes(n),
                      f"the dense Jacobian of N = {n} (a {3 * n} x {3 * n} matrix and its "
                      "eigenvalue work copies)")
+        check_work(dense_work(n), f"the dense Newton and eigenvalue problems of N = {n} (a "
+                                  f"{3 * n} x {3 * n} Jacobian)", hint="reduce N")
         self.dx = 2 * np.pi / n
         self.x = -np.pi + self.dx * np.arange(n)
         w = self.model.kernel(self.x - self.x[0])

@@ -93,6 +93,26 @@ def _remap(qi, qo, po, pn):
     return qi_new, qo_new
 
 
+def _flux_ends(J0, J_mean, z0):
+    """:func:`astrofield.simulator.scheme.flux_ends` (slope damped by ``1 / z0`` where stiff)."""
+    _, jnp = _jax()
+    Js = J_mean + (J0 - J_mean) * (1.0 / jnp.maximum(z0, 1.0))
+    return Js, 2.0 * J_mean - Js
+
+
+def _limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim):
+    """:func:`astrofield.simulator.step_control.limit_negative_a` without data-dependent
+    branches: where ``a_n < 0`` the rise of ``q`` is scaled down by ``-a_n`` (as far as it goes),
+    the total ``q + a`` unchanged."""
+    _, jnp = _jax()
+    ri = jnp.maximum(qi_n - qi_m, 0.0)
+    ro = jnp.maximum(qo_n - qo_m, 0.0)
+    inc = phim * ri + (1 - phim) * ro
+    take = jnp.where(a_n < 0, jnp.minimum(-a_n, inc), 0.0)
+    r = jnp.where(inc > 0, take / jnp.where(inc > 0, inc, 1.0), 0.0)
+    return a_n + take, qi_n - r * ri, qo_n - r * ro
+
+
 def _constants(sim, h: float) -> tuple[tuple, dict]:
     """Static configuration (hashable: selects the compiled function) and the arrays."""
     r = sim.ring
@@ -153,9 +173,21 @@ class _Step:
             return out - fft.irfft(self.dw_hat * fft.rfft(qi * m1, axis=-1), n=self.N)
         return fft.irfft(self.w_hat * fft.rfft(qo * fo * self.dx, axis=-1), n=self.N)
 
-    def step(self, u, qi, qo, a):
-        """One step of :meth:`Simulator.step` (no input, no noise)."""
+    def astro(self, a, Js, Je):
+        """``e^{hL} a + h phi1(hL) Js + h phi2(hL) (Je - Js)`` (``Simulator.astro_update``)."""
         _, jnp = _jax()
+        e, p1, p2 = self.ops
+        rfft = functools.partial(jnp.fft.rfft, axis=-1)
+        js = rfft(Js)
+        out = e * rfft(a) + (self.h * p1) * js + (self.h * p2) * (rfft(Je) - js)
+        return jnp.fft.irfft(out, n=self.N)
+
+    def step(self, u, qi, qo, a):
+        """One step of :meth:`Simulator.step` (no input, no noise), with its safeguards for a
+        stiff exchange (``z = h k > 1`` somewhere in the batch, as the numpy step decides):
+        ``a >= 0`` in the rates, the damped flux slope, and the limiter that keeps ``a >= 0``
+        (:mod:`astrofield.simulator.scheme`)."""
+        jax, jnp = _jax()
         h, E, be, ga, ta = self.h, self.E, self.be, self.ga, self.ta
         e, p1, p2 = self.ops
         g0 = self.geometry(u)
@@ -163,23 +195,37 @@ class _Step:
         fo0 = self.firing_out(u)
         N0 = self.drive(g0, qi, qo, fo0)
         u1 = E * u + (1.0 - E) * N0
-        s0 = ga * a / ta
+        a0p = jnp.maximum(a, 0.0)  # a >= 0 in the rates (see scheme.smooth_step)
+        s0 = ga * a0p / ta
         if self.heav:
-            J0 = (be * qi * phi0 - ga * a * (1.0 - (phi0 * qi + (1 - phi0) * qo))) / ta
+            J0 = (be * qi * phi0 - ga * a0p * (1.0 - (phi0 * qi + (1 - phi0) * qo))) / ta
             qi_p, qo_p = _relax(qi, s0 + be / ta, s0, h), _relax(qo, s0, s0, h)
+            z0 = h * (s0 + be * phi0 / ta)
+            dq_p = phi0 * (qi_p - qi) + (1 - phi0) * (qo_p - qo)
         else:
-            J0 = (be * qo * fo0 - ga * a * (1.0 - qo)) / ta
+            J0 = (be * qo * fo0 - ga * a0p * (1.0 - qo)) / ta
             qi_p, qo_p = qi, _relax(qo, s0 + be * fo0 / ta, s0, h)
+            z0 = h * (s0 + be * fo0 / ta)
+            dq_p = qo_p - qo
+        stiff = z0 > 1.0
+        any_stiff = jnp.any(stiff)
         j0 = jnp.fft.rfft(J0, axis=-1)
         base = e * jnp.fft.rfft(a, axis=-1) + (h * p1) * j0
-        a_p = jnp.fft.irfft(base, n=self.N)
+
+        def predictor_stiff(_):
+            Js, Je = _flux_ends(J0, -dq_p / h, z0)
+            a_p = self.astro(a, Js, jnp.where(stiff, Je, J0))
+            return jnp.where(stiff, jnp.maximum(a_p, 0.0), a_p)
+
+        a_p = jax.lax.cond(any_stiff, predictor_stiff,
+                           lambda _: jnp.fft.irfft(base, n=self.N), None)
         g1 = self.geometry(u1)
         fo1 = self.firing_out(u1)
         if self.heav:
             qi_p, qo_p = _remap(qi_p, qo_p, phi0, g1[0])
         N1 = self.drive(g1, qi_p, qo_p, fo1)
         u_new = u1 + ((E - 1.0 + h) / h) * (N1 - N0)
-        sb = ga * 0.5 * (a + a_p) / ta
+        sb = ga * 0.5 * jnp.maximum(a + a_p, 0.0) / ta
         if self.heav:
             phim = 0.5 * (phi0 + g1[0])
             qi_m, qo_m = _remap(qi, qo, phi0, phim)
@@ -187,13 +233,21 @@ class _Step:
             dq = phim * (qi_n - qi_m) + (1 - phim) * (qo_n - qo_m)
         else:
             qo_n = _relax(qo, sb + be * (0.5 * (fo0 + fo1)) / ta, sb, h)
+            qi_m = qo_m = qo
+            qi_n, phim = qo_n, 1.0
             dq = qo_n - qo
-        J1 = 2.0 * (-dq / h) - J0
-        a_n = jnp.fft.irfft(base + (h * p2) * (jnp.fft.rfft(J1, axis=-1) - j0), n=self.N)
+
+        def corrector_plain(_):
+            J1 = 2.0 * (-dq / h) - J0
+            return jnp.fft.irfft(base + (h * p2) * (jnp.fft.rfft(J1, axis=-1) - j0), n=self.N)
+
+        a_n = jax.lax.cond(any_stiff, lambda _: self.astro(a, *_flux_ends(J0, -dq / h, z0)),
+                           corrector_plain, None)
+        a_n, qi_n, qo_n = _limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim)
         if self.heav:
             qi_n, qo_n = _remap(qi_n, qo_n, phim, self.geometry(u_new)[0])
         else:
-            qi_n = qo_n
+            qo_n = qi_n  # the limited q (both parts are the same for smooth firing)
         return u_new, qi_n, qo_n, a_n
 
     def phase(self, u):
