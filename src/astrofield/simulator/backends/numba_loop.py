@@ -610,15 +610,13 @@ def _astro_full(out, a, Js, Je, ops, dense, b, h, mean_only, Z):  # pragma: no c
         _dense_axpy(out, Js, ops[0, 2], -h)
         return
     e, p1, p2 = ops[b, 0, 0], ops[b, 1, 0], ops[b, 2, 0]
-    if mean_only:
-        sa = 0.0
+    if mean_only:  # the pool's mean by _mean: exact for the uniform pool (no drift)
         ss = 0.0
         se = 0.0
         for j in range(n):
-            sa += a[j]
             ss += Js[j]
             se += Je[j]
-        m = (e[0] * sa + h * p1[0] * ss + h * p2[0] * (se - ss)) / n
+        m = e[0] * _mean(a) + (h * p1[0] * ss + h * p2[0] * (se - ss)) / n
         for j in range(n):
             out[j] = m
         return
