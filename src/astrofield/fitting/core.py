@@ -34,7 +34,7 @@ from astrofield.fitting.problem import Problem
 from astrofield.fitting.result import FitResult
 from astrofield.model.definition import Model
 
-__all__ = ["fit", "RSE_MAX", "RCOND_MIN", "SV_MIN", "LAPLACE_TOL"]
+__all__ = ["fit", "run_lsq", "RSE_MAX", "RCOND_MIN", "SV_MIN", "LAPLACE_TOL"]
 
 #: A parameter whose relative standard error exceeds ``1 / 1.96`` is not identifiable: its
 #: approximate 95 % interval then contains 0, i.e. the data cannot tell it from "absent".
@@ -158,9 +158,36 @@ def fit(data: Any, model: Model | None = None, vary: dict[str, tuple[float, floa
         raise ValueError(f"method = {method!r} is not one of ('lsq', 'de')")
     if sigma is not None and not (np.isfinite(sigma) and sigma > 0):
         raise ValueError(f"sigma = {sigma!r} must be a positive number or None")
-    obs = read_observation(data, observable, N=N, dt=dt, eps=eps, position=position)
-    vary = {"beta": (0.01, 0.2), "D": (0.1, 3.0)} if vary is None else vary
-    prob = Problem(obs, Model() if model is None else model, dict(vary), dict(solve_options))
+    from astrofield.fitting.observables import handler
+
+    model = Model() if model is None else model
+    vary = {"beta": (0.01, 0.2), "D": (0.1, 3.0)} if vary is None else dict(vary)
+    other = handler(data, observable)
+    if other is not None:  # the observables of astrofield.fitting.observables
+        prob = other(model, vary, N=N, dt=dt, eps=eps, position=position,
+                     **solve_options)
+    else:
+        obs = read_observation(data, observable, N=N, dt=dt, eps=eps, position=position)
+        prob = Problem(obs, model, vary, dict(solve_options))
+    if not isinstance(prob, Problem):  # a problem with its own likelihood (e.g. "boundary")
+        return prob.run(n_global=n_global, n_starts=n_starts, seed=seed, t0=t0)
+    return run_lsq(prob, sigma=sigma, method=method, n_global=n_global, n_starts=n_starts,
+                   seed=seed, max_nfev=max_nfev, t0=t0)
+
+
+def run_lsq(prob: Problem, *, sigma: float | None, method: str, n_global: int | None,
+            n_starts: int, seed: int, max_nfev: int, t0: float) -> FitResult:
+    """Global phase, local least squares and the uncertainty summary of a built problem.
+
+    Parameters
+    ----------
+    prob
+        The :class:`~astrofield.fitting.problem.Problem` (or a subclass).
+    sigma, method, n_global, n_starts, seed, max_nfev
+        As :func:`fit`.
+    t0
+        ``time.perf_counter()`` at the start of the fit (for the wall time).
+    """
     if method == "lsq":
         n_glob = max(16, 8 * prob.p) if n_global is None else int(n_global)
         starts = _global_lsq(prob, n_glob, max(1, min(n_starts, n_glob)), seed)
