@@ -302,3 +302,64 @@ def test_sigma_interval_covers_at_the_nominal_rate():
     lo, hi = np.multiply.outer(sigma_interval(1.0, x.size - 2), s)  # proportional to s
     cover = np.mean((lo < 0.3) & (0.3 < hi))
     assert abs(cover - 0.95) < 3 * np.sqrt(0.95 * 0.05 / 4000)
+
+
+# --- wandering: MSD of noisy trials --------------------------------------------------------
+
+
+def test_msd_recovers_the_noise_amplitude_of_the_amari_bump():
+    """beta = 0, cosine kernel and noise: MSD(t) = sigma^2 t / R^2 (Kilpatrick-Ermentrout).
+    The fitted amplitude's interval holds the truth 0.1, and its standard error equals the
+    closed form of this noise model, se = sigma sqrt(c / 2) (a_ref / a) / sqrt(sum_k dt^2 /
+    (t_k^2 - t_{k-1}^2)) with a = sigma^2 / R^2 the fitted slope, a_ref the data's."""
+    from astrofield.applications.wandering import amari_wandering_theory, measure_wandering
+    from astrofield.fitting.wander import reference_msd
+
+    w = measure_wandering(
+        af.Model(theta=0.1, beta=0.0),
+        sigma=0.1,
+        correlation="cosine",
+        n_trials=64,
+        T=20,
+        dt=0.05,
+        N=32,
+        record_every=20,
+        t_fit=0,
+        n_boot=10,
+        seed=5,
+    )
+    ds = w.isel(param=0)
+    r = fit(
+        ds,
+        af.Model(theta=0.1, beta=0.0),
+        {"noise_sigma": (0.02, 0.5)},
+        observable="msd",
+        n_starts=1,
+        n_global=6,
+        n_sim=32,
+    )
+    assert r.identifiable.all() and r.converged and not r.sigma_estimated
+    assert r.ci_low[0] < 0.1 < r.ci_high[0]
+    t = ds.time.values[1:]
+    ref = reference_msd(t, ds.msd.values[1:])
+    a_ref = np.polyfit(t, ref, 1)[0]  # the power law is a straight line here (alpha ~ 1)
+    s = r.params[0]
+    a = s**2 / amari_wandering_theory(0.1, 1.0)["R"] ** 2
+    k = np.sum(np.diff(t, prepend=0.0) ** 2 / np.diff(t**2, prepend=0.0))
+    se = s * np.sqrt((1 / 64 + 1 / 32) / 2) * (a_ref / a) / np.sqrt(k)
+    assert r.stderr[0] == pytest.approx(se, rel=0.25)
+    assert r.to_dataset()["data"].attrs["units"] == "rad^2"
+
+
+def test_common_random_numbers_repeat_over_parameter_sets():
+    """The increments of trial k are the same for every parameter set, scaled by the member's
+    amplitude; trials differ."""
+    from astrofield.fitting.wander import CommonNoise
+
+    x = -np.pi + 2 * np.pi / 32 * np.arange(32)
+    amp = np.repeat([0.1, 0.3], 4)
+    dW = CommonNoise(0.1, "cosine", 3, n_common=4, amplitude=amp).sampler(x, 8)(0.05)
+    np.testing.assert_allclose(dW[4:], 3 * dW[:4], rtol=1e-12)
+    assert np.max(np.abs(dW[0] - dW[1])) > 0.1 * np.max(np.abs(dW[0]))
+    with pytest.raises(ValueError, match="not a multiple of n_common"):
+        CommonNoise(0.1, "cosine", 3, n_common=3).sampler(x, 8)

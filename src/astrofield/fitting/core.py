@@ -188,6 +188,8 @@ def run_lsq(prob: Problem, *, sigma: float | None, method: str, n_global: int | 
     t0
         ``time.perf_counter()`` at the start of the fit (for the wall time).
     """
+    if sigma is None:  # a problem whose residuals are whitened by a known noise model
+        sigma = getattr(prob, "sigma_known", None)
     if method == "lsq":
         n_glob = max(16, 8 * prob.p) if n_global is None else int(n_global)
         starts = _global_lsq(prob, n_glob, max(1, min(n_starts, n_glob)), seed)
