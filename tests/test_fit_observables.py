@@ -363,3 +363,87 @@ def test_common_random_numbers_repeat_over_parameter_sets():
     assert np.max(np.abs(dW[0] - dW[1])) > 0.1 * np.max(np.abs(dW[0]))
     with pytest.raises(ValueError, match="not a multiple of n_common"):
         CommonNoise(0.1, "cosine", 3, n_common=3).sampler(x, 8)
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def _cli(*args, cwd=None):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run(
+        [sys.executable, "-m", "astrofield", "fit", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_cli_boundary(tmp_path):
+    import json
+
+    _labels(3).to_netcdf(tmp_path / "labels.nc")
+    p = _cli(
+        "--data",
+        "labels.nc",
+        "--observable",
+        "boundary",
+        "--theta",
+        "0.1",
+        "--vary",
+        "gamma=1:4",
+        "--n-starts",
+        "1",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert set(s["params"]) == set(s["stderr"]) == {"gamma", "sharpness"}
+    assert s["converged"] and all(s["identifiable"].values()) and s["wall_s"] > 0
+    assert s["ci95"]["gamma"][0] < 2.0 < s["ci95"]["gamma"][1]
+
+
+@pytest.mark.slow
+def test_cli_conditions(tmp_path):
+    import re
+
+    _conditions_data(K=2).to_netcdf(tmp_path / "cond.nc")
+    p = _cli(
+        "--data",
+        "cond.nc",
+        "--theta",
+        "0.1",
+        "--vary",
+        "beta=0.01:0.2",
+        "--n-starts",
+        "1",
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"beta = 0\.0(49|50)", p.stdout) and "noise sd" in p.stdout
+    assert "(estimated, 95 % CI" in p.stdout
+
+
+@pytest.mark.parametrize(
+    "args, word",
+    [
+        (["--observable", "boundary", "--vary", "gamma=1:4", "--plot", "x.png"], "--plot"),
+        (["--observable", "boundary", "--vary", "gamma=1:4", "--region", "0:1"], "--region"),
+        (["--observable", "boundary", "--vary", "beta=0.01:0.2"], "given per point"),
+        (["--observable", "boundary", "--vary", "gamma=1:4", "--N", "64"], "no simulation"),
+        (["--observable", "msd", "--vary", "noise_sigma=0.01:1"], "'msd' variable"),
+        (["--observable", "bold", "--vary", "gain=1:9"], "'bold' variable"),
+    ],
+)
+def test_cli_observable_errors_before_work(tmp_path, args, word):
+    _labels(0, n=10).to_netcdf(tmp_path / "labels.nc")
+    p = _cli("--data", "labels.nc", *args, cwd=tmp_path)
+    assert p.returncode == 2 and word in p.stderr and "Traceback" not in p.stderr, p.stderr
