@@ -22,6 +22,8 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("phase_accuracy.py", "relative drift error"),
     ("bench_startup.py", "target: astrofield run"),
     ("bench_step.py", "us per step"),
+    pytest.param("bench_fit_observables.py", "fit observables benchmark done",
+                 marks=pytest.mark.slow),
 ])
 def test_benchmark_quick_mode_runs(script, expect):
     res = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True,
