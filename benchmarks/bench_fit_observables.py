@@ -128,6 +128,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--draws", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument(
+        "--coverage",
+        nargs="*",
+        default=["trials x conditions", "msd", "boundary"],
+        help="coverage studies to run (names as printed)",
+    )
+    ap.add_argument("--seed0", type=int, default=100, help="first seed of the draws")
+    ap.add_argument("--no-timing", action="store_true", help="skip the wall-time table")
     a = ap.parse_args()
     draws = a.draws or (2 if a.quick else 20)
     repeats = a.repeats or (1 if a.quick else 3)
@@ -135,7 +143,7 @@ def main() -> None:
     cs = cases(t)
     base = None
     print(f"wall time of one fit (median of {repeats}), {load()}")
-    for name, (make, run, _truth) in cs.items():
+    for name, (make, run, _truth) in ({} if a.no_timing else cs).items():
         data = make(1)
         run(data)  # warm-up (compilation, imports)
         w, r = timed(lambda run=run, data=data: run(data), repeats)
@@ -148,10 +156,10 @@ def main() -> None:
         f"coverage of the 95 % intervals over {draws} draws "
         f"(binomial se {np.sqrt(0.95 * 0.05 / draws):.3f})"
     )
-    for name in ("trials x conditions", "msd", "boundary"):
+    for name in a.coverage:
         make, run, truth = cs[name]
         hit, zs, t0 = [], [], time.perf_counter()
-        for seed in range(100, 100 + draws):
+        for seed in range(a.seed0, a.seed0 + draws):
             r = run(make(seed))
             v = np.array([truth[n] for n in r.names])
             hit.append((r.ci_low < v) & (v < r.ci_high))

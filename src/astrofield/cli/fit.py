@@ -120,7 +120,7 @@ astrofield fit --data obs.nc --observable position --theta 0.1 --gamma 2 --eps 0
 @option("--gain", type=FINITE, default=None,
         help="bold: demand-to-drive gain when not fitted (default: the data's attribute, "
              "else 1).")
-@option("--n-sim", "n_sim", type=click.IntRange(min=2), default=64,
+@option("--n-sim", "n_sim", type=click.IntRange(min=2), default=256,
         help="msd: simulated trials per parameter set (common random numbers).")
 @option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
         help="Time-integration backend.")

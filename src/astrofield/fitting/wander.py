@@ -19,9 +19,16 @@ trials has covariance ``2 MSD(min(s, t))^2 / n``: a Brownian motion in the clock
 ``g(t) = MSD(t)^2``, whose increments are independent. The residuals are therefore the
 increments of ``simulated - observed`` between frames, each divided by its sd
 ``sqrt(2 c (g_k - g_{k-1}))`` with ``c = 1 / n_data + 1 / n_sim`` (both sampling errors) and
-``g`` from a power law fitted to the observed MSD (:func:`reference_msd`). The noise sd of these
-whitened residuals is 1 by construction, so ``sigma`` is fixed at 1 (a fitted ``sigma`` far from
-1 would say that the model or the Gaussian assumption does not hold).
+``g`` from the diffusive law ``a t`` fitted to the observed MSD (:func:`reference_msd`). The
+noise sd of these whitened residuals is 1 by construction, so ``sigma`` is fixed at 1 (a fitted
+``sigma`` far from 1 would say that the model or the Gaussian assumption does not hold).
+
+Bias: the simulated MSD is a noisy regressor whose noise grows with the parameters it depends
+on (errors in variables), so least squares shrinks such parameters. For diffusive wandering and
+``K`` frames the squared noise amplitude is scaled by about ``S / (S + 2 K / n_sim)`` with
+``S = sum_k (t_k - t_{k-1})^2 / (t_k^2 - t_{k-1}^2)`` (0.66 for ``K = 20`` frames and
+``n_sim = 32``, 0.94 for ``n_sim = 256``): use ``n_sim`` well above ``2 K / S`` (the default
+256), or few frames.
 """
 
 from __future__ import annotations
@@ -90,7 +97,7 @@ class MsdProblem(Problem):
 
     noise: dict[str, Any] = field(default_factory=dict)
     n_data: int = 1
-    n_sim: int = 64
+    n_sim: int = 256
     extra_params = NOISE_PARAM
     sigma_known = 1.0
 
@@ -151,10 +158,15 @@ class MsdProblem(Problem):
 
 
 def reference_msd(t: np.ndarray, msd: np.ndarray) -> np.ndarray:
-    """A smooth, increasing MSD ``a t^alpha`` fitted to the data in log-log (``alpha`` clipped to
-    ``0.5 .. 2.5``): the clock ``g = MSD^2`` of the noise model. The noisy data themselves would
-    not do: where the observed MSD dips, an increment of ``g`` would vanish and its residual
-    weight blow up.
+    """The diffusive law ``a t`` fitted to the observed MSD (least squares through 0): the clock
+    ``g = MSD^2`` of the noise model.
+
+    Only its shape matters for the estimate (its scale cancels), and a shape fitted to the data
+    would make the weights depend on the data's noise: a power law ``a t^alpha`` fitted here
+    gave standardised errors with sd 0.65 instead of 1 over 20 draws (the straight line: 0.94).
+    The noisy MSD itself would not do either: where it dips, an increment of ``g`` would vanish
+    and its residual weight blow up. For wandering that is not diffusive the weights are then
+    not optimal, and the standard errors approximate.
 
     Parameters
     ----------
@@ -163,13 +175,13 @@ def reference_msd(t: np.ndarray, msd: np.ndarray) -> np.ndarray:
     msd
         Observed MSD (rad^2) at those times.
     """
-    ok = msd > 0
-    if ok.sum() < 2:
-        raise ValueError("the observed MSD must be positive at two times at least")
-    alpha, loga = np.polyfit(np.log(t[ok]), np.log(msd[ok]), 1)
-    alpha = float(np.clip(alpha, 0.5, 2.5))
-    loga = float(np.mean(np.log(msd[ok]) - alpha * np.log(t[ok])))
-    return np.exp(loga) * t**alpha
+    a = float(msd @ t) / float(t @ t)
+    if not a > 0:
+        raise ValueError(
+            "the observed MSD must grow with time (its least-squares slope through "
+            f"0 is {a:g} rad^2 per unit time)"
+        )
+    return a * t
 
 
 def msd_problem(
@@ -184,7 +196,7 @@ def msd_problem(
     n_trials: int | None = None,
     noise_sigma: float | None = None,
     correlation: float | str | None = None,
-    n_sim: int = 64,
+    n_sim: int = 256,
     sim_seed: int = 1,
     **solve_options: Any,
 ) -> MsdProblem:
