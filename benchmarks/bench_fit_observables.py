@@ -8,8 +8,8 @@ timing (the machine may be shared); wall times are medians of ``--repeats`` runs
 
 Settings (those of ``tests/test_fit_observables.py``): trials 2 conditions (gamma 2, 3) x 3
 trials, T 40, N 64, 21 frames, noise sd 0.01; MSD of 64 Amari trials (beta 0, noise 0.1,
-cosine), T 20, N 32, fitted with 32 simulated trials; BOLD 20 s at 1 s per sample, kappa and
-gain free; boundary 200 points, gamma 2, sharpness 10.
+cosine), T 20, N 32, fitted with the default 256 simulated trials; BOLD 20 s at 1 s per
+sample, kappa and gain free; boundary 200 points, gamma 2, sharpness 10.
 """
 
 from __future__ import annotations
@@ -98,7 +98,6 @@ def cases(t):
                 observable="msd",
                 n_starts=1,
                 n_global=6,
-                n_sim=32,
             ),
             {"noise_sigma": 0.1},
         ),
