@@ -121,9 +121,16 @@ def fit(data: Any, model: Model | None = None, vary: dict[str, tuple[float, floa
         Default ``{"beta": (0.01, 0.2), "D": (0.1, 3.0)}``.
     observable
         ``"position"``: the bump position trace (rad) on ``time``; ``"u"``: the activity field
-        (synaptic input, dimensionless) on ``(time, x)``.
+        (synaptic input, dimensionless) on ``(time, x)`` (either with leading ``condition``
+        and/or ``trial`` dimensions: :mod:`astrofield.fitting.trials`); ``"msd"``: the mean
+        squared displacement of noisy trials (:mod:`astrofield.fitting.wander`); ``"bold"``: a
+        BOLD series (:mod:`astrofield.fitting.bold`); ``"boundary"``: points labelled stable or
+        drifting (:mod:`astrofield.fitting.boundary`). Their own options (``conditions``,
+        ``n_sim``, ``seconds_per_unit``, ``region``, ...) go in ``**solve_options``.
     sigma
-        Observation noise sd (units of the observable); ``None`` estimates it from the residuals.
+        Observation noise sd (units of the observable); ``None`` estimates it from the residuals
+        (with a 95 % interval, :attr:`FitResult.sigma_ci`), or, for ``"msd"``, takes 1 (its
+        residuals are whitened by a known noise model).
     method
         ``"lsq"`` (Latin-hypercube global phase + batched finite-difference least squares, the
         default: faster, see ``docs/fitting.md``) or ``"de"`` (differential evolution, then the
