@@ -25,6 +25,8 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("bench_step.py", "us per step"),
     ("bench_theory.py", "same crossings to 1e-12"),
     ("sigmoid_drift_points.py", "beta_eig"),
+    pytest.param("bench_fit_observables.py", "fit observables benchmark done",
+                 marks=pytest.mark.slow),
 ])
 def test_benchmark_quick_mode_runs(script, expect):
     res = subprocess.run([sys.executable, str(BENCH / script), "--quick"], capture_output=True,

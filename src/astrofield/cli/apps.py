@@ -215,7 +215,6 @@ def bold_cmd(**p: Any) -> None:
         _check_size(1, p["N"], "the BOLD trial", T=p["delay"],
                     dt=lambda: _step(p, model, _CUE_DURATION + p["delay"]), T_name="delay")
         from astrofield.applications.memory import memory_bold
-        from astrofield.plotting.applications import plot_memory_bold
 
         wm, bold = memory_bold(model, p["cue"], seconds_per_unit=p["seconds_per_unit"],
                                region=_parse_region(p["region"]), delay=p["delay"],

@@ -67,8 +67,9 @@ def _lines(s: dict[str, Any], output: str | None) -> list[str]:
         pr = s.get("profile", {}).get(n)
         if pr is not None:
             lines.append("    " + _profile_line(pr))
-    lines.append(f"cost {s['cost']:.6g}, noise sd {s['sigma']:.3g}"
-                 f"{' (estimated)' if s['sigma_estimated'] else ''}, converged "
+    ci = s.get("sigma_ci95", [float("nan")] * 2)
+    est = f" (estimated, 95 % CI {ci[0]:.3g} .. {ci[1]:.3g})" if s["sigma_estimated"] else ""
+    lines.append(f"cost {s['cost']:.6g}, noise sd {s['sigma']:.3g}{est}, converged "
                  f"{s['converged']}, {s['n_agree']}/{s['n_starts']} starts agree, "
                  f"{s['wall_s']:.1f} s" + (f" -> {output}" if output else ""))
     return lines
@@ -98,11 +99,16 @@ astrofield fit --data obs.nc --theta 0.1 --gamma 2 --vary beta=0.01:0.2 --vary D
 @option("--data", "data", type=click.Path(dir_okay=False), required=True,
         help="NetCDF file with the observable on a 'time' coordinate (an 'astrofield run -o' "
              "output works as is).")
-@option("--observable", type=click.Choice(["position", "u"]), default="position",
+@option("--observable", type=click.Choice(["position", "u", "msd", "bold", "boundary"]),
+        default="position",
         help="Observable to fit: the bump position trace (rad) on time, or the activity field "
-             "u on (time, x).")
+             "u on (time, x) (either with optional trial/condition dimensions); msd: the mean "
+             "squared displacement of noisy trials; bold: a BOLD series (time in s); boundary: "
+             "points labelled 'drifting' (1) or stable (0) on a 'point' dimension.")
 @option("--vary", "vary", multiple=True, metavar="NAME=LO:HI", required=True,
-        help="Fitted parameter and its range (theta, beta, gamma, tau or D); repeatable.")
+        help="Fitted parameter and its range (theta, beta, gamma, tau or D; msd: also "
+             "noise_sigma; bold: also hrf_kappa, hrf_gamma, hrf_tau, hrf_alpha, hrf_E0, hrf_V0, "
+             "gain; boundary: also sharpness); repeatable.")
 @option("--theta", type=FINITE, default=api_default(_MODEL, "theta"), help="Firing threshold.")
 @option("--beta", type=FINITE, default=api_default(_MODEL, "beta"), help="Depletion rate.")
 @option("--gamma", type=FINITE, default=api_default(_MODEL, "gamma"), help="Replenishment rate.")
@@ -130,6 +136,16 @@ astrofield fit --data obs.nc --theta 0.1 --gamma 2 --vary beta=0.01:0.2 --vary D
         help="Profile-likelihood 95 % intervals (Delta chi^2 = 3.84, the other parameters "
              "re-optimised), compared with the Fisher ones; a flat profile is reported as not "
              "identifiable. Costs a batched re-optimisation per parameter.")
+@option("--seconds-per-unit", "seconds_per_unit", type=FINITE, default=None,
+        help="bold: seconds per model time unit (default: the data's attribute).")
+@option("--region", type=str, default=None, metavar="LO:HI",
+        help="bold: arc of the voxel in rad (default: the data's region_lo/region_hi, else "
+             "the whole ring).")
+@option("--gain", type=FINITE, default=None,
+        help="bold: demand-to-drive gain when not fitted (default: the data's attribute, "
+             "else 1).")
+@option("--n-sim", "n_sim", type=click.IntRange(min=2), default=256,
+        help="msd: simulated trials per parameter set (common random numbers).")
 @option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
         help="Time-integration backend.")
 @output_option("NetCDF file of the fit (parameters, errors, data, fitted trace, history).")
@@ -143,26 +159,21 @@ def fit_cmd(**p: Any) -> None:
     The simulation uses the data's frames (T and the number of frames from its time
     coordinate) and, unless given, its N, dt, eps and position attributes.
     """
-    from astrofield.fitting import fit, read_observation
-    from astrofield.fitting.problem import check_vary
+    from astrofield.fitting import fit
     from astrofield.model.definition import Model
 
     timer = Timer()
     with guard():
-        vary = check_vary(parse_vary(p["vary"]))
-        model = Model(**{k: p[k] for k in _FIXED})
-        obs = read_observation(p["data"], p["observable"], N=p["N"], dt=p["dt"], eps=p["eps"],
-                               position=p["position"])
-        if p["T"] is not None and abs(p["T"] - obs.settings["T"]) > 1e-9 * obs.settings["T"]:
-            raise ValueError(f"--T {p['T']:g} differs from the data's last time "
-                             f"{obs.settings['T']:g}; the fit simulates the data's frames")
-    say(f"fitting {', '.join(vary)} to {p['data']} ({obs.time.size} frames, T = "
-        f"{obs.settings['T']:g}, N = {obs.settings['N']}, dt = {obs.settings['dt']:g})",
+        obs, extra = _check_inputs(p)
+    say(f"fitting {', '.join(parse_vary(p['vary']))} to {p['data']}"
+        + (f" ({obs.time.size} frames, T = {obs.settings['T']:g}, N = {obs.settings['N']}, "
+           f"dt = {obs.settings['dt']:g})" if obs is not None else f" ({p['observable']})"),
         p["quiet"] or p["as_json"])
     with guard(runtime=True):
-        res = fit(p["data"], model, vary, p["observable"], sigma=p["sigma"], method=p["method"],
-                  n_starts=p["n_starts"], seed=p["seed"], N=p["N"], dt=p["dt"], eps=p["eps"],
-                  position=p["position"], intervals="profile" if p["profile"] else "fisher",
+        model = Model(**{k: p[k] for k in _FIXED})
+        res = fit(p["data"], model, parse_vary(p["vary"]), p["observable"], sigma=p["sigma"],
+                  method=p["method"], n_starts=p["n_starts"], seed=p["seed"], **extra,
+                  intervals="profile" if p["profile"] else "fisher",
                   **({} if p["backend"] == "auto" else {"backend": p["backend"]}))
         s = res.summary()
         s.update(wall_s=timer.wall_s, output=p["output"], plot=p["plot"])
@@ -170,6 +181,64 @@ def fit_cmd(**p: Any) -> None:
             ds = res.to_dataset()
             save_outputs(ds, p["output"], p["plot"], lambda: _figure(ds))
     emit(s, p["as_json"], _lines(s, p["output"]))
+
+
+def _check_inputs(p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Check the inputs before any work (ValueError naming the problem); returns the
+    observation of a single trace or field (``None`` for the other observables) and the
+    observable's keyword arguments of :func:`~astrofield.fitting.fit`."""
+    from astrofield.fitting import read_observation
+    from astrofield.fitting.observables import handler
+    from astrofield.fitting.problem import Problem, check_vary
+    from astrofield.model.definition import Model
+
+    vary = parse_vary(p["vary"])
+    model = Model(**{k: p[k] for k in _FIXED})
+    kind = p["observable"]
+    for flag, key in (("--seconds-per-unit", "seconds_per_unit"), ("--region", "region"),
+                      ("--gain", "gain")):
+        if p[key] is not None and kind != "bold":
+            raise ValueError(f"{flag} applies to --observable bold only")
+    extra = _observable_options(p)
+    other = handler(p["data"], kind)
+    if other is not None:  # built once here so that bad input stops before any work
+        if p["plot"] and kind in ("boundary", "position", "u"):
+            raise ValueError(f"--plot draws one trace or field; not available for "
+                             f"--observable {kind} with these data")
+        prob = other(model, vary, **extra)
+        if p["profile"] and not isinstance(prob, Problem):
+            raise ValueError(f"--profile: --observable {kind} has its own likelihood; its "
+                             "intervals are Fisher intervals only")
+        return None, extra
+    check_vary(vary)
+    obs = read_observation(p["data"], kind, **extra)
+    if p["T"] is not None and abs(p["T"] - obs.settings["T"]) > 1e-9 * obs.settings["T"]:
+        raise ValueError(f"--T {p['T']:g} differs from the data's last time "
+                         f"{obs.settings['T']:g}; the fit simulates the data's frames")
+    return obs, extra
+
+
+def _observable_options(p: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :func:`~astrofield.fitting.fit` for the chosen observable."""
+    sim = {"N": p["N"], "dt": p["dt"], "eps": p["eps"], "position": p["position"]}
+    kind = p["observable"]
+    if kind == "boundary":
+        return {k: v for k, v in sim.items() if v is not None}
+    if kind == "msd":
+        return {"N": p["N"], "dt": p["dt"], "n_sim": p["n_sim"]}
+    if kind != "bold":
+        return sim
+    region = None
+    if p["region"] is not None:
+        lo, sep, hi = p["region"].partition(":")
+        try:
+            region = (float(lo), float(hi)) if sep else None
+        except ValueError:
+            region = None
+        if region is None:
+            raise ValueError(f"--region {p['region']!r}: expected LO:HI in rad, e.g. 0:1.5")
+    return {**sim, "seconds_per_unit": p["seconds_per_unit"], "region": region,
+            "gain": p["gain"]}
 
 
 def _figure(ds):

@@ -34,7 +34,7 @@ from astrofield.fitting.problem import Problem
 from astrofield.fitting.result import FitResult
 from astrofield.model.definition import Model
 
-__all__ = ["fit", "RSE_MAX", "RCOND_MIN", "SV_MIN", "LAPLACE_TOL"]
+__all__ = ["fit", "run_lsq", "RSE_MAX", "RCOND_MIN", "SV_MIN", "LAPLACE_TOL"]
 
 #: A parameter whose relative standard error exceeds ``1 / 1.96`` is not identifiable: its
 #: approximate 95 % interval then contains 0, i.e. the data cannot tell it from "absent".
@@ -131,9 +131,16 @@ def fit(data: Any, model: Model | None = None, vary: dict[str, tuple[float, floa
         Default ``{"beta": (0.01, 0.2), "D": (0.1, 3.0)}``.
     observable
         ``"position"``: the bump position trace (rad) on ``time``; ``"u"``: the activity field
-        (synaptic input, dimensionless) on ``(time, x)``.
+        (synaptic input, dimensionless) on ``(time, x)`` (either with leading ``condition``
+        and/or ``trial`` dimensions: :mod:`astrofield.fitting.trials`); ``"msd"``: the mean
+        squared displacement of noisy trials (:mod:`astrofield.fitting.wander`); ``"bold"``: a
+        BOLD series (:mod:`astrofield.fitting.bold`); ``"boundary"``: points labelled stable or
+        drifting (:mod:`astrofield.fitting.boundary`). Their own options (``conditions``,
+        ``n_sim``, ``seconds_per_unit``, ``region``, ...) go in ``**solve_options``.
     sigma
-        Observation noise sd (units of the observable); ``None`` estimates it from the residuals.
+        Observation noise sd (units of the observable); ``None`` estimates it from the residuals
+        (with a 95 % interval, :attr:`FitResult.sigma_ci`), or, for ``"msd"``, takes 1 (its
+        residuals are whitened by a known noise model).
     method
         ``"lsq"`` (Latin-hypercube global phase + batched finite-difference least squares, the
         default: faster, see ``docs/fitting.md``) or ``"de"`` (differential evolution, then the
@@ -185,10 +192,48 @@ def fit(data: Any, model: Model | None = None, vary: dict[str, tuple[float, floa
         raise ValueError(f"gradient = {gradient!r} is not one of ('fd', 'jax')")
     if sigma is not None and not (np.isfinite(sigma) and sigma > 0):
         raise ValueError(f"sigma = {sigma!r} must be a positive number or None")
-    obs = read_observation(data, observable, N=N, dt=dt, eps=eps, position=position)
-    vary = {"beta": (0.01, 0.2), "D": (0.1, 3.0)} if vary is None else vary
-    prob = Problem(obs, Model() if model is None else model, dict(vary), dict(solve_options))
+    from astrofield.fitting.observables import handler
+
+    model = Model() if model is None else model
+    vary = {"beta": (0.01, 0.2), "D": (0.1, 3.0)} if vary is None else dict(vary)
+    other = handler(data, observable)
+    if other is not None:  # the observables of astrofield.fitting.observables
+        if gradient != "fd":
+            raise ValueError(f"gradient = {gradient!r}: automatic differentiation serves the "
+                             f"'position' observable only (observable = {observable!r})")
+        prob = other(model, vary, N=N, dt=dt, eps=eps, position=position,
+                     **solve_options)
+    else:
+        obs = read_observation(data, observable, N=N, dt=dt, eps=eps, position=position)
+        prob = Problem(obs, model, vary, dict(solve_options))
+    if not isinstance(prob, Problem):  # a problem with its own likelihood (e.g. "boundary")
+        if intervals != "fisher":
+            raise ValueError(f"intervals = {intervals!r}: observable {observable!r} has its "
+                             "own likelihood; only 'fisher' intervals are available")
+        return prob.run(n_global=n_global, n_starts=n_starts, seed=seed, t0=t0)
     jac = _jax_jac(prob) if gradient == "jax" else None  # refuses Heaviside before any work
+    return run_lsq(prob, sigma=sigma, method=method, n_global=n_global, n_starts=n_starts,
+                   seed=seed, max_nfev=max_nfev, t0=t0, intervals=intervals, jac=jac)
+
+
+def run_lsq(prob: Problem, *, sigma: float | None, method: str, n_global: int | None,
+            n_starts: int, seed: int, max_nfev: int, t0: float, intervals: str = "fisher",
+            jac: Any = None) -> FitResult:
+    """Global phase, local least squares and the uncertainty summary of a built problem.
+
+    Parameters
+    ----------
+    prob
+        The :class:`~astrofield.fitting.problem.Problem` (or a subclass).
+    sigma, method, n_global, n_starts, seed, max_nfev, intervals
+        As :func:`fit`.
+    t0
+        ``time.perf_counter()`` at the start of the fit (for the wall time).
+    jac
+        Jacobian of the local phase (``None``: batched finite differences).
+    """
+    if sigma is None:  # a problem whose residuals are whitened by a known noise model
+        sigma = getattr(prob, "sigma_known", None)
     if method == "lsq":
         n_glob = max(16, 8 * prob.p) if n_global is None else int(n_global)
         starts = _global_lsq(prob, n_glob, max(1, min(n_starts, n_glob)), seed)

@@ -29,25 +29,36 @@ PARAM_UNITS = {"theta": "1", "beta": "per unit time", "gamma": "per unit time",
 FAILED_RESIDUAL = 10.0
 
 
-def check_vary(vary: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+def check_vary(vary: Mapping[str, tuple[float, float]],
+               extra: Mapping[str, tuple[float, float, str]] | None = None
+               ) -> dict[str, tuple[float, float]]:
     """The fitted parameters and their ranges, checked (ValueError naming the parameter).
 
     Parameters
     ----------
     vary
         ``{name: (lo, hi)}`` with ``lo < hi`` finite and inside the parameter's allowed range.
+    extra
+        Further parameters an observable can fit (e.g. haemodynamic ones): ``name -> (min, max,
+        units)``, the range open at both ends.
     """
+    extra = dict(extra or {})
     if not vary:
         raise ValueError("vary must name at least one parameter, e.g. {'beta': (0.01, 0.2)}")
     out = {}
     for name, rng in vary.items():
+        if name in extra:
+            lo, hi = _pair(name, rng)
+            emin, emax = extra[name][:2]
+            if not (math.isfinite(lo) and math.isfinite(hi) and emin < lo < hi < emax):
+                raise ValueError(f"vary[{name!r}] = ({lo:g}, {hi:g}) must be finite with "
+                                 f"{emin:g} < lo < hi < {emax:g}")
+            out[name] = (lo, hi)
+            continue
         if name not in PARAM_UNITS:
-            raise ValueError(f"vary: {name!r} is not a model parameter "
-                             f"({', '.join(PARAM_UNITS)})")
-        try:
-            lo, hi = (float(v) for v in rng)
-        except (TypeError, ValueError):
-            raise ValueError(f"vary[{name!r}] must be a pair (lo, hi), got {rng!r}") from None
+            raise ValueError(f"vary: {name!r} is not a parameter that can be fitted here "
+                             f"({', '.join([*PARAM_UNITS, *extra])})")
+        lo, hi = _pair(name, rng)
         plo, _, lo_open, _, _ = PARAMETER_RANGES[name]
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"vary[{name!r}] = ({lo:g}, {hi:g}) must be finite with lo < hi")
@@ -56,6 +67,14 @@ def check_vary(vary: Mapping[str, tuple[float, float]]) -> dict[str, tuple[float
                              f"of {name}")
         out[name] = (lo, hi)
     return out
+
+
+def _pair(name: str, rng: Any) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in rng)
+    except (TypeError, ValueError):
+        raise ValueError(f"vary[{name!r}] must be a pair (lo, hi), got {rng!r}") from None
+    return lo, hi
 
 
 @dataclass
@@ -91,8 +110,11 @@ class Problem:
     #: label of the current phase (recorded in :attr:`history`)
     phase: str = field(default="global", init=False)
 
+    #: parameters beyond the model's that a subclass can fit: ``name -> (min, max, units)``
+    extra_params = {}  # type: ignore[var-annotated]
+
     def __post_init__(self) -> None:
-        self.vary = check_vary(self.vary)
+        self.vary = check_vary(self.vary, self.extra_params)
         self.names = list(self.vary)
         lo, hi = (np.array([self.vary[n][i] for n in self.names]) for i in (0, 1))
         self.log = (lo > 0) & (hi / np.where(lo > 0, lo, 1.0) >= 10.0)
@@ -100,7 +122,7 @@ class Problem:
         self._a = np.where(self.log, np.log(np.where(self.log, lo, 1.0)), lo)
         self._b = np.where(self.log, np.log(np.where(self.log, hi, 1.0)), hi)
         for n in self.names:
-            if np.ndim(getattr(self.model, n)) != 0:
+            if n not in self.extra_params and np.ndim(getattr(self.model, n)) != 0:
                 raise ValueError(f"model.{n} is an array; fit one parameter set at a time")
 
     @property
@@ -123,23 +145,30 @@ class Problem:
         span = self._b - self._a
         return np.where(self.log, self.to_phys(z) * span, span)
 
+    def member_params(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """The model parameters of the simulated members for the parameter sets ``theta``
+        ``(B, p)``: ``name -> (B * m,)`` arrays, ``m`` members per set in set-major order (here
+        ``m = 1``; a subclass adds per-condition members)."""
+        return {n: theta[:, j].copy() for j, n in enumerate(self.names)}
+
     def simulate(self, theta: np.ndarray) -> np.ndarray:
         """The simulated observable for each row of ``theta`` ``(B, p)``, flattened: ``(B, n)``
-        (``n`` frames, or frames times ``N`` for a field); NaN rows for failed members."""
+        (``n`` frames, or frames times ``N`` for a field, times the members of a set); NaN rows
+        for failed members."""
         from astrofield.simulator.integrator import simulate
 
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        kw = {n: theta[:, j].copy() for j, n in enumerate(self.names)}
+        kw = self.member_params(theta)
         opts = {**self.solve_options, **self.obs.settings}
         t0 = time.perf_counter()
         field = self.obs.x is not None
         sol = simulate(replace(self.model, **kw), progress=False, store_fields=field, **opts)
         self.solve_s += time.perf_counter() - t0
         self.n_solves += 1
-        self.n_members += theta.shape[0]
+        self.n_members += int(np.size(next(iter(kw.values()))))
         v = sol.values()
         out = np.array(v[self.obs.observable], dtype=float).reshape(theta.shape[0], -1)
-        out[np.asarray(v["failed"]).reshape(-1).astype(bool)] = np.nan
+        out[np.asarray(v["failed"]).reshape(theta.shape[0], -1).any(axis=1)] = np.nan
         return out
 
     def residuals(self, z: np.ndarray) -> np.ndarray:

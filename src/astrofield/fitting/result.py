@@ -69,6 +69,18 @@ class FitResult:
         ``"lsq"`` or ``"de"``.
     x
         Ring positions (rad) of a field observable, else ``None``.
+    sigma_ci
+        95 % interval of an estimated noise sd (chi-square law of the residual sum of squares,
+        see :func:`~astrofield.fitting.uncertainty.sigma_interval`); NaN when ``sigma`` was
+        given.
+    meta
+        ``(long name, units, dimensions)`` of the data when the observable is not one of
+        :data:`~astrofield.fitting.data.OBSERVABLES` as it stands (trials, conditions, MSD,
+        BOLD, boundary labels), else ``None``.
+    coords
+        Extra coordinates of the data's dimensions (``name -> (dim, values, attrs)``).
+    units
+        Units of fitted parameters that are not model parameters (e.g. haemodynamic ones).
     n_solves, n_members
         Batched solves and simulated parameter sets in all.
     wall_s
@@ -120,6 +132,10 @@ class FitResult:
     profiles: dict[str, Profile] = field(default_factory=dict)
     intervals: str = "fisher"
     problem: Any = field(default=None, repr=False, compare=False)
+    sigma_ci: tuple[float, float] = (np.nan, np.nan)
+    meta: tuple[str, str, tuple[str, ...]] | None = None
+    coords: dict[str, Any] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
 
     def profile(self, name: str, *, n: int = 21, span: float = 4.0) -> Profile:
         """Profile likelihood of parameter ``name``: the others re-optimised (batched) along a
@@ -185,6 +201,7 @@ class FitResult:
                 "identifiable": dict(zip(self.names, map(bool, self.identifiable), strict=True)),
                 "at_bound": dict(zip(self.names, map(bool, self.at_bound), strict=True)),
                 "cost": self.cost, "sigma": self.sigma, "sigma_estimated": self.sigma_estimated,
+                "sigma_ci95": [float(v) for v in self.sigma_ci],
                 "converged": self.converged, "n_agree": self.n_agree, "n_starts": self.n_starts,
                 "laplace_ok": self.laplace_ok, "method": self.method,
                 "n_solves": self.n_solves, "n_members": self.n_members, "wall_s": self.wall_s,
@@ -197,7 +214,7 @@ class FitResult:
         variable; parameters on a ``param`` dimension with their units as a coordinate)."""
         import xarray as xr
 
-        long, unit, dims = OBSERVABLES[self.observable]
+        long, unit, dims = self.meta if self.meta is not None else OBSERVABLES[self.observable]
         same = "units of each parameter (see param_units)"
         pv = {"params": (self.params, "best value", same),
               "stderr": (self.stderr, "standard error (Fisher information)", same),
@@ -227,14 +244,18 @@ class FitResult:
         if self.profiles:
             dv.update(profile_variables(self.profiles, self.names, same))
         coords = {"param": self.names, "param2": self.names,
-                  "param_units": ("param", [PARAM_UNITS[n] for n in self.names]),
-                  "time": ("time", self.time, {"long_name": "time",
-                                               "units": "neural time constants"})}
+                  "param_units": ("param", [{**PARAM_UNITS, **self.units}[n]
+                                            for n in self.names])}
+        if "time" in dims and "time" not in self.coords:
+            coords["time"] = ("time", self.time, {"long_name": "time",
+                                                  "units": "neural time constants"})
+        coords.update(self.coords)
         if self.x is not None:
             coords["x"] = ("x", self.x, {"long_name": "position on the ring", "units": "rad"})
         ds = xr.Dataset({k: (d, v, a) for k, (d, v, a) in dv.items()}, coords=coords)
         attrs = {"observable": self.observable, "method": self.method, "cost": self.cost,
                  "sigma": self.sigma, "sigma_estimated": int(self.sigma_estimated),
+                 "sigma_ci_low": self.sigma_ci[0], "sigma_ci_high": self.sigma_ci[1],
                  "converged": int(self.converged), "message": self.message,
                  "n_agree": self.n_agree, "n_starts": self.n_starts,
                  "laplace_ok": int(self.laplace_ok), "wall_s": self.wall_s,

@@ -10,7 +10,31 @@ import numpy as np
 from astrofield.fitting.problem import Problem
 from astrofield.fitting.result import FitResult
 
-__all__ = ["summarise", "fisher"]
+__all__ = ["summarise", "fisher", "sigma_interval"]
+
+
+def sigma_interval(s: float, dof: int, level: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of a Gaussian noise sd estimated as ``s = sqrt(RSS / dof)``.
+
+    ``dof s^2 / sigma^2`` follows a chi-square law with ``dof`` degrees of freedom (exact for a
+    model linear in its parameters, asymptotic otherwise), so
+    ``[s sqrt(dof / chi2_{(1+level)/2}), s sqrt(dof / chi2_{(1-level)/2})]`` covers sigma with
+    probability ``level``.
+
+    Parameters
+    ----------
+    s
+        Estimated sd (units of the observable).
+    dof
+        Degrees of freedom ``n - p`` (observations minus fitted parameters), >= 1.
+    level
+        Coverage of the interval.
+    """
+    from scipy.stats import chi2
+
+    dof = max(int(dof), 1)
+    return (float(s * np.sqrt(dof / chi2.ppf(0.5 + level / 2, dof))),
+            float(s * np.sqrt(dof / chi2.ppf(0.5 - level / 2, dof))))
 
 
 def fisher(J: np.ndarray, theta: np.ndarray, sigma: float) -> dict[str, np.ndarray]:
@@ -106,14 +130,17 @@ def summarise(prob: Problem, runs: list[Any], *, sigma: float | None, method: st
     best = runs[int(np.argmin(costs))]
     z = np.clip(best.x, 0.0, 1.0)
     theta = prob.to_phys(z)
-    n, p = prob.obs.values.size, prob.p
+    n, p = int(getattr(prob, "n_obs", prob.obs.values.size)), prob.p
     prob.phase = "final"
     resid = prob.residuals(z[None])[0]
     cost = 0.5 * float(resid @ resid)
     sig_est = np.sqrt(2 * cost / max(n - p, 1))
     sig = float(sigma) if sigma is not None else float(sig_est)
+    sig_ci = sigma_interval(sig_est, n - p) if sigma is None else (np.nan, np.nan)
     J = prob.jacobian(z) / prob.dphys_dunit(z)  # d r / d theta, own units
     shape = prob.obs.values.shape
+    fitted = (prob.fitted(resid) if hasattr(prob, "fitted")
+              else prob.obs.values + resid.reshape(shape))
     info = fisher(J, theta, sig)
     q = float(student_t.ppf(0.975, max(n - p, 1)))
     at_bound = (z <= 1e-6) | (z >= 1 - 1e-6)
@@ -128,8 +155,12 @@ def summarise(prob: Problem, runs: list[Any], *, sigma: float | None, method: st
         singular_values=info["sv"], rcond=info["rcond"], sigma=sig, sigma_estimated=sigma is None,
         cost=cost, converged=bool(best.status > 0) and bool(np.isfinite(cost)),
         message=str(best.message), n_agree=agree, n_starts=len(runs), start_costs=costs,
-        time=prob.obs.time, data=prob.obs.values, fitted=prob.obs.values + resid.reshape(shape),
-        residuals=resid.reshape(shape), x=prob.obs.x,
+        time=prob.obs.time, data=prob.obs.values, fitted=fitted,
+        residuals=fitted - prob.obs.values if hasattr(prob, "fitted") else resid.reshape(shape),
+        x=prob.obs.x, sigma_ci=sig_ci,
+        meta=getattr(prob, "meta", None),
+        units={n: prob.extra_params[n][2] for n in prob.names if n in prob.extra_params},
+        coords=dict(getattr(prob, "coords", {})),
         cost_history=np.array([c for _, c in prob.history]),
         history_phase=np.array([ph for ph, _ in prob.history]), laplace_rise=rise,
         laplace_ok=bool(fin.size > 0 and np.all((fin > 1 / LAPLACE_TOL) & (fin < LAPLACE_TOL))),
