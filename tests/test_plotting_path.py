@@ -243,6 +243,25 @@ def test_figure6_third_legend_lines_visible():
         assert np.linalg.norm(np.array(to_rgba(line.get_color())[:3]) - face) > 0.3
 
 
+def test_unresolved_cells_are_crossed_out():
+    """Cells the map's two-resolution check did not resolve are marked (a cross at exactly
+    those cells that have a bump), and a map without the flag draws no marks."""
+    from astrofield.plotting.paper import draw_figure5
+
+    ds = _figure5_data()
+    res = np.ones(ds["drift"].shape, np.int8)
+    res[0, 1] = res[2, 3] = 0  # (D[0], beta[1]) has a bump; (D[2], beta[3]) has none
+    ds["resolved"] = (("D", "beta"), res)
+    fig = draw_figure5(ds)
+    marks = [c for c in fig.axes[0].collections if c.get_label().startswith("unresolved")]
+    assert len(marks) == 1
+    np.testing.assert_array_equal(marks[0].get_offsets(),
+                                  [[ds["D"].values[0], ds["beta"].values[1]]])
+    assert "unresolved (1 cell)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plain = draw_figure5(_figure5_data())
+    assert not [c for c in plain.axes[0].collections if c.get_label().startswith("unresolved")]
+
+
 # ----------------------------------------------------------------------------- CLI writes
 @pytest.fixture
 def atomic_calls(monkeypatch):

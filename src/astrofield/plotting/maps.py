@@ -44,6 +44,26 @@ def _panel_2d(ax, ds: xr.Dataset, var: str, label: str, xdim: str, ydim: str) ->
     pc = ax.pcolormesh(x, y, z, shading="nearest", cmap="viridis")
     ax.figure.colorbar(pc, ax=ax, label=f"log10 {label}")
     ax.set(xlabel=xdim, ylabel=ydim)
+    mark_unresolved(ax, ds, xdim, ydim)
+
+
+def mark_unresolved(ax, ds: xr.Dataset, xdim: str, ydim: str, prefix: str = "") -> None:
+    """Cross out the cells whose drift the map's own two-resolution check did not resolve
+    (``resolved == 0`` where a bump exists): their colour is not a converged value, e.g. the
+    stick-slip cells next to the fold at ``D = inf``, where rounding decides whether a second
+    slip comes before ``T``."""
+    name = prefix + "resolved"
+    if name not in ds:
+        return
+    bad = ds[name].transpose(ydim, xdim).values == 0
+    if prefix + "verdict_code" in ds:  # no bump: the exact theory's verdict, nothing to mark
+        bad &= ds[prefix + "verdict_code"].transpose(ydim, xdim).values >= 0
+    if not bad.any():
+        return
+    X, Y = np.meshgrid(ds[xdim].values, ds[ydim].values)
+    n = int(bad.sum())
+    ax.scatter(X[bad], Y[bad], s=6, marker="x", c="tab:orange", linewidths=0.6,
+               label=f"unresolved ({n} cell{'s' if n != 1 else ''})")
 
 
 def _panel_1d(ax, ds: xr.Dataset, var: str, label: str, dim: str) -> None:

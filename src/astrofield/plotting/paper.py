@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
+from astrofield.plotting.maps import mark_unresolved
 from astrofield.plotting.stability import draw_figure2
 
 __all__ = ["draw_figure", "draw_figure2", "draw_figure5", "draw_figure6", "draw_figure7",
@@ -38,6 +39,7 @@ def _map_panel(ax, ds: xr.Dataset, var: str, xdim: str, ydim: str, label: str,
     ax.figure.colorbar(pc, ax=ax, label=f"log10 {label}")
     ax.set_xlabel(xdim.split("_")[0])
     ax.set_ylabel(ydim.split("_")[0])
+    mark_unresolved(ax, ds, xdim, ydim, prefix)
 
 
 def _legend(ax, **kw: Any) -> None:
