@@ -435,7 +435,6 @@ def test_cli_conditions(tmp_path):
 @pytest.mark.parametrize(
     "args, word",
     [
-        (["--observable", "boundary", "--vary", "gamma=1:4", "--plot", "x.png"], "--plot"),
         (["--observable", "boundary", "--vary", "gamma=1:4", "--region", "0:1"], "--region"),
         (["--observable", "boundary", "--vary", "beta=0.01:0.2"], "given per point"),
         (["--observable", "boundary", "--vary", "gamma=1:4", "--N", "64"], "no simulation"),

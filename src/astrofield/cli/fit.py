@@ -149,8 +149,9 @@ astrofield fit --data obs.nc --theta 0.1 --gamma 2 --vary beta=0.01:0.2 --vary D
 @option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
         help="Time-integration backend.")
 @output_option("NetCDF file of the fit (parameters, errors, data, fitted trace, history).")
-@plot_option("Figure file: data against fit, residuals, cost history (and the profiles with "
-             "--profile).")
+@plot_option("Figure file: data against fit (per condition for trials; the MSD with its "
+             "sampling band; BOLD against seconds; labelled points and the fitted boundary), "
+             "residuals, cost history (and the profiles with --profile).")
 @json_option
 @quiet_option
 def fit_cmd(**p: Any) -> None:
@@ -202,9 +203,6 @@ def _check_inputs(p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     extra = _observable_options(p)
     other = handler(p["data"], kind)
     if other is not None:  # built once here so that bad input stops before any work
-        if p["plot"] and kind in ("boundary", "position", "u"):
-            raise ValueError(f"--plot draws one trace or field; not available for "
-                             f"--observable {kind} with these data")
         prob = other(model, vary, **extra)
         if p["profile"] and not isinstance(prob, Problem):
             raise ValueError(f"--profile: --observable {kind} has its own likelihood; its "

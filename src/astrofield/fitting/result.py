@@ -81,6 +81,10 @@ class FitResult:
         Extra coordinates of the data's dimensions (``name -> (dim, values, attrs)``).
     units
         Units of fitted parameters that are not model parameters (e.g. haemodynamic ones).
+    extras
+        Further variables of :meth:`to_dataset` that an observable's figure draws
+        (``name -> (dims, values, attrs)``): the MSD's sampling sd, the theory's boundary on a
+        grid of the labelled points' plane.
     n_solves, n_members
         Batched solves and simulated parameter sets in all.
     wall_s
@@ -136,6 +140,7 @@ class FitResult:
     meta: tuple[str, str, tuple[str, ...]] | None = None
     coords: dict[str, Any] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def profile(self, name: str, *, n: int = 21, span: float = 4.0) -> Profile:
         """Profile likelihood of parameter ``name``: the others re-optimised (batched) along a
@@ -250,6 +255,11 @@ class FitResult:
             coords["time"] = ("time", self.time, {"long_name": "time",
                                                   "units": "neural time constants"})
         coords.update(self.coords)
+        for k, (d, v, a) in self.extras.items():
+            if k.startswith("grid_"):
+                coords[k] = (d, v, a)
+            else:
+                dv[k] = (d, v, a)
         if self.x is not None:
             coords["x"] = ("x", self.x, {"long_name": "position on the ring", "units": "rad"})
         ds = xr.Dataset({k: (d, v, a) for k, (d, v, a) in dv.items()}, coords=coords)

@@ -161,6 +161,7 @@ def summarise(prob: Problem, runs: list[Any], *, sigma: float | None, method: st
         meta=getattr(prob, "meta", None),
         units={n: prob.extra_params[n][2] for n in prob.names if n in prob.extra_params},
         coords=dict(getattr(prob, "coords", {})),
+        extras=prob.extra_variables(fitted) if hasattr(prob, "extra_variables") else {},
         cost_history=np.array([c for _, c in prob.history]),
         history_phase=np.array([ph for ph, _ in prob.history]), laplace_rise=rise,
         laplace_ok=bool(fin.size > 0 and np.all((fin > 1 / LAPLACE_TOL) & (fin < LAPLACE_TOL))),
