@@ -1,13 +1,14 @@
 """Benchmark of the fitting observables beyond one trace: wall time of each fit against the
 single-trace fit measured in the same process, and a coverage study of the 95 % intervals over
-repeated noise draws for the trials/conditions, MSD, BOLD and boundary observables (each
+repeated noise draws for the field, trials/conditions, MSD, BOLD and boundary observables (each
 coverage with its exact binomial 95 % interval).
 
 Run: ``python benchmarks/bench_fit_observables.py`` (20 draws per coverage study, a few minutes
 on two cores) or ``--quick`` (2 draws: a smoke test). The machine load is printed with every
 timing (the machine may be shared); wall times are medians of ``--repeats`` runs.
 
-Settings (those of ``tests/test_fit_observables.py``): trials 2 conditions (gamma 2, 3) x 3
+Settings (those of ``tests/test_fit_observables.py``): field ``u`` T 40, N 64, 21 frames, noise
+sd 0.01 on every grid value, beta and D free; trials 2 conditions (gamma 2, 3) x 3
 trials, T 40, N 64, 21 frames, noise sd 0.01; MSD of 64 Amari trials (beta 0, noise 0.1,
 cosine), T 20, N 32, fitted with the default 256 simulated trials; BOLD 20 s at 1 s per
 sample, kappa and gain free, or beta and kappa free; boundary 200 points, gamma 2, sharpness 10.
@@ -77,11 +78,28 @@ def cases(t):
         ds["position"] = ds.position + 0.01 * rng.standard_normal(ds.position.size)
         return ds
 
+    def field(seed):
+        ds = af.solve(af.Model(theta=0.1, beta=0.05, gamma=2, D=0.7), progress=False, **t.RUN)
+        rng = np.random.default_rng(seed)
+        ds["u"] = ds.u + 0.01 * rng.standard_normal(ds.u.shape)
+        return ds
+
     return {
         "single trace (baseline)": (
             single,
             lambda d: fit(
                 d, af.Model(theta=0.1, gamma=2), {"beta": (0.01, 0.2), "D": (0.1, 3)}, **t.FAST
+            ),
+            {"beta": 0.05, "D": 0.7},
+        ),
+        "field u": (
+            field,
+            lambda d: fit(
+                d,
+                af.Model(theta=0.1, gamma=2),
+                {"beta": (0.01, 0.2), "D": (0.1, 3)},
+                observable="u",
+                **t.FAST,
             ),
             {"beta": 0.05, "D": 0.7},
         ),
@@ -151,7 +169,7 @@ def main() -> None:
     ap.add_argument(
         "--coverage",
         nargs="*",
-        default=["trials x conditions", "msd", "bold", "bold beta kappa", "boundary"],
+        default=["field u", "trials x conditions", "msd", "bold", "bold beta kappa", "boundary"],
         help="coverage studies to run (names as printed)",
     )
     ap.add_argument("--seed0", type=int, default=100, help="first seed of the draws")

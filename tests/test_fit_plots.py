@@ -252,3 +252,27 @@ def test_cli_plot_for_every_observable(kind, tmp_path, monkeypatch):
     # the figure is drawn from what was saved: the same data
     ds = xr.load_dataset(tmp_path / "fit.nc")
     assert len(plot_fit(ds).axes) >= 3
+
+
+def test_field_trials_profiles_at_the_last_frame():
+    run = {"T": 10.0, "N": 32, "dt": 0.05, "eps": 0.3, "n_frames": 6}
+    sol = af.solve(af.Model(theta=0.1, beta=0.05, gamma=2, D=0.7), progress=False, **run)
+    u = sol.u.values[None] + 0.01 * np.random.default_rng(0).standard_normal((2, 6, 32))
+    data = xr.Dataset(
+        {"u": (("trial", "time", "x"), u)},
+        coords={"time": sol.time.values, "x": sol.x.values},
+        attrs={"N": 32, "dt": 0.05, "eps": 0.3},
+    )
+    r = fit(
+        data, af.Model(theta=0.1, gamma=2, D=0.7), {"beta": (0.01, 0.2)}, observable="u", **tfo.FAST
+    )
+    ds = r.to_dataset()
+    ax = plot_fit(ds).axes
+    assert ds["data"].dims == ("condition", "trial", "time", "x")
+    trials = [ln for ln in ax[0].get_lines() if ln.get_linewidth() < 1]
+    for k, ln in enumerate(trials):
+        np.testing.assert_array_equal(ln.get_xdata(), ds["x"].values)
+        np.testing.assert_array_equal(ln.get_ydata(), u[k, -1])
+    np.testing.assert_array_equal(_lines(ax[0])["fit"].get_ydata(), ds["fitted"].values[0, 0, -1])
+    rms = _lines(ax[1])["rms over trials and x"].get_ydata()
+    np.testing.assert_allclose(rms, np.sqrt(np.mean(r.residuals[0] ** 2, axis=(0, 2))))
