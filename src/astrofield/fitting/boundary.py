@@ -284,10 +284,15 @@ def boundary_grid(prob: BoundaryProblem, theta: np.ndarray, n: int = 64) -> dict
         d: ((d,), axes[k], {"long_name": f"{k} of the grid", "units": PARAM_UNITS[k]})
         for d, k in zip(dims, reversed(names), strict=True)
     }
-    out["boundary_dprime"] = (dims, e, {
-        "long_name": "Evans function slope E'(0) at the fitted parameters (> 0 stable, < 0 "
-                     "drifting; the fitted boundary is its zero contour)",
-        "units": "1 per neural time constant"})
+    out["boundary_dprime"] = (
+        dims,
+        e,
+        {
+            "long_name": "Evans function slope E'(0) at the fitted parameters (> 0 stable, < 0 "
+            "drifting; the fitted boundary is its zero contour)",
+            "units": "1 per neural time constant",
+        },
+    )
     return out
 
 

@@ -161,8 +161,11 @@ class MsdProblem(Problem):
         return {
             "data_sd": (("time",), sd, {"long_name": long, "units": "rad^2"}),
             "n_trials": ((), self.n_data, {"long_name": "trials behind the data", "units": "1"}),
-            "n_sim": ((), self.n_sim, {"long_name": "simulated trials per candidate",
-                                       "units": "1"}),
+            "n_sim": (
+                (),
+                self.n_sim,
+                {"long_name": "simulated trials per candidate", "units": "1"},
+            ),
         }
 
     def fitted(self, resid: np.ndarray) -> np.ndarray:
