@@ -55,19 +55,22 @@ def plot_fit(result: Any, *, fig: Figure | None = None) -> Figure:
     prof = "profile_dchi2" in ds
     ratios, draw = _layout(ds)
     if fig is None:
-        fig = Figure(figsize=(max(12.0, 3.2 * len(ratios) + 2), 7.5 if prof else 4),
-                     layout="constrained")
+        fig = Figure(
+            figsize=(max(12.0, 3.2 * len(ratios) + 2), 7.5 if prof else 4), layout="constrained"
+        )
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, 0.9]) if prof else (fig, None)
-    ax = np.atleast_1d(top.subplots(1, len(ratios) + 1,
-                                    gridspec_kw={"width_ratios": [*ratios, 1]}))
+    ax = np.atleast_1d(top.subplots(1, len(ratios) + 1, gridspec_kw={"width_ratios": [*ratios, 1]}))
     draw(ds, ax[:-1])
     ax[-1].semilogy(np.arange(ds.sizes["evaluation"]), ds["cost_history"].values, ".", ms=2)
     ax[-1].set(xlabel="model evaluation", ylabel="cost")
     parts = []
     for i, name in enumerate(ds["param"].values):
         v, se = float(ds["params"][i]), float(ds["stderr"][i])
-        parts.append(f"{name} = {v:.4g} ± {se:.2g}" if int(ds["identifiable"][i])
-                     else f"{name} = {v:.4g} (not identifiable)")
+        parts.append(
+            f"{name} = {v:.4g} ± {se:.2g}"
+            if int(ds["identifiable"][i])
+            else f"{name} = {v:.4g} (not identifiable)"
+        )
     fig.suptitle(", ".join(parts))
     if bottom is not None:
         _profile_row(ds, bottom)
@@ -116,8 +119,13 @@ def _profile_panel(ax, ds, i: int, legend: bool = True) -> None:
         v, d = ds["profile_value"].values[i], ds["profile_dchi2"].values[i]
         ok = np.isfinite(v) & np.isfinite(d)
         ax.plot(v[ok], d[ok], "o-", ms=3, color="C0", label="profile")
-        ax.axvspan(float(ds["profile_ci_low"][i]), float(ds["profile_ci_high"][i]),
-                   color="C0", alpha=0.12, label="95 % profile interval")
+        ax.axvspan(
+            float(ds["profile_ci_low"][i]),
+            float(ds["profile_ci_high"][i]),
+            color="C0",
+            alpha=0.12,
+            label="95 % profile interval",
+        )
         lo, hi = float(np.min(v[ok])), float(np.max(v[ok]))
         ymax = max(ymax, min(float(np.max(d[ok])), 6 * CHI2_1))
         if int(ds["profile_flat"][i]) == 1:
@@ -165,10 +173,15 @@ def plot_profiles(result: Any, *, fig: Figure | None = None) -> Figure:
     """
     ds = _dataset(result)
     if not _profiled(ds):
-        raise ValueError("plot_profiles: the result holds no profile; call "
-                         "result.profile(name) or fit(..., intervals='profile') first")
-    fig = fig if fig is not None else Figure(figsize=(4 * len(_profiled(ds)), 3.4),
-                                             layout="constrained")
+        raise ValueError(
+            "plot_profiles: the result holds no profile; call "
+            "result.profile(name) or fit(..., intervals='profile') first"
+        )
+    fig = (
+        fig
+        if fig is not None
+        else Figure(figsize=(4 * len(_profiled(ds)), 3.4), layout="constrained")
+    )
     _profile_row(ds, fig)
     return fig
 
@@ -186,16 +199,25 @@ def _ellipse(ds, i: int, j: int, level: float) -> np.ndarray | None:
 
 def _pair_panel(ax, ds, i: int, j: int) -> None:
     """Parameter ``j`` (x) against ``i`` (y): the Laplace 95 % regions and the profile paths."""
-    for level, ls, lab in ((CHI2_2, "-", "joint 95 % (Laplace)"),
-                           (CHI2_1, "--", "Δχ² = 3.84 (Laplace)")):
+    for level, ls, lab in (
+        (CHI2_2, "-", "joint 95 % (Laplace)"),
+        (CHI2_1, "--", "Δχ² = 3.84 (Laplace)"),
+    ):
         e = _ellipse(ds, j, i, level)
         if e is not None:
             ax.plot(e[0], e[1], ls, color="C3", lw=1, label=lab)
     prof = _profiled(ds)
     if j in prof:
         path = ds["profile_path"].values[j]
-        ax.plot(path[:, j], path[:, i], ".-", ms=3, lw=0.8, color="C0",
-                label="profile path (others re-optimised)")
+        ax.plot(
+            path[:, j],
+            path[:, i],
+            ".-",
+            ms=3,
+            lw=0.8,
+            color="C0",
+            label="profile path (others re-optimised)",
+        )
     if i in prof:
         path = ds["profile_path"].values[i]
         ax.plot(path[:, j], path[:, i], ".-", ms=3, lw=0.8, color="C2")
@@ -256,8 +278,9 @@ def _trace_panels(ds, ax) -> None:
     t = ds["time"].values
     ax[0].plot(t, ds["data"].values, ".", ms=3, color="0.4", label="data")
     ax[0].plot(t, ds["fitted"].values, "-", color="C3", label="fit")
-    ax[0].set(xlabel=_time_label(ds),
-              ylabel=f"{ds.attrs.get('observable', 'observable')} {_unit(ds)}")
+    ax[0].set(
+        xlabel=_time_label(ds), ylabel=f"{ds.attrs.get('observable', 'observable')} {_unit(ds)}"
+    )
     ax[0].legend(frameon=False)
     ax[1].axhline(0, color="0.7", lw=0.8)
     ax[1].plot(t, ds["residual"].values, ".", ms=3, color="C0")
@@ -275,16 +298,26 @@ def _field_panels(ds, ax) -> None:
     ax[0].legend(frameon=False)
     r = ds["residual"].values
     lim = float(np.max(np.abs(r))) or 1.0
-    im = ax[1].imshow(r, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
-                      extent=(x[0], x[-1], t[0], t[-1]))
+    im = ax[1].imshow(
+        r,
+        origin="lower",
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-lim,
+        vmax=lim,
+        extent=(x[0], x[-1], t[0], t[-1]),
+    )
     ax[1].set(xlabel="x (rad)", ylabel=_time_label(ds), title="fit - data")
     ax[1].figure.colorbar(im, ax=ax[1])
 
 
 def _condition_title(ds, c: int) -> str:
     """``"gamma = 2, ..."`` from the coordinates on ``condition`` (or ``condition c``)."""
-    parts = [f"{n} = {float(v.values[c]):.4g}" for n, v in ds.coords.items()
-             if v.dims == ("condition",) and n != "condition"]
+    parts = [
+        f"{n} = {float(v.values[c]):.4g}"
+        for n, v in ds.coords.items()
+        if v.dims == ("condition",) and n != "condition"
+    ]
     return ", ".join(parts) or f"condition {c}"
 
 
@@ -292,8 +325,13 @@ def _trial_panels(ds, ax) -> None:
     """One panel per condition (trials and fit), then the residuals."""
     field = "x" in ds["data"].dims
     d = ds["data"].transpose("condition", "trial", "time", *(("x",) if field else ())).values
-    f = ds["fitted"].transpose(*ds["data"].transpose("condition", "trial", "time",
-                                                     *(("x",) if field else ())).dims).values
+    f = (
+        ds["fitted"]
+        .transpose(
+            *ds["data"].transpose("condition", "trial", "time", *(("x",) if field else ())).dims
+        )
+        .values
+    )
     t = ds["time"].values
     x = ds["x"].values if field else t
     if field:  # profiles at the last frame
@@ -311,15 +349,18 @@ def _trial_panels(ds, ax) -> None:
             a.plot(x, m, "-", lw=0.8, color="0.4", label=f"mean of {K} trials")
         a.plot(x, f[c, 0], "-", lw=1.8, color="C3", label="fit")
         name = ds.attrs.get("observable", "observable")
-        a.set(xlabel="x (rad)" if field else _time_label(ds),
-              ylabel=f"{name} at t = {t[-1]:g}" if field else f"{name} ({unit})",
-              title=_condition_title(ds, c))
+        a.set(
+            xlabel="x (rad)" if field else _time_label(ds),
+            ylabel=f"{name} at t = {t[-1]:g}" if field else f"{name} ({unit})",
+            title=_condition_title(ds, c),
+        )
     ax[0].legend(frameon=False, fontsize="small")
     r = ds["residual"].values
     ax[-1].axhline(0, color="0.7", lw=0.8)
     if field:
-        rms = np.sqrt(np.mean(ds["residual"].transpose("time", ...).values.reshape(t.size, -1)
-                              ** 2, axis=1))
+        rms = np.sqrt(
+            np.mean(ds["residual"].transpose("time", ...).values.reshape(t.size, -1) ** 2, axis=1)
+        )
         ax[-1].plot(t, rms, ".-", ms=3, color="C0", label="rms over trials and x")
     else:
         r = ds["residual"].transpose("condition", "trial", "time").values.reshape(-1, t.size)
@@ -335,8 +376,7 @@ def _msd_panels(ds, ax) -> None:
     t, y, f = ds["time"].values, ds["data"].values, ds["fitted"].values
     sd = ds["data_sd"].values
     n = int(ds["n_trials"]) if "n_trials" in ds else 0
-    ax[0].fill_between(t, y - sd, y + sd, color="0.6", alpha=0.3,
-                       label="data ± 1 sampling sd")
+    ax[0].fill_between(t, y - sd, y + sd, color="0.6", alpha=0.3, label="data ± 1 sampling sd")
     ax[0].plot(t, y, ".", ms=4, color="0.3", label=f"data ({n} trials)")
     ax[0].plot(t, f, "-", color="C3", label="fit")
     ax[0].set(xlabel=_time_label(ds), ylabel="MSD (rad^2)")
@@ -351,7 +391,7 @@ def _msd_panels(ds, ax) -> None:
 def _boundary_panels(ds, ax) -> None:
     """Labelled points and the fitted boundary; the calibration of the probabilities."""
     e = ds["boundary_dprime"]
-    names = [d[len("grid_"):] for d in e.dims]
+    names = [d[len("grid_") :] for d in e.dims]
     lab = ds["data"].values.astype(bool)
     a = ax[0]
     xn = names[-1]
@@ -367,8 +407,13 @@ def _boundary_panels(ds, ax) -> None:
     else:
         px, py = ds[xn].values, lab.astype(float)
         s = float(ds["params"].sel(param="sharpness"))
-        a.plot(gx, 1.0 / (1.0 + np.exp(np.clip(s * e.values, -700, 700))), "-", color="k",
-               label="fitted P(drifting)")
+        a.plot(
+            gx,
+            1.0 / (1.0 + np.exp(np.clip(s * e.values, -700, 700))),
+            "-",
+            color="k",
+            label="fitted P(drifting)",
+        )
         ylab = "drifting (1) or stable (0)"
     a.plot(px[~lab], py[~lab], "o", ms=4, mfc="none", color="C0", label="stable")
     a.plot(px[lab], py[lab], "x", ms=4, color="C3", label="drifting")
@@ -384,8 +429,12 @@ def _boundary_panels(ds, ax) -> None:
     seen = np.bincount(k, weights=lab, minlength=5)[use] / np.bincount(k, minlength=5)[use]
     ax[1].plot([0, 1], [0, 1], ":", color="0.5", label="perfect calibration")
     ax[1].plot(pred, seen, "o-", color="C0", label="points in 5 bins")
-    ax[1].set(xlabel="predicted P(drifting)", ylabel="fraction observed drifting",
-              xlim=(0, 1), ylim=(-0.02, 1.02))
+    ax[1].set(
+        xlabel="predicted P(drifting)",
+        ylabel="fraction observed drifting",
+        xlim=(0, 1),
+        ylim=(-0.02, 1.02),
+    )
     ax[1].legend(frameon=False, fontsize="small")
 
 
