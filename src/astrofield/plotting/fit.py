@@ -324,14 +324,8 @@ def _condition_title(ds, c: int) -> str:
 def _trial_panels(ds, ax) -> None:
     """One panel per condition (trials and fit), then the residuals."""
     field = "x" in ds["data"].dims
-    d = ds["data"].transpose("condition", "trial", "time", *(("x",) if field else ())).values
-    f = (
-        ds["fitted"]
-        .transpose(
-            *ds["data"].transpose("condition", "trial", "time", *(("x",) if field else ())).dims
-        )
-        .values
-    )
+    order = ("condition", "trial", "time", *(("x",) if field else ()))
+    d, f = (ds[k].transpose(*order).values for k in ("data", "fitted"))
     t = ds["time"].values
     x = ds["x"].values if field else t
     if field:  # profiles at the last frame
