@@ -276,3 +276,15 @@ def test_field_trials_profiles_at_the_last_frame():
     np.testing.assert_array_equal(_lines(ax[0])["fit"].get_ydata(), ds["fitted"].values[0, 0, -1])
     rms = _lines(ax[1])["rms over trials and x"].get_ydata()
     np.testing.assert_allclose(rms, np.sqrt(np.mean(r.residuals[0] ** 2, axis=(0, 2))))
+
+
+def test_missing_figure_variables_are_named():
+    ds = xr.Dataset(
+        {"data": ("point", [0, 1]), "cost_history": ("evaluation", [1.0])},
+        attrs={"observable": "boundary"},
+    )
+    with pytest.raises(ValueError, match="'boundary_dprime'"):
+        plot_fit(ds)
+    ds.attrs["observable"] = "msd"
+    with pytest.raises(ValueError, match="'data_sd'"):
+        plot_fit(ds)

@@ -84,6 +84,12 @@ MAX_TRIAL_LINES = 10
 def _layout(ds):
     """Width ratios of the observable's panels (before the cost history) and their painter."""
     kind = ds.attrs.get("observable", "")
+    need = {"boundary": "boundary_dprime", "msd": "data_sd"}.get(kind)
+    if need is not None and need not in ds:
+        raise ValueError(
+            f"plot_fit: this {kind} fit's dataset has no {need!r} (saved by to_dataset since "
+            "the figures of each observable were added); refit to draw it"
+        )
     if kind == "boundary":
         return [2, 1.2], _boundary_panels
     if kind == "msd":
