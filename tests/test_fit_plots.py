@@ -162,17 +162,18 @@ def test_boundary_along_one_parameter():
 
     rng = np.random.default_rng(4)
     b = rng.uniform(0.01, 0.2, 60)
-    p = 1 / (1 + np.exp(10 * evans_dprime(0.1, b, 2.0, 0.3)))
+    p = 1 / (1 + np.exp(10 * evans_dprime(0.1, b, 2.0, 0.45)))
     lab = (rng.random(60) < p).astype(int)
     data = xr.Dataset({"drifting": ("point", lab), "beta": ("point", b)})
-    r = fit(data, af.Model(theta=0.1, D=0.3), {"gamma": (1, 4)}, observable="boundary", n_starts=1)
+    r = fit(data, af.Model(theta=0.1, D=0.45), {"gamma": (1, 4)}, observable="boundary", n_starts=1)
     ds = r.to_dataset()
     ax = plot_fit(ds).axes
     ln = _lines(ax[0])["fitted P(drifting)"]
     x = ln.get_xdata()
     s = r.value("sharpness")
-    want = 1 / (1 + np.exp(s * evans_dprime(0.1, x, r.value("gamma"), 0.3)))
+    want = 1 / (1 + np.exp(s * evans_dprime(0.1, x, r.value("gamma"), 0.45)))
     np.testing.assert_allclose(ln.get_ydata(), want, atol=1e-6)
+    assert r.identifiable.all() and ln.get_ydata()[0] < 0.5 < ln.get_ydata()[-1]  # a boundary
     np.testing.assert_array_equal(_lines(ax[0])["drifting"].get_xdata(), b[lab == 1])
 
 
