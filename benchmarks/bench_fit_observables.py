@@ -1,15 +1,17 @@
 """Benchmark of the fitting observables beyond one trace: wall time of each fit against the
 single-trace fit measured in the same process, and a coverage study of the 95 % intervals over
-repeated noise draws for the trials/conditions, MSD and boundary observables.
+repeated noise draws for the field, trials/conditions, MSD, BOLD and boundary observables (each
+coverage with its exact binomial 95 % interval).
 
 Run: ``python benchmarks/bench_fit_observables.py`` (20 draws per coverage study, a few minutes
 on two cores) or ``--quick`` (2 draws: a smoke test). The machine load is printed with every
 timing (the machine may be shared); wall times are medians of ``--repeats`` runs.
 
-Settings (those of ``tests/test_fit_observables.py``): trials 2 conditions (gamma 2, 3) x 3
+Settings (those of ``tests/test_fit_observables.py``): field ``u`` T 40, N 64, 21 frames, noise
+sd 0.01 on every grid value, beta and D free; trials 2 conditions (gamma 2, 3) x 3
 trials, T 40, N 64, 21 frames, noise sd 0.01; MSD of 64 Amari trials (beta 0, noise 0.1,
 cosine), T 20, N 32, fitted with the default 256 simulated trials; BOLD 20 s at 1 s per
-sample, kappa and gain free; boundary 200 points, gamma 2, sharpness 10.
+sample, kappa and gain free, or beta and kappa free; boundary 200 points, gamma 2, sharpness 10.
 """
 
 from __future__ import annotations
@@ -76,11 +78,28 @@ def cases(t):
         ds["position"] = ds.position + 0.01 * rng.standard_normal(ds.position.size)
         return ds
 
+    def field(seed):
+        ds = af.solve(af.Model(theta=0.1, beta=0.05, gamma=2, D=0.7), progress=False, **t.RUN)
+        rng = np.random.default_rng(seed)
+        ds["u"] = ds.u + 0.01 * rng.standard_normal(ds.u.shape)
+        return ds
+
     return {
         "single trace (baseline)": (
             single,
             lambda d: fit(
                 d, af.Model(theta=0.1, gamma=2), {"beta": (0.01, 0.2), "D": (0.1, 3)}, **t.FAST
+            ),
+            {"beta": 0.05, "D": 0.7},
+        ),
+        "field u": (
+            field,
+            lambda d: fit(
+                d,
+                af.Model(theta=0.1, gamma=2),
+                {"beta": (0.01, 0.2), "D": (0.1, 3)},
+                observable="u",
+                **t.FAST,
             ),
             {"beta": 0.05, "D": 0.7},
         ),
@@ -112,6 +131,17 @@ def cases(t):
             ),
             {"hrf_kappa": 0.65, "gain": 100.0},
         ),
+        "bold beta kappa": (
+            lambda s: t._bold_data(seed=s),
+            lambda d: fit(
+                d,
+                af.Model(theta=0.1, gamma=2, D=0.7),
+                {"beta": (0.02, 0.1), "hrf_kappa": (0.3, 1.5)},
+                observable="bold",
+                **t.FAST,
+            ),
+            {"beta": 0.05, "hrf_kappa": 0.65},
+        ),
         "boundary": (
             lambda s: t._labels(s),
             lambda d: fit(
@@ -122,6 +152,15 @@ def cases(t):
     }
 
 
+def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) 95 % interval of a binomial rate, ``k`` of ``n``."""
+    from scipy.stats import beta
+
+    lo = float(beta.ppf(0.025, k, n - k + 1)) if k > 0 else 0.0
+    hi = float(beta.ppf(0.975, k + 1, n - k)) if k < n else 1.0
+    return lo, hi
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -130,7 +169,7 @@ def main() -> None:
     ap.add_argument(
         "--coverage",
         nargs="*",
-        default=["trials x conditions", "msd", "boundary"],
+        default=["field u", "trials x conditions", "msd", "bold", "bold beta kappa", "boundary"],
         help="coverage studies to run (names as printed)",
     )
     ap.add_argument("--seed0", type=int, default=100, help="first seed of the draws")
@@ -164,11 +203,13 @@ def main() -> None:
             hit.append((r.ci_low < v) & (v < r.ci_high))
             zs.append((r.params - v) / r.stderr)
         cover = np.mean(hit, axis=0)
+        ci = [_clopper_pearson(int(k), draws) for k in np.sum(hit, axis=0)]
         sd = np.std(zs, axis=0, ddof=1) if draws > 1 else np.full(len(truth), np.nan)
         print(
             f"  {name:24s} "
             + ", ".join(
-                f"{n}: {c:.0%} (z sd {s:.2f})" for n, c, s in zip(truth, cover, sd, strict=True)
+                f"{n}: {c:.0%} [95 % CI {lo:.0%}-{hi:.0%}] (z sd {s:.2f})"
+                for n, c, (lo, hi), s in zip(truth, cover, ci, sd, strict=True)
             )
             + f"  [{time.perf_counter() - t0:.0f} s, {load()}]"
         )

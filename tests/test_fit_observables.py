@@ -277,6 +277,25 @@ def test_bold_model_and_haemodynamic_parameters():
         assert np.all((r.ci_low < [0.05, 0.65]) & ([0.05, 0.65] < r.ci_high))
 
 
+@pytest.mark.slow
+def test_bold_coverage_over_noise_draws():
+    """Issue 22, item 6 for BOLD: over 20 noise draws (seeds 100-119, those of
+    benchmarks/bench_fit_observables.py) the 95 % intervals of kappa and gain contain the truth
+    in at least 17 (a coverage of 95 % gives 16 or fewer with probability 1.6 %; measured 18
+    and 19), and the standardised errors have sd within 0.7-1.4 (measured 1.01, 0.96)."""
+    model = af.Model(theta=0.1, gamma=2, D=0.7)
+    vary = {"hrf_kappa": (0.3, 1.5), "gain": (20, 500)}
+    truth = np.array([0.65, 100.0])
+    hit, z = [], []
+    for seed in range(100, 120):
+        r = fit(_bold_data(seed=seed), model, vary, observable="bold", **FAST)
+        hit.append((r.ci_low < truth) & (truth < r.ci_high))
+        z.append((r.params - truth) / r.stderr)
+    assert np.all(np.sum(hit, axis=0) >= 17), np.sum(hit, axis=0)
+    sd = np.std(z, axis=0, ddof=1)
+    assert np.all((sd > 0.7) & (sd < 1.4)), sd
+
+
 def test_bold_input_errors():
     ds = _bold_data()
     model = af.Model(theta=0.1, gamma=2, D=0.7)
@@ -435,7 +454,6 @@ def test_cli_conditions(tmp_path):
 @pytest.mark.parametrize(
     "args, word",
     [
-        (["--observable", "boundary", "--vary", "gamma=1:4", "--plot", "x.png"], "--plot"),
         (["--observable", "boundary", "--vary", "gamma=1:4", "--region", "0:1"], "--region"),
         (["--observable", "boundary", "--vary", "beta=0.01:0.2"], "given per point"),
         (["--observable", "boundary", "--vary", "gamma=1:4", "--N", "64"], "no simulation"),

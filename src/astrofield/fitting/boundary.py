@@ -239,6 +239,63 @@ def _laplace_rise(
     return out
 
 
+def _axis(v: np.ndarray, n: int) -> np.ndarray:
+    """``n`` grid values spanning ``v`` (geometric where ``v`` is positive and spans a factor of
+    10 or more, as a log-spaced design would)."""
+    lo, hi = float(np.min(v)), float(np.max(v))
+    if hi <= lo:
+        lo, hi = (lo * 0.9, lo * 1.1) if lo > 0 else (lo - 1.0, lo + 1.0)
+    if lo > 0 and hi >= 10 * lo:
+        return np.geomspace(lo, hi, n)
+    return np.linspace(lo, hi, n)
+
+
+def boundary_grid(prob: BoundaryProblem, theta: np.ndarray, n: int = 64) -> dict[str, Any]:
+    """The theory's ``E'(0)`` at the fitted parameters on a grid over the labelled points: the
+    fitted boundary is its zero contour (variables for :meth:`FitResult.to_dataset`).
+
+    Parameters
+    ----------
+    prob
+        The fitted problem.
+    theta
+        The fitted parameters, ``(p,)``.
+    n
+        Grid values per axis.
+
+    Returns
+    -------
+    dict
+        ``boundary_dprime`` on ``(grid_<y>, grid_<x>)`` over the first two point parameters
+        (``grid_<x>`` only, when the points differ in one); further point parameters are held at
+        their medians; plus the grid coordinates.
+    """
+    from astrofield.fitting.problem import PARAM_UNITS
+
+    names = list(prob.points)[:2]
+    axes = {k: _axis(prob.points[k], n) for k in names}
+    mesh = np.meshgrid(*[axes[k] for k in reversed(names)], indexing="ij")
+    pts = {k: np.median(v) * np.ones(mesh[0].size) for k, v in prob.points.items()}
+    pts.update({k: m.ravel() for k, m in zip(reversed(names), mesh, strict=True)})
+    grid = BoundaryProblem(np.zeros(mesh[0].size), pts, prob.model, dict(prob.vary))
+    e = grid.dprime(np.asarray(theta, dtype=float)[None])[0].reshape(mesh[0].shape)
+    dims = tuple(f"grid_{k}" for k in reversed(names))
+    out: dict[str, Any] = {
+        d: ((d,), axes[k], {"long_name": f"{k} of the grid", "units": PARAM_UNITS[k]})
+        for d, k in zip(dims, reversed(names), strict=True)
+    }
+    out["boundary_dprime"] = (
+        dims,
+        e,
+        {
+            "long_name": "Evans function slope E'(0) at the fitted parameters (> 0 stable, < 0 "
+            "drifting; the fitted boundary is its zero contour)",
+            "units": "1 per neural time constant",
+        },
+    )
+    return out
+
+
 def summarise_boundary(prob: BoundaryProblem, runs: list[Any], wall_s: float) -> Any:
     """The :class:`~astrofield.fitting.result.FitResult` of a boundary fit: Fisher information
     of the labels, identifiability, intervals ``best +- 1.96 se`` and the Laplace check.
@@ -311,4 +368,5 @@ def summarise_boundary(prob: BoundaryProblem, runs: list[Any], wall_s: float) ->
         meta=("probability of drifting (data: 1 drifting, 0 stable)", "1", ("point",)),
         coords=dict(prob.coords),
         units={SHARPNESS[0]: SHARPNESS[2]},
+        extras=boundary_grid(prob, theta),
     )

@@ -81,6 +81,10 @@ class FitResult:
         Extra coordinates of the data's dimensions (``name -> (dim, values, attrs)``).
     units
         Units of fitted parameters that are not model parameters (e.g. haemodynamic ones).
+    extras
+        Further variables of :meth:`to_dataset` that an observable's figure draws
+        (``name -> (dims, values, attrs)``): the MSD's sampling sd, the theory's boundary on a
+        grid of the labelled points' plane.
     n_solves, n_members
         Batched solves and simulated parameter sets in all.
     wall_s
@@ -136,6 +140,7 @@ class FitResult:
     meta: tuple[str, str, tuple[str, ...]] | None = None
     coords: dict[str, Any] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def profile(self, name: str, *, n: int = 21, span: float = 4.0) -> Profile:
         """Profile likelihood of parameter ``name``: the others re-optimised (batched) along a
@@ -161,8 +166,10 @@ class FitResult:
         if name not in self.names:
             raise ValueError(f"profile: {name!r} is not a fitted parameter ({self.names})")
         if self.problem is None:
-            raise ValueError("profile: this result holds no fitted problem (it was rebuilt "
-                             "without one); refit with astrofield.fit")
+            raise ValueError(
+                "profile: this result holds no fitted problem (it was rebuilt "
+                "without one); refit with astrofield.fit"
+            )
         j = self.names.index(name)
         z = np.clip(self.problem.to_unit(self.params), 0.0, 1.0)
         pr = profile_problem(self.problem, z, self.cost, self.sigma, self.cov, j, n=n, span=span)
@@ -193,21 +200,36 @@ class FitResult:
         """The numbers of the fit as a plain dictionary (the CLI's JSON; a standard error is
         NaN where the parameter is not identifiable)."""
         se = np.where(self.identifiable, self.stderr, np.nan)
-        return {"params": dict(zip(self.names, map(float, self.params), strict=True)),
-                "stderr": dict(zip(self.names, map(float, se), strict=True)),
-                "ci95": {n: [float(a), float(b)] if ok else [np.nan, np.nan]
-                         for n, a, b, ok in zip(self.names, self.ci_low, self.ci_high,
-                                                self.identifiable, strict=True)},
-                "identifiable": dict(zip(self.names, map(bool, self.identifiable), strict=True)),
-                "at_bound": dict(zip(self.names, map(bool, self.at_bound), strict=True)),
-                "cost": self.cost, "sigma": self.sigma, "sigma_estimated": self.sigma_estimated,
-                "sigma_ci95": [float(v) for v in self.sigma_ci],
-                "converged": self.converged, "n_agree": self.n_agree, "n_starts": self.n_starts,
-                "laplace_ok": self.laplace_ok, "method": self.method,
-                "n_solves": self.n_solves, "n_members": self.n_members, "wall_s": self.wall_s,
-                "intervals": self.intervals,
-                **({"profile": {n: pr.summary() for n, pr in self.profiles.items()}}
-                   if self.profiles else {})}
+        return {
+            "params": dict(zip(self.names, map(float, self.params), strict=True)),
+            "stderr": dict(zip(self.names, map(float, se), strict=True)),
+            "ci95": {
+                n: [float(a), float(b)] if ok else [np.nan, np.nan]
+                for n, a, b, ok in zip(
+                    self.names, self.ci_low, self.ci_high, self.identifiable, strict=True
+                )
+            },
+            "identifiable": dict(zip(self.names, map(bool, self.identifiable), strict=True)),
+            "at_bound": dict(zip(self.names, map(bool, self.at_bound), strict=True)),
+            "cost": self.cost,
+            "sigma": self.sigma,
+            "sigma_estimated": self.sigma_estimated,
+            "sigma_ci95": [float(v) for v in self.sigma_ci],
+            "converged": self.converged,
+            "n_agree": self.n_agree,
+            "n_starts": self.n_starts,
+            "laplace_ok": self.laplace_ok,
+            "method": self.method,
+            "n_solves": self.n_solves,
+            "n_members": self.n_members,
+            "wall_s": self.wall_s,
+            "intervals": self.intervals,
+            **(
+                {"profile": {n: pr.summary() for n, pr in self.profiles.items()}}
+                if self.profiles
+                else {}
+            ),
+        }
 
     def to_dataset(self):
         """The result as an :class:`xarray.Dataset` (``long_name`` and ``units`` on every
@@ -216,50 +238,93 @@ class FitResult:
 
         long, unit, dims = self.meta if self.meta is not None else OBSERVABLES[self.observable]
         same = "units of each parameter (see param_units)"
-        pv = {"params": (self.params, "best value", same),
-              "stderr": (self.stderr, "standard error (Fisher information)", same),
-              "ci_low": (self.ci_low, f"95 % confidence interval ({self.intervals}), lower end",
-                         same),
-              "ci_high": (self.ci_high, f"95 % confidence interval ({self.intervals}), upper "
-                          "end", same),
-              "lower": (self.lower, "lower bound of the fitted range", same),
-              "upper": (self.upper, "upper bound of the fitted range", same),
-              "identifiable": (self.identifiable.astype(np.int8),
-                               "1 if the data determine the parameter", "1"),
-              "at_bound": (self.at_bound.astype(np.int8), "1 if the optimum is on a bound", "1")}
+        pv = {
+            "params": (self.params, "best value", same),
+            "stderr": (self.stderr, "standard error (Fisher information)", same),
+            "ci_low": (
+                self.ci_low,
+                f"95 % confidence interval ({self.intervals}), lower end",
+                same,
+            ),
+            "ci_high": (
+                self.ci_high,
+                f"95 % confidence interval ({self.intervals}), upper end",
+                same,
+            ),
+            "lower": (self.lower, "lower bound of the fitted range", same),
+            "upper": (self.upper, "upper bound of the fitted range", same),
+            "identifiable": (
+                self.identifiable.astype(np.int8),
+                "1 if the data determine the parameter",
+                "1",
+            ),
+            "at_bound": (self.at_bound.astype(np.int8), "1 if the optimum is on a bound", "1"),
+        }
         dv = {k: ("param", v, {"long_name": ln, "units": u}) for k, (v, ln, u) in pv.items()}
-        dv["cov"] = (("param", "param2"), self.cov, {"long_name": "covariance",
-                                                     "units": "product of the parameters' units"})
-        dv["singular_values"] = ("component", self.singular_values,
-                                 {"long_name": "singular values of J diag(params)", "units": unit})
-        for k, v, ln in (("data", self.data, f"observed {long}"),
-                         ("fitted", self.fitted, f"fitted {long}"),
-                         ("residual", self.residuals, f"fitted minus observed {long}")):
+        dv["cov"] = (
+            ("param", "param2"),
+            self.cov,
+            {"long_name": "covariance", "units": "product of the parameters' units"},
+        )
+        dv["singular_values"] = (
+            "component",
+            self.singular_values,
+            {"long_name": "singular values of J diag(params)", "units": unit},
+        )
+        for k, v, ln in (
+            ("data", self.data, f"observed {long}"),
+            ("fitted", self.fitted, f"fitted {long}"),
+            ("residual", self.residuals, f"fitted minus observed {long}"),
+        ):
             dv[k] = (dims, v, {"long_name": ln, "units": unit})
-        dv["cost_history"] = ("evaluation", self.cost_history,
-                              {"long_name": "0.5 sum residual^2 of each model evaluation",
-                               "units": f"({unit})^2"})
-        dv["history_phase"] = ("evaluation", self.history_phase.astype(str),
-                               {"long_name": "phase of the evaluation", "units": "1"})
+        dv["cost_history"] = (
+            "evaluation",
+            self.cost_history,
+            {"long_name": "0.5 sum residual^2 of each model evaluation", "units": f"({unit})^2"},
+        )
+        dv["history_phase"] = (
+            "evaluation",
+            self.history_phase.astype(str),
+            {"long_name": "phase of the evaluation", "units": "1"},
+        )
         if self.profiles:
             dv.update(profile_variables(self.profiles, self.names, same))
-        coords = {"param": self.names, "param2": self.names,
-                  "param_units": ("param", [{**PARAM_UNITS, **self.units}[n]
-                                            for n in self.names])}
+        coords = {
+            "param": self.names,
+            "param2": self.names,
+            "param_units": ("param", [{**PARAM_UNITS, **self.units}[n] for n in self.names]),
+        }
         if "time" in dims and "time" not in self.coords:
-            coords["time"] = ("time", self.time, {"long_name": "time",
-                                                  "units": "neural time constants"})
+            coords["time"] = (
+                "time",
+                self.time,
+                {"long_name": "time", "units": "neural time constants"},
+            )
         coords.update(self.coords)
+        for k, (d, v, a) in self.extras.items():
+            if k.startswith("grid_"):
+                coords[k] = (d, v, a)
+            else:
+                dv[k] = (d, v, a)
         if self.x is not None:
             coords["x"] = ("x", self.x, {"long_name": "position on the ring", "units": "rad"})
         ds = xr.Dataset({k: (d, v, a) for k, (d, v, a) in dv.items()}, coords=coords)
-        attrs = {"observable": self.observable, "method": self.method, "cost": self.cost,
-                 "sigma": self.sigma, "sigma_estimated": int(self.sigma_estimated),
-                 "sigma_ci_low": self.sigma_ci[0], "sigma_ci_high": self.sigma_ci[1],
-                 "converged": int(self.converged), "message": self.message,
-                 "n_agree": self.n_agree, "n_starts": self.n_starts,
-                 "laplace_ok": int(self.laplace_ok), "wall_s": self.wall_s,
-                 "intervals": self.intervals}
+        attrs = {
+            "observable": self.observable,
+            "method": self.method,
+            "cost": self.cost,
+            "sigma": self.sigma,
+            "sigma_estimated": int(self.sigma_estimated),
+            "sigma_ci_low": self.sigma_ci[0],
+            "sigma_ci_high": self.sigma_ci[1],
+            "converged": int(self.converged),
+            "message": self.message,
+            "n_agree": self.n_agree,
+            "n_starts": self.n_starts,
+            "laplace_ok": int(self.laplace_ok),
+            "wall_s": self.wall_s,
+            "intervals": self.intervals,
+        }
         attrs.update({k: v for k, v in self.settings.items() if v is not None})
         ds.attrs.update(attrs)
         return ds

@@ -33,8 +33,10 @@ def sigma_interval(s: float, dof: int, level: float = 0.95) -> tuple[float, floa
     from scipy.stats import chi2
 
     dof = max(int(dof), 1)
-    return (float(s * np.sqrt(dof / chi2.ppf(0.5 + level / 2, dof))),
-            float(s * np.sqrt(dof / chi2.ppf(0.5 - level / 2, dof))))
+    return (
+        float(s * np.sqrt(dof / chi2.ppf(0.5 + level / 2, dof))),
+        float(s * np.sqrt(dof / chi2.ppf(0.5 - level / 2, dof))),
+    )
 
 
 def fisher(J: np.ndarray, theta: np.ndarray, sigma: float) -> dict[str, np.ndarray]:
@@ -65,8 +67,9 @@ def fisher(J: np.ndarray, theta: np.ndarray, sigma: float) -> dict[str, np.ndarr
     _, sv, vt = np.linalg.svd(Jr, full_matrices=False)
     rcond = sv / sv[0] if sv[0] > 0 else np.zeros_like(sv)
     weak = (rcond < RCOND_MIN) | (sv < SV_MIN)
-    singular = np.any((np.abs(vt[weak]) > 0.1), axis=0) if weak.any() else np.zeros(len(theta),
-                                                                                       bool)
+    singular = (
+        np.any((np.abs(vt[weak]) > 0.1), axis=0) if weak.any() else np.zeros(len(theta), bool)
+    )
     if weak.all() or sv[-1] == 0:
         cov = np.full((len(theta),) * 2, np.inf)
     else:
@@ -75,12 +78,20 @@ def fisher(J: np.ndarray, theta: np.ndarray, sigma: float) -> dict[str, np.ndarr
     stderr = np.sqrt(np.abs(np.diag(cov)))
     rse = stderr / scale
     identifiable = ~singular & (rse <= RSE_MAX)
-    return {"cov": cov, "stderr": stderr, "rse": rse, "sv": sv, "rcond": rcond,
-            "singular": singular, "identifiable": identifiable}
+    return {
+        "cov": cov,
+        "stderr": stderr,
+        "rse": rse,
+        "sv": sv,
+        "rcond": rcond,
+        "singular": singular,
+        "identifiable": identifiable,
+    }
 
 
-def _laplace(prob: Problem, z: np.ndarray, cov: np.ndarray, cost: float, sigma: float,
-             ok_dirs: np.ndarray) -> np.ndarray:
+def _laplace(
+    prob: Problem, z: np.ndarray, cov: np.ndarray, cost: float, sigma: float, ok_dirs: np.ndarray
+) -> np.ndarray:
     """Measured rise of ``2 cost / sigma^2`` one sd along +/- each principal axis of ``cov``
     (predicted: 1), for the identifiable parameters; NaN where not evaluated."""
     theta = prob.to_phys(z)
@@ -104,8 +115,9 @@ def _laplace(prob: Problem, z: np.ndarray, cov: np.ndarray, cost: float, sigma: 
     return out
 
 
-def summarise(prob: Problem, runs: list[Any], *, sigma: float | None, method: str,
-              wall_s: float) -> FitResult:
+def summarise(
+    prob: Problem, runs: list[Any], *, sigma: float | None, method: str, wall_s: float
+) -> FitResult:
     """Build the :class:`~astrofield.fitting.result.FitResult` from the local runs.
 
     Parameters
@@ -139,8 +151,9 @@ def summarise(prob: Problem, runs: list[Any], *, sigma: float | None, method: st
     sig_ci = sigma_interval(sig_est, n - p) if sigma is None else (np.nan, np.nan)
     J = prob.jacobian(z) / prob.dphys_dunit(z)  # d r / d theta, own units
     shape = prob.obs.values.shape
-    fitted = (prob.fitted(resid) if hasattr(prob, "fitted")
-              else prob.obs.values + resid.reshape(shape))
+    fitted = (
+        prob.fitted(resid) if hasattr(prob, "fitted") else prob.obs.values + resid.reshape(shape)
+    )
     info = fisher(J, theta, sig)
     q = float(student_t.ppf(0.975, max(n - p, 1)))
     at_bound = (z <= 1e-6) | (z >= 1 - 1e-6)
@@ -149,21 +162,45 @@ def summarise(prob: Problem, runs: list[Any], *, sigma: float | None, method: st
     fin = rise[np.isfinite(rise)]
     agree = int(np.sum(costs <= best.cost * (1 + 1e-3) + 1e-12))
     return FitResult(
-        names=list(prob.names), params=theta, stderr=info["stderr"],
-        ci_low=theta - q * info["stderr"], ci_high=theta + q * info["stderr"],
-        identifiable=info["identifiable"], at_bound=at_bound, cov=info["cov"],
-        singular_values=info["sv"], rcond=info["rcond"], sigma=sig, sigma_estimated=sigma is None,
-        cost=cost, converged=bool(best.status > 0) and bool(np.isfinite(cost)),
-        message=str(best.message), n_agree=agree, n_starts=len(runs), start_costs=costs,
-        time=prob.obs.time, data=prob.obs.values, fitted=fitted,
+        names=list(prob.names),
+        params=theta,
+        stderr=info["stderr"],
+        ci_low=theta - q * info["stderr"],
+        ci_high=theta + q * info["stderr"],
+        identifiable=info["identifiable"],
+        at_bound=at_bound,
+        cov=info["cov"],
+        singular_values=info["sv"],
+        rcond=info["rcond"],
+        sigma=sig,
+        sigma_estimated=sigma is None,
+        cost=cost,
+        converged=bool(best.status > 0) and bool(np.isfinite(cost)),
+        message=str(best.message),
+        n_agree=agree,
+        n_starts=len(runs),
+        start_costs=costs,
+        time=prob.obs.time,
+        data=prob.obs.values,
+        fitted=fitted,
         residuals=fitted - prob.obs.values if hasattr(prob, "fitted") else resid.reshape(shape),
-        x=prob.obs.x, sigma_ci=sig_ci,
+        x=prob.obs.x,
+        sigma_ci=sig_ci,
         meta=getattr(prob, "meta", None),
         units={n: prob.extra_params[n][2] for n in prob.names if n in prob.extra_params},
         coords=dict(getattr(prob, "coords", {})),
+        extras=prob.extra_variables(fitted) if hasattr(prob, "extra_variables") else {},
         cost_history=np.array([c for _, c in prob.history]),
-        history_phase=np.array([ph for ph, _ in prob.history]), laplace_rise=rise,
+        history_phase=np.array([ph for ph, _ in prob.history]),
+        laplace_rise=rise,
         laplace_ok=bool(fin.size > 0 and np.all((fin > 1 / LAPLACE_TOL) & (fin < LAPLACE_TOL))),
-        observable=prob.obs.observable, settings=dict(prob.obs.settings),
-        lower=prob.lo.copy(), upper=prob.hi.copy(), method=method, n_solves=prob.n_solves,
-        n_members=prob.n_members, wall_s=wall_s + time.perf_counter() - t0, problem=prob)
+        observable=prob.obs.observable,
+        settings=dict(prob.obs.settings),
+        lower=prob.lo.copy(),
+        upper=prob.hi.copy(),
+        method=method,
+        n_solves=prob.n_solves,
+        n_members=prob.n_members,
+        wall_s=wall_s + time.perf_counter() - t0,
+        problem=prob,
+    )

@@ -152,6 +152,22 @@ class MsdProblem(Problem):
         self.history.extend((self.phase, 0.5 * float(row @ row)) for row in r)
         return r
 
+    def extra_variables(self, fitted: np.ndarray) -> dict[str, Any]:
+        """The sampling sd of the observed MSD if the fitted one is the truth,
+        ``sqrt(2 / n_data) MSD(t)`` (the noise model of the module docstring), for the figure
+        of the fit; and the trial counts."""
+        sd = np.sqrt(2.0 / self.n_data) * np.asarray(fitted, dtype=float)
+        long = f"sampling sd of the observed MSD ({self.n_data} trials) at the fitted MSD"
+        return {
+            "data_sd": (("time",), sd, {"long_name": long, "units": "rad^2"}),
+            "n_trials": ((), self.n_data, {"long_name": "trials behind the data", "units": "1"}),
+            "n_sim": (
+                (),
+                self.n_sim,
+                {"long_name": "simulated trials per candidate", "units": "1"},
+            ),
+        }
+
     def fitted(self, resid: np.ndarray) -> np.ndarray:
         """The simulated MSD at the optimum, recovered from its whitened residuals."""
         return self.obs.values + np.cumsum(resid * self._scale)
