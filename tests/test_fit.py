@@ -247,3 +247,29 @@ def test_cli_reports_non_identifiable(tmp_path):
     assert {"stderr.tau", "stderr.beta", "stderr.gamma"} <= set(s["undefined"])
     p = _cli(*args, cwd=tmp_path)
     assert p.stdout.count("NOT IDENTIFIABLE") == 3
+
+
+def test_step_rule_checked_over_the_vary_box_before_any_work(noisy, tmp_path, monkeypatch):
+    """The data's dt 0.05 obeys the rule at beta 0.05 but not at beta 20 (the rule's largest
+    step there is about 0.019): a box reaching beta 20 is refused before a single solve, in the
+    API and on the command line (exit 2, the rule's message); dt_check='warn' lets it run."""
+    from astrofield.fitting.problem import Problem
+    from astrofield.simulator.step_control import StepSizeWarning, max_step
+
+    assert max_step(af.Model(theta=0.1, beta=20.0, gamma=2)) < 0.05  # independent premise
+    called = []
+    monkeypatch.setattr(Problem, "simulate", lambda self, th: called.append(th) or 1 / 0)
+    with pytest.raises(ValueError, match=r"dt = 0.05 is outside the allowed range.*corner"):
+        fit(noisy, af.Model(theta=0.1, gamma=2), vary={"beta": (0.01, 20.0), "D": (0.1, 3)})
+    assert not called
+    obs = read_observation(noisy)
+    prob = Problem(obs, af.Model(theta=0.1, gamma=2), {"beta": (0.01, 20.0)},
+                   {"dt_check": "warn"})
+    with pytest.warns(StepSizeWarning):
+        prob.check_step()
+    Problem(obs, af.Model(theta=0.1, gamma=2), {"beta": (0.01, 0.2)}).check_step()  # fine
+    path = tmp_path / "obs.nc"
+    af.io.save(noisy, path)
+    p = _cli("--data", str(path), "--theta", "0.1", "--gamma", "2", "--vary", "beta=0.01:20",
+             "--json", "-q")
+    assert p.returncode == 2 and "outside the allowed range" in p.stderr, p.stderr

@@ -311,6 +311,8 @@ def _check_inputs(p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     other = handler(p["data"], kind)
     if other is not None:  # built once here so that bad input stops before any work
         prob = other(model, vary, **extra)
+        if isinstance(prob, Problem):
+            prob.check_step()
         if p["profile"] and not isinstance(prob, Problem):
             raise ValueError(
                 f"--profile: --observable {kind} has its own likelihood; its "
@@ -324,6 +326,7 @@ def _check_inputs(p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
             f"--T {p['T']:g} differs from the data's last time "
             f"{obs.settings['T']:g}; the fit simulates the data's frames"
         )
+    Problem(obs, model, vary).check_step()
     return obs, extra
 
 

@@ -211,6 +211,7 @@ def fit(data: Any, model: Model | None = None, vary: dict[str, tuple[float, floa
             raise ValueError(f"intervals = {intervals!r}: observable {observable!r} has its "
                              "own likelihood; only 'fisher' intervals are available")
         return prob.run(n_global=n_global, n_starts=n_starts, seed=seed, t0=t0)
+    prob.check_step()  # the step-size rule over the whole vary box, before any work
     jac = _jax_jac(prob) if gradient == "jax" else None  # refuses Heaviside before any work
     return run_lsq(prob, sigma=sigma, method=method, n_global=n_global, n_starts=n_starts,
                    seed=seed, max_nfev=max_nfev, t0=t0, intervals=intervals, jac=jac)

@@ -8,10 +8,11 @@ phase and the Laplace check each cost one call.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,37 @@ class Problem:
         ``(B, p)``: ``name -> (B * m,)`` arrays, ``m`` members per set in set-major order (here
         ``m = 1``; a subclass adds per-condition members)."""
         return {n: theta[:, j].copy() for j, n in enumerate(self.names)}
+
+    def check_step(self) -> None:
+        """Apply the step-size rule at every corner of the ``vary`` box (all simulated members,
+        conditions included) before any work.
+
+        A step too large for part of the box is refused with the rule's message (or warned and
+        flagged with ``dt_check="warn"``; nothing with ``"off"``), instead of failing in the
+        middle of the fit. The rule's largest step falls with ``beta`` and ``gamma`` and grows
+        with ``tau``, so the box's corners carry its smallest value.
+
+        Raises
+        ------
+        ValueError
+            If the data's ``dt`` exceeds the rule's largest step at a corner.
+        """
+        from astrofield.simulator.step_control import resolve_dt
+
+        s = getattr(getattr(self, "obs", None), "settings", None) or {}
+        dt, T = s.get("dt"), s.get("T")
+        if isinstance(dt, str) or dt is None or T is None:
+            return
+        cube = np.array(list(itertools.product((0.0, 1.0), repeat=self.p))) if self.p <= 8 \
+            else np.vstack([np.zeros(self.p), np.ones(self.p)])
+        names = {f.name for f in fields(Model)}
+        kw = {n: v for n, v in self.member_params(self.to_phys(cube)).items() if n in names}
+        try:
+            resolve_dt(float(dt), float(T), replace(self.model, **kw),
+                       self.solve_options.get("dt_check", "error"), stacklevel=4)
+        except ValueError as exc:
+            raise ValueError(f"{exc} -- at a corner of the vary box "
+                             f"{ {n: self.vary[n] for n in self.names} }") from None
 
     def simulate(self, theta: np.ndarray) -> np.ndarray:
         """The simulated observable for each row of ``theta`` ``(B, p)``, flattened: ``(B, n)``
