@@ -41,7 +41,7 @@ class TrialProblem(Problem):
         ``name -> (C,)`` fixed model parameters per condition (may be empty).
     shape
         ``(C, K)``: conditions and trials per condition of the data.
-    (others)
+    obs, model, vary, solve_options
         As :class:`~astrofield.fitting.problem.Problem`; ``obs.values`` has shape
         ``(C, K, n_frames[, N])``.
     """
