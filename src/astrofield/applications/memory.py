@@ -73,16 +73,17 @@ def tile_model(model: Model, repeats: int) -> tuple[Model, int]:
 
 
 def _cue_input(positions: np.ndarray, amplitude: float, width: float, t_off: float):
-    """Callable stimulus ``I(x, t)``: one Gaussian cue per batch member, on for ``t < t_off``."""
-    cache: dict[str, np.ndarray] = {}
+    """Callable stimulus ``I(x, t)``: one Gaussian cue per batch member, on for ``t < t_off``
+    (the profile cached per grid size: solve's companion run uses a coarser grid)."""
+    cache: dict[int, np.ndarray] = {}
 
     def stim(x: np.ndarray, t: float) -> np.ndarray | float:
         if t >= t_off:
             return 0.0
-        if "p" not in cache:
+        if x.size not in cache:
             d = ring_distance(x[None, :] - positions[:, None])
-            cache["p"] = amplitude * np.exp(-(d**2) / (2 * width**2))
-        return cache["p"]
+            cache[x.size] = amplitude * np.exp(-(d**2) / (2 * width**2))
+        return cache[x.size]
 
     return stim
 
