@@ -54,7 +54,7 @@ from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.applications.early_warning import early_warning_indicators, time_to_depletion
 from astrofield.applications.memory import tile_model
-from astrofield.io.cf import annotate, index_attrs, rate_attrs, seed_attrs, time_attrs
+from astrofield.io.cf import annotate, flag_attrs, index_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
 from astrofield.model.stimulus import Stimulus
@@ -142,7 +142,11 @@ def ramp_collapse(
         ``ac1`` (NaN after the analysis window). Per trial: ``t_collapse``, ``beta_collapse``,
         ``variance_tau``, ``ac1_tau`` (and p-values), ``min_resource``,
         ``t_depletion``, ``t_alarm``, ``lead_time``. Scalars: ``beta_max`` and ``t_fold``
-        (theory, for the ramped beta with no drive). ``attrs``: protocol, seed, scheme, version.
+        (theory, for the ramped beta with no drive). ``resolved`` per trial: the flag of
+        :func:`astrofield.solve` (grid and step rules at the ramp's largest ``beta``, no
+        failure and, for ``sigma = 0``, the companion run at ``(N/2, 2 dt)``; noisy trials:
+        only the rules and failures); attr ``resolved`` (1: every trial). ``attrs``: protocol,
+        seed, scheme, version.
     """
     model = Model(**DEFAULT_COLLAPSE_MODEL) if model is None else model
     n_trials, N, record_every, dt = _check_ramp_args(
@@ -154,6 +158,7 @@ def ramp_collapse(
     t, rec, step = _simulate_ramp(model, beta_ramp, drive_ramp, noise, n_trials,
                                   t_hold + T_ramp + t_after, N, dt, record_every, progress,
                                   dt_check)
+    resolved = step.pop("resolved")
     dead = rec["u_max"] < float(model.theta)
     hit = dead.any(axis=1)
     t_c = np.where(hit, t[np.argmax(dead, axis=1)], np.nan)
@@ -176,6 +181,7 @@ def ramp_collapse(
         "beta_max": ((), beta_max, {"long_name": "fold of the bump branch (theory)"}),
         "t_fold": ((), t_fold, {"long_name": "time the ramp crosses beta_max"}),
         "mass_drift": ("trial", (rec["mass"][:, -1] - rec["mass"][:, 0]) / rec["mass"][:, 0]),
+        "resolved": ("trial", resolved),
         **ind,
     })
     ds = annotate(xr.Dataset(data, coords={"trial": np.arange(n_trials), "time": t}), CF_ATTRS)
@@ -188,7 +194,8 @@ def ramp_collapse(
         "t_hold": float(t_hold), "T_ramp": float(T_ramp), "t_after": float(t_after),
         "sigma": float(sigma), "correlation": str(correlation),
         **seed_attrs(seed, noise is not None),
-        "N": N, "dt": dt, "dt_check": dt_check, **step, "record_every": record_every,
+        "N": N, "dt": dt, "dt_check": dt_check, **step, "resolved": int(np.all(resolved)),
+        "record_every": record_every,
         "window": float(window),
         "margin": float(margin), "alarm_sd": float(alarm_sd),
         "reference": "Scheffer 2009; Dakos 2012; Palmer et al. arXiv:2604.10036",
@@ -221,6 +228,9 @@ CF_ATTRS: dict[str, dict] = {
     "beta_max": {"units": "1", "long_name": "fold of the bump branch",
                  "description": "largest beta with a bump (theory), per neural time constant"},
     "t_fold": time_attrs("time the ramp crosses beta_max"),
+    "resolved": flag_attrs("trial resolved", [0, 1], "unresolved resolved",
+                           description="grid and step rules of astrofield.solve, no failure "
+                                       "and (sigma = 0) the companion run at (N/2, 2 dt)"),
     "mass_drift": {"units": "1", "long_name": "relative change of resource",
                    "description": "(mass(T) - mass(0)) / mass(0)"},
     "variance_tau": {"units": "1", "long_name": "Kendall tau of the variance",
@@ -302,7 +312,8 @@ def _simulate_ramp(model: Model, beta_ramp: _Ramp, drive_ramp: _Ramp, noise: Noi
     """Step 2: run the trials from the exact bump at ``beta_start`` with the ramped schedule.
 
     Returns the sample times, the recorded series (``(trial, time)`` arrays) and the step
-    rule's attrs (``dt_max``, ``dt_rule_ok``).
+    rule's attrs (``dt_max``, ``dt_rule_ok``, ``resolution_check``) with the per-trial
+    ``resolved`` flags of :func:`astrofield.solve`.
     """
     big, _ = tile_model(replace(model, beta=float(beta_ramp.v0)), n_trials)
     T = round(duration / dt) * dt  # a whole number of steps
@@ -316,7 +327,8 @@ def _simulate_ramp(model: Model, beta_ramp: _Ramp, drive_ramp: _Ramp, noise: Noi
                                       "demand")}
     rec["mass"] = run["total_resource"].values
     samples = np.rint(run["time_bump"].values / dt).astype(int)
-    step = {k: run.attrs[k] for k in ("dt_max", "dt_rule_ok")}
+    step = {k: run.attrs[k] for k in ("dt_max", "dt_rule_ok", "resolution_check")}
+    step["resolved"] = run["resolved"].values.astype(bool)  # per trial (popped by the caller)
     return np.asarray(samples, dtype=float) * dt, rec, step
 
 

@@ -73,16 +73,17 @@ def tile_model(model: Model, repeats: int) -> tuple[Model, int]:
 
 
 def _cue_input(positions: np.ndarray, amplitude: float, width: float, t_off: float):
-    """Callable stimulus ``I(x, t)``: one Gaussian cue per batch member, on for ``t < t_off``."""
-    cache: dict[str, np.ndarray] = {}
+    """Callable stimulus ``I(x, t)``: one Gaussian cue per batch member, on for ``t < t_off``
+    (the profile cached per grid size: solve's companion run uses a coarser grid)."""
+    cache: dict[int, np.ndarray] = {}
 
     def stim(x: np.ndarray, t: float) -> np.ndarray | float:
         if t >= t_off:
             return 0.0
-        if "p" not in cache:
+        if x.size not in cache:
             d = ring_distance(x[None, :] - positions[:, None])
-            cache["p"] = amplitude * np.exp(-(d**2) / (2 * width**2))
-        return cache["p"]
+            cache[x.size] = amplitude * np.exp(-(d**2) / (2 * width**2))
+        return cache[x.size]
 
     return stim
 
@@ -148,7 +149,10 @@ def working_memory(
         ``cost_delay`` (∫∫ beta q f dx dt), ``u_max`` and ``amplitude`` at read-out. Traces:
         ``position`` (unwrapped phase, on ``time``; meaningful once the bump has formed),
         ``demand`` (on ``time_demand``). Summary per parameter set: ``p_persist``,
-        ``rms_error``, ``mean_abs_drift``, ``mean_cost``. Parameter values are coordinates on
+        ``rms_error``, ``mean_abs_drift``, ``mean_cost``. ``resolved`` per trial (the flag of
+        :func:`astrofield.solve`: grid and step rules, no failure and, without noise, the
+        companion run at ``(N/2, 2 dt)``; with noise only the rules and failures) and the attr
+        ``resolved`` (1: every trial resolved). Parameter values are coordinates on
         ``param``; ``attrs`` record the protocol, seed, scheme and package version.
     """
     model = Model() if model is None else model
@@ -165,6 +169,8 @@ def working_memory(
         "astrofield_version": __version__, "scheme": SCHEME, "application": "working_memory",
         "T": T, "dt": dt, "dt_check": dt_check, "dt_max": ds.attrs.get("dt_max", np.nan),
         "dt_rule_ok": ds.attrs.get("dt_rule_ok", 1), "N": N,
+        "resolved": int(np.all(out["resolved"].values)),
+        "resolution_check": ds.attrs.get("resolution_check", "off"),
         "cue_amplitude": float(cue_amplitude),
         "cue_width": float(cue_width), "cue_duration": float(cue_duration),
         "delay": float(delay), "firing": model.firing.describe(), "kernel": model.kernel.describe(),
@@ -281,6 +287,7 @@ def _trial_dataset(trials: dict[str, np.ndarray], ds: xr.Dataset, big: Model, cu
             "mean_cost": ("param", summary["mean_cost"]),
             "mass_drift": ("param", np.abs(r(ds["mass_drift"].values)).reshape(P, -1)
                            .max(axis=1)),
+            "resolved": (dims, r(ds["resolved"].values.astype(bool))),
         },
         coords={"param": np.arange(P), "cue": cues, "trial": np.arange(n_trials),
                 "time": trials["time"], "time_demand": trials["time_demand"],
@@ -317,6 +324,10 @@ CF_ATTRS: dict[str, dict] = {
                   "description": _COST + ", mean over the trials"},
     "mass_drift": {"units": "1", "long_name": "max relative change of resource",
                    "description": "largest relative change of ∫ (q + a) dx over the trials"},
+    "resolved": flag_attrs("trial resolved", [0, 1], "unresolved resolved",
+                           description="the trial's run passed the grid and step rules of "
+                                       "astrofield.solve, did not fail, and (without noise) "
+                                       "agreed with its companion run at (N/2, 2 dt)"),
     "param": index_attrs("parameter set"),
     "cue": {"units": "rad", "long_name": "cue position"},
     "trial": index_attrs("trial"),
@@ -380,6 +391,9 @@ def memory_bold(
     -------
     (xarray.Dataset, xarray.Dataset)
         The working-memory dataset and the BOLD dataset (``bold`` in seconds, ``bold_tr``).
+        The BOLD dataset's attr ``resolved`` is the trial's flag (:func:`working_memory`: the
+        rules, failures and, without noise, the companion run; the haemodynamic model adds
+        no check of its own).
     """
     from astrofield.applications.bold import bold_from_demand
 
@@ -405,7 +419,8 @@ def memory_bold(
     bold = bold_from_demand(dem, seconds_per_unit=seconds_per_unit, tr=tr, preset=preset,
                             tail=tail, gain=gain)
     keep = ("scheme", "firing", "kernel", "noise", "seed", "seed_description", "dt", "dt_check",
-            "dt_max", "dt_rule_ok", "N", "delay", "cue_amplitude", "cue_width", "cue_duration")
+            "dt_max", "dt_rule_ok", "resolved", "resolution_check", "N", "delay", "cue_amplitude",
+            "cue_width", "cue_duration")
     params = {k: float(wm[k].values[0]) for k in MODEL_PARAMS}
     annotate(bold, None, **{k: wm.attrs[k] for k in keep if k in wm.attrs}, **params,
              region=list(region), cue_position=cue, application="working_memory_bold",

@@ -84,7 +84,7 @@ from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.applications.memory import MODEL_PARAMS, tile_model
-from astrofield.io.cf import annotate, index_attrs, seed_attrs, time_attrs
+from astrofield.io.cf import annotate, flag_attrs, index_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.model.noise import Noise
 from astrofield.simulator.integrator import SCHEME, solve
@@ -240,7 +240,9 @@ def measure_wandering(
         wandering, near 2 for a bump that travels -- then ``D_eff`` is not a diffusion constant),
         ``amplitude`` (mean first-mode amplitude over the second half), ``p_persist`` (fraction
         of trials whose bump survived) and ``mass_drift``; for ``beta = 0`` members with the
-        cosine kernel and cosine noise also ``D_theory`` and ``R_theory``.
+        cosine kernel and cosine noise also ``D_theory`` and ``R_theory``. ``resolved`` per
+        parameter set: every trial passed the grid and step rules of :func:`astrofield.solve`
+        and did not fail (the runs are noisy: no companion run); attr ``resolved`` (1: all).
     """
     model = Model() if model is None else model
     noise = Noise(sigma, correlation, seed)  # validates sigma and correlation
@@ -264,6 +266,11 @@ def measure_wandering(
                                             "per neural time constant"})
         data["R_theory"] = ("param", np.where(beta == 0, th["R"], np.nan),
                             {"long_name": "first-mode amplitude R (theory)", "units": "1"})
+    data["resolved"] = ("param", ds["resolved"].values.astype(bool).reshape(P, n_trials).all(1),
+                        flag_attrs("parameter set resolved", [0, 1], "unresolved resolved",
+                                   description="every trial passed the grid and step rules "
+                                               "of astrofield.solve and did not fail (noisy "
+                                               "runs: no companion run)"))
     t = ds["time_bump"].values
     out = xr.Dataset(data, coords={"param": np.arange(P), "trial": np.arange(n_trials),
                                    "time": t, **{n: ("param", big.param(n)[::n_trials, 0])
@@ -276,7 +283,8 @@ def measure_wandering(
         **seed_attrs(seed, float(sigma) > 0),
         "n_trials": n_trials, "T": float(T), "dt": dt, "dt_check": dt_check,
         "dt_max": float(ds.attrs["dt_max"]), "dt_rule_ok": int(ds.attrs["dt_rule_ok"]),
-        "N": int(N),
+        "resolved": int(np.all(data["resolved"][1])),
+        "resolution_check": ds.attrs.get("resolution_check", "off"), "N": int(N),
         "t_fit": float(t_fit), "ci": ci, "n_boot": n_boot, "firing": model.firing.describe(),
         "kernel": model.kernel.describe(),
         "reference": "Kilpatrick & Ermentrout, SIAM J Appl Dyn Syst 12 (2013); "

@@ -99,6 +99,19 @@ def _noise(sigma: float, correlation: float, seed: int):
     return Noise(sigma, correlation, seed) if sigma > 0 else None
 
 
+def _unresolved(flags: Any, what: str, ds: Any) -> list[str]:
+    """The warning line of a result with unresolved parts (the dataset's ``resolved`` flags:
+    grid and step rules, failures and, where it ran, the companion run), or none."""
+    flags = np.asarray(flags, bool)
+    bad = int(flags.size - np.count_nonzero(flags))
+    if not bad:
+        return []
+    return [f"warning: {bad} of {flags.size} {what} not resolved at N = {ds.attrs['N']}, "
+            f"dt = {float(ds.attrs['dt']):g} (grid or step rule, a failed run or the companion "
+            "run at (N/2, 2 dt) disagrees; variable 'resolved'): its numbers are not "
+            "trustworthy; increase --N or reduce --dt"]
+
+
 def _memory_figure(ds):
     from astrofield.plotting import new_figure
     from astrofield.plotting.applications import plot_memory
@@ -160,12 +173,14 @@ def memory_cmd(**p: Any) -> None:
     keys = ("p_persist", "rms_error", "mean_abs_drift", "mean_cost", "theta", "beta", "gamma",
             "D")
     summary = {k: ds[k].values for k in keys}
-    summary.update({"wall_s": timer.wall_s, "output": p["output"], "plot": p["plot"]})
+    summary.update({"resolved": bool(ds.attrs["resolved"]), "wall_s": timer.wall_s,
+                    "output": p["output"], "plot": p["plot"]})
     emit(summary, p["as_json"], [
         " ".join(f"{k}={float(ds[k][i]):g}" for k in ("theta", "beta", "gamma", "D")) + ": persist "
         f"{float(ds['p_persist'][i]):.2f}, rms error {float(ds['rms_error'][i]):.4g} rad, "
         f"|drift| {float(ds['mean_abs_drift'][i]):.4g} rad, cost "
-        f"{float(ds['mean_cost'][i]):.4g}" for i in range(ds.sizes["param"])])
+        f"{float(ds['mean_cost'][i]):.4g}" for i in range(ds.sizes["param"])]
+        + _unresolved(ds["resolved"].values, "trial(s)", ds))
 
 
 def _parse_region(text: str | None):
@@ -226,10 +241,11 @@ def bold_cmd(**p: Any) -> None:
     y, t = bold["bold"].values, bold["time"].values
     s = {"peak_bold": float(y.max()), "time_to_peak_s": float(t[np.argmax(y)]),
          "undershoot": float(y.min()), "n_scans": int(bold.sizes["tr_time"]),
-         "seconds_per_unit": p["seconds_per_unit"], "wall_s": timer.wall_s,
-         "output": p["output"], "plot": p["plot"]}
-    emit(s, p["as_json"], f"peak BOLD {s['peak_bold']:.4g} at {s['time_to_peak_s']:.3g} s, "
-                          f"undershoot {s['undershoot']:.3g}, {s['n_scans']} scans")
+         "seconds_per_unit": p["seconds_per_unit"], "resolved": bool(bold.attrs["resolved"]),
+         "wall_s": timer.wall_s, "output": p["output"], "plot": p["plot"]}
+    emit(s, p["as_json"], [f"peak BOLD {s['peak_bold']:.4g} at {s['time_to_peak_s']:.3g} s, "
+                           f"undershoot {s['undershoot']:.3g}, {s['n_scans']} scans"]
+         + _unresolved(wm["resolved"].values, "trial(s)", wm))
 
 
 def _plot_bold(wm, bold):
@@ -296,12 +312,14 @@ def wander_cmd(**p: Any) -> None:
         save_outputs(ds, p["output"], p["plot"], lambda: plot_wandering(ds))
     keys = ["D_eff", "D_lo", "D_hi", "msd_exponent"] + (["D_theory"] if "D_theory" in ds else [])
     summary: dict[str, Any] = {k: ds[k].values for k in keys + ["D", "gamma", "beta"]}
-    summary.update({"wall_s": timer.wall_s, "output": p["output"], "plot": p["plot"]})
+    summary.update({"resolved": bool(ds.attrs["resolved"]), "wall_s": timer.wall_s,
+                    "output": p["output"], "plot": p["plot"]})
     emit(summary, p["as_json"], [
         f"D={float(ds['D'][i]):g} gamma={float(ds['gamma'][i]):g} "
         f"beta={float(ds['beta'][i]):g}: D_eff {float(ds['D_eff'][i]):.4g} "
         f"[{float(ds['D_lo'][i]):.4g}, {float(ds['D_hi'][i]):.4g}]"
-        for i in range(ds.sizes["param"])])
+        for i in range(ds.sizes["param"])] + _unresolved(ds["resolved"].values,
+                                                          "parameter set(s)", ds))
 
 
 @command("collapse", example="""
@@ -359,11 +377,13 @@ def collapse_cmd(**p: Any) -> None:
     s = {k: ds[k].values for k in ("t_collapse", "variance_tau", "ac1_tau", "lead_time",
                                    "t_depletion")}
     s.update({"t_fold": float(ds["t_fold"]), "beta_max": float(ds["beta_max"]),
-              "wall_s": timer.wall_s, "output": p["output"], "plot": p["plot"]})
+              "resolved": bool(ds.attrs["resolved"]), "wall_s": timer.wall_s,
+              "output": p["output"], "plot": p["plot"]})
     emit(s, p["as_json"], [f"fold at t = {s['t_fold']:.1f} (beta_max {s['beta_max']:.4g})"] + [
         f"trial {k}: collapse t = {float(ds['t_collapse'][k]):.1f}, variance tau "
         f"{float(ds['variance_tau'][k]):.2f}, AC1 tau {float(ds['ac1_tau'][k]):.2f}, lead "
-        f"{float(ds['lead_time'][k]):.1f}" for k in range(ds.sizes["trial"])])
+        f"{float(ds['lead_time'][k]):.1f}" for k in range(ds.sizes["trial"])]
+        + _unresolved(ds["resolved"].values, "trial(s)", ds))
 
 
 @command("field2d", example="""
@@ -400,5 +420,6 @@ def field2d_cmd(**p: Any) -> None:
          "x_c": float(ds["x_c"][-1]), "y_c": float(ds["y_c"][-1]),
          "mass_drift": float(ds["mass_drift"]), "wall_s": timer.wall_s,
          "output": p["output"], "plot": p["plot"]}
-    emit(s, p["as_json"], ", ".join(f"{k} {v:.4g}" for k, v in s.items()
-                                    if isinstance(v, float)))
+    lines = [", ".join(f"{k} {v:.4g}" for k, v in s.items() if isinstance(v, float))]
+    s["resolved"] = bool(ds.attrs["resolved"])  # step rule and a finite state (no grid rule)
+    emit(s, p["as_json"], lines + _unresolved(ds["resolved"].values, "run(s)", ds))

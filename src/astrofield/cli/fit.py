@@ -76,6 +76,11 @@ def _lines(s: dict[str, Any], output: str | None) -> list[str]:
         f"{s['converged']}, {s['n_agree']}/{s['n_starts']} starts agree, "
         f"{s['wall_s']:.1f} s" + (f" -> {output}" if output else "")
     )
+    if not s.get("resolved", True):
+        lines.append("warning: the simulation at the best-fit parameters is not resolved (grid "
+                     "or step rule, a failed run or its companion run at (N/2, 2 dt) "
+                     "disagrees): the fit is not trustworthy; refit with a larger N or a "
+                     "smaller dt")
     return lines
 
 

@@ -79,6 +79,7 @@ class BoldProblem(Problem):
         kw = {n: theta[:, j].copy() for j, n in enumerate(self.names) if n not in HRF_PARAMS}
         dt_m = self.obs.settings["dt"] * bs["demand_every"]
         if not kw and self._demand_cache is not None:  # the ring model does not change
+            self.last_resolved = np.repeat(self._cache_resolved, B)
             return np.repeat(self._demand_cache, B, axis=0), dt_m
         t0 = time.perf_counter()
         m = replace(self.model, **kw) if kw else self.model
@@ -96,6 +97,9 @@ class BoldProblem(Problem):
         self.n_solves += 1
         v = sol.values()
         rows = 1 if not kw else B
+        self.note_resolved(v, rows)
+        self._cache_resolved = self.last_resolved
+        self.last_resolved = np.repeat(self.last_resolved, B // rows)
         self.n_members += rows
         dem = np.array(v["demand"], dtype=float).reshape(rows, -1)
         dem[np.asarray(v["failed"]).reshape(rows).astype(bool)] = np.nan

@@ -110,6 +110,9 @@ class Problem:
     solve_s: float = field(default=0.0, init=False)
     #: label of the current phase (recorded in :attr:`history`)
     phase: str = field(default="global", init=False)
+    #: per parameter set of the latest solve: every member passed the ``resolved`` check of
+    #: :func:`~astrofield.simulator.integrator.solve` (``None`` before the first solve)
+    last_resolved: np.ndarray | None = field(default=None, init=False)
 
     #: parameters beyond the model's that a subclass can fit: ``name -> (min, max, units)``
     extra_params = {}  # type: ignore[var-annotated]
@@ -199,9 +202,15 @@ class Problem:
         self.n_solves += 1
         self.n_members += int(np.size(next(iter(kw.values()))))
         v = sol.values()
+        self.note_resolved(v, theta.shape[0])
         out = np.array(v[self.obs.observable], dtype=float).reshape(theta.shape[0], -1)
         out[np.asarray(v["failed"]).reshape(theta.shape[0], -1).any(axis=1)] = np.nan
         return out
+
+    def note_resolved(self, values: Mapping[str, Any], rows: int) -> None:
+        """Record :attr:`last_resolved` from a solve's values (``rows`` parameter sets, their
+        members in set-major order)."""
+        self.last_resolved = np.asarray(values["resolved"], bool).reshape(rows, -1).all(axis=1)
 
     def residuals(self, z: np.ndarray) -> np.ndarray:
         """Residuals ``simulated - observed`` ``(B, n)`` at unit-cube points ``z`` ``(B, p)``;

@@ -96,6 +96,12 @@ class FitResult:
     problem
         The fitted problem (the model evaluations of :meth:`profile`); ``None`` for a result
         rebuilt without it.
+    resolved
+        The simulation at the best-fit parameters passed the ``resolved`` check of
+        :func:`~astrofield.simulator.integrator.solve`: the grid and step rules at the fitted
+        parameters, no failure and, without noise, its companion run at ``(N/2, 2 dt)`` (the
+        final drift of the fitted trace agrees); noisy fits (``"msd"``) carry only the rules
+        and failures. ``True`` for a likelihood without simulations (``"boundary"``: theory).
     """
 
     names: list[str]
@@ -141,6 +147,7 @@ class FitResult:
     coords: dict[str, Any] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    resolved: bool = True
 
     def profile(self, name: str, *, n: int = 21, span: float = 4.0) -> Profile:
         """Profile likelihood of parameter ``name``: the others re-optimised (batched) along a
@@ -216,6 +223,7 @@ class FitResult:
             "sigma_estimated": self.sigma_estimated,
             "sigma_ci95": [float(v) for v in self.sigma_ci],
             "converged": self.converged,
+            "resolved": bool(self.resolved),
             "n_agree": self.n_agree,
             "n_starts": self.n_starts,
             "laplace_ok": self.laplace_ok,
@@ -318,6 +326,7 @@ class FitResult:
             "sigma_ci_low": self.sigma_ci[0],
             "sigma_ci_high": self.sigma_ci[1],
             "converged": int(self.converged),
+            "resolved": int(self.resolved),
             "message": self.message,
             "n_agree": self.n_agree,
             "n_starts": self.n_starts,

@@ -145,6 +145,9 @@ def summarise(
     n, p = int(getattr(prob, "n_obs", prob.obs.values.size)), prob.p
     prob.phase = "final"
     resid = prob.residuals(z[None])[0]
+    # the best fit's flag: solve's grid and step rules, failures and (without noise) the
+    # companion run at (N/2, 2 dt), from the solve at the fitted parameters just made
+    resolved = bool(prob.last_resolved[0]) if prob.last_resolved is not None else True
     cost = 0.5 * float(resid @ resid)
     sig_est = np.sqrt(2 * cost / max(n - p, 1))
     sig = float(sigma) if sigma is not None else float(sig_est)
@@ -203,4 +206,5 @@ def summarise(
         n_members=prob.n_members,
         wall_s=wall_s + time.perf_counter() - t0,
         problem=prob,
+        resolved=resolved,
     )

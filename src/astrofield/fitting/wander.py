@@ -138,6 +138,7 @@ class MsdProblem(Problem):
         self.n_solves += 1
         self.n_members += B * K
         v = sol.values()
+        self.note_resolved(v, B)
         pos = np.asarray(v["position"], dtype=float).reshape(B, K, -1)
         msd = np.mean((pos[..., 1:] - pos[..., :1]) ** 2, axis=1)
         msd[np.asarray(v["failed"]).reshape(B, K).any(axis=1)] = np.nan

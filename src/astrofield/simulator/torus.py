@@ -65,7 +65,7 @@ import numpy as np
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
-from astrofield.io.cf import annotate, seed_attrs
+from astrofield.io.cf import annotate, flag_attrs, seed_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.expint import phi1, phi2
 from astrofield.simulator.scheme import smooth_step
@@ -374,8 +374,11 @@ def solve2d(
         ``u, q, a`` on ``(batch, time, y, x)`` (if stored); on ``(batch, time)``: ``mass``
         (``∬ (q + a)``), ``u_max``, ``area`` (area where ``u > theta``), ``x_c``, ``y_c``
         (circular centre of ``u``), ``q_min``; ``mass_drift`` (relative change of the total
-        resource) per member. Unbatched models drop the ``batch`` dimension. ``attrs`` hold
-        the parameters, scheme and package version.
+        resource) per member; ``resolved`` per member (the step-size rule obeyed and the
+        final state finite; the ring's grid rules and companion run do not apply to the torus,
+        so its grid is not checked) and the attr ``resolved`` (1: every member). Unbatched
+        models drop the ``batch`` dimension. ``attrs`` hold the parameters, scheme and package
+        version.
     """
     t_wall = _time.perf_counter()
     if model is None:
@@ -398,10 +401,17 @@ def solve2d(
     u, q, a = _time_loop(sim, recorder, frames, u, q, a, n_steps, dt, progress)
     ds = _dataset_2d(recorder, frames * dt, torus, model, B,
                      (torus.integrate(q + a) - mass0) / mass0)
+    finite = np.all(np.isfinite(np.stack(np.broadcast_arrays(u, q, a))), axis=(0, -2, -1))
+    ds["resolved"] = ("batch", finite.reshape(B) & bool(step_info["dt_rule_ok"]),
+                      flag_attrs("result resolved", [0, 1], "unresolved resolved",
+                                 description="step-size rule obeyed and the final state "
+                                             "finite (no grid rule or companion run on the "
+                                             "torus)"))
     ds.attrs.update({
         "astrofield_version": __version__, "scheme": SCHEME_2D, "model": "torus",
         "firing": model.firing.describe(), "kernel2d": kernel.describe(), "N": N, "L": L, "T": T,
         "dt": dt, "dt_check": dt_check, **step_info, **seed_attrs(None, False),
+        "resolved": int(np.all(ds["resolved"].values)), "resolution_check": "rules",
         "init": init if isinstance(init, str) else "arrays",
         "stimulus": repr(stimulus) if stimulus is not None else "none",
         "wall_s": _time.perf_counter() - t_wall,
