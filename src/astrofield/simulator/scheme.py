@@ -79,7 +79,8 @@ class Space(Protocol):
         Calls with the same ``a0`` and ``J0`` may share ``cache``."""
 
 
-def flux_ends(J0: np.ndarray, J_mean: np.ndarray, z0: np.ndarray) -> tuple[Any, Any]:
+def flux_ends(J0: np.ndarray, J_mean: np.ndarray, z0: np.ndarray,
+              xp: Any = np) -> tuple[Any, Any]:
     """Start and end values of an exchange flux, linear over the step with average ``J_mean``.
 
     Parameters
@@ -90,6 +91,9 @@ def flux_ends(J0: np.ndarray, J_mean: np.ndarray, z0: np.ndarray) -> tuple[Any, 
         Its step average (``-Δq / h``), which fixes the total exactly.
     z0
         Stiffness ``h k`` of the exchange at the start of the step.
+    xp
+        Array namespace: ``numpy`` or ``jax.numpy`` (the JAX backend calls this only where some
+        cell is stiff and always takes the damped formula, which has no data-dependent branch).
 
     Returns
     -------
@@ -99,8 +103,8 @@ def flux_ends(J0: np.ndarray, J_mean: np.ndarray, z0: np.ndarray) -> tuple[Any, 
         explicit start flux of a fast exchange would blow up the spatial modes of ``a``.
         ``Js`` is the object ``J0`` itself when no cell is stiff.
     """
-    psi = 1.0 / np.maximum(z0, 1.0)
-    Js = J_mean + (J0 - J_mean) * psi if np.any(z0 > 1.0) else J0
+    psi = 1.0 / xp.maximum(z0, 1.0)
+    Js = J_mean + (J0 - J_mean) * psi if xp is not np or np.any(z0 > 1.0) else J0
     return Js, 2.0 * J_mean - Js
 
 

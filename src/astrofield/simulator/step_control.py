@@ -213,20 +213,22 @@ def resolve_dt(dt: float | str, T: float, model: Any, check: str = "error", *,
                        "dt_rule_ok": int(ok)}
 
 
-def limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim):
+def limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim, xp: Any = np):
     """Give back to ``a`` the resource a stiff exchange over-drew, so that ``a >= 0``.
 
     Where ``a_n < 0`` the rise of ``q`` over the step (``q_*n - q_*m`` on the active and inactive
     parts, weights ``phim`` and ``1 - phim``) is scaled down by exactly ``-a_n`` (as far as it
     goes), so the total ``∫ (q + a) dx`` is unchanged. Arrays ``(B, N)``; returns new arrays.
+    ``xp`` is the array namespace (``numpy``, or ``jax.numpy`` for the JAX backend, which takes
+    the same branch-free formula; numpy returns the inputs at once where no ``a_n < 0``).
     """
-    if not np.any(a_n < 0):
+    if xp is np and not np.any(a_n < 0):
         return a_n, qi_n, qo_n
-    ri = np.maximum(qi_n - qi_m, 0.0)
-    ro = np.maximum(qo_n - qo_m, 0.0)
+    ri = xp.maximum(qi_n - qi_m, 0.0)
+    ro = xp.maximum(qo_n - qo_m, 0.0)
     inc = phim * ri + (1 - phim) * ro
-    take = np.where(a_n < 0, np.minimum(-a_n, inc), 0.0)
-    r = np.where(inc > 0, take / np.where(inc > 0, inc, 1.0), 0.0)
+    take = xp.where(a_n < 0, xp.minimum(-a_n, inc), 0.0)
+    r = xp.where(inc > 0, take / xp.where(inc > 0, inc, 1.0), 0.0)
     return a_n + take, qi_n - r * ri, qo_n - r * ro
 
 

@@ -26,6 +26,8 @@ import functools
 import numpy as np
 
 from astrofield.simulator import compiled as _accel
+from astrofield.simulator.scheme import flux_ends
+from astrofield.simulator.step_control import limit_negative_a
 
 __all__ = ["integrate"]
 
@@ -91,26 +93,6 @@ def _remap(qi, qo, po, pn):
     qo_new = jnp.where(gain < 0, ((1 - po) * qo - gain * qi) / jnp.where(gain < 0, 1 - pn, 1.0),
                        qo)
     return qi_new, qo_new
-
-
-def _flux_ends(J0, J_mean, z0):
-    """:func:`astrofield.simulator.scheme.flux_ends` (slope damped by ``1 / z0`` where stiff)."""
-    _, jnp = _jax()
-    Js = J_mean + (J0 - J_mean) * (1.0 / jnp.maximum(z0, 1.0))
-    return Js, 2.0 * J_mean - Js
-
-
-def _limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim):
-    """:func:`astrofield.simulator.step_control.limit_negative_a` without data-dependent
-    branches: where ``a_n < 0`` the rise of ``q`` is scaled down by ``-a_n`` (as far as it goes),
-    the total ``q + a`` unchanged."""
-    _, jnp = _jax()
-    ri = jnp.maximum(qi_n - qi_m, 0.0)
-    ro = jnp.maximum(qo_n - qo_m, 0.0)
-    inc = phim * ri + (1 - phim) * ro
-    take = jnp.where(a_n < 0, jnp.minimum(-a_n, inc), 0.0)
-    r = jnp.where(inc > 0, take / jnp.where(inc > 0, inc, 1.0), 0.0)
-    return a_n + take, qi_n - r * ri, qo_n - r * ro
 
 
 def _constants(sim, h: float) -> tuple[tuple, dict]:
@@ -213,7 +195,7 @@ class _Step:
         base = e * jnp.fft.rfft(a, axis=-1) + (h * p1) * j0
 
         def predictor_stiff(_):
-            Js, Je = _flux_ends(J0, -dq_p / h, z0)
+            Js, Je = flux_ends(J0, -dq_p / h, z0, jnp)
             a_p = self.astro(a, Js, jnp.where(stiff, Je, J0))
             return jnp.where(stiff, jnp.maximum(a_p, 0.0), a_p)
 
@@ -241,9 +223,9 @@ class _Step:
             J1 = 2.0 * (-dq / h) - J0
             return jnp.fft.irfft(base + (h * p2) * (jnp.fft.rfft(J1, axis=-1) - j0), n=self.N)
 
-        a_n = jax.lax.cond(any_stiff, lambda _: self.astro(a, *_flux_ends(J0, -dq / h, z0)),
+        a_n = jax.lax.cond(any_stiff, lambda _: self.astro(a, *flux_ends(J0, -dq / h, z0, jnp)),
                            corrector_plain, None)
-        a_n, qi_n, qo_n = _limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim)
+        a_n, qi_n, qo_n = limit_negative_a(a_n, qi_n, qo_n, qi_m, qo_m, phim, jnp)
         if self.heav:
             qi_n, qo_n = _remap(qi_n, qo_n, phim, self.geometry(u_new)[0])
         else:
