@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from astrofield.fitting.problem import check_vary
+from astrofield.fitting.problem import UnitCube, check_vary
 from astrofield.model.definition import Model
 
 __all__ = ["BoundaryProblem", "boundary_problem", "SHARPNESS", "LABEL"]
@@ -48,7 +48,7 @@ N_CAUCHY = 24
 
 
 @dataclass
-class BoundaryProblem:
+class BoundaryProblem(UnitCube):
     """The classification likelihood of labelled points (see the module docstring).
 
     Parameters
@@ -76,25 +76,7 @@ class BoundaryProblem:
         both = sorted(set(self.points) & set(self.vary))
         if both:
             raise ValueError(f"{', '.join(both)} is given per point and cannot be varied too")
-        self.names = list(self.vary)
-        self.lo = np.array([self.vary[n][0] for n in self.names])
-        self.hi = np.array([self.vary[n][1] for n in self.names])
-        self.log = (self.lo > 0) & (self.hi >= 10 * self.lo)
-        self._a = np.where(self.log, np.log(np.where(self.log, self.lo, 1)), self.lo)
-        self._b = np.where(self.log, np.log(np.where(self.log, self.hi, 1)), self.hi)
-
-    @property
-    def p(self) -> int:
-        return len(self.names)
-
-    def to_phys(self, z: np.ndarray) -> np.ndarray:
-        s = self._a + np.asarray(z, dtype=float) * (self._b - self._a)
-        return np.where(self.log, np.exp(s), s)
-
-    def to_unit(self, theta: np.ndarray) -> np.ndarray:
-        th = np.asarray(theta, dtype=float)
-        s = np.where(self.log, np.log(np.where(self.log, th, 1.0)), th)
-        return (s - self._a) / (self._b - self._a)
+        self.set_scale()
 
     def dprime(self, theta: np.ndarray) -> np.ndarray:
         """``E'(0)`` (per unit time) of every point for each parameter set ``theta`` ``(B, p)``:

@@ -20,7 +20,7 @@ import numpy as np
 from astrofield.fitting.data import Observation
 from astrofield.model.definition import PARAMETER_RANGES, Model
 
-__all__ = ["Problem", "PARAM_UNITS", "FAILED_RESIDUAL", "check_vary"]
+__all__ = ["Problem", "UnitCube", "PARAM_UNITS", "FAILED_RESIDUAL", "check_vary"]
 
 #: Units of the parameters that can be fitted.
 PARAM_UNITS = {"theta": "1", "beta": "per unit time", "gamma": "per unit time",
@@ -78,8 +78,47 @@ def _pair(name: str, rng: Any) -> tuple[float, float]:
     return lo, hi
 
 
+class UnitCube:
+    """The map between the fitted parameters (``vary``: ``name -> (lo, hi)``) and the unit cube.
+
+    ``z in [0, 1]`` per parameter, on a log scale where the range spans a factor 10 or more and
+    ``lo > 0`` (``log``), else linearly. A subclass sets ``vary`` and calls :meth:`set_scale`.
+    """
+
+    vary: dict[str, tuple[float, float]]
+
+    def set_scale(self) -> None:
+        """``names``, ``lo``, ``hi``, ``log`` and the scaled ends from ``vary``."""
+        self.names = list(self.vary)
+        lo, hi = (np.array([self.vary[n][i] for n in self.names]) for i in (0, 1))
+        self.log = (lo > 0) & (hi / np.where(lo > 0, lo, 1.0) >= 10.0)
+        self.lo, self.hi = lo, hi
+        self._a = np.where(self.log, np.log(np.where(self.log, lo, 1.0)), lo)
+        self._b = np.where(self.log, np.log(np.where(self.log, hi, 1.0)), hi)
+
+    @property
+    def p(self) -> int:
+        return len(self.names)
+
+    def to_phys(self, z: np.ndarray) -> np.ndarray:
+        """Unit-cube coordinates ``(..., p)`` -> parameters in their own units."""
+        s = self._a + np.asarray(z, dtype=float) * (self._b - self._a)
+        return np.where(self.log, np.exp(s), s)
+
+    def to_unit(self, theta: np.ndarray) -> np.ndarray:
+        """Parameters ``(..., p)`` -> unit-cube coordinates."""
+        th = np.asarray(theta, dtype=float)
+        s = np.where(self.log, np.log(np.where(self.log, th, 1.0)), th)
+        return (s - self._a) / (self._b - self._a)
+
+    def dphys_dunit(self, z: np.ndarray) -> np.ndarray:
+        """``d theta / d z`` per parameter at ``z`` (shape ``(p,)``)."""
+        span = self._b - self._a
+        return np.where(self.log, self.to_phys(z) * span, span)
+
+
 @dataclass
-class Problem:
+class Problem(UnitCube):
     """Residuals of the simulated observable against the data, for batches of parameter sets.
 
     The fitted parameters are mapped to the unit cube: ``z in [0, 1]`` per parameter, on a log
@@ -119,35 +158,10 @@ class Problem:
 
     def __post_init__(self) -> None:
         self.vary = check_vary(self.vary, self.extra_params)
-        self.names = list(self.vary)
-        lo, hi = (np.array([self.vary[n][i] for n in self.names]) for i in (0, 1))
-        self.log = (lo > 0) & (hi / np.where(lo > 0, lo, 1.0) >= 10.0)
-        self.lo, self.hi = lo, hi
-        self._a = np.where(self.log, np.log(np.where(self.log, lo, 1.0)), lo)
-        self._b = np.where(self.log, np.log(np.where(self.log, hi, 1.0)), hi)
+        self.set_scale()
         for n in self.names:
             if n not in self.extra_params and np.ndim(getattr(self.model, n)) != 0:
                 raise ValueError(f"model.{n} is an array; fit one parameter set at a time")
-
-    @property
-    def p(self) -> int:
-        return len(self.names)
-
-    def to_phys(self, z: np.ndarray) -> np.ndarray:
-        """Unit-cube coordinates ``(..., p)`` -> parameters in their own units."""
-        s = self._a + np.asarray(z, dtype=float) * (self._b - self._a)
-        return np.where(self.log, np.exp(s), s)
-
-    def to_unit(self, theta: np.ndarray) -> np.ndarray:
-        """Parameters ``(..., p)`` -> unit-cube coordinates."""
-        th = np.asarray(theta, dtype=float)
-        s = np.where(self.log, np.log(np.where(self.log, th, 1.0)), th)
-        return (s - self._a) / (self._b - self._a)
-
-    def dphys_dunit(self, z: np.ndarray) -> np.ndarray:
-        """``d theta / d z`` per parameter at ``z`` (shape ``(p,)``)."""
-        span = self._b - self._a
-        return np.where(self.log, self.to_phys(z) * span, span)
 
     def member_params(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """The model parameters of the simulated members for the parameter sets ``theta``
