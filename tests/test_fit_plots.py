@@ -71,10 +71,11 @@ def test_many_trials_as_mean_and_sd_band():
         assert np.allclose(np.max(verts[:, 1]), top.max())
 
 
-def test_msd_with_its_sampling_band(tmp_path):
+def _msd_data():
+    """16 noisy trials of the Amari bump (beta = 0, cosine-correlated noise, sigma 0.1)."""
     from astrofield.applications.wandering import measure_wandering
 
-    w = measure_wandering(
+    return measure_wandering(
         af.Model(theta=0.1, beta=0.0),
         sigma=0.1,
         correlation="cosine",
@@ -87,6 +88,10 @@ def test_msd_with_its_sampling_band(tmp_path):
         n_boot=10,
         seed=5,
     )
+
+
+def test_msd_with_its_sampling_band(tmp_path):
+    w = _msd_data()
     r = fit(
         w.isel(param=0),
         af.Model(theta=0.1, beta=0.0),
@@ -181,22 +186,7 @@ def test_boundary_along_one_parameter():
 
 
 def _msd_file(path):
-    from astrofield.applications.wandering import measure_wandering
-
-    w = measure_wandering(
-        af.Model(theta=0.1, beta=0.0),
-        sigma=0.1,
-        correlation="cosine",
-        n_trials=16,
-        T=10,
-        dt=0.05,
-        N=32,
-        record_every=20,
-        t_fit=0,
-        n_boot=10,
-        seed=5,
-    )
-    w.isel(param=0).to_netcdf(path)
+    _msd_data().isel(param=0).to_netcdf(path)
 
 
 CLI_CASES = {
