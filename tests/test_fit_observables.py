@@ -14,6 +14,7 @@ import functools
 import numpy as np
 import pytest
 import xarray as xr
+from test_fit import _cli  # the `astrofield fit` runner
 
 import astrofield as af
 from astrofield.fitting import fit
@@ -386,23 +387,6 @@ def test_common_random_numbers_repeat_over_parameter_sets():
 
 # --- command line ----------------------------------------------------------------------------
 
-
-def _cli(*args, cwd=None):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    src = Path(__file__).resolve().parents[1] / "src"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run(
-        [sys.executable, "-m", "astrofield", "fit", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_cli_boundary(tmp_path):

@@ -9,20 +9,15 @@ the Fisher interval (near-linear case) and the truth; a bump at rest for the fla
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
+from test_fit import _cli  # the `astrofield fit` runner
 
 import astrofield as af
 from astrofield.fitting import fit
 from astrofield.fitting.profile import CHI2_95, PROFILE_TOL, profile_problem
-
-SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def _data(sd=0.01, seed=0, eps=0.3, T=60.0, N=64, n_frames=31):
@@ -39,18 +34,6 @@ def _data(sd=0.01, seed=0, eps=0.3, T=60.0, N=64, n_frames=31):
     rng = np.random.default_rng(seed)
     ds["position"] = ds.position + sd * rng.standard_normal(ds.position.size)
     return ds
-
-
-def _cli(*args, cwd=None):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run(
-        [sys.executable, "-m", "astrofield", "fit", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 class _Curve:
