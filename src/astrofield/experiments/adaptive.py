@@ -209,11 +209,14 @@ class _State:
     """The map's cells: analytic columns, simulated values, and the rounds so far."""
 
     def __init__(self, shape: tuple[int, int], an: dict[str, np.ndarray],
-                 verdict: np.ndarray, margin: np.ndarray):
+                 verdict: np.ndarray | None = None, margin: np.ndarray | None = None):
         self.shape = shape
         self.exists = an["exists"].reshape(shape)
         # the theory's verdict (Evans, or another model's numerical spectrum) and its signed
-        # distance from the boundary (E'(0), or minus the leading eigenvalue's real part)
+        # distance from the boundary (E'(0), or minus the leading eigenvalue's real part);
+        # default: read from the columns ``an`` (:func:`theory_verdict`)
+        if verdict is None or margin is None:
+            verdict, margin = theory_verdict(an)
         self.evans = np.asarray(verdict, bool).reshape(shape)
         self.dprime = np.asarray(margin, float).reshape(shape)
         self.sampled = np.zeros(shape, bool)
