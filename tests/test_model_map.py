@@ -226,7 +226,6 @@ def _long_run_verdict(model: Model, N: int, T: float) -> bool:
     return bool(v[-1] < 0.2 * v[10] and abs(float(ds["drift"])) < 1.0)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("D", "beta"), [(0.3, 0.05), (np.inf, 0.02)])
 def test_mexican_hat_cells_agree_with_spectrum_and_long_runs(D, beta):
     """Heaviside firing with the Mexican-hat kernel: the map's verdict at N 64 is the

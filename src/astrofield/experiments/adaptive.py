@@ -49,11 +49,12 @@ Refinement (on the grid's own cells, a quadtree in index space)
    for the remaining budget; a block that is accepted without an estimate reports the spread
    of its corners' drift (NaN where it has none).
 
-Seeding: phase maps, full and adaptive, are of the model with Heaviside firing and the cosine
-kernel (:func:`astrofield.experiments.phase.phase_diagram` has no firing or kernel options), for
-which the Evans function gives the boundary exactly, at about a millisecond per cell. A map of
-another model would be seeded with the verdicts of its numerical spectrum
-(:func:`astrofield.theory.spectra.numerical_stability_grid`) in place of ``evans_stable``.
+Seeding: for the paper's model (Heaviside firing, the cosine kernel) the Evans function gives
+the boundary exactly, at about a millisecond per cell. For any other firing rate or kernel
+(``phase_diagram(..., firing=, steepness=, kernel=)``) the seeds and the boundary test of step 2
+use the verdict of the model's numerical spectrum at the map's ``N`` instead
+(``numerical_stable``, :mod:`astrofield.experiments.model_map`; 0.05-0.4 s per cell): the same
+code, given the other verdict array (:func:`astrofield.experiments.model_map.theory_verdict`).
 
 Verdict of an interpolated cell: that of its block's corners (they agree, unless a stopping rule
 or ``boundary_tol`` ended the refinement; then the nearest simulated cell's); ``"no bump"``

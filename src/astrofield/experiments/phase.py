@@ -123,6 +123,13 @@ stable bump from a slow one: :func:`phase_diagram` refuses such ``T`` (:func:`ch
 :func:`drift_experiment` (whose ``drift`` is valid at any ``T``) labels its points
 **"undecided"** (code -3) instead of guessing.
 
+Other models
+------------
+With ``firing``, ``steepness`` and ``kernel`` other than Heaviside firing with the kernel
+``cos x``, each point starts from the model's own stationary bump (Newton on the run's grid),
+moved by ``eps`` rad, and carries the verdict of its numerical spectrum in place of the Evans
+and Fourier columns (:mod:`astrofield.experiments.model_map`).
+
 Reference: Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes
 persistent activity in neural fields", arXiv:2604.10036 (2026), Figures 5-7.
 """
