@@ -62,22 +62,27 @@ def main() -> None:
         order = list(MODELS) if r % 2 == 0 else list(MODELS)[::-1]
         for name in order:
             t0 = time.perf_counter()
-            ds = phase_diagram(vary, theta=0.1, gamma=2.0, T=a.T, N=a.N, progress=False,
-                               **MODELS[name])
+            ds = phase_diagram(
+                vary, theta=0.1, gamma=2.0, T=a.T, N=a.N, progress=False, **MODELS[name]
+            )
             walls[name].append(time.perf_counter() - t0)
             agree[name] = float(ds.attrs["summary_agreement"])
     print("load after:", os.popen("uptime").read().strip())
     D, beta = np.linspace(0.05, 0.6, a.n), np.linspace(0.005, 0.1, a.n)
     base = statistics.median(walls[next(iter(MODELS))])
     print(f"{a.n} x {a.n} (D, beta) map, T {a.T:g}, N {a.N}, threads, {a.repeat} repeats")
-    print("| model | wall time, median (min-max) | ratio to the paper's | theory columns | "
-          "agreement with its theory |")
+    print(
+        "| model | wall time, median (min-max) | ratio to the paper's | theory columns | "
+        "agreement with its theory |"
+    )
     print("|---|---|---|---|---|")
     for name, w in walls.items():
         med = statistics.median(w)
         cols = _columns_time(MODELS[name], D, beta, a.N)
-        print(f"| {name} | {med:.1f} s ({min(w):.1f}-{max(w):.1f}) | {med / base:.2f} | "
-              f"{cols:.2f} s | {agree[name]:.3f} |")
+        print(
+            f"| {name} | {med:.1f} s ({min(w):.1f}-{max(w):.1f}) | {med / base:.2f} | "
+            f"{cols:.2f} s | {agree[name]:.3f} |"
+        )
     print("model map benchmark done")
 
 

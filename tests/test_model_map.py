@@ -44,8 +44,9 @@ def test_perturbation_is_the_papers_for_the_closed_form_bump():
 def test_perturbation_of_a_known_profile():
     x = -np.pi + 2 * np.pi * np.arange(32) / 32
     u = np.sin(3 * x) + 0.5 * np.cos(x)
-    np.testing.assert_allclose(shift_perturbation(u, 0.1),
-                               u - 0.1 * (3 * np.cos(3 * x) - 0.5 * np.sin(x)), atol=1e-12)
+    np.testing.assert_allclose(
+        shift_perturbation(u, 0.1), u - 0.1 * (3 * np.cos(3 * x) - 0.5 * np.sin(x)), atol=1e-12
+    )
 
 
 def test_start_is_stationary_and_shifted_by_eps():
@@ -58,8 +59,16 @@ def test_start_is_stationary_and_shifted_by_eps():
     model = spec.model(theta=0.1, beta=0.03, gamma=2.0, D=0.3)
     for eps in (0.0, 0.05):
         u, q, a = starts.init(np.array([0]), 64, eps)
-        ds = solve(model, T=50, dt=0.1, N=64, init=(u[0], q[0], a[0]), store_fields=False,
-                   progress=False, check_resolution=False)
+        ds = solve(
+            model,
+            T=50,
+            dt=0.1,
+            N=64,
+            init=(u[0], q[0], a[0]),
+            store_fields=False,
+            progress=False,
+            check_resolution=False,
+        )
         if eps == 0.0:
             assert abs(float(ds["drift"])) < 1e-8
         else:
@@ -67,13 +76,16 @@ def test_start_is_stationary_and_shifted_by_eps():
 
 
 # ----------------------------------------------------------------------------- validation
-@pytest.mark.parametrize(("kw", "name"), [
-    ({"steepness": -1.0, "firing": "sigmoid"}, "steepness"),
-    ({"steepness": 0.0}, "steepness"),
-    ({"steepness": [10.0, 20.0]}, "steepness"),
-    ({"firing": "box"}, "firing"),
-    ({"kernel": "box"}, "kernel"),
-])
+@pytest.mark.parametrize(
+    ("kw", "name"),
+    [
+        ({"steepness": -1.0, "firing": "sigmoid"}, "steepness"),
+        ({"steepness": 0.0}, "steepness"),
+        ({"steepness": [10.0, 20.0]}, "steepness"),
+        ({"firing": "box"}, "firing"),
+        ({"kernel": "box"}, "kernel"),
+    ],
+)
 def test_bad_model_refused_before_any_work(kw, name, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("work started")
@@ -107,7 +119,7 @@ def test_user_functions_are_marked_not_reproducible():
 def test_no_bump_is_a_cell_with_a_reason_not_an_error():
     """Where Newton finds no bump the cell is "no bump" (not simulated), with the reason."""
     ds = drift_experiment([0.1, 0.45], [0.03, 0.3], [2.0, 1.0], 0.3, **FAST, **SIG)
-    assert list(ds["verdict"].values) [1] == "no bump"
+    assert list(ds["verdict"].values)[1] == "no bump"
     assert ds["verdict"].values[0] in ("stable", "unstable")
     assert not ds["exists"].values[1] and np.isnan(ds["t_final"].values[1])
     assert "no stationary bump" in str(ds["no_bump_reason"].values[1])
@@ -120,8 +132,15 @@ def test_no_bump_is_a_cell_with_a_reason_not_an_error():
 def test_sigmoid_map_agrees_with_its_spectrum_away_from_the_boundary():
     """3 x 3 cells on both sides of the boundary (the spectrum's |Re lambda| > 0.005): the drift
     experiment's verdict is the numerical spectrum's, and summarize compares with it."""
-    ds = phase_diagram(["D=0.1,0.3,0.6", "beta=0.01,0.05,0.1"], T=200, N=64, dt=0.1,
-                       executor=None, progress=False, **SIG)
+    ds = phase_diagram(
+        ["D=0.1,0.3,0.6", "beta=0.01,0.05,0.1"],
+        T=200,
+        N=64,
+        dt=0.1,
+        executor=None,
+        progress=False,
+        **SIG,
+    )
     lead = ds["numerical_leading_real"].values
     stable = ds["numerical_stable"].values
     assert stable.any() and not stable.all()  # both verdicts on the map
@@ -140,15 +159,16 @@ def test_adaptive_seeds_are_the_numerical_boundary():
     from astrofield.experiments import adaptive
     from astrofield.experiments.sweep import make_grid
 
-    grid = make_grid(["D=0.05:0.6:5", "beta=0.005:0.1:5"],
-                     {"theta": 0.1, "beta": 0.05, "gamma": 2.0, "D": 0.7})
+    grid = make_grid(
+        ["D=0.05:0.6:5", "beta=0.005:0.1:5"], {"theta": 0.1, "beta": 0.05, "gamma": 2.0, "D": 0.7}
+    )
     an = adaptive._analytic(grid, None, None, 1, 1.0, {**SIG, "kernel": "cosine", "N": 64})
     ns = an["numerical_stable"].reshape(5, 5).astype(int)
     pad = np.pad(ns, 1, mode="edge")
     other = np.zeros(ns.shape, bool)
     for di in (-1, 0, 1):
         for dj in (-1, 0, 1):
-            other |= pad[1 + di: 6 + di, 1 + dj: 6 + dj] != ns
+            other |= pad[1 + di : 6 + di, 1 + dj : 6 + dj] != ns
     assert other.any() and not other.all()
     np.testing.assert_array_equal(adaptive._seed_cells(adaptive._State((5, 5), an)), other)
 
@@ -170,10 +190,30 @@ def test_adaptive_map_equals_the_full_map():
 # ----------------------------------------------------------------------------- command line
 def test_cli_phase_with_a_sigmoid(tmp_path):
     out = tmp_path / "map.nc"
-    res = CliRunner().invoke(main, ["phase", "--vary", "D=0.1,0.6", "--beta", "0.01",
-                                    "--T", "100", "--N", "64", "--firing", "sigmoid",
-                                    "--steepness", "10", "--executor", "serial", "-o", str(out),
-                                    "--json", "-q"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "phase",
+            "--vary",
+            "D=0.1,0.6",
+            "--beta",
+            "0.01",
+            "--T",
+            "100",
+            "--N",
+            "64",
+            "--firing",
+            "sigmoid",
+            "--steepness",
+            "10",
+            "--executor",
+            "serial",
+            "-o",
+            str(out),
+            "--json",
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     obj = json.loads(res.stdout)
     assert obj["firing"] == "sigmoid" and obj["theory"] == "numerical spectrum"
@@ -182,12 +222,15 @@ def test_cli_phase_with_a_sigmoid(tmp_path):
     assert ds.attrs["firing"] == "sigmoid" and ds.attrs["model_reproducible"] == 1
 
 
-@pytest.mark.parametrize(("args", "hint"), [
-    (["--firing", "sigmoid", "--steepness", "-1"], "--steepness"),
-    (["--kernel", "gaussian", "--kernel-param", "bogus=1"], "--kernel-param"),
-    (["--kernel", "gaussian", "--kernel-param", "width"], "--kernel-param"),
-    (["--firing", "box"], "--firing"),
-])
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["--firing", "sigmoid", "--steepness", "-1"], "--steepness"),
+        (["--kernel", "gaussian", "--kernel-param", "bogus=1"], "--kernel-param"),
+        (["--kernel", "gaussian", "--kernel-param", "width"], "--kernel-param"),
+        (["--firing", "box"], "--firing"),
+    ],
+)
 def test_cli_phase_refuses_a_bad_model(args, hint):
     res = CliRunner().invoke(main, ["phase", "--vary", "D=0.1,0.6", "--T", "100", *args])
     assert res.exit_code == 2, res.output
@@ -201,14 +244,14 @@ def test_sigmoid_6x6_map_near_the_boundary():
     with the numerical spectrum on every cell with |Re lambda| > 0.005 (34 of 36 when
     measured), and the adaptive map gives the full map's verdicts."""
     vary = ["D=0.05:0.6:6", "beta=0.005:0.1:6"]
-    kw = dict(gamma=2.0, theta=0.1, T=500, N=128, firing="sigmoid", steepness=20.0,
-              progress=False)
+    kw = dict(gamma=2.0, theta=0.1, T=500, N=128, firing="sigmoid", steepness=20.0, progress=False)
     full = phase_diagram(vary, **kw)
     lead = full["numerical_leading_real"].values
     away = np.abs(lead) > 0.005
     assert away.sum() >= 30
-    np.testing.assert_array_equal((full["verdict_code"].values == 0)[away],
-                                  full["numerical_stable"].values[away])
+    np.testing.assert_array_equal(
+        (full["verdict_code"].values == 0)[away], full["numerical_stable"].values[away]
+    )
     ad = phase_diagram(vary, sampling="adaptive", **kw)
     np.testing.assert_array_equal(ad["verdict_code"].values, full["verdict_code"].values)
 
@@ -220,8 +263,17 @@ def _long_run_verdict(model: Model, N: int, T: float) -> bool:
     x = st.x
     u = np.interp(x - 0.05, x, st.u, period=2 * np.pi)
     a = np.broadcast_to(np.maximum(st.a, 0.0), (N,))
-    ds = solve(model, T=T, dt=0.05, N=N, init=(u, np.clip(st.q, 0, 1), a), store_fields=False,
-               progress=False, check_resolution=False, n_frames=int(T) + 1)
+    ds = solve(
+        model,
+        T=T,
+        dt=0.05,
+        N=N,
+        init=(u, np.clip(st.q, 0, 1), a),
+        store_fields=False,
+        progress=False,
+        check_resolution=False,
+        n_frames=int(T) + 1,
+    )
     v = np.abs(ds["velocity"].values)
     return bool(v[-1] < 0.2 * v[10] and abs(float(ds["drift"])) < 1.0)
 
