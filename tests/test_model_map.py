@@ -75,6 +75,23 @@ def test_start_is_stationary_and_shifted_by_eps():
             assert abs(float(ds["position"][0]) - eps) < 2e-3
 
 
+def test_other_grids_get_the_bump_solved_there():
+    """The error control's runs at N / 2 and 2 N start from the bump of their own grid: a
+    Heaviside (Mexican-hat) bump sampled from its edges, a sigmoid one polished by Newton,
+    equal to the bump solved from scratch on that grid."""
+    p = [np.array([v]) for v in (0.1, 0.02, 2.0, np.inf)]
+    for shape in ({"kernel": "mexican_hat"}, SIG):
+        spec = model_spec(**shape)
+        _, starts = numerical_columns(spec, *p, 1.0, 64)
+        model = spec.model(theta=0.1, beta=0.02, gamma=2.0, D=np.inf)
+        for n in (32, 128):
+            ref = steady_bump(model, n)
+            u, q, a = starts.init(np.array([0]), n, 0.0)
+            np.testing.assert_allclose(u[0], ref.u, atol=1e-9)
+            np.testing.assert_allclose(q[0], np.clip(ref.q, 0, 1), atol=1e-9)
+            np.testing.assert_allclose(a[0], np.broadcast_to(ref.a, (n,)), atol=1e-9)
+
+
 # ----------------------------------------------------------------------------- validation
 @pytest.mark.parametrize(
     ("kw", "name"),

@@ -15,7 +15,8 @@ the numerical theory instead:
   interpolated onto the run's grid would add an interpolation error of the size of the
   perturbation's effect near the boundary. The coarse (``N / 2``) and fine (``2 N``) runs of
   error control start from the bump interpolated onto their grid and polished by Newton there
-  (if Newton fails there, from the interpolated bump itself).
+  (if Newton fails there, from the interpolated bump itself); a Heaviside bump's edges do not
+  depend on the grid, so it is sampled on theirs from its edges.
 * **Perturbation.** ``u = U(x) - eps U'(x)``: the bump moved by ``eps`` rad to first order.
   For the paper's model ``U = 2 c0 sin(Delta) cos x`` and this is exactly the paper's
   ``eps * 2 c0 sin(Delta) * sin x``.
@@ -329,26 +330,40 @@ class Starts:
 
     def _bump(self, i: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(u, q, a)`` of point ``i`` on ``n`` points (cached)."""
-        from astrofield.theory.steady import SteadyStateError, _resample, steady_bump
-
         if n not in self.bumps:
             self.bumps[n] = [None] * len(self.bumps[self.N])
         if self.bumps[n][i] is None:
-            base = self.bumps[self.N][i]
-            z = tuple(
-                _resample(np.asarray(v, float), n) if np.size(v) == self.N else np.asarray(v, float)
-                for v in (base.u, base.q, base.a)
-            )
-            th, be, ga, D = (float(p[i]) for p in self.params)
-            model = self.spec.model(theta=th, beta=be, gamma=ga, D=D, tau=self.tau)
-            try:
-                st = steady_bump(model, n) if model.firing.edges else steady_bump(model, n, init=z)
-                z = (st.u, st.q, st.a) if st.active_regions == 1 and abs(st.speed) < 1e-8 else z
-            except (SteadyStateError, np.linalg.LinAlgError):
-                pass  # the interpolated bump itself (documented in the module docstring)
-            self.bumps[n][i] = z
+            self.bumps[n][i] = self._regrid(self.bumps[self.N][i], i, n)
         b = self.bumps[n][i]
         return b if isinstance(b, tuple) else (b.u, b.q, b.a)
+
+    def _regrid(self, base: Any, i: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The bump ``base`` (a :class:`~astrofield.theory.steady.Steady` on ``N`` points) on
+        ``n`` points: a Heaviside bump sampled from its edges (they do not depend on the grid);
+        a smooth one interpolated and polished by Newton there (the interpolant itself where
+        Newton fails)."""
+        from astrofield.theory.steady import (
+            RingSystem,
+            SteadyStateError,
+            _resample,
+            heaviside_fields,
+            steady_bump,
+        )
+
+        th, be, ga, D = (float(p[i]) for p in self.params)
+        model = self.spec.model(theta=th, beta=be, gamma=ga, D=D, tau=self.tau)
+        if base.method == "edges":
+            x = base.extra
+            return heaviside_fields(RingSystem(model, n), base.Delta, x["c0"], x["A0"])
+        z = tuple(
+            _resample(np.asarray(v, float), n) if np.size(v) == self.N else np.asarray(v, float)
+            for v in (base.u, base.q, base.a)
+        )
+        try:
+            st = steady_bump(model, n, init=z)
+        except (SteadyStateError, np.linalg.LinAlgError):
+            return z  # documented in the module docstring
+        return (st.u, st.q, st.a) if st.active_regions == 1 and abs(st.speed) < 1e-8 else z
 
     def init(self, idx: np.ndarray, n: int, eps: float) -> tuple[np.ndarray, ...]:
         """Perturbed starting ``(u, q, a)``, each ``(len(idx), n)``, of the points ``idx``."""
