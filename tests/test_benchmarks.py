@@ -16,6 +16,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("bench_phase_map.py", "agreement"),
     ("bench_adaptive_map.py", "cells outside the estimate"),
     ("profile_adaptive_map.py", "simulated time units per resolution"),
+    ("early_stop_headroom.py", "early-stop headroom done"),
     ("bench_batch.py", "points/s"),
     pytest.param("bench_gpu_map.py", "verdicts identical", marks=pytest.mark.slow),
     ("stick_slip_convergence.py", "wall s per N"),
