@@ -92,8 +92,9 @@ def main() -> None:
     settings = {"atol": args.atol, "rtol": args.rtol, "boundary_tol": args.boundary_tol,
                 "max_points": args.max_points, "max_time": args.max_time}
     print("warm-up (compiles the time loop once) ...", flush=True)
-    phase_diagram(["D=0.1,0.5"], beta=0.05, gamma=2.0, T=100, executor="serial",
-                  progress=False)
+    for ex in ("serial", "threads"):  # the main thread's and the worker threads' loop variants
+        phase_diagram(["D=0.1,0.5"], beta=0.05, gamma=2.0, T=100, executor=ex,
+                      progress=False, sampling="full")
     runs = [("adaptive", dict(common, sampling="adaptive", adaptive=settings))]
     if not (args.no_full or args.full_file):
         full_run = ("full", dict(common, sampling="full"))
