@@ -92,7 +92,7 @@ def main() -> None:
                        chunk_size=args.chunk_size, executor=args.executor,
                        workers=args.workers, store=out, progress=True, backend=args.backend,
                        error_control={"auto": None, "on": True, "off": False}[args.error_control],
-                       refine_tol=args.refine_tol)
+                       refine_tol=args.refine_tol, sampling="full")
     wall = time.perf_counter() - t0
     _, py_peak = tracemalloc.get_traced_memory() if args.trace_memory else (0, float("nan"))
     tracemalloc.stop()

@@ -279,3 +279,78 @@ def test_resume_on_another_number_of_workers(tmp_path, monkeypatch, maps):
     np.testing.assert_array_equal(ds["drift"].values, maps[1]["drift"].values)
     first = int((maps[1]["sample_round"].values == 0).sum())
     assert sum(computed) == int(maps[1]["sampled"].sum()) - first  # round 0 read back
+
+
+def test_auto_sampling_picks_adaptive_for_two_axes_of_at_least_20_cells(tmp_path):
+    from astrofield.experiments.phase import AUTO_ADAPTIVE_MIN, choose_sampling
+    from astrofield.experiments.sweep import make_grid
+
+    fixed = {"theta": 0.1, "beta": 0.05, "gamma": 2.0, "D": 0.7}
+
+    def grid(*vary):
+        return make_grid(list(vary), fixed, max_dims=2)
+
+    assert AUTO_ADAPTIVE_MIN == 20
+    assert choose_sampling("auto", grid("D=0.01:0.6:20", "beta=0.001:0.1:20")) == "adaptive"
+    assert choose_sampling("auto", grid("D=0.01:0.6:19", "beta=0.001:0.1:50")) == "full"
+    assert choose_sampling("auto", grid("D=0.01:0.6:50", "beta=0.001:0.1:19")) == "full"
+    assert choose_sampling("auto", grid("D=0.01:0.6:400")) == "full"  # one axis
+    for s in ("full", "adaptive"):  # given explicitly: as given, whatever the grid
+        assert choose_sampling(s, grid("D=0.01:0.6:3")) == s
+        assert choose_sampling(s, grid("D=0.01:0.6:30", "beta=0.001:0.1:30")) == s
+    with pytest.raises(ValueError, match=r"sampling = 'random' is not one of 'auto', 'full'"):
+        choose_sampling("random", grid("D=0.01:0.6:3"))
+    # resuming keeps the sampling the stored map was started with
+    big = grid("D=0.01:0.6:30", "beta=0.001:0.1:30")
+    store = tmp_path / "map.nc"
+    assert choose_sampling("auto", big, store=store, resume=True) == "adaptive"  # nothing yet
+    (tmp_path / "map.nc.parts").mkdir()
+    assert choose_sampling("auto", big, store=store, resume=True) == "full"
+    assert choose_sampling("auto", big, store=store, resume=False) == "adaptive"
+    (tmp_path / "map.nc.parts").rmdir()
+    (tmp_path / "map.nc.adaptive").mkdir()
+    small = grid("D=0.01:0.6:5")
+    assert choose_sampling("auto", small, store=store, resume=True) == "adaptive"
+    # a budget on simulated cells or time asks for the adaptive map on any grid
+    assert choose_sampling("auto", small, budget=True) == "adaptive"
+    assert choose_sampling("full", small, budget=True) == "full"
+    # other models: full unless a budget is given
+    assert choose_sampling("auto", big, paper=False) == "full"
+    assert choose_sampling("auto", big, paper=False, budget=True) == "adaptive"
+    ds = phase_diagram(VARY, adaptive={"max_points": 20}, **KW)  # 12 x 12, auto
+    assert ds.attrs["sampling"] == "adaptive" and int(ds["sampled"].sum()) <= 20
+
+
+def test_auto_sampling_is_the_default_and_recorded(maps):
+    full, ad = maps  # 12 x 12: below the adaptive threshold, so the default map is the full one
+    assert full.attrs["sampling"] == "full" and full.attrs["sampling_requested"] == "auto"
+    assert ad.attrs["sampling"] == "adaptive" and ad.attrs["sampling_requested"] == "adaptive"
+    assert "sampled" not in full
+
+
+def test_auto_finished_store_keeps_its_sampling(maps, tmp_path):
+    from astrofield.experiments.phase import choose_sampling
+    from astrofield.experiments.sweep import make_grid
+
+    big = make_grid(["D=0.01:0.6:30", "beta=0.001:0.1:30"],
+                    {"theta": 0.1, "beta": 0.05, "gamma": 2.0, "D": 0.7}, max_dims=2)
+    for ds, kind in ((maps[0], "full"), (maps[1], "adaptive")):
+        path = tmp_path / f"{kind}.nc"
+        out = ds.copy()
+        if kind == "adaptive":
+            out.attrs["adaptive_fingerprint"] = "x"
+        out.drop_vars([v for v in out.data_vars if out[v].dtype.kind == "U"]).to_netcdf(path)
+        assert choose_sampling("auto", big, store=path, resume=True) == kind
+
+
+def test_cli_sampling_option(tmp_path):
+    args = ["phase", "--vary", "D=0.05:0.6:3", "--gamma", "2", "--T", "100", "--N", "32",
+            "--dt", "0.1", "--scheduler", "serial", "--summary-json"]
+    res = CliRunner().invoke(main, [*args, "--adaptive", "--sampling", "full"])
+    assert res.exit_code == 2 and "--adaptive contradicts --sampling full" in res.output
+    res = CliRunner().invoke(main, args)  # auto on one axis: the full map
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["sampling"] == "full"
+    res = CliRunner().invoke(main, [*args, "--sampling", "adaptive"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["sampling"] == "adaptive"

@@ -7,9 +7,9 @@ Command shapes::
         [--dt-check error|warn|off] [--eps 0.05] \\
         [--chunk-size 125] [--workers 2] [--executor threads|local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--error-control auto|on|off] [--refine-tol 0.05] \\
-        [--adaptive [--atol 0.05] [--rtol 0.05] [--boundary-tol 0] [--max-points M] \\
-        [--max-time S]] [--firing sigmoid --steepness 20] [--kernel mexican_hat \\
-        --kernel-param w_i=0.5] [--quiet]
+        [--sampling auto|full|adaptive | --adaptive] [--atol 0.05] [--rtol 0.05] \\
+        [--boundary-tol 0] [--max-points M] [--max-time S] [--firing sigmoid --steepness 20] \\
+        [--kernel mexican_hat --kernel-param w_i=0.5] [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...|auto] \\
         [--dt-check error|warn|off]
 """
@@ -169,24 +169,29 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --executor serial""")
         default=api_default(_PHASE, "refine_tol"),
         help="Estimated relative drift error above which error control refines a "
              "travelling point.")
-@option("--adaptive", is_flag=True,
-        help="Simulate a coarse sub-grid and the cells next to the Evans boundary, then refine "
-             "where the verdict changes or the drift's estimated interpolation error exceeds "
-             "--atol + --rtol |drift|; interpolate the other cells (variables 'sampled' and "
-             "'drift_interp_error' say which and how well).")
+@option("--sampling", type=click.Choice(["auto", "full", "adaptive"]),
+        default=api_default(_PHASE, "sampling"),
+        help="full: simulate every cell; adaptive: simulate a coarse sub-grid and the cells "
+             "next to the Evans boundary, then refine where the verdict changes or the drift's "
+             "estimated interpolation error exceeds --atol + --rtol |drift|, and interpolate "
+             "the other cells (variables 'sampled' and 'drift_interp_error' say which and how "
+             "well); auto: adaptive for the paper's model (Heaviside, cosine kernel) with two "
+             "swept parameters of at least 20 cells each, or with --max-points or --max-time, "
+             "full otherwise (--resume keeps the sampling the map was started with).")
+@option("--adaptive", is_flag=True, help="The same as --sampling adaptive.")
 @option("--atol", type=click.FloatRange(min=0), default=api_default(_ADAPTIVE, "atol"),
-        help="--adaptive: absolute tolerance on the interpolated drift at T (rad).")
+        help="Adaptive sampling: absolute tolerance on the interpolated drift at T (rad).")
 @option("--rtol", type=click.FloatRange(min=0), default=api_default(_ADAPTIVE, "rtol"),
-        help="--adaptive: relative tolerance on the interpolated drift at T.")
+        help="Adaptive sampling: relative tolerance on the interpolated drift at T.")
 @option("--boundary-tol", type=click.FloatRange(min=0, max=1),
         default=api_default(_ADAPTIVE, "boundary_tol"),
-        help="--adaptive: tolerance on the boundary's position, as a fraction of each axis's "
-             "range (0: to the grid's cells).")
+        help="Adaptive sampling: tolerance on the boundary's position, as a fraction of each "
+             "axis's range (0: to the grid's cells).")
 @option("--max-points", type=click.IntRange(min=1), default=None,
-        help="--adaptive: simulate at most this many cells [default: no limit].")
+        help="Adaptive sampling: simulate at most this many cells [default: no limit].")
 @option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None,
-        help="--adaptive: start no refinement round after this many seconds [default: no "
-             "limit].")
+        help="Adaptive sampling: start no refinement round after this many seconds [default: "
+             "no limit].")
 @option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
         help="Time-integration backend: any registered one (jax: pip install "
              "'astrofield[jax]'; plug-ins: entry-point group astrofield.backends).")
@@ -237,7 +242,7 @@ def phase_cmd(**p: Any) -> None:
                                backend=None if p["backend"] == "auto" else p["backend"],
                                error_control=_CONTROL[p["error_control"]],
                                refine_tol=p["refine_tol"],
-                               sampling="adaptive" if p["adaptive"] else "full",
+                               sampling=_sampling(p),
                                adaptive=_adaptive_settings(p), dt_check=p["dt_check"],
                                **shape.options())
     finally:
@@ -257,13 +262,13 @@ def phase_cmd(**p: Any) -> None:
            "error_control": ds.attrs.get("error_control"), "refine_tol": p["refine_tol"],
            "executor": p["executor"], "scheduler": p["executor"],  # scheduler: old key
            "output": p["output"], "plot": p["plot"],
-           "sampling": "adaptive" if p["adaptive"] else "full",
+           "sampling": ds.attrs.get("sampling", "full"),
            "firing": ds.attrs.get("firing", "heaviside"),
            "steepness": ds.attrs.get("steepness") if not shape.paper else None,
            "kernel": ds.attrs.get("kernel", "cosine"),
            "theory": "Evans" if shape.paper else "numerical spectrum"}
     extra = ""
-    if p["adaptive"]:
+    if out["sampling"] == "adaptive":
         out.update({k: ds.attrs[f"adaptive_{k}"] for k in (
             "points_simulated", "rounds", "max_drift_interp_error")})
         extra = (f"; {out['points_simulated']} simulated, largest estimated interpolation "
@@ -289,9 +294,17 @@ def _model_shape(p: dict[str, Any]) -> Any:
         raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
 
 
+def _sampling(p: dict[str, Any]) -> str:
+    """``--sampling``, with ``--adaptive`` as its shorthand (a contradiction: exit 2)."""
+    if p["adaptive"] and p["sampling"] == "full":
+        raise click.BadParameter("--adaptive contradicts --sampling full", param_hint="--adaptive")
+    return "adaptive" if p["adaptive"] else p["sampling"]
+
+
 def _adaptive_settings(p: dict[str, Any]) -> dict[str, Any] | None:
-    """The :class:`~astrofield.experiments.adaptive.AdaptiveSettings` fields of the options."""
-    if not p["adaptive"]:
+    """The :class:`~astrofield.experiments.adaptive.AdaptiveSettings` fields of the options
+    (used where the map is adaptive, by ``--sampling`` or by ``auto``'s choice)."""
+    if _sampling(p) == "full":
         return None
     return {k: p[k] for k in ("atol", "rtol", "boundary_tol", "max_points", "max_time")}
 

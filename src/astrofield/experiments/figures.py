@@ -167,6 +167,7 @@ def _map_kw(resolution, T, N, dt, early_stop, executor, workers, progress, dt_ch
     n = check_int("resolution", resolution, 2)
     T, N, dt = _settings(T, N, dt, 500.0)
     return n, dict(theta=0.1, T=T, N=N, dt=dt, dt_check=dt_check, early_stop=early_stop,
+                   sampling="full",  # the paper's figures simulate every cell
                    executor=executor,
                    workers=workers, chunk_size=min(DEFAULTS["chunk_size"], max(1, n * n // 2)),
                    progress=progress)

@@ -143,6 +143,7 @@ import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -182,6 +183,8 @@ __all__ = [
     "CONTROL_MIN_N",
     "check_T",
     "T_MIN",
+    "choose_sampling",
+    "AUTO_ADAPTIVE_MIN",
     "drift_experiment",
     "phase_diagram",
     "summarize",
@@ -1116,7 +1119,7 @@ def phase_diagram(
     backend: str | None = None,
     error_control: bool | None = DEFAULTS["error_control"],
     refine_tol: float = DEFAULTS["refine_tol"],
-    sampling: str = "full",
+    sampling: str = "auto",
     adaptive: Any = None,
     dt_check: str = "error",
     firing: Any = "heaviside",
@@ -1155,7 +1158,11 @@ def phase_diagram(
         ``"full"``: simulate every cell; ``"adaptive"``: simulate a coarse sub-grid and the
         cells next to the Evans boundary, then refine where the verdict changes or the drift's
         estimated interpolation error exceeds the tolerance; the other cells are interpolated
-        (:mod:`astrofield.experiments.adaptive`).
+        (:mod:`astrofield.experiments.adaptive`). ``"auto"`` (default): adaptive for maps of
+        the paper's model over two parameters with at least :data:`AUTO_ADAPTIVE_MIN` (20)
+        cells along each, full otherwise (:func:`choose_sampling`; a resumed store keeps the
+        sampling it was started with; ``max_points`` or ``max_time`` in ``adaptive`` pick the
+        adaptive map on any grid). The choice is the attr ``sampling``.
     adaptive
         Tolerances and stopping rule of the adaptive map: an
         :class:`astrofield.experiments.adaptive.AdaptiveSettings` or a dict of its fields
@@ -1184,10 +1191,11 @@ def phase_diagram(
         Before any work, for bad grid specifications or settings.
     """
     grid = make_grid(vary, {"theta": theta, "beta": beta, "gamma": gamma, "D": D}, max_dims=2)
-    if sampling not in ("full", "adaptive"):
-        raise ValueError(f"sampling = {sampling!r} is not one of 'full', 'adaptive'")
-    rule = VerdictRule() if rule is None else rule
     spec = model_spec(firing, steepness, kernel)
+    requested = sampling
+    sampling = choose_sampling(sampling, grid, store=store, resume=resume,
+                               budget=_has_budget(adaptive), paper=spec.paper)
+    rule = VerdictRule() if rule is None else rule
     opts, step = _check_settings(T=T, N=N, dt=dt, eps=eps, grid=grid, rule=rule,
                                  dt_check=dt_check, every_point=not spec.paper)
     control, why = error_control_plan(error_control, T=opts["T"], N=opts["N"],
@@ -1216,6 +1224,7 @@ def phase_diagram(
         ds.attrs.update({f"summary_{k}": v for k, v in summarize(ds).items()})
         ds.attrs["wall_s"] = time.perf_counter() - t0
         ds.attrs.update(step_attrs)
+        ds.attrs.update(sampling=sampling, sampling_requested=requested)
         return annotate(ds)  # the swept parameters' metadata and Conventions
 
     if sampling == "adaptive":
@@ -1253,6 +1262,84 @@ def _model_options(spec: ModelSpec, opts: dict[str, Any], n_points: int,
                          "use executor='threads' or None")
     opts.update(spec.options())
     return attrs
+
+
+#: ``sampling="auto"`` maps a grid of two parameters adaptively from this many cells along each
+#: axis on: on the 50 x 50 map of issue 23 the adaptive map takes about 0.7 of the full map's
+#: time (CPU and wall, ``benchmarks/bench_adaptive_map.py``), on 250 x 250 about 0.15; below
+#: about 20 x 20 the band of cells along the boundary, simulated cell by cell, is most of the
+#: map, and a 1-D map has too few cells to gain from it.
+AUTO_ADAPTIVE_MIN = 20
+
+
+def choose_sampling(sampling: str, grid: Grid, *, store: str | os.PathLike | None = None,
+                    resume: bool = False, budget: bool = False, paper: bool = True) -> str:
+    """The sampling of a phase map: ``"full"`` or ``"adaptive"``.
+
+    Parameters
+    ----------
+    sampling
+        ``"full"``, ``"adaptive"`` (returned as given) or ``"auto"``: adaptive for a map of
+        the paper's model over a grid of two parameters with at least
+        :data:`AUTO_ADAPTIVE_MIN` cells along each axis, full otherwise. With ``resume`` and
+        a ``store`` that already holds a map or its partial results, ``"auto"`` keeps the
+        sampling that map was started with (its rounds in ``<store>.adaptive/``, its chunks in
+        ``<store>.parts/``, or the finished file's attr ``sampling``), so that resuming never
+        starts the other kind of map.
+    grid
+        The map's :class:`~astrofield.experiments.sweep.Grid`.
+    store, resume
+        As in :func:`phase_diagram`.
+    budget
+        The adaptive settings set ``max_points`` or ``max_time``: ``"auto"`` then picks the
+        adaptive map whatever the grid (a full map would not keep to that budget).
+    paper
+        The map is of the paper's model (Heaviside firing, cosine kernel), the one the adaptive
+        map was timed against the full map for. Other models compute their numerical bump and
+        spectrum, most of a map's time, for every cell either way: ``"auto"`` maps them in full
+        unless a budget is given.
+
+    Raises
+    ------
+    ValueError
+        For any other ``sampling``, naming the allowed values.
+    """
+    if sampling not in ("auto", "full", "adaptive"):
+        raise ValueError(f"sampling = {sampling!r} is not one of 'auto', 'full', 'adaptive'")
+    if sampling != "auto":
+        return sampling
+    if resume and store is not None:
+        held = _stored_sampling(Path(store))
+        if held is not None:
+            return held
+    big = len(grid.shape) == 2 and min(grid.shape) >= AUTO_ADAPTIVE_MIN
+    return "adaptive" if (big and paper) or budget else "full"
+
+
+def _has_budget(adaptive: Any) -> bool:
+    """Do the adaptive settings (an ``AdaptiveSettings``, a dict of its fields or ``None``) set
+    ``max_points`` or ``max_time``?"""
+    get = adaptive.get if isinstance(adaptive, dict) else functools.partial(getattr, adaptive)
+    return adaptive is not None and any(get(k, None) is not None
+                                        for k in ("max_points", "max_time"))
+
+
+def _stored_sampling(path: Path) -> str | None:
+    """The sampling of the map held (partly or finished) by the store ``path``; ``None``:
+    nothing there, or unreadable (the map is then computed afresh, as without ``resume``)."""
+    from astrofield.experiments.sweep import parts_dir
+
+    if path.with_name(path.name + ".adaptive").exists():
+        return "adaptive"
+    if parts_dir(path).exists():
+        return "full"
+    if not path.is_file():
+        return None
+    try:
+        with xr.open_dataset(path) as old:
+            return "adaptive" if "adaptive_fingerprint" in old.attrs else "full"
+    except Exception:  # unreadable: run_sweep / adaptive_map say so and compute it again
+        return None
 
 
 def _check_map_work(n_points: int, opts: dict[str, Any], control: bool) -> None:
