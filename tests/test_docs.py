@@ -116,7 +116,16 @@ def _run_bash(block: Block, page: str, cwd: Path) -> None:
 def test_page_snippets_run(page, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib").use("Agg")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("TQDM_DISABLE", "1")
+    # tqdm reads its TQDM_* variables once, when it is first imported, and keeps them for the
+    # process: setting TQDM_DISABLE here would silence every later test's bars if this test
+    # happened to import tqdm first. Silence the snippets' bars for this test only instead.
+    from functools import partialmethod
+
+    from tqdm.auto import tqdm as auto_tqdm
+    from tqdm.std import tqdm as std_tqdm
+
+    for cls in {auto_tqdm, std_tqdm}:
+        monkeypatch.setattr(cls, "__init__", partialmethod(cls.__init__, disable=True))
     monkeypatch.chdir(tmp_path)
     name = _page_id(page)
     blocks = [b for b in extract_blocks(page.read_text()) if not b.no_run]
