@@ -14,10 +14,13 @@ from astrofield.experiments import phase as ph
 from astrofield.experiments.phase import control_errors, drift_experiment, point_resolved
 
 N0, DT0, T = 64, 0.05, 500.0
-P_STAR = np.array([1.0, 2.0, 3.0, -0.5])  # the exact drift of each synthetic point
+P_STAR = np.array([1.0, 2.0, 3.0, -0.5, 1.5])  # the exact drift of each synthetic point
 #: A point's runs are "rounding-decided" (a drift far off p*) below this N: point 0 never is,
 #: point 1 below N 128, point 2 below N 512, point 3 at every N the ladder reaches.
-ERRATIC_BELOW = np.array([0, 128, 512, 10**9])
+ERRATIC_BELOW = np.array([0, 128, 512, 10**9, 0])
+#: Point 4 slips twice below N 512, by the same amount at every N: its levels agree on the drift
+#: but not on the number of episodes of motion.
+TWICE_BELOW = np.array([0, 0, 0, 0, 512])
 
 
 class Synthetic:
@@ -30,6 +33,7 @@ class Synthetic:
 
     def drift(self, n: int, h: float) -> np.ndarray:
         offset = np.where(n < ERRATIC_BELOW, 4.0 * (-1.0) ** (np.log2(n) % 2), 0.0)
+        offset += np.where(n < TWICE_BELOW, 1.7, 0.0)
         return P_STAR + h**2 + 0.5 * (2 * np.pi / n) ** 2 + offset
 
     def __call__(self, idx, n, h, coarse=False):
@@ -45,6 +49,7 @@ class Synthetic:
             ("persist", 0.0 * d),
         ):
             out[k][idx] = np.asarray(v)[idx]
+        out["episodes"][idx] = np.where(n < TWICE_BELOW, 2, 1)[idx]
         return out
 
 
@@ -61,42 +66,64 @@ def test_one_level_is_the_old_single_refinement():
     run, res = _controlled(1)
     assert [c[:2] for c in run.calls] == [(N0, DT0), (N0 // 2, 2 * DT0)]
     assert not res["refined"].any()
-    assert list(point_resolved(res, np.ones(4, bool))) == [True, False, False, False]
+    # point 4's two resolutions agree on a drift with a second slip: one level cannot tell
+    assert list(point_resolved(res, np.ones(5, bool))) == [True, False, False, False, True]
 
 
 def test_ladder_climbs_until_two_levels_agree():
     run, res = _controlled(4)
-    # level 0 + coarse, then level 1 (N 128) for the three unresolved points, level 2 (N 256)
-    # for the two whose levels 0/1 disagree (point 1 settles at N 128: levels 1 and 2 agree),
-    # level 3 (N 512) for points 2 and 3, level 4 (N 1024) for point 3 only
+    # level 0 + coarse, then level 1 (N 128) for the three unresolved points and point 4 (two
+    # episodes of motion), level 2 (N 256) for those whose levels 0/1 disagree (point 1
+    # settles at N 128: levels 1 and 2 agree), level 3 (N 512) for points 2, 3 and 4 (still two
+    # episodes at N 256), level 4 (N 1024) for the same three (point 4's levels 2 and 3 differ
+    # by its second slip)
     assert [(c[0], c[2]) for c in run.calls[2:]] == [
-        (128, (1, 2, 3)),
-        (256, (1, 2, 3)),
-        (512, (2, 3)),
-        (1024, (2, 3)),
+        (128, (1, 2, 3, 4)),
+        (256, (1, 2, 3, 4)),
+        (512, (2, 3, 4)),
+        (1024, (2, 3, 4)),
     ]
-    assert list(res["refine_level"]) == [0, 2, 4, 4]
-    resolved = point_resolved(res, np.ones(4, bool))
-    assert list(resolved) == [True, True, True, False]
+    assert list(res["refine_level"]) == [0, 2, 4, 4, 4]
+    resolved = point_resolved(res, np.ones(5, bool))
+    assert list(resolved) == [True, True, True, False, True]
     # a resolved point's drift is the Richardson value of its last two levels: exact here
     # (the synthetic error is purely second order)
-    np.testing.assert_allclose(res["drift"][:3], P_STAR[:3], rtol=0, atol=1e-12)
+    ok = [0, 1, 2, 4]
+    np.testing.assert_allclose(res["drift"][ok], P_STAR[ok], rtol=0, atol=1e-12)
 
 
 def test_ladder_cap_leaves_points_unresolved():
     run, res = _controlled(2)
     assert max(c[0] for c in run.calls) == 4 * N0
-    assert list(point_resolved(res, np.ones(4, bool))) == [True, True, False, False]
+    # point 4 still slips twice at N 256: not resolved although its levels agree on the drift
+    assert list(point_resolved(res, np.ones(5, bool))) == [True, True, False, False, False]
 
 
 def test_ladder_stops_at_the_work_limit(monkeypatch):
-    # level 1 of 3 points costs 3 x 128 x 500 / 0.025 = 7.7e6 cell-steps; level 2 of 3 points
-    # costs 3 x 256 x 40000 = 3.1e7: a limit of 1e7 runs the first and refuses the second
-    monkeypatch.setenv("ASTROFIELD_MAX_WORK", "1e7")
+    # level 1 of 4 points costs 4 x 128 x 500 / 0.025 = 1.0e7 cell-steps; level 2 of 4 points
+    # costs 4 x 256 x 40000 = 4.1e7: a limit of 2e7 runs the first and refuses the second
+    monkeypatch.setenv("ASTROFIELD_MAX_WORK", "2e7")
     with pytest.warns(ph.RefinementWarning, match=r"level 2 \(N = 256"):
         run, res = _controlled(4)
     assert max(c[0] for c in run.calls) == 2 * N0
-    assert list(point_resolved(res, np.ones(4, bool))) == [True, False, False, False]
+    assert list(point_resolved(res, np.ones(5, bool))) == [True, False, False, False, False]
+
+
+def test_motion_episodes_counts_separate_slips():
+    t = np.arange(0.0, 500.0)
+    slip = lambda t0: 0.3 * np.exp(-(((t - t0) / 5.0) ** 2))  # noqa: E731
+    traces = np.stack(
+        [
+            0.2 * np.tanh(t / 10.0),  # a traveller: one episode
+            0.05 * np.exp(-0.1 * t),  # a relaxing bump: one
+            slip(30.0) + 1e-12,  # one slip, then a rest at rounding level
+            slip(30.0) + slip(250.0),  # slip, rest, slip
+            slip(30.0) - slip(250.0) + slip(400.0),  # three slips, one backwards
+            slip(30.0) + 0.5 * slip(45.0),  # two bursts with no rest between: one episode
+            np.where(t < 100, slip(30.0), np.nan),  # a failed run: the finite part
+        ]
+    )
+    assert list(ph.motion_episodes(traces)) == [1, 1, 1, 2, 3, 1, 1]
 
 
 @pytest.mark.parametrize("bad", [0, 6, 1.5, True, -1])

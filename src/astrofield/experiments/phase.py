@@ -672,10 +672,15 @@ def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_t
        points whose drift is not resolved (:func:`point_resolved`: ``drift_error`` above the
        documented tolerance), stable ones included, and the refinement climbs a ladder: a
        point rerun at level ``l`` (``(2^l N, dt / 2^l)``) whose last two levels still
-       disagree (another verdict, or a drift difference beyond the tolerance) is rerun at
-       level ``l + 1``, up to level ``L`` (:func:`_ladder`). Each level's work is estimated
-       before it runs; a level beyond the work limit (``ASTROFIELD_MAX_WORK``) is not run, and
-       its points stay unresolved (a :class:`RefinementWarning` says so).
+       disagree (another verdict, or a drift difference beyond the tolerance) or whose run
+       shows more than one episode of motion (:func:`motion_episodes`: a slip, a rest and a
+       second slip, which near the fold at ``D = inf`` is released by the scheme's rounding,
+       not by the model) is rerun at level ``l + 1``, up to level ``L`` (:func:`_ladder`);
+       points with several episodes at level 0 or in the coarse run start the ladder too.
+       A point that has not settled at level ``L`` is not resolved (``res["unsettled"]``).
+       Each level's work is estimated before it runs; a level beyond the work limit
+       (``ASTROFIELD_MAX_WORK``) is not run, and its points stay unresolved (a
+       :class:`RefinementWarning` says so).
        ``res["refine_level"]`` records each point's finest level (0: not refined).
 
     ``res`` is updated in place; ``t_companion`` records the coarse run's simulated time.
@@ -698,6 +703,7 @@ def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_t
     pick = ~ok | loose | _borderline(res, coarse, pts, rule or VerdictRule())
     if refine_levels > 1:
         pick |= ~_within_tolerance(res["drift_error"][pts], res["drift"][pts])
+        pick |= (res["episodes"][pts] > 1) | (coarse["episodes"][pts] > 1)
     again = pts[pick]
     if not again.size:
         return
@@ -714,7 +720,7 @@ def _take_level(res: dict[str, Any], finer: dict[str, Any], fine: dict[str, Any]
     drift from ``finer`` and the previous level ``fine``."""
     res["refined"][idx] = True
     for k in (*_RUN_RESULTS, "drift", "velocity", "drift_bound", "unstable", "failed",
-              "decided"):
+              "decided", "episodes"):
         res[k][idx] = finer[k][idx]
     if res["velocity_trace"] is not None:
         res["velocity_trace"][idx] = finer["velocity_trace"][idx]
@@ -727,6 +733,33 @@ def _within_tolerance(err: np.ndarray, drift: np.ndarray) -> np.ndarray:
     rel, tol_abs = DRIFT_TOLERANCE
     with np.errstate(invalid="ignore"):
         return np.asarray(err, float) <= rel * np.abs(np.asarray(drift, float)) + tol_abs
+
+
+#: :func:`motion_episodes`: the bump moves when ``|v|`` exceeds ``EPISODE_MOVE`` of the trace's
+#: peak and rests when it is below ``EPISODE_REST`` of it.
+EPISODE_MOVE, EPISODE_REST = 0.1, 1e-3
+
+
+def motion_episodes(velocity: np.ndarray) -> np.ndarray:
+    """Number of separate episodes of motion in each velocity trace (last axis: time).
+
+    An episode starts where ``|v|`` rises above ``EPISODE_MOVE`` times the trace's peak for the
+    first time, or for the first time after a rest (``|v|`` below ``EPISODE_REST`` times the
+    peak). A traveller, a relaxing bump and a single slip have one episode; a slip, a rest and
+    another slip have two. Non-finite samples count as neither. Vectorised over the traces.
+    """
+    a = np.abs(np.asarray(velocity, float))
+    a = np.where(np.isfinite(a), a, np.nan)
+    peak = np.max(np.nan_to_num(a, nan=0.0), axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        up = a > EPISODE_MOVE * peak
+        down = (a < EPISODE_REST * peak) & ~up
+    ev = np.where(up, 1, np.where(down, -1, 0))
+    ev = np.concatenate([np.full(ev.shape[:-1] + (1,), -1), ev], axis=-1)  # armed at t = 0
+    pos = np.where(ev != 0, np.arange(ev.shape[-1]), 0)
+    last = np.maximum.accumulate(pos, axis=-1)  # index of the latest move or rest
+    state = np.take_along_axis(ev, last, axis=-1)[..., :-1]  # before each sample
+    return np.sum(up & (state == -1), axis=-1)
 
 
 class RefinementWarning(UserWarning):
@@ -752,12 +785,17 @@ def _ladder(res: dict[str, Any], run: Any, idx: np.ndarray, fine: dict[str, Any]
                           f"points was not run: its work {work:.3g} cell-steps exceeds the "
                           f"limit {max_work():.3g} (ASTROFIELD_MAX_WORK); they stay "
                           "unresolved", RefinementWarning, stacklevel=4)
+            res["unsettled"][idx] = True
             return
         finer = run(idx, n, h)
         flipped = finer["unstable"][idx] != prev["unstable"][idx]
         _take_level(res, finer, prev, idx)
         res["refine_level"][idx] = level
-        agree = ~flipped & _within_tolerance(res["drift_error"][idx], res["drift"][idx])
+        # agreed: same verdict, drifts within the tolerance, and one episode of motion (a
+        # slip, rest and second slip is decided by the scheme's residual perturbations)
+        agree = ~flipped & _within_tolerance(res["drift_error"][idx], res["drift"][idx]) \
+            & (res["episodes"][idx] <= 1)
+        res["unsettled"][idx] = ~agree
         prev = finer
         idx = idx[~agree]
         level += 1
@@ -909,6 +947,11 @@ def drift_experiment(
             "finest refinement level", list(range(refine_levels + 1)),
             " ".join(f"level_{i}" for i in range(refine_levels + 1)),
             description="level l: rerun at (2^l N, dt / 2^l); 0: not refined"))
+        data["motion_episodes"] = ("point", res["episodes"], {
+            "long_name": "episodes of motion", "units": "1",
+            "description": "separate episodes of motion of the bump up to T at the finest "
+                           "level (1: travels, relaxes or slips once; > 1: slips again after "
+                           "a rest)"})
     out = xr.Dataset(data,
                      coords={"theta_p": ("point", th), "beta_p": ("point", be),
                              "gamma_p": ("point", ga), "D_p": ("point", Dd)})
@@ -933,6 +976,8 @@ def _empty_results(n: int, n_t: int, frame_dt: float, traces: bool) -> dict[str,
     res["failed"] = np.zeros(n, bool)
     res["refined"] = np.zeros(n, bool)
     res["refine_level"] = np.zeros(n, np.int8)
+    res["episodes"] = np.zeros(n, np.int16)
+    res["unsettled"] = np.zeros(n, bool)
     res["time"] = np.arange(n_t) * frame_dt
     res["velocity_trace"] = np.full((n, n_t), np.nan) if traces else None
     return res
@@ -956,6 +1001,7 @@ def _simulate(res: dict[str, Any], idx: np.ndarray, model: Model, rule: VerdictR
     ext = _extrapolated(stop, T, v.shape[0])
     v_ext = v if ext is None else _extend_trace(ds["time"].values, v, **ext["trace"])
     verdict = rule.classify(ds["time"].values, v_ext)  # reads the motion up to T
+    res["episodes"][idx] = motion_episodes(v_ext)
     failed = ds["failed"].values.astype(bool)
     res["unstable"][idx] = verdict["unstable"]
     res["growth"][idx] = verdict["growth"]
@@ -1015,8 +1061,11 @@ def point_resolved(res: dict[str, Any], exists: np.ndarray) -> np.ndarray:
     ``(2 N, dt / 2)`` and ``(N, dt)``) is within the documented tolerance
     ``rel |drift| + abs`` (:data:`~astrofield.simulator.step_control.DRIFT_TOLERANCE`).
     Without error control no error was estimated: simulated points are then not resolved.
+    With the refinement ladder (``refine_levels > 1``), a point that did not settle by the last
+    level (``res["unsettled"]``, see :func:`control_errors`) is not resolved either.
     """
     within = _within_tolerance(res["drift_error"], res["drift"])
+    within &= ~np.asarray(res.get("unsettled", False), bool)  # the ladder's cap reached
     ok = within & ~np.asarray(res["failed"], bool) & (not res.get("undecided", False))
     return np.where(np.asarray(exists, bool), ok, True)
 
