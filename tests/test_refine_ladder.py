@@ -158,3 +158,23 @@ def test_ladder_in_a_map_records_levels():
     assert one.attrs["refine_levels"] == 1 and two.attrs["refine_levels"] == 2
     assert "refine_level" not in one and two["refine_level"].attrs["flag_values"] is not None
     assert set(np.unique(two["refine_level"].values)) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize(("given", "expect"), [(None, [1, 4]), (2, [2, 2])])
+def test_figure6_uses_the_ladder_on_its_dinf_map(monkeypatch, given, expect):
+    """Figure 6's D = inf map climbs FIG6_REFINE_LEVELS (4) by default, its D = 1 map keeps one
+    refinement; a given value sets both (the maps' settings, recorded before any run)."""
+    from astrofield.experiments import figures
+
+    seen = []
+
+    def fake(vary, **kw):
+        seen.append((kw["D"], kw["refine_levels"]))
+        if len(seen) == 2:
+            raise RuntimeError("stop after the settings")
+
+    monkeypatch.setattr(figures, "phase_diagram", fake)
+    with pytest.raises(RuntimeError, match="stop after"):
+        figures.figure6_data(resolution=2, T=100.0, refine_levels=given)
+    assert seen == [(1.0, expect[0]), (np.inf, expect[1])]
+    assert figures.FIG6_REFINE_LEVELS == 4

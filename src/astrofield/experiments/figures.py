@@ -53,11 +53,11 @@ LARGE_D = (1.0, 2.5, 10.0, 50.0, np.inf)
 FIG7_TIMES = (0.7, 30.0, 100.0)
 #: Points of the scan that brackets the figures' boundaries.
 _N_SCAN = 120
-#: Default ``refine_levels`` of Figure 6's maps (the error control's refinement ladder,
-#: :func:`astrofield.experiments.phase.control_errors`): near the fold at ``D = inf`` the
-#: drift at T of some cells is decided by rounding at N 64 - 128 and dt 0.05 - 0.025 and
-#: only agrees between successive resolutions from about (N 256, dt 0.0125) on.
-FIG6_REFINE_LEVELS = 3
+#: Default ``refine_levels`` of Figure 6's ``D = inf`` map (the error control's refinement
+#: ladder, :func:`astrofield.experiments.phase.control_errors`): near the fold some cells slip a
+#: second time, released by rounding, at N 64 - 128 and dt 0.05 - 0.025; their drift at T
+#: settles from about (N 256, dt 0.0125) on (docs/verdicts.md, section 6.1).
+FIG6_REFINE_LEVELS = 4
 
 
 def boundary_curves(vary: str, along: np.ndarray, *, theta: float = 0.1,
@@ -234,8 +234,9 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         As in :func:`figure5_data` (``gamma`` in [1, 1.6] per unit time; ``beta`` in
         [0.001, 0.1] at ``D = 1`` and in [0.01, 4] at ``D = inf``).
     refine_levels
-        Refinement ladder of both maps' error control (see
-        :func:`astrofield.phase_diagram`; ``None``: :data:`FIG6_REFINE_LEVELS`).
+        Refinement ladder of the maps' error control (see :func:`astrofield.phase_diagram`),
+        both maps; ``None`` (default): 1 for the ``D = 1`` map and
+        :data:`FIG6_REFINE_LEVELS` for the ``D = inf`` map.
 
     Returns
     -------
@@ -246,10 +247,12 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         ``beta_star_evans_largeD`` (every Evans crossing for each ``large_D`` of
         :data:`LARGE_D`); attr ``figure_T``.
     """
-    levels = FIG6_REFINE_LEVELS if refine_levels is None else refine_levels
     n, kw = _map_kw(resolution, T, N, figure_step(6, dt, T, dt_check), early_stop, executor,
-                    workers, progress, dt_check, levels)  # the step checked before the first map
+                    workers, progress, dt_check,  # the step checked before the first map
+                    1 if refine_levels is None else refine_levels)
     ds1 = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.001:0.1:{n}"], D=1.0, **kw)
+    if refine_levels is None:
+        kw["refine_levels"] = FIG6_REFINE_LEVELS
     dsi = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.01:4.0:{n}"], D=np.inf, **kw)
     gb = np.linspace(1.0, 1.6, max(2 * n, 12))
     ev, fo = (_beta_curve("gamma", gb, 0.1, 1.0, None, m, 0.3)["beta_star"].values
@@ -269,6 +272,9 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
                                     large.transpose(1, 0, 2))},
         coords={"boundary_gamma": gb, "large_D": np.array(LARGE_D)})
     data.attrs.update({k: v for k, v in ds1.attrs.items() if not k.startswith("summary_")})
+    data.attrs.pop("refine_levels", None)  # the two maps' own, below
+    data.attrs["refine_levels_D1"] = ds1.attrs["refine_levels"]
+    data.attrs["refine_levels_Dinf"] = dsi.attrs["refine_levels"]
     data.attrs["figure"] = ("6: drift experiment over (gamma, beta) at D 1; large-D panel at "
                             "D inf with Evans boundaries for D = 1, 2.5, 10, 50, inf")
     data.attrs["figure_T"] = kw["T"]
@@ -383,7 +389,7 @@ def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
     refine_levels
         Refinement ladder of the maps' error control (Figures 5 and 6; see
         :func:`astrofield.phase_diagram`; ``None``: the figure's default, 1 for Figure 5 and
-        :data:`FIG6_REFINE_LEVELS` for Figure 6).
+        :data:`FIG6_REFINE_LEVELS` for Figure 6's ``D = inf`` map).
     """
     if number not in FIGURES:
         raise ValueError(f"figure number = {number!r} is not one of {FIGURES}")
