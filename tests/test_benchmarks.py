@@ -26,6 +26,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("bench_step.py", "us per step"),
     ("bench_theory.py", "same crossings to 1e-12"),
     ("sigmoid_drift_points.py", "beta_eig"),
+    ("bench_model_map.py", "model map benchmark done"),
     pytest.param("bench_fit_observables.py", "fit observables benchmark done",
                  marks=pytest.mark.slow),
 ])

@@ -43,7 +43,8 @@ else:  # pragma: no cover
 __all__ = ["FLOAT_INF", "FINITE", "DT", "DT_CHECK", "dt_options", "RENAMED", "step_size",
            "cli_words", "command",
            "api_default", "emit", "guard", "check_plot_path", "output_option", "plot_option",
-           "json_option", "quiet_option", "grid_from", "vary_option", "Timer", "progress_for"]
+           "json_option", "quiet_option", "grid_from", "vary_option", "Timer", "progress_for",
+           "KERNELS", "firing_kernel_options", "kernel_from_options"]
 
 
 # ------------------------------------------------------------------------------ types
@@ -434,6 +435,46 @@ def json_option(f: Callable) -> Callable:
 def quiet_option(f: Callable) -> Callable:
     return click.option("-q", "--quiet", is_flag=True,
                         help="Hide progress bars and messages on stderr (never the result).")(f)
+
+
+# ------------------------------------------------------------------------------ model shape
+#: Built-in kernels of ``--kernel``.
+KERNELS = ["cosine", "gaussian", "mexican_hat", "wizard_hat"]
+
+
+def firing_kernel_options(f: Callable) -> Callable:
+    """``--firing --steepness --kernel --kernel-param``: the model's firing rate and kernel,
+    defined once for every command that takes them (``run``, ``phase``, the theory commands);
+    :func:`kernel_from_options` turns the last two into a kernel."""
+    from astrofield.model.firing import firing_names
+
+    opts = [
+        option("--firing", type=click.Choice(firing_names()), default="heaviside",
+               help="Firing-rate function (a built-in; your own function: the Python API)."),
+        option("--steepness", type=FINITE,
+               default=api_default("astrofield.model.definition:Model", "steepness"),
+               help="Steepness of the smooth firing rates (sigmoid, threshold_tanh, ...)."),
+        option("--kernel", type=click.Choice(KERNELS), default="cosine",
+               help="Synaptic connectivity kernel."),
+        option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
+               help="Kernel parameter, e.g. width=0.6 (gaussian), w_e/s_e/w_i/s_i "
+                    "(mexican_hat), amplitude, scale (wizard_hat); repeatable."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def kernel_from_options(kernel: str, kernel_params: tuple[str, ...]) -> Any:
+    """The :class:`~astrofield.model.kernels.Kernel` of ``--kernel`` and ``--kernel-param``;
+    bad parameters are a usage error (exit 2) naming ``--kernel-param``."""
+    from astrofield.cli.run import parse_kernel_params
+    from astrofield.model.kernels import make_kernel
+
+    try:
+        return make_kernel(kernel, **parse_kernel_params(kernel_params))
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--kernel-param") from None
 
 
 # ------------------------------------------------------------------------------ grids

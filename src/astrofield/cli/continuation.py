@@ -22,9 +22,11 @@ from astrofield._version import __version__
 from astrofield.cli._common import (
     FINITE,
     FLOAT_INF,
+    KERNELS,  # noqa: F401 - re-exported (was defined here)
     api_default,
     command,
     emit,
+    firing_kernel_options,
     json_option,
     option,
     output_option,
@@ -36,12 +38,10 @@ from astrofield.cli._common import (
 )
 from astrofield.io.cf import annotate, flag_attrs, seed_attrs
 from astrofield.io.jsonio import json_number
-from astrofield.model.firing import firing_names
 
 __all__ = ["spectrum_cmd", "continue_cmd", "model_options", "numerical_options",
            "wants_numerical"]
 
-KERNELS = ["cosine", "gaussian", "mexican_hat", "wizard_hat"]
 _MODEL = "astrofield.model.definition:Model"
 _STEADY = "astrofield.theory.steady:steady_bump"
 
@@ -62,22 +62,10 @@ class _GridSize(click.ParamType):
 
 def numerical_options(f):
     """``--firing --steepness --kernel --kernel-param --N`` (added to the theory commands)."""
-    opts = [
-        click.option("--firing", type=click.Choice(firing_names()),
-                     default="heaviside", show_default=True, help="Firing-rate function."),
-        option("--steepness", type=FINITE, default=api_default(_MODEL, "steepness"),
-               help="Steepness s of the smooth firing rates."),
-        click.option("--kernel", type=click.Choice(KERNELS), default="cosine",
-                     show_default=True, help="Connectivity kernel."),
-        click.option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
-                     help="Kernel parameter (repeatable), e.g. --kernel-param w_i=0.5."),
-        option("--N", "N", type=_GridSize(), default=api_default(_STEADY, "N"),
-                     help="Grid points of the numerical bump (even), or 'auto': enough to "
-                     "resolve the firing layer (spectrum, stability, continue, boundary)."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+    f = option("--N", "N", type=_GridSize(), default=api_default(_STEADY, "N"),
+               help="Grid points of the numerical bump (even), or 'auto': enough to "
+               "resolve the firing layer (spectrum, stability, continue, boundary).")(f)
+    return firing_kernel_options(f)
 
 
 def model_options(f):

@@ -9,7 +9,8 @@ Command shapes::
         [--early-stop/--no-early-stop] [--error-control auto|on|off] [--refine-tol 0.05] \\
         [--refine-levels 1] \\
         [--adaptive [--atol 0.05] [--rtol 0.05] [--boundary-tol 0] [--max-points M] \\
-        [--max-time S]] [--quiet]
+        [--max-time S]] [--firing sigmoid --steepness 20] [--kernel mexican_hat \\
+        --kernel-param w_i=0.5] [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...|auto] \\
         [--dt-check error|warn|off] [--refine-levels L]
 """
@@ -31,8 +32,10 @@ from astrofield.cli._common import (
     command,
     dt_options,
     emit,
+    firing_kernel_options,
     guard,
     json_option,
+    kernel_from_options,
     option,
     output_option,
     plot_option,
@@ -58,13 +61,16 @@ def _check_scheduler(ctx: click.Context, param: click.Parameter, value: str) -> 
                              "scheduler address such as tcp://host:8786", ctx, param)
 
 
-def _grid_step(dt: float | str, grid: Any, T: float, dt_check: str) -> float:
-    """The step-size rule over the points of ``grid`` that are simulated (those with a bump),
+def _grid_step(dt: float | str, grid: Any, T: float, dt_check: str,
+               every_point: bool = False) -> float:
+    """The step-size rule over the points of ``grid`` that are simulated (those with a bump;
+    ``every_point``: all, for a model whose bumps Newton finds only when the map runs),
     checked before the sweep starts (:func:`astrofield.experiments.phase.map_step`; ``warn``
     and ``off`` never raise here: the map warns once when it starts)."""
     from astrofield.experiments.phase import map_step
 
-    return map_step(dt, grid, T, "error" if dt_check == "error" else "off")[0]
+    return map_step(dt, grid, T, "error" if dt_check == "error" else "off",
+                    every_point=every_point)[0]
 
 
 def _executor(scheduler: str):
@@ -117,10 +123,12 @@ def _boundaries(ds, fixed: dict[str, float]) -> dict[str, Any]:
             for m, name in (("evans", "Evans E'(0) = 0"), ("fourier", "Fourier truncation"))}
 
 
-def _phase_figure(ds, fixed: dict[str, float]):
+def _phase_figure(ds, fixed: dict[str, float], paper: bool = True):
+    """The map's figure; the analytic boundaries only for the paper's model (they are the
+    Evans and Fourier theory of Heaviside firing with the cosine kernel)."""
     from astrofield.plotting.maps import plot_phase
 
-    return plot_phase(ds, _boundaries(ds, fixed))
+    return plot_phase(ds, _boundaries(ds, fixed) if paper else {})
 
 
 @command("phase", example="""
@@ -187,6 +195,7 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --executor serial""")
 @option("--backend", type=click.Choice(["auto", *backend_names()]), default="auto",
         help="Time-integration backend: any registered one (jax: pip install "
              "'astrofield[jax]'; plug-ins: entry-point group astrofield.backends).")
+@firing_kernel_options
 @output_option("NetCDF output (chunks go to OUTPUT.parts/ while running).")
 @plot_option("Figure of |drift| and |velocity| with the analytic boundaries (png, pdf, ...).")
 @json_option
@@ -195,7 +204,9 @@ def phase_cmd(**p: Any) -> None:
     """Numerical phase diagram of the drift experiment over one or two parameters.
 
     Each point: exact wide bump + shift perturbation, integrated to T; verdict stable /
-    unstable / no bump, with the Evans E'(0) and Fourier verdicts alongside.
+    unstable / no bump, with the Evans E'(0) and Fourier verdicts alongside. With --firing
+    other than heaviside or --kernel other than cosine: the model's own numerical bump,
+    with the verdict of its numerical spectrum at N alongside (numerical_stable).
     """
     from astrofield._validate import check_memory, check_steps
     from astrofield.experiments.phase import phase_diagram, summarize
@@ -214,7 +225,8 @@ def phase_cmd(**p: Any) -> None:
                 param_hint="-o/--output")
         fixed = {k: p[k] for k in ("theta", "beta", "gamma", "D")}
         grid = make_grid(p["vary"], fixed, max_dims=2)
-        p["dt"] = _grid_step(p["dt"], grid, p["T"], p["dt_check"])
+        shape = _model_shape(p)
+        p["dt"] = _grid_step(p["dt"], grid, p["T"], p["dt_check"], not shape.paper)
         check_steps(p["T"], p["dt"])
         n_points = min(p["chunk_size"], grid.size)
         check_memory(_estimate_bytes(p["N"], p["chunk_size"], p["workers"], grid.size),
@@ -232,7 +244,8 @@ def phase_cmd(**p: Any) -> None:
                                refine_tol=p["refine_tol"],
                                refine_levels=p["refine_levels"],
                                sampling="adaptive" if p["adaptive"] else "full",
-                               adaptive=_adaptive_settings(p), dt_check=p["dt_check"])
+                               adaptive=_adaptive_settings(p), dt_check=p["dt_check"],
+                               **shape.options())
     finally:
         if client is not None:
             client.close()
@@ -240,7 +253,7 @@ def phase_cmd(**p: Any) -> None:
         from astrofield.cli._common import save_outputs
 
         with guard(runtime=True):
-            save_outputs(ds, None, p["plot"], lambda: _phase_figure(ds, fixed))
+            save_outputs(ds, None, p["plot"], lambda: _phase_figure(ds, fixed, shape.paper))
     s = summarize(ds)
     out = {**s, "resolved": bool(s["resolved"]), "wall_s": timer.wall_s,
            "dims": list(ds["verdict"].dims),
@@ -251,7 +264,11 @@ def phase_cmd(**p: Any) -> None:
            "refine_levels": p["refine_levels"],
            "executor": p["executor"], "scheduler": p["executor"],  # scheduler: old key
            "output": p["output"], "plot": p["plot"],
-           "sampling": "adaptive" if p["adaptive"] else "full"}
+           "sampling": "adaptive" if p["adaptive"] else "full",
+           "firing": ds.attrs.get("firing", "heaviside"),
+           "steepness": ds.attrs.get("steepness") if not shape.paper else None,
+           "kernel": ds.attrs.get("kernel", "cosine"),
+           "theory": "Evans" if shape.paper else "numerical spectrum"}
     extra = ""
     if p["adaptive"]:
         out.update({k: ds.attrs[f"adaptive_{k}"] for k in (
@@ -260,10 +277,23 @@ def phase_cmd(**p: Any) -> None:
                  f"error {out['max_drift_interp_error']:.3g} rad")
     emit(out, p["as_json"],
          f"{s['points']} points: {s['n_stable']} stable, {s['n_unstable']} unstable, "
-         f"{s['n_no_bump']} no bump; agreement with Evans {s['agreement']:.3f}{extra}"
+         f"{s['n_no_bump']} no bump; agreement with {out['theory']} {s['agreement']:.3f}{extra}"
          + (f"; {s['n_unresolved']} unresolved (variable 'resolved')" if s["n_unresolved"]
             else "") + "; "
          f"{out['wall_s']:.1f} s" + (f" -> {p['output']}" if p["output"] else ""))
+
+
+def _model_shape(p: dict[str, Any]) -> Any:
+    """The validated firing rate, steepness and kernel of the options
+    (:func:`astrofield.experiments.model_map.model_spec`; bad ones: exit 2)."""
+    from astrofield.experiments.model_map import model_spec
+
+    kernel = kernel_from_options(p["kernel"], p["kernel_params"])
+    try:
+        return model_spec(p["firing"], p["steepness"], kernel)
+    except ValueError as exc:
+        name = str(exc).split(" ")[0]
+        raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
 
 
 def _adaptive_settings(p: dict[str, Any]) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from astrofield.cli._common import (
     command,
     dt_options,
     emit,
+    firing_kernel_options,
     guard,
     json_option,
     option,
@@ -24,7 +25,6 @@ from astrofield.cli._common import (
     save_outputs,
     step_size,
 )
-from astrofield.model.firing import firing_names
 from astrofield.simulator.backends import names as backend_names
 
 __all__ = ["run_cmd", "parse_pulse", "parse_kernel_params", "FLOAT_INF"]
@@ -124,15 +124,7 @@ astrofield run --config run.toml --D inf      # file values, D overridden""")
 @option("--tau", type=FINITE, default=api_default(_MODEL, "tau"), help="Resource time scale.")
 @option("--D", "D", type=FLOAT_INF, default=api_default(_MODEL, "D"),
         help="Astrocytic diffusion ('inf' for the well-mixed limit).")
-@option("--firing", type=click.Choice(firing_names()), default="heaviside",
-        help="Firing-rate function (a built-in; your own function: the Python API).")
-@option("--steepness", type=FINITE, default=api_default(_MODEL, "steepness"),
-        help="Steepness of the smooth firing rates (sigmoid, threshold_tanh).")
-@option("--kernel", type=click.Choice(["cosine", "gaussian", "mexican_hat", "wizard_hat"]),
-        default="cosine", help="Synaptic connectivity kernel.")
-@option("--kernel-param", "kernel_params", multiple=True, metavar="NAME=VALUE",
-        help="Kernel parameter, e.g. width=0.6 (gaussian), w_e/s_e/w_i/s_i (mexican_hat), "
-             "amplitude, scale (wizard_hat); repeatable.")
+@firing_kernel_options
 @option("--N", "N", type=click.IntRange(min=16), default=api_default(_SOLVE, "N"),
         help="Grid points on the ring.")
 @dt_options(api_default(_SOLVE, "dt"))

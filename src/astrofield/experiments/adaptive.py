@@ -49,11 +49,12 @@ Refinement (on the grid's own cells, a quadtree in index space)
    for the remaining budget; a block that is accepted without an estimate reports the spread
    of its corners' drift (NaN where it has none).
 
-Seeding: phase maps, full and adaptive, are of the model with Heaviside firing and the cosine
-kernel (:func:`astrofield.experiments.phase.phase_diagram` has no firing or kernel options), for
-which the Evans function gives the boundary exactly, at about a millisecond per cell. A map of
-another model would be seeded with the verdicts of its numerical spectrum
-(:func:`astrofield.theory.spectra.numerical_stability_grid`) in place of ``evans_stable``.
+Seeding: for the paper's model (Heaviside firing, the cosine kernel) the Evans function gives
+the boundary exactly, at about a millisecond per cell. For any other firing rate or kernel
+(``phase_diagram(..., firing=, steepness=, kernel=)``) the seeds and the boundary test of step 2
+use the verdict of the model's numerical spectrum at the map's ``N`` instead
+(``numerical_stable``, :mod:`astrofield.experiments.model_map`; 0.05-0.4 s per cell): the same
+code, given the other verdict array (:func:`astrofield.experiments.model_map.theory_verdict`).
 
 Verdict of an interpolated cell: that of its block's corners (they agree, unless a stopping rule
 or ``boundary_tol`` ended the refinement; then the nearest simulated cell's); ``"no bump"``
@@ -95,6 +96,7 @@ import numpy as np
 import xarray as xr
 
 from astrofield._validate import check_int, check_range
+from astrofield.experiments.model_map import COLUMNS, theory_verdict
 from astrofield.experiments.sweep import Grid, run_sweep
 
 __all__ = ["AdaptiveSettings", "adaptive_map", "ADAPTIVE_DEFAULTS"]
@@ -207,11 +209,17 @@ def _bilinear(f: np.ndarray, b: tuple[int, int, int, int], i: np.ndarray,
 class _State:
     """The map's cells: analytic columns, simulated values, and the rounds so far."""
 
-    def __init__(self, shape: tuple[int, int], an: dict[str, np.ndarray]):
+    def __init__(self, shape: tuple[int, int], an: dict[str, np.ndarray],
+                 verdict: np.ndarray | None = None, margin: np.ndarray | None = None):
         self.shape = shape
         self.exists = an["exists"].reshape(shape)
-        self.evans = an["evans_stable"].astype(bool).reshape(shape)
-        self.dprime = np.asarray(an["evans_dprime"], float).reshape(shape)
+        # the theory's verdict (Evans, or another model's numerical spectrum) and its signed
+        # distance from the boundary (E'(0), or minus the leading eigenvalue's real part);
+        # default: read from the columns ``an`` (:func:`theory_verdict`)
+        if verdict is None or margin is None:
+            verdict, margin = theory_verdict(an)
+        self.evans = np.asarray(verdict, bool).reshape(shape)
+        self.dprime = np.asarray(margin, float).reshape(shape)
         self.sampled = np.zeros(shape, bool)
         self.round = np.full(shape, -1, np.int16)
         self.code = np.where(self.exists, -3, -1).astype(np.int8)  # -3: not known yet
@@ -575,7 +583,7 @@ def _interpolate(st: _State, leaves: list) -> tuple[dict, dict, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- output
-_ANALYTIC = ("evans_dprime", "evans_stable", "fourier_stable", "exists")
+_ANALYTIC = ("evans_dprime", "evans_stable", "fourier_stable", "exists", *COLUMNS)
 _RUN_ONLY = ("t_final", "t_decided", "drift_decided", "velocity_decided", "t_companion",
              "t_failed")
 
@@ -819,8 +827,9 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
     path, done = _open(store, resume, fp)
     if done is not None:
         return done
-    an = _analytic(grid, executor, workers, n_workers, opts.get("tau", 1.0))
-    st = _State(grid.shape if len(grid.shape) == 2 else (grid.size, 1), an)
+    an = _analytic(grid, executor, workers, n_workers, opts.get("tau", 1.0), opts)
+    st = _State(grid.shape if len(grid.shape) == 2 else (grid.size, 1), an,
+                *theory_verdict(an))
     client = None
     if executor == "local":
         from distributed import Client, LocalCluster
@@ -854,7 +863,18 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
 _COLUMNS = ("exists", "evans_dprime", "evans_stable", "fourier_stable")
 
 
-def _analytic_chunk(theta: Any, beta: Any, gamma: Any, D: Any, tau: float) -> dict[str, Any]:
+def _analytic_chunk(theta: Any, beta: Any, gamma: Any, D: Any, tau: float,
+                    model: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The theory's columns of a chunk: closed form, or (``model``: firing, steepness, kernel
+    and ``N``) the numerical bump and spectrum."""
+    if model:
+        from astrofield.experiments.model_map import COLUMNS, model_spec, numerical_columns
+
+        spec = model_spec(model["firing"], model["steepness"], model["kernel"])
+        pts = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)).ravel()
+                                    for p in (theta, beta, gamma, D)))
+        an, _ = numerical_columns(spec, *pts, tau, model["N"])
+        return {k: an[k] for k in COLUMNS}
     from astrofield.experiments.phase import analytic_columns
 
     an = analytic_columns(theta, beta, gamma, D, tau=tau)
@@ -862,15 +882,20 @@ def _analytic_chunk(theta: Any, beta: Any, gamma: Any, D: Any, tau: float) -> di
 
 
 def _analytic(grid: Grid, executor: Any, workers: int | None, n_workers: int,
-              tau: float) -> dict[str, np.ndarray]:
-    """The analytic columns of every cell (see
-    :func:`astrofield.experiments.phase.analytic_columns`), in chunks on the executor (about
-    0.5 ms of CPU per cell)."""
+              tau: float, opts: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """The theory's columns of every cell (see
+    :func:`astrofield.experiments.phase.analytic_columns`: about 0.5 ms of CPU per cell; for
+    a model other than the paper's, ``opts`` with ``firing``, ``steepness``, ``kernel`` and
+    ``N``, :func:`astrofield.experiments.model_map.numerical_columns`: about 0.05-0.1 s per
+    cell), in chunks on the executor."""
     ex = "threads" if executor == "local" else executor  # the cluster is not started yet
-    ds = run_sweep(functools.partial(_analytic_chunk, tau=tau), grid, executor=ex,
-                   workers=workers, chunk_size=max(256, -(-grid.size // (8 * n_workers))),
-                   progress=False)
-    return {k: np.asarray(ds[k].values).reshape(-1) for k in _COLUMNS}
+    model = ({k: opts[k] for k in ("firing", "steepness", "kernel", "N")}
+             if opts and "firing" in opts else None)
+    size = max(256, -(-grid.size // (8 * n_workers))) if model is None else \
+        max(4, -(-grid.size // (2 * n_workers)))
+    ds = run_sweep(functools.partial(_analytic_chunk, tau=tau, model=model), grid,
+                   executor=ex, workers=workers, chunk_size=size, progress=False)
+    return {k: np.asarray(ds[k].values).reshape(-1) for k in (COLUMNS if model else _COLUMNS)}
 
 
 def _quiet(message: str) -> None:

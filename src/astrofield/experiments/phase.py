@@ -123,6 +123,13 @@ stable bump from a slow one: :func:`phase_diagram` refuses such ``T`` (:func:`ch
 :func:`drift_experiment` (whose ``drift`` is valid at any ``T``) labels its points
 **"undecided"** (code -3) instead of guessing.
 
+Other models
+------------
+With ``firing``, ``steepness`` and ``kernel`` other than Heaviside firing with the kernel
+``cos x``, each point starts from the model's own stationary bump (Newton on the run's grid),
+moved by ``eps`` rad, and carries the verdict of its numerical spectrum in place of the Evans
+and Fourier columns (:mod:`astrofield.experiments.model_map`).
+
 Reference: Palmer, Cihak, Avitabile, Kilpatrick, "Astrocytic resource diffusion stabilizes
 persistent activity in neural fields", arXiv:2604.10036 (2026), Figures 5-7.
 """
@@ -144,6 +151,12 @@ from numpy.typing import ArrayLike
 
 from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
+from astrofield.experiments.model_map import (
+    ModelSpec,
+    model_spec,
+    numerical_columns,
+    numerical_vars,
+)
 from astrofield.experiments.sweep import Grid, make_grid, run_sweep
 from astrofield.io.cf import annotate, flag_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
@@ -845,6 +858,9 @@ def drift_experiment(
     error_control: bool | None = DEFAULTS["error_control"],
     refine_tol: float = DEFAULTS["refine_tol"],
     dt_check: str = "error",
+    firing: Any = "heaviside",
+    steepness: float = 50.0,
+    kernel: Any = "cosine",
     refine_levels: int = 1,
 ) -> xr.Dataset:
     """The drift experiment for a batch of parameter points (one vectorised run).
@@ -889,6 +905,12 @@ def drift_experiment(
     dt_check
         A ``dt`` above the step-size rule: ``"error"`` (refused), ``"warn"`` or ``"off"`` (as
         :func:`astrofield.solve`; the error control's coarse runs are never checked).
+    firing, steepness, kernel
+        The model's firing rate, steepness (dimensionless) and kernel, as in
+        :class:`~astrofield.model.definition.Model`. Heaviside firing with the kernel
+        ``cos x`` (default): the exact bump and the Evans and Fourier verdicts. Any other
+        model: its own numerical bump and the verdict of its numerical spectrum
+        (:mod:`astrofield.experiments.model_map`).
     refine_levels
         Error control: most refinements of a point (an int in ``[1, MAX_REFINE_LEVELS]``).
         1 (default): one rerun at ``(2 N, dt / 2)``; ``L > 1``: unresolved points are rerun
@@ -923,16 +945,20 @@ def drift_experiment(
     arrs = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)) for p in
                                  (theta, beta, gamma, D)))
     th, be, ga, Dd = (np.ascontiguousarray(a.ravel()) for a in arrs)
-    an = analytic_columns(th, be, ga, Dd, tau=tau)
+    spec = model_spec(firing, steepness, kernel)
+    an, starts = _theory_columns(spec, th, be, ga, Dd, tau, N)
+    shape = {} if spec.paper else spec.options()
 
     def run(idx: np.ndarray, n: int, h: float, coarse: bool = False) -> dict[str, Any]:
         stride = max(1, int(round(frame_dt / h)))
         out = _empty_results(th.size, int(round(T / h)) // stride + 1, stride * h, traces)
         if idx.size:
-            model = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=tau)
+            model = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=tau,
+                          **shape)
             _simulate(out, idx, model, rule, T=T, N=n, dt=h, eps=eps, stride=stride,
                       early_stop=early_stop, traces=traces, backend=backend,
-                      dt_check="off" if coarse else dt_check, weight=1 / 3 if coarse else 1.0)
+                      dt_check="off" if coarse else dt_check, weight=1 / 3 if coarse else 1.0,
+                      init=None if starts is None else starts.init(idx, n, eps))
         return out
 
     res = run(np.nonzero(an["exists"])[0], N, dt)
@@ -961,7 +987,19 @@ def drift_experiment(
                             tau=tau, error_control=why,
                             refine_tol=refine_tol if control else np.nan,
                             refine_levels=refine_levels))
+    if not spec.paper:
+        out.attrs.update(spec.attrs())
     return out
+
+
+def _theory_columns(spec: ModelSpec, th: np.ndarray, be: np.ndarray, ga: np.ndarray,
+                    D: np.ndarray, tau: float, N: int) -> tuple[dict[str, np.ndarray], Any]:
+    """The theory's columns of the points and their starting states: the closed form (the
+    paper's model; ``None``: the exact bump of ``init="bump"``) or the numerical bump and
+    spectrum (:func:`astrofield.experiments.model_map.numerical_columns`)."""
+    if spec.paper:
+        return analytic_columns(th, be, ga, D, tau=tau), None
+    return numerical_columns(spec, th, be, ga, D, tau, N)
 
 
 _FLOAT_RESULTS = ("drift", "velocity", "width", "t_final", "growth", "persist", "mass_drift",
@@ -986,15 +1024,17 @@ def _empty_results(n: int, n_t: int, frame_dt: float, traces: bool) -> dict[str,
 def _simulate(res: dict[str, Any], idx: np.ndarray, model: Model, rule: VerdictRule, *,
               T: float, N: int, dt: float, eps: float, stride: int, early_stop: bool,
               traces: bool, backend: str | None = None, dt_check: str = "error",
-              weight: float = 1.0) -> None:
+              weight: float = 1.0, init: tuple | None = None) -> None:
     """Run the points ``idx`` (all with a bump) and fill their entries of ``res`` (``weight``:
-    see :func:`_early_stop`)."""
+    see :func:`_early_stop`; ``init``: perturbed starting ``(u, q, a)``, default the exact
+    bump with the shift perturbation ``eps``)."""
     stop = _early_stop(T, N, rule, weight) if early_stop else None
     with warnings.catch_warnings():  # failures are reported per point (verdict "failed")
         warnings.simplefilter("ignore", NonFiniteWarning)
         # the map's own error control (two resolutions, refinement) judges its accuracy: the
         # solver's grid warnings would fire for every coarse run at N / 2
-        ds = solve(model, T=T, dt=dt, N=N, init="bump", eps=eps, store_fields=False,
+        ds = solve(model, T=T, dt=dt, N=N, init="bump" if init is None else init, eps=eps,
+                   store_fields=False,
                    sample_every=stride, stop_rule=stop, stop_every=rule.t_ref, progress=False,
                    backend=backend, dt_check=dt_check, check_resolution=False)
     v = ds["velocity"].values
@@ -1141,6 +1181,21 @@ def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> 
             "time of first non-finite state", description="NaN: did not fail")),
         "mass_drift": ("point", res["mass_drift"],
                        {"long_name": "relative change of total resource", "units": "1"}),
+        **_theory_vars(an),
+    }
+    if traces:
+        data["velocity_trace"] = (("point", "time"), res["velocity_trace"],
+                                  rate_attrs("velocity dp/dt"))
+    return data
+
+
+def _theory_vars(an: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The theory's columns as variables: Evans and Fourier (the paper's model) or the
+    numerical spectrum's (:func:`astrofield.experiments.model_map.numerical_vars`)."""
+    if "evans_dprime" not in an:
+        return numerical_vars(an)
+    exists = an["exists"]
+    return {
         "evans_dprime": ("point", an["evans_dprime"], {
             "long_name": "Evans derivative E'(0)", "units": "1",
             "description": "E'(0) of the Evans function; > 0: stable"}),
@@ -1151,10 +1206,6 @@ def _data_vars(res: dict[str, Any], an: dict[str, np.ndarray], traces: bool) -> 
         "exists": ("point", exists.astype(bool), flag_attrs(
             "wide bump exists", [0, 1], "no_bump bump")),
     }
-    if traces:
-        data["velocity_trace"] = (("point", "time"), res["velocity_trace"],
-                                  rate_attrs("velocity dp/dt"))
-    return data
 
 
 def _attrs(**kw: Any) -> dict[str, Any]:
@@ -1203,6 +1254,9 @@ def phase_diagram(
     sampling: str = "full",
     adaptive: Any = None,
     dt_check: str = "error",
+    firing: Any = "heaviside",
+    steepness: float = 50.0,
+    kernel: Any = "cosine",
     refine_levels: int = 1,
 ) -> xr.Dataset:
     """Numerical phase diagram of the drift experiment over a grid of one or two parameters.
@@ -1242,6 +1296,15 @@ def phase_diagram(
         Tolerances and stopping rule of the adaptive map: an
         :class:`astrofield.experiments.adaptive.AdaptiveSettings` or a dict of its fields
         (``atol`` in rad, ``rtol``, ``boundary_tol``, ``max_points``, ``max_time`` in s).
+    firing, steepness, kernel
+        The model (as in :class:`~astrofield.model.definition.Model`: a built-in name, an
+        object, or the user's Python function; ``steepness`` dimensionless, one number).
+        Default Heaviside firing with the kernel ``cos x``: the paper's model, its exact bump
+        and the Evans and Fourier columns. Any other model starts from its own numerical bump
+        and carries the verdict of its numerical spectrum at ``N`` (``numerical_stable``),
+        which also seeds the adaptive map (:mod:`astrofield.experiments.model_map`); user
+        functions run with ``executor="threads"`` or ``None`` (they are not sent to
+        processes) and are recorded by name only (attr ``model_reproducible = 0``).
 
     Returns
     -------
@@ -1260,8 +1323,9 @@ def phase_diagram(
     if sampling not in ("full", "adaptive"):
         raise ValueError(f"sampling = {sampling!r} is not one of 'full', 'adaptive'")
     rule = VerdictRule() if rule is None else rule
+    spec = model_spec(firing, steepness, kernel)
     opts, step = _check_settings(T=T, N=N, dt=dt, eps=eps, grid=grid, rule=rule,
-                                 dt_check=dt_check)
+                                 dt_check=dt_check, every_point=not spec.paper)
     control, why = error_control_plan(error_control, T=opts["T"], N=opts["N"],
                                       dt=opts["dt"], frame_dt=DEFAULTS["frame_dt"], rule=rule)
     opts.update(early_stop=bool(early_stop), rule=rule, error_control=control,
@@ -1276,10 +1340,12 @@ def phase_diagram(
         opts["backend"] = choose(str(backend))  # unknown / not installed: ValueError now
     if sampling == "full":
         _check_map_work(grid.size, opts, control)
+    meta_model = {} if spec.paper else _model_options(spec, opts, grid.size, executor)
     func = functools.partial(_chunk, **opts)
     # the step rule's attrs go on the result, not into the store's fingerprint (``meta``):
     # stores written before they existed still resume
-    meta = {k: v for k, v in opts.items() if k not in ("rule", "dt_check")}
+    meta = {k: v for k, v in opts.items() if k not in ("rule", "dt_check", *meta_model)}
+    meta.update(meta_model)
     meta["error_control"] = why
     step_attrs = {**step, "dt_check": str(dt_check)}
     meta.update({f"rule_{k}": v for k, v in asdict(rule).items()})
@@ -1303,6 +1369,30 @@ def phase_diagram(
     return run_sweep(func, grid, executor=executor, chunk_size=chunk_size, store=store,
                      resume=resume, workers=workers, meta=meta, progress=progress,
                      finalize=finalize)
+
+
+def _model_options(spec: ModelSpec, opts: dict[str, Any], n_points: int,
+                   executor: Any) -> dict[str, Any]:
+    """Add a model other than the paper's to the chunks' options ``opts``; its attrs (part
+    of the store's fingerprint). Refuses, before any work, more dense bump and spectrum
+    problems than the work limit allows and a user's function sent to other processes."""
+    from astrofield._validate import check_work, dense_work
+
+    check_work(dense_work(opts["N"], n_points),
+               f"{n_points} numerical bumps and spectra at N = {opts['N']} (a dense "
+               f"{3 * opts['N']} x {3 * opts['N']} problem each)",
+               hint="use fewer points or a smaller N")
+    attrs = spec.attrs()
+    import concurrent.futures as cf
+
+    in_process = executor in ("threads", "serial", None) or isinstance(
+        executor, cf.ThreadPoolExecutor)
+    if not attrs["model_reproducible"] and not in_process:
+        raise ValueError(f"executor = {executor!r}: the user's Python functions of this model "
+                         f"({attrs['firing']}, {attrs['kernel']}) run in this process only; "
+                         "use executor='threads' or None")
+    opts.update(spec.options())
+    return attrs
 
 
 def _check_map_work(n_points: int, opts: dict[str, Any], control: bool) -> None:
@@ -1340,16 +1430,17 @@ def check_T(T: float, rule: VerdictRule | None = None) -> float:
 
 
 def _check_settings(T: float, N: int, dt: float | str, eps: float, grid: Grid,
-                    rule: VerdictRule, tau: float = 1.0, dt_check: str = "error"
-                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+                    rule: VerdictRule, tau: float = 1.0, dt_check: str = "error",
+                    every_point: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check the settings of a phase diagram before any work (``ValueError`` naming each);
-    returns the options of the chunks and the step rule's attrs (:func:`map_step`)."""
+    returns the options of the chunks and the step rule's attrs (:func:`map_step`;
+    ``every_point``: over every point, see there)."""
     N = check_int("N", N, 16)
     if not isinstance(dt, str):
         dt = float(check_range("dt", dt, 0.0, math.inf, lo_open=True))
     T = check_T(T, rule)
     eps = float(check_range("eps", eps, 0.0, 1.0, lo_open=True))
-    dt, step = map_step(dt, grid, T, dt_check, tau=tau)
+    dt, step = map_step(dt, grid, T, dt_check, tau=tau, every_point=every_point)
     n = round(T / dt)
     if n < 1 or abs(n * dt - T) > 1e-9 * T:
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
@@ -1359,7 +1450,7 @@ def _check_settings(T: float, N: int, dt: float | str, eps: float, grid: Grid,
 
 
 def map_step(dt: float | str, grid: Grid, T: float, dt_check: str = "error", *,
-             tau: float = 1.0) -> tuple[float, dict[str, Any]]:
+             tau: float = 1.0, every_point: bool = False) -> tuple[float, dict[str, Any]]:
     """The step-size rule of a map, over the points it simulates (those with a bump).
 
     Parameters
@@ -1378,6 +1469,9 @@ def map_step(dt: float | str, grid: Grid, T: float, dt_check: str = "error", *,
         (:func:`~astrofield.simulator.step_control.resolve_dt`).
     tau
         Resource time scale.
+    every_point
+        Apply the rule over every point of the grid (a model other than the paper's, whose
+        bumps are found by Newton only when the map runs).
 
     Returns
     -------
@@ -1394,7 +1488,8 @@ def map_step(dt: float | str, grid: Grid, T: float, dt_check: str = "error", *,
     pts = {**grid.fixed, **grid.points()}
     th, be, ga = (np.broadcast_to(np.asarray(pts[k], float), (grid.size,))
                   for k in ("theta", "beta", "gamma"))
-    exists = np.asarray(np.broadcast_to(bump_branches(th, be, ga)["wide"]["exists"],
+    exists = np.asarray(np.broadcast_to(True if every_point else
+                                        bump_branches(th, be, ga)["wide"]["exists"],
                                         (grid.size,)), bool)
     if not exists.any():  # nothing is simulated: any step will do
         if dt == "auto":
@@ -1409,8 +1504,10 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
     """Counts and agreement of a phase diagram.
 
     ``agreement`` is the fraction of points *with a bump that did not fail* whose numerical
-    verdict equals the Evans verdict (``E'(0) > 0`` stable); ``fourier_agreement`` the same for
-    the Fourier truncation; ``NaN`` when no such point exists. ``n_failed`` counts points whose
+    verdict equals the Evans verdict (``E'(0) > 0`` stable; for a model other than the
+    paper's, the verdict of its numerical spectrum, ``numerical_stable``);
+    ``fourier_agreement`` the same for the Fourier truncation (NaN for other models); ``NaN``
+    when no such point exists. ``n_failed`` counts points whose
     state became non-finite (verdict ``"failed"``, never counted as stable or unstable);
     ``max_drift_bound`` is the largest error bound of a ``drift`` at ``T`` (rad; 0 when every
     point ran to ``T``). Error control: ``n_refined`` points were rerun at ``(2 N, dt / 2)``,
@@ -1420,12 +1517,14 @@ def summarize(ds: xr.Dataset) -> dict[str, Any]:
     """
     code = ds["verdict_code"].values
     has = code >= 0
-    ev = ds["evans_stable"].values.astype(bool)
-    fo = ds["fourier_stable"].values.astype(bool)
+    # the paper's model: Evans; any other: the numerical spectrum (no Fourier truncation)
+    ev = ds["evans_stable" if "evans_stable" in ds else "numerical_stable"].values.astype(bool)
+    fo = ds["fourier_stable"].values.astype(bool) if "fourier_stable" in ds else None
     num_stable = code == 0
     n_has = int(has.sum())
     agree = float(np.mean(num_stable[has] == ev[has])) if n_has else float("nan")
-    fagree = float(np.mean(num_stable[has] == fo[has])) if n_has else float("nan")
+    fagree = (float(np.mean(num_stable[has] == fo[has])) if n_has and fo is not None
+              else float("nan"))
     te = ds["t_final"].values
     T = float(ds.attrs.get("T", np.nanmax(te) if np.isfinite(te).any() else np.nan))
     sim = code != VERDICT_CODES["no bump"]

@@ -762,6 +762,20 @@ def _edge_curve(system: RingSystem):
     return parts
 
 
+def heaviside_fields(system: RingSystem, Delta: float, c0: float, A0: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(U, Q, a)`` of the Heaviside bump with half-width ``Delta`` (rad), resource ``c0`` on
+    its active arc and uniform astrocytic resource ``A0`` on the grid of ``system``:
+    ``U = c0 (K(x + Delta) - K(x - Delta))`` with ``K`` the kernel's primitive, ``Q = c0`` on
+    ``|x| < Delta`` and 1 elsewhere (the edge equations do not depend on the grid, so a bump
+    solved on one grid is sampled on another by this alone)."""
+    kern, x = system.model.kernel, system.x
+    U = c0 * (_kernel_primitive(kern, x + Delta) - _kernel_primitive(kern, x - Delta))
+    Q = np.where(np.abs(x) < Delta, c0, 1.0)
+    a = np.array([A0]) if system.well_mixed else np.full(system.N, A0)
+    return U, Q, a
+
+
 def heaviside_bump(system: RingSystem, branch: str = "wide", n_scan: int = 200) -> Steady:
     """Stationary Heaviside bump ``(U, Q, A0)`` of ``system.model`` sampled on its grid.
 
@@ -829,10 +843,8 @@ def heaviside_bump(system: RingSystem, branch: str = "wide", n_scan: int = 200) 
     else:
         Delta = brentq(g, a, b, xtol=1e-14, rtol=1e-14)
     _, c0, A0 = parts(Delta)
-    kern, x = m.kernel, system.x
-    U = c0 * (_kernel_primitive(kern, x + Delta) - _kernel_primitive(kern, x - Delta))
-    Q = np.where(np.abs(x) < Delta, c0, 1.0)
-    a = np.array([A0]) if system.well_mixed else np.full(system.N, A0)
+    kern = m.kernel
+    U, Q, a = heaviside_fields(system, Delta, c0, A0)
     res = max(abs(c0 * float(_kernel_primitive(kern, np.array(2 * Delta))) - float(m.theta)),
               abs(float(m.gamma) * A0 * (1 - c0) - be * c0))
     if not res <= 1e-8 * max(1.0, abs(float(m.theta)), abs(be)):  # never return a non-solution
