@@ -104,7 +104,10 @@ the travelling speed depend on the resolution), or a travelling point whose ``dr
 exceeds ``refine_tol`` (5 %) of its drift, is run at ``(2 N, dt / 2)``: that run gives its
 verdict, and the extrapolation of ``(2 N, dt / 2)`` and ``(N, dt)`` its drift (``refined``).
 Each run decides early on its own; ``drift_bound`` of an extrapolated drift is
-``(4 b_fine + b_coarse) / 3``.
+``(4 b_fine + b_coarse) / 3``. With ``refine_levels > 1`` the refinement is a ladder: the
+unresolved points are rerun too, and a point climbs to ``(4 N, dt / 4)``, ... while its last two
+levels disagree or its bump moves in more than one episode (a second slip released by rounding
+near the fold at ``D = inf``; :func:`motion_episodes`).
 
 ``drift_error`` is an estimate, not a bound: it assumes both runs are in the asymptotic
 (second-order) regime. Checked on the 50 x 50 map of the paper (gamma 2, theta 0.1,
