@@ -322,7 +322,7 @@ astrofield figure 5 -o figures/ --resolution 20 --T 200 --executor serial""")
              "extrapolated; drift_bound bounds the error).")
 @option("--refine-levels", type=int, default=None,
         help="Most refinements of a point by the maps' error control (1-5; see 'astrofield "
-             "phase --help') [default: 1, and 4 for Figure 6's D = inf map].")
+             "phase --help') [default: 1 for Figure 5, 4 for Figure 6].")
 @option("--workers", type=click.IntRange(min=1), default=None,
         help="Threads or worker processes [default: all cores].")
 @option("--executor", default=api_default(_PHASE, "executor"), callback=_check_scheduler,

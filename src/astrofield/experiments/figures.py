@@ -53,10 +53,11 @@ LARGE_D = (1.0, 2.5, 10.0, 50.0, np.inf)
 FIG7_TIMES = (0.7, 30.0, 100.0)
 #: Points of the scan that brackets the figures' boundaries.
 _N_SCAN = 120
-#: Default ``refine_levels`` of Figure 6's ``D = inf`` map (the error control's refinement
-#: ladder, :func:`astrofield.experiments.phase.control_errors`): near the fold some cells slip a
-#: second time, released by rounding, at N 64 - 128 and dt 0.05 - 0.025; their drift at T
-#: settles from about (N 256, dt 0.0125) on (docs/verdicts.md, section 6.1).
+#: Default ``refine_levels`` of Figure 6's maps (the error control's refinement ladder,
+#: :func:`astrofield.experiments.phase.control_errors`): near the fold at ``D = inf`` some cells
+#: slip a second time, released by rounding, at N 64 - 128 and dt 0.05 - 0.025; their drift at
+#: T settles from about (N 256, dt 0.0125) on (docs/verdicts.md, section 6.1). At ``D = 1`` the
+#: ladder also refines the slowly relaxing cells next to the boundary (one level suffices).
 FIG6_REFINE_LEVELS = 4
 
 
@@ -234,9 +235,8 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         As in :func:`figure5_data` (``gamma`` in [1, 1.6] per unit time; ``beta`` in
         [0.001, 0.1] at ``D = 1`` and in [0.01, 4] at ``D = inf``).
     refine_levels
-        Refinement ladder of the maps' error control (see :func:`astrofield.phase_diagram`),
-        both maps; ``None`` (default): 1 for the ``D = 1`` map and
-        :data:`FIG6_REFINE_LEVELS` for the ``D = inf`` map.
+        Refinement ladder of both maps' error control (see :func:`astrofield.phase_diagram`;
+        ``None``: :data:`FIG6_REFINE_LEVELS`).
 
     Returns
     -------
@@ -249,10 +249,8 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
     """
     n, kw = _map_kw(resolution, T, N, figure_step(6, dt, T, dt_check), early_stop, executor,
                     workers, progress, dt_check,  # the step checked before the first map
-                    1 if refine_levels is None else refine_levels)
+                    FIG6_REFINE_LEVELS if refine_levels is None else refine_levels)
     ds1 = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.001:0.1:{n}"], D=1.0, **kw)
-    if refine_levels is None:
-        kw["refine_levels"] = FIG6_REFINE_LEVELS
     dsi = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.01:4.0:{n}"], D=np.inf, **kw)
     gb = np.linspace(1.0, 1.6, max(2 * n, 12))
     ev, fo = (_beta_curve("gamma", gb, 0.1, 1.0, None, m, 0.3)["beta_star"].values
@@ -389,7 +387,7 @@ def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
     refine_levels
         Refinement ladder of the maps' error control (Figures 5 and 6; see
         :func:`astrofield.phase_diagram`; ``None``: the figure's default, 1 for Figure 5 and
-        :data:`FIG6_REFINE_LEVELS` for Figure 6's ``D = inf`` map).
+        :data:`FIG6_REFINE_LEVELS` for Figure 6).
     """
     if number not in FIGURES:
         raise ValueError(f"figure number = {number!r} is not one of {FIGURES}")
