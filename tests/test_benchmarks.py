@@ -21,6 +21,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     pytest.param("bench_gpu_map.py", "verdicts identical", marks=pytest.mark.slow),
     ("stick_slip_convergence.py", "wall s per N"),
     ("dinf_slip_convergence.py", "wall s per run"),
+    ("dinf_ladder_check.py", "ladder check done"),
     ("bench_continuation.py", "continuation benchmark done"),
     ("phase_accuracy.py", "relative drift error"),
     ("bench_startup.py", "target: astrofield run"),

@@ -7,11 +7,11 @@ Command shapes::
         [--dt-check error|warn|off] [--eps 0.05] \\
         [--chunk-size 125] [--workers 2] [--executor threads|local|serial|ADDRESS] [--resume] \\
         [--early-stop/--no-early-stop] [--error-control auto|on|off] [--refine-tol 0.05] \\
-        [--sampling auto|full|adaptive | --adaptive] [--atol 0.05] [--rtol 0.05] \\
-        [--boundary-tol 0] [--max-points M] [--max-time S] [--firing sigmoid --steepness 20] \\
-        [--kernel mexican_hat --kernel-param w_i=0.5] [--quiet]
+        [--refine-levels 1] [--sampling auto|full|adaptive | --adaptive] [--atol 0.05] \\
+        [--rtol 0.05] [--boundary-tol 0] [--max-points M] [--max-time S] \\
+        [--firing sigmoid --steepness 20] [--kernel mexican_hat --kernel-param w_i=0.5] [--quiet]
     astrofield figure 2|5|6|7 -o DIR [--resolution 50] [--T 500] [--N ...] [--dt ...|auto] \\
-        [--dt-check error|warn|off]
+        [--dt-check error|warn|off] [--refine-levels L]
 """
 
 from __future__ import annotations
@@ -169,6 +169,10 @@ astrofield phase --vary beta=1e-3:0.1:20:log --D inf --executor serial""")
         default=api_default(_PHASE, "refine_tol"),
         help="Estimated relative drift error above which error control refines a "
              "travelling point.")
+@option("--refine-levels", type=int, default=api_default(_PHASE, "refine_levels"),
+        help="Most refinements of a point by error control (1-5). 1: one rerun at "
+             "(2N, dt/2); L > 1: unresolved points are rerun too, and points whose last two "
+             "levels still disagree are rerun again, up to (2^L N, dt/2^L).")
 @option("--sampling", type=click.Choice(["auto", "full", "adaptive"]),
         default=api_default(_PHASE, "sampling"),
         help="full: simulate every cell; adaptive: simulate a coarse sub-grid and the cells "
@@ -242,6 +246,7 @@ def phase_cmd(**p: Any) -> None:
                                backend=None if p["backend"] == "auto" else p["backend"],
                                error_control=_CONTROL[p["error_control"]],
                                refine_tol=p["refine_tol"],
+                               refine_levels=p["refine_levels"],
                                sampling=_sampling(p),
                                adaptive=_adaptive_settings(p), dt_check=p["dt_check"],
                                **shape.options())
@@ -260,6 +265,7 @@ def phase_cmd(**p: Any) -> None:
            "dt_check": p["dt_check"], "dt_rule_ok": int(ds.attrs.get("dt_rule_ok", 1)),
            "eps": p["eps"], "early_stop": p["early_stop"], "chunk_size": p["chunk_size"],
            "error_control": ds.attrs.get("error_control"), "refine_tol": p["refine_tol"],
+           "refine_levels": p["refine_levels"],
            "executor": p["executor"], "scheduler": p["executor"],  # scheduler: old key
            "output": p["output"], "plot": p["plot"],
            "sampling": ds.attrs.get("sampling", "full"),
@@ -326,6 +332,9 @@ astrofield figure 5 -o figures/ --resolution 20 --T 200 --executor serial""")
 @option("--early-stop/--no-early-stop", default=False,
         help="Early decisions in the Figure 5/6 maps (drift/velocity at T are then "
              "extrapolated; drift_bound bounds the error).")
+@option("--refine-levels", type=int, default=None,
+        help="Most refinements of a point by the maps' error control (1-5; see 'astrofield "
+             "phase --help') [default: 1 for Figure 5, 4 for Figure 6].")
 @option("--workers", type=click.IntRange(min=1), default=None,
         help="Threads or worker processes [default: all cores].")
 @option("--executor", default=api_default(_PHASE, "executor"), callback=_check_scheduler,
@@ -342,6 +351,13 @@ def figure_cmd(**p: Any) -> None:
         check_output_path(f"{p['outdir'].rstrip('/')}/figure{p['number']}.png", "--outdir",
                           make_parents=True)
         unused = [f"--{k}" for k in ("T", "N", "dt") if p[k] is not None]
+        if p["refine_levels"] is not None:
+            if p["number"] in ("2", "7"):
+                raise click.UsageError(f"--refine-levels: figure {p['number']} has no phase "
+                                       "map and does not use it; drop it")
+            from astrofield.experiments.phase import check_refine_levels
+
+            check_refine_levels(p["refine_levels"])
         if p["dt_check"] != "error":
             unused.append("--dt-check")
         if p["number"] == "2" and unused:  # the analytic figure simulates nothing
@@ -365,7 +381,8 @@ def figure_cmd(**p: Any) -> None:
             paths = make_figure(int(p["number"]), p["outdir"], resolution=p["resolution"],
                                 T=p["T"], N=p["N"], dt=p["dt"], dt_check=p["dt_check"],
                                 early_stop=p["early_stop"],
-                                executor=executor, workers=p["workers"],
+                                refine_levels=p["refine_levels"], executor=executor,
+                                workers=p["workers"],
                                 progress=not p["quiet"])
     finally:
         if client is not None:

@@ -36,7 +36,7 @@ import xarray as xr
 
 from astrofield._compat import moved_attributes
 from astrofield._validate import check_int, check_range
-from astrofield.experiments.phase import DEFAULTS, phase_diagram
+from astrofield.experiments.phase import DEFAULTS, check_refine_levels, phase_diagram
 from astrofield.io.cf import COMMON, annotate, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import solve
@@ -53,6 +53,12 @@ LARGE_D = (1.0, 2.5, 10.0, 50.0, np.inf)
 FIG7_TIMES = (0.7, 30.0, 100.0)
 #: Points of the scan that brackets the figures' boundaries.
 _N_SCAN = 120
+#: Default ``refine_levels`` of Figure 6's maps (the error control's refinement ladder,
+#: :func:`astrofield.experiments.phase.control_errors`): near the fold at ``D = inf`` some cells
+#: slip a second time, released by rounding, at N 64 - 128 and dt 0.05 - 0.025; their drift at
+#: T settles from about (N 256, dt 0.0125) on (docs/verdicts.md, section 6.1). At ``D = 1`` the
+#: ladder also refines the slowly relaxing cells next to the boundary (one level suffices).
+FIG6_REFINE_LEVELS = 4
 
 
 def boundary_curves(vary: str, along: np.ndarray, *, theta: float = 0.1,
@@ -163,11 +169,13 @@ def _settings(T, N, dt, default_T):
 
 
 
-def _map_kw(resolution, T, N, dt, early_stop, executor, workers, progress, dt_check="error"):
+def _map_kw(resolution, T, N, dt, early_stop, executor, workers, progress, dt_check="error",
+            refine_levels=1):
     n = check_int("resolution", resolution, 2)
     T, N, dt = _settings(T, N, dt, 500.0)
     return n, dict(theta=0.1, T=T, N=N, dt=dt, dt_check=dt_check, early_stop=early_stop,
                    sampling="full",  # the paper's figures simulate every cell
+                   refine_levels=check_refine_levels(refine_levels),
                    executor=executor,
                    workers=workers, chunk_size=min(DEFAULTS["chunk_size"], max(1, n * n // 2)),
                    progress=progress)
@@ -177,7 +185,8 @@ def _map_kw(resolution, T, N, dt, early_stop, executor, workers, progress, dt_ch
 def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None = None,
                  dt: float | str | None = None, early_stop: bool = False,
                  executor: Any = "threads", workers: int | None = None,
-                 progress: bool | None = None, dt_check: str = "error") -> xr.Dataset:
+                 progress: bool | None = None, dt_check: str = "error",
+                 refine_levels: int = 1) -> xr.Dataset:
     """Data of Figure 5: drift and |velocity| over ``(D, beta)`` at ``gamma = 2``,
     ``theta = 0.1``, with the Evans and Fourier boundaries ``beta*(D)``.
 
@@ -189,7 +198,7 @@ def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None 
     T, N, dt
         Final time (default 500), grid points and time step of each simulation (``None``: the
         figure's default, ``"auto"``: :func:`figure_step`).
-    early_stop, executor, workers, progress, dt_check
+    early_stop, executor, workers, progress, dt_check, refine_levels
         As in :func:`astrofield.phase_diagram`.
 
     Returns
@@ -200,7 +209,7 @@ def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         over ``boundary_D``; attr ``figure_T`` (the final time).
     """
     n, kw = _map_kw(resolution, T, N, figure_step(5, dt, T, dt_check), early_stop, executor,
-                    workers, progress, dt_check)
+                    workers, progress, dt_check, refine_levels)
     ds = phase_diagram([f"D=0.001:0.6:{n}", f"beta=0.001:0.1:{n}"], gamma=2.0, **kw)
     Db = np.linspace(0.001, 0.6, max(2 * n, 12))
     ev, fo = (_beta_curve("D", Db, 0.1, None, 2.0, m, 0.3)["beta_star"].values
@@ -216,7 +225,8 @@ def figure5_data(*, resolution: int = 50, T: float | None = None, N: int | None 
 def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None = None,
                  dt: float | str | None = None, early_stop: bool = False,
                  executor: Any = "threads", workers: int | None = None,
-                 progress: bool | None = None, dt_check: str = "error") -> xr.Dataset:
+                 progress: bool | None = None, dt_check: str = "error",
+                 refine_levels: int | None = None) -> xr.Dataset:
     """Data of Figure 6: ``(gamma, beta)`` maps at ``D = 1`` and at ``D = inf`` with the
     boundaries ``beta*(gamma)``.
 
@@ -225,6 +235,9 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
     resolution, T, N, dt, early_stop, executor, workers, progress, dt_check
         As in :func:`figure5_data` (``gamma`` in [1, 1.6] per unit time; ``beta`` in
         [0.001, 0.1] at ``D = 1`` and in [0.01, 4] at ``D = inf``).
+    refine_levels
+        Refinement ladder of both maps' error control (see :func:`astrofield.phase_diagram`;
+        ``None``: :data:`FIG6_REFINE_LEVELS`).
 
     Returns
     -------
@@ -236,7 +249,8 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
         :data:`LARGE_D`); attr ``figure_T``.
     """
     n, kw = _map_kw(resolution, T, N, figure_step(6, dt, T, dt_check), early_stop, executor,
-                    workers, progress, dt_check)  # the step checked before the first map
+                    workers, progress, dt_check,  # the step checked before the first map
+                    FIG6_REFINE_LEVELS if refine_levels is None else refine_levels)
     ds1 = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.001:0.1:{n}"], D=1.0, **kw)
     dsi = phase_diagram([f"gamma=1:1.6:{n}", f"beta=0.01:4.0:{n}"], D=np.inf, **kw)
     gb = np.linspace(1.0, 1.6, max(2 * n, 12))
@@ -257,6 +271,9 @@ def figure6_data(*, resolution: int = 50, T: float | None = None, N: int | None 
                                     large.transpose(1, 0, 2))},
         coords={"boundary_gamma": gb, "large_D": np.array(LARGE_D)})
     data.attrs.update({k: v for k, v in ds1.attrs.items() if not k.startswith("summary_")})
+    data.attrs.pop("refine_levels", None)  # the two maps' own, below
+    data.attrs["refine_levels_D1"] = ds1.attrs["refine_levels"]
+    data.attrs["refine_levels_Dinf"] = dsi.attrs["refine_levels"]
     data.attrs["figure"] = ("6: drift experiment over (gamma, beta) at D 1; large-D panel at "
                             "D inf with Evans boundaries for D = 1, 2.5, 10, 50, inf")
     data.attrs["figure_T"] = kw["T"]
@@ -341,7 +358,8 @@ def _label(data: xr.Dataset) -> xr.Dataset:
 def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
                 N: int | None = None, dt: float | None = None, early_stop: bool = False,
                 executor: Any = "threads", workers: int | None = None,
-                progress: bool | None = None, dt_check: str = "error") -> xr.Dataset:
+                progress: bool | None = None, dt_check: str = "error",
+                refine_levels: int | None = None) -> xr.Dataset:
     """The data behind figure ``number`` (2, 5, 6 or 7); see the ``figureN_data`` functions.
 
     Figures 5 and 6 run the drift experiment on a ``resolution x resolution`` grid (``T``
@@ -367,6 +385,10 @@ def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
         :func:`astrofield.experiments.sweep.run_sweep`).
     progress
         Show a progress bar (``None``: only for long runs).
+    refine_levels
+        Refinement ladder of the maps' error control (Figures 5 and 6; see
+        :func:`astrofield.phase_diagram`; ``None``: the figure's default, 1 for Figure 5 and
+        :data:`FIG6_REFINE_LEVELS` for Figure 6).
     """
     if number not in FIGURES:
         raise ValueError(f"figure number = {number!r} is not one of {FIGURES}")
@@ -375,8 +397,10 @@ def figure_data(number: int, *, resolution: int = 50, T: float | None = None,
     if number == 7:
         return figure7_data(T=T, N=N, dt=dt, progress=progress, dt_check=dt_check)
     fn = figure5_data if number == 5 else figure6_data
+    levels = {} if refine_levels is None else {"refine_levels": refine_levels}
     return fn(resolution=resolution, T=T, N=N, dt=dt, early_stop=early_stop,
-              executor=executor, workers=workers, progress=progress, dt_check=dt_check)
+              executor=executor, workers=workers, progress=progress, dt_check=dt_check,
+              **levels)
 
 
 #: The figure writers that moved to :mod:`astrofield.plotting.paper`.

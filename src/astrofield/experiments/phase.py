@@ -104,7 +104,10 @@ the travelling speed depend on the resolution), or a travelling point whose ``dr
 exceeds ``refine_tol`` (5 %) of its drift, is run at ``(2 N, dt / 2)``: that run gives its
 verdict, and the extrapolation of ``(2 N, dt / 2)`` and ``(N, dt)`` its drift (``refined``).
 Each run decides early on its own; ``drift_bound`` of an extrapolated drift is
-``(4 b_fine + b_coarse) / 3``.
+``(4 b_fine + b_coarse) / 3``. With ``refine_levels > 1`` the refinement is a ladder: the
+unresolved points are rerun too, and a point climbs to ``(4 N, dt / 4)``, ... while its last two
+levels disagree or its bump moves in more than one episode (a second slip released by rounding
+near the fold at ``D = inf``; :func:`motion_episodes`).
 
 ``drift_error`` is an estimate, not a bound: it assumes both runs are in the asymptotic
 (second-order) regime. Checked on the 50 x 50 map of the paper (gamma 2, theta 0.1,
@@ -605,6 +608,9 @@ def analytic_columns(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: Arr
 # ----------------------------------------------------------------------------- error control
 #: Smallest grid of the coarse run of error control (``N / 2``).
 CONTROL_MIN_N = 32
+#: Most levels of the refinement ladder of error control (``refine_levels``): the finest run
+#: is at ``(2^L N, dt / 2^L)``, N 2048 from the default N 64.
+MAX_REFINE_LEVELS = 5
 #: Per-point results that the finer run of a refined point replaces.
 _RUN_RESULTS = ("width", "t_final", "growth", "persist", "mass_drift", "drift_decided",
                 "velocity_decided", "t_decided", "t_failed")
@@ -640,6 +646,12 @@ def error_control_plan(error_control: bool | None, *, T: float, N: int, dt: floa
                      + "; ".join(missing))
 
 
+def check_refine_levels(refine_levels: Any) -> int:
+    """``refine_levels`` as an int in ``[1, MAX_REFINE_LEVELS]`` (a ``ValueError`` naming the
+    parameter, its value and the allowed range otherwise)."""
+    return check_int("refine_levels", refine_levels, 1, MAX_REFINE_LEVELS)
+
+
 def richardson(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
     """Richardson extrapolation of a second-order quantity from resolutions ``(N, dt)`` and
     ``(N / 2, 2 dt)``: ``fine + (fine - coarse) / 3``.
@@ -653,7 +665,8 @@ def richardson(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
 
 
 def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_tol: float,
-                   rule: VerdictRule | None = None) -> None:
+                   rule: VerdictRule | None = None, refine_levels: int = 1,
+                   T: float | None = None) -> None:
     """Error control of the drift of the simulated points of ``res`` (results at ``(N, dt)``).
 
     1. Every simulated point that did not fail is rerun at ``(N / 2, 2 dt)`` (``run(idx, N, dt,
@@ -674,6 +687,20 @@ def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_t
        ``(2 N, dt / 2)`` and ``(N, dt)`` its drift and velocity. Stable points are
        not refined for their estimate: their drift is the offset of a relaxation, and
        refining the slow ones next to the boundary would cost more than the whole coarse pass.
+    3. With ``refine_levels = L > 1`` (opt-in; 1 is steps 1-2 alone), step 2 also reruns the
+       points whose drift is not resolved (:func:`point_resolved`: ``drift_error`` above the
+       documented tolerance), stable ones included, and the refinement climbs a ladder: a
+       point rerun at level ``l`` (``(2^l N, dt / 2^l)``) whose last two levels still
+       disagree (another verdict, or a drift difference beyond the tolerance) or whose run
+       shows more than one episode of motion (:func:`motion_episodes`: a slip, a rest and a
+       second slip, which near the fold at ``D = inf`` is released by the scheme's rounding,
+       not by the model) is rerun at level ``l + 1``, up to level ``L`` (:func:`_ladder`);
+       points with several episodes at level 0 or in the coarse run start the ladder too.
+       A point that has not settled at level ``L`` is not resolved (``res["unsettled"]``).
+       Each level's work is estimated before it runs; a level beyond the work limit
+       (``ASTROFIELD_MAX_WORK``) is not run, and its points stay unresolved (a
+       :class:`RefinementWarning` says so).
+       ``res["refine_level"]`` records each point's finest level (0: not refined).
 
     ``res`` is updated in place; ``t_companion`` records the coarse run's simulated time.
     """
@@ -692,18 +719,105 @@ def control_errors(res: dict[str, Any], run: Any, *, N: int, dt: float, refine_t
     with np.errstate(invalid="ignore"):
         loose = res["unstable"][pts] & ~(res["drift_error"][pts]
                                          <= refine_tol * np.abs(res["drift"][pts]))
-    again = pts[~ok | loose | _borderline(res, coarse, pts, rule or VerdictRule())]
+    pick = ~ok | loose | _borderline(res, coarse, pts, rule or VerdictRule())
+    if refine_levels > 1:
+        pick |= ~_within_tolerance(res["drift_error"][pts], res["drift"][pts])
+        pick |= (res["episodes"][pts] > 1) | (coarse["episodes"][pts] > 1)
+    again = pts[pick]
     if not again.size:
         return
+    if refine_levels > 1:
+        _ladder(res, run, again, fine, N=N, dt=dt, levels=refine_levels, T=T)
+        return
     finer = run(again, 2 * N, 0.5 * dt)
-    res["refined"][again] = True
+    _take_level(res, finer, fine, again)
+
+
+def _take_level(res: dict[str, Any], finer: dict[str, Any], fine: dict[str, Any],
+                idx: np.ndarray) -> None:
+    """Replace the results of ``idx`` by those of the rerun ``finer`` and extrapolate their
+    drift from ``finer`` and the previous level ``fine``."""
+    res["refined"][idx] = True
     for k in (*_RUN_RESULTS, "drift", "velocity", "drift_bound", "unstable", "failed",
-              "decided"):
-        res[k][again] = finer[k][again]
+              "decided", "episodes"):
+        res[k][idx] = finer[k][idx]
     if res["velocity_trace"] is not None:
-        res["velocity_trace"][again] = finer["velocity_trace"][again]
-    res["drift_error"][again] = np.nan
-    _combine(res, finer, fine, again[~finer["failed"][again]])
+        res["velocity_trace"][idx] = finer["velocity_trace"][idx]
+    res["drift_error"][idx] = np.nan
+    _combine(res, finer, fine, idx[~finer["failed"][idx]])
+
+
+def _within_tolerance(err: np.ndarray, drift: np.ndarray) -> np.ndarray:
+    """``err <= rel |drift| + abs`` (:data:`DRIFT_TOLERANCE`; False where either is NaN)."""
+    rel, tol_abs = DRIFT_TOLERANCE
+    with np.errstate(invalid="ignore"):
+        return np.asarray(err, float) <= rel * np.abs(np.asarray(drift, float)) + tol_abs
+
+
+#: :func:`motion_episodes`: the bump moves when ``|v|`` exceeds ``EPISODE_MOVE`` of the trace's
+#: peak and rests when it is below ``EPISODE_REST`` of it.
+EPISODE_MOVE, EPISODE_REST = 0.1, 1e-3
+
+
+def motion_episodes(velocity: np.ndarray) -> np.ndarray:
+    """Number of separate episodes of motion in each velocity trace (last axis: time).
+
+    An episode starts where ``|v|`` rises above ``EPISODE_MOVE`` times the trace's peak for the
+    first time, or for the first time after a rest (``|v|`` below ``EPISODE_REST`` times the
+    peak). A traveller, a relaxing bump and a single slip have one episode; a slip, a rest and
+    another slip have two. Non-finite samples count as neither. Vectorised over the traces.
+    """
+    a = np.abs(np.asarray(velocity, float))
+    a = np.where(np.isfinite(a), a, np.nan)
+    peak = np.max(np.nan_to_num(a, nan=0.0), axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        up = a > EPISODE_MOVE * peak
+        down = (a < EPISODE_REST * peak) & ~up
+    ev = np.where(up, 1, np.where(down, -1, 0))
+    ev = np.concatenate([np.full(ev.shape[:-1] + (1,), -1), ev], axis=-1)  # armed at t = 0
+    pos = np.where(ev != 0, np.arange(ev.shape[-1]), 0)
+    last = np.maximum.accumulate(pos, axis=-1)  # index of the latest move or rest
+    state = np.take_along_axis(ev, last, axis=-1)[..., :-1]  # before each sample
+    return np.sum(up & (state == -1), axis=-1)
+
+
+class RefinementWarning(UserWarning):
+    """A level of the refinement ladder was not run (its work exceeds the work limit)."""
+
+
+def _ladder(res: dict[str, Any], run: Any, idx: np.ndarray, fine: dict[str, Any], *, N: int,
+            dt: float, levels: int, T: float | None) -> None:
+    """Refinement ladder of :func:`control_errors` (step 3): rerun ``idx`` at ``(2 N, dt /
+    2)``, then every point whose last two levels disagree (verdict, or drift difference
+    ``|d_l - d_(l-1)| / 3`` beyond :data:`DRIFT_TOLERANCE`) one level finer, up to ``levels``.
+    ``fine`` holds the raw (not extrapolated) drift of the level-0 run."""
+    from astrofield._validate import max_work
+
+    prev = {k: np.asarray(fine[k]).copy() for k in ("drift", "velocity", "drift_bound")}
+    prev["unstable"] = res["unstable"].copy()
+    level = 1
+    while idx.size and level <= levels:
+        n, h = N * 2**level, dt / 2**level
+        work = float(idx.size) * n * (T / h if T is not None else 0.0)
+        if work > max_work():
+            warnings.warn(f"refinement level {level} (N = {n}, dt = {h:g}) of {idx.size} "
+                          f"points was not run: its work {work:.3g} cell-steps exceeds the "
+                          f"limit {max_work():.3g} (ASTROFIELD_MAX_WORK); they stay "
+                          "unresolved", RefinementWarning, stacklevel=4)
+            res["unsettled"][idx] = True
+            return
+        finer = run(idx, n, h)
+        flipped = finer["unstable"][idx] != prev["unstable"][idx]
+        _take_level(res, finer, prev, idx)
+        res["refine_level"][idx] = level
+        # agreed: same verdict, drifts within the tolerance, and one episode of motion (a
+        # slip, rest and second slip is decided by the scheme's residual perturbations)
+        agree = ~flipped & _within_tolerance(res["drift_error"][idx], res["drift"][idx]) \
+            & (res["episodes"][idx] <= 1)
+        res["unsettled"][idx] = ~agree
+        prev = finer
+        idx = idx[~agree]
+        level += 1
 
 
 def _borderline(res: dict[str, Any], coarse: dict[str, Any], idx: np.ndarray,
@@ -753,6 +867,7 @@ def drift_experiment(
     firing: Any = "heaviside",
     steepness: float = 50.0,
     kernel: Any = "cosine",
+    refine_levels: int = 1,
 ) -> xr.Dataset:
     """The drift experiment for a batch of parameter points (one vectorised run).
 
@@ -802,6 +917,11 @@ def drift_experiment(
         ``cos x`` (default): the exact bump and the Evans and Fourier verdicts. Any other
         model: its own numerical bump and the verdict of its numerical spectrum
         (:mod:`astrofield.experiments.model_map`).
+    refine_levels
+        Error control: most refinements of a point (an int in ``[1, MAX_REFINE_LEVELS]``).
+        1 (default): one rerun at ``(2 N, dt / 2)``; ``L > 1``: unresolved points are rerun
+        too, and points whose last two levels disagree climb to ``(2^L N, dt / 2^L)``
+        (:func:`control_errors`, step 3; per point ``refine_level``).
 
     Returns
     -------
@@ -827,6 +947,7 @@ def drift_experiment(
     control, why = error_control_plan(error_control, T=T, N=N, dt=dt, frame_dt=frame_dt,
                                       rule=rule)
     refine_tol = float(check_range("refine_tol", refine_tol, 0.0, math.inf, lo_open=True))
+    refine_levels = check_refine_levels(refine_levels)
     arrs = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)) for p in
                                  (theta, beta, gamma, D)))
     th, be, ga, Dd = (np.ascontiguousarray(a.ravel()) for a in arrs)
@@ -848,17 +969,30 @@ def drift_experiment(
 
     res = run(np.nonzero(an["exists"])[0], N, dt)
     if control:
-        control_errors(res, run, N=N, dt=dt, refine_tol=refine_tol, rule=rule)
+        control_errors(res, run, N=N, dt=dt, refine_tol=refine_tol, rule=rule,
+                       refine_levels=refine_levels, T=T)
     if not decidable:  # too short for the verdict rule: say so instead of guessing
         res["undecided"] = True
-    out = xr.Dataset(_data_vars(res, an, traces),
+    data = _data_vars(res, an, traces)
+    if refine_levels > 1:  # only with the ladder: maps and stores without it keep their layout
+        data["refine_level"] = ("point", res["refine_level"], flag_attrs(
+            "finest refinement level", list(range(refine_levels + 1)),
+            " ".join(f"level_{i}" for i in range(refine_levels + 1)),
+            description="level l: rerun at (2^l N, dt / 2^l); 0: not refined"))
+        data["motion_episodes"] = ("point", res["episodes"], {
+            "long_name": "episodes of motion", "units": "1",
+            "description": "separate episodes of motion of the bump up to T at the finest "
+                           "level (1: travels, relaxes or slips once; > 1: slips again after "
+                           "a rest)"})
+    out = xr.Dataset(data,
                      coords={"theta_p": ("point", th), "beta_p": ("point", be),
                              "gamma_p": ("point", ga), "D_p": ("point", Dd)})
     if traces:
         out = out.assign_coords(time=res["time"])
     out.attrs.update(_attrs(T=T, N=N, dt=dt, eps=eps, early_stop=early_stop, rule=rule,
                             tau=tau, error_control=why,
-                            refine_tol=refine_tol if control else np.nan))
+                            refine_tol=refine_tol if control else np.nan,
+                            refine_levels=refine_levels))
     if not spec.paper:
         out.attrs.update(spec.attrs())
     return out
@@ -885,6 +1019,9 @@ def _empty_results(n: int, n_t: int, frame_dt: float, traces: bool) -> dict[str,
     res["unstable"] = np.zeros(n, bool)
     res["failed"] = np.zeros(n, bool)
     res["refined"] = np.zeros(n, bool)
+    res["refine_level"] = np.zeros(n, np.int8)
+    res["episodes"] = np.zeros(n, np.int16)
+    res["unsettled"] = np.zeros(n, bool)
     res["time"] = np.arange(n_t) * frame_dt
     res["velocity_trace"] = np.full((n, n_t), np.nan) if traces else None
     return res
@@ -910,6 +1047,7 @@ def _simulate(res: dict[str, Any], idx: np.ndarray, model: Model, rule: VerdictR
     ext = _extrapolated(stop, T, v.shape[0])
     v_ext = v if ext is None else _extend_trace(ds["time"].values, v, **ext["trace"])
     verdict = rule.classify(ds["time"].values, v_ext)  # reads the motion up to T
+    res["episodes"][idx] = motion_episodes(v_ext)
     failed = ds["failed"].values.astype(bool)
     res["unstable"][idx] = verdict["unstable"]
     res["growth"][idx] = verdict["growth"]
@@ -969,11 +1107,11 @@ def point_resolved(res: dict[str, Any], exists: np.ndarray) -> np.ndarray:
     ``(2 N, dt / 2)`` and ``(N, dt)``) is within the documented tolerance
     ``rel |drift| + abs`` (:data:`~astrofield.simulator.step_control.DRIFT_TOLERANCE`).
     Without error control no error was estimated: simulated points are then not resolved.
+    With the refinement ladder (``refine_levels > 1``), a point that did not settle by the last
+    level (``res["unsettled"]``, see :func:`control_errors`) is not resolved either.
     """
-    rel, tol_abs = DRIFT_TOLERANCE
-    err = np.asarray(res["drift_error"], float)
-    with np.errstate(invalid="ignore"):
-        within = err <= rel * np.abs(np.asarray(res["drift"], float)) + tol_abs
+    within = _within_tolerance(res["drift_error"], res["drift"])
+    within &= ~np.asarray(res.get("unsettled", False), bool)  # the ladder's cap reached
     ok = within & ~np.asarray(res["failed"], bool) & (not res.get("undecided", False))
     return np.where(np.asarray(exists, bool), ok, True)
 
@@ -1125,6 +1263,7 @@ def phase_diagram(
     firing: Any = "heaviside",
     steepness: float = 50.0,
     kernel: Any = "cosine",
+    refine_levels: int = 1,
 ) -> xr.Dataset:
     """Numerical phase diagram of the drift experiment over a grid of one or two parameters.
 
@@ -1136,7 +1275,7 @@ def phase_diagram(
         ``["D=0.001:0.6:50", "beta=0.001:0.1:50"]``.
     theta, beta, gamma, D
         Values of the parameters that are not swept (units as in :func:`drift_experiment`).
-    T, N, dt, eps, early_stop, rule, error_control, refine_tol
+    T, N, dt, eps, early_stop, rule, error_control, refine_tol, refine_levels
         See :func:`drift_experiment`. ``dt="auto"``: the largest step of the step-size rule
         over the simulated points (those with a bump) that divides 0.5 and ``T``
         (:func:`map_step`).
@@ -1203,6 +1342,9 @@ def phase_diagram(
     opts.update(early_stop=bool(early_stop), rule=rule, error_control=control,
                 refine_tol=float(check_range("refine_tol", refine_tol, 0.0, math.inf,
                                              lo_open=True)))
+    levels = check_refine_levels(refine_levels)
+    if levels > 1:  # only then: stores written without the ladder keep their fingerprint
+        opts["refine_levels"] = levels
     if backend is not None:
         from astrofield.simulator.backends import choose
 
@@ -1223,6 +1365,7 @@ def phase_diagram(
     def finalize(ds: xr.Dataset) -> xr.Dataset:
         ds.attrs.update({f"summary_{k}": v for k, v in summarize(ds).items()})
         ds.attrs["wall_s"] = time.perf_counter() - t0
+        ds.attrs["refine_levels"] = levels
         ds.attrs.update(step_attrs)
         ds.attrs.update(sampling=sampling, sampling_requested=requested)
         return annotate(ds)  # the swept parameters' metadata and Conventions
