@@ -71,10 +71,20 @@ if HAVE_NUMBA:
         c += VINV[j, 7] * v7
         return c
 
-    @njit(cache=True, inline="always")
-    def _coefs(row, th, k, n):  # pragma: no cover - compiled
-        """Monomial coefficients ``c0 .. c7`` of the interpolant through ``row[k+STENCIL] - th``
-        (local scalars: no allocation per call)."""
+    @njit(cache=True)
+    def _crossing(row, th, k, n, v0, v1):  # pragma: no cover - compiled
+        """Offset ``s`` in [0, 1] of the root of the interpolant through ``row[k+STENCIL] - th``.
+
+        The ``2 HALF = 8`` values and coefficients are local scalars (no allocation per call);
+        the root is refined by Newton's method from the linear guess ``v0 / (v0 - v1)``, at most
+        four iterations. Newton converges quadratically: after an update ``d`` the error is about
+        ``C d^2`` with ``C = |p''(s) / (2 p'(s))|``, so the iteration stops as soon as that
+        predicted next update is below round-off (``C d^2 <= NEWTON_TOL max(|s|, 1)``, trusted
+        once ``|d| <= NEWTON_ASYMPTOTIC``). This saves the last iteration, whose update is
+        rounding noise, for nearly every crossing (on smooth bumps a quarter of the crossings
+        at ``N`` 32, 40 % at 64 and 70 % at 128 stop after two iterations, nearly all others
+        after three).
+        """
         i0 = k + 1 - HALF
         if i0 >= 0 and i0 + 7 < n:  # inside the row: no wrap (an integer % costs ~25 cycles)
             w0 = row[i0] - th
@@ -94,97 +104,46 @@ if HAVE_NUMBA:
             w5 = row[_wrap(i0 + 5, n)] - th
             w6 = row[_wrap(i0 + 6, n)] - th
             w7 = row[_wrap(i0 + 7, n)] - th
-        return (_coef(0, w0, w1, w2, w3, w4, w5, w6, w7),
-                _coef(1, w0, w1, w2, w3, w4, w5, w6, w7),
-                _coef(2, w0, w1, w2, w3, w4, w5, w6, w7),
-                _coef(3, w0, w1, w2, w3, w4, w5, w6, w7),
-                _coef(4, w0, w1, w2, w3, w4, w5, w6, w7),
-                _coef(5, w0, w1, w2, w3, w4, w5, w6, w7),
-                _coef(6, w0, w1, w2, w3, w4, w5, w6, w7),
-                _coef(7, w0, w1, w2, w3, w4, w5, w6, w7))
-
-    @njit(cache=True, inline="always")
-    def _newton(s, c):  # pragma: no cover - compiled
-        """One Newton update of ``s`` on the polynomial with coefficients ``c`` (Horner for
-        ``p, p', p''/2``); returns ``(s, done)``: ``done`` where ``p' = 0`` (``s`` unchanged)
-        or where the predicted next update ``|p''/(2p')| d^2`` is below round-off."""
-        c0, c1, c2, c3, c4, c5, c6, c7 = c
-        p = c7
-        dp = p
-        ddp = dp
-        p = p * s + c6
-        dp = dp * s + p
-        p = p * s + c5
-        ddp = ddp * s + dp
-        dp = dp * s + p
-        p = p * s + c4
-        ddp = ddp * s + dp
-        dp = dp * s + p
-        p = p * s + c3
-        ddp = ddp * s + dp
-        dp = dp * s + p
-        p = p * s + c2
-        ddp = ddp * s + dp
-        dp = dp * s + p
-        p = p * s + c1
-        ddp = ddp * s + dp
-        dp = dp * s + p
-        p = p * s + c0
-        if dp == 0:
-            return s, True
-        d = p / dp
-        s = s - d
-        # the next update would be about (p''/2p') d^2: stop once that is below round-off
-        done = abs(d) <= NEWTON_ASYMPTOTIC and \
-            abs(ddp) * (d * d) <= NEWTON_TOL * max(abs(s), 1.0) * abs(dp)
-        return s, done
-
-    @njit(cache=True)
-    def _crossing(row, th, k, n, v0, v1):  # pragma: no cover - compiled
-        """Offset ``s`` in [0, 1] of the root of the interpolant through ``row[k+STENCIL] - th``.
-
-        The ``2 HALF = 8`` values and coefficients are local scalars (no allocation per call);
-        the root is refined by Newton's method from the linear guess ``v0 / (v0 - v1)``, at most
-        four iterations. Newton converges quadratically: after an update ``d`` the error is about
-        ``C d^2`` with ``C = |p''(s) / (2 p'(s))|``, so the iteration stops as soon as that
-        predicted next update is below round-off (``C d^2 <= NEWTON_TOL max(|s|, 1)``, trusted
-        once ``|d| <= NEWTON_ASYMPTOTIC``). This saves the last iteration, whose update is
-        rounding noise, for nearly every crossing (on smooth bumps a quarter of the crossings
-        at ``N`` 32, 40 % at 64 and 70 % at 128 stop after two iterations, nearly all others
-        after three).
-        """
-        c = _coefs(row, th, k, n)
+        c0 = _coef(0, w0, w1, w2, w3, w4, w5, w6, w7)
+        c1 = _coef(1, w0, w1, w2, w3, w4, w5, w6, w7)
+        c2 = _coef(2, w0, w1, w2, w3, w4, w5, w6, w7)
+        c3 = _coef(3, w0, w1, w2, w3, w4, w5, w6, w7)
+        c4 = _coef(4, w0, w1, w2, w3, w4, w5, w6, w7)
+        c5 = _coef(5, w0, w1, w2, w3, w4, w5, w6, w7)
+        c6 = _coef(6, w0, w1, w2, w3, w4, w5, w6, w7)
+        c7 = _coef(7, w0, w1, w2, w3, w4, w5, w6, w7)
         s = v0 / (v0 - v1)
-        for _ in range(4):
-            s, done = _newton(s, c)
-            if done:
+        for _ in range(4):  # Newton on the degree-7 polynomial (Horner for p, p', p''/2)
+            p = c7
+            dp = p
+            ddp = dp
+            p = p * s + c6
+            dp = dp * s + p
+            p = p * s + c5
+            ddp = ddp * s + dp
+            dp = dp * s + p
+            p = p * s + c4
+            ddp = ddp * s + dp
+            dp = dp * s + p
+            p = p * s + c3
+            ddp = ddp * s + dp
+            dp = dp * s + p
+            p = p * s + c2
+            ddp = ddp * s + dp
+            dp = dp * s + p
+            p = p * s + c1
+            ddp = ddp * s + dp
+            dp = dp * s + p
+            p = p * s + c0
+            if dp == 0:
+                break
+            d = p / dp
+            s = s - d
+            # the next update would be about (p''/2p') d^2: stop once that is below round-off
+            if abs(d) <= NEWTON_ASYMPTOTIC and \
+                    abs(ddp) * (d * d) <= NEWTON_TOL * max(abs(s), 1.0) * abs(dp):
                 break
         return min(max(s, 0.0), 1.0)
-
-    @njit(cache=True)
-    def _crossing_pair(row, th, ka, kb, n):  # pragma: no cover - compiled
-        """:func:`_crossing` of two crossings at once (``ka``, ``kb``), each with exactly its own
-        arithmetic and stopping rule. Each Newton update is a chain of dependent operations
-        (latency-bound); advancing two independent roots in one loop lets the processor overlap
-        them, where one after the other it waits out each chain: the usual bump has two edges."""
-        va0 = row[ka] - th
-        va1 = row[ka + 1 if ka + 1 < n else 0] - th
-        vb0 = row[kb] - th
-        vb1 = row[kb + 1 if kb + 1 < n else 0] - th
-        ca = _coefs(row, th, ka, n)
-        cb = _coefs(row, th, kb, n)
-        sa = va0 / (va0 - va1)
-        sb = vb0 / (vb0 - vb1)
-        da = False
-        db = False
-        for _ in range(4):
-            if not da:
-                sa, da = _newton(sa, ca)
-            if not db:
-                sb, db = _newton(sb, cb)
-            if da and db:
-                break
-        return min(max(sa, 0.0), 1.0), min(max(sb, 0.0), 1.0)
 
     @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
     def edges_row(u, th, ring, phi, mc, ms, m1):  # pragma: no cover - compiled
@@ -210,40 +169,24 @@ if HAVE_NUMBA:
         wrap = phi[n - 1] != phi[0]  # the pair (n - 1, 0) closes the ring
         if flips == 0 and not wrap:
             return
-        if flips + wrap == 2:  # one active interval (the usual bump): both roots at once
-            ka = -1
-            kb = -1
-            for k in range(n):  # the two pairs (k, k + 1 mod n) with a crossing, in order
-                kp = k + 1 if k + 1 < n else 0
-                if (u[k] - th > 0) != (u[kp] - th > 0):
-                    if ka < 0:
-                        ka = k
-                    else:
-                        kb = k
-                        break
-            sa, sb = _crossing_pair(u, th, ka, kb, n)
-            _edge_cell(u, th, ring, phi, mc, ms, m1, ka, n, sa)
-            _edge_cell(u, th, ring, phi, mc, ms, m1, kb, n, sb)
-            return
         for k in range(n - 1):  # only rows with a crossing are walked pair by pair
             if (u[k] - th > 0) != (u[k + 1] - th > 0):
-                _edge_cell(u, th, ring, phi, mc, ms, m1, k, n,
-                           _crossing(u, th, k, n, u[k] - th, u[k + 1] - th))
+                _edge_cell(u, th, ring, phi, mc, ms, m1, k, n)
         if wrap:
-            _edge_cell(u, th, ring, phi, mc, ms, m1, n - 1, n,
-                       _crossing(u, th, n - 1, n, u[n - 1] - th, u[0] - th))
+            _edge_cell(u, th, ring, phi, mc, ms, m1, n - 1, n)
 
     @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-    def _edge_cell(u, th, ring, phi, mc, ms, m1, k, n, s):  # pragma: no cover - compiled
-        """The edge cell of the crossing at offset ``s`` (:func:`_crossing`) between ``k`` and
-        ``k + 1`` (mod ``n``): the cell holding the crossing gets its active fraction and exact
-        moments. One end of the
+    def _edge_cell(u, th, ring, phi, mc, ms, m1, k, n):  # pragma: no cover - compiled
+        """The edge cell of the crossing between ``k`` and ``k + 1`` (mod ``n``): the cell
+        holding the crossing gets its active fraction and exact moments. One end of the
         active part is the crossing ``xi``, the other a boundary of the cell, whose ``sin``
         and ``cos`` are tabulated (:meth:`~astrofield.simulator.ring.Ring.edge_bounds`: one
         ``sin`` and ``cos`` per edge instead of two)."""
         x, dx = ring[0], 2 * np.pi / n
         kp = k + 1 if k + 1 < n else 0
         v0 = u[k] - th
+        v1 = u[kp] - th
+        s = _crossing(u, th, k, n, v0, v1)
         xi = x[k] + s * dx
         if s >= 0.5:
             xc = x[k] + dx

@@ -708,10 +708,8 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, fire, amp, ring, wk, wh, op
     gn = W[24:28]
     it = 1.0 / ta  # loops multiply by reciprocals (a vector division costs several products)
     ih = 1.0 / h
-    # predictor: exponential Euler for u (ETD stage), q and a; Heaviside firing reads no
-    # nodal rate (fo0, fo1 stay the zeros they were allocated as)
-    if not heav:
-        _firing_out(fire, u, th, steep, heav, fo0)
+    # predictor: exponential Euler for u (ETD stage), q and a
+    _firing_out(fire, u, th, steep, heav, fo0)
     _drive(N0, g[0], g[1], g[2], g[3], qi, qo, fo0, heav, subgrid, cosine, amp, ring, wk, wh,
            work, Z[2])
     # a >= 0 in the rates (as the numpy step): an undershoot of a must not make the relaxation
@@ -742,16 +740,15 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, fire, amp, ring, wk, wh, op
     else:
         _astro_predictor(ap, a, J0, ops, dense, b, h, mean_only, a_hat, Z)
     _geometry(u1, th, heav, subgrid, ring, g1[0], g1[1], g1[2], g1[3])
+    _firing_out(fire, u1, th, steep, heav, fo1)
     if heav:
         remap_row(qi_p, qo_p, g[0], g1[0], qi_p, qo_p)
-    else:
-        _firing_out(fire, u1, th, steep, heav, fo1)
     _drive(N1, g1[0], g1[1], g1[2], g1[3], qi_p, qo_p, fo1, heav, subgrid, cosine, amp, ring, wk,
            wh, work, Z[2])
     c = (E - 1.0 + h) / h
-    for j in range(n):  # the noise increment too (un is not touched before it is read)
+    for j in range(n):
         N1[j] += inp1[j]
-        un[j] = (u1[j] + c * (N1[j] - N0[j])) + noise[j]
+        un[j] = u1[j] + c * (N1[j] - N0[j])
     # corrector: exponential trapezoid for q, shared exchange flux into a
     _corrector_q(st, g, g1, ap, fo0, fo1, pr, h, heav, mean_only, W)
     if stiff:
@@ -766,6 +763,8 @@ def _step(st, g, inp0, inp1, noise, pr, h, E, flags, fire, amp, ring, wk, wh, op
         limited = _limit_negative_a(an, qi_n, qo_n, qo, qo, phim, heav)
     if (stiff or limited) and not (dense or mean_only):
         _rfft(an, Z[0])  # the next step reads rfft(a) from Z[0]
+    for j in range(n):
+        un[j] += noise[j]
     _geometry(un, th, heav, subgrid, ring, gn[0], gn[1], gn[2], gn[3])
     if heav:
         remap_row(qi_n, qo_n, phim, gn[0], qi_n, qo_n)
@@ -915,7 +914,7 @@ def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, fire, amp, ring, 
         c = _dot(st[0], ring[1], dx)
         s = _dot(st[0], ring[2], dx)
         ph = math.atan2(s, c)
-        pos[b] += _wrap_angle(ph - last[b] + np.pi) - np.pi
+        pos[b] += (ph - last[b] + np.pi) % (2 * np.pi) - np.pi
         last[b] = ph
         f = frame_of[step]
         if f >= 0:
@@ -929,24 +928,6 @@ def _member_steps(b, n0, n1, dt, E, frame_of, st, g, P, flags, fire, amp, ring, 
             rec[3, b, f] = mass
             if store:
                 _store(fields, b, f, st, g)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _wrap_angle(x):  # pragma: no cover - compiled
-    """``x % (2 pi)`` (Python's float modulo) without its library call where ``x`` lies in
-    ``(-2 pi, 4 pi)``, which holds the phase increments ``ph - last + pi`` of the position
-    tracking: there ``fmod`` is exact, so the result is ``x``, ``x - 2 pi`` (exact too, by
-    Sterbenz's lemma, as ``fmod``) or ``x + 2 pi`` (rounded once, as Python's modulo rounds
-    it); a zero result may differ in its sign only, which the caller's ``- pi`` removes.
-    Elsewhere (NaN included) the modulo itself."""
-    m = 2 * np.pi
-    if 0.0 <= x < m:
-        return x
-    if m <= x < 2 * m:
-        return x - m
-    if -m < x < 0.0:
-        return x + m
-    return x % m
 
 
 @njit(cache=True, error_model="numpy")
