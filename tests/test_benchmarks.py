@@ -26,6 +26,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("phase_accuracy.py", "relative drift error"),
     ("bench_startup.py", "target: astrofield run"),
     ("bench_step.py", "us per step"),
+    pytest.param("bench_step_batch.py", "results identical: True", marks=pytest.mark.slow),
     ("bench_theory.py", "same crossings to 1e-12"),
     ("sigmoid_drift_points.py", "beta_eig"),
     ("bench_model_map.py", "model map benchmark done"),
