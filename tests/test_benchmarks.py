@@ -15,6 +15,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ("bench_simulate.py", "single-run speed-up"),
     ("bench_phase_map.py", "agreement"),
     ("bench_adaptive_map.py", "cells outside the estimate"),
+    ("adaptive_vs_published_resolution.py", "long runs at N"),
     ("profile_adaptive_map.py", "simulated time units per resolution"),
     ("early_stop_headroom.py", "early-stop headroom done"),
     ("bench_batch.py", "points/s"),
