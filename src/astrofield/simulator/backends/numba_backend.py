@@ -112,10 +112,18 @@ def _parallel(B: int) -> bool:
     return B >= 2 and threading.current_thread() is threading.main_thread()
 
 
+#: Fewest ``B * N`` values for which an observation (velocity, width, mass of every member:
+#: a few passes over the state, microseconds per member) is spread over threads. Below it the
+#: parallel region's hand-over costs more than the work: on a loaded machine a scheduler time
+#: slice (measured: 6 ms per call at B 25, N 64, load 2, a quarter of a map's time).
+OBSERVE_PARALLEL_MIN = 1 << 16
+
+
 def _observe(run, arr, pk, t: float, mask) -> np.ndarray:
     sim = run.sim
     inp = np.broadcast_to(sim.input(t), (sim.B, sim.ring.N)).astype(float)
-    fn = _loop.observe_all if _parallel(sim.B) else _loop.observe_all_serial
+    parallel = _parallel(sim.B) and sim.B * sim.ring.N >= OBSERVE_PARALLEL_MIN
+    fn = _loop.observe_all if parallel else _loop.observe_all_serial
     args = (arr, pk["P"], pk["flags"], pk["fire"], pk["amp"], pk["ring"], pk["wk"], pk["wh"],
             np.ascontiguousarray(inp), mask)
     _warm.ready(fn, args)  # compiles (after a notice) here if the cache does not hold it
