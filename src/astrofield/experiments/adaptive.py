@@ -749,7 +749,7 @@ def _balanced_order(flat: np.ndarray, cost: np.ndarray,
 
 
 def _note(message: str) -> None:
-    print(f"astrofield phase --adaptive: {message}", file=sys.stderr, flush=True)
+    print(f"adaptive phase map: {message}", file=sys.stderr, flush=True)
 
 
 def _open(store: str | os.PathLike | None, resume: bool, fp: str) -> tuple[Path | None,
