@@ -168,20 +168,12 @@ def theory_verdict(an: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 # ----------------------------------------------------------------------------- columns
 def _solve_bump(model: Model, N: int, prev: Any) -> tuple[Any, str]:
     """``(steady bump, "")`` or ``(None, reason)``; warm start from ``prev`` where it helps."""
-    from astrofield.theory.steady import SteadyStateError, steady_bump
+    from astrofield.theory.steady import SteadyStateError, warm_bump
 
-    st = None
-    if prev is not None and model.firing.smooth and prev.system.N == N:
-        try:
-            st = steady_bump(model, N, init=(prev.u, prev.q, prev.a))
-        except (SteadyStateError, np.linalg.LinAlgError):
-            st = None
-        if st is not None and abs(st.speed) > 1e-8:  # a travelling bump: not this one
-            st = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # multi-bump: reported below
-            st = steady_bump(model, N) if st is None else st
+            st = warm_bump(model, N, prev)
     except (SteadyStateError, np.linalg.LinAlgError) as exc:
         return None, f"Newton found no stationary bump: {exc}"
     if st.active_regions != 1:

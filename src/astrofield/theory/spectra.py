@@ -862,18 +862,10 @@ def _grid_piece(models: list, N: int, warm: bool, kw: dict) -> list[dict[str, An
 def _verdict(model: Model, N: int, prev: Steady | None,
              kw: dict) -> tuple[dict[str, Any], Steady | None]:
     """One point of :func:`numerical_stability_grid`: (verdict, bump to warm-start from)."""
-    from astrofield.theory.steady import SteadyStateError
+    from astrofield.theory.steady import SteadyStateError, warm_bump
 
-    st = None
-    if prev is not None and model.firing.smooth and prev.system.N == N:
-        try:
-            st = steady_bump(model, N, init=(prev.u, prev.q, prev.a))
-        except SteadyStateError:
-            st = None
-        if st is not None and abs(st.speed) > 1e-8:
-            st = None
     try:
-        st = steady_bump(model, N) if st is None else st
+        st = warm_bump(model, N, prev)
     except SteadyStateError as exc:
         return _no_bump(exc), None
     sp = spectrum(st, vectors=False, **kw)

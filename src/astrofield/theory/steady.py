@@ -55,7 +55,7 @@ from astrofield.model.definition import Model
 if TYPE_CHECKING:  # annotations only
     from numpy.typing import ArrayLike
 
-__all__ = ["RingSystem", "Steady", "SteadyStateError", "steady_bump", "heaviside_bump",
+__all__ = ["RingSystem", "Steady", "SteadyStateError", "steady_bump", "warm_bump", "heaviside_bump",
            "bump_measures", "firing_layer", "resolution", "DEFAULT_TOL", "LAYER_POINTS",
            "single_blas_thread", "one_blas_thread"]
 
@@ -643,6 +643,30 @@ def steady_bump(model: Model | None = None, N: int | str = 128, *,
     st = Steady(system, u.copy(), q.copy(), a.copy(), float(y[-1]), res, it)
     _check_is_bump(st)
     return st
+
+
+def warm_bump(model: Model, N: int, prev: Steady | None = None) -> Steady:
+    """:func:`steady_bump` of ``model`` on ``N`` points, warm-started from ``prev``.
+
+    ``prev`` is the bump of a nearby model on the same grid (a neighbour on a parameter grid).
+    The warm start is tried for smooth firing rates only, and kept only if Newton converges
+    to a stationary bump (speed ``|c| <= 1e-8``). Otherwise (no ``prev``, Heaviside firing,
+    another ``N``, or a failed or travelling warm start) the bump comes from the usual cold
+    start, so the result does not depend on ``prev``.
+
+    Raises
+    ------
+    SteadyStateError
+        Where the cold start finds no stationary bump.
+    """
+    if prev is not None and model.firing.smooth and prev.system.N == N:
+        try:
+            st = steady_bump(model, N, init=(prev.u, prev.q, prev.a))
+        except (SteadyStateError, np.linalg.LinAlgError):
+            st = None
+        if st is not None and abs(st.speed) <= 1e-8:
+            return st
+    return steady_bump(model, N)
 
 
 def _auto_steady(model: Model, N: str, init, D_field, mass, tol, maxit, branch) -> Steady:
