@@ -318,15 +318,22 @@ def memory_fraction() -> float:
     ValueError
         For a value that is not a number in ``(0, 1]``.
     """
-    text = os.environ.get(MEMORY_FRACTION_ENV, "").strip()
+    return _env_number(MEMORY_FRACTION_ENV, DEFAULT_MEMORY_FRACTION, 1.0)
+
+
+def _env_number(name: str, default: float, hi: float) -> float:
+    """The number in the environment variable ``name``, in ``(0, hi]``, or ``default`` where
+    it is unset or empty; a ``ValueError`` naming the variable, its text and the range
+    otherwise."""
+    text = os.environ.get(name, "").strip()
     if not text:
-        return DEFAULT_MEMORY_FRACTION
+        return default
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (0.0 < value <= 1.0):
-        raise ValueError(f"{MEMORY_FRACTION_ENV} = {text!r} is outside the allowed range (0, 1]")
+    if not (0.0 < value <= hi):
+        raise ValueError(f"{name} = {text!r} is outside the allowed range (0, {hi:g}]")
     return value
 
 
@@ -591,16 +598,7 @@ def max_work() -> float:
     ValueError
         For a value that is not a number > 0.
     """
-    text = os.environ.get(MAX_WORK_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_WORK
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0:
-        raise ValueError(f"{MAX_WORK_ENV} = {text!r} is outside the allowed range (0, inf]")
-    return value
+    return _env_number(MAX_WORK_ENV, DEFAULT_MAX_WORK, math.inf)
 
 
 def _duration(seconds: float) -> str:
