@@ -791,19 +791,20 @@ def _ladder(res: dict[str, Any], run: Any, idx: np.ndarray, fine: dict[str, Any]
     2)``, then every point whose last two levels disagree (verdict, or drift difference
     ``|d_l - d_(l-1)| / 3`` beyond :data:`DRIFT_TOLERANCE`) one level finer, up to ``levels``.
     ``fine`` holds the raw (not extrapolated) drift of the level-0 run."""
-    from astrofield._validate import max_work
+    from astrofield._validate import check_work
 
     prev = {k: np.asarray(fine[k]).copy() for k in ("drift", "velocity", "drift_bound")}
     prev["unstable"] = res["unstable"].copy()
     level = 1
     while idx.size and level <= levels:
         n, h = N * 2**level, dt / 2**level
-        work = float(idx.size) * n * (T / h if T is not None else 0.0)
-        if work > max_work():
-            warnings.warn(f"refinement level {level} (N = {n}, dt = {h:g}) of {idx.size} "
-                          f"points was not run: its work {work:.3g} cell-steps exceeds the "
-                          f"limit {max_work():.3g} (ASTROFIELD_MAX_WORK); they stay "
-                          "unresolved", RefinementWarning, stacklevel=4)
+        try:  # the work limit of every command; here a partial result, not a refusal
+            check_work(float(idx.size) * n * (T / h if T is not None else 0.0),
+                       f"refinement level {level} (N = {n}, dt = {h:g}) of {idx.size} points",
+                       hint="lower refine_levels")
+        except ValueError as exc:
+            warnings.warn(f"{exc}; the level was not run and its points stay unresolved",
+                          RefinementWarning, stacklevel=4)
             res["unsettled"][idx] = True
             return
         finer = run(idx, n, h)
