@@ -209,17 +209,14 @@ def _bilinear(f: np.ndarray, b: tuple[int, int, int, int], i: np.ndarray,
 class _State:
     """The map's cells: analytic columns, simulated values, and the rounds so far."""
 
-    def __init__(self, shape: tuple[int, int], an: dict[str, np.ndarray],
-                 verdict: np.ndarray | None = None, margin: np.ndarray | None = None):
+    def __init__(self, shape: tuple[int, int], an: dict[str, np.ndarray]):
         self.shape = shape
         self.exists = an["exists"].reshape(shape)
         # the theory's verdict (Evans, or another model's numerical spectrum) and its signed
-        # distance from the boundary (E'(0), or minus the leading eigenvalue's real part);
-        # default: read from the columns ``an`` (:func:`theory_verdict`)
-        if verdict is None or margin is None:
-            verdict, margin = theory_verdict(an)
-        self.evans = np.asarray(verdict, bool).reshape(shape)
-        self.dprime = np.asarray(margin, float).reshape(shape)
+        # distance from the boundary (E'(0), or minus the leading eigenvalue's real part)
+        verdict, margin = theory_verdict(an)
+        self.theory = np.asarray(verdict, bool).reshape(shape)
+        self.margin = np.asarray(margin, float).reshape(shape)
         self.sampled = np.zeros(shape, bool)
         self.round = np.full(shape, -1, np.int16)
         self.code = np.where(self.exists, -3, -1).astype(np.int8)  # -3: not known yet
@@ -259,7 +256,7 @@ def _fill(dtype: np.dtype) -> Any:
 
 def _seed_cells(st: _State) -> np.ndarray:
     """Cells with a bump next to the Evans boundary (the other verdict among 8 neighbours)."""
-    ev = np.where(st.exists, st.evans.astype(np.int8), np.int8(-1))
+    ev = np.where(st.exists, st.theory.astype(np.int8), np.int8(-1))
     p = np.pad(ev, 1, mode="edge")
     n0, n1 = ev.shape
     out = np.zeros(ev.shape, bool)
@@ -287,7 +284,7 @@ def _split_reason(st: _State, b: tuple[int, int, int, int], est: dict | None,
         return "corner"
     small = i1 - i0 <= kb[0] and j1 - j0 <= kb[1]
     if len(codes) > 1 or ex.min() != ex.max() or (
-            st.evans[sl][ex].min() != st.evans[sl][ex].max()):
+            st.theory[sl][ex].min() != st.theory[sl][ex].max()):
         return None if small else "boundary"
     if est is None:
         return "unknown"
@@ -494,7 +491,7 @@ def _predicted_cost(st: _State) -> np.ndarray:
     spared the refinement of error control; one far from it is decided after the shortest
     time (0.02: about the ``|E'(0)|`` of the cells next to the boundary on the map of issue 23).
     Only orders the cells of a round among its chunks; the results do not depend on it."""
-    d = np.abs(np.nan_to_num(st.dprime, nan=0.0))
+    d = np.abs(np.nan_to_num(st.margin, nan=0.0))
     return 1.0 / (d + 0.02)
 
 
@@ -828,8 +825,7 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
     if done is not None:
         return done
     an = _analytic(grid, executor, workers, n_workers, opts.get("tau", 1.0), opts)
-    st = _State(grid.shape if len(grid.shape) == 2 else (grid.size, 1), an,
-                *theory_verdict(an))
+    st = _State(grid.shape if len(grid.shape) == 2 else (grid.size, 1), an)
     client = None
     if executor == "local":
         from distributed import Client, LocalCluster
@@ -868,7 +864,7 @@ def _analytic_chunk(theta: Any, beta: Any, gamma: Any, D: Any, tau: float,
     """The theory's columns of a chunk: closed form, or (``model``: firing, steepness, kernel
     and ``N``) the numerical bump and spectrum."""
     if model:
-        from astrofield.experiments.model_map import COLUMNS, model_spec, numerical_columns
+        from astrofield.experiments.model_map import model_spec, numerical_columns
 
         spec = model_spec(model["firing"], model["steepness"], model["kernel"])
         pts = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)).ravel()
