@@ -119,7 +119,11 @@ def check_range(
 
 def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
     """Check an integer parameter such as the grid size ``N``."""
-    if isinstance(value, bool) or not float(value).is_integer():
+    try:
+        integral = not isinstance(value, bool) and float(value).is_integer()
+    except (TypeError, ValueError, OverflowError):
+        integral = False
+    if not integral:
         raise ValueError(f"{name} = {value!r} must be an integer >= {lo}")
     iv = int(value)
     if iv < lo or (hi is not None and iv > hi):
