@@ -117,6 +117,15 @@ def test_run_fuzz(N, T, dt, beta, D, pulses, kparams, kernel):
     check_outcome(args)
 
 
+@settings(max_examples=12)
+@given(st.sampled_from(["0", "1", "2", "5", "6", "-1", "x", "1.5", "nan"]),
+       st.sampled_from(["0.1", "0.5", "auto", "0.01"]), st.sampled_from(["0.7", "inf"]))
+def test_run_refine_levels_fuzz(levels, dt, D):
+    """``run --refine-levels`` (the step ladder) with steps the rule accepts or refuses."""
+    check_outcome(["run", "--N", "32", "--T", "2", "--dt", dt, "--D", D, "--refine-levels",
+                   levels, "--n-frames", "3", "--json", "-q"])
+
+
 @settings(max_examples=20)
 @given(spec, spec, st.sampled_from(["2", "1,2", "1:2:2", "0", "-1"]), st.sampled_from(
     ["0.1", "0.1,0.2", "0.6"]))

@@ -89,12 +89,15 @@ def test_sign_of_dprime_misses_two_real_zeros_and_simulation_agrees():
     m = Model(theta=THETA, beta=np.array([p[0] for p in pts]),
               gamma=np.array([p[1] for p in pts]), D=np.inf)
     runs = {eps: solve(m, T=60.0, dt=0.05, N=128, eps=eps, store_fields=False, n_frames=121,
-                       progress=False) for eps in (1e-6, 1e-5)}
-    ds = runs[1e-6]
-    t = ds["time"].values
+                       progress=False, refine_levels=0) for eps in (1e-6, 1e-5)}
+    # the growth rate in the linear regime (eps 1e-10; at 1e-6 the window is already weakly
+    # nonlinear and the fitted rate converges in dt to 0.45 at N 128, not to the eigenvalue)
+    lin = solve(m, T=20.0, dt=0.0125, N=512, eps=1e-10, store_fields=False, n_frames=81,
+                progress=False, refine_levels=0)
+    t = lin["time"].values
     sel = (t > 8) & (t < 18)
-    rate = np.polyfit(t[sel], np.log(np.abs(ds["velocity"].values[0, sel])), 1)[0]
-    assert rate == pytest.approx(float(r["evans_growth_rate"][0]), rel=0.05)
+    rate = np.polyfit(t[sel], np.log(np.abs(lin["velocity"].values[0, sel])), 1)[0]
+    assert rate == pytest.approx(float(r["evans_growth_rate"][0]), rel=0.01)
     d6, d5 = (np.abs(runs[e]["drift"].values) for e in (1e-6, 1e-5))
     assert d6[0] > 0.3 and d5[0] == pytest.approx(d6[0], rel=0.01)        # a full slip
     assert np.all(d6[1:] < 0.01) and np.all(d5[1:] / d6[1:] > 5)          # ~ proportional

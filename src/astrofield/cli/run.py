@@ -111,7 +111,8 @@ def _summary(v: dict[str, Any], p: dict[str, Any], wall: float) -> dict[str, Any
             "mass_drift": float(v["mass_drift"]), "width": float(v["width_final"]),
             "final_position": float(v["position"][-1]), "wall_s": wall,
             "resolved": bool(np.all(v["resolved"])),
-            "N": p["N"], "dt": p["dt_used"], "T": p["T"], "seed": p["seed"],
+            "N": p["N"], "dt": p["dt_used"], "dt_requested": p["dt_requested"],
+            "refine_level": p["refine_level"], "T": p["T"], "seed": p["seed"],
             "output": p["output"], "plot": p["plot"]}
 
 
@@ -129,6 +130,8 @@ astrofield run --config run.toml --D inf      # file values, D overridden""")
         help="Grid points on the ring.")
 @dt_options(api_default(_SOLVE, "dt"))
 @option("--T", "T", type=FINITE, default=api_default(_SOLVE, "T"), help="Final time.")
+@option("--refine-levels", type=click.IntRange(0, 5), default=api_default(_SOLVE, "refine_levels"),
+        help="Times the step may be halved when the companion run disagrees (0: never).")
 @option("--init", type=click.Choice(["bump", "rest"]), default="bump", help="Initial state.")
 @option("--eps", type=FINITE, default=api_default(_SOLVE, "eps"),
         help="Shift perturbation (fraction of bump amplitude).")
@@ -167,9 +170,11 @@ def run_cmd(**p: Any) -> None:
         sol = simulate(model, T=p["T"], dt=p["dt"], N=p["N"], init=p["init"], eps=p["eps"],
                        position=p["position"], stimulus=stim, noise=noise,
                        n_frames=p["n_frames"], progress=progress_for(p["quiet"]),
-                       dt_check=p["dt_check"],
+                       dt_check=p["dt_check"], refine_levels=p["refine_levels"],
                        seed=p["seed"], backend=None if p["backend"] == "auto" else p["backend"])
     values = sol.values()
+    p["dt_used"], p["dt_requested"] = sol.attrs["dt"], sol.attrs["dt_requested"]
+    p["refine_level"] = sol.attrs["refine_level"]
     s = _summary(values, p, timer.wall_s)
     # A failed (non-finite) run is reported here, before any file is written.
     _refuse_non_finite(s, values)
@@ -180,6 +185,8 @@ def run_cmd(**p: Any) -> None:
     emit(s, p["as_json"],
          f"drift {s['drift']:.6g} rad, velocity {s['velocity']:.3g} rad/time, mass drift "
          f"{s['mass_drift']:.2e}, {s['wall_s']:.2f} s"
+         + (f" (dt {s['dt_requested']:g} halved {s['refine_level']}x to {s['dt']:g}: the "
+            "companion run disagreed)" if s["refine_level"] else "")
          + (f" -> {p['output']}" if p["output"] else ""))
 
 

@@ -165,6 +165,7 @@ from astrofield.experiments.sweep import Grid, make_grid, run_sweep
 from astrofield.io.cf import annotate, flag_attrs, rate_attrs, seed_attrs, time_attrs
 from astrofield.model.definition import Model
 from astrofield.simulator.integrator import SCHEME, solve
+from astrofield.simulator.resolution import RefinementWarning
 from astrofield.simulator.step_control import DRIFT_TOLERANCE, NonFiniteWarning, resolve_dt
 from astrofield.theory.bump import bump_branches
 from astrofield.theory.stability import stability
@@ -779,10 +780,6 @@ def motion_episodes(velocity: np.ndarray) -> np.ndarray:
     last = np.maximum.accumulate(pos, axis=-1)  # index of the latest move or rest
     state = np.take_along_axis(ev, last, axis=-1)[..., :-1]  # before each sample
     return np.sum(up & (state == -1), axis=-1)
-
-
-class RefinementWarning(UserWarning):
-    """A level of the refinement ladder was not run (its work exceeds the work limit)."""
 
 
 def _ladder(res: dict[str, Any], run: Any, idx: np.ndarray, fine: dict[str, Any], *, N: int,

@@ -208,7 +208,9 @@ class Problem(UnitCube):
 
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         kw = self.member_params(theta)
-        opts = {**self.solve_options, **self.obs.settings}
+        # no step ladder unless asked for: a step that changes between evaluations would make
+        # the objective jump
+        opts = {"refine_levels": 0, **self.solve_options, **self.obs.settings}
         t0 = time.perf_counter()
         field = self.obs.x is not None
         sol = simulate(replace(self.model, **kw), progress=False, store_fields=field, **opts)

@@ -672,6 +672,7 @@ def solve(
     backend: str | None = None,
     dt_check: str = "error",
     check_resolution: bool = True,
+    refine_levels: int = 2,
 ) -> xr.Dataset:
     """Integrate the astrocyte-neural field model and return a labelled dataset.
 
@@ -743,6 +744,20 @@ def solve(
         whose drift must agree within the documented tolerance. The result is the variable
         ``resolved`` (per member) and the attr ``resolved`` (1: every member resolved);
         ``False`` skips both (``resolved`` then reflects only the step rule and failures).
+    refine_levels
+        How many times the run may halve its step when the a-posteriori check fails (0 to 5;
+        default 2: down to ``dt / 4``). Where a member obeys the grid and step rules but its
+        drift disagrees with the companion run's, the whole run is repeated at ``dt / 2`` (same
+        grid, same frame times, checked by its own companion at ``(N / 2, dt)``) until every
+        member agrees or the levels are used up; the finest run is returned, ``resolved`` as its
+        check says. Each level's work is checked first against ``ASTROFIELD_MAX_WORK``; a level
+        over the limit is not run (:class:`~astrofield.simulator.resolution.RefinementWarning`).
+        Attrs ``dt_requested`` (the step asked for, after ``"auto"``) and ``refine_level``
+        (halvings done). No effect without the companion check (``check_resolution=False``,
+        noise or a stop rule) or with trackers (they hold the data of the run they watched).
+        Why: near a fold of the bump branch with ``D = inf`` the slip of a bump is timed by an
+        instability (rate about 2) that the a-priori step rule does not see; the companion
+        run does.
 
     Returns
     -------
@@ -837,10 +852,14 @@ def _check_run_work(model, N: Any, T: Any, dt: Any) -> None:
 
 def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, D_field,
               quadrature, n_frames, sample_every, store_fields, trackers, schedule, stop_rule,
-              stop_every, progress, seed, backend, dt_check, check_resolution) -> Solution:
-    """The work of :func:`solve` (all arguments given; see there)."""
+              stop_every, progress, seed, backend, dt_check, check_resolution, refine_levels,
+              _level: int = 0, _frames: np.ndarray | None = None) -> Solution:
+    """The work of :func:`solve` (all arguments given; see there). ``_level`` and ``_frames``
+    are set by :func:`_refine` only: the run's refinement level and its frame steps."""
+    args = dict(locals())
     t_wall = _time.perf_counter()
     model = Model() if model is None else model
+    refine_levels = check_int("refine_levels", refine_levels, 0, 5)
     position = _check_solve_args(model, T=T, dt=dt, N=N, eps=eps, position=position,
                                  schedule=schedule, stop_rule=stop_rule, stop_every=stop_every,
                                  store_fields=store_fields, seed=seed, check=check_resolution)
@@ -878,7 +897,8 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     if bump is not None and sim.heaviside:
         _split_bump_resource(st, bump)
     run = Run(sim=sim, state=st, dt=float(dt), n_steps=n_steps,
-              frames=_frame_steps(n_steps, n_frames, sample_every), store_fields=store_fields,
+              frames=_frame_steps(n_steps, n_frames, sample_every) if _frames is None
+              else _frames, store_fields=store_fields,
               schedule=dict(schedule or {}), trackers=tuple(trackers),
               stop_rule=_checked_stop_rule(stop_rule),
               stop_stride=max(1, int(round(stop_every / dt))), progress=progress)
@@ -895,23 +915,58 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     companion = dict(model=model, T=T, N=N, init=init, eps=eps, position=position,
                      branch=branch, stimulus=stimulus, D_field=D_field, quadrature=quadrature,
                      schedule=schedule, backend=backend)
-    run.resolved, attrs["resolution_check"] = _resolved(
+    run.resolved, attrs["resolution_check"], finer = _resolved(
         run, grid_ok, step_info, companion if check_resolution else None,
         noise is not None or stop_rule is not None)
     attrs["resolved"] = int(np.all(run.resolved))
+    attrs.update(dt_requested=float(dt) * 2**_level, refine_level=_level,
+                 refine_levels=refine_levels)
     attrs["wall_s"] = _time.perf_counter() - t_wall
-    return Solution(model, run, bump, attrs)
+    sol = Solution(model, run, bump, attrs)
+    if _level < refine_levels and np.any(finer) and not trackers:  # trackers hold their data
+        return _refine(sol, args, t_wall)
+    return sol
+
+
+def _refine(sol: Solution, args: dict[str, Any], t_wall: float) -> Solution:
+    """The next level of the step ladder of :func:`solve` (``refine_levels``): the same run at
+    half the step, its frames at the same times; ``sol`` itself where the level's work is over
+    the limit (:class:`~astrofield.simulator.resolution.RefinementWarning`). Warnings of the
+    finer run are re-issued for the caller of :func:`solve`."""
+    from astrofield.simulator.resolution import RefinementWarning
+
+    run = sol.run
+    level, h = args["_level"] + 1, run.dt / 2
+    try:
+        _check_run_work(sol.model, run.sim.ring.N, run.T, h)
+    except ValueError as exc:
+        warnings.warn(f"step refinement: {exc}; the run at dt = {run.dt:g} is returned, "
+                      "flagged by its resolution check", RefinementWarning, stacklevel=4)
+        return sol
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        finer = _simulate(**{**args, "dt": h, "_level": level, "_frames": 2 * run.frames,
+                             "sample_every": None, "n_frames": None})
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=4)
+    finer.attrs["wall_s"] = _time.perf_counter() - t_wall
+    return finer
 
 
 def _resolved(run: Run, grid_ok: np.ndarray, step_info: dict, companion: dict | None,
-              no_companion: bool) -> tuple[np.ndarray, str]:
+              no_companion: bool) -> tuple[np.ndarray, str, np.ndarray]:
     """Per-member ``resolved`` flags: the grid and step rules, and (where it can run) the
-    companion run at ``(N / 2, 2 dt)`` of :mod:`astrofield.simulator.resolution`."""
+    companion run at ``(N / 2, 2 dt)`` of :mod:`astrofield.simulator.resolution`; with the
+    kind of check and the members a smaller step may resolve
+    (:func:`~astrofield.simulator.resolution.needs_finer_step`)."""
+    from astrofield.simulator.resolution import needs_finer_step
+
     ok = np.asarray(grid_ok, bool) & bool(step_info["dt_rule_ok"]) & ~run.failed
+    none = np.zeros_like(ok)
     if companion is None:
-        return ok, "off"
+        return ok, "off", none
     if no_companion:
-        return ok, "rules"
+        return ok, "rules", none
     c = dict(companion)
     N = c.pop("N")
     init = c.pop("init")
@@ -928,15 +983,17 @@ def _resolved(run: Run, grid_ok: np.ndarray, step_info: dict, companion: dict | 
             sol = _simulate(c.pop("model"), dt=c.pop("T") / n_c, T=run.T, N=Nc, init=init,
                             noise=None, n_frames=2, sample_every=None, store_fields=False,
                             trackers=(), stop_rule=None, stop_every=10.0, progress=False,
-                            seed=None, dt_check="off", check_resolution=False, **c)
+                            seed=None, dt_check="off", check_resolution=False, refine_levels=0,
+                            **c)
     except ValueError:  # e.g. a stimulus function that returns arrays of the fine grid only
-        return ok, "rules"
+        return ok, "rules", none
     finally:
         if isinstance(companion.get("stimulus"), Stimulus):
             companion["stimulus"].bind(run.sim.ring.x)  # the fine grid again, for the caller
     drift = run.final["position"] - run.pos0
     drift_c = sol.run.final["position"] - sol.run.pos0
-    return ok & companion_check(drift, drift_c), "companion"
+    return ok & companion_check(drift, drift_c), "companion", needs_finer_step(ok, drift,
+                                                                               drift_c)
 
 
 def _checked_stop_rule(rule: Callable | None) -> Callable | None:

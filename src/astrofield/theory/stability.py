@@ -206,7 +206,7 @@ def nonlinear_check(theta: ArrayLike, beta: ArrayLike, gamma: ArrayLike, D: Arra
         m = Model(theta=th[idx], beta=be[idx], gamma=ga[idx], D=Dd[idx], tau=ta[idx])
         for key, a in (("drift_small", a1), ("drift_large", a2)):
             ds = solve(m, T=float(o["T"]), dt=float(o["dt"]), N=int(o["N"]), eps=a,
-                       store_fields=False, n_frames=2, progress=False)
+                       store_fields=False, n_frames=2, progress=False, refine_levels=0)
             out[key][idx] = np.abs(np.asarray(ds["drift"].values, float)).reshape(-1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["response_ratio"][idx] = out["drift_large"][idx] / out["drift_small"][idx]
