@@ -943,10 +943,12 @@ def _refine(sol: Solution, args: dict[str, Any], t_wall: float) -> Solution:
         warnings.warn(f"step refinement: {exc}; the run at dt = {run.dt:g} is returned, "
                       "flagged by its resolution check", RefinementWarning, stacklevel=4)
         return sol
+    frames = 2 * run.frames
+    run.fields = None  # the coarser run is not returned from here on: free its frames first
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        finer = _simulate(**{**args, "dt": h, "_level": level, "_frames": 2 * run.frames,
-                             "sample_every": None, "n_frames": None})
+        finer = _simulate(**{**args, "dt": h, "_level": level, "_frames": frames,
+                             "sample_every": None, "n_frames": frames.size})
     for w in caught:
         warnings.warn(w.message, w.category, stacklevel=4)
     finer.attrs["wall_s"] = _time.perf_counter() - t_wall
