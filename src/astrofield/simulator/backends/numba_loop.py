@@ -579,13 +579,21 @@ def _relax_member(qi, qo, ss, bk, emb, h, qi_out, qo_out, mean_only):  # pragma:
 def _stiffness(z, ss, phi0, fo0, be, ta, h, heav):  # pragma: no cover - compiled
     """``z = h k`` per cell (``k = gamma a+ / tau + beta f / tau`` the relaxation rate of ``q``,
     ``f = phi`` for Heaviside firing) into ``z``; returns whether some cell is stiff (``z > 1``).
-    The numpy step (:func:`astrofield.simulator.scheme.flux_ends`) switches on the same test."""
-    stiff = False
-    for j in range(z.shape[0]):
-        f = phi0[j] if heav else fo0[j]
-        z[j] = h * (ss[j] + be * f / ta)
-        stiff = stiff or z[j] > 1.0
-    return stiff
+    The numpy step (:func:`astrofield.simulator.scheme.flux_ends`) switches on the same test.
+    One loop per firing and an integer count, no branch or early exit: the loops vectorise
+    (the loop with a per-cell select and a short-circuit ``or`` did not, and cost about 5 %
+    of a step at ``N`` 64)."""
+    n = z.shape[0]
+    stiff = 0
+    if heav:
+        for j in range(n):
+            z[j] = h * (ss[j] + be * phi0[j] / ta)
+            stiff += z[j] > 1.0
+    else:
+        for j in range(n):
+            z[j] = h * (ss[j] + be * fo0[j] / ta)
+            stiff += z[j] > 1.0
+    return stiff > 0
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -674,7 +682,14 @@ def _limit_negative_a(an, qi_n, qo_n, qi_m, qo_m, phim, heav):  # pragma: no cov
     """:func:`astrofield.simulator.step_control.limit_negative_a` for one member: where
     ``an < 0`` the rise of ``q`` over the step is scaled down by ``-an`` (as far as it goes),
     the total ``q + a`` unchanged. Smooth firing: ``q`` is ``qo_n`` (from ``qo_m``), ``qi_n`` is
-    left alone. Returns whether any cell changed."""
+    left alone. Returns whether any cell changed. A vectorised count of the cells with
+    ``an < 0`` comes first: nearly always there are none, and the loop below, whose branches
+    keep it scalar, is then skipped."""
+    neg = 0
+    for j in range(an.shape[0]):
+        neg += an[j] < 0.0
+    if neg == 0:
+        return False
     changed = False
     for j in range(an.shape[0]):
         if an[j] < 0.0:
