@@ -204,6 +204,41 @@ def test_adaptive_map_equals_the_full_map():
     assert np.all(gap <= ad["drift_interp_error"].values + 1e-9)
 
 
+def test_cache_gives_the_same_columns_and_bumps():
+    """A second call with the cache filled by the first solves nothing and returns the same
+    columns and starting states, bit for bit."""
+    spec = model_spec("sigmoid", 10.0, "cosine")
+    pts = tuple(np.array(v) for v in ([0.1, 0.1, 0.1], [0.01, 0.05, 0.3], [2.0] * 3, [0.3] * 3))
+    plain, s0 = numerical_columns(spec, *pts, 1.0, 64)
+    cache: dict = {}
+    numerical_columns(spec, *pts, 1.0, 64, cache)
+    assert len(cache) == 3
+    calls = []
+    real = model_map._point_columns
+    model_map._point_columns = lambda *a: calls.append(a) or real(*a)
+    try:
+        cached, s1 = numerical_columns(spec, *pts, 1.0, 64, cache)
+    finally:
+        model_map._point_columns = real
+    assert calls == []
+    for k in plain:
+        np.testing.assert_array_equal(cached[k], plain[k])
+    for a, b in zip(s0.init(np.arange(3), 64, 0.05), s1.init(np.arange(3), 64, 0.05),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adaptive_map_solves_each_cell_once(monkeypatch):
+    """An adaptive map of another model in this process solves each cell's bump and spectrum
+    once (for the seeds); the cells it simulates reuse them (they were solved twice)."""
+    calls = []
+    real = model_map._point_columns
+    monkeypatch.setattr(model_map, "_point_columns", lambda *a: calls.append(a) or real(*a))
+    kw = dict(beta=0.03, T=100, N=64, dt=0.1, executor="serial", progress=False, **SIG)
+    ad = phase_diagram(["D=0.02:0.6:9"], sampling="adaptive", adaptive={"start": 4}, **kw)
+    assert 0 < ad.attrs["adaptive_points_simulated"] and len(calls) == 9
+
+
 # ----------------------------------------------------------------------------- command line
 def test_cli_phase_with_a_sigmoid(tmp_path):
     out = tmp_path / "map.nc"

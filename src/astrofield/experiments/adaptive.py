@@ -824,7 +824,12 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
     path, done = _open(store, resume, fp)
     if done is not None:
         return done
-    an = _analytic(grid, executor, workers, n_workers, opts.get("tau", 1.0), opts)
+    # another model's bumps and spectra, solved for the seeds, are reused by the rounds where
+    # they run in this process (a cluster's workers would only get copies)
+    cache = {} if kind in ("serial", "threads") and "firing" in opts else None
+    an = _analytic(grid, executor, workers, n_workers, opts.get("tau", 1.0), opts, cache)
+    if cache is not None:
+        opts = {**opts, "columns_cache": cache}
     st = _State(grid.shape if len(grid.shape) == 2 else (grid.size, 1), an)
     client = None
     if executor == "local":
@@ -860,16 +865,18 @@ _COLUMNS = ("exists", "evans_dprime", "evans_stable", "fourier_stable")
 
 
 def _analytic_chunk(theta: Any, beta: Any, gamma: Any, D: Any, tau: float,
-                    model: dict[str, Any] | None = None) -> dict[str, Any]:
+                    model: dict[str, Any] | None = None, cache: dict | None = None
+                    ) -> dict[str, Any]:
     """The theory's columns of a chunk: closed form, or (``model``: firing, steepness, kernel
-    and ``N``) the numerical bump and spectrum."""
+    and ``N``) the numerical bump and spectrum (kept in ``cache``, see
+    :func:`astrofield.experiments.model_map.numerical_columns`)."""
     if model:
         from astrofield.experiments.model_map import model_spec, numerical_columns
 
         spec = model_spec(model["firing"], model["steepness"], model["kernel"])
         pts = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)).ravel()
                                     for p in (theta, beta, gamma, D)))
-        an, _ = numerical_columns(spec, *pts, tau, model["N"])
+        an, _ = numerical_columns(spec, *pts, tau, model["N"], cache)
         return {k: an[k] for k in COLUMNS}
     from astrofield.experiments.phase import analytic_columns
 
@@ -878,7 +885,8 @@ def _analytic_chunk(theta: Any, beta: Any, gamma: Any, D: Any, tau: float,
 
 
 def _analytic(grid: Grid, executor: Any, workers: int | None, n_workers: int,
-              tau: float, opts: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+              tau: float, opts: dict[str, Any] | None = None, cache: dict | None = None
+              ) -> dict[str, np.ndarray]:
     """The theory's columns of every cell (see
     :func:`astrofield.experiments.phase.analytic_columns`: about 0.5 ms of CPU per cell; for
     a model other than the paper's, ``opts`` with ``firing``, ``steepness``, ``kernel`` and
@@ -889,7 +897,7 @@ def _analytic(grid: Grid, executor: Any, workers: int | None, n_workers: int,
              if opts and "firing" in opts else None)
     size = max(256, -(-grid.size // (8 * n_workers))) if model is None else \
         max(4, -(-grid.size // (2 * n_workers)))
-    ds = run_sweep(functools.partial(_analytic_chunk, tau=tau, model=model), grid,
+    ds = run_sweep(functools.partial(_analytic_chunk, tau=tau, model=model, cache=cache), grid,
                    executor=ex, workers=workers, chunk_size=size, progress=False)
     return {k: np.asarray(ds[k].values).reshape(-1) for k in (COLUMNS if model else _COLUMNS)}
 

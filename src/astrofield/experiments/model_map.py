@@ -184,6 +184,17 @@ def _solve_bump(model: Model, N: int, prev: Any) -> tuple[Any, str]:
     return st, ""
 
 
+def _point_columns(model: Model, N: int, prev: Any) -> tuple[Any, str, tuple]:
+    """``(bump or None, reason, (stable, leading real part, resolved))`` of one point."""
+    from astrofield.theory.spectra import spectrum
+
+    st, reason = _solve_bump(model, N, prev)
+    if st is None:
+        return None, reason, (False, np.nan, False)
+    sp = spectrum(st, vectors=False)
+    return st, "", (bool(sp.stable), float(sp.leading.real), bool(sp.resolved))
+
+
 def numerical_columns(
     spec: ModelSpec,
     theta: np.ndarray,
@@ -192,6 +203,7 @@ def numerical_columns(
     D: np.ndarray,
     tau: float,
     N: int,
+    cache: dict | None = None,
 ) -> tuple[dict[str, np.ndarray], Starts]:
     """The verdict columns (:data:`COLUMNS`) of the points ``(theta, beta, gamma, D)`` (1-D,
     one point per element) from the numerical bump and spectrum at ``N`` grid points, and
@@ -199,9 +211,10 @@ def numerical_columns(
 
     Newton is warm-started from the previous point's bump (give neighbouring points in
     sequence); a point where it fails gets ``exists = False`` and the reason, never an
-    exception.
+    exception. ``cache`` (a dict, filled in place, keyed by the point's four floats) holds
+    points already solved for the same ``spec``, ``tau`` and ``N``: an adaptive map solves
+    every cell for its seeds and reuses the bumps and verdicts for the cells it simulates.
     """
-    from astrofield.theory.spectra import spectrum
     from astrofield.theory.steady import one_blas_thread
 
     n = np.size(theta)
@@ -216,16 +229,21 @@ def numerical_columns(
     prev = None
     with one_blas_thread():
         for i in range(n):
-            model = spec.model(theta=theta[i], beta=beta[i], gamma=gamma[i], D=D[i], tau=tau)
-            st, reasons[i] = _solve_bump(model, N, prev)
+            key = (float(theta[i]), float(beta[i]), float(gamma[i]), float(D[i]))
+            hit = cache.get(key) if cache is not None else None
+            if hit is None:
+                model = spec.model(theta=theta[i], beta=beta[i], gamma=gamma[i], D=D[i],
+                                   tau=tau)
+                hit = _point_columns(model, N, prev)
+                if cache is not None:
+                    cache[key] = hit
+            st, reasons[i], cols = hit
             if st is None:
                 continue
             prev = bumps[i] = st
-            sp = spectrum(st, vectors=False)
             out["exists"][i] = True
-            out["numerical_stable"][i] = sp.stable
-            out["numerical_leading_real"][i] = sp.leading.real
-            out["numerical_resolved"][i] = sp.resolved
+            (out["numerical_stable"][i], out["numerical_leading_real"][i],
+             out["numerical_resolved"][i]) = cols
     out["no_bump_reason"] = np.array(reasons, dtype=object).astype(str)
     return out, Starts(spec, (theta, beta, gamma, D), tau, N, bumps)
 

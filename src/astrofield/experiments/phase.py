@@ -866,6 +866,7 @@ def drift_experiment(
     steepness: float = 50.0,
     kernel: Any = "cosine",
     refine_levels: int = 1,
+    columns_cache: dict | None = None,
 ) -> xr.Dataset:
     """The drift experiment for a batch of parameter points (one vectorised run).
 
@@ -920,6 +921,11 @@ def drift_experiment(
         1 (default): one rerun at ``(2 N, dt / 2)``; ``L > 1``: unresolved points are rerun
         too, and points whose last two levels disagree climb to ``(2^L N, dt / 2^L)``
         (:func:`control_errors`, step 3; per point ``refine_level``).
+    columns_cache
+        Models other than the paper's: numerical bumps and spectra already solved for these
+        settings (``firing``, ``steepness``, ``kernel``, ``tau``, ``N``), as filled by
+        :func:`astrofield.experiments.model_map.numerical_columns`; used and filled in place
+        (an adaptive map passes the one its seeding filled). ``None``: solve every point.
 
     Returns
     -------
@@ -950,7 +956,7 @@ def drift_experiment(
                                  (theta, beta, gamma, D)))
     th, be, ga, Dd = (np.ascontiguousarray(a.ravel()) for a in arrs)
     spec = model_spec(firing, steepness, kernel)
-    an, starts = _theory_columns(spec, th, be, ga, Dd, tau, N)
+    an, starts = _theory_columns(spec, th, be, ga, Dd, tau, N, columns_cache)
     shape = {} if spec.paper else spec.options()
 
     def run(idx: np.ndarray, n: int, h: float, coarse: bool = False) -> dict[str, Any]:
@@ -997,13 +1003,14 @@ def drift_experiment(
 
 
 def _theory_columns(spec: ModelSpec, th: np.ndarray, be: np.ndarray, ga: np.ndarray,
-                    D: np.ndarray, tau: float, N: int) -> tuple[dict[str, np.ndarray], Any]:
+                    D: np.ndarray, tau: float, N: int, cache: dict | None = None
+                    ) -> tuple[dict[str, np.ndarray], Any]:
     """The theory's columns of the points and their starting states: the closed form (the
     paper's model; ``None``: the exact bump of ``init="bump"``) or the numerical bump and
-    spectrum (:func:`astrofield.experiments.model_map.numerical_columns`)."""
+    spectrum (:func:`astrofield.experiments.model_map.numerical_columns`, with ``cache``)."""
     if spec.paper:
         return analytic_columns(th, be, ga, D, tau=tau), None
-    return numerical_columns(spec, th, be, ga, D, tau, N)
+    return numerical_columns(spec, th, be, ga, D, tau, N, cache)
 
 
 _FLOAT_RESULTS = ("drift", "velocity", "width", "t_final", "growth", "persist", "mass_drift",
