@@ -354,3 +354,28 @@ def test_cli_sampling_option(tmp_path):
     res = CliRunner().invoke(main, [*args, "--sampling", "adaptive"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["sampling"] == "adaptive"
+
+
+def test_theory_columns_are_computed_once_per_cell(monkeypatch):
+    """In this process the rounds take the Evans and Fourier columns of the cells they simulate
+    from the seeding, which computed them for every cell (they were computed twice), and the
+    map is the same as one whose rounds compute them afresh (a futures executor: no reuse)."""
+    from astrofield.experiments import phase as ph
+
+    points = []
+    real = ph.analytic_columns
+
+    def counted(theta, beta, gamma, D, tau=1.0):
+        points.append(np.broadcast(theta, beta, gamma, D).size)
+        return real(theta, beta, gamma, D, tau=tau)
+
+    import concurrent.futures as cf
+
+    with cf.ThreadPoolExecutor(2) as ex:
+        fresh = phase_diagram(VARY, sampling="adaptive", adaptive=LOOSE,
+                              **{**KW, "executor": ex})
+    monkeypatch.setattr(ph, "analytic_columns", counted)
+    ds = phase_diagram(VARY, sampling="adaptive", adaptive=LOOSE, **KW)
+    assert sum(points) == 144 and ds.attrs["adaptive_points_simulated"] > 0
+    for k in ("evans_dprime", "evans_stable", "fourier_stable", "exists", "drift"):
+        np.testing.assert_array_equal(ds[k].values, fresh[k].values)

@@ -824,9 +824,10 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
     path, done = _open(store, resume, fp)
     if done is not None:
         return done
-    # another model's bumps and spectra, solved for the seeds, are reused by the rounds where
-    # they run in this process (a cluster's workers would only get copies)
-    cache = {} if kind in ("serial", "threads") and "firing" in opts else None
+    # the theory's columns (another model's bumps and spectra), computed for the seeds, are
+    # reused by the rounds where they run in this process (a cluster's workers would only get
+    # copies)
+    cache = {} if kind in ("serial", "threads") else None
     an = _analytic(grid, executor, workers, n_workers, opts.get("tau", 1.0), opts, cache)
     if cache is not None:
         opts = {**opts, "columns_cache": cache}
@@ -878,9 +879,15 @@ def _analytic_chunk(theta: Any, beta: Any, gamma: Any, D: Any, tau: float,
                                     for p in (theta, beta, gamma, D)))
         an, _ = numerical_columns(spec, *pts, tau, model["N"], cache)
         return {k: an[k] for k in COLUMNS}
+    from astrofield.experiments.model_map import cache_columns
     from astrofield.experiments.phase import analytic_columns
 
     an = analytic_columns(theta, beta, gamma, D, tau=tau)
+    if cache is not None:
+        shape = np.shape(an["exists"])
+        pts = tuple(np.broadcast_to(np.asarray(p, float), shape).ravel()
+                    for p in (theta, beta, gamma, D))
+        cache_columns(cache, pts, {k: np.asarray(v).ravel() for k, v in an.items()})
     return {k: an[k] for k in _COLUMNS}
 
 

@@ -54,6 +54,8 @@ __all__ = [
     "ModelSpec",
     "model_spec",
     "numerical_columns",
+    "cache_columns",
+    "cached_columns",
     "Starts",
     "shift_perturbation",
     "COLUMNS",
@@ -246,6 +248,25 @@ def numerical_columns(
              out["numerical_resolved"][i]) = cols
     out["no_bump_reason"] = np.array(reasons, dtype=object).astype(str)
     return out, Starts(spec, (theta, beta, gamma, D), tau, N, bumps)
+
+
+def cache_columns(cache: dict, points: tuple, an: dict[str, np.ndarray]) -> None:
+    """Keep the columns ``an`` of the points ``(theta, beta, gamma, D)`` (1-D arrays) in
+    ``cache``, one row per point (keyed by its four floats)."""
+    for i, key in enumerate(zip(*(map(float, p) for p in points), strict=True)):
+        cache[key] = {k: v[i] for k, v in an.items()}
+
+
+def cached_columns(cache: dict | None, points: tuple) -> dict[str, np.ndarray] | None:
+    """The columns of the points from ``cache`` (see :func:`cache_columns`), or ``None`` when
+    some point is not in it."""
+    if cache is None:
+        return None
+    rows = [cache.get(key) for key in zip(*(map(float, p) for p in points), strict=True)]
+    if not rows or any(r is None or isinstance(r, tuple) for r in rows):
+        return None
+    return {k: np.array([r[k] for r in rows], dtype=np.asarray(rows[0][k]).dtype)
+            for k in rows[0]}
 
 
 def numerical_vars(an: dict[str, np.ndarray]) -> dict[str, Any]:

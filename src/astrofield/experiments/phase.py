@@ -157,6 +157,7 @@ from astrofield._validate import check_int, check_range
 from astrofield._version import __version__
 from astrofield.experiments.model_map import (
     ModelSpec,
+    cached_columns,
     model_spec,
     numerical_columns,
     numerical_vars,
@@ -922,10 +923,12 @@ def drift_experiment(
         too, and points whose last two levels disagree climb to ``(2^L N, dt / 2^L)``
         (:func:`control_errors`, step 3; per point ``refine_level``).
     columns_cache
-        Models other than the paper's: numerical bumps and spectra already solved for these
-        settings (``firing``, ``steepness``, ``kernel``, ``tau``, ``N``), as filled by
-        :func:`astrofield.experiments.model_map.numerical_columns`; used and filled in place
-        (an adaptive map passes the one its seeding filled). ``None``: solve every point.
+        The theory's columns already computed for these settings (``firing``, ``steepness``,
+        ``kernel``, ``tau``, ``N``), keyed by point: for the paper's model the rows of
+        :func:`analytic_columns` (:func:`astrofield.experiments.model_map.cache_columns`;
+        used where every point is in it), for other models the numerical bumps and spectra
+        (:func:`astrofield.experiments.model_map.numerical_columns`, used and filled in
+        place). An adaptive map passes the one its seeding filled. ``None``: compute them.
 
     Returns
     -------
@@ -1009,7 +1012,8 @@ def _theory_columns(spec: ModelSpec, th: np.ndarray, be: np.ndarray, ga: np.ndar
     paper's model; ``None``: the exact bump of ``init="bump"``) or the numerical bump and
     spectrum (:func:`astrofield.experiments.model_map.numerical_columns`, with ``cache``)."""
     if spec.paper:
-        return analytic_columns(th, be, ga, D, tau=tau), None
+        an = cached_columns(cache, (th, be, ga, D))
+        return (analytic_columns(th, be, ga, D, tau=tau) if an is None else an), None
     return numerical_columns(spec, th, be, ga, D, tau, N, cache)
 
 
