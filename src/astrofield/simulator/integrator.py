@@ -959,10 +959,9 @@ def _resolved(run: Run, grid_ok: np.ndarray, step_info: dict, companion: dict | 
               no_companion: bool) -> tuple[np.ndarray, str, np.ndarray]:
     """Per-member ``resolved`` flags: the grid and step rules, and (where it can run) the
     companion run at ``(N / 2, 2 dt)`` of :mod:`astrofield.simulator.resolution`; with the
-    kind of check and the members a smaller step may resolve
-    (:func:`~astrofield.simulator.resolution.needs_finer_step`)."""
-    from astrofield.simulator.resolution import needs_finer_step
-
+    kind of check and the members a smaller step may resolve: those that obey the rules and
+    whose finite drift disagrees with the companion's (a refused rule or a non-finite state is
+    not a step's error)."""
     ok = np.asarray(grid_ok, bool) & bool(step_info["dt_rule_ok"]) & ~run.failed
     none = np.zeros_like(ok)
     if companion is None:
@@ -994,8 +993,9 @@ def _resolved(run: Run, grid_ok: np.ndarray, step_info: dict, companion: dict | 
             companion["stimulus"].bind(run.sim.ring.x)  # the fine grid again, for the caller
     drift = run.final["position"] - run.pos0
     drift_c = sol.run.final["position"] - sol.run.pos0
-    return ok & companion_check(drift, drift_c), "companion", needs_finer_step(ok, drift,
-                                                                               drift_c)
+    agree = companion_check(drift, drift_c)
+    finite = np.isfinite(drift) & np.isfinite(drift_c)
+    return ok & agree, "companion", ok & finite & ~agree
 
 
 def _checked_stop_rule(rule: Callable | None) -> Callable | None:

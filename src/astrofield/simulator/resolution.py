@@ -39,8 +39,7 @@ import numpy as np
 from astrofield.simulator.step_control import DRIFT_TOLERANCE
 
 __all__ = ["KERNEL_TAIL", "LAYER_MIN", "BUMP_CELLS", "ResolutionWarning", "RefinementWarning",
-           "kernel_tail", "kernel_N", "layer_N", "grid_rules", "auto_N", "companion_check",
-           "needs_finer_step"]
+           "kernel_tail", "kernel_N", "layer_N", "grid_rules", "auto_N", "companion_check"]
 
 #: Largest relative spectral tail of the sampled kernel at wavenumbers ``>= N / 4``.
 KERNEL_TAIL = 0.05
@@ -198,10 +197,3 @@ def companion_check(drift: np.ndarray, drift_c: np.ndarray) -> np.ndarray:
         ok = np.abs(drift - drift_c) <= rel * np.abs(drift) + ab
     return ok & np.isfinite(drift) & np.isfinite(drift_c)
 
-
-def needs_finer_step(rules_ok: np.ndarray, drift: np.ndarray, drift_c: np.ndarray) -> np.ndarray:
-    """Members that a smaller step may resolve: they obey the grid and step rules and did not
-    fail, but their drift disagrees with the companion run's (:func:`companion_check`), with
-    both drifts finite (a refusal of the rules or a non-finite state is not a step's error)."""
-    both = np.isfinite(drift) & np.isfinite(drift_c)
-    return np.asarray(rules_ok, bool) & both & ~companion_check(drift, drift_c)
