@@ -871,23 +871,18 @@ def _analytic_chunk(theta: Any, beta: Any, gamma: Any, D: Any, tau: float,
     """The theory's columns of a chunk: closed form, or (``model``: firing, steepness, kernel
     and ``N``) the numerical bump and spectrum (kept in ``cache``, see
     :func:`astrofield.experiments.model_map.numerical_columns`)."""
-    if model:
-        from astrofield.experiments.model_map import model_spec, numerical_columns
-
-        spec = model_spec(model["firing"], model["steepness"], model["kernel"])
-        pts = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)).ravel()
-                                    for p in (theta, beta, gamma, D)))
-        an, _ = numerical_columns(spec, *pts, tau, model["N"], cache)
-        return {k: an[k] for k in COLUMNS}
-    from astrofield.experiments.model_map import cache_columns
+    from astrofield.experiments.model_map import cache_columns, model_spec, numerical_columns
     from astrofield.experiments.phase import analytic_columns
 
-    an = analytic_columns(theta, beta, gamma, D, tau=tau)
+    pts = np.broadcast_arrays(*(np.atleast_1d(np.asarray(p, float)).ravel()
+                                for p in (theta, beta, gamma, D)))
+    if model:
+        spec = model_spec(model["firing"], model["steepness"], model["kernel"])
+        an, _ = numerical_columns(spec, *pts, tau, model["N"], cache)
+        return {k: an[k] for k in COLUMNS}
+    an = analytic_columns(*pts, tau=tau)
     if cache is not None:
-        shape = np.shape(an["exists"])
-        pts = tuple(np.broadcast_to(np.asarray(p, float), shape).ravel()
-                    for p in (theta, beta, gamma, D))
-        cache_columns(cache, pts, {k: np.asarray(v).ravel() for k, v in an.items()})
+        cache_columns(cache, pts, an)
     return {k: an[k] for k in _COLUMNS}
 
 
