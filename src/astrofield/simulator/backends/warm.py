@@ -181,14 +181,20 @@ def ladder_seconds(members: int, N: int, steps: int, companion: bool = True,
     return out
 
 
+def _secs(seconds: float) -> str:
+    """Whole seconds, or one significant digit under a second (``0.2``, not ``0``)."""
+    return f"{seconds:.0f}" if seconds >= 1.0 else f"{seconds:.1g}"
+
+
 def _cost_words(costs: list[float], companion: bool) -> str:
     """``about 16 s including its resolution check; up to about 110 s if the check halves the
     step twice`` for the notice of :func:`prefer_numpy`."""
-    words = f"about {costs[0]:.0f} s" + (" including its resolution check" if companion else "")
+    words = f"about {_secs(costs[0])} s" + (" including its resolution check" if companion
+                                             else "")
     levels = len(costs) - 1
     if levels:
         times = {1: "once", 2: "twice"}.get(levels, f"{levels} times")
-        words += f"; up to about {sum(costs):.0f} s if the check halves the step {times}"
+        words += f"; up to about {_secs(sum(costs))} s if the check halves the step {times}"
     return words
 
 
@@ -306,7 +312,7 @@ def announce_level(members: int, N: int, steps: int, dt: float, level: int, leve
         return False
     est = ladder_seconds(members, N, steps)[0]
     warnings.warn(f"the resolution check failed: running the job again at dt = {dt:g} (step "
-                  f"halved, level {level} of {levels}; about {est:.0f} s including its "
+                  f"halved, level {level} of {levels}; about {_secs(est)} s including its "
                   f"resolution check) on the numpy backend", BackendNotice,
                   stacklevel=stacklevel + 1)
     return True
