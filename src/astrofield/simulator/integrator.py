@@ -886,13 +886,13 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
         raise ValueError(f"T = {T:g} is not a whole number of steps dt = {dt:g}")
     _check_run_memory(model, N, n_steps, n_frames, sample_every, store_fields)
     _check_run_work(model, N, T, dt)
-    checked = check_resolution and noise is None and stop_rule is None  # a companion run
     name = _backends.choose(backend, model.firing, trackers=bool(trackers),
                             schedule=bool(schedule), noise=noise is not None,
                             stimulus=bool(stimulus), D_field=D_field is not None,
                             grid_quadrature=quadrature == "grid",
                             stiff_exchange=_exchange_stiffness(model, q, a, dt) > 1.0,
-                            size=(model.batch_size, N, n_steps), companion=checked,
+                            size=(model.batch_size, N, n_steps),
+                            companion=check_resolution and noise is None and stop_rule is None,
                             refine_levels=refine_levels - _level if not trackers else 0)
     if backend is None and name == "numpy" and _warm.cold_numpy(model.batch_size):
         backend = args["backend"] = "numpy"  # the cold-start choice holds for check and ladder
@@ -920,7 +920,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     companion = dict(model=model, T=T, N=N, init=init, eps=eps, position=position,
                      branch=branch, stimulus=stimulus, D_field=D_field, quadrature=quadrature,
                      schedule=schedule, backend=backend)
-    run.resolved, attrs["resolution_check"], finer = _resolved(
+    run.resolved, attrs["resolution_check"], run.finer = _resolved(
         run, grid_ok, step_info, companion if check_resolution else None,
         noise is not None or stop_rule is not None)
     attrs["resolved"] = int(np.all(run.resolved))
@@ -928,8 +928,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
                  refine_levels=refine_levels)
     attrs["wall_s"] = _time.perf_counter() - t_wall
     sol = Solution(model, run, bump, attrs)
-    run.finer = finer
-    if _level == 0 and refine_levels and np.any(finer) and not trackers:  # trackers hold data
+    if _level == 0 and refine_levels and np.any(run.finer) and not trackers:  # trackers hold data
         return _refine(sol, args, t_wall)
     return sol
 
