@@ -241,3 +241,12 @@ def test_cli_on_a_cold_cache_announces_the_climbs_and_compiles_nothing(tmp_path)
     out = json.loads(proc.stdout)
     assert (out["refine_level"], out["dt"], out["dt_requested"]) == (2, 0.025, 0.1)
     assert not list(tmp_path.rglob("*.nbi")), sorted(p.name for p in tmp_path.rglob("*"))
+
+
+def test_ladder_takes_an_integral_float_for_its_levels(monkeypatch):
+    """``refine_levels=2.0`` is accepted as 2 (as before the ladder became a loop)."""
+    _force_climbs(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sol = simulate(Model(), backend="numpy", refine_levels=2.0, **SMALL)
+    assert sol.attrs["refine_level"] == 2 and sol.attrs["dt"] == pytest.approx(0.025)

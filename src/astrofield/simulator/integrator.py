@@ -860,7 +860,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     args = dict(locals())
     t_wall = _time.perf_counter()
     model = Model() if model is None else model
-    refine_levels = check_int("refine_levels", refine_levels, 0, 5)
+    refine_levels = args["refine_levels"] = check_int("refine_levels", refine_levels, 0, 5)
     position = _check_solve_args(model, T=T, dt=dt, N=N, eps=eps, position=position,
                                  schedule=schedule, stop_rule=stop_rule, stop_every=stop_every,
                                  store_fields=store_fields, seed=seed, check=check_resolution)
