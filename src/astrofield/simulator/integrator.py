@@ -76,6 +76,7 @@ from astrofield.model.noise import Noise
 from astrofield.model.stimulus import Pulse, Stimulus
 from astrofield.simulator import backends as _backends
 from astrofield.simulator import compiled as _accel
+from astrofield.simulator.backends import warm as _warm
 from astrofield.simulator.expint import phi1, phi2, relax
 from astrofield.simulator.kernel_table import KernelTable
 from astrofield.simulator.resolution import auto_N, companion_check, grid_rules
@@ -859,7 +860,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     args = dict(locals())
     t_wall = _time.perf_counter()
     model = Model() if model is None else model
-    refine_levels = check_int("refine_levels", refine_levels, 0, 5)
+    refine_levels = args["refine_levels"] = check_int("refine_levels", refine_levels, 0, 5)
     position = _check_solve_args(model, T=T, dt=dt, N=N, eps=eps, position=position,
                                  schedule=schedule, stop_rule=stop_rule, stop_every=stop_every,
                                  store_fields=store_fields, seed=seed, check=check_resolution)
@@ -890,7 +891,11 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
                             stimulus=bool(stimulus), D_field=D_field is not None,
                             grid_quadrature=quadrature == "grid",
                             stiff_exchange=_exchange_stiffness(model, q, a, dt) > 1.0,
-                            size=(model.batch_size, N, n_steps))
+                            size=(model.batch_size, N, n_steps),
+                            companion=check_resolution and noise is None and stop_rule is None,
+                            refine_levels=refine_levels - _level if not trackers else 0)
+    if backend is None and name == "numpy" and _warm.cold_numpy(model.batch_size):
+        backend = args["backend"] = "numpy"  # the cold-start choice holds for check and ladder
     sim = Simulator(model, N, quadrature=quadrature, stimulus=stimulus, noise=noise,
                     D_field=D_field, batch=model.batch_size)
     st = sim.make_state(u, q, a)
@@ -915,7 +920,7 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
     companion = dict(model=model, T=T, N=N, init=init, eps=eps, position=position,
                      branch=branch, stimulus=stimulus, D_field=D_field, quadrature=quadrature,
                      schedule=schedule, backend=backend)
-    run.resolved, attrs["resolution_check"], finer = _resolved(
+    run.resolved, attrs["resolution_check"], run.finer = _resolved(
         run, grid_ok, step_info, companion if check_resolution else None,
         noise is not None or stop_rule is not None)
     attrs["resolved"] = int(np.all(run.resolved))
@@ -923,36 +928,45 @@ def _simulate(model, *, T, dt, N, init, eps, position, branch, stimulus, noise, 
                  refine_levels=refine_levels)
     attrs["wall_s"] = _time.perf_counter() - t_wall
     sol = Solution(model, run, bump, attrs)
-    if _level < refine_levels and np.any(finer) and not trackers:  # trackers hold their data
+    if _level == 0 and refine_levels and np.any(run.finer) and not trackers:  # trackers hold data
         return _refine(sol, args, t_wall)
     return sol
 
 
 def _refine(sol: Solution, args: dict[str, Any], t_wall: float) -> Solution:
-    """The next level of the step ladder of :func:`solve` (``refine_levels``): the same run at
-    half the step, its frames at the same times; ``sol`` itself where the level's work is over
-    the limit (:class:`~astrofield.simulator.resolution.RefinementWarning`). Warnings of the
-    finer run are re-issued for the caller of :func:`solve`."""
+    """The step ladder of :func:`solve` (``refine_levels``) above the first level ``sol``: the
+    same run at half the step, its frames at the same times, while members disagree with their
+    companion and levels are left; the last run, or the one before a level whose work is over
+    the limit (:class:`~astrofield.simulator.resolution.RefinementWarning`). A level on the
+    numpy backend under the cold-start policy is announced before it starts
+    (:func:`~astrofield.simulator.backends.warm.announce_level`); the warnings of a level's run
+    are re-issued for the caller of :func:`solve` after it."""
     from astrofield.simulator.resolution import RefinementWarning
 
-    run = sol.run
-    level, h = args["_level"] + 1, run.dt / 2
-    try:
-        _check_run_work(sol.model, run.sim.ring.N, run.T, h)
-    except ValueError as exc:
-        warnings.warn(f"step refinement: {exc}; the run at dt = {run.dt:g} is returned, "
-                      "flagged by its resolution check", RefinementWarning, stacklevel=4)
-        return sol
-    frames = 2 * run.frames
-    run.fields = None  # the coarser run is not returned from here on: free its frames first
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        finer = _simulate(**{**args, "dt": h, "_level": level, "_frames": frames,
-                             "sample_every": None, "n_frames": frames.size})
-    for w in caught:
-        warnings.warn(w.message, w.category, stacklevel=4)
-    finer.attrs["wall_s"] = _time.perf_counter() - t_wall
-    return finer
+    for level in range(1, args["refine_levels"] + 1):
+        run = sol.run
+        if not np.any(run.finer):
+            break
+        h = run.dt / 2
+        try:
+            _check_run_work(sol.model, run.sim.ring.N, run.T, h)
+        except ValueError as exc:
+            warnings.warn(f"step refinement: {exc}; the run at dt = {run.dt:g} is returned, "
+                          "flagged by its resolution check", RefinementWarning, stacklevel=4)
+            break
+        frames = 2 * run.frames
+        run.fields = None  # the coarser run is not returned from here on: free its frames first
+        if args["backend"] == "numpy":
+            _warm.announce_level(sol.model.batch_size, run.sim.ring.N, 2 * run.n_steps, h,
+                                 level, args["refine_levels"], stacklevel=4)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sol = _simulate(**{**args, "dt": h, "_level": level, "_frames": frames,
+                               "sample_every": None, "n_frames": frames.size})
+        for w in caught:
+            warnings.warn(w.message, w.category, stacklevel=4)
+        sol.attrs["wall_s"] = _time.perf_counter() - t_wall
+    return sol
 
 
 def _resolved(run: Run, grid_ok: np.ndarray, step_info: dict, companion: dict | None,
@@ -1180,6 +1194,8 @@ class Run:
     tracker_data: list = field(init=False)
     #: per member: the grid and step rules and the a-posteriori check passed (set by solve)
     resolved: np.ndarray | None = field(init=False, default=None)
+    #: per member: a smaller step may resolve it (set by solve; its step ladder climbs on it)
+    finer: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         B, N, nf = self.sim.B, self.sim.ring.N, self.frames.size

@@ -215,14 +215,17 @@ def supports(name: str, used: set[str]) -> set[str]:
 
 
 def choose(backend: str | None, firing: Any = None, *,
-           size: tuple[int, int, int] | None = None, **used: bool) -> str:
+           size: tuple[int, int, int] | None = None, companion: bool = False,
+           refine_levels: int = 0, **used: bool) -> str:
     """Backend name for a run using the options flagged in ``used`` and the rate ``firing``.
 
     ``backend=None``: ``$ASTROFIELD_BACKEND`` if set, else ``"numba"`` when it is available and
     supports the run, else ``"numpy"`` (with a one-line :class:`BackendNotice` when the firing
     rate is what kept numba out). Under the numpy cold-start policy
     (:func:`.warm.cold_start`, used by ``astrofield run``) a small run (``size``: members, grid
-    points, steps) also goes to numpy, with a notice, while the compiled loop is not built.
+    points, steps; with ``companion`` and ``refine_levels`` its resolution check and step
+    ladder, :func:`.warm.prefer_numpy`) also goes to numpy, with a notice, while the compiled
+    loop is not built.
 
     Parameters
     ----------
@@ -231,6 +234,11 @@ def choose(backend: str | None, firing: Any = None, *,
     firing
         The run's :class:`~astrofield.model.firing.Firing`; ``None`` skips the check that the
         backend can evaluate it.
+    size
+        Members, grid points and steps of the run (``None``: no cold-start choice).
+    companion, refine_levels
+        Whether the run has its companion run, and the levels its step ladder may climb: they
+        enter the cold-start estimate and its notice only.
     **used
         One flag per option of :data:`FEATURES` (e.g. ``trackers=True``): the options the run
         uses (false flags are ignored, unknown names raise ``ValueError``).
@@ -248,7 +256,7 @@ def choose(backend: str | None, firing: Any = None, *,
     if backend is None:
         backend = os.environ.get("ASTROFIELD_BACKEND") or None
     if backend is None:
-        return _automatic(flags, firing, size)
+        return _automatic(flags, firing, size, (companion, refine_levels))
     chosen = get(backend)
     if not chosen.available():
         raise ValueError(f"backend = {backend!r} is not available here{chosen.install_hint}")
@@ -263,7 +271,8 @@ def choose(backend: str | None, firing: Any = None, *,
     return backend
 
 
-def _automatic(flags: set[str], firing: Any, size: tuple[int, int, int] | None) -> str:
+def _automatic(flags: set[str], firing: Any, size: tuple[int, int, int] | None,
+               checks: tuple[bool, int]) -> str:
     numba = get("numba")
     if not numba.available() or supports("numba", flags):
         return "numpy"
@@ -274,7 +283,8 @@ def _automatic(flags: set[str], firing: Any, size: tuple[int, int, int] | None) 
     if size is not None:
         from astrofield.simulator.backends import warm
 
-        if warm.prefer_numpy(*size, stacklevel=4):
+        if warm.prefer_numpy(*size, companion=checks[0], refine_levels=checks[1],
+                             stacklevel=4):
             return "numpy"
     return "numba"
 

@@ -10,9 +10,13 @@ every entry point on request (:func:`compile_all`, ``astrofield compile``) and s
 compile as a detached background process (:func:`start_background_compile`).
 
 Cold-start policy (:func:`cold_start`, used by ``astrofield run``): with ``backend=None``, a
-cold cache and a run whose numpy cost is estimated at most :data:`COLD_NUMPY_SECONDS`, the run
-goes to the numpy backend (results agree to round-off) with a one-line
-:class:`~astrofield.simulator.backends.BackendNotice`, and the loop is compiled in the
+cold cache and a run whose first level (the run and its companion run, the resolution check)
+is estimated at most :data:`COLD_NUMPY_SECONDS` on numpy, the run goes to the numpy backend
+(results agree to round-off) with a one-line
+:class:`~astrofield.simulator.backends.BackendNotice` that states that cost and, where the
+step ladder of ``solve`` may halve the step, the cost if it does so every time
+(:func:`ladder_seconds`); the check run and the ladder's levels stay on numpy, each level
+announced before it starts (:func:`announce_level`), and the loop is compiled in the
 background for the next run. Larger runs, and every run of the Python API (unless
 ``ASTROFIELD_COLD_START=numpy``), compile in the foreground after a one-line notice
 (:func:`ready`), before any progress bar.
@@ -35,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ENTRY_POINTS", "COLD_NUMPY_SECONDS", "loop_cached", "kernels_cached", "cache_dir",
-           "numpy_seconds", "prefer_numpy", "cold_start", "ready", "compile_all",
-           "start_background_compile"]
+           "numpy_seconds", "ladder_seconds", "numpy_policy", "cold_numpy", "prefer_numpy",
+           "announce_level", "cold_start", "ready", "compile_all", "start_background_compile"]
 
 #: The compiled loop's entry points (functions of :mod:`.numba_loop` called from Python): one
 #: member or a call from a worker thread runs the serial pair, several members the parallel one.
@@ -44,8 +48,10 @@ ENTRY_POINTS = {"serial": ("run_chunk_serial", "observe_all_serial"),
                 "parallel": ("run_chunk", "observe_all")}
 #: The small kernels of :mod:`astrofield.simulator.compiled` that the numpy backend calls.
 KERNELS = ("edges_compiled", "remap_compiled", "relax_compiled")
-#: Cold cache, ``backend=None`` and the numpy policy: runs estimated to take at most this long
-#: on the numpy backend run there (the compile costs about a minute of CPU time).
+#: Cold cache, ``backend=None`` and the numpy policy: runs whose first level (the run and its
+#: companion run; :func:`ladder_seconds`) is estimated to take at most this long on the numpy
+#: backend run there (the compile costs about a minute of CPU time). The levels of the step
+#: ladder, run only where the check fails, do not enter this choice (see :func:`prefer_numpy`).
 COLD_NUMPY_SECONDS = 20.0
 #: Numpy backend cost model (seconds per step, per member x grid point x step), measured on the
 #: reference machine under load (so an over-estimate on an idle one): the default run
@@ -141,41 +147,123 @@ def numpy_seconds(members: int, N: int, steps: int) -> float:
     return float(steps) * (NUMPY_STEP_S + NUMPY_ELEMENT_S * members * N)
 
 
+def ladder_seconds(members: int, N: int, steps: int, companion: bool = True,
+                   refine_levels: int = 0) -> list[float]:
+    """Estimated numpy wall time of each level of a run's step ladder, in seconds.
+
+    Level ``k`` is the run at ``dt / 2**k`` (``steps * 2**k`` steps) and, with ``companion``,
+    its companion run at ``(N / 2, dt / 2**(k - 1))`` (the grid and step counts of
+    :func:`~astrofield.simulator.integrator.solve`'s check: ``N // 2`` where that is even and
+    at least 16, else ``N``; half the steps, at least one), each by :func:`numpy_seconds`. The
+    cost model is linear in the steps, so each level costs twice the one before.
+
+    Parameters
+    ----------
+    members, N, steps
+        Batch members, grid points and time steps of the first level.
+    companion
+        Whether each level has its companion run (``check_resolution`` without noise or a
+        stop rule).
+    refine_levels
+        Levels above the first (``solve``'s ``refine_levels``; 0: the first level only).
+
+    Returns
+    -------
+    list of float
+        ``refine_levels + 1`` estimates, seconds; their sum is the cost if every check fails.
+    """
+    n_c = N // 2 if N % 2 == 0 and N // 2 >= 16 else N
+    out = []
+    for k in range(int(refine_levels) + 1):  # at most 6 levels: no hot path
+        n = int(steps) * 2**k
+        cost = numpy_seconds(members, N, n)
+        out.append(cost + (numpy_seconds(members, n_c, max(1, n // 2)) if companion else 0.0))
+    return out
+
+
+def _secs(seconds: float) -> str:
+    """Whole seconds, or one significant digit under a second (``0.2``, not ``0``)."""
+    return f"{seconds:.0f}" if seconds >= 1.0 else f"{seconds:.1g}"
+
+
+def _cost_words(costs: list[float], companion: bool) -> str:
+    """``about 16 s including its resolution check; up to about 110 s if the check halves the
+    step twice`` for the notice of :func:`prefer_numpy`."""
+    words = f"about {_secs(costs[0])} s" + (" including its resolution check" if companion
+                                             else "")
+    levels = len(costs) - 1
+    if levels:
+        times = {1: "once", 2: "twice"}.get(levels, f"{levels} times")
+        words += f"; up to about {_secs(sum(costs))} s if the check halves the step {times}"
+    return words
+
+
+def numpy_policy() -> bool:
+    """Whether the numpy cold-start policy applies here (:func:`cold_start` or
+    ``ASTROFIELD_COLD_START=numpy``)."""
+    return (os.environ.get("ASTROFIELD_COLD_START") or _POLICY.get()) == "numpy"
+
+
+def _parallel(members: int) -> bool:
+    import threading
+
+    return members >= 2 and threading.current_thread() is threading.main_thread()
+
+
+def cold_numpy(members: int) -> bool:
+    """Whether a run of ``members`` members with ``backend=None`` is on the numpy cold-start
+    path: the numpy policy applies and the loop's entry points for it are not built. A run
+    that went to numpy there keeps numpy for its companion run and its step ladder
+    (:func:`~astrofield.simulator.integrator.solve` pins the backend): the choice is made
+    once, for the first level."""
+    return numpy_policy() and not loop_cached(_parallel(members))
+
+
 def _background_off() -> bool:
     return os.environ.get("ASTROFIELD_BACKGROUND_COMPILE", "").lower() in ("0", "no", "off",
                                                                           "false")
 
 
-def prefer_numpy(members: int, N: int, steps: int, *, stacklevel: int = 2) -> bool:
+def prefer_numpy(members: int, N: int, steps: int, *, companion: bool = False,
+                 refine_levels: int = 0, stacklevel: int = 2) -> bool:
     """Whether a run that ``backend=None`` would give to numba should run on numpy instead.
 
     True only under the numpy cold-start policy (:func:`cold_start`, or
-    ``ASTROFIELD_COLD_START=numpy``), for a run estimated at most :data:`COLD_NUMPY_SECONDS` on
-    numpy (:func:`numpy_seconds`), while the loop's entry points for that run are not built
-    (:func:`loop_cached`). It then warns with one
-    :class:`~astrofield.simulator.backends.BackendNotice` line and arranges the
-    background compile (at the end of :func:`cold_start`, else now); inside :func:`cold_start`
-    and with the numpy kernels not built either, it also turns those kernels off until the end
-    of the context (their compile would cost seconds, more than the run itself).
+    ``ASTROFIELD_COLD_START=numpy``), for a run whose first level (the run and, with
+    ``companion``, its companion run; :func:`ladder_seconds`) is estimated at most
+    :data:`COLD_NUMPY_SECONDS` on numpy, while the loop's entry points for that run are not
+    built (:func:`loop_cached`). It then warns with one
+    :class:`~astrofield.simulator.backends.BackendNotice` line that states the first level's
+    cost and, with ``refine_levels``, the cost if the step ladder halves the step every time,
+    and arranges the background compile (at the end of :func:`cold_start`, else now); inside
+    :func:`cold_start` and with the numpy kernels not built either, it also turns those kernels
+    off until the end of the context (their compile would cost seconds, more than the run).
+
+    The choice uses the first level, not the ladder's worst case: a level is climbed only
+    where the check fails (rarely, near a fold of the bump branch), while the worst case of
+    the default ``refine_levels = 2`` is seven times the first level, so deciding on it would
+    compile in the foreground (about a minute) for nearly every run the policy is for, the
+    default job included. The notice states the worst case, and each level the ladder climbs
+    on numpy is announced before it starts (:func:`announce_level`).
 
     Parameters
     ----------
     members, N, steps
         Batch members, grid points and time steps of the run.
+    companion
+        Whether the run has its companion run (the resolution check).
+    refine_levels
+        Levels the step ladder may climb (0 without a companion run or with trackers).
     stacklevel
         Of the notice (1: the caller of this function).
     """
-    import threading
-
     from astrofield.simulator import compiled
     from astrofield.simulator.backends import BackendNotice
 
-    policy = os.environ.get("ASTROFIELD_COLD_START") or _POLICY.get()
-    est = numpy_seconds(members, N, steps)
-    if policy != "numpy" or est > COLD_NUMPY_SECONDS:
+    costs = ladder_seconds(members, N, steps, companion, refine_levels if companion else 0)
+    if not numpy_policy() or costs[0] > COLD_NUMPY_SECONDS:
         return False
-    parallel = members >= 2 and threading.current_thread() is threading.main_thread()
-    if loop_cached(parallel):
+    if loop_cached(_parallel(members)):
         return False
     pending = _PENDING.get()
     if pending is not None and not kernels_cached():
@@ -183,12 +271,50 @@ def prefer_numpy(members: int, N: int, steps: int, *, stacklevel: int = 2) -> bo
     later = ("compiling it in the background for the next run" if not _background_off()
              else "`astrofield compile` builds it")
     warnings.warn(f"the compiled time loop is not built yet (a one-time compile of about a "
-                  f"minute): running this job (about {est:.0f} s) on the numpy backend; "
-                  f"{later}", BackendNotice, stacklevel=stacklevel + 1)
+                  f"minute): running this job ({_cost_words(costs, companion)}) on the numpy "
+                  f"backend; {later}", BackendNotice, stacklevel=stacklevel + 1)
     if pending is not None:
         pending.append(True)
     else:
         start_background_compile()
+    return True
+
+
+def announce_level(members: int, N: int, steps: int, dt: float, level: int, levels: int, *,
+                   stacklevel: int = 2) -> bool:
+    """Say, under the numpy cold-start policy, that the step ladder climbs on numpy.
+
+    One :class:`~astrofield.simulator.backends.BackendNotice` line before a level of
+    :func:`~astrofield.simulator.integrator.solve`'s step ladder that runs on the numpy
+    backend starts, with its estimated cost (the run and its companion run,
+    :func:`ladder_seconds`), so that its progress bar is no surprise. Nothing under the
+    library's default policy.
+
+    Parameters
+    ----------
+    members, N, steps
+        Batch members, grid points and time steps of the level's run.
+    dt
+        The level's time step.
+    level, levels
+        The level (1 for the first halving) and ``refine_levels``.
+    stacklevel
+        Of the notice (1: the caller of this function).
+
+    Returns
+    -------
+    bool
+        Whether the notice was given.
+    """
+    from astrofield.simulator.backends import BackendNotice
+
+    if not numpy_policy():
+        return False
+    est = ladder_seconds(members, N, steps)[0]
+    warnings.warn(f"the resolution check failed: running the job again at dt = {dt:g} (step "
+                  f"halved, level {level} of {levels}; about {_secs(est)} s including its "
+                  f"resolution check) on the numpy backend", BackendNotice,
+                  stacklevel=stacklevel + 1)
     return True
 
 
