@@ -186,7 +186,7 @@ def test_boundary_tolerance_stops_splitting_at_the_boundary(maps):
 # on known functions (no simulation): the refinement and interpolation of
 # astrofield.experiments.adaptive, driven by a synthetic "simulation" of a drift field given in
 # closed form, so every cell's interpolation error is known exactly.
-def _synthetic_map(f, n=33, cfg=None, kind=None):
+def _synthetic_map(f, n=33, cfg=None, kind=None, code=0):
     """Refine and interpolate the drift field ``f(x, y)`` (x, y in [0, 1]) on an n x n grid
     (every cell stable, Evans stable, no own error; ``kind``: the cells' ``decided_early``,
     how their runs ended); ``(interpolated, estimate, truth, sampled)``."""
@@ -200,7 +200,7 @@ def _synthetic_map(f, n=33, cfg=None, kind=None):
     def run_round(k, flat):
         zero = np.zeros(flat.size)
         ds = xr.Dataset({"drift": ("index", truth.reshape(-1)[flat]),
-                         "verdict_code": ("index", np.zeros(flat.size, np.int8)),
+                         "verdict_code": ("index", np.full(flat.size, code, np.int8)),
                          **{q: ("index", zero) for q in ("velocity", "width", "growth",
                                                          "persist", "mass_drift",
                                                          "drift_bound", "drift_error")},
@@ -263,6 +263,24 @@ def test_siblings_of_a_block_whose_check_failed_are_checked_too(monkeypatch):
     # the failed check of its sibling (rows 0-4) sends it back to be checked
     monkeypatch.setattr(adaptive_mod, "_recheck_doubted", lambda leaves, active: leaves)
     got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind)
+    assert np.any(np.abs(got - truth) > est + 1e-12)
+
+
+def test_blocks_with_wandering_bumps_are_split_even_when_their_centre_checks(monkeypatch):
+    n = 33
+
+    def f(x, y):  # rows 1 and 3 wander off the line; row 2, the block's centre, is on it
+        out = 10.0 + 4.0 * x + y
+        return np.where(np.isclose(x, 1 / (n - 1)) | np.isclose(x, 3 / (n - 1)), -1.0, out)
+
+    kind = np.ones((n, n), np.int8)
+    kind[:4] = -1  # unstable and undecided at T: wandering
+    cfg = AdaptiveSettings(atol=0.05, rtol=0.05)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1)
+    assert np.all(np.abs(got - truth) <= est + 1e-12)
+    assert sampled[1:4].all()
+    monkeypatch.setattr(adaptive_mod, "_wanders", lambda st, corners: False)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1)
     assert np.any(np.abs(got - truth) > est + 1e-12)
 
 

@@ -47,9 +47,12 @@ Refinement (on the grid's own cells, a quadtree in index space)
    run to ``T`` undecided: different motions, whose drifts need not interpolate), and a block
    whose sibling's check came out above the estimate they share (the parent's held-out points
    matched its interpolant by chance; the sibling was already accepted, it is taken back).
-   Without these two, at tolerances of 0.1-0.3 rad + 10-30 % the 250 x 250 map had 11-432
-   cells outside their estimate, up to 12 times it (a held-out row between wandering and
-   travelling bumps at ``D`` < 0.01 that happened to lie on the line of its neighbours).
+   A checked block whose corners include an unstable bump undecided at ``T`` (one that
+   wanders) beside runs that ended otherwise is split further, like a block the stability
+   boundary crosses. Without these rules, at tolerances of 0.1-0.3 rad + 10-30 % the 250 x 250
+   map had 11-432 cells outside their estimate, up to 12 times it (a held-out row between
+   wandering and travelling bumps at ``D`` < 0.01 that happened to lie on the line of its
+   neighbours); with them none, on five maps at tolerances 0.02-0.5 (docs: phase diagrams).
 5. *Stop.* A block is accepted once none of the reasons of step 2 holds. ``max_points``
    (simulated cells) and ``max_time`` (seconds of wall time) end the refinement early: the
    blocks still waiting are accepted as they are, those with the largest error first in line
@@ -298,6 +301,8 @@ def _split_reason(st: _State, b: tuple[int, int, int, int], est: dict | None,
     tol = _tolerance(st, b, cfg)
     if est["drift"] > tol:
         return _error_split(b, est, tol)
+    if est.get("verified") and _wanders(st, corners):
+        return "regime"
     centre = ((i0 + i1) // 2, (j0 + j1) // 2)
     if not est.get("verified") and st.exists[centre] and (
             est["drift"] > tol / 2 or est.get("suspect") or _regimes_differ(st, corners)):
@@ -313,6 +318,17 @@ def _regimes_differ(st: _State, corners: list[tuple[int, int]]) -> bool:
     own centre before its estimate from its parent is trusted."""
     kind = st.values.get("decided_early")
     return kind is not None and len({int(kind[c]) for c in corners}) > 1
+
+
+def _wanders(st: _State, corners: list[tuple[int, int]]) -> bool:
+    """Whether the corners' runs ended differently and one of them is an unstable bump still
+    undecided at ``T``: one that wanders (at ``D`` below about 0.01 on the map of issue 23 its
+    drift changes sign and size from one cell to the next), beside bumps that settled into
+    travel or rest. Such a block is split like one the stability boundary crosses, even when
+    its centre's check passed: the cells that wander can lie on either side of the centre."""
+    kind = st.values.get("decided_early")
+    return _regimes_differ(st, corners) and any(
+        int(kind[c]) == -1 and int(st.code[c]) == 1 for c in corners)
 
 
 #: A block is split across one axis only where the error estimate along the other axis is
