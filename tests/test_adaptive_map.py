@@ -186,12 +186,13 @@ def test_boundary_tolerance_stops_splitting_at_the_boundary(maps):
 # on known functions (no simulation): the refinement and interpolation of
 # astrofield.experiments.adaptive, driven by a synthetic "simulation" of a drift field given in
 # closed form, so every cell's interpolation error is known exactly.
-def _synthetic_map(f, n=33, cfg=None):
+def _synthetic_map(f, n=33, cfg=None, kind=None, code=0):
     """Refine and interpolate the drift field ``f(x, y)`` (x, y in [0, 1]) on an n x n grid
-    (every cell stable, Evans stable, no own error); ``(interpolated, estimate, truth,
-    sampled)``."""
+    (every cell stable, Evans stable, no own error; ``kind``: the cells' ``decided_early``,
+    how their runs ended); ``(interpolated, estimate, truth, sampled)``."""
     x = np.linspace(0.0, 1.0, n)
     truth = f(x[:, None], x[None, :]) * np.ones((n, n))
+    extra = {} if kind is None else {"decided_early": kind}
     an = {"exists": np.ones(n * n, bool), "evans_stable": np.ones(n * n, bool),
           "evans_dprime": np.full(n * n, 0.3)}
     st = adaptive_mod._State((n, n), an)
@@ -199,10 +200,11 @@ def _synthetic_map(f, n=33, cfg=None):
     def run_round(k, flat):
         zero = np.zeros(flat.size)
         ds = xr.Dataset({"drift": ("index", truth.reshape(-1)[flat]),
-                         "verdict_code": ("index", np.zeros(flat.size, np.int8)),
+                         "verdict_code": ("index", np.full(flat.size, code, np.int8)),
                          **{q: ("index", zero) for q in ("velocity", "width", "growth",
                                                          "persist", "mass_drift",
-                                                         "drift_bound", "drift_error")}})
+                                                         "drift_bound", "drift_error")},
+                         **{q: ("index", v.reshape(-1)[flat]) for q, v in extra.items()}})
         return flat, ds
 
     cfg = cfg or AdaptiveSettings(atol=0.01, rtol=0.0)
@@ -222,6 +224,64 @@ def test_every_cell_within_its_estimate_of_a_known_field(f):
     assert np.all(np.abs(got - truth) <= est + 1e-12)
     assert np.all(est[~sampled] <= 0.01 + 1e-12)  # accepted blocks meet the tolerance
     assert sampled.sum() < sampled.size
+
+
+def _wandering(n=33):
+    """A linear drift field whose rows 1-3 (runs to ``T`` undecided, like the bumps that
+    wander at the smallest ``D`` of the map of issue 23) drift backwards, and whose row 6
+    has a dip: rows 0, 4 and 8, where the first split samples, lie on the line, so the
+    held-out check of the first blocks sees no error at all."""
+    def f(x, y):
+        out = 10.0 + 4.0 * x + y
+        return np.where((x > 0.01) & (x < 0.1), -1.0, out) - 3.0 * np.isclose(x, 6 / (n - 1))
+
+    kind = np.ones((n, n), np.int8)
+    kind[:4] = -1
+    return f, kind
+
+
+def test_blocks_between_runs_that_ended_differently_are_checked(monkeypatch):
+    f, kind = _wandering()
+    cfg = AdaptiveSettings(atol=0.05, rtol=0.05)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind)
+    assert np.all(np.abs(got - truth) <= est + 1e-12)
+    assert sampled[1:4].all()  # the wandering rows are simulated, not interpolated
+    # without the check of step 4 for such blocks, the backward rows are interpolated from
+    # rows 0 and 4 and reported with an estimate of 0
+    monkeypatch.setattr(adaptive_mod, "_regimes_differ", lambda st, corners: False)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind)
+    assert np.any(np.abs(got - truth) > est + 1e-12)
+
+
+def test_siblings_of_a_block_whose_check_failed_are_checked_too(monkeypatch):
+    f, kind = _wandering()
+    cfg = AdaptiveSettings(atol=0.05, rtol=0.05)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind)
+    assert np.all(np.abs(got - truth) <= est + 1e-12)
+    assert sampled[6].any()  # the dip, found by the sibling's check of rows 4-8
+    # the rows 4-8 block's runs ended alike and its estimate from the first split is 0: only
+    # the failed check of its sibling (rows 0-4) sends it back to be checked
+    monkeypatch.setattr(adaptive_mod, "_recheck_doubted", lambda leaves, active: leaves)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind)
+    assert np.any(np.abs(got - truth) > est + 1e-12)
+
+
+def test_blocks_with_wandering_bumps_are_split_even_when_their_centre_checks(monkeypatch):
+    n = 33
+
+    def f(x, y):  # rows 1 and 3 wander off the line; row 2, the block's centre, is on it
+        out = 10.0 + 4.0 * x + y
+        return np.where(np.isclose(x, 1 / (n - 1)) | np.isclose(x, 3 / (n - 1)), -1.0, out)
+
+    kind = np.ones((n, n), np.int8)
+    kind[:4] = -1  # unstable and undecided at T: wandering
+    cfg = AdaptiveSettings(atol=0.05, rtol=0.05)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1)
+    assert np.all(np.abs(got - truth) <= est + 1e-12)
+    assert sampled[1:4].all()
+    monkeypatch.setattr(adaptive_mod, "_wanders", lambda st, corners: False)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1)
+    assert np.any(np.abs(got - truth) > est + 1e-12)
 
 
 def test_steep_along_one_axis_refines_across_that_axis_only(monkeypatch):

@@ -42,7 +42,17 @@ Refinement (on the grid's own cells, a quadtree in index space)
 4. *Check.* A block whose estimate from its parent lies within a factor 2 of the tolerance
    has its own centre simulated first; its estimate becomes at least twice the centre's
    difference from the corners' interpolant (on the 250 x 250 map of the issue, the drift's
-   steep onset next to the chaotic small-D corner fooled the parent's estimate alone).
+   steep onset next to the chaotic small-D corner fooled the parent's estimate alone). So
+   has a block whose corners' runs ended differently (decided travelling, decided relaxing,
+   run to ``T`` undecided: different motions, whose drifts need not interpolate), and a block
+   whose sibling's check came out above the estimate they share (the parent's held-out points
+   matched its interpolant by chance; the sibling was already accepted, it is taken back).
+   A checked block whose corners include an unstable bump undecided at ``T`` (one that
+   wanders) beside runs that ended otherwise is split further, like a block the stability
+   boundary crosses. Without these rules, at tolerances of 0.1-0.3 rad + 10-30 % the 250 x 250
+   map had 11-432 cells outside their estimate, up to 12 times it (a held-out row between
+   wandering and travelling bumps at ``D`` < 0.01 that happened to lie on the line of its
+   neighbours); with them none, on five maps at tolerances 0.02-0.5 (docs: phase diagrams).
 5. *Stop.* A block is accepted once none of the reasons of step 2 holds. ``max_points``
    (simulated cells) and ``max_time`` (seconds of wall time) end the refinement early: the
    blocks still waiting are accepted as they are, those with the largest error first in line
@@ -291,10 +301,34 @@ def _split_reason(st: _State, b: tuple[int, int, int, int], est: dict | None,
     tol = _tolerance(st, b, cfg)
     if est["drift"] > tol:
         return _error_split(b, est, tol)
+    if est.get("verified") and _wanders(st, corners):
+        return "regime"
     centre = ((i0 + i1) // 2, (j0 + j1) // 2)
-    if not est.get("verified") and est["drift"] > tol / 2 and st.exists[centre]:
+    if not est.get("verified") and st.exists[centre] and (
+            est["drift"] > tol / 2 or est.get("suspect") or _regimes_differ(st, corners)):
         return "verify"
     return None
+
+
+def _regimes_differ(st: _State, corners: list[tuple[int, int]]) -> bool:
+    """Whether the corners' runs ended differently: decided travelling, decided relaxing or
+    run to ``T`` undecided (``decided_early``). Their drift then comes from different motions
+    (next to the chaotic small-D edge of the map of issue 23: bumps that wander back and forth
+    to ``T`` beside bumps that settle into travel), so a block between them is checked at its
+    own centre before its estimate from its parent is trusted."""
+    kind = st.values.get("decided_early")
+    return kind is not None and len({int(kind[c]) for c in corners}) > 1
+
+
+def _wanders(st: _State, corners: list[tuple[int, int]]) -> bool:
+    """Whether the corners' runs ended differently and one of them is an unstable bump still
+    undecided at ``T``: one that wanders (at ``D`` below about 0.01 on the map of issue 23 its
+    drift changes sign and size from one cell to the next), beside bumps that settled into
+    travel or rest. Such a block is split like one the stability boundary crosses, even when
+    its centre's check passed: the cells that wander can lie on either side of the centre."""
+    kind = st.values.get("decided_early")
+    return _regimes_differ(st, corners) and any(
+        int(kind[c]) == -1 and int(st.code[c]) == 1 for c in corners)
 
 
 #: A block is split across one axis only where the error estimate along the other axis is
@@ -446,13 +480,31 @@ def _refine(st: _State, cfg: AdaptiveSettings, run_round, t0: float,
         active = []
         for why, b, est in split[:taken]:
             if why == "verify":  # back in line with its own check
-                active.append((b, _verified(st, b, est)))
+                checked = _verified(st, b, est)
+                if checked["drift"] > est["drift"]:
+                    est["doubted"] = True  # the estimate its siblings share was too low
+                active.append((b, checked))
                 continue
             axis = int(why[-1]) if why in ("error0", "error1") else None
             est = _child_estimate(st, b, axis, est, cfg)
             active.extend((c, est) for c in _children(b, axis))
+        leaves = _recheck_doubted(leaves, active)
         _progress(st, leaves, active, note, k)
     return leaves
+
+
+def _recheck_doubted(leaves: list, active: list) -> list:
+    """Move the accepted blocks whose estimate (shared with their siblings, from their parent's
+    split) a sibling's own check found too low back into ``active``, to be checked at their
+    own centre (step 4); return the other accepted blocks."""
+    keep = []
+    for b, est in leaves:
+        if est is not None and est.get("doubted") and not est.get("verified"):
+            active.append((b, {k: v for k, v in est.items() if k != "doubted"} | {
+                "suspect": True}))
+        else:
+            keep.append((b, est))
+    return keep
 
 
 def _round_points(st: _State, cfg: AdaptiveSettings, split: list, t0: float
