@@ -23,7 +23,7 @@ Usage::
     python benchmarks/replay_adaptive.py maps/full_50.nc --set atol=0.1 --set start=16
 
 The full map must have been computed with the phase command's defaults apart from its grid,
-``gamma`` and ``theta`` (read from the file): the replay passes only those.
+``gamma``, ``theta`` and ``early_stop`` (read from the file): the replay passes only those.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def replay(full: xr.Dataset, settings: dict) -> dict:
              if k.startswith("param_")}
     t0 = time.perf_counter()
     ad = phase_diagram(vary=vary, **fixed, T=float(full.attrs["T"]), sampling="adaptive",
+                       early_stop=bool(full.attrs.get("early_stop", True)),
                        adaptive=settings or None, executor="serial", progress=False)
     wall = time.perf_counter() - t0
     fin = np.isfinite(full["drift"].values)

@@ -284,6 +284,42 @@ def test_blocks_with_wandering_bumps_are_split_even_when_their_centre_checks(mon
     assert np.any(np.abs(got - truth) > est + 1e-12)
 
 
+def test_blocks_of_unsettled_bumps_are_split_to_the_grid(monkeypatch):
+    n = 33
+
+    def f(x, y):  # rows 0-8 swing from 3 to -1.5 with the inflection at row 4, the first
+        # split's held-out row: it lies on the line of rows 0 and 8
+        s = (x - 4 / (n - 1)) / (2 / (n - 1))
+        swing = 0.75 - 2.25 * np.tanh(s)
+        return np.where(x <= 8 / (n - 1) + 1e-9, swing, 10.0 + 4.0 * x) + 0.0 * y
+
+    kind = np.ones((n, n), np.int8)
+    kind[:9] = -1  # unstable and undecided at T; the rest of the map decided early
+    cfg = AdaptiveSettings(atol=0.3, rtol=0.3)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1)
+    assert np.all(np.abs(got - truth) <= est + 1e-12)
+    assert sampled[:9].all()
+    monkeypatch.setattr(adaptive_mod, "_unsettled", lambda st, corners: False)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1)
+    assert np.any(np.abs(got - truth) > est + 1e-12)
+
+
+def test_unchecked_tolerance_without_early_decisions_warns():
+    loose = AdaptiveSettings(atol=0.3, rtol=0.05)
+    with pytest.warns(UserWarning, match="early_stop=False.*atol = 0.3"):
+        adaptive_mod._warn_unchecked(loose, {"early_stop": False})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        adaptive_mod._warn_unchecked(loose, {"early_stop": True})
+        adaptive_mod._warn_unchecked(AdaptiveSettings(atol=0.2, rtol=0.2), {"early_stop": False})
+    with pytest.warns(UserWarning, match="early_stop=False"):
+        phase_diagram(["D=0.3:0.6:3", "beta=0.001:0.01:3"], sampling="adaptive",
+                      adaptive={"atol": 0.5, "rtol": 0.5}, early_stop=False,
+                      **KW)
+
+
 def test_steep_along_one_axis_refines_across_that_axis_only(monkeypatch):
     def f(x, y):
         return np.sin(3 * x) + 0.1 * y

@@ -49,10 +49,14 @@ Refinement (on the grid's own cells, a quadtree in index space)
    matched its interpolant by chance; the sibling was already accepted, it is taken back).
    A checked block whose corners include an unstable bump undecided at ``T`` (one that
    wanders) beside runs that ended otherwise is split further, like a block the stability
-   boundary crosses. Without these rules, at tolerances of 0.1-0.3 rad + 10-30 % the 250 x 250
-   map had 11-432 cells outside their estimate, up to 12 times it (a held-out row between
-   wandering and travelling bumps at ``D`` < 0.01 that happened to lie on the line of its
-   neighbours); with them none, on five maps at tolerances 0.02-0.5 (docs: phase diagrams).
+   boundary crosses, and so is any block whose four corners are such bumps (their drift can
+   swing between the corners with an inflection at the centre). These rules read how each run
+   ended, so they need early decisions (the default); without them a map at a tolerance above
+   0.2 warns that its estimates are unchecked. Without these rules, at tolerances of 0.1-0.5
+   rad + 10-50 % the 250 x 250 map had 11-432 cells outside their estimate, up to 12 times it
+   (a held-out row between wandering and travelling bumps at ``D`` < 0.01 that happened to
+   lie on the line of its neighbours); with them none, on six maps with early decisions at
+   tolerances 0.02-0.5 (docs: phase diagrams).
 5. *Stop.* A block is accepted once none of the reasons of step 2 holds. ``max_points``
    (simulated cells) and ``max_time`` (seconds of wall time) end the refinement early: the
    blocks still waiting are accepted as they are, those with the largest error first in line
@@ -98,6 +102,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -231,6 +236,7 @@ class _State:
         self.round = np.full(shape, -1, np.int16)
         self.code = np.where(self.exists, -3, -1).astype(np.int8)  # -3: not known yet
         self.values: dict[str, np.ndarray] = {}
+        self.early = False  # some run was decided early (the map uses early decisions)
         self.order: list[int] = []  # flat indices in the order they were simulated
         self.attrs: dict[str, Any] = {}  # of the experiment (scheme, seed, rule, ...)
 
@@ -247,6 +253,8 @@ class _State:
             if name not in self.values:
                 self.values[name] = np.full(self.shape, _fill(var.dtype), dtype=var.dtype)
             self.values[name].reshape(-1)[flat] = var.values
+        if "decided_early" in ds:  # the map decides runs early (some run was)
+            self.early = self.early or bool(np.any(ds["decided_early"].values >= 0))
         self.sampled.reshape(-1)[flat] = True
         self.round.reshape(-1)[flat] = k
         self.code.reshape(-1)[flat] = ds["verdict_code"].values
@@ -301,7 +309,7 @@ def _split_reason(st: _State, b: tuple[int, int, int, int], est: dict | None,
     tol = _tolerance(st, b, cfg)
     if est["drift"] > tol:
         return _error_split(b, est, tol)
-    if est.get("verified") and _wanders(st, corners):
+    if (est.get("verified") and _wanders(st, corners)) or _unsettled(st, corners):
         return "regime"
     centre = ((i0 + i1) // 2, (j0 + j1) // 2)
     if not est.get("verified") and st.exists[centre] and (
@@ -318,6 +326,19 @@ def _regimes_differ(st: _State, corners: list[tuple[int, int]]) -> bool:
     own centre before its estimate from its parent is trusted."""
     kind = st.values.get("decided_early")
     return kind is not None and len({int(kind[c]) for c in corners}) > 1
+
+
+def _unsettled(st: _State, corners: list[tuple[int, int]]) -> bool:
+    """Whether all four corners are unstable bumps undecided at ``T`` on a map that decides
+    other runs early: bumps that wander or have not settled into travel. Their drift can swing
+    between the corners with an inflection at the centre, where the held-out check sees no
+    error (a 60 x 60 map of ``D`` in [0.001, 0.05] at gamma 1.5: 3.1 to -1.5 rad over eight
+    cells, 147 cells outside their estimate at 0.3 rad + 30 %), so such a block is split like
+    one the stability boundary crosses. Without early decisions every run ends at ``T`` and
+    this says nothing: then it is off."""
+    kind = st.values.get("decided_early")
+    return kind is not None and st.early and all(
+        int(kind[c]) == -1 and int(st.code[c]) == 1 for c in corners)
 
 
 def _wanders(st: _State, corners: list[tuple[int, int]]) -> bool:
@@ -869,6 +890,7 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
 
     cfg = AdaptiveSettings(**settings) if isinstance(settings, dict) else (
         settings or AdaptiveSettings())
+    _warn_unchecked(cfg, opts)
     t0 = time.perf_counter()
     meta = dict(meta or {})
     kind, n_workers = _executor_kind(executor, workers)
@@ -954,6 +976,27 @@ def _analytic(grid: Grid, executor: Any, workers: int | None, n_workers: int,
     ds = run_sweep(functools.partial(_analytic_chunk, tau=tau, model=model, cache=cache), grid,
                    executor=ex, workers=workers, chunk_size=size, progress=False)
     return {k: np.asarray(ds[k].values).reshape(-1) for k in (COLUMNS if model else _COLUMNS)}
+
+
+#: Largest ``atol`` and ``rtol`` at which the error estimates of maps without early decisions
+#: were checked against full maps (docs/phase.md, "How far the error estimate can be trusted").
+UNCHECKED_TOL = 0.2
+
+
+def _warn_unchecked(cfg: AdaptiveSettings, opts: dict[str, Any]) -> None:
+    """Warn where the map's error estimates have not been checked: without early decisions
+    (``early_stop=False``) the blocks of bumps that wander are not recognised (every run ends
+    at ``T``), and above :data:`UNCHECKED_TOL` a 60 x 60 map of the small-``D`` edge had cells
+    up to 3 times their estimate away from the full map's drift."""
+    if opts.get("early_stop", True) or max(cfg.atol, cfg.rtol) <= UNCHECKED_TOL:
+        return
+    warnings.warn(
+        f"adaptive map without early decisions (early_stop=False) at atol = {cfg.atol:g}, "
+        f"rtol = {cfg.rtol:g}: its interpolation error estimates were checked against full "
+        f"maps up to {UNCHECKED_TOL:g} rad + {UNCHECKED_TOL:.0%} only; next to the small-D "
+        "edge, where bumps wander, some cells may lie further from their simulated drift "
+        "than estimated. Use early decisions or tolerances of at most "
+        f"{UNCHECKED_TOL:g}", UserWarning, stacklevel=3)
 
 
 def _quiet(message: str) -> None:
