@@ -79,7 +79,7 @@ from astrofield.simulator import compiled as _accel
 from astrofield.simulator.backends import warm as _warm
 from astrofield.simulator.expint import phi1, phi2, relax
 from astrofield.simulator.kernel_table import KernelTable
-from astrofield.simulator.resolution import auto_N, companion_check, grid_rules
+from astrofield.simulator.resolution import auto_N, companion_check, companion_grid, grid_rules
 from astrofield.simulator.ring import EdgeGeometry, Ring
 from astrofield.simulator.scheme import astro_predictor, shared_flux_update, smooth_step
 from astrofield.simulator.step_control import (
@@ -985,13 +985,12 @@ def _resolved(run: Run, grid_ok: np.ndarray, step_info: dict, companion: dict | 
     c = dict(companion)
     N = c.pop("N")
     init = c.pop("init")
-    Nc = N // 2 if N % 2 == 0 and N // 2 >= 16 else N
+    Nc, n_c = companion_grid(N, run.n_steps)
     if not isinstance(init, str):  # arrays on the fine grid: every second point
         arrays = (init["u"], init["q"], init["a"]) if isinstance(init, dict) else tuple(init)
         init = tuple(np.asarray(v, float)[..., ::N // Nc] for v in arrays)
     if c["D_field"] is not None and not callable(c["D_field"]):
         c["D_field"] = np.asarray(c["D_field"], float)[::N // Nc]
-    n_c = max(1, run.n_steps // 2)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

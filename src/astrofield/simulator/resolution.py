@@ -189,6 +189,14 @@ def auto_N(model: Any, initial: Any) -> int:
     return N
 
 
+def companion_grid(N: int, steps: int) -> tuple[int, int]:
+    """Grid points and steps of the companion run at ``(N / 2, 2 dt)`` of a run of ``N``
+    points and ``steps`` steps: ``N // 2`` where ``N`` is even and that is at least 16 (else
+    ``N``: the check is then on the step alone), and half the steps, at least one."""
+    Nc = N // 2 if N % 2 == 0 and N // 2 >= 16 else N
+    return Nc, max(1, int(steps) // 2)
+
+
 def companion_check(drift: np.ndarray, drift_c: np.ndarray) -> np.ndarray:
     """Members whose drift agrees with the companion run's within :data:`DRIFT_TOLERANCE`
     (``False`` where either is not finite)."""

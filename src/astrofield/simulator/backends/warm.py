@@ -152,9 +152,8 @@ def ladder_seconds(members: int, N: int, steps: int, companion: bool = True,
     """Estimated numpy wall time of each level of a run's step ladder, in seconds.
 
     Level ``k`` is the run at ``dt / 2**k`` (``steps * 2**k`` steps) and, with ``companion``,
-    its companion run at ``(N / 2, dt / 2**(k - 1))`` (the grid and step counts of
-    :func:`~astrofield.simulator.integrator.solve`'s check: ``N // 2`` where that is even and
-    at least 16, else ``N``; half the steps, at least one), each by :func:`numpy_seconds`. The
+    its companion run at ``(N / 2, dt / 2**(k - 1))`` (grid and steps of
+    :func:`~astrofield.simulator.resolution.companion_grid`), each by :func:`numpy_seconds`. The
     cost model is linear in the steps, so each level costs twice the one before.
 
     Parameters
@@ -172,12 +171,14 @@ def ladder_seconds(members: int, N: int, steps: int, companion: bool = True,
     list of float
         ``refine_levels + 1`` estimates, seconds; their sum is the cost if every check fails.
     """
-    n_c = N // 2 if N % 2 == 0 and N // 2 >= 16 else N
+    from astrofield.simulator.resolution import companion_grid
+
     out = []
     for k in range(int(refine_levels) + 1):  # at most 6 levels: no hot path
         n = int(steps) * 2**k
         cost = numpy_seconds(members, N, n)
-        out.append(cost + (numpy_seconds(members, n_c, max(1, n // 2)) if companion else 0.0))
+        out.append(cost + (numpy_seconds(members, *companion_grid(N, n)) if companion
+                           else 0.0))
     return out
 
 
