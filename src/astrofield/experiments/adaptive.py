@@ -336,9 +336,8 @@ def _unsettled(st: _State, corners: list[tuple[int, int]]) -> bool:
     cells, 147 cells outside their estimate at 0.3 rad + 30 %), so such a block is split like
     one the stability boundary crosses. Without early decisions every run ends at ``T`` and
     this says nothing: then it is off."""
-    kind = st.values.get("decided_early")
-    return kind is not None and st.early and all(
-        int(kind[c]) == -1 and int(st.code[c]) == 1 for c in corners)
+    return "decided_early" in st.values and st.early and all(
+        _wandering(st, c) for c in corners)
 
 
 def _wanders(st: _State, corners: list[tuple[int, int]]) -> bool:
@@ -347,9 +346,13 @@ def _wanders(st: _State, corners: list[tuple[int, int]]) -> bool:
     drift changes sign and size from one cell to the next), beside bumps that settled into
     travel or rest. Such a block is split like one the stability boundary crosses, even when
     its centre's check passed: the cells that wander can lie on either side of the centre."""
-    kind = st.values.get("decided_early")
-    return _regimes_differ(st, corners) and any(
-        int(kind[c]) == -1 and int(st.code[c]) == 1 for c in corners)
+    return _regimes_differ(st, corners) and any(_wandering(st, c) for c in corners)
+
+
+def _wandering(st: _State, c: tuple[int, int]) -> bool:
+    """Whether cell ``c`` (simulated, with ``decided_early``) is an unstable bump undecided at
+    ``T``."""
+    return int(st.values["decided_early"][c]) == -1 and int(st.code[c]) == 1
 
 
 #: A block is split across one axis only where the error estimate along the other axis is
