@@ -186,13 +186,16 @@ def test_boundary_tolerance_stops_splitting_at_the_boundary(maps):
 # on known functions (no simulation): the refinement and interpolation of
 # astrofield.experiments.adaptive, driven by a synthetic "simulation" of a drift field given in
 # closed form, so every cell's interpolation error is known exactly.
-def _synthetic_map(f, n=33, cfg=None, kind=None, code=0):
+def _synthetic_map(f, n=33, cfg=None, kind=None, code=0, watched=False):
     """Refine and interpolate the drift field ``f(x, y)`` (x, y in [0, 1]) on an n x n grid
     (every cell stable, Evans stable, no own error; ``kind``: the cells' ``decided_early``,
-    how their runs ended); ``(interpolated, estimate, truth, sampled)``."""
+    how their runs ended, or with ``watched`` their ``settled_kind``, how runs to ``T`` would
+    have been decided, beside ``decided_early`` -1 everywhere, as a map without early
+    decisions has them); ``(interpolated, estimate, truth, sampled)``."""
     x = np.linspace(0.0, 1.0, n)
     truth = f(x[:, None], x[None, :]) * np.ones((n, n))
-    extra = {} if kind is None else {"decided_early": kind}
+    extra = ({} if kind is None else {"decided_early": kind} if not watched else
+             {"settled_kind": kind, "decided_early": np.full_like(kind, -1)})
     an = {"exists": np.ones(n * n, bool), "evans_stable": np.ones(n * n, bool),
           "evans_dprime": np.full(n * n, 0.3)}
     st = adaptive_mod._State((n, n), an)
@@ -304,20 +307,53 @@ def test_blocks_of_unsettled_bumps_are_split_to_the_grid(monkeypatch):
     assert np.any(np.abs(got - truth) > est + 1e-12)
 
 
-def test_unchecked_tolerance_without_early_decisions_warns():
-    loose = AdaptiveSettings(atol=0.3, rtol=0.05)
-    with pytest.warns(UserWarning, match="early_stop=False.*atol = 0.3"):
-        adaptive_mod._warn_unchecked(loose, {"early_stop": False})
-    import warnings
+@pytest.mark.parametrize("rule", ["_unsettled", "_wanders"])
+def test_without_early_decisions_the_rules_read_how_runs_settled(monkeypatch, rule):
+    """A map without early decisions (every run to T) gives the rules ``settled_kind``: the
+    wandering rows are found as on a map with early decisions; without it (only
+    ``decided_early``, -1 everywhere) some cell lies outside its estimate."""
+    if rule == "_unsettled":
+        n = 33
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        adaptive_mod._warn_unchecked(loose, {"early_stop": True})
-        adaptive_mod._warn_unchecked(AdaptiveSettings(atol=0.2, rtol=0.2), {"early_stop": False})
-    with pytest.warns(UserWarning, match="early_stop=False"):
-        phase_diagram(["D=0.3:0.6:3", "beta=0.001:0.01:3"], sampling="adaptive",
-                      adaptive={"atol": 0.5, "rtol": 0.5}, early_stop=False,
-                      **KW)
+        def f(x, y):
+            s = (x - 4 / (n - 1)) / (2 / (n - 1))
+            return np.where(x <= 8 / (n - 1) + 1e-9, 0.75 - 2.25 * np.tanh(s),
+                            10.0 + 4.0 * x) + 0.0 * y
+
+        kind = np.ones((n, n), np.int8)
+        kind[:9] = -1
+        cfg = AdaptiveSettings(atol=0.3, rtol=0.3)
+    else:  # rows 1 and 3 wander off the line; row 2, their block's centre, is on it
+        n = 33
+
+        def f(x, y):
+            out = 10.0 + 4.0 * x + y
+            return np.where(np.isclose(x, 1 / (n - 1)) | np.isclose(x, 3 / (n - 1)), -1.0,
+                            out)
+
+        kind = np.ones((n, n), np.int8)
+        kind[:4] = -1
+        cfg = AdaptiveSettings(atol=0.05, rtol=0.05)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1, watched=True)
+    assert np.all(np.abs(got - truth) <= est + 1e-12)
+    monkeypatch.setattr(adaptive_mod, "_MOTION", ("decided_early",))
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1, watched=True)
+    assert np.any(np.abs(got - truth) > est + 1e-12)
+
+
+def test_map_without_early_decisions_records_how_runs_settled():
+    """``early_stop=False``: the adaptive map carries ``settled_kind`` (what the rules read),
+    equal to the full map's at its simulated cells, and its drift stays within its estimate."""
+    kw = dict(KW, early_stop=False)
+    full = phase_diagram(VARY, **kw)
+    ad = phase_diagram(VARY, sampling="adaptive", adaptive=LOOSE, **kw)
+    s = ad["sampled"].values.astype(bool)
+    np.testing.assert_array_equal(ad["settled_kind"].values[s], full["settled_kind"].values[s])
+    assert (full["settled_kind"].values >= 0).any()
+    assert np.all(full["decided_early"].values == -1)
+    fin = np.isfinite(full["drift"].values)
+    diff = np.abs(ad["drift"].values - full["drift"].values)[fin]
+    assert np.all(diff <= ad["drift_interp_error"].values[fin] + 1e-12)
 
 
 def test_steep_along_one_axis_refines_across_that_axis_only(monkeypatch):

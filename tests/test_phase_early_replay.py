@@ -105,3 +105,19 @@ def test_early_stop_parameters_are_validated():
         EarlyStop(500, 128, rate_spread=0.0)
     with pytest.raises(ValueError, match="window = 2"):
         EarlyStop(500, 128, window=2)
+
+
+def test_runs_to_T_record_how_the_early_decisions_would_have_gone(full):
+    """Without early decisions every run goes to T, and ``settled_kind`` records what the
+    early-decision rule would have decided (read from the traces after the run): the same as
+    ``decided_early`` of the same points with early decisions, whose runs are the same up to
+    their decision; the runs to T themselves are untouched (``decided_early`` -1, ``t_final``
+    T)."""
+    D, beta = _points()
+    early = drift_experiment(0.1, beta, 2.0, D, T=T, N=N, dt=DT, frame_dt=1.0)
+    kind = full["settled_kind"].values
+    np.testing.assert_array_equal(kind, early["decided_early"].values)
+    assert {-1, 0, 1} <= set(kind.tolist())  # -1: not settled by T (never decided at T)
+    assert np.all(full["decided_early"].values == -1) and np.all(full["t_final"].values == T)
+    assert "settled_kind" not in early
+    assert full["settled_kind"].attrs["flag_meanings"] == "not_settled relaxing travelling"

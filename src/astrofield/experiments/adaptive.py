@@ -51,12 +51,14 @@ Refinement (on the grid's own cells, a quadtree in index space)
    wanders) beside runs that ended otherwise is split further, like a block the stability
    boundary crosses, and so is any block whose four corners are such bumps (their drift can
    swing between the corners with an inflection at the centre). These rules read how each run
-   ended, so they need early decisions (the default); without them a map at a tolerance above
-   0.2 warns that its estimates are unchecked. Without these rules, at tolerances of 0.1-0.5
-   rad + 10-50 % the 250 x 250 map had 11-432 cells outside their estimate, up to 12 times it
-   (a held-out row between wandering and travelling bumps at ``D`` < 0.01 that happened to
-   lie on the line of its neighbours); with them none, on six maps with early decisions at
-   tolerances 0.02-0.5 (docs: phase diagrams).
+   ended (``decided_early``); a map without early decisions runs every cell to ``T`` and
+   records instead how each run would have been decided (``settled_kind``: the same test,
+   applied to the run's traces afterwards), which they read in its place. Without these
+   rules, at tolerances of 0.1-0.5 rad + 10-50 % the 250 x 250 map had 11-432 cells outside
+   their estimate, up to 12 times it (a held-out row between wandering and travelling bumps at
+   ``D`` < 0.01 that happened to lie on the line of its neighbours); with them none, on six
+   maps with early decisions and on the maps without them checked so far, at tolerances
+   0.02-0.5 (docs: phase diagrams).
 5. *Stop.* A block is accepted once none of the reasons of step 2 holds. ``max_points``
    (simulated cells) and ``max_time`` (seconds of wall time) end the refinement early: the
    blocks still waiting are accepted as they are, those with the largest error first in line
@@ -102,7 +104,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -253,8 +254,9 @@ class _State:
             if name not in self.values:
                 self.values[name] = np.full(self.shape, _fill(var.dtype), dtype=var.dtype)
             self.values[name].reshape(-1)[flat] = var.values
-        if "decided_early" in ds:  # the map decides runs early (some run was)
-            self.early = self.early or bool(np.any(ds["decided_early"].values >= 0))
+        for name in _MOTION:  # the runs were (or, watched, would have been) decided early
+            if name in ds:
+                self.early = self.early or bool(np.any(ds[name].values >= 0))
         self.sampled.reshape(-1)[flat] = True
         self.round.reshape(-1)[flat] = k
         self.code.reshape(-1)[flat] = ds["verdict_code"].values
@@ -318,13 +320,28 @@ def _split_reason(st: _State, b: tuple[int, int, int, int], est: dict | None,
     return None
 
 
+#: How each run ended: ``decided_early`` on a map with early decisions; ``settled_kind`` (the
+#: same test read from the traces of runs to ``T``) on a map without them, where it takes
+#: precedence (its ``decided_early`` is -1 everywhere).
+_MOTION = ("settled_kind", "decided_early")
+
+
+def _motion(st: _State) -> np.ndarray | None:
+    """Per cell: ``1`` travelling, ``0`` relaxing (decided, or settled by the same test), ``-1``
+    neither by ``T``; ``None`` where the runs carry neither variable."""
+    for name in _MOTION:
+        if name in st.values:
+            return st.values[name]
+    return None
+
+
 def _regimes_differ(st: _State, corners: list[tuple[int, int]]) -> bool:
     """Whether the corners' runs ended differently: decided travelling, decided relaxing or
     run to ``T`` undecided (``decided_early``). Their drift then comes from different motions
     (next to the chaotic small-D edge of the map of issue 23: bumps that wander back and forth
     to ``T`` beside bumps that settle into travel), so a block between them is checked at its
     own centre before its estimate from its parent is trusted."""
-    kind = st.values.get("decided_early")
+    kind = _motion(st)
     return kind is not None and len({int(kind[c]) for c in corners}) > 1
 
 
@@ -334,10 +351,9 @@ def _unsettled(st: _State, corners: list[tuple[int, int]]) -> bool:
     between the corners with an inflection at the centre, where the held-out check sees no
     error (a 60 x 60 map of ``D`` in [0.001, 0.05] at gamma 1.5: 3.1 to -1.5 rad over eight
     cells, 147 cells outside their estimate at 0.3 rad + 30 %), so such a block is split like
-    one the stability boundary crosses. Without early decisions every run ends at ``T`` and
-    this says nothing: then it is off."""
-    return "decided_early" in st.values and st.early and all(
-        _wandering(st, c) for c in corners)
+    one the stability boundary crosses. Off where no run settled (nothing to tell the wandering
+    bumps from the others)."""
+    return _motion(st) is not None and st.early and all(_wandering(st, c) for c in corners)
 
 
 def _wanders(st: _State, corners: list[tuple[int, int]]) -> bool:
@@ -350,9 +366,9 @@ def _wanders(st: _State, corners: list[tuple[int, int]]) -> bool:
 
 
 def _wandering(st: _State, c: tuple[int, int]) -> bool:
-    """Whether cell ``c`` (simulated, with ``decided_early``) is an unstable bump undecided at
-    ``T``."""
-    return int(st.values["decided_early"][c]) == -1 and int(st.code[c]) == 1
+    """Whether cell ``c`` (simulated, with ``decided_early`` or ``settled_kind``) is an
+    unstable bump undecided at ``T``."""
+    return int(_motion(st)[c]) == -1 and int(st.code[c]) == 1
 
 
 #: A block is split across one axis only where the error estimate along the other axis is
@@ -669,6 +685,7 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
         _data_vars,
         _empty_results,
         point_resolved,
+        settled_attrs,
     )
     from astrofield.io.cf import COMMON, flag_attrs, rate_attrs
 
@@ -683,6 +700,10 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
         if name in _RUN_ONLY and name in out:
             v = np.where(st.sampled.reshape(-1), out[name].reshape(-1), np.nan)
         data[name] = (grid.dims, np.asarray(v).reshape(grid.shape), attrs)
+    if "settled_kind" in out:  # a map without early decisions: how its runs settled
+        attrs = settled_attrs()
+        attrs["description"] += "; -1 also in interpolated cells (sampled 0)"
+        data["settled_kind"] = (grid.dims, out["settled_kind"].reshape(grid.shape), attrs)
     # resolved from the cells' own (simulated) or corners' largest (interpolated) drift error
     flat = {k: np.asarray(data[k][1]).reshape(-1) for k in ("drift", "drift_error", "failed",
                                                           "exists")}
@@ -893,7 +914,6 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
 
     cfg = AdaptiveSettings(**settings) if isinstance(settings, dict) else (
         settings or AdaptiveSettings())
-    _warn_unchecked(cfg, opts)
     t0 = time.perf_counter()
     meta = dict(meta or {})
     kind, n_workers = _executor_kind(executor, workers)
@@ -979,27 +999,6 @@ def _analytic(grid: Grid, executor: Any, workers: int | None, n_workers: int,
     ds = run_sweep(functools.partial(_analytic_chunk, tau=tau, model=model, cache=cache), grid,
                    executor=ex, workers=workers, chunk_size=size, progress=False)
     return {k: np.asarray(ds[k].values).reshape(-1) for k in (COLUMNS if model else _COLUMNS)}
-
-
-#: Largest ``atol`` and ``rtol`` at which the error estimates of maps without early decisions
-#: were checked against full maps (docs/phase.md, "How far the error estimate can be trusted").
-UNCHECKED_TOL = 0.2
-
-
-def _warn_unchecked(cfg: AdaptiveSettings, opts: dict[str, Any]) -> None:
-    """Warn where the map's error estimates have not been checked: without early decisions
-    (``early_stop=False``) the blocks of bumps that wander are not recognised (every run ends
-    at ``T``), and above :data:`UNCHECKED_TOL` a 60 x 60 map of the small-``D`` edge had cells
-    up to 3 times their estimate away from the full map's drift."""
-    if opts.get("early_stop", True) or max(cfg.atol, cfg.rtol) <= UNCHECKED_TOL:
-        return
-    warnings.warn(
-        f"adaptive map without early decisions (early_stop=False) at atol = {cfg.atol:g}, "
-        f"rtol = {cfg.rtol:g}: its interpolation error estimates were checked against full "
-        f"maps up to {UNCHECKED_TOL:g} rad + {UNCHECKED_TOL:.0%} only; next to the small-D "
-        "edge, where bumps wander, some cells may lie further from their simulated drift "
-        "than estimated. Use early decisions or tolerances of at most "
-        f"{UNCHECKED_TOL:g}", UserWarning, stacklevel=3)
 
 
 def _quiet(message: str) -> None:

@@ -182,6 +182,7 @@ __all__ = [
     "VerdictRule",
     "EarlyStop",
     "extrapolate_to_T",
+    "settled_kinds",
     "error_control_plan",
     "control_errors",
     "richardson",
@@ -531,6 +532,58 @@ def _early_stop(T: float, N: int, rule: VerdictRule, weight: float = 1.0) -> Ear
     return es
 
 
+def settled_kinds(rule: EarlyStop, time: np.ndarray, drift: np.ndarray,
+                  velocity: np.ndarray) -> np.ndarray:
+    """How each run's motion settled, by the early-decision test, read from its stored traces.
+
+    ``rule`` (a fresh :class:`EarlyStop`) is called on the frames at ``t_ref, 2 t_ref, ...``
+    before the last frame, as ``solve`` would call it (each member until the rule decides it; a
+    frame at or just after each call time where the frames do not fall on it), but after the
+    run, so the run itself is not touched. Per member: ``1`` travelling at a predictable
+    speed, ``0`` relaxing geometrically, ``-1`` neither by the last frame (a bump that wanders,
+    or one still departing or relaxing slowly next to the stability boundary). A map without early
+    decisions records this as ``settled_kind``; adaptive maps read it to find the blocks of
+    wandering bumps.
+
+    Parameters
+    ----------
+    rule
+        The early-decision rule (its state is filled; use a new one per call).
+    time
+        Frame times, shape ``(n_t,)``.
+    drift, velocity
+        ``p(t) - p(0)`` (rad) and ``dp/dt`` at the frames, shape ``(B, n_t)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        int8 per member, shape ``(B,)``.
+    """
+    B = drift.shape[0]
+    members = np.arange(B)
+    h = rule.rule.t_ref
+    for tc in np.arange(h, time[-1] - 1e-9 * h, h):  # as solve: not at the end of the run
+        i = int(np.searchsorted(time, tc - 1e-9 * h))
+        if i >= time.size or not members.size:
+            break
+        done = rule(tc, drift[members, i], velocity[members, i], None, members)
+        members = members[~done]
+    out = np.full(B, -1, dtype=np.int8)
+    if rule.decided is not None:
+        n = min(B, rule.decided.size)
+        out[:n] = rule.decided[:n]
+    return out
+
+
+def settled_attrs() -> dict[str, Any]:
+    """CF attributes of the ``settled_kind`` variable (:func:`settled_kinds`)."""
+    return flag_attrs("how the motion settled", [-1, 0, 1], "not_settled relaxing travelling",
+                      description="the early-decision rule's test, applied to the run's traces "
+                                  "after it ran to T: 1 travelling at a predictable speed, 0 "
+                                  "relaxing geometrically, -1 neither by T (a bump that "
+                                  "wanders, or a slow one next to the boundary)")
+
+
 def extrapolate_to_T(T: float, t_d: np.ndarray, drift_d: np.ndarray, v_d: np.ndarray,
                      kind: np.ndarray, speed: np.ndarray, rate: np.ndarray
                      ) -> dict[str, np.ndarray]:
@@ -741,7 +794,7 @@ def _take_level(res: dict[str, Any], finer: dict[str, Any], fine: dict[str, Any]
     drift from ``finer`` and the previous level ``fine``."""
     res["refined"][idx] = True
     for k in (*_RUN_RESULTS, "drift", "velocity", "drift_bound", "unstable", "failed",
-              "decided", "episodes"):
+              "decided", "settled", "episodes"):
         res[k][idx] = finer[k][idx]
     if res["velocity_trace"] is not None:
         res["velocity_trace"][idx] = finer["velocity_trace"][idx]
@@ -946,7 +999,9 @@ def drift_experiment(
         ``T < T_MIN``), ``verdict_code`` (0, 1, -1, -2, -3), ``growth`` and ``persist``
         (the verdict statistics), ``decided_early``, ``failed``, ``t_failed``,
         ``mass_drift``, and the analytic ``evans_dprime``, ``evans_stable``,
-        ``fourier_stable``, ``exists``; the parameters as coordinates.
+        ``fourier_stable``, ``exists``; the parameters as coordinates. Without early
+        decisions (``early_stop=False``) also ``settled_kind``: how each run's motion settled
+        by the early-decision rule's test, read from its traces (:func:`settled_kinds`).
         A failed point (non-finite state) has NaN drift, velocity and statistics.
     """
     rule = VerdictRule() if rule is None else rule
@@ -981,6 +1036,8 @@ def drift_experiment(
     if not decidable:  # too short for the verdict rule: say so instead of guessing
         res["undecided"] = True
     data = _data_vars(res, an, traces)
+    if not early_stop:  # only without early decisions: other maps and stores keep their layout
+        data["settled_kind"] = ("point", res["settled"], settled_attrs())
     if refine_levels > 1:  # only with the ladder: maps and stores without it keep their layout
         data["refine_level"] = ("point", res["refine_level"], flag_attrs(
             "finest refinement level", list(range(refine_levels + 1)),
@@ -1025,6 +1082,7 @@ _FLOAT_RESULTS = ("drift", "velocity", "width", "t_final", "growth", "persist", 
 def _empty_results(n: int, n_t: int, frame_dt: float, traces: bool) -> dict[str, Any]:
     res: dict[str, Any] = {k: np.full(n, np.nan) for k in _FLOAT_RESULTS}
     res["decided"] = np.full(n, -1, dtype=np.int8)
+    res["settled"] = np.full(n, -1, dtype=np.int8)
     res["unstable"] = np.zeros(n, bool)
     res["failed"] = np.zeros(n, bool)
     res["refined"] = np.zeros(n, bool)
@@ -1068,6 +1126,10 @@ def _simulate(res: dict[str, Any], idx: np.ndarray, model: Model, rule: VerdictR
                    ("mass_drift", "mass_drift"), ("t_failed", "t_failed")):
         res[k][idx] = ds[src].values
     res["failed"][idx] = failed
+    if not early_stop:  # how the runs would have been decided (adaptive maps read it)
+        pos = ds["position"].values
+        res["settled"][idx] = settled_kinds(_early_stop(T, N, rule, weight), ds["time"].values,
+                                            pos - pos[:, :1], v)
     if ext is not None:
         res["decided"][idx[: ext["n"]]] = ext["decided"]
         early = idx[: ext["n"]][ext["decided"] >= 0]
