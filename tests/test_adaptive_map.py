@@ -78,7 +78,9 @@ def test_sampled_flags_are_consistent(maps):
 
 
 def test_max_points_is_honoured():
-    ds = phase_diagram(VARY, sampling="adaptive", adaptive={**LOOSE, "max_points": 20}, **KW)
+    with pytest.warns(UserWarning, match="budget"):  # cells left without an estimate
+        ds = phase_diagram(VARY, sampling="adaptive", adaptive={**LOOSE, "max_points": 20},
+                           **KW)
     assert int(ds["sampled"].sum()) <= 20
     assert ds["drift"].shape == (12, 12)
     has = ds["exists"].values.astype(bool)
@@ -354,6 +356,36 @@ def test_map_without_early_decisions_records_how_runs_settled():
     fin = np.isfinite(full["drift"].values)
     diff = np.abs(ad["drift"].values - full["drift"].values)[fin]
     assert np.all(diff <= ad["drift_interp_error"].values[fin] + 1e-12)
+
+
+@pytest.mark.parametrize("budget, matters", [(30, True), (50, True), (120, False),
+                                             (200, False)])
+def test_a_budget_leaves_no_cell_outside_its_estimate(monkeypatch, budget, matters):
+    """``max_points`` ends the refinement of the wandering field early: every cell either lies
+    within its estimate or reports none (NaN: next to wandering bumps, sharing an estimate a
+    sibling's undone check might have disproved, or never checked); with those blocks
+    trusted instead, some cell lies outside its estimate at the smaller budgets."""
+    f, kind = _wandering()
+    cfg = AdaptiveSettings(atol=0.05, rtol=0.05, max_points=budget)
+    got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1)
+    known = np.isfinite(est)
+    assert np.all(np.abs(got - truth)[known] <= est[known] + 1e-12)
+    assert (~known).any() and known[~sampled].any()
+    if matters:
+        monkeypatch.setattr(adaptive_mod, "_unknown", lambda *a: False)
+        got, est, truth, sampled = _synthetic_map(f, cfg=cfg, kind=kind, code=1)
+        assert np.isfinite(est).all()
+        assert np.any(np.abs(got - truth) > est + 1e-12)
+
+
+def test_a_budget_that_leaves_cells_unestimated_warns():
+    with pytest.warns(UserWarning, match="cells could be estimated"):
+        ad = phase_diagram(VARY, sampling="adaptive", adaptive={**LOOSE, "max_points": 10},
+                           **KW)
+    n = int(ad.attrs["adaptive_cells_unestimated"])
+    err = ad["drift_interp_error"].values
+    assert n == int(np.sum(ad["exists"].values.astype(bool) & ~ad["sampled"].values.astype(bool)
+                           & np.isnan(err))) > 0
 
 
 def test_steep_along_one_axis_refines_across_that_axis_only(monkeypatch):
