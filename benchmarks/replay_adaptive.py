@@ -23,8 +23,9 @@ Usage::
     python benchmarks/replay_adaptive.py maps/full_50.nc
     python benchmarks/replay_adaptive.py maps/full_50.nc --set atol=0.1 --set start=16
 
-The full map must have been computed with the phase command's defaults apart from its grid,
-``gamma``, ``theta`` and ``early_stop`` (read from the file): the replay passes only those.
+The full map must have been computed with the phase command's defaults apart from its grid, the
+fixed parameters, ``early_stop`` and a built-in firing rate and kernel (read from the file): the
+replay passes only those.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def replay(full: xr.Dataset, settings: dict) -> dict:
         vary.append(f"{d}={float(a[0])!r}:{float(a[-1])!r}:{a.size}")
     fixed = {k[len("param_"):]: float(v) for k, v in full.attrs.items()
              if k.startswith("param_")}
+    if "firing" in full.attrs:  # another model's map: its firing rate and kernel (by name)
+        from astrofield.model import kernels
+
+        names = {n: getattr(kernels, n) for n in ("Cosine", "Gaussian", "MexicanHat",
+                                                  "WizardHat")}
+        fixed.update(firing=full.attrs["firing"], steepness=float(full.attrs["steepness"]),
+                     kernel=eval(full.attrs["kernel"], {"__builtins__": {}}, names))  # repr
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # a budget's cells without an estimate: counted below
         warnings.simplefilter("ignore", UserWarning)
