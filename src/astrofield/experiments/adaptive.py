@@ -64,11 +64,11 @@ Refinement (on the grid's own cells, a quadtree in index space)
    blocks still waiting are accepted as they are, those with the largest error first in line
    for the remaining budget. Their estimates say so: the larger of the spread of their
    corners' drift and their estimate (twice it for a block waiting for its centre check; a
-   block never checked: the spread alone), and a block with a corner
-   missing and never checked, one sharing its estimate with a sibling whose check found it too
-   low or was left undone, or one next to a bump that wanders (whose drift follows no
-   interpolant), reports NaN: accuracy unknown
-   (``adaptive_cells_unestimated`` counts them, and a ``UserWarning`` says so). Replayed on
+   block never checked: the spread alone); a block with a corner missing and never checked,
+   one sharing its estimate with a sibling whose check found it too low or was left undone,
+   or one next to a bump that wanders (whose drift follows no interpolant) reports NaN:
+   accuracy unknown (``adaptive_cells_unestimated`` counts them, and a ``UserWarning`` says
+   so). Replayed on
    nine full maps at budgets of 5-90 % of the cells the default refinement simulates, no cell
    lies outside its estimate; before these rules, up to 35,000 cells of the 250 x 250 map did
    (at 5 %; 432 at 50 %, up to 12 times their estimate).
@@ -545,7 +545,7 @@ def _refine(st: _State, cfg: AdaptiveSettings, run_round, t0: float,
     return leaves
 
 
-def _waiting(why: str, est: dict | None) -> dict | None:
+def _waiting(why: str, est: dict | None) -> dict:
     """The estimate of a block accepted because a budget ended while it waited to be split
     for ``why`` (a reason of :func:`_split_reason`), marked as such (a block without an
     estimate: only the mark)."""
@@ -1056,16 +1056,15 @@ def _unestimated(ds: xr.Dataset) -> int:
 
 def _warn_unestimated(ds: xr.Dataset, cfg: AdaptiveSettings) -> None:
     """Say so where a budget (``max_points``, ``max_time``) ended the refinement before some
-    cells could be estimated: blocks never checked whose corners are missing, and blocks next
-    to bumps that wander, whose drift need not follow any interpolant (step 5)."""
+    cells could be estimated (:func:`_unknown`, step 5)."""
     n = int(ds.attrs["adaptive_cells_unestimated"])
     if n:
         warnings.warn(
             f"adaptive map: the budget (max_points = {cfg.max_points}, max_time = "
             f"{cfg.max_time}) ended the refinement before {n} interpolated cells could be "
             "estimated; their drift_interp_error is NaN (accuracy unknown: next to bumps that "
-            "wander, or in blocks never checked). A larger budget refines them", UserWarning,
-            stacklevel=3)
+            "wander, or where a check the budget left undone could have changed the estimate)."
+            " A larger budget refines them", UserWarning, stacklevel=3)
 
 
 def _quiet(message: str) -> None:
