@@ -141,19 +141,32 @@ def test_kill_and_resume_reuses_the_rounds(tmp_path, monkeypatch, maps):
 
 def test_cli_adaptive(tmp_path):
     out = tmp_path / "map.nc"
-    res = CliRunner().invoke(main, [
-        "phase", "--vary", "D=0.05:0.6:6", "--vary", "beta=0.005:0.08:6", "--gamma", "2",
-        "--T", "100", "--N", "32", "--dt", "0.1", "--scheduler", "serial", "--adaptive",
-        "--max-points", "30", "--atol", "0.1", "-o", str(out), "--summary-json"])
+    with pytest.warns(adaptive_mod.BudgetWarning):
+        res = CliRunner().invoke(main, [
+            "phase", "--vary", "D=0.05:0.6:6", "--vary", "beta=0.005:0.08:6", "--gamma", "2",
+            "--T", "100", "--N", "32", "--dt", "0.1", "--scheduler", "serial", "--adaptive",
+            "--max-points", "30", "--atol", "0.1", "-o", str(out), "--summary-json"])
     assert res.exit_code == 0, res.output
     obj = json.loads(res.stdout)
     assert obj["sampling"] == "adaptive" and obj["points_simulated"] <= 30
     ds = xr.open_dataset(out, engine="h5netcdf").load()
     assert ds["sampled"].dims == ("D", "beta")
     assert int(ds["sampled"].sum()) == obj["points_simulated"]
+    assert obj["cells_unestimated"] == int(ds.attrs["adaptive_cells_unestimated"]) == int(
+        np.sum(ds["exists"].values.astype(bool) & ~ds["sampled"].values.astype(bool)
+               & np.isnan(ds["drift_interp_error"].values)))
+    assert obj["cells_unestimated"] > 0  # this budget ends the refinement early
     from test_cf_outputs import _check_file
 
     _check_file(out)  # units, long names, flags: the CF rules of every output file
+
+
+def test_cli_shows_a_budget_warning_as_one_plain_line(capsys):
+    from astrofield.cli import _show_notice
+
+    _show_notice(adaptive_mod.BudgetWarning("the budget ended it"), adaptive_mod.BudgetWarning,
+                 "adaptive.py", 1)
+    assert capsys.readouterr().err == "astrofield: warning: the budget ended it\n"
 
 
 def test_any_executor_gives_the_same_map(maps):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import warnings
 
 import click
@@ -40,9 +41,11 @@ def _show_notice(message, category, filename, lineno, file=None, line=None,
     from astrofield.simulator.backends import BackendNotice
     from astrofield.simulator.step_control import StepSizeWarning
 
+    adaptive = sys.modules.get("astrofield.experiments.adaptive")  # loaded if it can warn
+    plain = (StepSizeWarning,) + ((adaptive.BudgetWarning,) if adaptive is not None else ())
     if isinstance(category, type) and issubclass(category, BackendNotice):
         click.echo(f"astrofield: {message}", err=True)
-    elif isinstance(category, type) and issubclass(category, StepSizeWarning):  # --dt-check warn
+    elif isinstance(category, type) and issubclass(category, plain):  # --dt-check warn, budget
         click.echo(f"astrofield: warning: {message}", err=True)
     else:
         _default(message, category, filename, lineno, file, line)

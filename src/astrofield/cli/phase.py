@@ -277,8 +277,11 @@ def phase_cmd(**p: Any) -> None:
     if out["sampling"] == "adaptive":
         out.update({k: ds.attrs[f"adaptive_{k}"] for k in (
             "points_simulated", "rounds", "max_drift_interp_error")})
+        out["cells_unestimated"] = int(ds.attrs.get("adaptive_cells_unestimated", 0))
         extra = (f"; {out['points_simulated']} simulated, largest estimated interpolation "
-                 f"error {out['max_drift_interp_error']:.3g} rad")
+                 f"error {out['max_drift_interp_error']:.3g} rad"
+                 + (f" ({out['cells_unestimated']} cells without an estimate: the budget "
+                    "ended the refinement)" if out["cells_unestimated"] else ""))
     emit(out, p["as_json"],
          f"{s['points']} points: {s['n_stable']} stable, {s['n_unstable']} unstable, "
          f"{s['n_no_bump']} no bump; agreement with {out['theory']} {s['agreement']:.3f}{extra}"
