@@ -201,7 +201,7 @@ def test_boundary_tolerance_stops_splitting_at_the_boundary(maps):
 # on known functions (no simulation): the refinement and interpolation of
 # astrofield.experiments.adaptive, driven by a synthetic "simulation" of a drift field given in
 # closed form, so every cell's interpolation error is known exactly.
-def _synthetic_map(f, n=33, cfg=None, kind=None, code=0, watched=False):
+def _synthetic_map(f, n=33, cfg=None, kind=None, code=0, watched=False, values=None):
     """Refine and interpolate the drift field ``f(x, y)`` (x, y in [0, 1]) on an n x n grid
     (every cell stable, Evans stable, no own error; ``kind``: the cells' ``decided_early``,
     how their runs ended, or with ``watched`` their ``settled_kind``, how runs to ``T`` would
@@ -211,6 +211,7 @@ def _synthetic_map(f, n=33, cfg=None, kind=None, code=0, watched=False):
     truth = f(x[:, None], x[None, :]) * np.ones((n, n))
     extra = ({} if kind is None else {"decided_early": kind} if not watched else
              {"settled_kind": kind, "decided_early": np.full_like(kind, -1)})
+    extra.update(values or {})  # more per-cell results of the "runs", (n, n) each
     an = {"exists": np.ones(n * n, bool), "evans_stable": np.ones(n * n, bool),
           "evans_dprime": np.full(n * n, 0.3)}
     st = adaptive_mod._State((n, n), an)
@@ -228,6 +229,8 @@ def _synthetic_map(f, n=33, cfg=None, kind=None, code=0, watched=False):
     cfg = cfg or AdaptiveSettings(atol=0.01, rtol=0.0)
     leaves = adaptive_mod._refine(st, cfg, run_round, 0.0, lambda m: None)
     out, err, _ = adaptive_mod._interpolate(st, leaves)
+    if values:
+        return out, err, truth, st.sampled
     return out["drift"], err["drift"], truth, st.sampled
 
 
@@ -399,6 +402,37 @@ def test_a_budget_that_leaves_cells_unestimated_warns():
     err = ad["drift_interp_error"].values
     assert n == int(np.sum(ad["exists"].values.astype(bool) & ~ad["sampled"].values.astype(bool)
                            & np.isnan(err))) > 0
+
+
+def test_interpolated_cells_are_resolved_only_if_their_corners_are():
+    """A simulated cell the refinement ladder left unsettled is not resolved; an interpolated
+    cell is resolved only if every corner of its block is (its drift error alone could pass).
+    The field is linear, so the blocks stay four cells wide: rows 1-3 lie in blocks with a
+    corner in row 0 (unresolved), rows 5 and beyond do not."""
+    n = 33
+    resolved = np.ones((n, n), bool)
+    resolved[0] = False
+    ladder = {"resolved": resolved, "refine_level": np.where(resolved, 1, 2).astype(np.int8)}
+    out, err, truth, sampled = _synthetic_map(lambda x, y: 1.0 + x + 0.5 * y, values=ladder)
+    interp = ~sampled
+    assert interp[1:4].any() and not out["resolved"][1:4][interp[1:4]].any()
+    assert out["resolved"][5:][interp[5:]].all()
+    assert np.all(out["refine_level"][1:4][interp[1:4]] == 2)  # the largest of the corners'
+    assert np.all(out["refine_level"][5:][interp[5:]] == 1)
+
+
+def test_ladder_maps_keep_the_full_maps_variables():
+    """``refine_levels > 1``: the adaptive map carries ``refine_level`` and ``motion_episodes``
+    as the full map does, equal at its simulated cells, as is ``resolved``."""
+    kw = dict(KW, refine_levels=2)
+    axes = ["D=0.05:0.6:8", "beta=0.005:0.08:8"]
+    full = phase_diagram(axes, **kw)
+    ad = phase_diagram(axes, sampling="adaptive", adaptive={"start": 4}, **kw)
+    assert set(full.data_vars) <= set(ad.data_vars)
+    s = ad["sampled"].values.astype(bool)
+    for name in ("refine_level", "motion_episodes", "resolved"):
+        np.testing.assert_array_equal(ad[name].values[s], full[name].values[s])
+        assert ad[name].attrs["long_name"] == full[name].attrs["long_name"]
 
 
 def test_steep_along_one_axis_refines_across_that_axis_only(monkeypatch):

@@ -89,7 +89,9 @@ verdict changes stop splitting once they are that small.
 Output: the variables of the full map (:func:`astrofield.experiments.phase.drift_experiment`)
 on the grid. Interpolated cells get ``drift``, ``velocity``, ``width``, ``growth``,
 ``persist`` and ``mass_drift`` bilinearly from their block's corners, ``drift_bound`` and
-``drift_error`` as the largest of the corners', and NaN for what only a run has (``t_final``,
+``drift_error`` (and, with ``refine_levels > 1``, ``refine_level`` and ``motion_episodes``)
+as the largest of the corners', ``resolved`` only where every corner is (and the drift error
+is within the tolerance), and NaN for what only a run has (``t_final``,
 ``t_decided``, ``drift_decided``, ``velocity_decided``, ``t_companion``, ``t_failed``; so
 ``summary_simulated_time_fraction`` is the simulated fraction of the full map's time). New:
 ``sampled`` (flag), ``drift_interp_error`` and ``velocity_interp_error`` (0 where simulated),
@@ -130,6 +132,9 @@ __all__ = ["AdaptiveSettings", "adaptive_map", "ADAPTIVE_DEFAULTS", "BudgetWarni
 _LINEAR = ("drift", "velocity", "width", "growth", "persist", "mass_drift")
 #: Error-like values: the largest of the block's corners.
 _UPPER = ("drift_bound", "drift_error")
+#: The refinement ladder's (``refine_levels > 1``) per-cell results: the largest of the
+#: corners' in an interpolated cell.
+_LADDER = ("refine_level", "motion_episodes")
 #: Quantities whose interpolation error is estimated (``<name>_interp_error``).
 _ESTIMATED = ("drift", "velocity")
 #: Factor on the corners' own drift error added to an interpolated drift's estimate
@@ -246,6 +251,7 @@ class _State:
         self.round = np.full(shape, -1, np.int16)
         self.code = np.where(self.exists, -3, -1).astype(np.int8)  # -3: not known yet
         self.values: dict[str, np.ndarray] = {}
+        self.attrs_of: dict[str, dict[str, Any]] = {}  # each variable's attributes
         self.early = False  # some run was decided early (the map uses early decisions)
         self.order: list[int] = []  # flat indices in the order they were simulated
         self.attrs: dict[str, Any] = {}  # of the experiment (scheme, seed, rule, ...)
@@ -262,6 +268,7 @@ class _State:
         for name, var in ds.data_vars.items():
             if name not in self.values:
                 self.values[name] = np.full(self.shape, _fill(var.dtype), dtype=var.dtype)
+                self.attrs_of[name] = dict(var.attrs)
             self.values[name].reshape(-1)[flat] = var.values
         for name in _MOTION:  # the runs were (or, watched, would have been) decided early
             if name in ds:
@@ -642,14 +649,18 @@ def _fill_block(st: _State, out: dict[str, np.ndarray], err: dict[str, np.ndarra
     codes = {int(st.code[c]) for c in corners}
     unanimous = len(codes) == 1 and min(codes) >= 0
     full = all(ok[c] for c in corners)
+    ladder = [q for q in _LADDER if q in st.values]
     if full:
         for q in _LINEAR:
             out[q][ii, jj] = _bilinear(st.values[q], b, ii, jj)
-        for q in _UPPER:
-            out[q][ii, jj] = max(float(st.values[q][c]) for c in corners)
+        for q in (*_UPPER, *ladder):
+            out[q][ii, jj] = max(st.values[q][c] for c in corners)
+        if "resolved" in st.values:  # only if every corner is (the ladder's unsettled: not)
+            out["resolved"][ii, jj] = all(bool(st.values["resolved"][c]) for c in corners)
     else:  # a corner without a value (stopped early): the nearest simulated cell's values
         ni, nj = near[0][ii, jj], near[1][ii, jj]
-        for q in _LINEAR + _UPPER:
+        for q in (*_LINEAR, *_UPPER, *ladder, *(["resolved"] if "resolved" in st.values
+                                                   else [])):
             out[q][ii, jj] = st.values[q][ni, nj]
     code[ii, jj] = min(codes) if unanimous else st.code[near[0][ii, jj], near[1][ii, jj]]
     waiting = None if est is None else est.get("waiting")
@@ -750,12 +761,18 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
         attrs = settled_attrs()
         attrs["description"] += "; -1 also in interpolated cells (sampled 0)"
         data["settled_kind"] = (grid.dims, out["settled_kind"].reshape(grid.shape), attrs)
-    # resolved from the cells' own (simulated) or corners' largest (interpolated) drift error
+    # resolved from the cells' own (simulated) or corners' largest (interpolated) drift error,
+    # and as the runs had it (simulated) or all corners had it (interpolated): a cell the
+    # refinement ladder left unsettled is not resolved whatever its drift error
     flat = {k: np.asarray(data[k][1]).reshape(-1) for k in ("drift", "drift_error", "failed",
                                                           "exists")}
-    ok = point_resolved({**flat, "failed": flat["failed"].astype(bool)},
-                        flat["exists"].astype(bool))
+    exists = flat["exists"].astype(bool)
+    ok = point_resolved({**flat, "failed": flat["failed"].astype(bool)}, exists)
+    if "resolved" in out:
+        ok &= np.where(exists, out["resolved"].reshape(-1).astype(bool), True)
     data["resolved"] = (grid.dims, ok.reshape(grid.shape), data["resolved"][2])
+    for name, attrs in _ladder_attrs(st).items():  # refine_levels > 1: as the full map
+        data[name] = (grid.dims, out[name].reshape(grid.shape), attrs)
     data["sampled"] = (grid.dims, st.sampled.reshape(grid.shape), flag_attrs(
         "cell simulated", [0, 1], "interpolated simulated",
         description="1: simulated; 0: interpolated from its block's simulated corners (or "
@@ -784,6 +801,20 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
 
 
 # ----------------------------------------------------------------------------- driver
+def _ladder_attrs(st: _State) -> dict[str, dict[str, Any]]:
+    """Attributes of the refinement ladder's variables the runs carried (those of the full
+    map, :func:`astrofield.experiments.phase.drift_experiment`), noted for interpolated
+    cells."""
+    out = {}
+    for name in _LADDER:
+        if name in st.attrs_of:
+            attrs = dict(st.attrs_of[name])
+            attrs["description"] = (attrs.get("description", "") + "; interpolated cells: the "
+                                    "largest of their block's simulated corners").lstrip("; ")
+            out[name] = attrs
+    return out
+
+
 def _points_chunk(index: np.ndarray, *, dims: tuple[str, ...], axes: tuple[np.ndarray, ...],
                   shape: tuple[int, ...], fixed: dict[str, float],
                   opts: dict[str, Any]) -> xr.Dataset:
