@@ -435,6 +435,18 @@ def test_ladder_maps_keep_the_full_maps_variables():
         assert ad[name].attrs["long_name"] == full[name].attrs["long_name"]
 
 
+def test_a_map_without_any_bump_still_records_its_scheme_and_seed():
+    """theta 0.95: no cell has a bump, none is simulated; the map still carries the
+    experiment's attributes (scheme, seed, version), as the full map does."""
+    kw = dict(KW, theta=0.95)
+    axes = ["D=0.05:0.6:5", "beta=0.05:0.08:5"]
+    full = phase_diagram(axes, **kw)
+    ad = phase_diagram(axes, sampling="adaptive", **kw)
+    assert int(ad["sampled"].sum()) == 0 and not ad["exists"].values.any()
+    for key in ("scheme", "seed", "astrofield_version", "experiment"):
+        assert ad.attrs[key] == full.attrs[key]
+
+
 def test_steep_along_one_axis_refines_across_that_axis_only(monkeypatch):
     def f(x, y):
         return np.sin(3 * x) + 0.1 * y

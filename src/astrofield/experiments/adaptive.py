@@ -260,11 +260,16 @@ class _State:
         """Cells simulated with a verdict (stable or unstable): usable corners."""
         return self.sampled & (self.code >= 0)
 
-    def add(self, flat: np.ndarray, ds: xr.Dataset, k: int) -> None:
-        """Record the results ``ds`` (dimension ``index``) of the cells ``flat``."""
-        if not self.attrs:  # a round's own bookkeeping is not the map's
+    def record_attrs(self, ds: xr.Dataset) -> None:
+        """Keep the experiment's attrs (scheme, seed, rule, ...) of the first results ``ds``;
+        a round's own bookkeeping is not the map's."""
+        if not self.attrs:
             self.attrs = {k: v for k, v in ds.attrs.items() if not k.startswith(
                 ("sweep_", "chunk_", "history", "adaptive_map", "round", "Conventions"))}
+
+    def add(self, flat: np.ndarray, ds: xr.Dataset, k: int) -> None:
+        """Record the results ``ds`` (dimension ``index``) of the cells ``flat``."""
+        self.record_attrs(ds)
         for name, var in ds.data_vars.items():
             if name not in self.values:
                 self.values[name] = np.full(self.shape, _fill(var.dtype), dtype=var.dtype)
@@ -1023,6 +1028,8 @@ def adaptive_map(grid: Grid, opts: dict[str, Any],
             client.close()
             cluster.close()
     ds = _dataset(grid, st, an, leaves)
+    if not st.attrs:  # nothing simulated (no cell has a bump): the experiment's attrs all the
+        st.record_attrs(rounds.func(np.zeros(1, np.int64)))  # same (cell 0: no run)
     ds.attrs.update(st.attrs)
     _annotate(ds, grid, meta, cfg, st, kind, n_workers, time.perf_counter() - t0)
     _warn_unestimated(ds, cfg)
