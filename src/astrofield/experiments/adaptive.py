@@ -135,6 +135,11 @@ _UPPER = ("drift_bound", "drift_error")
 #: The refinement ladder's (``refine_levels > 1``) per-cell results: the largest of the
 #: corners' in an interpolated cell.
 _LADDER = ("refine_level", "motion_episodes")
+#: Run results that only some maps have, carried with the runs' attributes plus what an
+#: interpolated cell holds: the ladder's, and ``settled_kind`` (maps without early decisions).
+_CARRIED = {**{q: "interpolated cells: the largest of their block's simulated corners"
+               for q in _LADDER},
+            "settled_kind": "-1 also in interpolated cells (sampled 0)"}
 #: Quantities whose interpolation error is estimated (``<name>_interp_error``).
 _ESTIMATED = ("drift", "velocity")
 #: Factor on the corners' own drift error added to an interpolated drift's estimate
@@ -654,18 +659,18 @@ def _fill_block(st: _State, out: dict[str, np.ndarray], err: dict[str, np.ndarra
     codes = {int(st.code[c]) for c in corners}
     unanimous = len(codes) == 1 and min(codes) >= 0
     full = all(ok[c] for c in corners)
-    ladder = [q for q in _LADDER if q in st.values]
+    upper = [q for q in (*_UPPER, *_LADDER) if q in st.values]
+    every = [q for q in ("resolved",) if q in st.values]  # the ladder's unsettled: not
     if full:
         for q in _LINEAR:
             out[q][ii, jj] = _bilinear(st.values[q], b, ii, jj)
-        for q in (*_UPPER, *ladder):
+        for q in upper:
             out[q][ii, jj] = max(st.values[q][c] for c in corners)
-        if "resolved" in st.values:  # only if every corner is (the ladder's unsettled: not)
-            out["resolved"][ii, jj] = all(bool(st.values["resolved"][c]) for c in corners)
+        for q in every:  # only if every corner is
+            out[q][ii, jj] = all(bool(st.values[q][c]) for c in corners)
     else:  # a corner without a value (stopped early): the nearest simulated cell's values
         ni, nj = near[0][ii, jj], near[1][ii, jj]
-        for q in (*_LINEAR, *_UPPER, *ladder, *(["resolved"] if "resolved" in st.values
-                                                   else [])):
+        for q in (*_LINEAR, *upper, *every):
             out[q][ii, jj] = st.values[q][ni, nj]
     code[ii, jj] = min(codes) if unanimous else st.code[near[0][ii, jj], near[1][ii, jj]]
     waiting = None if est is None else est.get("waiting")
@@ -747,7 +752,6 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
         _data_vars,
         _empty_results,
         point_resolved,
-        settled_attrs,
     )
     from astrofield.io.cf import COMMON, flag_attrs, rate_attrs
 
@@ -762,10 +766,6 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
         if name in _RUN_ONLY and name in out:
             v = np.where(st.sampled.reshape(-1), out[name].reshape(-1), np.nan)
         data[name] = (grid.dims, np.asarray(v).reshape(grid.shape), attrs)
-    if "settled_kind" in out:  # a map without early decisions: how its runs settled
-        attrs = settled_attrs()
-        attrs["description"] += "; -1 also in interpolated cells (sampled 0)"
-        data["settled_kind"] = (grid.dims, out["settled_kind"].reshape(grid.shape), attrs)
     # resolved from the cells' own (simulated) or corners' largest (interpolated) drift error,
     # and as the runs had it (simulated) or all corners had it (interpolated): a cell the
     # refinement ladder left unsettled is not resolved whatever its drift error
@@ -776,8 +776,11 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
     if "resolved" in out:
         ok &= np.where(exists, out["resolved"].reshape(-1).astype(bool), True)
     data["resolved"] = (grid.dims, ok.reshape(grid.shape), data["resolved"][2])
-    for name, attrs in _ladder_attrs(st).items():  # refine_levels > 1: as the full map
-        data[name] = (grid.dims, out[name].reshape(grid.shape), attrs)
+    for name, note in _CARRIED.items():  # as the full map has them
+        if name in out:
+            attrs = dict(st.attrs_of[name])
+            attrs["description"] = "; ".join(filter(None, (attrs.get("description"), note)))
+            data[name] = (grid.dims, out[name].reshape(grid.shape), attrs)
     data["sampled"] = (grid.dims, st.sampled.reshape(grid.shape), flag_attrs(
         "cell simulated", [0, 1], "interpolated simulated",
         description="1: simulated; 0: interpolated from its block's simulated corners (or "
@@ -806,20 +809,6 @@ def _dataset(grid: Grid, st: _State, an: dict[str, np.ndarray], leaves: list) ->
 
 
 # ----------------------------------------------------------------------------- driver
-def _ladder_attrs(st: _State) -> dict[str, dict[str, Any]]:
-    """Attributes of the refinement ladder's variables the runs carried (those of the full
-    map, :func:`astrofield.experiments.phase.drift_experiment`), noted for interpolated
-    cells."""
-    out = {}
-    for name in _LADDER:
-        if name in st.attrs_of:
-            attrs = dict(st.attrs_of[name])
-            attrs["description"] = (attrs.get("description", "") + "; interpolated cells: the "
-                                    "largest of their block's simulated corners").lstrip("; ")
-            out[name] = attrs
-    return out
-
-
 def _points_chunk(index: np.ndarray, *, dims: tuple[str, ...], axes: tuple[np.ndarray, ...],
                   shape: tuple[int, ...], fixed: dict[str, float],
                   opts: dict[str, Any]) -> xr.Dataset:

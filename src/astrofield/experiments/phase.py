@@ -575,15 +575,6 @@ def settled_kinds(rule: EarlyStop, time: np.ndarray, drift: np.ndarray,
     return out
 
 
-def settled_attrs() -> dict[str, Any]:
-    """CF attributes of the ``settled_kind`` variable (:func:`settled_kinds`)."""
-    return flag_attrs("how the motion settled", [-1, 0, 1], "not_settled relaxing travelling",
-                      description="the early-decision rule's test, applied to the run's traces "
-                                  "after it ran to T: 1 travelling at a predictable speed, 0 "
-                                  "relaxing geometrically, -1 neither by T (a bump that "
-                                  "wanders, or a slow one next to the boundary)")
-
-
 def extrapolate_to_T(T: float, t_d: np.ndarray, drift_d: np.ndarray, v_d: np.ndarray,
                      kind: np.ndarray, speed: np.ndarray, rate: np.ndarray
                      ) -> dict[str, np.ndarray]:
@@ -1037,7 +1028,12 @@ def drift_experiment(
         res["undecided"] = True
     data = _data_vars(res, an, traces)
     if not early_stop:  # only without early decisions: other maps and stores keep their layout
-        data["settled_kind"] = ("point", res["settled"], settled_attrs())
+        data["settled_kind"] = ("point", res["settled"], flag_attrs(
+            "how the motion settled", [-1, 0, 1], "not_settled relaxing travelling",
+            description="the early-decision rule's test, applied to the run's traces after "
+                        "it ran to T: 1 travelling at a predictable speed, 0 relaxing "
+                        "geometrically, -1 neither by T (a bump that wanders, or a slow one "
+                        "next to the boundary)"))
     if refine_levels > 1:  # only with the ladder: maps and stores without it keep their layout
         data["refine_level"] = ("point", res["refine_level"], flag_attrs(
             "finest refinement level", list(range(refine_levels + 1)),
